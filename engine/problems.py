@@ -1,0 +1,91 @@
+"""Problems found in rule packs and data files, as data.
+
+Every problem carries a stable code, where it is (file, line, column, and the path inside the
+document) and a message that says what was expected. Stages collect problems instead of
+stopping at the first, so an officer fixes a file in one pass.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Iterable
+
+ERROR = "error"
+WARNING = "warning"
+
+# Stable codes: CI scripts and the broken-pack tests depend on them, so never renumber.
+CODES: dict[str, str] = {
+    "E100": "file cannot be read (missing, empty, too large or not UTF-8)",
+    "E101": "YAML syntax error",
+    "E102": "duplicate key in a mapping",
+    "E103": "YAML feature refused (alias bomb, deep nesting, custom tag)",
+    "E110": "schema violation: unknown field",
+    "E111": "schema violation: required field missing",
+    "E112": "schema violation: wrong type or value",
+    "E120": "unknown reference (input, parameter or derived value)",
+    "E121": "duplicate criterion id",
+    "E122": "unit mismatch",
+    "E123": "unparseable amount",
+    "E124": "operator not allowed for this input type",
+    "E125": "enum value not declared",
+    "E126": "expression too large for the engine",
+    "E130": "data: unknown field",
+    "E131": "data: wrong type or unit",
+    "E132": "data: duplicate entity id",
+    "E133": "data: file has no entities",
+    "W200": "parameter declared but never used",
+    "W201": "parameter has no value (the policy sets no number)",
+    "W202": "criterion has no clause citation",
+    "W210": "indicator maxima do not add up to the stated total",
+}
+
+
+@dataclass(frozen=True, order=True)
+class Problem:
+    """One problem, sortable by position so output follows the file."""
+
+    file: str
+    line: int
+    col: int
+    code: str
+    message: str
+    path: str = ""
+    severity: str = field(default=ERROR, compare=False)
+
+    def location(self) -> str:
+        return f"{self.file}:{self.line}:{self.col}"
+
+    def format(self) -> str:
+        where = f" [{self.path}]" if self.path else ""
+        return f"{self.location()}: {self.code} {self.severity}: {self.message}{where}"
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "file": self.file,
+            "line": self.line,
+            "col": self.col,
+            "code": self.code,
+            "severity": self.severity,
+            "path": self.path,
+            "message": self.message,
+        }
+
+
+class EngineError(Exception):
+    """Base of every error this project raises on purpose."""
+
+
+class ProblemsError(EngineError):
+    """A file could not be used; carries every problem found in it."""
+
+    def __init__(self, problems: Iterable[Problem]):
+        self.problems = sorted(problems)
+        super().__init__("\n".join(p.format() for p in self.problems))
+
+
+class DecisionError(EngineError):
+    """The decision engine misbehaved (an action raised, or rules fired inconsistently)."""
+
+
+def has_errors(problems: Iterable[Problem]) -> bool:
+    return any(p.severity == ERROR for p in problems)

@@ -1,0 +1,178 @@
+"""Units and amounts, exactly.
+
+Officers write "10亿元", "5000万元", "35%", "50亩". Every amount becomes a `Fraction` in the
+base unit of its dimension (元, 平方米, 1 for counts, percentage points for percent), so no
+binary floating point ever touches money or a threshold. 1 亩 = 2000/3 平方米 exactly.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from fractions import Fraction
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Unit:
+    name: str
+    dimension: str  # "money", "area", "count", "percent", "ratio", or "money/area" ...
+    factor: Fraction  # how many base units one of this unit is
+
+
+_SIMPLE: dict[str, tuple[str, Fraction]] = {
+    "元": ("money", Fraction(1)),
+    "万元": ("money", Fraction(10**4)),
+    "亿元": ("money", Fraction(10**8)),
+    "平方米": ("area", Fraction(1)),
+    "m2": ("area", Fraction(1)),
+    "万平方米": ("area", Fraction(10**4)),
+    "亩": ("area", Fraction(2000, 3)),
+    "%": ("percent", Fraction(1)),
+    "个百分点": ("percent", Fraction(1)),
+    "百分点": ("percent", Fraction(1)),
+    "倍": ("ratio", Fraction(1)),
+}
+# Count units all share one dimension: a "家" of firms and a "个" of platforms are both counts.
+for _name in ("家", "个", "户", "项", "人", "名", "家次", "批", "件", "次", "座", "所"):
+    _SIMPLE[_name] = ("count", Fraction(1))
+
+# Short forms officers use in spreadsheets and data ("12亿", "5000万").
+_AMOUNT_ALIASES = {"亿": "亿元", "万": "万元"}
+
+UNIT_NAMES = sorted(_SIMPLE) + ["<unit>/<unit>"]
+
+
+def parse_unit(name: str) -> Unit | None:
+    """A unit by name, including ratios such as 万元/亩. None if unknown."""
+    name = name.strip()
+    if name in _SIMPLE:
+        dim, factor = _SIMPLE[name]
+        return Unit(name, dim, factor)
+    if "/" in name:
+        top, _, bottom = name.partition("/")
+        a, b = parse_unit(top), parse_unit(bottom)
+        if a is None or b is None or "/" in a.dimension or "/" in b.dimension:
+            return None
+        return Unit(name, f"{a.dimension}/{b.dimension}", a.factor / b.factor)
+    return None
+
+
+DIMENSION_OF_TYPE = {"money": "money", "count": "count", "percent": "percent", "area": "area"}
+
+_NUMBER = r"[-+]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?"
+_AMOUNT_RE = re.compile(rf"^\s*(?P<num>{_NUMBER})\s*(?P<unit>[^\d\s].*?)?\s*$")
+
+
+class AmountError(ValueError):
+    """Text that is not an amount; the message says what was expected."""
+
+
+def to_fraction(value: Any) -> Fraction:
+    """An exact number from int, Decimal or numeric text. Never accepts a binary float."""
+    if isinstance(value, bool):
+        raise AmountError(f"{value!r} is a yes/no value, not a number")
+    if isinstance(value, int):
+        return Fraction(value)
+    if isinstance(value, Decimal):
+        if not value.is_finite():
+            raise AmountError(f"{value} is not a finite number")
+        return Fraction(value)
+    if isinstance(value, Fraction):
+        return value
+    if isinstance(value, float):
+        # Binary floats only arrive from callers that built data in Python; go through repr so
+        # 0.1 means the 0.1 that was typed, not 0.1000000000000000055...
+        if value != value or value in (float("inf"), float("-inf")):
+            raise AmountError(f"{value!r} is not a finite number")
+        return Fraction(Decimal(repr(value)))
+    if isinstance(value, str):
+        text = value.strip().replace(",", "").replace("，", "")
+        try:
+            number = Decimal(text)
+        except InvalidOperation:
+            raise AmountError(f"{value!r} is not a number")
+        if not number.is_finite():
+            raise AmountError(f"{value!r} is not a finite number")
+        return Fraction(number)
+    raise AmountError(f"{value!r} is not a number")
+
+
+def parse_amount(value: Any, default_unit: Unit | None) -> tuple[Fraction, Unit]:
+    """Parse "12亿元", "5,000万元", "35%", 120000 (in `default_unit`).
+
+    Returns the value in base units of the unit's dimension and the unit it was written in.
+    """
+    if isinstance(value, str):
+        match = _AMOUNT_RE.match(value.replace("，", ","))
+        if not match:
+            raise AmountError(
+                f"{value!r} is not an amount; write a number with an optional unit, "
+                "such as 10亿元, 5000万元, 35% or 50亩"
+            )
+        number = to_fraction(match.group("num"))
+        unit_text = (match.group("unit") or "").strip()
+        if unit_text:
+            unit_text = _AMOUNT_ALIASES.get(unit_text, unit_text)
+            unit = parse_unit(unit_text)
+            if unit is None:
+                raise AmountError(
+                    f"{value!r}: unknown unit {unit_text!r}; known units include "
+                    "元, 万元, 亿元, 亩, 平方米, 万平方米, %, 家, 个"
+                )
+            return number * unit.factor, unit
+        if default_unit is None:
+            raise AmountError(f"{value!r} has no unit; write it with one, such as 10亿元")
+        return number * default_unit.factor, default_unit
+    number = to_fraction(value)
+    if default_unit is None:
+        raise AmountError(f"{value!r} has no unit; write it with one, such as 10亿元")
+    return number * default_unit.factor, default_unit
+
+
+def format_amount(base_value: Fraction, unit: Unit | None, lang: str = "zh") -> str:
+    """Render a base-unit value in `unit`, grouping digits: 1,000万元."""
+    if unit is None:
+        return format_number(base_value)
+    shown = base_value / unit.factor
+    text = format_number(shown)
+    if unit.dimension == "count" and lang == "en":
+        return text
+    return f"{text}{unit.name}" if unit.name != "%" else f"{text}%"
+
+
+def _terminating(value: Fraction) -> str | None:
+    """The exact decimal text of `value` if it has one ("12.5"), else None."""
+    d, k2, k5 = value.denominator, 0, 0
+    while d % 2 == 0:
+        d, k2 = d // 2, k2 + 1
+    while d % 5 == 0:
+        d, k5 = d // 5, k5 + 1
+    if d != 1:
+        return None
+    places = max(k2, k5)
+    scaled = abs(value.numerator) * 10**places // value.denominator
+    digits = str(scaled).rjust(places + 1, "0")
+    whole, frac = (digits[:-places], digits[-places:]) if places else (digits, "")
+    frac = frac.rstrip("0")
+    sign = "-" if value < 0 else ""
+    return f"{sign}{whole}.{frac}" if frac else f"{sign}{whole}"
+
+
+def format_number(value: Fraction) -> str:
+    """Exact when the value has a decimal form (digits grouped), else ≈ to 4 places."""
+    text = _terminating(value)
+    if text is None:
+        approx = Decimal(value.numerator) / Decimal(value.denominator)
+        return "≈" + f"{approx:,.4f}"
+    sign = "-" if text.startswith("-") else ""
+    whole, _, frac = text.lstrip("-").partition(".")
+    grouped = f"{int(whole):,}"
+    return f"{sign}{grouped}.{frac}" if frac else f"{sign}{grouped}"
+
+
+def fraction_json(value: Fraction) -> str:
+    """A lossless text for JSON output: "12.5" when decimal, else "1/3"."""
+    text = _terminating(value)
+    return text if text is not None else f"{value.numerator}/{value.denominator}"

@@ -1,0 +1,239 @@
+"""Safe YAML reading for untrusted rule and data files.
+
+PyYAML's safe loader still accepts duplicate keys (the last silently wins), expands aliases
+without limit and reads decimals as binary floats. We compose the node graph with the safe
+loader and build Python values ourselves so that we can:
+
+- reject duplicate keys with the line and column of the second occurrence;
+- bound alias expansion and nesting depth (billion-laughs and stack exhaustion);
+- read every decimal as `Decimal` from its source text, never via float;
+- remember the position of every value, so later stages can point at `file:line:col`.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import re
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+import yaml
+
+from .problems import ERROR, Problem, ProblemsError
+
+try:  # the C composer is several times faster and keeps marks just the same
+    _Loader: Any = yaml.CSafeLoader
+except AttributeError:  # pragma: no cover - depends on how PyYAML was built
+    _Loader = yaml.SafeLoader
+
+MAX_BYTES = 64 * 1024 * 1024
+MAX_NODES = 2_000_000
+MAX_DEPTH = 64
+MAX_SCALAR = 100_000
+
+Path = tuple[Any, ...]
+
+
+@dataclass
+class Document:
+    """A parsed file: its value and where each part of it came from."""
+
+    file: str
+    value: Any
+    positions: dict[Path, tuple[int, int]] = field(default_factory=dict)
+
+    def where(self, path: Path) -> tuple[int, int]:
+        """Line and column of `path`, or of its nearest ancestor that has one."""
+        path = tuple(path)
+        while path:
+            if path in self.positions:
+                return self.positions[path]
+            path = path[:-1]
+        return self.positions.get((), (1, 1))
+
+    def problem(self, code: str, message: str, path: Path = (), severity: str = ERROR) -> Problem:
+        line, col = self.where(path)
+        return Problem(self.file, line, col, code, message, format_path(path), severity)
+
+
+def format_path(path: Path) -> str:
+    out = ""
+    for part in path:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+_INT_TAG = "tag:yaml.org,2002:int"
+_FLOAT_TAG = "tag:yaml.org,2002:float"
+_BOOL_TAG = "tag:yaml.org,2002:bool"
+_NULL_TAG = "tag:yaml.org,2002:null"
+_STR_TAG = "tag:yaml.org,2002:str"
+_TS_TAG = "tag:yaml.org,2002:timestamp"
+_MAP_TAG = "tag:yaml.org,2002:map"
+_SEQ_TAG = "tag:yaml.org,2002:seq"
+_DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+class _Builder:
+    def __init__(self, file: str):
+        self.file = file
+        self.positions: dict[Path, tuple[int, int]] = {}
+        self.problems: list[Problem] = []
+        self.count = 0
+
+    def fail(self, node: yaml.Node, code: str, message: str, path: Path) -> None:
+        mark = node.start_mark
+        self.problems.append(
+            Problem(self.file, mark.line + 1, mark.column + 1, code, message, format_path(path))
+        )
+
+    def build(self, node: yaml.Node, path: Path, depth: int) -> Any:
+        self.count += 1
+        if self.count > MAX_NODES:
+            raise _Refused(node, f"more than {MAX_NODES} values after alias expansion (alias bomb?)")
+        if depth > MAX_DEPTH:
+            raise _Refused(node, f"nesting deeper than {MAX_DEPTH} levels")
+        self.positions[path] = (node.start_mark.line + 1, node.start_mark.column + 1)
+        if isinstance(node, yaml.MappingNode):
+            if node.tag not in (_MAP_TAG,):
+                raise _Refused(node, f"tag {node.tag!r} is not allowed")
+            out: dict[Any, Any] = {}
+            for key_node, value_node in node.value:
+                if key_node.tag == "tag:yaml.org,2002:merge":
+                    raise _Refused(key_node, "merge keys (<<) are not supported; write the fields out")
+                key = self.build(key_node, path + ("<key>",), depth + 1)
+                if not isinstance(key, (str, int)) or isinstance(key, bool):
+                    self.fail(key_node, "E112", f"mapping key {key!r} must be text", path)
+                    continue
+                key = str(key)
+                if key in out:
+                    self.fail(
+                        key_node,
+                        "E102",
+                        f"duplicate key {key!r}: it was already given in this mapping; "
+                        "keep one of them",
+                        path + (key,),
+                    )
+                    continue
+                out[key] = self.build(value_node, path + (key,), depth + 1)
+                self.positions[path + (key,)] = (
+                    key_node.start_mark.line + 1,
+                    key_node.start_mark.column + 1,
+                )
+            self.positions.pop(path + ("<key>",), None)
+            return out
+        if isinstance(node, yaml.SequenceNode):
+            if node.tag != _SEQ_TAG:
+                raise _Refused(node, f"tag {node.tag!r} is not allowed")
+            return [self.build(item, path + (i,), depth + 1) for i, item in enumerate(node.value)]
+        return self.scalar(node)
+
+    def scalar(self, node: yaml.ScalarNode) -> Any:
+        text = node.value
+        if len(text) > MAX_SCALAR:
+            raise _Refused(node, f"a value longer than {MAX_SCALAR} characters")
+        tag = node.tag
+        if tag == _STR_TAG:
+            return text
+        if tag == _NULL_TAG:
+            return None
+        if tag == _BOOL_TAG:
+            return text.lower() in ("true", "yes", "on", "y")
+        if tag == _INT_TAG:
+            try:
+                return int(text.replace("_", ""), 0)
+            except ValueError:
+                return text  # sexagesimal and other YAML 1.1 oddities stay text
+        if tag == _FLOAT_TAG:
+            try:
+                value = Decimal(text.replace("_", ""))
+            except InvalidOperation:
+                return text  # .inf / .nan stay text; the type checks report them
+            return value if value.is_finite() else text
+        if tag == _TS_TAG:
+            # Dates stay ISO text so every later stage sees one representation.
+            return text if _DATE_RE.match(text) else text
+        raise _Refused(node, f"tag {tag!r} is not allowed")
+
+
+class _Refused(Exception):
+    def __init__(self, node: yaml.Node, message: str):
+        self.node = node
+        self.message = message
+
+
+def read_text(file: str, data: bytes | None = None, max_bytes: int = MAX_BYTES) -> str:
+    """Read a file as UTF-8 (with or without BOM); problems raise ProblemsError(E100)."""
+    try:
+        if data is None:
+            with open(file, "rb") as handle:
+                data = handle.read(max_bytes + 1)
+    except OSError as error:
+        raise ProblemsError([Problem(file, 1, 1, "E100", f"cannot read file: {error.strerror}")])
+    if len(data) > max_bytes:
+        raise ProblemsError(
+            [Problem(file, 1, 1, "E100", f"file is larger than the limit of {max_bytes} bytes")]
+        )
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        raise ProblemsError(
+            [Problem(file, 1, 1, "E100", f"file is not UTF-8 (byte {error.start}); save it as UTF-8")]
+        )
+    if not text.strip():
+        raise ProblemsError([Problem(file, 1, 1, "E100", "file is empty")])
+    return text
+
+
+def parse_yaml(text: str, file: str) -> Document:
+    """Parse one YAML document safely. Raises ProblemsError with every problem found."""
+    try:
+        node = yaml.compose(text, Loader=_Loader)
+    except yaml.MarkedYAMLError as error:
+        mark = error.problem_mark or error.context_mark
+        line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+        message = " ".join(str(x) for x in (error.context, error.problem) if x)
+        raise ProblemsError([Problem(file, line, col, "E101", f"YAML syntax error: {message}")])
+    except yaml.YAMLError as error:
+        raise ProblemsError([Problem(file, 1, 1, "E101", f"YAML syntax error: {error}")])
+    except RecursionError:
+        raise ProblemsError([Problem(file, 1, 1, "E103", "nesting is too deep to read")])
+    if node is None:
+        raise ProblemsError([Problem(file, 1, 1, "E100", "file is empty")])
+    builder = _Builder(file)
+    try:
+        value = builder.build(node, (), 0)
+    except _Refused as refused:
+        mark = refused.node.start_mark
+        raise ProblemsError(
+            [Problem(file, mark.line + 1, mark.column + 1, "E103", f"refused: {refused.message}")]
+        )
+    except RecursionError:
+        raise ProblemsError([Problem(file, 1, 1, "E103", "nesting is too deep to read")])
+    if builder.problems:
+        raise ProblemsError(builder.problems)
+    return Document(file, value, builder.positions)
+
+
+def load_yaml_file(file: str, max_bytes: int = MAX_BYTES) -> tuple[Document, bytes]:
+    """Read and parse; also returns the raw bytes (the pack's hash is over them)."""
+    try:
+        with open(file, "rb") as handle:
+            raw = handle.read(max_bytes + 1)
+    except OSError as error:
+        raise ProblemsError([Problem(file, 1, 1, "E100", f"cannot read file: {error.strerror}")])
+    text = read_text(file, raw, max_bytes)
+    return parse_yaml(text, file), raw
+
+
+def iso_date(value: Any) -> _dt.date | None:
+    """A YYYY-MM-DD text (or a date) as a date, else None."""
+    if isinstance(value, _dt.date):
+        return value
+    if isinstance(value, str) and _DATE_RE.match(value.strip()):
+        try:
+            return _dt.date.fromisoformat(value.strip())
+        except ValueError:
+            return None
+    return None
