@@ -1,0 +1,161 @@
+"""Normalise one entity's raw fields to the pack's declared input types.
+
+Everything the decision paths see has passed through here: money, areas and percentages as exact
+`Fraction`s in base units, counts as non-negative integers, yes/no as bool, enum values as their
+ids, dates as ordinals. A value of the wrong type or unit is *not* guessed at: it becomes
+missing (so criteria that need it are unknown) and a problem explains what was expected.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from fractions import Fraction
+from typing import Any
+
+from .data import RawEntity
+from .model import CompiledPack, InputSpec
+from .problems import ERROR, WARNING, Problem
+from .units import AmountError, parse_amount
+from .validate import did_you_mean
+from .yamlsafe import iso_date
+
+_TRUE = {"true", "yes", "y", "1", "是", "有", "符合", "满足", "对", "√", "✓", "t"}
+_FALSE = {"false", "no", "n", "0", "否", "无", "不符合", "不满足", "错", "×", "✗", "f"}
+_EVIDENCE_KEYS = ("value", "by", "date", "ref", "note")
+
+
+@dataclass
+class Normalised:
+    values: dict[str, Any]  # input name -> normalised value (absent = unknown)
+    evidence: dict[str, dict[str, str]] = field(default_factory=dict)
+    problems: list[Problem] = field(default_factory=list)
+    notes: dict[str, str] = field(default_factory=dict)  # input -> why it is missing
+
+
+def _yes_no(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int) and value in (0, 1):
+        return bool(value)
+    if isinstance(value, str):
+        text = value.strip().lower()
+        if text in _TRUE:
+            return True
+        if text in _FALSE:
+            return False
+    raise ValueError(f"{value!r} is not yes/no; write 是 or 否 (yes or no)")
+
+
+def _one(spec: InputSpec, raw: Any) -> Any:
+    """The normalised value, or raise ValueError with a message for the officer."""
+    kind = spec.type
+    if kind in ("money", "area", "percent", "count"):
+        if isinstance(raw, bool):
+            raise ValueError(f"{raw!r} is yes/no, not an amount")
+        try:
+            value, unit = parse_amount(raw, spec.unit)
+        except AmountError as error:
+            raise ValueError(str(error)) from None
+        assert spec.unit is not None
+        if unit.dimension != spec.unit.dimension:
+            raise ValueError(
+                f"{raw!r} is in {unit.name} ({unit.dimension}) but {spec.name} is measured in "
+                f"{spec.unit.name}"
+            )
+        if kind == "count":
+            if value.denominator != 1 or value < 0:
+                raise ValueError(f"{raw!r} is not a whole number of {spec.unit.name} (0 or more)")
+            return int(value)
+        return value
+    if kind in ("boolean", "attestation"):
+        return _yes_no(raw)
+    if kind == "enum":
+        text = str(raw).strip()
+        if text in spec.values:
+            return text
+        for ident, label in spec.values.items():
+            if text in (label.get("zh"), label.get("en")):
+                return ident
+        choices = [f"{k} ({v.get('zh', '')})" for k, v in spec.values.items()]
+        raise ValueError(f"{raw!r} is not one of: {', '.join(choices)}{did_you_mean(text, spec.values)}")
+    if kind == "date":
+        date = iso_date(raw) if isinstance(raw, (str, dt.date)) else None
+        if date is None:
+            raise ValueError(f"{raw!r} is not a date; write it as 2024-03-01")
+        return Fraction(date.toordinal())
+    if kind == "text":
+        return str(raw)
+    raise ValueError(f"input type {kind!r} cannot be read from data")
+
+
+def _derive(spec: InputSpec, values: dict[str, Any]) -> tuple[Any, str | None]:
+    assert spec.derived is not None
+    how, operands = spec.derived
+    missing = [o for o in operands if values.get(o) is None]
+    if missing:
+        return None, f"needs {', '.join(missing)}"
+    nums = [Fraction(values[o]) for o in operands]
+    if how == "sum":
+        result = sum(nums, Fraction(0))
+    elif how == "difference":
+        result = nums[0] - nums[1]
+    else:
+        if nums[1] == 0:
+            return None, f"{operands[1]} is 0, so the ratio is undefined"
+        result = nums[0] / nums[1]
+    assert spec.unit is not None
+    if how == "ratio" and spec.unit.dimension == "percent":
+        result *= 100  # a share of like quantities, shown in percent
+    # Base units divide into base units (元 / 平方米), so the result is already in the base of
+    # the derived unit (万元/亩 = 15 元/平方米), like every other quantity.
+    return result, None
+
+
+def normalise(pack: CompiledPack, entity: RawEntity) -> Normalised:
+    out = Normalised(values={})
+    known = set(pack.inputs)
+    for key, raw in entity.fields.items():
+        base, _, sub = key.partition(".")
+        line, col = entity.positions.get(key, (entity.line, 1))
+        if base not in known or pack.inputs[base].derived is not None:
+            out.problems.append(Problem(entity.file, line, col, "E130",
+                                        f"entity {entity.id}: unknown field {key!r}{did_you_mean(key, known)}",
+                                        entity.id, WARNING))
+            continue
+        spec = pack.inputs[base]
+        if sub:
+            # Evidence columns in spreadsheets: heritage.by, heritage.date, heritage.ref
+            if spec.type == "attestation" and sub in _EVIDENCE_KEYS[1:]:
+                out.evidence.setdefault(base, {})[sub] = str(raw)
+            else:
+                out.problems.append(Problem(entity.file, line, col, "E130",
+                                            f"entity {entity.id}: unknown field {key!r}", entity.id, WARNING))
+            continue
+        if spec.type == "attestation" and isinstance(raw, dict):
+            extra = sorted(set(raw) - set(_EVIDENCE_KEYS))
+            if extra:
+                out.problems.append(Problem(entity.file, line, col, "E130",
+                                            f"entity {entity.id}: {key}: unknown evidence field {extra[0]!r} "
+                                            f"(allowed: {', '.join(_EVIDENCE_KEYS)})", entity.id, WARNING))
+            out.evidence.setdefault(base, {}).update(
+                {k: str(v) for k, v in raw.items() if k in _EVIDENCE_KEYS[1:] and v is not None})
+            raw = raw.get("value")
+        if raw is None or (isinstance(raw, str) and not raw.strip()):
+            out.notes[base] = "empty"
+            continue
+        try:
+            out.values[base] = _one(spec, raw)
+        except ValueError as error:
+            out.notes[base] = f"invalid: {error}"
+            out.problems.append(Problem(entity.file, line, col, "E131",
+                                        f"entity {entity.id}: {key}: {error}; treated as missing",
+                                        entity.id, ERROR))
+    for name, spec in pack.inputs.items():
+        if spec.derived is not None:
+            value, why = _derive(spec, out.values)
+            if value is None:
+                out.notes[name] = why or "missing"
+            else:
+                out.values[name] = value
+    return out
