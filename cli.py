@@ -1,0 +1,149 @@
+"""Command line: `certify validate`, `certify evaluate`, `certify schema`.
+
+The click functions only parse options and choose a renderer; the engine package decides.
+Exit codes are documented in README ("Exit codes") and listed in `EXIT`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import sys
+from typing import Any
+
+import click
+
+from engine import ENGINE_VERSION
+from engine.evaluate import ENGINES
+from engine.pipeline import decide_files, load_pack, parse_overrides
+from engine.problems import DecisionError, EngineError, ProblemsError, has_errors
+from engine.report import PROBLEM_RENDERERS, evaluation_json, render_text
+from engine.validate import validate_file
+
+EXIT = {
+    "ok": 0,          # everything decided / every pack clean
+    "problems": 1,    # validate: a pack has errors; test: a case failed
+    "usage": 2,       # bad command line (click's own code)
+    "bad_data": 3,    # evaluate: some data could not be used; the rest was decided
+    "bad_pack": 4,    # evaluate: the rule pack has errors; nothing was decided
+    "engine": 5,      # the decision engine misbehaved; no record was written for it
+}
+
+
+def _as_of(value: str | None) -> dt.date:
+    if value is None:
+        return dt.date.today()
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not a date; write it as 2024-01-01", param_hint="--as-of")
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(ENGINE_VERSION, prog_name="certify")
+def main() -> None:
+    """Rules-as-code certification for local industrial policy."""
+
+
+@main.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path())
+@click.option("--format", "fmt", type=click.Choice(sorted(PROBLEM_RENDERERS)), default="text", show_default=True)
+@click.option("--strict", is_flag=True, help="Treat warnings as problems (exit 1).")
+def validate(paths: tuple[str, ...], fmt: str, strict: bool) -> None:
+    """Check rule packs: syntax, schema, references, units. Exit 0 clean, 1 problems, 2 usage."""
+    from pathlib import Path
+
+    files: list[str] = []
+    for path in paths:
+        p = Path(path)
+        if p.is_dir():
+            files.extend(str(f) for f in sorted(p.rglob("*.yaml")) if not f.name.endswith(".tests.yaml"))
+        elif p.exists():
+            files.append(str(p))
+        else:
+            raise click.UsageError(f"no such file or folder: {path}")
+    problems = []
+    for file in files:
+        problems.extend(validate_file(file)[2])
+    PROBLEM_RENDERERS[fmt](problems, sys.stdout)
+    if fmt == "text":
+        errors = sum(1 for p in problems if p.severity == "error")
+        click.echo(f"{len(files)} pack(s) checked: {errors} error(s), {len(problems) - errors} warning(s)", err=True)
+    failed = has_errors(problems) or (strict and bool(problems))
+    sys.exit(EXIT["problems"] if failed else EXIT["ok"])
+
+
+@main.command()
+@click.option("--rules", "pack_path", required=True, type=click.Path(), help="The rule pack (YAML).")
+@click.argument("data", nargs=-1, required=True, type=click.Path())
+@click.option("--as-of", "as_of", help="Decide as on this date (YYYY-MM-DD); default today.")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option("--lang", type=click.Choice(["zh", "en"]), default="zh", show_default=True)
+@click.option("--engine", type=click.Choice(ENGINES), default="durable", show_default=True,
+              help="durable decides; reference is the plain-Python check.")
+@click.option("--set", "sets", multiple=True, metavar="NAME=VALUE", help="Override a parameter, e.g. manufacturing_output_min=8亿元.")
+@click.option("--overrides", "override_files", multiple=True, type=click.Path(), help="YAML file of parameter: value overrides.")
+@click.option("--output", "-o", type=click.Path(), help="Write to this file instead of standard output.")
+def evaluate(pack_path: str, data: tuple[str, ...], as_of: str | None, fmt: str, lang: str, engine: str,
+             sets: tuple[str, ...], override_files: tuple[str, ...], output: str | None) -> None:
+    """Decide every entity in DATA files (YAML, JSON, CSV) with the rule pack."""
+    date = _as_of(as_of)
+    try:
+        overrides = parse_overrides(sets, override_files)
+    except ValueError as error:
+        raise click.UsageError(str(error))
+    except ProblemsError as error:
+        PROBLEM_RENDERERS["text"](error.problems, sys.stderr)
+        sys.exit(EXIT["usage"])
+    try:
+        pack, warnings = load_pack(pack_path, date, overrides)
+    except ProblemsError as error:
+        PROBLEM_RENDERERS["text"](error.problems, sys.stderr)
+        click.echo(f"the rule pack {pack_path} has errors; nothing was decided", err=True)
+        sys.exit(EXIT["bad_pack"])
+    problems: list[Any] = []
+    try:
+        records = list(decide_files(pack, data, engine, problems))
+    except DecisionError as error:
+        click.echo(f"decision engine fault: {error}", err=True)
+        sys.exit(EXIT["engine"])
+    out = open(output, "w", encoding="utf-8") if output else sys.stdout
+    try:
+        if fmt == "json":
+            json.dump(evaluation_json(records, problems), out, ensure_ascii=False, indent=2)
+            out.write("\n")
+        else:
+            render_text(records, out, lang, pack.meta.title)
+    finally:
+        if output:
+            out.close()
+    if problems:
+        PROBLEM_RENDERERS["text"](problems, sys.stderr)
+    bad = has_errors(problems)
+    sys.exit(EXIT["bad_data"] if bad else EXIT["ok"])
+
+
+@main.command()
+@click.option("--output", "-o", type=click.Path(), help="Write the schema here instead of standard output.")
+def schema(output: str | None) -> None:
+    """Print the JSON Schema of the rule pack format (for editors and CI)."""
+    from engine.validate import schema as pack_schema
+
+    text = json.dumps(pack_schema(), ensure_ascii=False, indent=2) + "\n"
+    if output:
+        with open(output, "w", encoding="utf-8") as handle:
+            handle.write(text)
+    else:
+        sys.stdout.write(text)
+
+
+def run() -> None:  # console-script entry point: turn our own errors into messages, not traces
+    try:
+        main()
+    except EngineError as error:
+        click.echo(f"error: {error}", err=True)
+        sys.exit(EXIT["problems"])
+
+
+if __name__ == "__main__":
+    run()

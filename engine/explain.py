@@ -1,0 +1,229 @@
+"""Explain stage: a verdict plus the values it was made on become a decision record.
+
+The record is plain data (JSON-ready, exact numbers as text); every view — text, JSON, and later
+Markdown or HTML — renders it. Statuses, branches and the outcome come from the verdict the
+decision engine produced; this stage only adds what a reviewer needs to read it: values,
+thresholds, gaps, the path taken, missing evidence, citations and provenance.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from fractions import Fraction
+from typing import Any
+
+from . import ENGINE_VERSION
+from .durable_adapter import DURABLE_VERSION
+from .model import MET, NOT_MET, UNKNOWN, CompiledPack, Node, Test, Verdict
+from .normalize import Normalised
+from .reference import test_status
+from .units import format_amount, fraction_json
+
+RECORD_SCHEMA = "certify.decision/1"
+_OP_TEXT = {">=": "≥", ">": ">", "<=": "≤", "<": "<", "=": "=", "!=": "≠", "in": "∈", "not_in": "∉"}
+
+
+def canonical(value: Any) -> Any:
+    """JSON-ready, with exact numbers as text, for hashing and output."""
+    if isinstance(value, dict):
+        return {str(k): canonical(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [canonical(v) for v in value]
+    if isinstance(value, Fraction):
+        return fraction_json(value)
+    if value is None or isinstance(value, (bool, int, str)):
+        return value
+    return str(value)
+
+
+def input_hash(entity_id: str, name: str | None, fields: dict[str, Any]) -> str:
+    body = json.dumps(canonical({"id": entity_id, "name": name, "fields": fields}),
+                      sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(body.encode("utf-8")).hexdigest()
+
+
+def provenance(pack: CompiledPack, engine: str) -> dict[str, Any]:
+    overrides = {n: {"value": p.written, "from": p.overridden} for n, p in pack.params.items() if p.overridden}
+    return {
+        "pack": pack.meta.id,
+        "pack_version": pack.meta.version,
+        "pack_sha256": pack.sha256,
+        "pack_file": pack.file,
+        "engine_version": ENGINE_VERSION,
+        "decided_by": f"durable-rules {DURABLE_VERSION}" if engine == "durable" else "reference evaluator",
+        "as_of": pack.as_of.isoformat(),
+        "overrides": overrides,
+    }
+
+
+class Explainer:
+    def __init__(self, pack: CompiledPack, engine: str = "durable"):
+        self.pack = pack
+        self.provenance = provenance(pack, engine)
+
+    def value_view(self, input_name: str, value: Any) -> dict[str, Any]:
+        spec = self.pack.inputs[input_name]
+        view: dict[str, Any] = {"input": input_name, "label": spec.label}
+        if value is None:
+            view["value"] = None
+            return view
+        if isinstance(value, Fraction) or (isinstance(value, int) and not isinstance(value, bool)):
+            number = Fraction(value)
+            if spec.unit is not None:
+                view["value"] = fraction_json(number / spec.unit.factor)
+                view["unit"] = spec.unit.name
+                view["text"] = format_amount(number, spec.unit)
+            else:
+                view["value"] = fraction_json(number)
+                view["text"] = fraction_json(number)
+        elif isinstance(value, bool):
+            view["value"] = value
+        else:
+            view["value"] = value
+            if spec.type == "enum" and value in spec.values:
+                view["value_label"] = spec.values[value]
+        return view
+
+    def test_view(self, test: Test, values: dict[str, Any], normalised: Normalised) -> dict[str, Any]:
+        value = values.get(test.input)
+        view = {"operator": test.op, **self.value_view(test.input, value)}
+        if test.input in normalised.evidence:
+            view["evidence"] = normalised.evidence[test.input]
+        if value is None:
+            view["why_missing"] = normalised.notes.get(test.input, "not given")
+        if test.param is not None:
+            param = self.pack.params[test.param]
+            spec = self.pack.inputs[test.input]
+            view["parameter"] = test.param
+            view["parameter_cite"] = param.cite
+            if param.since:
+                view["parameter_since"] = param.since
+            if param.overridden:
+                view["parameter_overridden_by"] = param.overridden
+            if param.value is None:
+                view["threshold"] = None
+                view["threshold_unset"] = param.unset_reason
+            else:
+                unit = spec.unit or param.unit
+                view["threshold"] = fraction_json(param.value / unit.factor) if unit else fraction_json(param.value)
+                view["threshold_text"] = param.written or ""
+                if value is not None and test.op in (">=", ">", "<=", "<"):
+                    gap = (param.value - Fraction(value)) if test.op in (">=", ">") else (Fraction(value) - param.value)
+                    if gap >= 0 and test_status(test, values) == NOT_MET:
+                        view["gap"] = fraction_json(gap / unit.factor) if unit else fraction_json(gap)
+                        view["gap_text"] = format_amount(gap, unit) if unit else fraction_json(gap)
+                        if test.op in (">", "<") and gap == 0:
+                            view["gap_note"] = "must be strictly beyond the threshold (超过)"
+        if test.values:
+            spec = self.pack.inputs[test.input]
+            view["values"] = list(test.values)
+            view["value_labels"] = [spec.values.get(v, {"zh": v}) for v in test.values]
+        return view
+
+    def explain(self, entity_id: str, name: str | None, fields: dict[str, Any], normalised: Normalised,
+                verdict: Verdict, source: str = "") -> dict[str, Any]:
+        values = normalised.values
+        criteria: list[dict[str, Any]] = []
+        not_applicable: list[str] = []
+        missing: dict[str, dict[str, Any]] = {}
+
+        def note_missing(test: Test) -> None:
+            if test.unset:
+                param = self.pack.params[test.param or ""]
+                key = f"parameter:{test.param}"
+                missing.setdefault(key, {"parameter": test.param, "label": param.label,
+                                         "why": "the policy sets no number", "detail": param.unset_reason})
+            elif values.get(test.input) is None:
+                spec = self.pack.inputs[test.input]
+                missing.setdefault(test.input, {"input": test.input, "label": spec.label,
+                                                "why": normalised.notes.get(test.input, "not given"),
+                                                "attestation": spec.type == "attestation"})
+
+        def visit(node: Node, depth: int) -> None:
+            if node.id is not None and node is not self.pack.root:
+                if node.id not in verdict.statuses:
+                    not_applicable.extend(n.id for n in node.walk() if n.id)
+                    return
+                status, branch = verdict.statuses[node.id]
+                item: dict[str, Any] = {
+                    "id": node.id, "title": node.title, "cite": node.cite, "status": status,
+                    "depth": depth, "kind": node.kind,
+                }
+                if node.discretionary:
+                    item["discretionary"] = node.discretionary
+                if branch:
+                    item["branch"] = branch
+                    item["branch_detail"] = self.branch_detail(node, branch, values)
+                if node.test is not None:
+                    item["test"] = self.test_view(node.test, values, normalised)
+                    if status == UNKNOWN:
+                        note_missing(node.test)
+                        item["missing"] = [node.test.input] if not node.test.unset else []
+                elif node.kind == "cases" and branch and branch.startswith("undecided"):
+                    when = node.cases[int(branch[len("undecided"):]) - 1][0]
+                    item["missing"] = []
+                    for sub in when.walk():
+                        if sub.test is not None and test_status(sub.test, values) == UNKNOWN:
+                            note_missing(sub.test)
+                            item["missing"].append(sub.test.input)
+                criteria.append(item)
+                depth += 1
+            for child in node.children:
+                visit(child, depth)
+            for _, then in node.cases:
+                visit(then, depth)
+
+        visit(self.pack.root, 0)
+        discretionary = [c["id"] for c in criteria if c.get("discretionary") and c["status"] == MET]
+        flags = [
+            {"id": f.id, "title": f.title, "cite": f.cite, "status": verdict.flags.get(f.id, UNKNOWN),
+             "note": f.note}
+            for f in self.pack.flags
+        ]
+        record = dict(self.provenance)
+        record["input_sha256"] = input_hash(entity_id, name, fields)
+        return {
+            "schema": RECORD_SCHEMA,
+            "entity": {"id": entity_id, "name": name, "source": source},
+            "outcome": verdict.outcome,
+            "criteria": criteria,
+            "not_applicable": not_applicable,
+            "missing_inputs": list(missing.values()) if verdict.outcome != "pass" else [],
+            "unknown_inputs": list(missing.values()),
+            "discretionary_met": discretionary,
+            "flags": flags,
+            "data_problems": [p.as_dict() for p in normalised.problems],
+            "record": record,
+        }
+
+    def branch_detail(self, node: Node, branch: str, values: dict[str, Any]) -> dict[str, Any]:
+        if branch == "otherwise":
+            return {"zh": "无适用情形", "en": "no case applies", "otherwise": node.otherwise}
+        index = int(re.sub(r"\D", "", branch)) - 1
+        when = node.cases[index][0]
+        label = self.condition_text(when)
+        if branch.startswith("case"):
+            return {"zh": f"适用情形{index + 1}:{label['zh']}", "en": f"case {index + 1} applies: {label['en']}"}
+        return {"zh": f"无法判断是否适用情形{index + 1}:{label['zh']}",
+                "en": f"cannot tell whether case {index + 1} applies: {label['en']}"}
+
+    def condition_text(self, node: Node) -> dict[str, str]:
+        if node.test is not None:
+            t = node.test
+            spec = self.pack.inputs[t.input]
+            zh, en = spec.label.get("zh", t.input), spec.label.get("en", t.input)
+            if t.values:
+                zh_vals = "、".join(spec.values.get(v, {}).get("zh", v) for v in t.values)
+                en_vals = ", ".join(spec.values.get(v, {}).get("en", v) for v in t.values)
+                return {"zh": f"{zh} {_OP_TEXT[t.op]} {{{zh_vals}}}", "en": f"{en} {_OP_TEXT[t.op]} {{{en_vals}}}"}
+            if t.param:
+                written = self.pack.params[t.param].written or "?"
+                return {"zh": f"{zh} {_OP_TEXT[t.op]} {written}", "en": f"{en} {_OP_TEXT[t.op]} {written}"}
+            return {"zh": zh, "en": en}
+        joiner = {"all": (" 且 ", " and "), "any": (" 或 ", " or "), "not": ("非 ", "not ")}[node.kind]
+        parts = [self.condition_text(c) for c in node.children]
+        if node.kind == "not":
+            return {"zh": joiner[0] + parts[0]["zh"], "en": joiner[1] + parts[0]["en"]}
+        return {"zh": joiner[0].join(p["zh"] for p in parts), "en": joiner[1].join(p["en"] for p in parts)}

@@ -1,0 +1,102 @@
+"""The stages in order — load → validate → compile → evaluate → explain — for callers that want
+whole results (the CLI, the pack test runner, benchmarks). Rendering is left to `report`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any, Iterable, Iterator
+
+from .compile import CompileError, build, parse_param_value
+from .data import load_entities
+from .evaluate import Decider
+from .explain import Explainer
+from .model import CompiledPack
+from .normalize import normalise
+from .problems import ERROR, Problem, ProblemsError, has_errors
+from .units import AmountError
+from .validate import validate_file
+from .yamlsafe import load_yaml_file
+
+
+def parse_overrides(pairs: Iterable[str], files: Iterable[str] = ()) -> dict[str, tuple[str, Any]]:
+    """`name=value` pairs (from --set) and override files ({name: value}) for parameter values."""
+    out: dict[str, tuple[str, Any]] = {}
+    for file in files:
+        doc, _ = load_yaml_file(file)
+        if not isinstance(doc.value, dict):
+            raise ProblemsError([doc.problem("E112", "an override file maps parameter names to values")])
+        for name, value in doc.value.items():
+            out[name] = (file, value)
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep or not name.strip():
+            raise ValueError(f"--set expects name=value, such as manufacturing_output_min=8亿元, not {pair!r}")
+        out[name.strip()] = ("--set", value.strip())
+    return out
+
+
+def load_pack(path: str, as_of: dt.date, overrides: dict[str, tuple[str, Any]] | None = None) -> tuple[CompiledPack, list[Problem]]:
+    """Validate and compile a pack. Raises ProblemsError if it has errors; returns warnings."""
+    doc, raw, problems = validate_file(path)
+    if doc is None or has_errors(problems):
+        raise ProblemsError(problems)
+    overrides = overrides or {}
+    params = doc.value.get("parameters") or {}
+    bad = []
+    for name, (origin, value) in overrides.items():
+        if name not in params:
+            bad.append(Problem(origin, 1, 1, "E120", f"override for unknown parameter {name!r} in pack {path}"))
+            continue
+        try:
+            parse_param_value(value)
+        except AmountError as error:
+            bad.append(Problem(origin, 1, 1, "E123", f"override {name}: {error}"))
+    if bad:
+        raise ProblemsError(bad)
+    try:
+        pack = build(doc, raw, as_of, overrides)
+    except CompileError as error:
+        raise ProblemsError([Problem(path, 1, 1, "E126", str(error))])
+    return pack, [p for p in problems if p.severity != ERROR]
+
+
+@dataclass
+class BatchResult:
+    records: list[dict[str, Any]] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+    unreadable_files: list[str] = field(default_factory=list)
+    rejected_rows: int = 0
+
+
+def decide_files(pack: CompiledPack, files: Iterable[str], engine: str = "durable",
+                 problems: list[Problem] | None = None) -> Iterator[dict[str, Any]]:
+    """Decide every entity in `files`, in order; problems are appended to `problems`.
+
+    A file that cannot be read is reported and skipped; a row that cannot be used is reported
+    and skipped; every other entity is decided.
+    """
+    problems = problems if problems is not None else []
+    decider = Decider(pack, engine)
+    explainer = Explainer(pack, engine)
+    seen: dict[str, str] = {}
+    for file in files:
+        try:
+            for entity in load_entities(file, problems):
+                where = f"{entity.file}:{entity.line}"
+                if entity.id in seen:
+                    problems.append(Problem(entity.file, entity.line, 1, "E132",
+                                            f"duplicate entity id {entity.id!r} (first at {seen[entity.id]}); "
+                                            "this one is skipped"))
+                    continue
+                seen[entity.id] = where
+                normalised = normalise(pack, entity)
+                problems.extend(normalised.problems)
+                verdict = decider.decide(normalised.values)
+                record = explainer.explain(entity.id, entity.name, entity.fields, normalised, verdict, where)
+                if entity.expect is not None:
+                    record["_expect"] = entity.expect
+                yield record
+        except ProblemsError as error:
+            problems.extend(error.problems)

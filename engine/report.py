@@ -1,0 +1,156 @@
+"""Report stage: views of decision records and of problems. Nothing here decides anything.
+
+Renderers sit in a registry keyed by format name so the CLI can list and pick them.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Callable, Iterable, TextIO
+
+from .problems import Problem
+
+OUTPUT_SCHEMA = "certify.evaluation/1"
+
+WORDS = {
+    "zh": {
+        "pass": "通过", "fail": "不通过", "undetermined": "无法判定",
+        "met": "满足", "not_met": "不满足", "unknown": "未知",
+        "value": "数值", "threshold": "标准", "short": "差", "missing": "缺少",
+        "attested_yes": "认定意见:是", "attested_no": "认定意见:否", "attested_none": "未提供认定意见",
+        "discretionary": "酌情条款", "flags": "标记", "set": "是", "unset": "否",
+        "record": "记录", "as_of": "评定基准日", "missing_header": "缺少的数据或认定",
+        "policy_unset": "政策未规定具体数值", "na": "不适用", "data_problem": "数据问题",
+        "summary": "合计", "engine": "引擎", "evidence": "依据", "path": "路径",
+        "discretionary_met": "经酌情条款满足", "strict": "须超过该标准",
+    },
+    "en": {
+        "pass": "PASS", "fail": "FAIL", "undetermined": "UNDETERMINED",
+        "met": "met", "not_met": "not met", "unknown": "unknown",
+        "value": "value", "threshold": "threshold", "short": "short by", "missing": "missing",
+        "attested_yes": "attested: yes", "attested_no": "attested: no", "attested_none": "no attestation given",
+        "discretionary": "discretionary", "flags": "flags", "set": "yes", "unset": "no",
+        "record": "record", "as_of": "as of", "missing_header": "missing data or attestations",
+        "policy_unset": "the policy sets no number", "na": "not applicable", "data_problem": "data problem",
+        "summary": "total", "engine": "engine", "evidence": "evidence", "path": "path",
+        "discretionary_met": "met on a discretionary path", "strict": "must exceed the threshold",
+    },
+}
+_MARK = {"met": "✔", "not_met": "✘", "unknown": "?"}
+_OP = {">=": "≥", ">": ">", "<=": "≤", "<": "<", "=": "=", "!=": "≠", "in": "∈", "not_in": "∉"}
+
+
+def _label(label: dict[str, str] | None, lang: str) -> str:
+    if not label:
+        return ""
+    return label.get(lang) or label.get("zh") or next(iter(label.values()))
+
+
+def _test_text(test: dict[str, Any], status: str, lang: str) -> str:
+    w = WORDS[lang]
+    op = test.get("operator")
+    if op == "attested" or op in ("is_true", "is_false"):
+        value = test.get("value")
+        text = w["attested_none"] if value is None else (w["attested_yes"] if value else w["attested_no"])
+        if op == "is_false" and value is not None:
+            text = w["attested_no"] if value else w["attested_yes"]
+        ev = test.get("evidence")
+        if ev:
+            text += " (" + ", ".join(ev[k] for k in ("by", "date", "ref") if k in ev) + ")"
+        return text
+    value = test.get("text") or (
+        _label(test.get("value_label"), lang) if test.get("value_label") else test.get("value"))
+    shown = f"{w['missing']} {_label(test.get('label'), lang)}" if test.get("value") is None else str(value)
+    if op in ("in", "not_in"):
+        choices = "、".join(_label(v, lang) for v in test.get("value_labels", []))
+        return f"{shown} {_OP[op]} {{{choices}}}"
+    if test.get("threshold") is None:
+        return f"{shown} {_OP.get(op, op)} ? ({w['policy_unset']})"
+    text = f"{shown} {_OP.get(op, op)} {test.get('threshold_text')}"
+    if test.get("gap_text"):
+        text += f" — {w['short']} {test['gap_text']}"
+    if test.get("gap_note"):
+        text += f" ({w['strict']})"
+    return text
+
+
+def render_text(records: Iterable[dict[str, Any]], out: TextIO, lang: str = "zh",
+                pack_title: dict[str, str] | None = None) -> dict[str, int]:
+    w = WORDS[lang]
+    counts = {"pass": 0, "fail": 0, "undetermined": 0}
+    first = True
+    for rec in records:
+        counts[rec["outcome"]] += 1
+        prov = rec["record"]
+        if first:
+            title = _label(pack_title, lang) if pack_title else prov["pack"]
+            out.write(f"{title} — {prov['pack']} {prov['pack_version']} "
+                      f"(sha256 {prov['pack_sha256'][:12]}), {w['as_of']} {prov['as_of']}\n")
+            if prov.get("overrides"):
+                for name, o in prov["overrides"].items():
+                    out.write(f"  override {name} = {o['value']} ({o['from']})\n")
+            out.write("\n")
+            first = False
+        ent = rec["entity"]
+        name = f" {ent['name']}" if ent.get("name") else ""
+        out.write(f"{ent['id']}{name}: {w[rec['outcome']]}\n")
+        for c in rec["criteria"]:
+            indent = "  " * (c["depth"] + 1)
+            cite = f"{c['cite']} " if c.get("cite") else ""
+            line = f"{indent}{_MARK[c['status']]} {cite}{_label(c['title'], lang)}"
+            if "test" in c:
+                line += ": " + _test_text(c["test"], c["status"], lang)
+            if c.get("branch_detail"):
+                line += f" [{w['path']}: {_label(c['branch_detail'], lang)}]"
+            if c.get("discretionary"):
+                line += f" [{w['discretionary']}]"
+            out.write(line + "\n")
+        if rec["missing_inputs"]:
+            names = []
+            for m in rec["missing_inputs"]:
+                if "parameter" in m:
+                    names.append(f"{_label(m['label'], lang)} ({m['parameter']}: {w['policy_unset']})")
+                else:
+                    names.append(f"{_label(m['label'], lang)} ({m['input']})")
+            out.write(f"  {w['missing_header']}: " + "; ".join(names) + "\n")
+        if rec["discretionary_met"]:
+            out.write(f"  {w['discretionary_met']}: {', '.join(rec['discretionary_met'])}\n")
+        for f in rec["flags"]:
+            state = {"met": w["set"], "not_met": w["unset"], "unknown": w["unknown"]}[f["status"]]
+            cite = f"{f['cite']} " if f.get("cite") else ""
+            out.write(f"  {w['flags']}: {cite}{_label(f['title'], lang)} — {state}\n")
+        for p in rec["data_problems"]:
+            out.write(f"  {w['data_problem']}: {p['code']} {p['message']}\n")
+        out.write(f"  {w['record']}: input sha256 {prov and rec['record']['input_sha256'][:12]}, "
+                  f"{w['engine']} {prov['engine_version']} / {prov['decided_by']}\n\n")
+    out.write(f"{w['summary']}: " + ", ".join(f"{w[k]} {v}" for k, v in counts.items()) + "\n")
+    return counts
+
+
+def evaluation_json(records: list[dict[str, Any]], problems: list[Problem]) -> dict[str, Any]:
+    counts = {"pass": 0, "fail": 0, "undetermined": 0}
+    for rec in records:
+        counts[rec["outcome"]] += 1
+    return {
+        "schema": OUTPUT_SCHEMA,
+        "counts": counts,
+        "decisions": [{k: v for k, v in r.items() if not k.startswith("_")} for r in records],
+        "problems": [p.as_dict() for p in sorted(problems)],
+    }
+
+
+def render_problems_text(problems: Iterable[Problem], out: TextIO) -> None:
+    for p in sorted(problems):
+        out.write(p.format() + "\n")
+
+
+def render_problems_json(problems: Iterable[Problem], out: TextIO) -> None:
+    json.dump({"schema": "certify.problems/1", "problems": [p.as_dict() for p in sorted(problems)]},
+              out, ensure_ascii=False, indent=2)
+    out.write("\n")
+
+
+PROBLEM_RENDERERS: dict[str, Callable[[Iterable[Problem], TextIO], None]] = {
+    "text": render_problems_text,
+    "json": render_problems_json,
+}
