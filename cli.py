@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import sys
+from pathlib import Path
 from typing import Any
 
 import click
@@ -51,8 +52,6 @@ def main() -> None:
 @click.option("--strict", is_flag=True, help="Treat warnings as problems (exit 1).")
 def validate(paths: tuple[str, ...], fmt: str, strict: bool) -> None:
     """Check rule packs: syntax, schema, references, units. Exit 0 clean, 1 problems, 2 usage."""
-    from pathlib import Path
-
     files: list[str] = []
     for path in paths:
         p = Path(path)
@@ -121,6 +120,46 @@ def evaluate(pack_path: str, data: tuple[str, ...], as_of: str | None, fmt: str,
         PROBLEM_RENDERERS["text"](problems, sys.stderr)
     bad = has_errors(problems)
     sys.exit(EXIT["bad_data"] if bad else EXIT["ok"])
+
+
+@main.command("test")
+@click.argument("paths", nargs=-1, type=click.Path())
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option("--junit", type=click.Path(), help="Also write a JUnit XML report here (for CI systems).")
+@click.option("--coverage", is_flag=True, help="Report which criteria were seen met, not met and unknown.")
+@click.option("--require-full-coverage", is_flag=True, help="Fail when a criterion was not seen in all three statuses.")
+@click.option("--engine", type=click.Choice(ENGINES), default="durable", show_default=True)
+def test_command(paths: tuple[str, ...], fmt: str, junit: str | None, coverage: bool,
+                 require_full_coverage: bool, engine: str) -> None:
+    """Run the pack test suites (*.tests.yaml) in PATHS (default: rules/). Exit 1 on any failure
+    or when no test ran."""
+    from engine.packtest import coverage_gaps, find_suites, run_suite
+    from engine.report import render_junit, render_suites_text, suites_json
+
+    suites = find_suites(list(paths) or ["rules"])
+    if paths and not suites:
+        missing = [p for p in paths if not Path(p).exists()]
+        if missing:
+            raise click.UsageError(f"no such file or folder: {missing[0]}")
+    try:
+        results = [run_suite(s, engine) for s in suites]
+    except DecisionError as error:
+        click.echo(f"decision engine fault: {error}", err=True)
+        sys.exit(EXIT["engine"])
+    if fmt == "json":
+        json.dump(suites_json(results), sys.stdout, ensure_ascii=False, indent=2)
+        sys.stdout.write("\n")
+    else:
+        render_suites_text(results, sys.stdout, show_coverage=coverage or require_full_coverage)
+    if junit:
+        render_junit(results, junit)
+    ran = sum(len(r.cases) for r in results)
+    failed = sum(1 for r in results for c in r.cases if not c.passed)
+    broken = any(r.problems for r in results)
+    gaps = any(coverage_gaps(r) for r in results) if require_full_coverage else False
+    if ran == 0:
+        click.echo("no test case ran", err=True)
+    sys.exit(EXIT["problems"] if (failed or broken or gaps or ran == 0) else EXIT["ok"])
 
 
 @main.command()

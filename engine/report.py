@@ -154,3 +154,77 @@ PROBLEM_RENDERERS: dict[str, Callable[[Iterable[Problem], TextIO], None]] = {
     "text": render_problems_text,
     "json": render_problems_json,
 }
+
+
+# ---------------------------------------------------------------------------------------------
+# Pack test suites
+
+
+def render_suites_text(results: list[Any], out: TextIO, show_coverage: bool = False) -> None:
+    from .packtest import coverage_gaps
+
+    total = failed = 0
+    for suite in results:
+        out.write(f"{suite.file} ({suite.pack_id or 'pack not loaded'})\n")
+        for p in suite.problems:
+            out.write(f"  {p.format()}\n")
+        for case in suite.cases:
+            total += 1
+            if case.passed:
+                out.write(f"  ok    {case.name}\n")
+            else:
+                failed += 1
+                out.write(f"  FAIL  {case.name}  ({case.source})\n")
+                for diff in case.diffs:
+                    out.write(f"          - {diff}\n")
+        if show_coverage and suite.coverage_ids:
+            gaps = coverage_gaps(suite)
+            full = len(suite.coverage_ids) - len(gaps)
+            out.write(f"  coverage: {full}/{len(suite.coverage_ids)} criteria and flags seen met, not met and unknown\n")
+            for ident, missing in gaps.items():
+                out.write(f"    {ident}: never {', '.join(missing)}\n")
+    out.write(f"{total - failed} passed, {failed} failed\n")
+
+
+def suites_json(results: list[Any]) -> dict[str, Any]:
+    from .packtest import coverage_gaps
+
+    return {
+        "schema": "certify.tests/1",
+        "suites": [
+            {
+                "file": s.file,
+                "pack": s.pack_id,
+                "problems": [p.as_dict() for p in s.problems],
+                "cases": [{"name": c.name, "source": c.source, "passed": c.passed, "outcome": c.outcome,
+                           "diffs": c.diffs} for c in s.cases],
+                "coverage": {k: sorted(v) for k, v in s.coverage.items()},
+                "coverage_gaps": coverage_gaps(s),
+            }
+            for s in results
+        ],
+        "passed": sum(1 for s in results for c in s.cases if c.passed),
+        "failed": sum(1 for s in results for c in s.cases if not c.passed),
+    }
+
+
+def render_junit(results: list[Any], path: str) -> None:
+    import xml.etree.ElementTree as ET
+
+    root = ET.Element("testsuites")
+    for s in results:
+        node = ET.SubElement(root, "testsuite", name=s.pack_id or s.file, tests=str(len(s.cases)),
+                             failures=str(sum(1 for c in s.cases if not c.passed)),
+                             errors=str(len(s.problems)))
+        for p in s.problems:
+            case = ET.SubElement(node, "testcase", classname=s.file, name=f"load {p.code}")
+            ET.SubElement(case, "error", message=p.message).text = p.format()
+        for c in s.cases:
+            case = ET.SubElement(node, "testcase", classname=s.pack_id or s.file, name=c.name, file=c.source)
+            if not c.passed:
+                ET.SubElement(case, "failure", message=c.diffs[0] if c.diffs else "failed").text = "\n".join(c.diffs)
+    tmp = path + ".tmp"
+    ET.ElementTree(root).write(tmp, encoding="utf-8", xml_declaration=True)
+    import os
+
+    os.replace(tmp, path)
