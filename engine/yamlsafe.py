@@ -158,7 +158,7 @@ class _Builder:
 
 
 class _Refused(Exception):
-    def __init__(self, node: yaml.Node, message: str):
+    def __init__(self, node: Any, message: str):
         self.node = node
         self.message = message
 
@@ -186,9 +186,43 @@ def read_text(file: str, data: bytes | None = None, max_bytes: int = MAX_BYTES) 
     return text
 
 
+def _prescan(text: str) -> None:
+    """Refuse deep nesting and alias bombs from the event stream, before any node is composed.
+
+    The C composer recurses on the C stack (tens of thousands of nested brackets crash the
+    process), and the builder only counts expanded values while building them, so both limits
+    are checked here first, in one linear pass without recursion.
+    """
+    sizes: dict[str, int] = {}  # anchor -> number of values it expands to
+    stack: list[list[Any]] = [[0, None]]  # open collections: [values so far, anchor]
+
+    def add(count: int, event: Any) -> None:
+        stack[-1][0] += count
+        if stack[-1][0] > MAX_NODES:
+            raise _Refused(event, f"more than {MAX_NODES} values after alias expansion (alias bomb?)")
+
+    for event in yaml.parse(text, Loader=_Loader):
+        if isinstance(event, (yaml.SequenceStartEvent, yaml.MappingStartEvent)):
+            if len(stack) > MAX_DEPTH + 1:
+                raise _Refused(event, f"nesting deeper than {MAX_DEPTH} levels")
+            stack.append([1, event.anchor])
+        elif isinstance(event, (yaml.SequenceEndEvent, yaml.MappingEndEvent)):
+            count, anchor = stack.pop()
+            if anchor is not None:
+                sizes[anchor] = count
+            add(count, event)
+        elif isinstance(event, yaml.ScalarEvent):
+            if event.anchor is not None:
+                sizes[event.anchor] = 1
+            add(1, event)
+        elif isinstance(event, yaml.AliasEvent):
+            add(sizes.get(event.anchor, 1), event)
+
+
 def parse_yaml(text: str, file: str) -> Document:
     """Parse one YAML document safely. Raises ProblemsError with every problem found."""
     try:
+        _prescan(text)
         node = yaml.compose(text, Loader=_Loader)
     except yaml.MarkedYAMLError as error:
         mark = error.problem_mark or error.context_mark
@@ -199,6 +233,11 @@ def parse_yaml(text: str, file: str) -> Document:
         raise ProblemsError([Problem(file, 1, 1, "E101", f"YAML syntax error: {error}")])
     except RecursionError:
         raise ProblemsError([Problem(file, 1, 1, "E103", "nesting is too deep to read")])
+    except _Refused as refused:
+        mark = refused.node.start_mark
+        raise ProblemsError(
+            [Problem(file, mark.line + 1, mark.column + 1, "E103", f"refused: {refused.message}")]
+        )
     if node is None:
         raise ProblemsError([Problem(file, 1, 1, "E100", "file is empty")])
     builder = _Builder(file)

@@ -1,0 +1,397 @@
+"""Benchmark of the Huguan pack: durable-rules path vs the reference evaluator.
+
+    .venv/bin/python bench/bench.py                 # full run: N=40,000 (+ a 10,000 run for memory)
+    .venv/bin/python bench/bench.py --quick         # smoke test: N=600 (+ 150)
+    .venv/bin/python bench/bench.py --n 20000 --seed 7 --profile
+
+What it does:
+
+1. Generates N synthetic Huguan towns (seeded) as a UTF-8 CSV in bench/out/, in the fixture
+   layout (id, name, every pack input in pack order, plus two evidence columns). The target mix is
+   ~60% pass, ~25% fail, ~15% undetermined across the three lead-industry categories, with
+   missing values both where they decide the outcome and where they do not; the mix actually
+   realised is what the engines decide, and is printed.
+2. Runs every configuration in a fresh subprocess (so each peak RSS, read with
+   resource.getrusage(RUSAGE_SELF).ru_maxrss, belongs to that configuration alone):
+   - baseline: imports, pack compiled, Decider and Explainer built, no entities;
+   - decide:   entities read and normalised *before* the clock starts; timed loop is
+               Decider.decide(values) -> Verdict only;
+   - e2e:      decide_files (read CSV -> normalise -> decide -> explain) and each record written
+               as one JSON line to bench/out/ as it comes (nothing is held), timed from the first
+               read to the closed output file; run at the small N and at N (memory flatness).
+3. Prints a Markdown table. With --profile it also runs cProfile over the end-to-end path of
+   both engines (in-process, min(N, 5000) towns) and writes the top 25 lines by cumulative and
+   by own time to bench/out/profile-<engine>.txt.
+
+Everything is single-process: parallel multi-process batches are not implemented yet.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import datetime as dt
+import hashlib
+import json
+import os
+import random
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+OUT = HERE / "out"
+PACK = ROOT / "rules" / "huguan-specialized-town.yaml"
+AS_OF = dt.date(2024, 6, 30)
+ENGINES = ("durable", "reference")
+
+sys.path.insert(0, str(ROOT))
+
+# ---------------------------------------------------------------------------------------------
+# Synthetic towns
+
+CATEGORIES = ("manufacturing", "light_industry_crafts", "specialty_agriculture")
+CATEGORY_WEIGHTS = (0.4, 0.3, 0.3)
+# Standard-path output thresholds in 万元 (10亿元 and 2亿元); the relaxed path needs 5000万元.
+STANDARD_MIN = {"manufacturing": 100_000, "light_industry_crafts": 20_000, "specialty_agriculture": 20_000}
+RELAXED_MIN = 5_000
+CORE_ATTESTATIONS = ("heritage", "employment_driver", "market_demand", "single_township",
+                     "supporting_capacity", "distinctive_products", "public_services", "environment")
+RELAXED_ATTESTATIONS = ("traditional_origin", "industry_influence", "prospects_considered")
+COLUMNS = ("id", "name", "lead_category", "lead_output", "leading_firms", "supporting_firms",
+           "heritage", "employment_driver", "market_demand", "single_township", "supporting_capacity",
+           "traditional_origin", "industry_influence", "prospects_considered", "distinctive_products",
+           "public_services", "environment", "has_tech_centre", "has_distinguished_firm",
+           "heritage.by", "heritage.date")
+NAME_PARTS = ("青", "崖", "砚", "池", "椒", "岭", "石", "磨", "龙", "泉", "桥", "上", "下", "东", "西",
+              "南", "北", "店", "树", "掌", "晋", "庄", "黄", "山", "河", "口", "百", "尺", "集", "店")
+AUTHORITIES = ("县工信局", "县农业农村局", "县文旅局", "县商务局")
+YES = ("是", "是", "是", "是", "符合", "yes")
+NO = ("否", "否", "否", "不符合", "no")
+
+
+def _money(rng: random.Random, wan: int) -> str:
+    """An amount of 万元 written the way officers write it."""
+    style = rng.random()
+    if style < 0.35 and wan % 1000 == 0:
+        return f"{wan / 10_000:g}亿元"
+    if style < 0.5 and wan % 1000 == 0:
+        return f"{wan / 10_000:g}亿"
+    if style < 0.8:
+        return f"{wan}万元"
+    return str(wan)  # bare number = the input's unit, 万元
+
+
+def _count(rng: random.Random, n: int, unit: str) -> str:
+    return f"{n}{unit}" if rng.random() < 0.1 else str(n)
+
+
+def _output(rng: random.Random, lo: int, hi: int) -> int:
+    """An output in [lo, hi) 万元; now and then exactly on a threshold."""
+    if rng.random() < 0.05:
+        return lo
+    value = rng.randrange(lo, hi)
+    return value - value % 100 if rng.random() < 0.7 else value
+
+
+def town(rng: random.Random, index: int) -> dict[str, str]:
+    category = rng.choices(CATEGORIES, CATEGORY_WEIGHTS)[0]
+    standard = STANDARD_MIN[category]
+    row: dict[str, str] = {
+        "id": f"HGB{index:06d}",
+        "name": "".join(rng.choices(NAME_PARTS, k=2)) + rng.choice(("镇", "乡")),
+        "lead_category": category,
+        "leading_firms": _count(rng, rng.randint(1, 8), "家"),
+        "supporting_firms": _count(rng, rng.randint(10, 400), "户"),
+        "has_tech_centre": rng.choice(("是", "否", "否")),
+        "has_distinguished_firm": rng.choice(("是", "否", "否")),
+    }
+    for name in CORE_ATTESTATIONS:
+        row[name] = rng.choice(YES)
+    relaxed = rng.random() < 0.15
+    if relaxed:  # passes only through the relaxed path: 5000万元 <= output < the standard minimum
+        row["lead_output"] = _money(rng, _output(rng, RELAXED_MIN, standard))
+        for name in RELAXED_ATTESTATIONS:
+            row[name] = rng.choice(YES)
+    else:
+        row["lead_output"] = _money(rng, _output(rng, standard, standard * 8))
+        for name in RELAXED_ATTESTATIONS:  # irrelevant on the standard path; often left out
+            row[name] = rng.choice(("", "", "是", "否"))
+    if rng.random() < 0.5:
+        row["heritage.by"] = rng.choice(AUTHORITIES)
+        row["heritage.date"] = f"2024-{rng.randint(1, 6):02d}-{rng.randint(1, 28):02d}"
+    for flag in ("has_tech_centre", "has_distinguished_firm"):
+        if rng.random() < 0.08:  # a missing flag input does not change eligibility
+            row[flag] = ""
+
+    roll = rng.random()
+    if roll < 0.60:
+        pass  # pass as generated
+    elif roll < 0.85:  # fail: break one or two conditions (a missing value elsewhere is harmless)
+        for _ in range(rng.choice((1, 1, 2))):
+            how = rng.random()
+            if how < 0.35:
+                row[rng.choice(CORE_ATTESTATIONS)] = rng.choice(NO)
+            elif how < 0.6:  # below the standard minimum and not on the relaxed path
+                row["lead_output"] = _money(rng, _output(rng, 1_000, standard))
+                row[rng.choice(RELAXED_ATTESTATIONS)] = rng.choice(NO)
+            elif how < 0.8:
+                row["supporting_firms"] = _count(rng, rng.randint(0, 9), "户")
+            else:
+                row["leading_firms"] = "0"
+        if rng.random() < 0.2:
+            row[rng.choice(CORE_ATTESTATIONS)] = ""
+    else:  # undetermined: a value that matters is missing
+        for _ in range(rng.choice((1, 1, 2))):
+            row[rng.choice(CORE_ATTESTATIONS + ("lead_output", "lead_output", "leading_firms",
+                                               "supporting_firms", "lead_category"))] = ""
+    return row
+
+
+def write_towns(path: Path, n: int, seed: int) -> None:
+    rng = random.Random(seed)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w", encoding="utf-8", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=COLUMNS, restval="")
+        writer.writeheader()
+        for index in range(1, n + 1):
+            writer.writerow(town(rng, index))
+
+
+# ---------------------------------------------------------------------------------------------
+# Workers (each runs in its own process)
+
+
+def _peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
+
+
+def _load():
+    from engine.pipeline import load_pack
+
+    started = time.perf_counter()
+    pack, _ = load_pack(str(PACK), AS_OF)
+    return pack, time.perf_counter() - started
+
+
+def worker_baseline(engine: str) -> dict:
+    from engine.evaluate import Decider
+    from engine.explain import Explainer
+
+    pack, load_s = _load()
+    Decider(pack, engine), Explainer(pack, engine)
+    return {"pack_load_s": load_s, "rules": len(pack.ruleset)}
+
+
+def worker_decide(engine: str, csv_path: str) -> dict:
+    from engine.data import load_entities
+    from engine.evaluate import Decider
+    from engine.normalize import normalise
+
+    pack, load_s = _load()
+    problems: list = []
+    values = [normalise(pack, entity).values for entity in load_entities(csv_path, problems)]
+    decider = Decider(pack, engine)
+    fired_counts: list[int] = []
+    if engine == "durable":
+        # Count actions per entity: wrap the session's decide (one extra call and len() per
+        # entity, well under 0.1% of a durable decision).
+        session = decider._session
+        inner = session.decide
+
+        def counted(slots):
+            fired = inner(slots)
+            fired_counts.append(len(fired))
+            return fired
+
+        session.decide = counted
+    decide = decider.decide
+    verdicts = []
+    append = verdicts.append
+    started = time.perf_counter()
+    for v in values:
+        append(decide(v))
+    elapsed = time.perf_counter() - started
+    digest = hashlib.sha256()
+    outcomes = {"pass": 0, "fail": 0, "undetermined": 0}
+    for verdict in verdicts:
+        outcomes[verdict.outcome] += 1
+        digest.update(repr(verdict.key()).encode())
+    out = {"n": len(values), "seconds": elapsed, "per_s": len(values) / elapsed, "pack_load_s": load_s,
+           "rules": len(pack.ruleset), "outcomes": outcomes, "verdicts_sha256": digest.hexdigest()}
+    if fired_counts:
+        out["actions"] = {"mean": statistics.fmean(fired_counts), "min": min(fired_counts),
+                          "max": max(fired_counts)}
+    return out
+
+
+def worker_e2e(engine: str, csv_path: str, out_path: str) -> dict:
+    from engine.pipeline import decide_files
+
+    pack, load_s = _load()
+    problems: list = []
+    outcomes = {"pass": 0, "fail": 0, "undetermined": 0}
+    n = 0
+    dumps = json.dumps
+    started = time.perf_counter()
+    with open(out_path, "w", encoding="utf-8") as out:
+        write = out.write
+        for record in decide_files(pack, [csv_path], engine, problems):
+            outcomes[record["outcome"]] += 1
+            n += 1
+            write(dumps({k: v for k, v in record.items() if not k.startswith("_")},
+                        ensure_ascii=False, separators=(",", ":")) + "\n")
+    elapsed = time.perf_counter() - started
+    return {"n": n, "seconds": elapsed, "per_s": n / elapsed, "pack_load_s": load_s,
+            "rules": len(pack.ruleset), "outcomes": outcomes, "problems": len(problems),
+            "out_bytes": os.path.getsize(out_path)}
+
+
+def run_worker(argv: list[str]) -> None:
+    mode, engine, *rest = argv
+    result = {"baseline": worker_baseline, "decide": worker_decide, "e2e": worker_e2e}[mode](engine, *rest)
+    result.update(mode=mode, engine=engine, peak_rss_mb=_peak_rss_mb())
+    print(json.dumps(result))
+
+
+def spawn(*args: str) -> dict:
+    started = time.perf_counter()
+    done = subprocess.run([sys.executable, str(Path(__file__).resolve()), "--worker", *args],
+                          cwd=ROOT, capture_output=True, text=True)
+    if done.returncode != 0:
+        sys.stderr.write(done.stderr)
+        raise SystemExit(f"worker {args} failed with exit code {done.returncode}")
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    result["process_s"] = time.perf_counter() - started  # interpreter start + imports + compile + run
+    return result
+
+
+# ---------------------------------------------------------------------------------------------
+# Profiling (in-process, optional)
+
+
+def profile_e2e(engine: str, csv_path: Path, n: int) -> Path:
+    import cProfile
+    import io
+    import pstats
+
+    from engine.pipeline import decide_files, load_pack
+
+    pack, _ = load_pack(str(PACK), AS_OF)
+    out_path = OUT / f"profile-{engine}.jsonl"
+    profiler = cProfile.Profile()
+    profiler.enable()
+    with open(out_path, "w", encoding="utf-8") as out:
+        for record in decide_files(pack, [str(csv_path)], engine, []):
+            out.write(json.dumps({k: v for k, v in record.items() if not k.startswith("_")},
+                                 ensure_ascii=False, separators=(",", ":")) + "\n")
+    profiler.disable()
+    text = io.StringIO()
+    text.write(f"# cProfile, end to end, engine={engine}, {n} towns\n")
+    for key in ("cumulative", "tottime"):
+        text.write(f"\n## sorted by {key}, top 25\n")
+        pstats.Stats(profiler, stream=text).strip_dirs().sort_stats(key).print_stats(25)
+    report = OUT / f"profile-{engine}.txt"
+    report.write_text(text.getvalue(), encoding="utf-8")
+    return report
+
+
+# ---------------------------------------------------------------------------------------------
+# Main
+
+
+def table(results: dict, n: int, n_small: int) -> str:
+    def cell(engine: str, fmt) -> str:
+        return fmt(results[engine])
+
+    rows = [
+        ("rules in the compiled ruleset", lambda r: f"{r['decide']['rules']}", lambda r: "— (walks the same compiled pack)"),
+        (f"decide only, entities/s (N={n:,}, 1 process)", lambda r: f"{r['decide']['per_s']:,.0f}", None),
+        ("decide only, µs/entity", lambda r: f"{1e6 / r['decide']['per_s']:,.1f}", None),
+        ("actions (rules fired) per entity, mean [min–max]",
+         lambda r: "{mean:.2f} [{min}–{max}]".format(**r["decide"]["actions"]), lambda r: "— (no actions)"),
+        (f"end to end, entities/s (N={n:,})", lambda r: f"{r['e2e']['per_s']:,.0f}", None),
+        (f"end to end wall, N={n:,} (read CSV → … → JSON lines closed)", lambda r: f"{r['e2e']['seconds']:.2f} s", None),
+        (f"whole process wall, N={n:,} (+ interpreter, imports, pack compile)", lambda r: f"{r['e2e']['process_s']:.2f} s", None),
+        ("pack load + compile", lambda r: f"{r['e2e']['pack_load_s']:.2f} s", None),
+        (f"end to end wall, N={n_small:,}", lambda r: f"{r['e2e_small']['seconds']:.2f} s", None),
+        ("peak RSS, baseline (pack compiled, no entities)", lambda r: f"{r['baseline']['peak_rss_mb']:.1f} MB", None),
+        (f"peak RSS, end to end N={n_small:,}", lambda r: f"{r['e2e_small']['peak_rss_mb']:.1f} MB", None),
+        (f"peak RSS, end to end N={n:,}", lambda r: f"{r['e2e']['peak_rss_mb']:.1f} MB", None),
+        (f"peak RSS growth per 1,000 towns ({n_small:,} → {n:,})",
+         lambda r: f"{(r['e2e']['peak_rss_mb'] - r['e2e_small']['peak_rss_mb']) / ((n - n_small) / 1000):.2f} MB", None),
+        (f"peak RSS, decide only N={n:,} (all normalised values held)", lambda r: f"{r['decide']['peak_rss_mb']:.1f} MB", None),
+        (f"JSON lines written, N={n:,}", lambda r: f"{r['e2e']['out_bytes'] / 2**20:.1f} MiB", None),
+    ]
+    lines = ["| measure | durable-rules | reference evaluator |", "|---|---:|---:|"]
+    for label, fmt, ref_fmt in rows:
+        lines.append(f"| {label} | {cell('durable', fmt)} | {(ref_fmt or fmt)(results['reference'])} |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    if len(sys.argv) > 1 and sys.argv[1] == "--worker":
+        run_worker(sys.argv[2:])
+        return
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--n", type=int, default=40_000, help="towns for the main run (default 40000)")
+    parser.add_argument("--small-n", type=int, default=10_000,
+                        help="towns for the second end-to-end run, for memory flatness (default 10000)")
+    parser.add_argument("--seed", type=int, default=20240630, help="random seed for the towns")
+    parser.add_argument("--quick", action="store_true", help="smoke test: N=600, small N=150")
+    parser.add_argument("--profile", action="store_true",
+                        help="also cProfile the end-to-end path of both engines (min(N, 5000) towns)")
+    args = parser.parse_args()
+    n, n_small = (600, 150) if args.quick else (args.n, args.small_n)
+    if n_small >= n:
+        n_small = max(1, n // 4)
+
+    OUT.mkdir(parents=True, exist_ok=True)
+    big, small = OUT / f"towns-{n}.csv", OUT / f"towns-{n_small}.csv"
+    started = time.perf_counter()
+    write_towns(big, n, args.seed)
+    write_towns(small, n_small, args.seed + 1)
+    print(f"generated {n:,} + {n_small:,} towns (seed {args.seed}) in {time.perf_counter() - started:.1f} s "
+          f"-> {big.relative_to(ROOT)}, {small.relative_to(ROOT)}", file=sys.stderr)
+
+    results: dict[str, dict] = {}
+    for engine in ENGINES:
+        r = results[engine] = {}
+        r["baseline"] = spawn("baseline", engine)
+        r["decide"] = spawn("decide", engine, str(big))
+        print(f"{engine}: decide {r['decide']['per_s']:,.0f}/s", file=sys.stderr)
+        r["e2e_small"] = spawn("e2e", engine, str(small), str(OUT / f"decisions-{engine}-{n_small}.jsonl"))
+        r["e2e"] = spawn("e2e", engine, str(big), str(OUT / f"decisions-{engine}-{n}.jsonl"))
+        print(f"{engine}: end to end {r['e2e']['per_s']:,.0f}/s, {r['e2e']['seconds']:.1f} s", file=sys.stderr)
+
+    d, ref = results["durable"], results["reference"]
+    agree = d["decide"]["verdicts_sha256"] == ref["decide"]["verdicts_sha256"]
+    outcomes = d["e2e"]["outcomes"]
+    mix = ", ".join(f"{k} {v:,} ({100 * v / n:.1f}%)" for k, v in outcomes.items())
+
+    print(f"\n## Huguan pack, N={n:,} synthetic towns (seed {args.seed}), single process\n")
+    print(table(results, n, n_small))
+    print(f"\nOutcome mix (N={n:,}): {mix}. Data problems reported: {d['e2e']['problems']:,}.")
+    print(f"durable and reference verdicts (outcome, every criterion status and branch, flags) "
+          f"{'agree on all' if agree else 'DISAGREE on some of the'} {n:,} towns.")
+    print(f"Python {sys.version.split()[0]}, {os.cpu_count()} CPUs; one process per configuration, "
+          "no parallel batches.")
+    (OUT / f"results-{n}.json").write_text(json.dumps(results, indent=2), encoding="utf-8")
+
+    if args.profile:
+        pn = min(n, 5000)
+        pfile = OUT / f"towns-profile-{pn}.csv"
+        write_towns(pfile, pn, args.seed + 2)
+        for engine in ENGINES:
+            report = profile_e2e(engine, pfile, pn)
+            print(f"profile ({engine}, {pn} towns): {report.relative_to(ROOT)}", file=sys.stderr)
+    if not agree:
+        raise SystemExit(1)
+
+
+if __name__ == "__main__":
+    main()
