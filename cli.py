@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -18,7 +19,7 @@ from engine import ENGINE_VERSION
 from engine.evaluate import ENGINES
 from engine.pipeline import decide_files, load_pack, parse_overrides
 from engine.problems import DecisionError, EngineError, ProblemsError, has_errors
-from engine.report import PROBLEM_RENDERERS, evaluation_json, render_text
+from engine.report import PROBLEM_RENDERERS, render_text, stream_evaluation_json
 from engine.validate import validate_file
 
 EXIT = {
@@ -83,8 +84,10 @@ def validate(paths: tuple[str, ...], fmt: str, strict: bool) -> None:
 @click.option("--set", "sets", multiple=True, metavar="NAME=VALUE", help="Override a parameter, e.g. manufacturing_output_min=8亿元.")
 @click.option("--overrides", "override_files", multiple=True, type=click.Path(), help="YAML file of parameter: value overrides.")
 @click.option("--output", "-o", type=click.Path(), help="Write to this file instead of standard output.")
+@click.option("--workers", type=click.IntRange(min=0), default=1, show_default=True,
+              help="Decide in this many processes (0 = one per core); output order is unchanged.")
 def evaluate(pack_path: str, data: tuple[str, ...], as_of: str | None, fmt: str, lang: str, engine: str,
-             sets: tuple[str, ...], override_files: tuple[str, ...], output: str | None) -> None:
+             sets: tuple[str, ...], override_files: tuple[str, ...], output: str | None, workers: int) -> None:
     """Decide every entity in DATA files (YAML, JSON, CSV) with the rule pack."""
     date = _as_of(as_of)
     try:
@@ -101,21 +104,22 @@ def evaluate(pack_path: str, data: tuple[str, ...], as_of: str | None, fmt: str,
         click.echo(f"the rule pack {pack_path} has errors; nothing was decided", err=True)
         sys.exit(EXIT["bad_pack"])
     problems: list[Any] = []
+    records = decide_files(pack, data, engine, problems, workers=workers)
+    target = output + ".partial" if output else None
+    out = open(target, "w", encoding="utf-8") if target else sys.stdout
     try:
-        records = list(decide_files(pack, data, engine, problems))
+        if fmt == "json":
+            stream_evaluation_json(records, problems, out)
+        else:
+            render_text(records, out, lang, pack.meta.title)
     except DecisionError as error:
         click.echo(f"decision engine fault: {error}", err=True)
         sys.exit(EXIT["engine"])
-    out = open(output, "w", encoding="utf-8") if output else sys.stdout
-    try:
-        if fmt == "json":
-            json.dump(evaluation_json(records, problems), out, ensure_ascii=False, indent=2)
-            out.write("\n")
-        else:
-            render_text(records, out, lang, pack.meta.title)
     finally:
-        if output:
+        if target:
             out.close()
+    if output and target:
+        os.replace(target, output)  # never leave a half-written result under the real name
     if problems:
         PROBLEM_RENDERERS["text"](problems, sys.stderr)
     bad = has_errors(problems)

@@ -139,6 +139,22 @@ def evaluation_json(records: list[dict[str, Any]], problems: list[Problem]) -> d
     }
 
 
+def stream_evaluation_json(records: Iterable[dict[str, Any]], problems: list[Problem], out: TextIO) -> dict[str, int]:
+    """The same document as `evaluation_json`, written record by record (memory stays flat)."""
+    counts = {"pass": 0, "fail": 0, "undetermined": 0}
+    out.write('{\n  "schema": "%s",\n  "decisions": [' % OUTPUT_SCHEMA)
+    first = True
+    for rec in records:
+        counts[rec["outcome"]] += 1
+        body = {k: v for k, v in rec.items() if not k.startswith("_")}
+        out.write(("\n    " if first else ",\n    ") + json.dumps(body, ensure_ascii=False, sort_keys=True))
+        first = False
+    out.write("\n  ],\n  \"counts\": " + json.dumps(counts))
+    out.write(",\n  \"problems\": " + json.dumps([p.as_dict() for p in sorted(problems)], ensure_ascii=False))
+    out.write("\n}\n")
+    return counts
+
+
 def render_problems_text(problems: Iterable[Problem], out: TextIO) -> None:
     for p in sorted(problems):
         out.write(p.format() + "\n")
