@@ -114,9 +114,12 @@ def evaluate(pack_path: str, data: tuple[str, ...], as_of: str | None, fmt: str,
             render_text(records, out, lang, pack.meta.title)
     except DecisionError as error:
         click.echo(f"decision engine fault: {error}", err=True)
+        if target:
+            out.close()
+            os.remove(target)  # a partial result must not be mistaken for a complete one
         sys.exit(EXIT["engine"])
     finally:
-        if target:
+        if target and not out.closed:
             out.close()
     if output and target:
         os.replace(target, output)  # never leave a half-written result under the real name

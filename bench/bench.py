@@ -23,7 +23,8 @@ What it does:
    both engines (in-process, min(N, 5000) towns) and writes the top 25 lines by cumulative and
    by own time to bench/out/profile-<engine>.txt.
 
-Everything is single-process: parallel multi-process batches are not implemented yet.
+All rows are single-process except the extra "K processes" rows, which use decide_files(workers=K)
+when the pipeline has it (--workers, default one per CPU; --workers 1 skips them).
 """
 
 from __future__ import annotations
@@ -229,10 +230,11 @@ def worker_decide(engine: str, csv_path: str) -> dict:
     return out
 
 
-def worker_e2e(engine: str, csv_path: str, out_path: str) -> dict:
+def worker_e2e(engine: str, csv_path: str, out_path: str, workers: str = "1") -> dict:
     from engine.pipeline import decide_files
 
     pack, load_s = _load()
+    kwargs = {"workers": int(workers)} if int(workers) != 1 else {}
     problems: list = []
     outcomes = {"pass": 0, "fail": 0, "undetermined": 0}
     n = 0
@@ -240,7 +242,7 @@ def worker_e2e(engine: str, csv_path: str, out_path: str) -> dict:
     started = time.perf_counter()
     with open(out_path, "w", encoding="utf-8") as out:
         write = out.write
-        for record in decide_files(pack, [csv_path], engine, problems):
+        for record in decide_files(pack, [csv_path], engine, problems, **kwargs):
             outcomes[record["outcome"]] += 1
             n += 1
             write(dumps({k: v for k, v in record.items() if not k.startswith("_")},
@@ -248,12 +250,57 @@ def worker_e2e(engine: str, csv_path: str, out_path: str) -> dict:
     elapsed = time.perf_counter() - started
     return {"n": n, "seconds": elapsed, "per_s": n / elapsed, "pack_load_s": load_s,
             "rules": len(pack.ruleset), "outcomes": outcomes, "problems": len(problems),
-            "out_bytes": os.path.getsize(out_path)}
+            "out_bytes": os.path.getsize(out_path), "workers": int(workers),
+            # the largest of the worker processes (0 when single-process)
+            "children_peak_rss_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024}
+
+
+def worker_stages(engine: str, csv_path: str) -> dict:
+    """The end-to-end loop of decide_files, written out, with a clock around each stage."""
+    from engine.data import load_entities
+    from engine.evaluate import Decider
+    from engine.explain import Explainer
+    from engine.normalize import normalise
+
+    pack, load_s = _load()
+    decider, explainer = Decider(pack, engine), Explainer(pack, engine)
+    clock = time.perf_counter
+    spent = dict.fromkeys(("read CSV", "normalise", "decide", "explain", "JSON encode", "write"), 0.0)
+    n = 0
+    dumps = json.dumps
+    with open(os.devnull, "w", encoding="utf-8") as out:
+        entities = iter(load_entities(csv_path, []))
+        while True:
+            t0 = clock()
+            entity = next(entities, None)
+            t1 = clock()
+            spent["read CSV"] += t1 - t0
+            if entity is None:
+                break
+            normalised = normalise(pack, entity)
+            t2 = clock()
+            verdict = decider.decide(normalised.values)
+            t3 = clock()
+            record = explainer.explain(entity.id, entity.name, entity.fields, normalised, verdict,
+                                       f"{entity.file}:{entity.line}")
+            t4 = clock()
+            line = dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n"
+            t5 = clock()
+            out.write(line)
+            t6 = clock()
+            spent["normalise"] += t2 - t1
+            spent["decide"] += t3 - t2
+            spent["explain"] += t4 - t3
+            spent["JSON encode"] += t5 - t4
+            spent["write"] += t6 - t5
+            n += 1
+    return {"n": n, "us_per_entity": {k: 1e6 * v / n for k, v in spent.items()}, "pack_load_s": load_s}
 
 
 def run_worker(argv: list[str]) -> None:
     mode, engine, *rest = argv
-    result = {"baseline": worker_baseline, "decide": worker_decide, "e2e": worker_e2e}[mode](engine, *rest)
+    result = {"baseline": worker_baseline, "decide": worker_decide, "e2e": worker_e2e,
+              "stages": worker_stages}[mode](engine, *rest)
     result.update(mode=mode, engine=engine, peak_rss_mb=_peak_rss_mb())
     print(json.dumps(result))
 
@@ -304,6 +351,25 @@ def profile_e2e(engine: str, csv_path: Path, n: int) -> Path:
 # Main
 
 
+def _pipeline_has_workers() -> bool:
+    import inspect
+
+    from engine.pipeline import decide_files
+
+    return "workers" in inspect.signature(decide_files).parameters
+
+
+def _git_state() -> str:
+    def git(*args: str) -> str:
+        done = subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True)
+        return done.stdout.strip()
+
+    done = subprocess.run(["git", "status", "--porcelain", "--", "engine", "rules", "cli.py"], cwd=ROOT,
+                          capture_output=True, text=True)
+    dirty = [line[3:] for line in done.stdout.splitlines() if line.strip()]
+    return git("rev-parse", "--short", "HEAD") + (f" + uncommitted changes in {', '.join(dirty)}" if dirty else "")
+
+
 def table(results: dict, n: int, n_small: int) -> str:
     def cell(engine: str, fmt) -> str:
         return fmt(results[engine])
@@ -327,6 +393,18 @@ def table(results: dict, n: int, n_small: int) -> str:
         (f"peak RSS, decide only N={n:,} (all normalised values held)", lambda r: f"{r['decide']['peak_rss_mb']:.1f} MB", None),
         (f"JSON lines written, N={n:,}", lambda r: f"{r['e2e']['out_bytes'] / 2**20:.1f} MiB", None),
     ]
+    if "par" in results["durable"]:
+        k = results["durable"]["par"]["workers"]
+        rows += [
+            (f"**{k} processes** (decide_files workers={k}): end to end wall, N={n:,}",
+             lambda r: f"{r['par']['seconds']:.2f} s", None),
+            (f"{k} processes: end to end entities/s, N={n:,}", lambda r: f"{r['par']['per_s']:,.0f}", None),
+            (f"{k} processes: end to end wall, N={n_small:,}", lambda r: f"{r['par_small']['seconds']:.2f} s", None),
+            (f"{k} processes: peak RSS parent / largest worker, N={n_small:,}",
+             lambda r: f"{r['par_small']['peak_rss_mb']:.0f} / {r['par_small']['children_peak_rss_mb']:.0f} MB", None),
+            (f"{k} processes: peak RSS parent / largest worker, N={n:,}",
+             lambda r: f"{r['par']['peak_rss_mb']:.0f} / {r['par']['children_peak_rss_mb']:.0f} MB", None),
+        ]
     lines = ["| measure | durable-rules | reference evaluator |", "|---|---:|---:|"]
     for label, fmt, ref_fmt in rows:
         lines.append(f"| {label} | {cell('durable', fmt)} | {(ref_fmt or fmt)(results['reference'])} |")
@@ -343,10 +421,14 @@ def main() -> None:
                         help="towns for the second end-to-end run, for memory flatness (default 10000)")
     parser.add_argument("--seed", type=int, default=20240630, help="random seed for the towns")
     parser.add_argument("--quick", action="store_true", help="smoke test: N=600, small N=150")
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1,
+                        help="processes for the extra parallel end-to-end rows (decide_files(workers=K)); "
+                             "1 = single-process only (default: one per CPU)")
     parser.add_argument("--profile", action="store_true",
                         help="also cProfile the end-to-end path of both engines (min(N, 5000) towns)")
     args = parser.parse_args()
     n, n_small = (600, 150) if args.quick else (args.n, args.small_n)
+    workers = args.workers if _pipeline_has_workers() else 1
     if n_small >= n:
         n_small = max(1, n // 4)
 
@@ -364,22 +446,38 @@ def main() -> None:
         r["baseline"] = spawn("baseline", engine)
         r["decide"] = spawn("decide", engine, str(big))
         print(f"{engine}: decide {r['decide']['per_s']:,.0f}/s", file=sys.stderr)
+        r["stages"] = spawn("stages", engine, str(small))
         r["e2e_small"] = spawn("e2e", engine, str(small), str(OUT / f"decisions-{engine}-{n_small}.jsonl"))
         r["e2e"] = spawn("e2e", engine, str(big), str(OUT / f"decisions-{engine}-{n}.jsonl"))
         print(f"{engine}: end to end {r['e2e']['per_s']:,.0f}/s, {r['e2e']['seconds']:.1f} s", file=sys.stderr)
+        if workers > 1:
+            r["par_small"] = spawn("e2e", engine, str(small), str(OUT / f"decisions-{engine}-{n_small}-w{workers}.jsonl"),
+                                   str(workers))
+            r["par"] = spawn("e2e", engine, str(big), str(OUT / f"decisions-{engine}-{n}-w{workers}.jsonl"), str(workers))
+            print(f"{engine}: end to end, {workers} processes: {r['par']['per_s']:,.0f}/s, "
+                  f"{r['par']['seconds']:.1f} s", file=sys.stderr)
 
     d, ref = results["durable"], results["reference"]
     agree = d["decide"]["verdicts_sha256"] == ref["decide"]["verdicts_sha256"]
     outcomes = d["e2e"]["outcomes"]
     mix = ", ".join(f"{k} {v:,} ({100 * v / n:.1f}%)" for k, v in outcomes.items())
 
-    print(f"\n## Huguan pack, N={n:,} synthetic towns (seed {args.seed}), single process\n")
+    print(f"\n## Huguan pack, N={n:,} synthetic towns (seed {args.seed})\n")
     print(table(results, n, n_small))
     print(f"\nOutcome mix (N={n:,}): {mix}. Data problems reported: {d['e2e']['problems']:,}.")
     print(f"durable and reference verdicts (outcome, every criterion status and branch, flags) "
           f"{'agree on all' if agree else 'DISAGREE on some of the'} {n:,} towns.")
-    print(f"Python {sys.version.split()[0]}, {os.cpu_count()} CPUs; one process per configuration, "
-          "no parallel batches.")
+    print(f"Python {sys.version.split()[0]}, {os.cpu_count()} CPUs, engine at {_git_state()}; each configuration "
+          f"in a fresh process; rows without a process count are single-process.")
+    print(f"\nWhere the time goes, single process, µs per entity (the decide_files loop written out with a "
+          f"clock around each stage, N={n_small:,}, output to /dev/null):\n")
+    stages = list(d["stages"]["us_per_entity"])
+    print("| stage | durable-rules | reference evaluator |\n|---|---:|---:|")
+    for stage in stages + ["total"]:
+        def us(r, stage=stage):
+            per = r["stages"]["us_per_entity"]
+            return sum(per.values()) if stage == "total" else per[stage]
+        print(f"| {stage} | {us(d):,.1f} | {us(ref):,.1f} |")
     (OUT / f"results-{n}.json").write_text(json.dumps(results, indent=2), encoding="utf-8")
 
     if args.profile:

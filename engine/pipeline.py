@@ -18,8 +18,8 @@ from .model import CompiledPack
 from .normalize import normalise
 from .problems import ERROR, Problem, ProblemsError, has_errors
 from .units import AmountError
-from .validate import validate_file
-from .yamlsafe import load_yaml_file
+from .validate import check_document, validate_file
+from .yamlsafe import Document, load_yaml_file
 
 
 def parse_overrides(pairs: Iterable[str], files: Iterable[str] = ()) -> dict[str, tuple[str, Any]]:
@@ -39,6 +39,28 @@ def parse_overrides(pairs: Iterable[str], files: Iterable[str] = ()) -> dict[str
     return out
 
 
+def _override_unit_problems(doc: Document, overrides: dict[str, tuple[str, Any]]) -> list[Problem]:
+    """An override must measure what its parameter is compared with (8亿元 for money, not 200亩).
+
+    The pack is checked again with the overrides in place of the written values, so an override
+    gets exactly the unit checks (E122) a value written in the pack gets.
+    """
+    params = dict(doc.value.get("parameters") or {})
+    for name, (_, value) in overrides.items():
+        kept = {k: v for k, v in params[name].items() if k not in ("value", "values", "unset")}
+        params[name] = {**kept, "value": value}
+    patched = Document(doc.file, {**doc.value, "parameters": params}, doc.positions)
+    out = []
+    for problem in check_document(patched):
+        if problem.code != "E122":
+            continue
+        for name, (origin, value) in overrides.items():
+            if f"parameter {name!r}" in problem.message:
+                out.append(Problem(origin, 1, 1, "E122", f"override {name}={value}: {problem.message}"))
+                break
+    return out
+
+
 def load_pack(path: str, as_of: dt.date, overrides: dict[str, tuple[str, Any]] | None = None) -> tuple[CompiledPack, list[Problem]]:
     """Validate and compile a pack. Raises ProblemsError if it has errors; returns warnings."""
     doc, raw, problems = validate_file(path)
@@ -55,6 +77,8 @@ def load_pack(path: str, as_of: dt.date, overrides: dict[str, tuple[str, Any]] |
             parse_param_value(value)
         except AmountError as error:
             bad.append(Problem(origin, 1, 1, "E123", f"override {name}: {error}"))
+    if not bad and overrides:
+        bad = _override_unit_problems(doc, overrides)
     if bad:
         raise ProblemsError(bad)
     try:
@@ -81,6 +105,10 @@ def _decide_chunk(state: dict[str, Any], chunk: list[Any]) -> list[tuple[dict[st
         record = explainer.explain(entity.id, entity.name, entity.fields, normalised, verdict, where)
         if entity.expect is not None:
             record["_expect"] = entity.expect
+        if state.get("what_it_takes") and record["outcome"] != "pass":
+            from .whatif import what_it_takes  # the smallest verified changes that would make it pass
+
+            record["what_it_takes"] = what_it_takes(pack, normalised.values)
         out.append((record, normalised.problems))
     return out
 
@@ -88,9 +116,10 @@ def _decide_chunk(state: dict[str, Any], chunk: list[Any]) -> list[tuple[dict[st
 _WORKER: dict[str, Any] = {}
 
 
-def _worker_init(pack: CompiledPack, engine: str) -> None:
+def _worker_init(pack: CompiledPack, engine: str, what_it_takes: bool = False) -> None:
     # One durable Host per worker process: durable-rules is not safe to share across processes.
-    _WORKER.update(pack=pack, decider=Decider(pack, engine), explainer=Explainer(pack, engine))
+    _WORKER.update(pack=pack, decider=Decider(pack, engine), explainer=Explainer(pack, engine),
+                   what_it_takes=what_it_takes)
 
 
 def _worker_run(chunk: list[Any]) -> list[tuple[dict[str, Any], list[Problem]]]:
@@ -127,27 +156,29 @@ def _chunks(items: Iterator[Any], size: int) -> Iterator[list[Any]]:
 
 def decide_files(pack: CompiledPack, files: Iterable[str], engine: str = "durable",
                  problems: list[Problem] | None = None, workers: int = 1,
-                 chunk_size: int = 256) -> Iterator[dict[str, Any]]:
+                 chunk_size: int = 256, what_it_takes: bool = False) -> Iterator[dict[str, Any]]:
     """Decide every entity in `files`, in input order; problems are appended to `problems`.
 
     A file that cannot be read is reported and skipped; a row that cannot be used is reported
     and skipped; every other entity is decided. With `workers` > 1 the entities are decided in
     that many processes (0 = one per core), each with its own durable Host; the records come
-    back in input order and are identical to a single-process run.
+    back in input order and are identical to a single-process run. With `what_it_takes`, each
+    record that does not pass gets a "what_it_takes" key (see `engine.whatif`).
     """
     problems = problems if problems is not None else []
     entities = _entities(files, problems)
     if workers == 0:
         workers = os.cpu_count() or 1
     if workers <= 1:
-        state = {"pack": pack, "decider": Decider(pack, engine), "explainer": Explainer(pack, engine)}
+        state = {"pack": pack, "decider": Decider(pack, engine), "explainer": Explainer(pack, engine),
+                 "what_it_takes": what_it_takes}
         for chunk in _chunks(entities, chunk_size):
             for record, found in _decide_chunk(state, chunk):
                 problems.extend(found)
                 yield record
         return
     method = "fork" if "fork" in mp.get_all_start_methods() else "spawn"
-    with mp.get_context(method).Pool(workers, _worker_init, (pack, engine)) as pool:
+    with mp.get_context(method).Pool(workers, _worker_init, (pack, engine, what_it_takes)) as pool:
         for results in pool.imap(_worker_run, _chunks(entities, chunk_size)):
             for record, found in results:
                 problems.extend(found)

@@ -69,6 +69,21 @@ class AmountError(ValueError):
     """Text that is not an amount; the message says what was expected."""
 
 
+# Decimals such as 1E+999999999 (YAML 1.0e+999999999, JSON 1e999999999) would take minutes and
+# gigabytes to turn into an exact Fraction; no amount in a policy or a data file is near 10^100.
+MAX_EXPONENT = 100
+
+
+def _exact(number: Decimal, shown: str) -> Fraction:
+    if not number.is_finite():
+        raise AmountError(f"{shown} is not a finite number")
+    exponent = number.as_tuple().exponent
+    assert isinstance(exponent, int)  # finite
+    if abs(exponent) > 2 * MAX_EXPONENT or (number and abs(number.adjusted()) > MAX_EXPONENT):
+        raise AmountError(f"{shown} is out of range for an amount (beyond 10^{MAX_EXPONENT})")
+    return Fraction(number)
+
+
 def to_fraction(value: Any) -> Fraction:
     """An exact number from int, Decimal or numeric text. Never accepts a binary float."""
     if isinstance(value, bool):
@@ -76,9 +91,7 @@ def to_fraction(value: Any) -> Fraction:
     if isinstance(value, int):
         return Fraction(value)
     if isinstance(value, Decimal):
-        if not value.is_finite():
-            raise AmountError(f"{value} is not a finite number")
-        return Fraction(value)
+        return _exact(value, str(value))
     if isinstance(value, Fraction):
         return value
     if isinstance(value, float):
@@ -86,16 +99,14 @@ def to_fraction(value: Any) -> Fraction:
         # 0.1 means the 0.1 that was typed, not 0.1000000000000000055...
         if value != value or value in (float("inf"), float("-inf")):
             raise AmountError(f"{value!r} is not a finite number")
-        return Fraction(Decimal(repr(value)))
+        return _exact(Decimal(repr(value)), repr(value))
     if isinstance(value, str):
         text = value.strip().replace(",", "").replace("，", "")
         try:
             number = Decimal(text)
         except InvalidOperation:
             raise AmountError(f"{value!r} is not a number")
-        if not number.is_finite():
-            raise AmountError(f"{value!r} is not a finite number")
-        return Fraction(number)
+        return _exact(number, repr(value))
     raise AmountError(f"{value!r} is not a number")
 
 

@@ -1,0 +1,310 @@
+"""`certify evaluate` and `certify schema` through click's CliRunner."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+
+from cli import main
+from engine import ENGINE_VERSION
+from engine.yamlsafe import load_yaml_file
+
+ROOT = Path(__file__).resolve().parent.parent
+PACK = ROOT / "rules" / "huguan-specialized-town.yaml"
+TOWNS = ROOT / "fixtures" / "huguan-towns.yaml"
+BAD_ROWS = ROOT / "fixtures" / "huguan-bad-rows.csv"
+AS_OF = "2024-06-30"
+SHA256 = re.compile(r"^[0-9a-f]{64}$")
+
+
+def run(*args: str | Path):
+    return CliRunner().invoke(main, [str(a) for a in args], catch_exceptions=False)
+
+
+def evaluate(*extra: str | Path, data: tuple[str | Path, ...] = (TOWNS,)):
+    return run("evaluate", "--rules", PACK, *data, "--as-of", AS_OF, *extra)
+
+
+@pytest.fixture(scope="module")
+def towns() -> dict[str, dict[str, Any]]:
+    doc, _ = load_yaml_file(str(TOWNS))
+    return {e["id"]: e for e in doc.value["entities"]}
+
+
+@pytest.fixture(scope="module")
+def json_run():
+    result = evaluate("--format", "json")
+    assert result.exit_code == 0, result.output
+    return result
+
+
+@pytest.fixture(scope="module")
+def evaluation(json_run) -> dict[str, Any]:
+    return json.loads(json_run.stdout)
+
+
+# ---------------------------------------------------------------------------- text
+
+
+def test_text_output_in_chinese(towns):
+    result = evaluate()
+    assert result.exit_code == 0, result.output
+    words = {"pass": "通过", "fail": "不通过", "undetermined": "无法判定"}
+    lines = result.stdout.splitlines()
+    for ident, town in towns.items():
+        line = f"{ident} {town['name']}: {words[town['expect']['outcome']]}"
+        assert line in lines, line
+    assert "壶关县县级专业镇认定" in result.stdout  # the pack's Chinese title
+    assert "PASS" not in result.stdout
+
+
+def test_text_output_in_english(towns):
+    result = evaluate("--lang", "en")
+    assert result.exit_code == 0
+    words = {"pass": "PASS", "fail": "FAIL", "undetermined": "UNDETERMINED"}
+    lines = result.stdout.splitlines()
+    for ident, town in towns.items():
+        assert f"{ident} {town['name']}: {words[town['expect']['outcome']]}" in lines
+    assert "无法判定" not in result.stdout and "不通过" not in result.stdout
+    assert "Huguan county-level specialized town certification" in result.stdout
+
+
+def test_text_summary_counts(towns):
+    result = evaluate("--lang", "en")
+    expected = {k: sum(t["expect"]["outcome"] == k for t in towns.values()) for k in ("pass", "fail", "undetermined")}
+    assert result.stdout.rstrip().splitlines()[-1] == (
+        f"total: PASS {expected['pass']}, FAIL {expected['fail']}, UNDETERMINED {expected['undetermined']}"
+    )
+
+
+# ---------------------------------------------------------------------------- JSON
+
+
+def test_json_shape(evaluation, towns):
+    assert evaluation["schema"] == "certify.evaluation/1"
+    decisions = evaluation["decisions"]
+    assert [d["entity"]["id"] for d in decisions] == list(towns)
+    assert evaluation["problems"] == []
+    counts = {k: sum(d["outcome"] == k for d in decisions) for k in ("pass", "fail", "undetermined")}
+    assert evaluation["counts"] == counts
+    assert sum(counts.values()) == len(towns)
+    for d in decisions:
+        assert d["outcome"] in {"pass", "fail", "undetermined"}
+        assert d["outcome"] == towns[d["entity"]["id"]]["expect"]["outcome"]
+        assert d["criteria"], d["entity"]["id"]
+        for c in d["criteria"]:
+            assert {"id", "cite", "status"} <= set(c)
+            assert c["status"] in {"met", "not_met", "unknown"}
+            assert isinstance(c["id"], str) and c["id"]
+        assert not any(k.startswith("_") for k in d)  # internal keys (expectations) are not written
+
+
+def test_json_criteria_match_hand_worked_statuses(evaluation, towns):
+    for d in evaluation["decisions"]:
+        got = {c["id"]: c["status"] for c in d["criteria"]}
+        for ident, status in (towns[d["entity"]["id"]]["expect"].get("criteria") or {}).items():
+            if ident in got:  # the root's status is the outcome, not a listed criterion
+                assert got[ident] == status, (d["entity"]["id"], ident)
+
+
+def test_json_record_provenance(evaluation):
+    pack_sha = hashlib.sha256(PACK.read_bytes()).hexdigest()
+    input_hashes = set()
+    for d in evaluation["decisions"]:
+        rec = d["record"]
+        assert rec["pack"] == "huguan-specialized-town"
+        assert rec["pack_version"] == "1.0.0"
+        assert SHA256.match(rec["pack_sha256"])
+        assert rec["pack_sha256"] == pack_sha
+        assert rec["engine_version"] == ENGINE_VERSION
+        assert rec["as_of"] == AS_OF
+        assert SHA256.match(rec["input_sha256"])
+        assert rec["overrides"] == {}
+        input_hashes.add(rec["input_sha256"])
+    assert len(input_hashes) == len(evaluation["decisions"])  # each town's own input
+
+
+def test_json_is_deterministic(json_run):
+    again = evaluate("--format", "json")
+    assert again.exit_code == 0
+    assert again.stdout_bytes == json_run.stdout_bytes
+
+
+def test_output_file(tmp_path, json_run):
+    out = tmp_path / "out.json"
+    result = evaluate("--format", "json", "--output", str(out))
+    assert result.exit_code == 0
+    assert result.stdout == ""
+    assert out.read_bytes() == json_run.stdout_bytes
+
+
+# ---------------------------------------------------------------------------- exit codes
+
+
+def test_bad_rows_exit_3_and_good_rows_are_decided():
+    result = evaluate("--format", "json", data=(BAD_ROWS,))
+    assert result.exit_code == 3
+    data = json.loads(result.stdout)
+    got = {d["entity"]["id"]: d["outcome"] for d in data["decisions"]}
+    assert got["HB01"] == "pass" and got["HB03"] == "pass" and got["HB05"] == "fail"
+    assert got.get("HB02") != "pass" and got.get("HB04") != "pass"
+    assert sorted((p["code"], p["line"]) for p in data["problems"]) == [("E131", 3), ("E131", 5)]
+    assert "huguan-bad-rows.csv:3:" in result.stderr
+
+
+def test_warnings_alone_exit_0(tmp_path):
+    text = (ROOT / "fixtures" / "huguan-towns.csv").read_text(encoding="utf-8").replace(",has_tech_centre,", ",has_tech_center,")
+    path = tmp_path / "towns.csv"
+    path.write_text(text, encoding="utf-8")
+    result = evaluate(data=(path,))
+    assert result.exit_code == 0
+    assert "E130 warning" in result.stderr
+
+
+def test_missing_data_file_exit_3(tmp_path):
+    result = evaluate(data=(tmp_path / "absent.csv", TOWNS))
+    assert result.exit_code == 3
+    assert "E100" in result.stderr
+    assert "HG01" in result.stdout
+
+
+def test_broken_pack_exit_4():
+    broken = ROOT / "tests" / "packs" / "broken" / "E121-duplicate-id.yaml"
+    result = run("evaluate", "--rules", broken, TOWNS, "--as-of", AS_OF)
+    assert result.exit_code == 4
+    assert result.stdout == ""
+    assert "E121" in result.stderr and "nothing was decided" in result.stderr
+
+
+@pytest.mark.parametrize("bad", ["2024-13-45", "30/06/2024", "yesterday"])
+def test_bad_as_of_exit_2(bad):
+    result = CliRunner().invoke(main, ["evaluate", "--rules", str(PACK), str(TOWNS), "--as-of", bad])
+    assert result.exit_code == 2
+    assert "--as-of" in result.output
+
+
+@pytest.mark.parametrize(
+    ("setting", "code"),
+    [("noequals", None), ("no_such_param=1亿元", "E120"), ("manufacturing_output_min=很多", "E123"),
+     ("manufacturing_output_min=800000000", "E123")],  # a threshold needs its unit
+)
+def test_bad_set_is_rejected(setting, code):
+    result = CliRunner().invoke(main, ["evaluate", "--rules", str(PACK), str(TOWNS), "--as-of", AS_OF, "--set", setting])
+    assert result.exit_code in (2, 4)
+    assert result.stdout == ""  # nothing was decided
+    if code:
+        assert f"--set:1:1: {code} error" in result.stderr
+
+
+@pytest.mark.parametrize(
+    "setting", ["manufacturing_output_min=200亩", "manufacturing_output_min=35%", "supporting_firms_min=5亿元"]
+)
+def test_set_in_the_wrong_unit_is_refused(setting):
+    # 200亩 is an area: compared with a money input it would make 9.9999亿元 towns pass.
+    result = CliRunner().invoke(main, ["evaluate", "--rules", str(PACK), str(TOWNS), "--as-of", AS_OF, "--set", setting])
+    assert result.exit_code == 4
+    assert result.stdout == ""
+    assert "E122" in result.stderr and setting.split("=")[0] in result.stderr
+
+
+def test_override_of_an_unset_parameter_is_unit_checked(tmp_path):
+    import datetime as dt
+
+    from engine.pipeline import load_pack
+    from engine.problems import ProblemsError
+
+    minimal = (ROOT / "tests" / "packs" / "valid" / "minimal.yaml").read_text(encoding="utf-8")
+    assert "    value: 2亿元\n" in minimal
+    pack = tmp_path / "unset.yaml"
+    pack.write_text(minimal.replace("    value: 2亿元\n", "    unset: 政策未规定具体数值\n"), encoding="utf-8")
+    compiled, warnings = load_pack(str(pack), dt.date(2024, 6, 30), {"output_min": ("--set", "3亿元")})
+    assert compiled.params["output_min"].overridden == "--set"
+    with pytest.raises(ProblemsError) as caught:
+        load_pack(str(pack), dt.date(2024, 6, 30), {"output_min": ("--set", "200亩")})
+    assert [p.code for p in caught.value.problems] == ["E122"]
+
+
+# ---------------------------------------------------------------------------- overrides and engines
+
+
+def test_set_override_is_recorded_and_applied(evaluation):
+    result = evaluate("--format", "json", "--set", "manufacturing_output_min=8亿元")
+    assert result.exit_code == 0
+    data = json.loads(result.stdout)
+    for d in data["decisions"]:
+        assert d["record"]["overrides"] == {"manufacturing_output_min": {"value": "8亿元", "from": "--set"}}
+    before = {d["entity"]["id"]: d for d in evaluation["decisions"]}
+    after = {d["entity"]["id"]: d for d in data["decisions"]}
+    # HG05: manufacturing 9.9999亿 failed against 10亿 and passes against 8亿
+    assert before["HG05"]["outcome"] == "fail"
+    assert after["HG05"]["outcome"] == "pass"
+    # the hash of the pack file does not change, the override is recorded beside it
+    assert after["HG05"]["record"]["pack_sha256"] == before["HG05"]["record"]["pack_sha256"]
+
+
+def test_set_override_shown_in_text():
+    result = evaluate("--set", "manufacturing_output_min=8亿元")
+    assert "override manufacturing_output_min = 8亿元 (--set)" in result.stdout
+
+
+def test_override_file(tmp_path):
+    overrides = tmp_path / "overrides.yaml"
+    overrides.write_text("supporting_firms_min: 20户\n", encoding="utf-8")
+    result = evaluate("--format", "json", "--overrides", str(overrides))
+    assert result.exit_code == 0
+    data = json.loads(result.stdout)
+    rec = data["decisions"][0]["record"]
+    assert rec["overrides"] == {"supporting_firms_min": {"value": "20户", "from": str(overrides)}}
+    got = {d["entity"]["id"]: d["outcome"] for d in data["decisions"]}
+    assert got["HG01"] == "fail"  # 15 supporting firms < 20
+
+
+def test_reference_engine_agrees_with_durable(evaluation):
+    result = evaluate("--format", "json", "--engine", "reference")
+    assert result.exit_code == 0
+    reference = json.loads(result.stdout)
+    assert reference["counts"] == evaluation["counts"]
+    for durable, ref in zip(evaluation["decisions"], reference["decisions"], strict=True):
+        assert ref["entity"]["id"] == durable["entity"]["id"]
+        assert ref["outcome"] == durable["outcome"]
+        assert [(c["id"], c["status"]) for c in ref["criteria"]] == [(c["id"], c["status"]) for c in durable["criteria"]]
+        assert [f["status"] for f in ref["flags"]] == [f["status"] for f in durable["flags"]]
+        assert ref["record"]["decided_by"] == "reference evaluator"
+        assert durable["record"]["decided_by"].startswith("durable-rules")
+
+
+def test_workers_give_the_same_output():
+    args = ("--format", "json")
+    one = evaluate(*args, data=(TOWNS, BAD_ROWS))
+    many = evaluate(*args, "--workers", "3", data=(TOWNS, BAD_ROWS))
+    assert one.exit_code == many.exit_code == 3
+    assert many.stdout_bytes == one.stdout_bytes
+    assert many.stderr == one.stderr
+
+
+# ---------------------------------------------------------------------------- schema, version
+
+
+def test_schema_command_prints_the_pack_schema():
+    result = run("schema")
+    assert result.exit_code == 0
+    on_disk = json.loads((ROOT / "engine" / "schema" / "rulepack.schema.json").read_text(encoding="utf-8"))
+    assert json.loads(result.stdout) == on_disk
+
+
+def test_schema_command_output_file(tmp_path):
+    out = tmp_path / "schema.json"
+    assert run("schema", "--output", str(out)).exit_code == 0
+    assert json.loads(out.read_text(encoding="utf-8")) == json.loads(run("schema").stdout)
+
+
+def test_version():
+    result = run("--version")
+    assert result.exit_code == 0
+    assert ENGINE_VERSION in result.stdout
