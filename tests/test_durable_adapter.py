@@ -1,0 +1,65 @@
+"""The adapter's two loops over durable-rules — its own Host loop and the direct loop the engine
+uses by default — fire exactly the same rules, and the adapter turns durable's failures into
+DecisionError instead of a silent wrong answer."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from test_property import HUGUAN_PACK, raw_entities, under_test
+
+from engine.data import RawEntity
+from engine.durable_adapter import DurableSession
+from engine.evaluate import fact_slots
+from engine.normalize import normalise
+from engine.problems import DecisionError
+
+_SESSIONS: dict[str, DurableSession] = {}
+
+
+def session(loop: str) -> DurableSession:
+    if loop not in _SESSIONS:
+        _SESSIONS[loop] = DurableSession(under_test(str(HUGUAN_PACK)).pack.ruleset, f"t-{loop}", loop)
+    return _SESSIONS[loop]
+
+
+@settings(max_examples=600, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data())
+def test_direct_and_host_loops_fire_identical_rules(data: st.DataObject) -> None:
+    put = under_test(str(HUGUAN_PACK))
+    fields = data.draw(raw_entities(put), label="fields")
+    slots = fact_slots(put.pack, normalise(put.pack, RawEntity("g", 1, "G", None, fields)).values)
+    direct = session("direct").decide(slots)
+    host = session("host").decide(slots)
+    assert direct == host
+    assert sum(1 for name in direct if name.startswith("decision.")) >= 1
+
+
+def test_sessions_are_deleted_so_more_than_1024_entities_work() -> None:
+    # durable allows 1024 live sessions per ruleset; a leak would fail with MemoryError here.
+    put = under_test(str(HUGUAN_PACK))
+    slots = fact_slots(put.pack, {})
+    for loop in ("direct", "host"):
+        fresh = DurableSession(put.pack.ruleset, f"leak-{loop}", loop)
+        results = {tuple(fresh.decide(slots)) for _ in range(1100)}
+        assert len(results) == 1
+
+
+@pytest.mark.parametrize("loop", DurableSession.LOOPS)
+def test_a_fact_no_rule_matches_is_an_error_not_silence(loop: str) -> None:
+    ruleset = {"only": {"all": [{"m": {"$and": [{"kind": "entity"}, {"x": 1}]}}], "run": "only"}}
+    with pytest.raises(DecisionError, match="no rule matched"):
+        DurableSession(ruleset, "nomatch", loop).decide({"x": 2})
+
+
+def test_a_ruleset_durable_refuses_is_an_error() -> None:
+    nested = {"$or": [{"$and": [{"$gte": {f"x{i}": 1}}, {f"y{i}": 1}]} for i in range(20)]}
+    ruleset = {"r": {"all": [{"m": {"$and": [{"kind": "entity"}, nested]}}], "run": "r"}}
+    with pytest.raises(DecisionError, match="refused the compiled ruleset"):
+        DurableSession(ruleset, "refused")
+
+
+def test_unknown_loop_is_rejected() -> None:
+    with pytest.raises(ValueError):
+        DurableSession({"r": {"all": [{"m": {"kind": "entity"}}], "run": "r"}}, "x", "threads")
