@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -62,10 +63,11 @@ def load_entities(file: str, problems: list[Problem]) -> Iterator[RawEntity]:
     Raises ProblemsError when the file as a whole cannot be read.
     """
     suffix = Path(file).suffix.lower()
-    raw = _read_bytes(file)
     if suffix == ".csv":
-        yield from _csv_entities(file, raw, problems)
-    elif suffix in (".yaml", ".yml", ".json"):
+        yield from _csv_entities(file, None, problems)
+        return
+    raw = _read_bytes(file)
+    if suffix in (".yaml", ".yml", ".json"):
         yield from _document_entities(file, raw, suffix, problems)
     elif suffix == ".xlsx":
         from .spreadsheet import xlsx_entities  # optional dependency, loaded only when needed
@@ -73,7 +75,7 @@ def load_entities(file: str, problems: list[Problem]) -> Iterator[RawEntity]:
         yield from xlsx_entities(file, raw, problems)
     else:
         raise ProblemsError(
-            [Problem(file, 1, 1, "E100", f"unknown data file type {suffix!r}; use .yaml, .json or .csv")]
+            [Problem(file, 1, 1, "E100", f"unknown data file type {suffix!r}; use .yaml, .json, .csv or .xlsx")]
         )
 
 
@@ -128,9 +130,48 @@ def _entity_from_mapping(file: str, line: int, index: int, item: dict[str, Any],
                      expect if isinstance(expect, dict) else None)
 
 
-def _csv_entities(file: str, raw: bytes, problems: list[Problem]) -> Iterator[RawEntity]:
-    text, _ = decode(raw, file)
-    reader = csv.reader(io.StringIO(text, newline=""))
+def _sniff_encoding(file: str) -> str:
+    """utf-8-sig or gb18030, checked over the whole file in chunks so memory stays flat."""
+    import codecs
+
+    try:
+        size = os.path.getsize(file)
+        handle = open(file, "rb")
+    except OSError as error:
+        raise ProblemsError([Problem(file, 1, 1, "E100", f"cannot read file: {error.strerror}")])
+    if size > MAX_DATA_BYTES:
+        handle.close()
+        raise ProblemsError([Problem(file, 1, 1, "E100", f"file is larger than {MAX_DATA_BYTES} bytes")])
+    with handle:
+        head = handle.read(1 << 16)
+        if not head.strip():
+            raise ProblemsError([Problem(file, 1, 1, "E133", "file is empty: no entities")])
+        for encoding in ("utf-8-sig", "gb18030"):
+            decoder = codecs.getincrementaldecoder(encoding)()
+            handle.seek(0)
+            try:
+                while chunk := handle.read(1 << 20):
+                    decoder.decode(chunk)
+                decoder.decode(b"", final=True)
+                return encoding
+            except UnicodeDecodeError:
+                continue
+    raise ProblemsError([Problem(file, 1, 1, "E100", "file is neither UTF-8 nor GBK text")])
+
+
+def _csv_entities(file: str, raw: bytes | None, problems: list[Problem]) -> Iterator[RawEntity]:
+    """Rows streamed from the file (or from `raw` when given), so a large batch is never held
+    in memory whole."""
+    if raw is not None:
+        text, _ = decode(raw, file)
+        source: Any = io.StringIO(text, newline="")
+    else:
+        source = open(file, encoding=_sniff_encoding(file), newline="")
+    with source:
+        yield from _csv_rows(file, csv.reader(source), problems)
+
+
+def _csv_rows(file: str, reader: Any, problems: list[Problem]) -> Iterator[RawEntity]:
     try:
         header = next(reader)
     except StopIteration:
