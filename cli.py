@@ -19,6 +19,7 @@ from engine import ENGINE_VERSION
 from engine.evaluate import ENGINES
 from engine.pipeline import decide_files, load_pack, parse_overrides
 from engine.problems import DecisionError, EngineError, ProblemsError, has_errors
+from engine.outputs import progress
 from engine.report import PROBLEM_RENDERERS, render_text, stream_evaluation_json
 from engine.validate import validate_file
 
@@ -77,18 +78,22 @@ def validate(paths: tuple[str, ...], fmt: str, strict: bool) -> None:
 @click.option("--rules", "pack_path", required=True, type=click.Path(), help="The rule pack (YAML).")
 @click.argument("data", nargs=-1, required=True, type=click.Path())
 @click.option("--as-of", "as_of", help="Decide as on this date (YYYY-MM-DD); default today.")
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["text", "json", "csv", "xlsx"]), default="text", show_default=True,
+              help="csv / xlsx: one row per entity, a column per criterion (xlsx needs -o).")
 @click.option("--lang", type=click.Choice(["zh", "en"]), default="zh", show_default=True)
 @click.option("--engine", type=click.Choice(ENGINES), default="durable", show_default=True,
               help="durable decides; reference is the plain-Python check.")
+@click.option("--what-it-takes", "what_it_takes", is_flag=True,
+              help="Add to each record that does not pass the smallest changes that would make it pass.")
 @click.option("--set", "sets", multiple=True, metavar="NAME=VALUE", help="Override a parameter, e.g. manufacturing_output_min=8亿元.")
 @click.option("--overrides", "override_files", multiple=True, type=click.Path(), help="YAML file of parameter: value overrides.")
 @click.option("--output", "-o", type=click.Path(), help="Write to this file instead of standard output.")
 @click.option("--workers", type=click.IntRange(min=0), default=1, show_default=True,
               help="Decide in this many processes (0 = one per core); output order is unchanged.")
 def evaluate(pack_path: str, data: tuple[str, ...], as_of: str | None, fmt: str, lang: str, engine: str,
-             sets: tuple[str, ...], override_files: tuple[str, ...], output: str | None, workers: int) -> None:
-    """Decide every entity in DATA files (YAML, JSON, CSV) with the rule pack."""
+             sets: tuple[str, ...], override_files: tuple[str, ...], output: str | None, workers: int,
+             what_it_takes: bool = False) -> None:
+    """Decide every entity in DATA files (YAML, JSON, CSV, XLSX) with the rule pack."""
     date = _as_of(as_of)
     try:
         overrides = parse_overrides(sets, override_files)
@@ -104,7 +109,11 @@ def evaluate(pack_path: str, data: tuple[str, ...], as_of: str | None, fmt: str,
         click.echo(f"the rule pack {pack_path} has errors; nothing was decided", err=True)
         sys.exit(EXIT["bad_pack"])
     problems: list[Any] = []
-    records = decide_files(pack, data, engine, problems, workers=workers)
+    streaming_to_terminal = not output and fmt in ("text", "json") and sys.stdout.isatty()
+    records = progress(decide_files(pack, data, engine, problems, workers=workers, what_it_takes=what_it_takes),
+                       enabled=not streaming_to_terminal)
+    if fmt in ("csv", "xlsx"):
+        _write_batch(fmt, records, output, pack, lang, problems)
     target = output + ".partial" if output else None
     out = open(target, "w", encoding="utf-8") if target else sys.stdout
     try:
@@ -127,6 +136,67 @@ def evaluate(pack_path: str, data: tuple[str, ...], as_of: str | None, fmt: str,
         PROBLEM_RENDERERS["text"](problems, sys.stderr)
     bad = has_errors(problems)
     sys.exit(EXIT["bad_data"] if bad else EXIT["ok"])
+
+
+def _write_batch(fmt: str, records: Any, output: str | None, pack: Any, lang: str, problems: list[Any],
+                 clauses: dict[str, str] | None = None) -> None:
+    """Write a report or result table (atomically), report problems, and exit with the batch's code."""
+    from engine.outputs import write_report
+
+    if fmt == "xlsx" and not output:
+        raise click.UsageError("--format xlsx writes a file: add -o FILE.xlsx")
+    try:
+        write_report(fmt, records, output, pack, lang, problems, clauses)
+    except DecisionError as error:
+        click.echo(f"decision engine fault: {error}", err=True)
+        sys.exit(EXIT["engine"])
+    if problems:
+        PROBLEM_RENDERERS["text"](problems, sys.stderr)
+    sys.exit(EXIT["bad_data"] if has_errors(problems) else EXIT["ok"])
+
+
+@main.command()
+@click.option("--rules", "pack_path", required=True, type=click.Path(), help="The rule pack (YAML).")
+@click.argument("data", nargs=-1, required=True, type=click.Path())
+@click.option("--output", "-o", type=click.Path(), help="Write the report here (default: standard output).")
+@click.option("--format", "fmt", type=click.Choice(["html", "markdown", "csv", "xlsx"]),
+              help="Default: from the -o suffix (.html .md .csv .xlsx), else html.")
+@click.option("--as-of", "as_of", help="Decide as on this date (YYYY-MM-DD); default today.")
+@click.option("--lang", type=click.Choice(["zh", "en"]), default="zh", show_default=True)
+@click.option("--engine", type=click.Choice(ENGINES), default="durable", show_default=True)
+@click.option("--set", "sets", multiple=True, metavar="NAME=VALUE", help="Override a parameter.")
+@click.option("--overrides", "override_files", multiple=True, type=click.Path(), help="YAML file of overrides.")
+@click.option("--what-it-takes", "what_it_takes", is_flag=True,
+              help="Show, for each entity that does not pass, the smallest changes that would make it pass.")
+@click.option("--sources", "sources", multiple=True, type=click.Path(),
+              help="Folder holding the policy text named by pack.source.seed (default: shared/seeds/ above the pack).")
+@click.option("--workers", type=click.IntRange(min=0), default=1, show_default=True)
+def report(pack_path: str, data: tuple[str, ...], output: str | None, fmt: str | None, as_of: str | None, lang: str,
+           engine: str, sets: tuple[str, ...], override_files: tuple[str, ...], what_it_takes: bool,
+           sources: tuple[str, ...], workers: int) -> None:
+    """A reviewer report (HTML, Markdown) or result table (CSV, XLSX) for every entity in DATA."""
+    from engine.clauses import load_clauses
+    from engine.outputs import report_format
+
+    date = _as_of(as_of)
+    try:
+        overrides = parse_overrides(sets, override_files)
+    except ValueError as error:
+        raise click.UsageError(str(error))
+    except ProblemsError as error:
+        PROBLEM_RENDERERS["text"](error.problems, sys.stderr)
+        sys.exit(EXIT["usage"])
+    try:
+        pack, _ = load_pack(pack_path, date, overrides)
+    except ProblemsError as error:
+        PROBLEM_RENDERERS["text"](error.problems, sys.stderr)
+        click.echo(f"the rule pack {pack_path} has errors; nothing was decided", err=True)
+        sys.exit(EXIT["bad_pack"])
+    fmt = report_format(fmt, output)
+    clauses = load_clauses(pack_path, pack.meta.source.get("seed"), sources) if fmt in ("html", "markdown") else {}
+    problems: list[Any] = []
+    records = progress(decide_files(pack, data, engine, problems, workers=workers, what_it_takes=what_it_takes))
+    _write_batch(fmt, records, output, pack, lang, problems, clauses)
 
 
 @main.command("test")
@@ -167,6 +237,68 @@ def test_command(paths: tuple[str, ...], fmt: str, junit: str | None, coverage: 
     if ran == 0:
         click.echo("no test case ran", err=True)
     sys.exit(EXIT["problems"] if (failed or broken or gaps or ran == 0) else EXIT["ok"])
+
+
+@main.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path())
+@click.option("--format", "fmt", type=click.Choice(sorted(PROBLEM_RENDERERS)), default="text", show_default=True)
+@click.option("--strict", is_flag=True, help="Treat warnings as problems (exit 1); notes never fail.")
+@click.option("--sources", type=click.Path(file_okay=False),
+              help="Folder holding the policy text named by pack.source.seed (default: shared/seeds/ above the pack).")
+def lint(paths: tuple[str, ...], fmt: str, strict: bool, sources: str | None) -> None:
+    """Validate, then look for what compiles but is probably wrong: shadowed cases, citations not
+    in the source text, overlapping or gapped bands, suspicious magnitudes. Exit 0 / 1 / 2 as validate."""
+    from engine.lint import NOTE, lint_file, pack_files
+
+    files, missing = pack_files(paths)
+    if missing:
+        raise click.UsageError(f"no such file or folder: {missing[0]}")
+    problems = [p for file in files for p in lint_file(file, sources)]
+    PROBLEM_RENDERERS[fmt](problems, sys.stdout)
+    if fmt == "text":
+        errors = sum(1 for p in problems if p.severity == "error")
+        notes = sum(1 for p in problems if p.severity == NOTE)
+        click.echo(f"{len(files)} pack(s) linted: {errors} error(s), {len(problems) - errors - notes} warning(s), "
+                   f"{notes} note(s)", err=True)
+    failed = has_errors(problems) or (strict and any(p.severity not in ("error", NOTE) for p in problems))
+    sys.exit(EXIT["problems"] if failed else EXIT["ok"])
+
+
+@main.command()
+@click.argument("old")
+@click.argument("new")
+@click.option("--data", "data", multiple=True, required=True, type=click.Path(exists=True),
+              help="Entities to decide with both versions (repeatable).")
+@click.option("--as-of", "as_of", help="Decide as on this date (YYYY-MM-DD); default today.")
+@click.option("--format", "fmt", type=click.Choice(["text", "json", "markdown"]), default="text", show_default=True)
+@click.option("--engine", type=click.Choice(ENGINES), default="durable", show_default=True)
+@click.option("--fail-on-change", is_flag=True, help="Exit 1 when any entity changes outcome.")
+@click.option("--output", "-o", type=click.Path(), help="Write to this file instead of standard output.")
+def diff(old: str, new: str, data: tuple[str, ...], as_of: str | None, fmt: str, engine: str,
+         fail_on_change: bool, output: str | None) -> None:
+    """The impact of an edit: decide DATA with two versions of a pack (paths, or git REV:PATH such
+    as HEAD~1:rules/pack.yaml) and explain which entities change outcome and why."""
+    from engine.diff import DIFF_RENDERERS, DiffSourceError, diff_files
+
+    date = _as_of(as_of)
+    try:
+        result = diff_files(old, new, data, date, engine)
+    except DiffSourceError as error:
+        raise click.UsageError(str(error))
+    except ProblemsError as error:
+        PROBLEM_RENDERERS["text"](error.problems, sys.stderr)
+        click.echo("a version of the rule pack has errors; nothing was compared", err=True)
+        sys.exit(EXIT["bad_pack"])
+    except DecisionError as error:
+        click.echo(f"decision engine fault: {error}", err=True)
+        sys.exit(EXIT["engine"])
+    if output:
+        with open(output, "w", encoding="utf-8") as handle:
+            DIFF_RENDERERS[fmt](result, handle)
+    else:
+        DIFF_RENDERERS[fmt](result, sys.stdout)
+    changed = result["counts"]["outcome_changed"]
+    sys.exit(EXIT["problems"] if (fail_on_change and changed) else EXIT["ok"])
 
 
 @main.command()

@@ -7,7 +7,7 @@ PYTHON="${PYTHON:-python3}"
 if [ ! -x .venv/bin/python ]; then
     "$PYTHON" -m venv .venv
 fi
-if ! .venv/bin/python -c "import durable, engine, yaml, jsonschema, click, pytest, hypothesis" 2>/dev/null \
+if ! .venv/bin/python -c "import durable, engine, yaml, jsonschema, click, openpyxl, pytest, hypothesis" 2>/dev/null \
    || [ pyproject.toml -nt .venv/.installed ]; then
     .venv/bin/python -m pip install --quiet --upgrade pip
     .venv/bin/python -m pip install --quiet -e ".[test]"

@@ -35,6 +35,7 @@ from .model import (
     ParamSpec,
     Test,
 )
+from . import targets
 from .units import AmountError, Unit, parse_amount, parse_unit
 from .yamlsafe import Document, iso_date
 
@@ -106,8 +107,15 @@ def build_inputs(doc: dict[str, Any]) -> dict[str, InputSpec]:
     inputs: dict[str, InputSpec] = {}
     for name, spec in doc["inputs"].items():
         unit = parse_unit(spec["unit"]) if "unit" in spec else None
-        inputs[name] = InputSpec(name, spec["type"], spec["label"], unit, spec.get("values", {}))
+        members = targets.member_specs(spec) if spec["type"] == "members" else None
+        inputs[name] = InputSpec(name, spec["type"], spec["label"], unit, spec.get("values", {}), members=members)
     for name, spec in (doc.get("derived") or {}).items():
+        extra = targets.derived_how(spec)
+        if extra is not None:
+            kind = "date" if extra[0] == "as_of" else "derived"
+            unit = parse_unit(spec["unit"]) if "unit" in spec else None
+            inputs[name] = InputSpec(name, kind, spec["label"], unit, {}, extra)
+            continue
         if "ratio" in spec:
             how = ("ratio", (spec["ratio"]["of"], spec["ratio"]["per"]))
         elif "sum" in spec:
@@ -119,10 +127,11 @@ def build_inputs(doc: dict[str, Any]) -> dict[str, InputSpec]:
 
 
 class _Builder:
-    def __init__(self, params: dict[str, ParamSpec], inputs: dict[str, InputSpec]):
+    def __init__(self, params: dict[str, ParamSpec], inputs: dict[str, InputSpec], as_of: dt.date | None = None):
         self.params = params
         self.inputs = inputs
         self.tests: list[Test] = []
+        self.as_of = as_of
 
     def test(self, raw: dict[str, Any]) -> Test:
         field = f"t{len(self.tests)}"
@@ -136,8 +145,16 @@ class _Builder:
                 threshold = self.params[param].value
                 unset = threshold is None
             universe = tuple(self.inputs[raw["input"]].values) if op in ("in", "not_in") else ()
+            constant = None
+            spec = self.inputs[raw["input"]]
+            if spec.derived is not None and spec.derived[0] == "as_of" and threshold is not None and self.as_of:
+                # The as-of date is fixed for a compiled pack, so "is the deadline reached" is a
+                # constant: folding it keeps an `all` of N dated targets at one rule, not 2^N.
+                from .reference import _CMP
+
+                constant = MET if _CMP[op](Fraction(self.as_of.toordinal()), threshold) else NOT_MET
             test = Test(field, raw["input"], op, param, tuple(raw.get("values", ())), threshold, unset,
-                        universe)
+                        universe, constant)
         self.tests.append(test)
         return test
 
@@ -190,6 +207,10 @@ def build(
     """Build the compiled pack from a document that passed validation."""
     doc = document.value
     overrides = overrides or {}
+    target_table: tuple[dict[str, Any], ...] = ()
+    if doc["pack"]["kind"] == "targets" and "targets" in doc:
+        doc, target_table, extra = targets.lower(doc, as_of, overrides)
+        overrides = {**overrides, **extra}
     meta_raw = doc["pack"]
     meta = PackMeta(
         meta_raw["id"], meta_raw["version"], meta_raw["kind"], meta_raw["entity"],
@@ -201,7 +222,7 @@ def build(
         for name, spec in (doc.get("parameters") or {}).items()
     }
     inputs = build_inputs(doc)
-    builder = _Builder(params, inputs)
+    builder = _Builder(params, inputs, as_of)
     root = builder.node(doc["criteria"], ("criteria",))
     flags = tuple(
         Flag(f["id"], f["title"], f.get("cite"), f.get("note"), builder.condition(f["when"], ("flags", i, "when")))
@@ -217,6 +238,7 @@ def build(
         root=root,
         flags=flags,
         tests=tuple(builder.tests),
+        targets=target_table,
     )
     pack.ruleset, pack.rule_meta = emit_ruleset(pack)
     return pack
@@ -386,6 +408,8 @@ class Exprs:
             assert node.test is not None
             if node.test.unset:
                 return FALSE, FALSE, TRUE
+            if node.test.constant is not None:
+                return (TRUE, FALSE, FALSE) if node.test.constant == MET else (FALSE, TRUE, FALSE)
             i = self.index[node.test.field]
             return ([{i: frozenset((MET,))}], [{i: frozenset((NOT_MET,))}], [{i: frozenset((UNKNOWN,))}])
         kids = [self.of(c) for c in node.children]

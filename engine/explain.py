@@ -19,6 +19,7 @@ from .durable_adapter import DURABLE_VERSION
 from .model import MET, NOT_MET, UNKNOWN, CompiledPack, Node, Test, Verdict
 from .normalize import Normalised
 from .reference import test_status
+from .targets import views as target_views
 from .units import format_amount, fraction_json
 
 RECORD_SCHEMA = "certify.decision/1"
@@ -93,6 +94,8 @@ class Explainer:
             view["evidence"] = normalised.evidence[test.input]
         if value is None:
             view["why_missing"] = normalised.notes.get(test.input, "not given")
+        if test.input in getattr(normalised, "counted", {}):
+            view["members"] = normalised.counted[test.input]  # which members counted
         if test.param is not None:
             param = self.pack.params[test.param]
             spec = self.pack.inputs[test.input]
@@ -196,6 +199,8 @@ class Explainer:
             "flags": flags,
             "data_problems": [p.as_dict() for p in normalised.problems],
             "record": record,
+            **({"targets": target_views(self.pack, values, verdict, getattr(normalised, "counted", {}), normalised.notes)}
+               if self.pack.targets else {}),
         }
 
     def branch_detail(self, node: Node, branch: str, values: dict[str, Any]) -> dict[str, Any]:

@@ -30,6 +30,7 @@ class InputSpec:
     unit: Unit | None = None
     values: dict[str, dict[str, str]] = field(default_factory=dict)
     derived: tuple[str, tuple[str, ...]] | None = None  # ("ratio"|"sum"|"difference", operands)
+    members: dict[str, "InputSpec"] | None = None  # type "members": the fields of each member record
 
     @property
     def numeric(self) -> bool:
@@ -62,6 +63,7 @@ class Test:
     threshold: Fraction | None = None
     unset: bool = False  # the parameter has no value: the test is unknown whatever the data
     universe: tuple[str, ...] = ()  # for in / not_in: every declared value of the enum
+    constant: str | None = None  # met / not_met when fixed at compile time (the as-of date vs a date)
 
 
 @dataclass(frozen=True)
@@ -128,6 +130,7 @@ class CompiledPack:
     tests: tuple[Test, ...]
     ruleset: dict[str, Any] = field(default_factory=dict)  # durable-rules JSON
     rule_meta: dict[str, tuple[str, str, str, str | None]] = field(default_factory=dict)
+    targets: tuple[dict[str, Any], ...] = ()  # targets packs: one entry per target node (engine.targets)
 
     def node(self, node_id: str) -> Node:
         for n in self.root.walk():

@@ -31,6 +31,7 @@ class Normalised:
     evidence: dict[str, dict[str, str]] = field(default_factory=dict)
     problems: list[Problem] = field(default_factory=list)
     notes: dict[str, str] = field(default_factory=dict)  # input -> why it is missing
+    counted: dict[str, dict[str, Any]] = field(default_factory=dict)  # count -> which members counted
 
 
 def _yes_no(value: Any) -> bool:
@@ -84,6 +85,10 @@ def _one(spec: InputSpec, raw: Any) -> Any:
         if date is None:
             raise ValueError(f"{raw!r} is not a date; write it as 2024-03-01")
         return Fraction(date.toordinal())
+    if kind == "members":
+        from .targets import normalise_members
+
+        return normalise_members(spec, raw)
     if kind == "text":
         return str(raw)
     raise ValueError(f"input type {kind!r} cannot be read from data")
@@ -112,11 +117,35 @@ def _derive(spec: InputSpec, values: dict[str, Any]) -> tuple[Any, str | None]:
     return result, None
 
 
+_LABEL_CACHE: dict[int, tuple[CompiledPack, dict[str, str]]] = {}
+
+
+def _label_ids(pack: CompiledPack) -> dict[str, str]:
+    """Column headers may name an input by its Chinese or English label instead of its id.
+
+    Built once per pack (it was a measurable share of each entity's time in bench/)."""
+    cached = _LABEL_CACHE.get(id(pack))
+    if cached is not None and cached[0] is pack:
+        return cached[1]
+    out: dict[str, str] = {}
+    for name, spec in pack.inputs.items():
+        if spec.derived is None:
+            for text in spec.label.values():
+                out.setdefault(str(text).strip().casefold(), name)
+    _LABEL_CACHE[id(pack)] = (pack, out)
+    return out
+
+
 def normalise(pack: CompiledPack, entity: RawEntity) -> Normalised:
     out = Normalised(values={})
     known = set(pack.inputs)
+    labels = _label_ids(pack)
     for key, raw in entity.fields.items():
         base, _, sub = key.partition(".")
+        if key not in known and key.strip().casefold() in labels:
+            base, sub = labels[key.strip().casefold()], ""  # a spreadsheet header that is the input's label
+        elif base not in known and base.strip().casefold() in labels:
+            base = labels[base.strip().casefold()]  # 历史传承厚重.by
         line, col = entity.positions.get(key, (entity.line, 1))
         if base not in known or pack.inputs[base].derived is not None:
             out.problems.append(Problem(entity.file, line, col, "E130",
@@ -153,7 +182,12 @@ def normalise(pack: CompiledPack, entity: RawEntity) -> Normalised:
                                         entity.id, ERROR))
     for name, spec in pack.inputs.items():
         if spec.derived is not None:
-            value, why = _derive(spec, out.values)
+            if spec.derived[0] in ("count", "as_of"):
+                from .targets import derive
+
+                value, why = derive(pack, spec, out.values, out.counted)
+            else:
+                value, why = _derive(spec, out.values)
             if value is None:
                 out.notes[name] = why or "missing"
             else:

@@ -36,6 +36,14 @@ CODES: dict[str, str] = {
     "W200": "parameter declared but never used",
     "W201": "parameter has no value (the policy sets no number)",
     "W202": "criterion has no clause citation",
+    # W203-W209: certify lint (engine/lint.py)
+    "W203": "citation names a clause (or a quote) not found in the source document",
+    "W204": "case can never apply: earlier cases cover its condition",
+    "W205": "note: cannot decide whether a case can apply",
+    "W206": "bands overlap, or a band is empty",
+    "W207": "bands leave a gap",
+    "W208": "threshold magnitude suspicious for the input it is compared with",
+    "W209": "note: source document not available or citation form not checkable",
     "W210": "indicator maxima do not add up to the stated total",
 }
 

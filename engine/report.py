@@ -113,6 +113,15 @@ def render_text(records: Iterable[dict[str, Any]], out: TextIO, lang: str = "zh"
                 else:
                     names.append(f"{_label(m['label'], lang)} ({m['input']})")
             out.write(f"  {w['missing_header']}: " + "; ".join(names) + "\n")
+        if rec.get("what_it_takes") is not None:
+            from .whatif import describe
+
+            wit = rec["what_it_takes"]
+            out.write(f"  {'如何才能通过' if lang == 'zh' else 'what it would take'}:\n")
+            for i, option in enumerate(wit.get("options", []), 1):
+                out.write(f"    {i}. {describe(option, lang)}\n")
+            if not wit.get("options"):
+                out.write(f"    {_label(wit.get('note'), lang)}\n")
         if rec["discretionary_met"]:
             out.write(f"  {w['discretionary_met']}: {', '.join(rec['discretionary_met'])}\n")
         for f in rec["flags"]:

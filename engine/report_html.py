@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import html
 from collections import Counter
+from fractions import Fraction
 from typing import Any, Iterable, TextIO
 
 from .report import WORDS, _label, _test_text
@@ -21,7 +22,7 @@ EXTRA = {
     "zh": {
         "report": "认定审核报告", "summary_h": "批次汇总", "entities_h": "逐一审核", "count": "数量",
         "entity": "对象", "outcome": "结果", "why": "主要原因", "criterion": "条件", "status": "状态",
-        "cite": "条款", "most_failed": "最常不满足的条件", "not_met_n": "不满足次数", "unknown_n": "未知次数",
+        "cite": "条款", "most_failed": "未通过的原因:最常不满足或无法判断的条件", "not_met_n": "不满足次数", "unknown_n": "未知次数",
         "what": "如何才能通过", "what_none": "没有只改数据就能通过的办法", "blocked": "受阻于",
         "clauses_h": "引用条款原文", "clause_missing": "未找到政策原文,仅显示条款编号",
         "gap": "差距", "source": "来源", "pack": "规则包", "problems_h": "数据问题", "all_met": "全部条件满足",
@@ -32,7 +33,7 @@ EXTRA = {
     "en": {
         "report": "Certification review report", "summary_h": "Batch summary", "entities_h": "Entities",
         "count": "count", "entity": "entity", "outcome": "outcome", "why": "main reason", "criterion": "criterion",
-        "status": "status", "cite": "clause", "most_failed": "Criteria that fail most often",
+        "status": "status", "cite": "clause", "most_failed": "Why entities did not pass: the criteria most often not met or unknown",
         "not_met_n": "not met", "unknown_n": "unknown", "what": "What it would take to pass",
         "what_none": "no change to the data alone makes it pass", "blocked": "blocked by",
         "clauses_h": "Clauses cited", "clause_missing": "the policy text was not found; only clause numbers are shown",
@@ -61,9 +62,11 @@ h3{font-size:16px;margin:0}
 table{border-collapse:collapse;width:100%;margin:8px 0}
 th,td{border:1px solid var(--line);padding:4px 8px;text-align:left;vertical-align:top}
 th{background:var(--bg);font-weight:600}
-.badge{display:inline-block;border-radius:12px;padding:1px 10px;color:#fff;font-weight:600;font-size:13px}
+.overview td:first-child{white-space:nowrap}
+.badge{white-space:nowrap;display:inline-block;border-radius:12px;padding:1px 10px;color:#fff;font-weight:600;font-size:13px}
 .badge.pass{background:var(--pass)}.badge.fail{background:var(--fail)}.badge.undetermined{background:var(--und)}
-.st{font-weight:700;text-align:center;width:2.5em}
+.st{font-weight:700;white-space:nowrap;width:5.5em}
+.checklist td:nth-child(2){white-space:nowrap}
 .st.met{color:var(--pass)}.st.not_met{color:var(--fail)}.st.unknown{color:var(--und)}
 tr.not_met td{background:#fff5f5}tr.unknown td{background:#fffbea}
 .entity{border:1px solid var(--line);border-radius:8px;padding:12px 16px;margin:16px 0;page-break-inside:avoid}
@@ -88,6 +91,22 @@ def _e(text: Any) -> str:
     return html.escape("" if text is None else str(text), quote=True)
 
 
+def blocking(rec: dict[str, Any]) -> list[dict[str, Any]]:
+    """Criteria that stand in the way of a pass: not met or unknown, and so is every criterion
+    above them (a failed alternative under a met "any" does not stand in the way)."""
+    if rec["outcome"] == "pass":
+        return []
+    chain: list[bool] = []  # per depth: is the chain down to here blocking?
+    out = []
+    for c in rec["criteria"]:
+        del chain[c["depth"]:]
+        here = c["status"] != "met" and (not chain or chain[-1])
+        chain.append(here)
+        if here:
+            out.append(c)
+    return out
+
+
 def summary(records: list[dict[str, Any]]) -> dict[str, Any]:
     """Counts by outcome and, per criterion, how often it was not met / unknown."""
     counts = {k: 0 for k in OUTCOMES}
@@ -98,9 +117,10 @@ def summary(records: list[dict[str, Any]]) -> dict[str, Any]:
         counts[rec["outcome"]] = counts.get(rec["outcome"], 0) + 1
         for c in rec["criteria"]:
             info.setdefault(c["id"], {"id": c["id"], "title": c["title"], "cite": c.get("cite"), "depth": c["depth"]})
+        for c in blocking(rec):  # counted only where it stands in the way of a pass
             if c["status"] == "not_met":
                 not_met[c["id"]] += 1
-            elif c["status"] == "unknown":
+            else:
                 unknown[c["id"]] += 1
     ranked = sorted((i for i in info if not_met[i] or unknown[i]),
                     key=lambda i: (-not_met[i], -unknown[i], list(info).index(i)))
@@ -113,10 +133,20 @@ def reasons(rec: dict[str, Any], lang: str) -> str:
     x = EXTRA[lang]
     if rec["outcome"] == "pass":
         return x["all_met"]
-    top = [c for c in rec["criteria"] if c["depth"] == 0]
-    bad = [c for c in top if c["status"] == "not_met"] or [c for c in top if c["status"] == "unknown"]
+    chain = blocking(rec)
+    want = "not_met" if rec["outcome"] == "fail" else "unknown"
+    # The most specific criteria in the way: those with no blocking criterion below them.
+    leaves = [c for i, c in enumerate(chain)
+              if c["status"] == want and not (i + 1 < len(chain) and chain[i + 1]["depth"] > c["depth"])]
+    parts = []
+    for c in leaves or [c for c in chain if c["status"] == want]:
+        text = f"{c.get('cite') or ''} {_label(c['title'], lang)}".strip()
+        value, threshold, gap = _value_cells(c, lang)
+        if threshold:
+            text += f" ({value} {threshold}{', ' + WORDS[lang]['short'] + ' ' + gap if gap else ''})"
+        parts.append(text)
     word = x["failed_on"] if rec["outcome"] == "fail" else x["unknown_on"]
-    return word + ": " + "; ".join(f"{c.get('cite') or ''} {_label(c['title'], lang)}".strip() for c in bad)
+    return word + ": " + "; ".join(parts)
 
 
 def _value_cells(c: dict[str, Any], lang: str) -> tuple[str, str, str]:
@@ -143,6 +173,19 @@ def _value_cells(c: dict[str, Any], lang: str) -> tuple[str, str, str]:
     if t.get("gap_note"):
         gap = (gap + " " if gap else "") + f"({w['strict']})"
     return value, threshold, gap
+
+
+def _first_option(rec: dict[str, Any], lang: str) -> str:
+    wit = rec.get("what_it_takes")
+    if rec["outcome"] == "pass" or wit is None:
+        return "<td></td>"
+    if not wit.get("options"):
+        return f'<td>{_e(EXTRA[lang]["what_none"])}</td>'
+    shown = [_e(describe(o, lang)) for o in wit["options"][:2]]
+    more = len(wit["options"]) - len(shown) + wit.get("more", 0)
+    tail = f'<br><span class="small">{_e(EXTRA[lang]["more"].format(n=more))}</span>' if more > 0 else ""
+    joiner = "<br><b>或</b> " if lang == "zh" else "<br><b>or</b> "
+    return f'<td>{joiner.join(shown)}{tail}</td>'
 
 
 class _Clauses:
@@ -182,7 +225,8 @@ def _entity(rec: dict[str, Any], lang: str, clauses: _Clauses, out: list[str]) -
         if ev and c["status"] != "unknown":
             value += " (" + ", ".join(ev[k] for k in ("by", "date", "ref") if k in ev) + ")"
         path = _label(c.get("branch_detail"), lang) if c.get("branch_detail") else ""
-        missing = ", ".join(c.get("missing") or [])
+        label = _label((c.get("test") or {}).get("label"), lang)
+        missing = ", ".join(label if c.get("test") and label else m for m in (c.get("missing") or []))
         out.append(
             f'<tr class="{c["status"]}" data-criterion="{_e(c["id"])}" data-status="{c["status"]}">'
             f'<td class="st {c["status"]}" title="{_e(w[c["status"]])}">{_MARK[c["status"]]} {_e(w[c["status"]])}</td>'
@@ -232,16 +276,31 @@ def _entity(rec: dict[str, Any], lang: str, clauses: _Clauses, out: list[str]) -
     out.append("</section>")
 
 
+def ranking_from_scores(result: dict[str, Any], lang: str = "zh") -> list[dict[str, Any]]:
+    """Rows for the ranking view from a `certify score` result (cohorts of zones)."""
+    rows = []
+    for cohort in result.get("cohorts", []):
+        label = _label(cohort.get("label"), lang) or cohort.get("cohort")
+        for z in cohort.get("zones", []):
+            rows.append({"rank": z.get("rank") if z.get("rank") is not None else "—", "id": z["id"],
+                         "name": f"{z.get('name') or ''} ({label})".strip(), "score": z.get("total"),
+                         "max": z.get("max"), "score_text": f"{z.get('total')} / {z.get('max')}"})
+    return rows
+
+
 def _ranking(ranking: list[dict[str, Any]] | None, lang: str, out: list[str]) -> None:
     """An optional ranking view (rows of {rank, id, name, score, max}); a plain SVG bar per row."""
     if not ranking:
         return
     x = EXTRA[lang]
-    top = max((float(r.get("max") or r.get("score") or 0) for r in ranking), default=0) or 1.0
+    top = max((float(Fraction(str(r.get("max") or r.get("score") or 0))) for r in ranking), default=0) or 1.0
     out.append(f'<h2>{_e(x["ranking_h"])}</h2><table class="ranking"><thead><tr><th>{x["rank"]}</th>'
                f'<th>{x["entity"]}</th><th>{x["score"]}</th><th></th></tr></thead><tbody>')
     for r in ranking:
-        score = float(r.get("score") or 0)
+        try:
+            score = float(Fraction(str(r.get("score") or 0)))
+        except (ValueError, ZeroDivisionError):
+            score = 0.0
         width = max(0.0, min(1.0, score / top)) * 300
         out.append(f'<tr><td>{_e(r.get("rank"))}</td><td>{_e(r.get("id"))} {_e(r.get("name") or "")}</td>'
                    f'<td>{_e(r.get("score_text") or r.get("score"))}</td><td><svg width="300" height="12" '
@@ -286,18 +345,20 @@ def render_html(records: Iterable[dict[str, Any]], out: TextIO, lang: str = "zh"
             bar = (f'<span class="bar" style="width:{120 * f["not_met"] / most:.0f}px"></span>'
                    f'<span class="bar unk" style="width:{120 * f["unknown"] / most:.0f}px"></span>')
             body.append(f'<tr><td class="cite">{cited.link(f.get("cite"))}</td>'
-                        f'<td style="padding-left:{0.5 + 1.2 * f["depth"]:.1f}em">{_e(_label(f["title"], lang))}</td>'
+                        f'<td>{_e(_label(f["title"], lang))}</td>'
                         f'<td>{f["not_met"]}</td><td>{f["unknown"]}</td><td>{bar}</td></tr>')
         body.append("</tbody></table>")
+    show_what = any("what_it_takes" in r for r in recs)
+    what_head = f'<th>{x["what"]}</th>' if show_what else ""
     body.append(f'<table class="overview"><thead><tr><th>{x["entity"]}</th><th>{x["outcome"]}</th>'
-                f'<th>{x["why"]}</th></tr></thead><tbody>')
+                f'<th>{x["why"]}</th>{what_head}</tr></thead><tbody>')
     for rec in recs:
         ent = rec["entity"]
         anchor = "entity-" + "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in ent["id"])
         body.append(f'<tr data-entity="{_e(ent["id"])}" data-outcome="{rec["outcome"]}">'
                     f'<td><a href="#{_e(anchor)}">{_e(ent["id"])} {_e(ent.get("name") or "")}</a></td>'
                     f'<td><span class="badge {rec["outcome"]}">{_e(w[rec["outcome"]])}</span></td>'
-                    f'<td>{_e(reasons(rec, lang))}</td></tr>')
+                    f'<td>{_e(reasons(rec, lang))}</td>{_first_option(rec, lang) if show_what else ""}</tr>')
     body.append("</tbody></table>")
     _ranking(ranking, lang, body)
     probs = sorted(problems)

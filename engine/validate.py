@@ -132,6 +132,14 @@ class _Semantics:
                 self.claim_id(flag.get("id"), ("flags", i, "id"))
                 if isinstance(flag.get("when"), dict):
                     self.check_condition(flag["when"], ("flags", i, "when"))
+        if (self.value.get("pack") or {}).get("kind") == "targets":
+            from .targets import check_targets  # targets packs: measures, targets, deadlines
+
+            check_targets(self)
+        if (self.value.get("pack") or {}).get("kind") == "scoring":
+            from .validate_scoring import check_scoring  # scoring packs: cohort, indicators, vetoes, awards
+
+            check_scoring(self)
         for name in self.param_dims:
             if name not in self.used_params:
                 self.add("W200", f"parameter {name!r} is declared but no criterion uses it",
@@ -156,6 +164,10 @@ class _Semantics:
                     self.dims[name] = unit.dimension
             elif kind in ("date", "enum", "boolean", "attestation", "text"):
                 self.dims[name] = kind
+            elif kind == "members":
+                from .targets import check_members  # lists of zones or firms, counted by `count`
+
+                check_members(self, name, spec)
 
     def check_derived(self) -> None:
         for name, spec in (self.value.get("derived") or {}).items():
@@ -169,6 +181,11 @@ class _Semantics:
                 continue
             self.inputs[name] = {"type": "derived"}
             self.dims[name] = unit.dimension
+            if "count" in spec:
+                from .targets import check_count
+
+                check_count(self, name, spec, unit)
+                continue
             operands: list[tuple[str, tuple[Any, ...]]] = []
             if isinstance(spec.get("ratio"), dict):
                 operands = [(spec["ratio"].get(k), ("derived", name, "ratio", k)) for k in ("of", "per")]
@@ -304,6 +321,7 @@ class _Semantics:
             "boolean": ("is_true", "is_false"),
             "attestation": (),
             "text": (),
+            "members": (),
             "date": _CMP,
         }.get(kind, _CMP)
         if op not in allowed:

@@ -363,7 +363,7 @@ def what_it_takes(pack: CompiledPack, values: dict[str, Any], limit: int = MAX_S
 
 
 def describe(option: dict[str, Any], lang: str = "zh") -> str:
-    """One line for a suggestion, e.g. "特色主导产业年产值 +1万元 (→ 100,000万元, ≥ 10亿元)"."""
+    """One line for a suggestion: "<input label> +<difference> (→ <new value>, ≥ <threshold>) [path: …]"."""
     parts = []
     for c in option["changes"]:
         label = c["label"].get(lang) or c["label"].get("zh") or c["input"]

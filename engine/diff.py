@@ -1,0 +1,394 @@
+"""The impact of an edit: two versions of a pack decide the same entities, and the differences
+are explained — which entities change outcome, which criteria changed status, and which
+parameter or criterion definition moved between the versions.
+
+A version is a file path or a git revision and path (`HEAD~1:rules/pack.yaml`, read with
+`git show`, as in a pull request: `certify diff origin/main:rules/x.yaml rules/x.yaml --data …`).
+Each version is validated and compiled as `certify evaluate` would; both decide every entity
+with the same engine and as-of date; the result is plain data (`certify.diff/1`) rendered as
+text, JSON or Markdown (for a pull-request comment).
+
+Why an entity changed: each criterion whose status differs is listed; the *causes* are those
+among them with no changed criterion below them (the leaves of the change), and each cause
+names what moved — a parameter's value (10亿元 → 8亿元), the criterion's own definition, or the
+criterion appearing / disappearing. Composite criteria above a cause are consequences.
+
+TODO(scoring): ranks and awards of scoring packs (engine/scoring.py) are not compared yet;
+only outcomes, criteria and flags.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import subprocess
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable, TextIO
+
+from .model import CompiledPack, Node
+from .pipeline import decide_files, load_pack
+from .problems import EngineError, Problem
+
+DIFF_SCHEMA = "certify.diff/1"
+NOT_APPLICABLE = "not_applicable"
+
+
+class DiffSourceError(EngineError):
+    """A version could not be read (no such file, or git could not show the revision)."""
+
+
+@dataclass
+class Version:
+    label: str  # as given on the command line
+    path: str  # a file that holds it (a temporary copy for git revisions)
+
+
+def read_version(spec: str, workdir: str, cwd: str | None = None) -> Version:
+    """A pack version from a path, or from `REV:PATH` read with `git show` into `workdir`."""
+    if Path(spec).is_file():
+        return Version(spec, spec)
+    rev, sep, rel = spec.partition(":")
+    if not sep or not rev or not rel:
+        raise DiffSourceError(f"{spec!r} is neither a file nor a git revision and path such as "
+                              "HEAD~1:rules/huguan-specialized-town.yaml")
+    try:
+        out = subprocess.run(["git", "show", f"{rev}:{rel}"], cwd=cwd, capture_output=True, timeout=60)
+    except (OSError, subprocess.SubprocessError) as error:
+        raise DiffSourceError(f"cannot run git to read {spec!r}: {error}")
+    if out.returncode != 0:
+        message = out.stderr.decode("utf-8", "replace").strip().splitlines()
+        raise DiffSourceError(f"git show {rev}:{rel} failed: {message[-1] if message else 'unknown error'}")
+    folder = Path(workdir) / re.sub(r"[^\w.-]+", "_", rev)
+    folder.mkdir(parents=True, exist_ok=True)
+    target = folder / Path(rel).name
+    target.write_bytes(out.stdout)
+    return Version(spec, str(target))
+
+
+# ---------------------------------------------------------------------------------------------
+# What changed in the pack
+
+
+def _signature(node: Node) -> Any:
+    """A criterion's own definition: children with ids are referred to by id (their own changes
+    are reported on them), thresholds by parameter name (parameter changes are separate)."""
+
+    def sub(child: Node) -> Any:
+        return ("ref", child.id) if child.id is not None else _signature(child)
+
+    test = None
+    if node.test is not None:
+        t = node.test
+        test = (t.input, t.op, t.param, tuple(t.values))
+    return (node.kind, test, tuple(sub(c) for c in node.children), node.k,
+            tuple((sub(w), sub(t)) for w, t in node.cases), node.otherwise if node.cases else None)
+
+
+def _describe(node: Node) -> str:
+    if node.test is not None:
+        t = node.test
+        if t.op == "attested":
+            return f"attested {t.input}"
+        rhs = t.param if t.param else ("[" + ", ".join(t.values) + "]" if t.values else "")
+        return f"{t.input} {t.op} {rhs}".strip()
+    if node.kind == "at_least":
+        return f"at_least {node.k} of {len(node.children)}"
+    if node.kind == "cases":
+        return f"cases ({len(node.cases)}), otherwise {node.otherwise}"
+    return f"{node.kind} of {len(node.children)}"
+
+
+def _param_text(pack: CompiledPack, name: str) -> str | None:
+    p = pack.params.get(name)
+    if p is None:
+        return None
+    return p.written if p.value is not None else f"(unset: {p.unset_reason})"
+
+
+def pack_changes(old: CompiledPack, new: CompiledPack) -> dict[str, Any]:
+    parameters = []
+    for name in list(old.params) + [n for n in new.params if n not in old.params]:
+        a, b = old.params.get(name), new.params.get(name)
+        if a is not None and b is not None and a.value == b.value and (a.unit is None) == (b.unit is None):
+            continue
+        parameters.append({
+            "name": name, "cite": (b or a).cite if (b or a) else None,  # type: ignore[union-attr]
+            "label": (b or a).label,  # type: ignore[union-attr]
+            "old": _param_text(old, name), "new": _param_text(new, name),
+        })
+    old_nodes = {n.id: n for n in old.root.criteria()}
+    new_nodes = {n.id: n for n in new.root.criteria()}
+    changed = [
+        {"id": i, "cite": new_nodes[i].cite, "old": _describe(old_nodes[i]), "new": _describe(new_nodes[i])}
+        for i in new_nodes if i in old_nodes and _signature(old_nodes[i]) != _signature(new_nodes[i])
+    ]
+    old_flags = {f.id: f for f in old.flags}
+    new_flags = {f.id: f for f in new.flags}
+    return {
+        "parameters": parameters,
+        "criteria_added": [i for i in new_nodes if i not in old_nodes],
+        "criteria_removed": [i for i in old_nodes if i not in new_nodes],
+        "criteria_changed": changed,
+        "flags_added": [i for i in new_flags if i not in old_flags],
+        "flags_removed": [i for i in old_flags if i not in new_flags],
+        "flags_changed": [i for i in new_flags if i in old_flags
+                          and _signature(old_flags[i].when) != _signature(new_flags[i].when)],
+    }
+
+
+# ---------------------------------------------------------------------------------------------
+# What changed in the decisions
+
+
+def _statuses(record: dict[str, Any], pack: CompiledPack) -> dict[str, str]:
+    out = {c["id"]: c["status"] for c in record["criteria"]}
+    for ident in record.get("not_applicable", []):
+        out.setdefault(ident, NOT_APPLICABLE)
+    out[pack.root.id or ""] = {"pass": "met", "fail": "not_met", "undetermined": "unknown"}[record["outcome"]]
+    return out
+
+
+def _descendants(pack: CompiledPack) -> dict[str, set[str]]:
+    out: dict[str, set[str]] = {}
+    for node in pack.root.criteria():
+        out[node.id or ""] = {n.id for n in node.walk() if n.id and n is not node}
+    return out
+
+
+def _reason(ident: str, changes: dict[str, Any], old_c: dict[str, Any] | None, new_c: dict[str, Any] | None,
+            old_pack: CompiledPack, new_pack: CompiledPack) -> str:
+    params = {p["name"]: p for p in changes["parameters"]}
+    if ident in changes["criteria_added"]:
+        return "criterion added in the new version"
+    if ident in changes["criteria_removed"]:
+        return "criterion removed in the new version"
+    parts = []
+    definition = next((c for c in changes["criteria_changed"] if c["id"] == ident), None)
+    if definition:
+        parts.append(f"definition changed: {definition['old']} → {definition['new']}")
+    node = new_pack.node(ident) if ident in {n.id for n in new_pack.root.criteria()} else None
+    if node is not None and node.test is not None and node.test.param in params:
+        p = params[node.test.param]
+        parts.append(f"parameter {p['name']} ({p['cite']}): {p['old']} → {p['new']}")
+    test = (new_c or old_c or {}).get("test") or {}
+    if test.get("text") or test.get("value") is not None:
+        parts.append(f"value {test.get('text', test.get('value'))}")
+    if not parts:
+        if node is not None and node.kind == "cases":
+            return "a different case applies"
+        return "its inputs or an earlier case changed"
+    return "; ".join(parts)
+
+
+def _entity_diff(old_rec: dict[str, Any], new_rec: dict[str, Any], old_pack: CompiledPack, new_pack: CompiledPack,
+                 changes: dict[str, Any], below: dict[str, set[str]]) -> dict[str, Any] | None:
+    a, b = _statuses(old_rec, old_pack), _statuses(new_rec, new_pack)
+    order = [n.id for n in new_pack.root.criteria()] + [n.id for n in old_pack.root.criteria()
+                                                        if n.id not in {m.id for m in new_pack.root.criteria()}]
+    moved = [i for i in order if i and a.get(i, NOT_APPLICABLE) != b.get(i, NOT_APPLICABLE)]
+    old_flags = {f["id"]: f["status"] for f in old_rec["flags"]}
+    new_flags = {f["id"]: f["status"] for f in new_rec["flags"]}
+    flags = [{"id": i, "old": old_flags.get(i), "new": new_flags.get(i)}
+             for i in sorted(set(old_flags) | set(new_flags)) if old_flags.get(i) != new_flags.get(i)]
+    if not moved and not flags and old_rec["outcome"] == new_rec["outcome"]:
+        return None
+    moved_set = set(moved)
+    old_by_id = {c["id"]: c for c in old_rec["criteria"]}
+    new_by_id = {c["id"]: c for c in new_rec["criteria"]}
+    criteria = []
+    for ident in moved:
+        cause = not (below.get(ident, set()) & moved_set)
+        old_c, new_c = old_by_id.get(ident), new_by_id.get(ident)
+        item: dict[str, Any] = {
+            "id": ident, "cite": (new_c or old_c or {}).get("cite"), "title": (new_c or old_c or {}).get("title"),
+            "old": a.get(ident, NOT_APPLICABLE), "new": b.get(ident, NOT_APPLICABLE), "cause": cause,
+        }
+        if cause:
+            item["why"] = _reason(ident, changes, old_c, new_c, old_pack, new_pack)
+            test_old, test_new = (old_c or {}).get("test") or {}, (new_c or {}).get("test") or {}
+            if test_old or test_new:
+                item["test"] = {
+                    "input": (test_new or test_old).get("input"),
+                    "value": (test_new or test_old).get("value"),
+                    "value_text": (test_new or test_old).get("text"),
+                    "parameter": (test_new or test_old).get("parameter"),
+                    "old_threshold": test_old.get("threshold"), "new_threshold": test_new.get("threshold"),
+                    "old_threshold_text": test_old.get("threshold_text"),
+                    "new_threshold_text": test_new.get("threshold_text"),
+                }
+        criteria.append(item)
+    return {
+        "entity": new_rec["entity"],
+        "old_outcome": old_rec["outcome"], "new_outcome": new_rec["outcome"],
+        "criteria": criteria, "flags": flags,
+    }
+
+
+def diff_decisions(old_pack: CompiledPack, new_pack: CompiledPack, data: Iterable[str], engine: str = "durable",
+                   old_label: str | None = None, new_label: str | None = None) -> dict[str, Any]:
+    """Decide every entity in `data` with both versions and explain the differences."""
+    files = list(data)
+    old_problems: list[Problem] = []
+    new_problems: list[Problem] = []
+    old_records = {r["entity"]["id"]: r for r in decide_files(old_pack, files, engine, old_problems)}
+    new_records = list(decide_files(new_pack, files, engine, new_problems))
+    changes = pack_changes(old_pack, new_pack)
+    below = _descendants(new_pack)
+    for ident, ids in _descendants(old_pack).items():
+        below.setdefault(ident, set()).update(ids)
+    outcome_changes, detail_changes = [], []
+    transitions: dict[str, int] = {}
+    for record in new_records:
+        old = old_records.get(record["entity"]["id"])
+        if old is None:
+            continue
+        found = _entity_diff(old, record, old_pack, new_pack, changes, below)
+        if found is None:
+            continue
+        if found["old_outcome"] != found["new_outcome"]:
+            outcome_changes.append(found)
+            key = f"{found['old_outcome']}→{found['new_outcome']}"
+            transitions[key] = transitions.get(key, 0) + 1
+        else:
+            detail_changes.append(found)
+    problems = sorted(set(old_problems) | set(new_problems))
+
+    def side(pack: CompiledPack, label: str | None) -> dict[str, Any]:
+        return {"label": label or pack.file, "pack": pack.meta.id, "version": pack.meta.version,
+                "sha256": pack.sha256}
+
+    return {
+        "schema": DIFF_SCHEMA,
+        "old": side(old_pack, old_label), "new": side(new_pack, new_label),
+        "as_of": new_pack.as_of.isoformat(), "engine": engine,
+        "pack_changes": changes,
+        "counts": {"entities": len(new_records), "outcome_changed": len(outcome_changes),
+                   "criteria_changed_only": len(detail_changes), "transitions": transitions},
+        "outcome_changes": outcome_changes,
+        "criteria_changes": detail_changes,
+        "problems": [p.as_dict() for p in problems],
+    }
+
+
+def diff_files(old_spec: str, new_spec: str, data: Iterable[str], as_of: dt.date, engine: str = "durable",
+               cwd: str | None = None) -> dict[str, Any]:
+    """`certify diff`: read both versions (paths or REV:PATH), compile, decide, compare.
+    Raises DiffSourceError for a version that cannot be read, ProblemsError for a pack with errors."""
+    with tempfile.TemporaryDirectory(prefix="certify-diff-") as workdir:
+        old_v = read_version(old_spec, workdir, cwd)
+        new_v = read_version(new_spec, workdir, cwd)
+        old_pack, _ = load_pack(old_v.path, as_of)
+        new_pack, _ = load_pack(new_v.path, as_of)
+        return diff_decisions(old_pack, new_pack, data, engine, old_v.label, new_v.label)
+
+
+# ---------------------------------------------------------------------------------------------
+# Views
+
+
+def _name(entity: dict[str, Any]) -> str:
+    return f"{entity['id']} {entity.get('name') or ''}".strip()
+
+
+def _cause_text(item: dict[str, Any]) -> str:
+    cite = f"{item['cite']} " if item.get("cite") else ""
+    return f"{cite}{item['id']}: {item['old']} → {item['new']} ({item.get('why', '')})"
+
+
+def _summary(result: dict[str, Any]) -> str:
+    c = result["counts"]
+    old, new = result["old"], result["new"]
+    trans = ", ".join(f"{k}: {v}" for k, v in sorted(c["transitions"].items()))
+    return (f"{old['pack']} {old['version']} ({old['label']}) → {new['pack']} {new['version']} ({new['label']}), "
+            f"as of {result['as_of']}: {c['outcome_changed']} of {c['entities']} entities change outcome"
+            + (f" ({trans})" if trans else "")
+            + (f"; {c['criteria_changed_only']} more change criteria only" if c["criteria_changed_only"] else ""))
+
+
+def _pack_change_lines(changes: dict[str, Any]) -> list[str]:
+    lines = [f"parameter {p['name']} ({p['cite']}): {p['old']} → {p['new']}" for p in changes["parameters"]]
+    lines += [f"criterion {c['id']} ({c['cite']}): {c['old']} → {c['new']}" for c in changes["criteria_changed"]]
+    lines += [f"criterion added: {i}" for i in changes["criteria_added"]]
+    lines += [f"criterion removed: {i}" for i in changes["criteria_removed"]]
+    lines += [f"flag added: {i}" for i in changes["flags_added"]]
+    lines += [f"flag removed: {i}" for i in changes["flags_removed"]]
+    lines += [f"flag condition changed: {i}" for i in changes["flags_changed"]]
+    return lines
+
+
+def render_diff_text(result: dict[str, Any], out: TextIO) -> None:
+    out.write(_summary(result) + "\n")
+    lines = _pack_change_lines(result["pack_changes"])
+    out.write("pack changes:\n" if lines else "pack changes: none that affect decisions\n")
+    for line in lines:
+        out.write(f"  {line}\n")
+    for title, group in (("outcome changes", result["outcome_changes"]),
+                         ("criteria changes (same outcome)", result["criteria_changes"])):
+        if not group:
+            continue
+        out.write(f"{title}:\n")
+        for item in group:
+            out.write(f"  {_name(item['entity'])}: {item['old_outcome']} → {item['new_outcome']}\n")
+            for c in item["criteria"]:
+                if c["cause"]:
+                    out.write(f"    because {_cause_text(c)}\n")
+            for f in item["flags"]:
+                out.write(f"    flag {f['id']}: {f['old']} → {f['new']}\n")
+    for p in result["problems"]:
+        out.write(f"{p['file']}:{p['line']}:{p['col']}: {p['code']} {p['severity']}: {p['message']}\n")
+
+
+def _md(text: Any) -> str:
+    return str(text).replace("|", "\\|").replace("\n", " ")
+
+
+def render_diff_markdown(result: dict[str, Any], out: TextIO) -> None:
+    """A pull-request comment: summary, pack changes, then one row per changed entity."""
+    c = result["counts"]
+    old, new = result["old"], result["new"]
+    out.write(f"### certify diff: `{_md(old['pack'])}` {old['version']} → {new['version']}\n\n")
+    trans = ", ".join(f"{k}: {v}" for k, v in sorted(c["transitions"].items()))
+    out.write(f"**{c['outcome_changed']} of {c['entities']} entities change outcome**"
+              + (f" ({trans})" if trans else "") + f" · as of {result['as_of']} · "
+              f"`{_md(old['label'])}` → `{_md(new['label'])}`\n\n")
+    changes = result["pack_changes"]
+    if changes["parameters"]:
+        out.write("| parameter | clause | old | new |\n|---|---|---|---|\n")
+        for p in changes["parameters"]:
+            out.write(f"| `{p['name']}` | {_md(p['cite'])} | {_md(p['old'])} | {_md(p['new'])} |\n")
+        out.write("\n")
+    other = [line for line in _pack_change_lines(changes) if not line.startswith("parameter ")]
+    for line in other:
+        out.write(f"- {_md(line)}\n")
+    if other:
+        out.write("\n")
+    if result["outcome_changes"]:
+        out.write("| entity | old | new | why |\n|---|---|---|---|\n")
+        for item in result["outcome_changes"]:
+            why = "<br>".join(_md(_cause_text(x)) for x in item["criteria"] if x["cause"]) or "—"
+            out.write(f"| {_md(_name(item['entity']))} | {item['old_outcome']} | {item['new_outcome']} | {why} |\n")
+        out.write("\n")
+    else:
+        out.write("No entity changes outcome.\n\n")
+    if result["criteria_changes"]:
+        out.write(f"<details><summary>{c['criteria_changed_only']} entities change criteria but not outcome"
+                  "</summary>\n\n| entity | outcome | criteria |\n|---|---|---|\n")
+        for item in result["criteria_changes"]:
+            why = "<br>".join(_md(_cause_text(x)) for x in item["criteria"] if x["cause"])
+            why = why or "<br>".join(f"flag {f['id']}: {f['old']} → {f['new']}" for f in item["flags"])
+            out.write(f"| {_md(_name(item['entity']))} | {item['new_outcome']} | {why} |\n")
+        out.write("\n</details>\n")
+    if result["problems"]:
+        out.write(f"\n{len(result['problems'])} data problem(s) reported; run `certify evaluate` to see them.\n")
+
+
+def render_diff_json(result: dict[str, Any], out: TextIO) -> None:
+    import json
+
+    json.dump(result, out, ensure_ascii=False, indent=2)
+    out.write("\n")
+
+
+DIFF_RENDERERS = {"text": render_diff_text, "json": render_diff_json, "markdown": render_diff_markdown}
