@@ -63,6 +63,7 @@ class Explainer:
     def __init__(self, pack: CompiledPack, engine: str = "durable"):
         self.pack = pack
         self.provenance = provenance(pack, engine)
+        self._static: dict[str, dict[str, Any]] = {}
 
     def value_view(self, input_name: str, value: Any) -> dict[str, Any]:
         spec = self.pack.inputs[input_name]
@@ -87,18 +88,15 @@ class Explainer:
                 view["value_label"] = spec.values[value]
         return view
 
-    def test_view(self, test: Test, values: dict[str, Any], normalised: Normalised) -> dict[str, Any]:
-        value = values.get(test.input)
-        view = {"operator": test.op, **self.value_view(test.input, value)}
-        if test.input in normalised.evidence:
-            view["evidence"] = normalised.evidence[test.input]
-        if value is None:
-            view["why_missing"] = normalised.notes.get(test.input, "not given")
-        if test.input in getattr(normalised, "counted", {}):
-            view["members"] = normalised.counted[test.input]  # which members counted
+    def _static_view(self, test: Test) -> dict[str, Any]:
+        """The parts of a test's view that do not depend on the entity, built once per test."""
+        cached = self._static.get(test.field)
+        if cached is not None:
+            return cached
+        view: dict[str, Any] = {"operator": test.op}
+        spec = self.pack.inputs[test.input]
         if test.param is not None:
             param = self.pack.params[test.param]
-            spec = self.pack.inputs[test.input]
             view["parameter"] = test.param
             view["parameter_cite"] = param.cite
             if param.since:
@@ -112,17 +110,34 @@ class Explainer:
                 unit = spec.unit or param.unit
                 view["threshold"] = fraction_json(param.value / unit.factor) if unit else fraction_json(param.value)
                 view["threshold_text"] = param.written or ""
-                if value is not None and test.op in (">=", ">", "<=", "<"):
-                    gap = (param.value - Fraction(value)) if test.op in (">=", ">") else (Fraction(value) - param.value)
-                    if gap >= 0 and test_status(test, values) == NOT_MET:
-                        view["gap"] = fraction_json(gap / unit.factor) if unit else fraction_json(gap)
-                        view["gap_text"] = format_amount(gap, unit) if unit else fraction_json(gap)
-                        if test.op in (">", "<") and gap == 0:
-                            view["gap_note"] = "must be strictly beyond the threshold (超过)"
         if test.values:
-            spec = self.pack.inputs[test.input]
             view["values"] = list(test.values)
             view["value_labels"] = [spec.values.get(v, {"zh": v}) for v in test.values]
+        self._static[test.field] = view
+        return view
+
+    def test_view(self, test: Test, values: dict[str, Any], normalised: Normalised,
+                  status: str, value_views: dict[str, dict[str, Any]]) -> dict[str, Any]:
+        value = values.get(test.input)
+        if test.input not in value_views:
+            value_views[test.input] = self.value_view(test.input, value)
+        view = {**value_views[test.input], **self._static_view(test)}
+        if test.input in normalised.evidence:
+            view["evidence"] = normalised.evidence[test.input]
+        if value is None:
+            view["why_missing"] = normalised.notes.get(test.input, "not given")
+        if test.input in getattr(normalised, "counted", {}):
+            view["members"] = normalised.counted[test.input]  # which members counted
+        threshold = self.pack.params[test.param].value if test.param is not None else None
+        # The gap is shown for a comparison the engine found not met: how far from passing.
+        if status == NOT_MET and threshold is not None and value is not None and test.op in (">=", ">", "<=", "<"):
+            spec = self.pack.inputs[test.input]
+            unit = spec.unit or self.pack.params[test.param or ""].unit
+            gap = (threshold - Fraction(value)) if test.op in (">=", ">") else (Fraction(value) - threshold)
+            view["gap"] = fraction_json(gap / unit.factor) if unit else fraction_json(gap)
+            view["gap_text"] = format_amount(gap, unit) if unit else fraction_json(gap)
+            if gap == 0:
+                view["gap_note"] = "must be strictly beyond the threshold (超过)"
         return view
 
     def explain(self, entity_id: str, name: str | None, fields: dict[str, Any], normalised: Normalised,
@@ -131,6 +146,7 @@ class Explainer:
         criteria: list[dict[str, Any]] = []
         not_applicable: list[str] = []
         missing: dict[str, dict[str, Any]] = {}
+        value_views: dict[str, dict[str, Any]] = {}
 
         def note_missing(test: Test) -> None:
             if test.unset:
@@ -160,7 +176,7 @@ class Explainer:
                     item["branch"] = branch
                     item["branch_detail"] = self.branch_detail(node, branch, values)
                 if node.test is not None:
-                    item["test"] = self.test_view(node.test, values, normalised)
+                    item["test"] = self.test_view(node.test, values, normalised, status, value_views)
                     if status == UNKNOWN:
                         note_missing(node.test)
                         item["missing"] = [node.test.input] if not node.test.unset else []
@@ -199,7 +215,8 @@ class Explainer:
             "flags": flags,
             "data_problems": [p.as_dict() for p in normalised.problems],
             "record": record,
-            **({"targets": target_views(self.pack, values, verdict, getattr(normalised, "counted", {}), normalised.notes)}
+            **({"targets": target_views(self.pack, values, verdict, getattr(normalised, "counted", {}), normalised.notes,
+                                        criteria)}
                if self.pack.targets else {}),
         }
 
