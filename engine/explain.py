@@ -209,7 +209,7 @@ class Explainer:
             "outcome": verdict.outcome,
             "criteria": criteria,
             "not_applicable": not_applicable,
-            "missing_inputs": list(missing.values()) if verdict.outcome != "pass" else [],
+            "missing_inputs": list(missing.values()) if verdict.outcome == "undetermined" else [],
             "unknown_inputs": list(missing.values()),
             "discretionary_met": discretionary,
             "flags": flags,

@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 import yaml
-from hypothesis import HealthCheck, find, given, settings
+from hypothesis import HealthCheck, Phase, find, given, settings
 from hypothesis import strategies as st
 
 from engine.data import RawEntity
@@ -100,26 +100,40 @@ def amount_forms(value: Fraction, dimension: str, own: Fraction) -> list[Any]:
     return forms
 
 
-def numeric_good(pack: CompiledPack, spec: InputSpec) -> st.SearchStrategy[Any]:
+def near_forms(pack: CompiledPack, spec: InputSpec, tight: bool = False) -> list[Any]:
+    """Raw values at, just below and just above every threshold `spec` is compared with
+    (with `tight`, only those less than one base unit away: where rounding would show)."""
     assert spec.unit is not None
     dimension = spec.unit.dimension
     own = UNITS[dimension][spec.unit.name]
-    points: set[Fraction] = {Fraction(0)}
+    points: set[Fraction] = set() if tight else {Fraction(0)}
     for t in thresholds_of(pack, spec.name):
-        steps = {Fraction(1), own, own / 100} if dimension != "count" else {Fraction(1)}
-        points |= {t, 2 * t, t / 2}
-        points |= {t + s for s in steps} | {t - s for s in steps}
+        # sub-unit steps (half a yuan, a fen) catch rounding in the engine's integer comparison
+        steps = {Fraction(1), own, own / 100, Fraction(1, 2), Fraction(1, 100)} if dimension != "count" \
+            else {Fraction(1)}
+        if tight:
+            steps = {s for s in steps if s < 1}
+        else:
+            points |= {2 * t, t / 2}
+        points |= {t} | {t + s for s in steps} | {t - s for s in steps}
     if dimension == "count":
         points = {p for p in points if p >= 0 and p.denominator == 1}
-    near = sorted({repr(f): f for p in sorted(points) for f in amount_forms(p, dimension, own)}.values(), key=repr)
+    return sorted({repr(f): f for p in sorted(points) for f in amount_forms(p, dimension, own)}.values(), key=repr)
+
+
+def numeric_good(pack: CompiledPack, spec: InputSpec) -> st.SearchStrategy[Any]:
+    assert spec.unit is not None
+    dimension = spec.unit.dimension
+    near = near_forms(pack, spec)
+    tight = near_forms(pack, spec, tight=True)
     units = list(UNITS[dimension])
     random_text = st.builds(lambda n, u: f"{n}{u}",
                             st.one_of(st.integers(0, 10**6),
                                       st.decimals(0, 10**5, places=2, allow_nan=False, allow_infinity=False)),
                             st.sampled_from(units))
     plain = st.integers(0, 10**7) if dimension == "count" else st.one_of(
-        st.integers(-10, 10**9), st.decimals(-10, 10**7, places=4, allow_nan=False, allow_infinity=False))
-    return st.one_of(st.sampled_from(near), st.sampled_from(near), random_text, plain)
+        st.integers(-10, 10**9), st.decimals(-10, 10**7, places=6, allow_nan=False, allow_infinity=False))
+    return st.one_of(st.sampled_from(tight), st.sampled_from(near), random_text, plain)
 
 
 def numeric_bad(spec: InputSpec) -> st.SearchStrategy[Any]:
@@ -158,25 +172,28 @@ class PackUnderTest:
     pack: CompiledPack
     durable: Decider
     reference: Decider
-    good: dict[str, Any]  # input -> lean -> strategy of values that normalise
+    good: dict[str, dict[bool | None, st.SearchStrategy[Any]]]  # input -> lean -> values that normalise
     bad: dict[str, st.SearchStrategy[Any]]  # input -> missing, wrong type or wrong unit
+    anything: dict[str, st.SearchStrategy[Any]]  # input -> good or bad
     seeds: list[dict[str, Any]]
 
 
-def good_for(pack: CompiledPack, spec: InputSpec):
-    if spec.type in ("boolean", "attestation"):
-        def by_lean(lean: bool | None) -> st.SearchStrategy[Any]:
-            if spec.type == "attestation":
-                return st.one_of(yes_no(lean), yes_no(lean), attestation_evidence(lean))
-            return yes_no(lean)
-        return by_lean
+LEANS = (None, True, False)
+
+
+def good_for(pack: CompiledPack, spec: InputSpec) -> dict[bool | None, st.SearchStrategy[Any]]:
+    """Strategies built once (hypothesis re-validates every new strategy object it draws from)."""
+    if spec.type == "attestation":
+        return {lean: st.one_of(yes_no(lean), yes_no(lean), attestation_evidence(lean)) for lean in LEANS}
+    if spec.type == "boolean":
+        return {lean: yes_no(lean) for lean in LEANS}
     if spec.type == "enum":
         strategy = enum_good(spec)
     elif spec.type in ("money", "area", "percent", "count"):
         strategy = numeric_good(pack, spec)
     else:  # not used by the packs under test; still give it something
         strategy = st.one_of(st.text(max_size=5), st.integers())
-    return lambda lean: strategy
+    return {lean: strategy for lean in LEANS}
 
 
 def bad_for(spec: InputSpec) -> st.SearchStrategy[Any]:
@@ -196,9 +213,10 @@ def under_test(path: str) -> PackUnderTest:
     if Path(path) == HUGUAN_PACK:
         with open(HUGUAN_TOWNS, encoding="utf-8") as handle:
             seeds = [{k: v for k, v in e.items() if k in inputs} for e in yaml.safe_load(handle)["entities"]]
-    return PackUnderTest(pack, Decider(pack, "durable"), Decider(pack, "reference"),
-                         {n: good_for(pack, s) for n, s in inputs.items()},
-                         {n: bad_for(s) for n, s in inputs.items()}, seeds)
+    good = {n: good_for(pack, s) for n, s in inputs.items()}
+    bad = {n: bad_for(s) for n, s in inputs.items()}
+    return PackUnderTest(pack, Decider(pack, "durable"), Decider(pack, "reference"), good, bad,
+                         {n: st.one_of(good[n][None], bad[n]) for n in inputs}, seeds)
 
 
 @st.composite
@@ -208,14 +226,14 @@ def raw_entities(draw: st.DrawFn, put: PackUnderTest) -> dict[str, Any]:
         # a hand-worked town with a few fields changed: keeps the decision near its boundaries
         fields = dict(draw(st.sampled_from(put.seeds)))
         for name in draw(st.lists(st.sampled_from(names), max_size=4, unique=True)):
-            fields[name] = draw(st.one_of(put.good[name](None), put.bad[name]))
+            fields[name] = draw(put.anything[name])
     else:
         lean = draw(st.sampled_from([None, True, False]))  # yes/no fields lean one way or not at all
         wild_percent = draw(st.sampled_from([0, 5, 20, 60, 100]))
         fields = {}
         for name in names:
             wild = draw(st.integers(0, 99)) < wild_percent
-            fields[name] = draw(put.bad[name] if wild else put.good[name](lean))
+            fields[name] = draw(put.bad[name] if wild else put.good[name][lean])
     return {k: v for k, v in fields.items() if v is not ABSENT}
 
 
@@ -250,7 +268,8 @@ def test_durable_and_reference_agree_on_valid_packs(path: Path, data: st.DataObj
 # The generator is not degenerate: it reaches every outcome and every interesting branch, so
 # agreement above is agreement on real decisions, not on "everything unknown".
 
-FIND_SETTINGS = settings(max_examples=5000, database=None, deadline=None,
+# no shrinking: any example that reaches the target will do
+FIND_SETTINGS = settings(max_examples=5000, database=None, deadline=None, phases=[Phase.generate],
                          suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
 
 
@@ -288,11 +307,16 @@ def test_generator_reaches_interesting_branches(path: Path, node_id: str, status
     reachable(path, lambda verdict: verdict.statuses.get(node_id) == status)
 
 
-def test_generator_reaches_exact_thresholds() -> None:
+def test_generator_writes_every_threshold_exactly_and_just_below() -> None:
     put = under_test(str(HUGUAN_PACK))
+    spec = put.pack.inputs["lead_output"]
+    forms = near_forms(put.pack, spec)
+    assert {"10亿元", "999999999元", "99999.99万元", "5000万元", "4999.99万元", "2亿元"} <= set(forms)
+    assert {100000, Decimal("4999.99"), "20000"} <= set(f for f in forms if not isinstance(f, float))
+    values = {normalise(put.pack, RawEntity("g", 1, "G", None, {"lead_output": f})).values.get("lead_output")
+              for f in forms}
     for param in ("manufacturing_output_min", "light_agri_output_min", "relaxed_output_min"):
         target = put.pack.params[param].value
-        for offset in (0, -1, -100):  # exactly, one yuan less, 0.01万元 less
-            find(raw_entities(put),
-                 lambda f: normalise(put.pack, RawEntity("g", 1, "G", None, f)).values.get("lead_output")
-                 == target + offset, settings=FIND_SETTINGS)
+        assert {target, target - 1, target + 1, target - 100, target + 100} <= values, param
+    counts = near_forms(put.pack, put.pack.inputs["supporting_firms"])
+    assert {9, 10, 11, "10户", "9家"} <= set(counts) and all(not isinstance(c, int) or c >= 0 for c in counts)
