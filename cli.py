@@ -272,7 +272,7 @@ def lint(paths: tuple[str, ...], fmt: str, strict: bool, sources: str | None) ->
 @click.option("--as-of", "as_of", help="Decide as on this date (YYYY-MM-DD); default today.")
 @click.option("--format", "fmt", type=click.Choice(["text", "json", "markdown"]), default="text", show_default=True)
 @click.option("--engine", type=click.Choice(ENGINES), default="durable", show_default=True)
-@click.option("--fail-on-change", is_flag=True, help="Exit 1 when any entity changes outcome.")
+@click.option("--fail-on-change", is_flag=True, help="Exit 1 when any entity changes outcome (scoring: rank or award).")
 @click.option("--output", "-o", type=click.Path(), help="Write to this file instead of standard output.")
 def diff(old: str, new: str, data: tuple[str, ...], as_of: str | None, fmt: str, engine: str,
          fail_on_change: bool, output: str | None) -> None:
@@ -297,8 +297,52 @@ def diff(old: str, new: str, data: tuple[str, ...], as_of: str | None, fmt: str,
             DIFF_RENDERERS[fmt](result, handle)
     else:
         DIFF_RENDERERS[fmt](result, sys.stdout)
-    changed = result["counts"]["outcome_changed"]
+    counts = result["counts"]  # scoring packs: a changed rank or award counts as a changed outcome
+    changed = counts.get("outcome_changed", counts.get("rank_changed", 0) + counts.get("award_changed", 0))
     sys.exit(EXIT["problems"] if (fail_on_change and changed) else EXIT["ok"])
+
+
+@main.command()
+@click.option("--rules", "pack_path", required=True, type=click.Path(), help="The scoring pack (YAML, kind: scoring).")
+@click.argument("data", nargs=-1, required=True, type=click.Path())
+@click.option("--format", "fmt", type=click.Choice(["text", "json", "csv"]), default="text", show_default=True)
+@click.option("--lang", type=click.Choice(["zh", "en"]), default="zh", show_default=True)
+@click.option("--as-of", "as_of", help="Evaluate as on this date (YYYY-MM-DD); default today.")
+@click.option("--engine", type=click.Choice(ENGINES), default="durable", show_default=True)
+@click.option("--output", "-o", type=click.Path(), help="Write to this file instead of standard output.")
+def score(pack_path: str, data: tuple[str, ...], fmt: str, lang: str, as_of: str | None, engine: str,
+          output: str | None) -> None:
+    """Score, rank and award every entity in DATA with a scoring pack (one cohort per type)."""
+    from engine.scoring import load_scoring_pack, score_files
+    from engine.scoring_report import render_score_csv, render_score_json, render_score_text
+
+    date = _as_of(as_of)
+    try:
+        pack, _ = load_scoring_pack(pack_path, date)
+    except ProblemsError as error:
+        PROBLEM_RENDERERS["text"](error.problems, sys.stderr)
+        click.echo(f"the rule pack {pack_path} has errors; nothing was scored", err=True)
+        sys.exit(EXIT["bad_pack"])
+    problems: list[Any] = []
+    try:
+        result = score_files(pack, data, engine, problems)
+    except DecisionError as error:
+        click.echo(f"decision engine fault: {error}", err=True)
+        sys.exit(EXIT["engine"])
+    out = open(output, "w", encoding="utf-8", newline="" if fmt == "csv" else None) if output else sys.stdout
+    try:
+        if fmt == "json":
+            render_score_json(result, problems, out)
+        elif fmt == "csv":
+            render_score_csv(result, out, lang)
+        else:
+            render_score_text(result, out, lang, pack.meta.title)
+    finally:
+        if output:
+            out.close()
+    if problems:
+        PROBLEM_RENDERERS["text"](problems, sys.stderr)
+    sys.exit(EXIT["bad_data"] if has_errors(problems) else EXIT["ok"])
 
 
 @main.command()

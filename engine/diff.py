@@ -13,8 +13,9 @@ among them with no changed criterion below them (the leaves of the change), and 
 names what moved — a parameter's value (10亿元 → 8亿元), the criterion's own definition, or the
 criterion appearing / disappearing. Composite criteria above a cause are consequences.
 
-TODO(scoring): ranks and awards of scoring packs (engine/scoring.py) are not compared yet;
-only outcomes, criteria and flags.
+Scoring packs (`kind: scoring`, engine/scoring.py) are compared on what they decide: each
+entity's rank, total, award, indicator points, vetoes and consequences; the pack changes list
+parameters, indicators, award tables and choices that differ.
 """
 
 from __future__ import annotations
@@ -272,6 +273,72 @@ def diff_decisions(old_pack: CompiledPack, new_pack: CompiledPack, data: Iterabl
     }
 
 
+def _is_scoring(path: str) -> bool:
+    from .scoring import is_scoring_document
+    from .validate import validate_file
+
+    return is_scoring_document(validate_file(path)[0])
+
+
+def diff_scoring(old_sp: Any, new_sp: Any, data: Iterable[str], engine: str = "durable",
+                 old_label: str | None = None, new_label: str | None = None) -> dict[str, Any]:
+    """Score the same entities with two versions of a scoring pack; compare ranks, totals, awards."""
+    from .scoring import score_files, zone_index
+
+    files = list(data)
+    old_problems: list[Problem] = []
+    new_problems: list[Problem] = []
+    old_zones = zone_index(score_files(old_sp, files, engine, old_problems))
+    new_zones = zone_index(score_files(new_sp, files, engine, new_problems))
+    changes = pack_changes(old_sp.decisions, new_sp.decisions)
+    old_ind = {i.id: repr(i) for i in old_sp.indicators}
+    new_ind = {i.id: repr(i) for i in new_sp.indicators}
+    changes["indicators_changed"] = [i for i in new_ind if i in old_ind and old_ind[i] != new_ind[i]]
+    changes["indicators_added"] = [i for i in new_ind if i not in old_ind]
+    changes["indicators_removed"] = [i for i in old_ind if i not in new_ind]
+    changes["awards_changed"] = sorted(c for c in set(old_sp.awards) | set(new_sp.awards)
+                                       if repr(old_sp.awards.get(c)) != repr(new_sp.awards.get(c)))
+    changes["choices_changed"] = sorted(k for k in set(old_sp.choices) | set(new_sp.choices)
+                                        if old_sp.choices.get(k) != new_sp.choices.get(k))
+    rows = []
+    counts = {"entities": len(new_zones), "rank_changed": 0, "award_changed": 0, "total_changed": 0}
+    for ident, z in new_zones.items():
+        o = old_zones.get(ident)
+        if o is None:
+            continue
+        row: dict[str, Any] = {"entity": {"id": ident, "name": z.get("name"), "source": z.get("source")}}
+        award = lambda x: (x["award"].get("status"), x["award"].get("place"), x["award"].get("amount"))  # noqa: E731
+        for key, a, b in (("rank", o["rank"], z["rank"]), ("total", o["total"], z["total"]),
+                          ("award", award(o), award(z))):
+            if a != b:
+                row[key] = {"old": a, "new": b}
+                counts[f"{key}_changed"] += 1
+        points = {i: {"old": o["points"].get(i), "new": z["points"].get(i)}
+                  for i in sorted(set(o["points"]) | set(z["points"])) if o["points"].get(i) != z["points"].get(i)}
+        if points:
+            row["points"] = points
+        for key in ("vetoes", "consequences"):
+            before = {v["id"]: v["status"] for v in o[key]}
+            moved = [{"id": v["id"], "old": before.get(v["id"]), "new": v["status"]}
+                     for v in z[key] if before.get(v["id"]) != v["status"]]
+            if moved:
+                row[key] = moved
+        if len(row) > 1:
+            rows.append(row)
+
+    def side(sp: Any, label: str | None) -> dict[str, Any]:
+        return {"label": label or sp.decisions.file, "pack": sp.meta.id, "version": sp.meta.version,
+                "sha256": sp.decisions.sha256}
+
+    return {
+        "schema": DIFF_SCHEMA, "kind": "scoring",
+        "old": side(old_sp, old_label), "new": side(new_sp, new_label),
+        "as_of": new_sp.decisions.as_of.isoformat(), "engine": engine,
+        "pack_changes": changes, "counts": counts, "entity_changes": rows,
+        "problems": [p.as_dict() for p in sorted(set(old_problems) | set(new_problems))],
+    }
+
+
 def diff_files(old_spec: str, new_spec: str, data: Iterable[str], as_of: dt.date, engine: str = "durable",
                cwd: str | None = None) -> dict[str, Any]:
     """`certify diff`: read both versions (paths or REV:PATH), compile, decide, compare.
@@ -279,6 +346,12 @@ def diff_files(old_spec: str, new_spec: str, data: Iterable[str], as_of: dt.date
     with tempfile.TemporaryDirectory(prefix="certify-diff-") as workdir:
         old_v = read_version(old_spec, workdir, cwd)
         new_v = read_version(new_spec, workdir, cwd)
+        if _is_scoring(old_v.path) and _is_scoring(new_v.path):
+            from .scoring import load_scoring_pack
+
+            old_sp, _ = load_scoring_pack(old_v.path, as_of)
+            new_sp, _ = load_scoring_pack(new_v.path, as_of)
+            return diff_scoring(old_sp, new_sp, data, engine, old_v.label, new_v.label)
         old_pack, _ = load_pack(old_v.path, as_of)
         new_pack, _ = load_pack(new_v.path, as_of)
         return diff_decisions(old_pack, new_pack, data, engine, old_v.label, new_v.label)
@@ -318,7 +391,39 @@ def _pack_change_lines(changes: dict[str, Any]) -> list[str]:
     return lines
 
 
+def _scoring_lines(result: dict[str, Any]) -> tuple[str, list[str], list[tuple[str, list[str]]]]:
+    c, old, new = result["counts"], result["old"], result["new"]
+    summary = (f"{old['pack']} {old['version']} ({old['label']}) → {new['pack']} {new['version']} ({new['label']}), "
+               f"as of {result['as_of']}: of {c['entities']} entities, {c['rank_changed']} change rank, "
+               f"{c['award_changed']} change award, {c['total_changed']} change total")
+    ch = result["pack_changes"]
+    lines = _pack_change_lines(ch)
+    lines += [f"indicator changed: {i}" for i in ch["indicators_changed"]]
+    lines += [f"indicator added: {i}" for i in ch["indicators_added"]]
+    lines += [f"indicator removed: {i}" for i in ch["indicators_removed"]]
+    lines += [f"award table changed: {i}" for i in ch["awards_changed"]]
+    lines += [f"choice changed: {i}" for i in ch["choices_changed"]]
+    rows = []
+    for row in result["entity_changes"]:
+        parts = []
+        for key in ("rank", "total", "award"):
+            if key in row:
+                parts.append(f"{key} {row[key]['old']} → {row[key]['new']}")
+        parts += [f"{i} points {v['old']} → {v['new']}" for i, v in row.get("points", {}).items()]
+        parts += [f"{k[:-1]} {v['id']}: {v['old']} → {v['new']}" for k in ("vetoes", "consequences")
+                  for v in row.get(k, [])]
+        rows.append((_name(row["entity"]), parts))
+    return summary, lines, rows
+
+
 def render_diff_text(result: dict[str, Any], out: TextIO) -> None:
+    if result.get("kind") == "scoring":
+        summary, lines, rows = _scoring_lines(result)
+        out.write(summary + "\npack changes:\n" + "".join(f"  {line}\n" for line in lines))
+        out.write("entity changes:\n" if rows else "entity changes: none\n")
+        for name, parts in rows:
+            out.write(f"  {name}: " + "; ".join(parts) + "\n")
+        return
     out.write(_summary(result) + "\n")
     lines = _pack_change_lines(result["pack_changes"])
     out.write("pack changes:\n" if lines else "pack changes: none that affect decisions\n")
@@ -346,6 +451,14 @@ def _md(text: Any) -> str:
 
 def render_diff_markdown(result: dict[str, Any], out: TextIO) -> None:
     """A pull-request comment: summary, pack changes, then one row per changed entity."""
+    if result.get("kind") == "scoring":
+        summary, lines, rows = _scoring_lines(result)
+        out.write(f"### certify diff: `{_md(result['old']['pack'])}`\n\n{_md(summary)}\n\n")
+        out.write("".join(f"- {_md(line)}\n" for line in lines) + ("\n" if lines else ""))
+        if rows:
+            out.write("| entity | changes |\n|---|---|\n")
+            out.write("".join(f"| {_md(n)} | {'<br>'.join(_md(p) for p in parts)} |\n" for n, parts in rows))
+        return
     c = result["counts"]
     old, new = result["old"], result["new"]
     out.write(f"### certify diff: `{_md(old['pack'])}` {old['version']} → {new['version']}\n\n")

@@ -11,8 +11,8 @@ looks for things that compile but are probably wrong:
 - W205 (note) whether a `cases` entry can apply cannot be decided (a dated or unset parameter,
   a text input, or too many combinations);
 - W206 / W207 score bands that overlap (or are empty) / leave a gap — `check_bands` works on
-  the documented band structure `[{from, to, include_from, include_to}]` and can be called by
-  the scoring format;
+  the documented band structure `[{from, to, include_from, include_to}]`; lint applies it to
+  such lists and to the scoring format's `bands: {input, tiers: [{from, to, include: "[)"}]}`;
 - W208 a threshold whose magnitude is suspicious for the input it is compared with (less than
   one of the input's units, or 1000 times away from the other thresholds on the same input);
 - W209 (note) the source document is named but its text is not available, or a citation is
@@ -431,6 +431,15 @@ class _Linter:
                     if key == "bands" and isinstance(child, list) and child and all(
                             isinstance(b, dict) and ("from" in b or "to" in b) for b in child):
                         self.lint_bands(child, path + (key,), value.get("unit"))
+                    elif key == "bands" and isinstance(child, dict) and isinstance(child.get("tiers"), list):
+                        # the scoring format (engine/scoring.py): {input, tiers: [{from, to, include: "[)"}]}
+                        tiers = [
+                            {"from": t.get("from"), "to": t.get("to"),
+                             "include_from": str(t.get("include", "[)"))[:1] == "[",
+                             "include_to": str(t.get("include", "[)"))[-1:] == "]"}
+                            if isinstance(t, dict) else t for t in child["tiers"]]
+                        spec = self.inputs.get(child.get("input"), {})
+                        self.lint_bands(tiers, path + (key, "tiers"), spec.get("unit") if isinstance(spec, dict) else None)
                     else:
                         walk(child, path + (key,))
             elif isinstance(value, list):

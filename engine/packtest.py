@@ -38,7 +38,7 @@ from .yamlsafe import iso_date, load_yaml_file
 
 _FLAG_WORDS = {True: MET, False: NOT_MET, "unknown": UNKNOWN, None: UNKNOWN}
 _OUTCOME_STATUS = {"pass": MET, "fail": NOT_MET, "undetermined": UNKNOWN}
-_SUITE_KEYS = {"pack", "as_of", "fixtures", "cases"}
+_SUITE_KEYS = {"pack", "as_of", "fixtures", "cases", "cohorts"}  # cohorts: scoring packs (engine.scoring_suite)
 _CASE_KEYS = {"name", "as_of", "entity", "expect"}
 _EXPECT_KEYS = {"outcome", "criteria", "path", "flags", "missing_inputs", "why"}
 
@@ -119,6 +119,11 @@ def run_suite(path: str, engine: str = "durable") -> SuiteResult:
         return result
     for key in sorted(set(suite) - _SUITE_KEYS):
         result.problems.append(doc.problem("E110", f"unknown field {key!r} (allowed: {sorted(_SUITE_KEYS)})", (key,)))
+    if "cohorts" in suite:
+        from .scoring_suite import run_scoring_suite
+
+        run_scoring_suite(path, doc, result, engine)
+        return result
     base = Path(path).parent
     pack_path = str(base / suite["pack"])
     default_as_of = iso_date(suite.get("as_of")) or dt.date.today()

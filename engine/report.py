@@ -36,7 +36,7 @@ WORDS = {
         "discretionary_met": "met on a discretionary path", "strict": "must exceed the threshold",
     },
 }
-_MARK = {"met": "✔", "not_met": "✘", "unknown": "?"}
+_MARK = {"met": "✔", "not_met": "✘", "unknown": "?", "not_yet_due": "…"}
 _OP = {">=": "≥", ">": ">", "<=": "≤", "<": "<", "=": "=", "!=": "≠", "in": "∈", "not_in": "∉"}
 
 
@@ -97,7 +97,7 @@ def render_text(records: Iterable[dict[str, Any]], out: TextIO, lang: str = "zh"
         for c in rec["criteria"]:
             indent = "  " * (c["depth"] + 1)
             cite = f"{c['cite']} " if c.get("cite") else ""
-            line = f"{indent}{_MARK[c['status']]} {cite}{_label(c['title'], lang)}"
+            line = f"{indent}{_MARK[c.get('target_status') or c['status']]} {cite}{_label(c['title'], lang)}"
             if "test" in c:
                 line += ": " + _test_text(c["test"], c["status"], lang)
             if c.get("branch_detail"):
@@ -124,6 +124,11 @@ def render_text(records: Iterable[dict[str, Any]], out: TextIO, lang: str = "zh"
                 out.write(f"    {_label(wit.get('note'), lang)}\n")
         if rec["discretionary_met"]:
             out.write(f"  {w['discretionary_met']}: {', '.join(rec['discretionary_met'])}\n")
+        if rec.get("targets"):
+            from .targets import render_text_lines
+
+            for text in render_text_lines(rec["targets"], lang):
+                out.write(f"  {text}\n")
         for f in rec["flags"]:
             state = {"met": w["set"], "not_met": w["unset"], "unknown": w["unknown"]}[f["status"]]
             cite = f"{f['cite']} " if f.get("cite") else ""

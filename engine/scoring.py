@@ -404,13 +404,15 @@ class Scorer:
                 value = zone.values.get(item.input)
                 if value is None:
                     known = False
-                    lines.append({"input": item.input, "value": None, "value_text": "?", "points": None})
+                    lines.append({"input": item.input, "label": self.sp.decisions.inputs[item.input].label,
+                                  "value": None, "value_text": "?", "points": None})
                     continue
                 units = Fraction(value) / item.per if item.per is not None else Fraction(value)
                 counted = Fraction(math.floor(units)) if (item.per is not None and item.steps == "whole") else units
                 pts = counted * item.points
                 raw_points += pts
-                lines.append({"input": item.input, "value_text": self.value_text(item.input, value),
+                lines.append({"input": item.input, "label": self.sp.decisions.inputs[item.input].label,
+                              "value_text": self.value_text(item.input, value),
                               "units": _num(counted), "per": item.per_text, "points_each": _num(item.points),
                               "points": _num(pts), "steps": item.steps if item.per is not None else None})
             view["items"] = lines
@@ -550,7 +552,8 @@ class Scorer:
             else:
                 awards[z.entity.id] = {"status": "awarded", "place": award_place, "amount": _award_num(amount, sp),
                                        "title": title, "shared_with": len(tied) if len(tied) > 1 else None}
-        paid = sum((Fraction(a["amount"]) for a in awards.values() if a.get("amount")), Fraction(0))
+        factor = sp.award_unit.factor if sp.award_unit else Fraction(1)
+        paid = sum((Fraction(a["amount"]) * factor for a in awards.values() if a.get("amount")), Fraction(0))
 
         # Second decision: consequences, knowing the result.
         out_zones = []
@@ -629,7 +632,8 @@ class Scorer:
                 unassigned.append({"id": z.entity.id, "name": z.entity.name, "source": z.source,
                                    "why": f"{sp.cohort_input} missing or invalid: cannot be placed in a cohort"})
         cohorts = [self.score_cohort(c, zs) for c, zs in by_cohort.items() if zs]
-        paid = sum((Fraction(c["awards_paid"]) for c in cohorts), Fraction(0))
+        factor = sp.award_unit.factor if sp.award_unit else Fraction(1)
+        paid = sum((Fraction(c["awards_paid"]) * factor for c in cohorts), Fraction(0))
         return {
             "schema": OUTPUT_SCHEMA,
             "record": provenance(sp.decisions, self.engine),

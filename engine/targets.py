@@ -369,7 +369,7 @@ def _percent_text(value: Fraction) -> str:
 
 
 def views(pack: Any, values: dict[str, Any], verdict: Any, counted: dict[str, Any],
-          notes: dict[str, str] | None = None) -> list[dict[str, Any]]:
+          notes: dict[str, str] | None = None, criteria: list[dict[str, Any]] | None = None) -> list[dict[str, Any]]:
     """One entry per target node: status (met / not_met / not_yet_due / unknown) as the engine
     decided it, the figures, the attainment percentage and the gap, exactly."""
     out = []
@@ -377,6 +377,10 @@ def views(pack: Any, values: dict[str, Any], verdict: Any, counted: dict[str, An
         status, branch = verdict.statuses.get(t["id"], ("unknown", None))
         if branch == "otherwise":
             status = "not_yet_due"
+            for c in criteria or []:
+                if c["id"] == t["id"]:  # say so in the criteria list too, not "no case applies"
+                    c["branch_detail"] = {"zh": f"未到期(截止 {t['deadline']})", "en": f"not yet due (deadline {t['deadline']})"}
+                    c["target_status"] = "not_yet_due"
         spec = pack.inputs[t["measure"]]
         unit = spec.unit
         value = values.get(t["measure"])
@@ -477,18 +481,35 @@ def check_count(sem: Any, name: str, spec: dict[str, Any], unit: Any) -> None:
     if param is None:
         return
     sem.used_params.add(param)
-    if param not in sem.param_dims:
-        sem.add("E120", f"unknown parameter {param!r}{did_you_mean(param, sem.param_dims)}", path + ("where", "param"))
+    declared = sem.value.get("parameters") or {}  # parameters are checked after derived values
+    if param not in declared:
+        sem.add("E120", f"unknown parameter {param!r}{did_you_mean(param, declared)}", path + ("where", "param"))
         return
     ftype = fields[field].get("type")
     if ftype not in _NUMERIC + ("date",):
         sem.add("E124", f"member field {field!r} is {ftype}: it cannot be compared with a parameter", path + ("where",))
         return
     fdim = ftype if ftype == "date" else (parse_unit(fields[field].get("unit", "")) or parse_unit("个")).dimension
-    pdim = sem.param_dims.get(param)
+    pdim = _param_dimension(declared[param])
     if pdim is not None and pdim != fdim:
         sem.add("E122", f"unit mismatch: member field {field!r} measures {fdim} but parameter {param!r} measures {pdim}",
                 path + ("where",))
+
+
+def _param_dimension(spec: Any) -> str | None:
+    from .compile import parse_param_value
+
+    if not isinstance(spec, dict):
+        return None
+    written = [spec.get("value")] + [v.get("value") for v in spec.get("values") or [] if isinstance(v, dict)]
+    for raw in written:
+        if raw is None:
+            continue
+        try:
+            return parse_param_value(raw)[2]
+        except Exception:  # reported by the parameter checks
+            return None
+    return None
 
 
 def check_targets(sem: Any) -> None:
@@ -536,3 +557,38 @@ def iso_date_ok(value: Any) -> bool:
     from .yamlsafe import iso_date
 
     return iso_date(value) is not None
+
+
+_STATUS_WORDS = {
+    "zh": {"met": "达成", "not_met": "未达成", "not_yet_due": "未到期", "unknown": "无法判定"},
+    "en": {"met": "met", "not_met": "not met", "not_yet_due": "not yet due", "unknown": "unknown"},
+}
+
+
+def render_text_lines(target_views: list[dict[str, Any]], lang: str = "zh") -> list[str]:
+    """The targets block of the text report: one line per target, members that counted below."""
+    words = _STATUS_WORDS.get(lang, _STATUS_WORDS["zh"])
+    zh = lang == "zh"
+    lines = ["目标达成情况:" if zh else "targets:"]
+    for v in target_views:
+        title = v["title"].get(lang) or v["title"].get("zh", v["id"])
+        value = v.get("value_text") or ("缺少数据" if zh else "no figure")
+        bar = v.get("threshold_text") or ("政策未给出数值" if zh else "the policy sets no number")
+        text = f"  [{words[v['status']]}] {v['cite']} {title}: {value} / {bar}"
+        text += f" ({'截止' if zh else 'deadline'} {v['deadline']}"
+        if v.get("parameter_since"):
+            text += f"; {'目标值自' if zh else 'target in force since'} {v['parameter_since']}"
+        text += ")"
+        if v.get("attainment_text"):
+            text += f" {'完成率' if zh else 'attainment'} {v['attainment_text']}"
+        if v.get("gap_text"):
+            text += f", {'差' if zh else 'short by'} {v['gap_text']}"
+        lines.append(text)
+        members = v.get("members")
+        if members:
+            def names(items: list[dict[str, Any]]) -> str:
+                return "、".join(f"{m['name']}({m['text']})" if m.get("text") else m["name"] for m in items) or "—"
+            lines.append(f"      {'计入' if zh else 'counted'}: {names(members['counted'])}")
+            if members.get("unknown"):
+                lines.append(f"      {'数据缺失' if zh else 'no figure'}: {names(members['unknown'])}")
+    return lines

@@ -226,3 +226,25 @@ def test_a_version_with_errors_compares_nothing(tmp_path):
 def test_a_spec_that_is_neither_file_nor_revision(tmp_path):
     with pytest.raises(DiffSourceError, match="neither a file nor a git revision"):
         read_version("no-such-file.yaml", str(tmp_path))
+
+
+def test_scoring_packs_compare_ranks_totals_and_awards(tmp_path):
+    pack = HUGUAN_PACK.parent / "yangzhou-zone-evaluation.yaml"
+    zones = HUGUAN_TOWNS.parent / "yangzhou-zones.yaml"
+    if not pack.exists() or not zones.exists():
+        pytest.skip("the Yangzhou scoring pack is not in this checkout")
+    text = pack.read_text(encoding="utf-8")
+    line = "rank: {input: sales_total, full: 10, step: 0.5, order: higher_first}"
+    assert text.count(line) == 1
+    changed = tmp_path / "yangzhou-step1.yaml"
+    changed.write_text(text.replace(line, line.replace("step: 0.5", "step: 2")), encoding="utf-8")
+    result = diff_files(str(pack), str(changed), [str(zones)], AS_OF, "reference")
+    assert result["kind"] == "scoring"
+    assert len(result["pack_changes"]["indicators_changed"]) == 1
+    assert result["counts"]["total_changed"] > 0
+    for row in result["entity_changes"]:
+        assert set(row) - {"entity"} <= {"rank", "total", "award", "points", "vetoes", "consequences"}
+    same = diff_files(str(pack), str(pack), [str(zones)], AS_OF, "reference")
+    assert same["entity_changes"] == [] and same["counts"]["total_changed"] == 0
+    out = CliRunner().invoke(main, ["diff", str(pack), str(changed), "--data", str(zones), "--engine", "reference"])
+    assert out.exit_code == 0 and "indicator changed:" in out.output and "total" in out.output

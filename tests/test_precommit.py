@@ -87,8 +87,6 @@ def _break(repo: Path) -> int:
 def _check_clean_then_broken(pre_commit: str, repo: Path, home: Path, hook_ids: list[str]) -> None:
     clean = _run([pre_commit, "run", "--all-files"], repo, home)
     assert clean.returncode == 0, clean.stdout + clean.stderr
-    for hook in hook_ids:
-        assert hook in clean.stdout
     assert clean.stdout.count("Passed") == len(hook_ids), clean.stdout
     line = _break(repo)
     broken = _run([pre_commit, "run", "--all-files"], repo, home)
