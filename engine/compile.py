@@ -390,6 +390,18 @@ def d_at_least(j: int, parts: list[DNF]) -> DNF:
     return d_or(*(d_and(*combo) for combo in combinations(parts, j)))
 
 
+def _first(kids: list[tuple[DNF, DNF, DNF]], pick: int, before: Any, after: Any) -> DNF:
+    """OR over i of: child i has status `pick`, the children before it satisfy `before`, and
+    (when given) the children after it satisfy `after`. The disjuncts are mutually exclusive."""
+    parts = []
+    for i, kid in enumerate(kids):
+        conjuncts = [kid[pick]] + [before(*k) for k in kids[:i]]
+        if after is not None:
+            conjuncts += [after(*k) for k in kids[i + 1:]]
+        parts.append(d_and(*conjuncts))
+    return d_or(*parts)
+
+
 class Exprs:
     """Memoised (met, not met, unknown) DNFs per node."""
 
@@ -416,15 +428,18 @@ class Exprs:
         if node.kind == "not":
             m, n, u = kids[0]
             return n, m, u
+        # The "first child that ..." forms below keep every status's terms disjoint, so exactly
+        # one rule fires per criterion: durable-rules fails an assert (error 303) once more than
+        # 64 rule activations queue up on one fact, and each activation costs an action.
         if node.kind == "all":
             met = d_and(*(m for m, _, _ in kids))
-            not_met = d_or(*(n for _, n, _ in kids))
-            unknown = d_and(d_and(*(d_or(m, u) for m, _, u in kids)), d_or(*(u for _, _, u in kids)))
+            not_met = _first(kids, pick=1, before=lambda m, n, u: d_or(m, u), after=None)
+            unknown = _first(kids, pick=2, before=lambda m, n, u: m, after=lambda m, n, u: d_or(m, u))
             return met, not_met, unknown
         if node.kind == "any":
-            met = d_or(*(m for m, _, _ in kids))
+            met = _first(kids, pick=0, before=lambda m, n, u: d_or(n, u), after=None)
             not_met = d_and(*(n for _, n, _ in kids))
-            unknown = d_and(d_and(*(d_or(n, u) for _, n, u in kids)), d_or(*(u for _, _, u in kids)))
+            unknown = _first(kids, pick=2, before=lambda m, n, u: n, after=lambda m, n, u: d_or(n, u))
             return met, not_met, unknown
         if node.kind == "at_least":
             k, size = node.k, len(kids)
@@ -517,34 +532,56 @@ def _literal(test: Test, allowed: frozenset[str]) -> list[list[dict[str, Any]]]:
     return table[allowed]
 
 
-def _patterns(term: Term, tests: tuple[Test, ...]) -> list[dict[str, Any]]:
-    alternatives: list[list[dict[str, Any]]] = [[{"kind": ENTITY_KIND}]]
+def _atom_lists(term: Term, tests: tuple[Test, ...]) -> list[list[dict[str, Any]]]:
+    alternatives: list[list[dict[str, Any]]] = [[]]
     for index in sorted(term):
         options = _literal(tests[index], term[index])
         alternatives = [a + o for a in alternatives for o in options]
-    return [{"m": atoms[0] if len(atoms) == 1 else {"$and": atoms}} for atoms in alternatives]
+    return alternatives
+
+
+def _disjoint(terms: DNF) -> bool:
+    for i, a in enumerate(terms):
+        for b in terms[i + 1:]:
+            if not any(k in b and not (a[k] & b[k]) for k in a):
+                return False
+    return True
+
+
+# durable-rules fails an assert (error 303, measured) once more than 64 activations queue on one
+# fact. Criteria are split into groups whose worst case stays below that, and each group is
+# decided on its own fact in its own session (durable_adapter). A small pack is one group.
+MAX_FIRINGS_PER_GROUP = 56
 
 
 def emit_ruleset(
     pack: CompiledPack,
 ) -> tuple[dict[str, Any], dict[str, tuple[str, str, str, str | None]]]:
-    """The durable-rules ruleset, and for each rule name: (what, id, status, branch)."""
+    """The durable-rules ruleset, and for each rule name: (what, id, status, branch).
+
+    Sets `pack.rule_groups`: how many facts (one per group) the adapter asserts per entity."""
     exprs = Exprs(pack.tests)
-    rules: dict[str, Any] = {}
-    meta: dict[str, tuple[str, str, str, str | None]] = {}
+    # unit = one criterion, the decision, or one flag: [(name, (what, id, status, branch), atoms)]
+    units: list[list[tuple[str, tuple[str, str, str, str | None], list[dict[str, Any]]]]] = []
+    bounds: list[int] = []
+
+    def start_unit() -> None:
+        units.append([])
+        bounds.append(0)
 
     def add(what: str, ident: str, status: str, branch: str | None, dnf: DNF) -> None:
         base = f"{what}.{ident}.{status}" + (f".{branch}" if branch else "")
-        count = 0
-        for term in dnf:
-            for pattern in _patterns(term, pack.tests):
-                name = f"{base}#{count}"
-                count += 1
-                rules[name] = {"all": [pattern], "run": name}
-                meta[name] = (what, ident, status, branch)
+        patterns = [atoms for term in dnf for atoms in _atom_lists(term, pack.tests)]
+        for count, atoms in enumerate(patterns):
+            units[-1].append((f"{base}#{count}", (what, ident, status, branch), atoms))
+        # worst case for this status: every pattern at once, unless the terms exclude each other
+        worst = 1 if _disjoint(dnf) and len(patterns) == len(dnf) else len(patterns)
+        # Exactly one (branch, status) of a unit holds, so the unit's worst case is the largest.
+        bounds[-1] = max(bounds[-1], worst)
 
     def visit(node: Node, applicable: DNF, is_root: bool) -> None:
         if node.kind == "cases":
+            start_unit()
             for branch, selector, then in exprs.branches(node):
                 if then is None:
                     status = node.otherwise if branch == "otherwise" else UNKNOWN
@@ -553,20 +590,41 @@ def emit_ruleset(
                     tm, tn, tu = exprs.of(then)
                     for status, e in ((MET, tm), (NOT_MET, tn), (UNKNOWN, tu)):
                         add("node", node.id or "", status, branch, d_and(applicable, selector, e))
+            for _, selector, then in exprs.branches(node):
+                if then is not None:
                     visit(then, d_and(applicable, selector), False)
             return
         if not is_root and node.id is not None:
+            start_unit()
             for status, e in zip((MET, NOT_MET, UNKNOWN), exprs.of(node)):
                 add("node", node.id, status, None, d_and(applicable, e))
         for child in node.children:
             visit(child, applicable, False)
 
     visit(pack.root, TRUE, True)
+    start_unit()
     for outcome_status, e in zip((MET, NOT_MET, UNKNOWN), exprs.of(pack.root)):
         add("decision", pack.root.id or "root", outcome_status, None, e)
     for flag in pack.flags:
+        start_unit()
         for status, e in zip((MET, NOT_MET, UNKNOWN), exprs.of(flag.when)):
             add("flag", flag.id, status, None, e)
+
+    rules: dict[str, Any] = {}
+    meta: dict[str, tuple[str, str, str, str | None]] = {}
+    group, budget = 0, 0
+    for unit, bound in zip(units, bounds):
+        if bound > MAX_FIRINGS_PER_GROUP:
+            raise CompileError(f"criterion {unit[0][1][1]!r} could fire {bound} rules at once; "
+                               f"durable-rules allows {MAX_FIRINGS_PER_GROUP}: simplify it")
+        if budget + bound > MAX_FIRINGS_PER_GROUP:
+            group, budget = group + 1, 0
+        budget += bound
+        for name, info, atoms in unit:
+            pattern_atoms = [{"kind": ENTITY_KIND}, {"g": group}] + atoms
+            rules[name] = {"all": [{"m": {"$and": pattern_atoms}}], "run": name}
+            meta[name] = info
+    pack.rule_groups = group + 1
     if len(rules) > 4000:
         raise CompileError(f"the pack needs {len(rules)} engine rules; durable-rules allows 4096")
     return rules, meta

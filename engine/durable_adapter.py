@@ -66,10 +66,11 @@ class DurableSession:
 
     LOOPS = ("direct", "host")
 
-    def __init__(self, ruleset: dict[str, Any], label: str = "pack", loop: str = "direct"):
+    def __init__(self, ruleset: dict[str, Any], label: str = "pack", loop: str = "direct", groups: int = 1):
         if loop not in self.LOOPS:
             raise ValueError(f"loop must be one of {self.LOOPS}")
         self.loop = loop
+        self.groups = groups
         self._fired: list[str] = []
         self._host = _QuietHost(self._fired)
         self._name = f"{label}-{next(_names)}"
@@ -81,15 +82,24 @@ class DurableSession:
         self._handle = self._host.get_ruleset(self._name)._handle
 
     def decide(self, slots: dict[str, Any]) -> list[str]:
-        """Assert one entity's fact; return the names of the rules that fired, in order."""
-        sid = str(next(self._sids))
-        fact = dict(slots)
-        fact["kind"] = "entity"
-        fact["sid"] = sid
-        fact["id"] = "entity"
-        if self.loop == "direct":
-            return self._decide_direct(fact, sid)
-        return self._decide_host(fact, sid)
+        """Assert one entity's fact per rule group; return the names of the rules that fired.
+
+        A group is a slice of the criteria small enough for durable's activation queue (see
+        compile.MAX_FIRINGS_PER_GROUP); each is decided in its own session."""
+        entity = next(self._sids)
+        fired: list[str] = []
+        for group in range(self.groups):
+            sid = f"{entity}.{group}" if self.groups > 1 else str(entity)
+            fact = dict(slots)
+            fact["kind"] = "entity"
+            fact["g"] = group
+            fact["sid"] = sid
+            fact["id"] = "entity"
+            if self.loop == "direct":
+                fired += self._decide_direct(fact, sid)
+            else:
+                fired += self._decide_host(fact, sid)
+        return fired
 
     def _decide_direct(self, fact: dict[str, Any], sid: str) -> list[str]:
         fired: list[str] = []

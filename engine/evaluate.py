@@ -34,7 +34,8 @@ class Decider:
             raise ValueError(f"engine must be one of {ENGINES}")
         self.pack = pack
         self.engine = engine
-        self._session = DurableSession(pack.ruleset, pack.meta.id) if engine == "durable" else None
+        self._session = (DurableSession(pack.ruleset, pack.meta.id, groups=pack.rule_groups)
+                         if engine == "durable" else None)
 
     def decide(self, values: dict[str, Any]) -> Verdict:
         if self._session is None:

@@ -63,3 +63,38 @@ def test_a_ruleset_durable_refuses_is_an_error() -> None:
 def test_unknown_loop_is_rejected() -> None:
     with pytest.raises(ValueError):
         DurableSession({"r": {"all": [{"m": {"kind": "entity"}}], "run": "r"}}, "x", "threads")
+
+
+def _wide_pack(tmp_path, n: int):
+    inputs = "".join(f"  a{i}:\n    type: attestation\n    label: {{zh: 条件{i}}}\n" for i in range(n))
+    nodes = "".join(f"    - id: c{i}\n      cite: 一\n      test: {{attested: a{i}}}\n" for i in range(n))
+    text = (
+        "format: 1\npack:\n  id: wide\n  version: \"1.0.0\"\n  kind: eligibility\n  entity: firm\n"
+        "  title: {zh: 宽}\n  source: {title: 测试, seed: none.txt}\ninputs:\n" + inputs
+        + "parameters: {}\ncriteria:\n  id: root\n  cite: 一\n  all:\n" + nodes
+    )
+    path = tmp_path / "wide.yaml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_packs_wider_than_durables_activation_queue_are_split_into_groups(tmp_path) -> None:
+    # durable-rules fails an assert with error 303 once more than 64 activations queue on one
+    # fact; 90 criteria must therefore be decided over several facts, and still agree.
+    import datetime as dt
+
+    from engine.evaluate import Decider
+    from engine.pipeline import load_pack
+
+    pack, _ = load_pack(str(_wide_pack(tmp_path, 90)), dt.date(2024, 1, 1))
+    assert pack.rule_groups >= 2
+    durable, reference = Decider(pack, "durable"), Decider(pack, "reference")
+    all_yes = {f"a{i}": True for i in range(90)}
+    cases = [all_yes, {}, {**all_yes, "a89": False}, {k: v for k, v in all_yes.items() if k != "a3"}]
+    outcomes = []
+    for values in cases:
+        verdict = durable.decide(values)
+        assert verdict.key() == reference.decide(values).key()
+        assert len(verdict.statuses) == 90
+        outcomes.append(verdict.outcome)
+    assert outcomes == ["pass", "undetermined", "fail", "undetermined"]
