@@ -20,7 +20,7 @@ from engine.evaluate import ENGINES
 from engine.pipeline import decide_files, load_pack, parse_overrides
 from engine.problems import DecisionError, EngineError, ProblemsError, has_errors
 from engine.outputs import progress
-from engine.report import PROBLEM_RENDERERS, render_text, stream_evaluation_json
+from engine.report import PROBLEM_RENDERERS, encode_record, render_text, stream_evaluation_json
 from engine.validate import validate_file
 
 EXIT = {
@@ -110,7 +110,10 @@ def evaluate(pack_path: str, data: tuple[str, ...], as_of: str | None, fmt: str,
         sys.exit(EXIT["bad_pack"])
     problems: list[Any] = []
     streaming_to_terminal = not output and fmt in ("text", "json") and sys.stdout.isatty()
-    records = progress(decide_files(pack, data, engine, problems, workers=workers, what_it_takes=what_it_takes),
+    # JSON is encoded where each entity is decided (in the worker processes with --workers).
+    render = encode_record if fmt == "json" else None
+    records = progress(decide_files(pack, data, engine, problems, workers=workers, what_it_takes=what_it_takes,
+                                    render=render),
                        enabled=not streaming_to_terminal)
     if fmt in ("csv", "xlsx"):
         _write_batch(fmt, records, output, pack, lang, problems)

@@ -240,13 +240,16 @@ def worker_e2e(engine: str, csv_path: str, out_path: str, workers: str = "1") ->
     n = 0
     dumps = json.dumps
     started = time.perf_counter()
+    from engine.report import encode_record
+
     with open(out_path, "w", encoding="utf-8") as out:
         write = out.write
-        for record in decide_files(pack, [csv_path], engine, problems, **kwargs):
-            outcomes[record["outcome"]] += 1
+        # As `certify evaluate --format json` does: each record is encoded where it is decided
+        # (in the workers when there are several), and the text is written in input order.
+        for outcome, text in decide_files(pack, [csv_path], engine, problems, render=encode_record, **kwargs):
+            outcomes[outcome] += 1
             n += 1
-            write(dumps({k: v for k, v in record.items() if not k.startswith("_")},
-                        ensure_ascii=False, separators=(",", ":")) + "\n")
+            write(text + "\n")
     elapsed = time.perf_counter() - started
     return {"n": n, "seconds": elapsed, "per_s": n / elapsed, "pack_load_s": load_s,
             "rules": len(pack.ruleset), "outcomes": outcomes, "problems": len(problems),

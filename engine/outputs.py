@@ -62,7 +62,8 @@ def progress(records: Iterable[dict[str, Any]], stream: TextIO | None = None,
     width = 0
     for rec in records:
         n += 1
-        counts[rec.get("outcome", "undetermined")] = counts.get(rec.get("outcome", "undetermined"), 0) + 1
+        outcome = rec[0] if isinstance(rec, tuple) else rec.get("outcome", "undetermined")  # encoded or a record
+        counts[outcome] = counts.get(outcome, 0) + 1
         now = time.monotonic()
         if now - last >= interval:
             last = now

@@ -7,8 +7,9 @@ from __future__ import annotations
 import datetime as dt
 import multiprocessing as mp
 import os
+from collections import deque
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Iterator
+from typing import Any, Callable, Iterable, Iterator
 
 from .compile import CompileError, build, parse_param_value
 from .data import load_entities
@@ -109,17 +110,18 @@ def _decide_chunk(state: dict[str, Any], chunk: list[Any]) -> list[tuple[dict[st
             from .whatif import what_it_takes  # the smallest verified changes that would make it pass
 
             record["what_it_takes"] = what_it_takes(pack, normalised.values)
-        out.append((record, normalised.problems))
+        render = state.get("render")
+        out.append((render(record) if render else record, normalised.problems))
     return out
 
 
 _WORKER: dict[str, Any] = {}
 
 
-def _worker_init(pack: CompiledPack, engine: str, what_it_takes: bool = False) -> None:
+def _worker_init(pack: CompiledPack, engine: str, what_it_takes: bool = False, render: Any = None) -> None:
     # One durable Host per worker process: durable-rules is not safe to share across processes.
     _WORKER.update(pack=pack, decider=Decider(pack, engine), explainer=Explainer(pack, engine),
-                   what_it_takes=what_it_takes)
+                   what_it_takes=what_it_takes, render=render)
 
 
 def _worker_run(chunk: list[Any]) -> list[tuple[dict[str, Any], list[Problem]]]:
@@ -156,14 +158,18 @@ def _chunks(items: Iterator[Any], size: int) -> Iterator[list[Any]]:
 
 def decide_files(pack: CompiledPack, files: Iterable[str], engine: str = "durable",
                  problems: list[Problem] | None = None, workers: int = 1,
-                 chunk_size: int = 256, what_it_takes: bool = False) -> Iterator[dict[str, Any]]:
+                 chunk_size: int = 256, what_it_takes: bool = False,
+                 render: Callable[[dict[str, Any]], Any] | None = None) -> Iterator[Any]:
     """Decide every entity in `files`, in input order; problems are appended to `problems`.
 
     A file that cannot be read is reported and skipped; a row that cannot be used is reported
     and skipped; every other entity is decided. With `workers` > 1 the entities are decided in
     that many processes (0 = one per core), each with its own durable Host; the records come
     back in input order and are identical to a single-process run. With `what_it_takes`, each
-    record that does not pass gets a "what_it_takes" key (see `engine.whatif`).
+    record that does not pass gets a "what_it_takes" key (see `engine.whatif`). With `render`
+    (a module-level function, so worker processes can use it) each record is rendered where it
+    was decided and the rendered value is yielded: sending text back from a worker is far
+    cheaper than sending the record.
     """
     problems = problems if problems is not None else []
     entities = _entities(files, problems)
@@ -171,15 +177,25 @@ def decide_files(pack: CompiledPack, files: Iterable[str], engine: str = "durabl
         workers = os.cpu_count() or 1
     if workers <= 1:
         state = {"pack": pack, "decider": Decider(pack, engine), "explainer": Explainer(pack, engine),
-                 "what_it_takes": what_it_takes}
+                 "what_it_takes": what_it_takes, "render": render}
         for chunk in _chunks(entities, chunk_size):
             for record, found in _decide_chunk(state, chunk):
                 problems.extend(found)
                 yield record
         return
     method = "fork" if "fork" in mp.get_all_start_methods() else "spawn"
-    with mp.get_context(method).Pool(workers, _worker_init, (pack, engine, what_it_takes)) as pool:
-        for results in pool.imap(_worker_run, _chunks(entities, chunk_size)):
-            for record, found in results:
+    # At most a few chunks per worker in flight: Pool.imap would read the whole input ahead and
+    # hold every finished result, so memory would grow with the batch.
+    limit = 3 * workers
+    with mp.get_context(method).Pool(workers, _worker_init, (pack, engine, what_it_takes, render)) as pool:
+        pending: deque[Any] = deque()
+        for chunk in _chunks(entities, chunk_size):
+            pending.append(pool.apply_async(_worker_run, (chunk,)))
+            while len(pending) >= limit:
+                for record, found in pending.popleft().get():
+                    problems.extend(found)
+                    yield record
+        while pending:
+            for record, found in pending.popleft().get():
                 problems.extend(found)
                 yield record

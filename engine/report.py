@@ -153,15 +153,23 @@ def evaluation_json(records: list[dict[str, Any]], problems: list[Problem]) -> d
     }
 
 
-def stream_evaluation_json(records: Iterable[dict[str, Any]], problems: list[Problem], out: TextIO) -> dict[str, int]:
-    """The same document as `evaluation_json`, written record by record (memory stays flat)."""
+def encode_record(record: dict[str, Any]) -> tuple[str, str]:
+    """(outcome, JSON text) of one decision: the form workers send back (see decide_files)."""
+    body = {k: v for k, v in record.items() if not k.startswith("_")}
+    return record["outcome"], json.dumps(body, ensure_ascii=False, sort_keys=True)
+
+
+def stream_evaluation_json(records: Iterable[Any], problems: list[Problem], out: TextIO) -> dict[str, int]:
+    """The same document as `evaluation_json`, written record by record (memory stays flat).
+
+    Takes records, or (outcome, JSON text) pairs from `encode_record`."""
     counts = {"pass": 0, "fail": 0, "undetermined": 0}
     out.write('{\n  "schema": "%s",\n  "decisions": [' % OUTPUT_SCHEMA)
     first = True
     for rec in records:
-        counts[rec["outcome"]] += 1
-        body = {k: v for k, v in rec.items() if not k.startswith("_")}
-        out.write(("\n    " if first else ",\n    ") + json.dumps(body, ensure_ascii=False, sort_keys=True))
+        outcome, text = rec if isinstance(rec, tuple) else encode_record(rec)
+        counts[outcome] += 1
+        out.write(("\n    " if first else ",\n    ") + text)
         first = False
     out.write("\n  ],\n  \"counts\": " + json.dumps(counts))
     out.write(",\n  \"problems\": " + json.dumps([p.as_dict() for p in sorted(problems)], ensure_ascii=False))
