@@ -53,7 +53,7 @@ def read_version(spec: str, workdir: str, cwd: str | None = None) -> Version:
     rev, sep, rel = spec.partition(":")
     if not sep or not rev or not rel:
         raise DiffSourceError(f"{spec!r} is neither a file nor a git revision and path such as "
-                              "HEAD~1:rules/huguan-specialized-town.yaml")
+                              "HEAD~1:rules/PACK.yaml")
     try:
         out = subprocess.run(["git", "show", f"{rev}:{rel}"], cwd=cwd, capture_output=True, timeout=60)
     except (OSError, subprocess.SubprocessError) as error:

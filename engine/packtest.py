@@ -2,7 +2,7 @@
 
 A suite is `rules/<pack>.tests.yaml`:
 
-    pack: huguan-specialized-town.yaml      # relative to the suite file
+    pack: PACK.yaml                         # relative to the suite file
     as_of: "2024-06-30"
     fixtures: [../fixtures/huguan-towns.yaml]   # entities that carry an `expect:` block
     cases:                                   # and/or inline cases
@@ -15,6 +15,10 @@ A suite is `rules/<pack>.tests.yaml`:
           path: output_standard              # this criterion must be met
           flags: {priority_assessment: true} # true | false | unknown
           missing_inputs: [lead_output]      # exactly these are named as missing
+          targets: {zones_over_10yi: met}    # targets packs: met | not_met | not_yet_due | unknown
+                                             # (a per_year target is named by year: new_smes_2022)
+        set: {some_threshold_min: 8亿元}       # optional: parameter overrides for this case
+                                             # (like --set), e.g. for a number the policy leaves unset
 
 The runner is used by `certify test` and by pytest (tests/test_pack_suites.py), so CI and
 officers run the same cases.
@@ -39,8 +43,9 @@ from .yamlsafe import iso_date, load_yaml_file
 _FLAG_WORDS = {True: MET, False: NOT_MET, "unknown": UNKNOWN, None: UNKNOWN}
 _OUTCOME_STATUS = {"pass": MET, "fail": NOT_MET, "undetermined": UNKNOWN}
 _SUITE_KEYS = {"pack", "as_of", "fixtures", "cases", "cohorts"}  # cohorts: scoring packs (engine.scoring_suite)
-_CASE_KEYS = {"name", "as_of", "entity", "expect"}
-_EXPECT_KEYS = {"outcome", "criteria", "path", "flags", "missing_inputs", "why"}
+_CASE_KEYS = {"name", "as_of", "entity", "expect", "set"}
+_EXPECT_KEYS = {"outcome", "criteria", "path", "flags", "missing_inputs", "why", "targets"}
+_TARGET_STATUSES = ("met", "not_met", "not_yet_due", "unknown")
 
 
 @dataclass
@@ -99,6 +104,40 @@ def compare(record: dict[str, Any], expect: dict[str, Any], pack: CompiledPack) 
         got = sorted(m.get("input") or f"parameter:{m.get('parameter')}" for m in record["missing_inputs"])
         if sorted(expect["missing_inputs"]) != got:
             diffs.append(f"missing_inputs: expected {sorted(expect['missing_inputs'])}, got {got}")
+    if "targets" in expect:
+        diffs.extend(_compare_targets(record, expect["targets"]))
+    return diffs
+
+
+def _compare_targets(record: dict[str, Any], expected: Any) -> list[str]:
+    """`expect.targets: {target: status}` against the record's per-target views. A key is a
+    target node's id (per_year targets: `ID_YEAR`), or a target's id when it has one node."""
+    if not isinstance(expected, dict):
+        return ["targets: expected a mapping {target id: met | not_met | not_yet_due | unknown}"]
+    views = record.get("targets") or []
+    if not views:
+        return ["targets: this pack has no targets (pack.kind: targets)"]
+    diffs: list[str] = []
+    by_id = {v["id"]: v for v in views}
+    for ident, want in expected.items():
+        if want not in _TARGET_STATUSES:
+            diffs.append(f"targets.{ident}: expected status must be one of {', '.join(_TARGET_STATUSES)}, "
+                         f"not {want!r}")
+            continue
+        view = by_id.get(ident)
+        if view is None:
+            nodes = [v for v in views if v["target"] == ident]
+            if len(nodes) == 1:
+                view = nodes[0]
+            elif nodes:
+                diffs.append(f"targets.{ident}: a per-year target; name the year, e.g. {nodes[0]['id']}")
+                continue
+            else:
+                diffs.append(f"targets.{ident}: no such target")
+                continue
+        if view["status"] != want:
+            extra = f" (value {view.get('value_text') or 'missing'}, target {view.get('threshold_text') or 'unset'})"
+            diffs.append(f"targets.{ident}: expected {want}, got {view['status']}{extra}")
     return diffs
 
 
@@ -127,13 +166,15 @@ def run_suite(path: str, engine: str = "durable") -> SuiteResult:
     base = Path(path).parent
     pack_path = str(base / suite["pack"])
     default_as_of = iso_date(suite.get("as_of")) or dt.date.today()
-    packs: dict[dt.date, tuple[CompiledPack, Decider, Explainer]] = {}
+    packs: dict[tuple[dt.date, tuple[tuple[str, str], ...]], tuple[CompiledPack, Decider, Explainer]] = {}
 
-    def pack_for(as_of: dt.date) -> tuple[CompiledPack, Decider, Explainer]:
-        if as_of not in packs:
-            pack, _ = load_pack(pack_path, as_of)
-            packs[as_of] = (pack, Decider(pack, engine), Explainer(pack, engine))
-        return packs[as_of]
+    def pack_for(as_of: dt.date, sets: dict[str, Any] | None = None) -> tuple[CompiledPack, Decider, Explainer]:
+        key = (as_of, tuple(sorted((str(k), str(v)) for k, v in (sets or {}).items())))
+        if key not in packs:
+            overrides = {str(k): (f"{path} (set)", v) for k, v in (sets or {}).items()} or None
+            pack, _ = load_pack(pack_path, as_of, overrides)
+            packs[key] = (pack, Decider(pack, engine), Explainer(pack, engine))
+        return packs[key]
 
     try:
         pack, _, _ = pack_for(default_as_of)
@@ -144,8 +185,14 @@ def run_suite(path: str, engine: str = "durable") -> SuiteResult:
     result.coverage_ids = [n.id for n in pack.root.criteria() if n.id] + [f"flag:{f.id}" for f in pack.flags]
     result.coverage = {ident: set() for ident in result.coverage_ids}
 
-    def run_one(name: str, source: str, entity: RawEntity, expect: dict[str, Any], as_of: dt.date) -> None:
-        pack, decider, explainer = pack_for(as_of)
+    def run_one(name: str, source: str, entity: RawEntity, expect: dict[str, Any], as_of: dt.date,
+                sets: dict[str, Any] | None = None) -> None:
+        try:
+            pack, decider, explainer = pack_for(as_of, sets)
+        except ProblemsError as error:  # e.g. `set:` names an unknown parameter or a wrong unit
+            diffs = [f"set: {p.message}" for p in error.problems]
+            result.cases.append(CaseResult(path, name, source, False, diffs, None))
+            return
         normalised = normalise(pack, entity)
         verdict = decider.decide(normalised.values)
         record = explainer.explain(entity.id, entity.name, entity.fields, normalised, verdict, source)
@@ -185,7 +232,11 @@ def run_suite(path: str, engine: str = "durable") -> SuiteResult:
         ident = str(case["entity"].get("id", f"case{index + 1}"))
         entity = RawEntity(path, where[0], ident, case["entity"].get("name"), fields)
         as_of = iso_date(case.get("as_of")) or default_as_of
-        run_one(str(case.get("name") or ident), source, entity, case["expect"], as_of)
+        sets = case.get("set")
+        if sets is not None and not isinstance(sets, dict):
+            result.problems.append(doc.problem("E112", "set: maps parameter names to values", ("cases", index, "set")))
+            continue
+        run_one(str(case.get("name") or ident), source, entity, case["expect"], as_of, sets)
     return result
 
 

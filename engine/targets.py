@@ -410,6 +410,8 @@ def views(pack: Any, values: dict[str, Any], verdict: Any, counted: dict[str, An
             view["parameter_overridden_by"] = target_param.overridden or threshold_param.overridden
         if t["tolerance"]:
             tol = pack.params[t["tolerance"]]
+            if tol.overridden and "parameter_overridden_by" not in view:
+                view["parameter_overridden_by"] = tol.overridden
             view["target_text"] = target_param.written
             view["tolerance"] = t["tolerance"]
             view["tolerance_text"] = tol.written

@@ -35,7 +35,8 @@ _SIMPLE: dict[str, tuple[str, Fraction]] = {
     "倍": ("ratio", Fraction(1)),
 }
 # Count units all share one dimension: a "家" of firms and a "个" of platforms are both counts.
-for _name in ("家", "个", "户", "项", "人", "名", "家次", "批", "件", "次", "座", "所"):
+# A period counted in whole months (a loan term "不超过两年" is 24个月) is a count too.
+for _name in ("家", "个", "户", "项", "人", "名", "家次", "批", "件", "次", "座", "所", "个月"):
     _SIMPLE[_name] = ("count", Fraction(1))
 
 # Short forms officers use in spreadsheets and data ("12亿", "5000万").

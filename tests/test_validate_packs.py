@@ -106,7 +106,10 @@ def test_broken_pack_reports_its_expected_problem(path: Path):
 @pytest.mark.parametrize("path", VALID + RULES, ids=lambda p: f"{p.parent.name}/{p.name}")
 def test_valid_pack_has_no_problems(path: Path):
     doc, raw, problems = validate_file(str(path))
-    assert [p.format() for p in problems] == []
+    # W201 is the one allowed warning in rules/: a parameter the policy deliberately leaves
+    # without a number (`unset:` with the reason) — never filled in by guessing.
+    allowed = ("W201",) if path.parent.name == "rules" else ()
+    assert [p.format() for p in problems if p.code not in allowed] == []
     assert doc is not None
     assert raw == path.read_bytes()
 
@@ -122,8 +125,10 @@ def run(*args: str):
 def test_cli_validate_rules_folder_is_clean():
     result = run("validate", str(ROOT / "rules"))
     assert result.exit_code == 0, result.output
-    assert result.stdout.strip() == ""
-    assert re.search(r"\b[1-9]\d* pack\(s\) checked: 0 error\(s\), 0 warning\(s\)", result.stderr)
+    # the only problems are W201 warnings: parameters the policy leaves without a number (unset:)
+    warnings = [line for line in result.stdout.splitlines() if line.strip()]
+    assert all(" W201 warning: " in line for line in warnings), warnings
+    assert re.search(rf"\b[1-9]\d* pack\(s\) checked: 0 error\(s\), {len(warnings)} warning\(s\)", result.stderr)
 
 
 def test_cli_validate_broken_pack_exits_1_with_location_and_code():
