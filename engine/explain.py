@@ -195,6 +195,9 @@ class Explainer:
                 visit(then, depth)
 
         visit(self.pack.root, 0)
+        root = self.pack.root
+        if root.test is not None and verdict.outcome == "undetermined":
+            note_missing(root.test)  # a one-test pack: the root is not listed among the criteria
         discretionary = [c["id"] for c in criteria if c.get("discretionary") and c["status"] == MET]
         flags = [
             {"id": f.id, "title": f.title, "cite": f.cite, "status": verdict.flags.get(f.id, UNKNOWN),

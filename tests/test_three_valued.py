@@ -160,3 +160,22 @@ def test_gap_below_one_yuan_precision(decide, town, engine):
     assert item["status"] == "not_met"
     assert item["test"]["gap"] == "0.0001"  # 1元 in 万元, exactly
     assert item["test"]["gap_text"] == "0.0001万元"
+
+
+def test_a_pack_whose_root_is_a_single_test_still_names_the_missing_input(tmp_path):
+    import datetime as dt
+
+    from engine.pipeline import decide_files, load_pack
+
+    pack_file = tmp_path / "one.yaml"
+    pack_file.write_text(
+        "format: 1\npack: {id: one, version: \"1.0.0\", kind: eligibility, entity: firm, title: {zh: 一},\n"
+        "  source: {title: t, seed: x.txt}}\ninputs:\n  a: {type: attestation, label: {zh: 甲}}\n"
+        "parameters: {}\ncriteria: {id: root, cite: 一, test: {attested: a}}\n", encoding="utf-8")
+    data = tmp_path / "d.yaml"
+    data.write_text("entities: [{id: X}, {id: Y, a: 是}]\n", encoding="utf-8")
+    pack, _ = load_pack(str(pack_file), dt.date(2024, 1, 1))
+    first, second = decide_files(pack, [str(data)])
+    assert first["outcome"] == "undetermined"
+    assert [m["input"] for m in first["missing_inputs"]] == ["a"]
+    assert second["outcome"] == "pass" and second["missing_inputs"] == []
