@@ -177,9 +177,11 @@ def _write_batch(fmt: str, records: Any, output: str | None, pack: Any, lang: st
 def report(pack_path: str, data: tuple[str, ...], output: str | None, fmt: str | None, as_of: str | None, lang: str,
            engine: str, sets: tuple[str, ...], override_files: tuple[str, ...], what_it_takes: bool,
            sources: tuple[str, ...], workers: int) -> None:
-    """A reviewer report (HTML, Markdown) or result table (CSV, XLSX) for every entity in DATA."""
+    """A reviewer report (HTML, Markdown) or result table (CSV, XLSX) for every entity in DATA.
+    For a scoring pack (kind: scoring): per cohort the ranking, and per zone its points by indicator."""
     from engine.clauses import load_clauses
     from engine.outputs import report_format
+    from engine.scoring import is_scoring_file
 
     date = _as_of(as_of)
     try:
@@ -189,6 +191,8 @@ def report(pack_path: str, data: tuple[str, ...], output: str | None, fmt: str |
     except ProblemsError as error:
         PROBLEM_RENDERERS["text"](error.problems, sys.stderr)
         sys.exit(EXIT["usage"])
+    if is_scoring_file(pack_path):
+        _score_report(pack_path, data, date, overrides, report_format(fmt, output), output, lang, engine)
     try:
         pack, _ = load_pack(pack_path, date, overrides)
     except ProblemsError as error:
@@ -200,6 +204,61 @@ def report(pack_path: str, data: tuple[str, ...], output: str | None, fmt: str |
     problems: list[Any] = []
     records = progress(decide_files(pack, data, engine, problems, workers=workers, what_it_takes=what_it_takes))
     _write_batch(fmt, records, output, pack, lang, problems, clauses)
+
+
+def _load_scoring(pack_path: str, date: dt.date, overrides: dict[str, Any]) -> Any:
+    from engine.scoring import load_scoring_pack
+
+    try:
+        return load_scoring_pack(pack_path, date, overrides)[0]
+    except ProblemsError as error:
+        PROBLEM_RENDERERS["text"](error.problems, sys.stderr)
+        click.echo(f"the rule pack {pack_path} has errors; nothing was scored", err=True)
+        sys.exit(EXIT["bad_pack"])
+
+
+def _score_files(pack: Any, data: tuple[str, ...], engine: str, problems: list[Any]) -> dict[str, Any]:
+    from engine.scoring import score_files
+
+    try:
+        return score_files(pack, data, engine, problems)
+    except DecisionError as error:
+        click.echo(f"decision engine fault: {error}", err=True)
+        sys.exit(EXIT["engine"])
+
+
+def _score_report(pack_path: str, data: tuple[str, ...], date: dt.date, overrides: dict[str, Any], fmt: str,
+                  output: str | None, lang: str, engine: str) -> None:
+    """`certify report` for a scoring pack: score, render, report problems, exit with the batch's code."""
+    from engine.outputs import atomic_path, atomic_text
+    from engine.report_scoring import render_score_html, render_score_markdown, write_score_xlsx
+    from engine.scoring_report import render_score_csv
+
+    if fmt == "xlsx" and not output:
+        raise click.UsageError("--format xlsx writes a file: add -o FILE.xlsx")
+    pack = _load_scoring(pack_path, date, overrides)
+    problems: list[Any] = []
+    result = _score_files(pack, data, engine, problems)
+
+    def render(out: Any) -> None:
+        if fmt == "csv":
+            render_score_csv(result, out, lang)
+        elif fmt == "markdown":
+            render_score_markdown(result, out, lang, pack.meta.title, dict(pack.meta.source), problems)
+        else:
+            render_score_html(result, out, lang, pack.meta.title, dict(pack.meta.source), problems)
+
+    if fmt == "xlsx" and output:
+        with atomic_path(output) as tmp:
+            write_score_xlsx(result, tmp, lang)
+    elif output:
+        with atomic_text(output, newline="" if fmt == "csv" else None) as handle:
+            render(handle)
+    else:
+        render(sys.stdout)
+    if problems:
+        PROBLEM_RENDERERS["text"](problems, sys.stderr)
+    sys.exit(EXIT["bad_data"] if has_errors(problems) else EXIT["ok"])
 
 
 @main.command("test")
@@ -312,26 +371,27 @@ def diff(old: str, new: str, data: tuple[str, ...], as_of: str | None, fmt: str,
 @click.option("--lang", type=click.Choice(["zh", "en"]), default="zh", show_default=True)
 @click.option("--as-of", "as_of", help="Evaluate as on this date (YYYY-MM-DD); default today.")
 @click.option("--engine", type=click.Choice(ENGINES), default="durable", show_default=True)
+@click.option("--set", "sets", multiple=True, metavar="NAME=VALUE",
+              help="Override a parameter or scoring setting, e.g. awards.key_development.1=700万元, "
+                   "sales_growth_rank.weight=50%, '*.step=1', choices.award_pass_down=false.")
+@click.option("--overrides", "override_files", multiple=True, type=click.Path(), help="YAML file of name: value overrides.")
 @click.option("--output", "-o", type=click.Path(), help="Write to this file instead of standard output.")
 def score(pack_path: str, data: tuple[str, ...], fmt: str, lang: str, as_of: str | None, engine: str,
-          output: str | None) -> None:
+          output: str | None, sets: tuple[str, ...] = (), override_files: tuple[str, ...] = ()) -> None:
     """Score, rank and award every entity in DATA with a scoring pack (one cohort per type)."""
-    from engine.scoring import load_scoring_pack, score_files
     from engine.scoring_report import render_score_csv, render_score_json, render_score_text
 
     date = _as_of(as_of)
     try:
-        pack, _ = load_scoring_pack(pack_path, date)
+        overrides = parse_overrides(sets, override_files)
+    except ValueError as error:
+        raise click.UsageError(str(error))
     except ProblemsError as error:
         PROBLEM_RENDERERS["text"](error.problems, sys.stderr)
-        click.echo(f"the rule pack {pack_path} has errors; nothing was scored", err=True)
-        sys.exit(EXIT["bad_pack"])
+        sys.exit(EXIT["usage"])
+    pack = _load_scoring(pack_path, date, overrides)
     problems: list[Any] = []
-    try:
-        result = score_files(pack, data, engine, problems)
-    except DecisionError as error:
-        click.echo(f"decision engine fault: {error}", err=True)
-        sys.exit(EXIT["engine"])
+    result = _score_files(pack, data, engine, problems)
     out = open(output, "w", encoding="utf-8", newline="" if fmt == "csv" else None) if output else sys.stdout
     try:
         if fmt == "json":

@@ -11,7 +11,7 @@ import os
 import sys
 import tempfile
 import time
-from typing import Any, Callable, Iterable, Iterator, TextIO
+from typing import Any, Iterable, Iterator, TextIO
 
 from .model import CompiledPack
 
@@ -88,18 +88,6 @@ def report_format(fmt: str | None, output: str | None) -> str:
     return "html"
 
 
-def ranking_rows(pack: CompiledPack, records: list[dict[str, Any]]) -> list[dict[str, Any]] | None:
-    """Ranking rows for scoring packs, when the scoring module provides them; else None."""
-    try:
-        from . import scoring  # type: ignore[attr-defined]
-    except ImportError:
-        return None
-    builder: Callable[..., Any] | None = getattr(scoring, "ranking_rows", None)
-    if builder is None:
-        return None
-    return builder(pack, records)
-
-
 def write_report(fmt: str, records: Iterable[dict[str, Any]], output: str | None, pack: CompiledPack,
                  lang: str = "zh", problems: list[Any] | None = None, clauses: dict[str, str] | None = None,
                  stdout: TextIO | None = None) -> dict[str, int]:
@@ -126,8 +114,9 @@ def write_report(fmt: str, records: Iterable[dict[str, Any]], output: str | None
     from .clauses import clauses_for
 
     cited = clauses_for(recs, clauses or {})
+    # Eligibility records carry no ranking: scoring packs have their own report (engine.report_scoring).
     kwargs = dict(lang=lang, pack_title=pack.meta.title, source=dict(pack.meta.source), clauses=cited,
-                  problems=problems, ranking=ranking_rows(pack, recs))
+                  problems=problems)
     if fmt == "html":
         from .report_html import render_html as render
     elif fmt == "markdown":

@@ -20,22 +20,26 @@ particular policy is written here.
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
+import json
 import math
 from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any, Iterable
 
-from .compile import build
+import yaml
+
+from .compile import CompileError, build
 from .data import RawEntity, load_entities
 from .evaluate import Decider
 from .explain import Explainer, provenance
 from .model import MET, NOT_MET, OUTCOME_OF, UNKNOWN, CompiledPack
 from .normalize import normalise
 from .problems import ERROR, Problem, ProblemsError, has_errors
-from .units import Unit, format_amount, fraction_json, parse_amount, parse_unit, to_fraction
-from .validate import validate_file
-from .yamlsafe import Document
+from .units import AmountError, Unit, format_amount, fraction_json, parse_amount, parse_unit, to_fraction
+from .validate import check_document, validate_file
+from .yamlsafe import Document, load_yaml_file
 
 OUTPUT_SCHEMA = "certify.scoring/1"
 
@@ -151,6 +155,7 @@ class ScoringPack:
     choices: dict[str, Any]
     choice_notes: dict[str, str]
     has_criteria: bool
+    overrides: dict[str, dict[str, str]] = field(default_factory=dict)  # scoring settings set by --set / --overrides
 
     @property
     def meta(self):  # noqa: ANN201 - the decisions pack's metadata is the pack's
@@ -221,10 +226,13 @@ def _part(raw: dict[str, Any], weight: Fraction, choices: dict[str, Any], inputs
     return Part(ident, title, "bands", weight, bands_input=b["input"], bands=tuple(bands))
 
 
-def build_scoring(document: Document, raw_bytes: bytes, as_of: dt.date) -> ScoringPack:
+def build_scoring(document: Document, raw_bytes: bytes, as_of: dt.date,
+                  overrides: dict[str, tuple[str, Any]] | None = None) -> ScoringPack:
+    """Build a scoring pack; `overrides` are for the pack's `parameters` (see `override_document`
+    for the scoring settings)."""
     doc = document.value
     synthetic = Document(document.file, decisions_document(doc), {})
-    decisions = build(synthetic, raw_bytes, as_of)
+    decisions = build(synthetic, raw_bytes, as_of, overrides)
     choices = {name: default for name, (_, default) in CHOICES.items()}
     notes: dict[str, str] = {}
     for name, spec in (doc.get("choices") or {}).items():
@@ -285,14 +293,144 @@ def is_scoring_document(doc: Document | None) -> bool:
     return doc is not None and isinstance(doc.value, dict) and (doc.value.get("pack") or {}).get("kind") == "scoring"
 
 
-def load_scoring_pack(path: str, as_of: dt.date) -> tuple[ScoringPack, list[Problem]]:
-    """Validate and build a scoring pack. Raises ProblemsError on errors; returns warnings."""
+def is_scoring_file(path: str) -> bool:
+    """Whether the pack at `path` says `kind: scoring` (False when it cannot be read: the
+    ordinary loader then reports why)."""
+    try:
+        doc, _ = load_yaml_file(path, max_bytes=4 * 1024 * 1024)
+    except (ProblemsError, OSError):
+        return False
+    return is_scoring_document(doc)
+
+
+def load_scoring_pack(path: str, as_of: dt.date, overrides: dict[str, tuple[str, Any]] | None = None
+                      ) -> tuple[ScoringPack, list[Problem]]:
+    """Validate and build a scoring pack. Raises ProblemsError on errors; returns warnings.
+
+    `overrides` ({name: (origin, value)}, as `engine.pipeline.parse_overrides` returns) set pack
+    parameters by name and scoring settings by path (see `override_document`)."""
     doc, raw, problems = validate_file(path)
     if doc is None or has_errors(problems):
         raise ProblemsError(problems)
     if not is_scoring_document(doc):
         raise ProblemsError([Problem(path, 1, 1, "E112", "this pack is not kind: scoring; use certify evaluate")])
-    return build_scoring(doc, raw, as_of), [p for p in problems if p.severity != ERROR]
+    if not overrides:
+        return build_scoring(doc, raw, as_of), [p for p in problems if p.severity != ERROR]
+    patched, params, applied, bad = override_document(doc, overrides)
+    if not bad:
+        before = {(p.code, p.message) for p in problems}
+        after = check_document(patched)
+        bad = [Problem(p.file, p.line, p.col, p.code, f"with the overrides ({', '.join(applied)}): {p.message}")
+               for p in after if p.severity == ERROR and (p.code, p.message) not in before]
+        problems = after
+    if not bad and params:
+        from .compile import parse_param_value
+        from .pipeline import _override_unit_problems  # the checks `evaluate` makes on --set
+
+        for name, (origin, value) in params.items():
+            try:
+                parse_param_value(value)
+            except AmountError as error:
+                bad.append(Problem(origin, 1, 1, "E123", f"override {name}: {error}"))
+        bad = bad or _override_unit_problems(doc, params)
+    if bad:
+        raise ProblemsError(bad)
+    try:
+        sp = build_scoring(patched, raw, as_of, params)
+    except CompileError as error:
+        raise ProblemsError([Problem(path, 1, 1, "E126", str(error))])
+    except (AmountError, ValueError) as error:
+        raise ProblemsError([Problem(path, 1, 1, "E123", f"with the overrides ({', '.join(applied)}): {error}")])
+    sp.overrides = applied
+    return sp, [p for p in problems if p.severity != ERROR]
+
+
+# ---------------------------------------------------------------------------------------------
+# Overrides: what-if values for parameters and scoring settings
+
+INDICATOR_FIELDS = ("max", "cap", "min_points")
+RANK_FIELDS = ("full", "step", "floor", "order", "ties")
+ITEM_FIELDS = ("points", "per", "steps")
+
+
+def _override_targets(doc: dict[str, Any], name: str) -> list[tuple[dict[str, Any], str]] | None:
+    """The (mapping, key) places an override path names in a (copied) scoring document, or None.
+
+    Paths: ``awards.total``, ``awards.COHORT.PLACE`` (an award amount), ``choices.NAME``,
+    ``ID.FIELD`` where ID is an indicator or weighted part id (or ``*`` for every one that has
+    FIELD): ``weight`` (a weighted part), ``full`` / ``step`` / ``floor`` / ``order`` / ``ties``
+    (rank points), ``max`` / ``cap`` / ``min_points`` (an indicator); ``ID.INPUT.points`` /
+    ``.per`` / ``.steps`` (an item of an items indicator or part).
+    """
+    parts = name.split(".")
+    if parts[0] == "awards":
+        awards = doc.get("awards") or {}
+        if parts[1:] == ["total"] and "total" in awards:
+            return [(awards, "total")]
+        if len(parts) == 3:
+            table = (awards.get("by_cohort") or {}).get(parts[1]) or []
+            found = [(row, "amount") for row in table if isinstance(row, dict) and str(row.get("place")) == parts[2]]
+            return found or None
+        return None
+    if parts[0] == "choices":
+        if len(parts) != 2 or parts[1] not in CHOICES:
+            return None
+        choices = doc.setdefault("choices", {})
+        entry = choices.get(parts[1])
+        if not isinstance(entry, dict):
+            entry = choices[parts[1]] = {"value": CHOICES[parts[1]][1], "note": "set by override"}
+        return [(entry, "value")]
+    if len(parts) not in (2, 3):
+        return None
+    ident, field_name = parts[0], parts[-1]
+    nodes: list[tuple[dict[str, Any], bool]] = []  # (indicator or weighted part, is an indicator)
+    for ind in doc.get("indicators") or []:
+        nodes.append((ind, True))
+        nodes.extend((p, False) for p in ind.get("weighted") or [])
+    nodes = [(n, top) for n, top in nodes if ident in ("*", n.get("id"))]
+    found: list[tuple[dict[str, Any], str]] = []
+    for node, top in nodes:
+        if len(parts) == 3:
+            if field_name in ITEM_FIELDS:
+                found += [(item, field_name) for item in node.get("items") or [] if item.get("input") == parts[1]]
+        elif field_name in INDICATOR_FIELDS and top:
+            found.append((node, field_name))
+        elif field_name == "weight" and not top:
+            found.append((node, "weight"))
+        elif field_name in RANK_FIELDS and isinstance(node.get("rank"), dict):
+            found.append((node["rank"], field_name))
+    return found or None
+
+
+def override_document(document: Document, overrides: dict[str, tuple[str, Any]]
+                      ) -> tuple[Document, dict[str, tuple[str, Any]], dict[str, dict[str, str]], list[Problem]]:
+    """Apply overrides to a copy of a scoring document.
+
+    Returns the patched document, the overrides of the pack's `parameters` (left to `build`,
+    which records them), the scoring settings applied ({path: {value, from}}, for the result's
+    record) and the problems (E120: an override names nothing in the pack)."""
+    doc = copy.deepcopy(document.value)
+    params = doc.get("parameters") or {}
+    param_overrides: dict[str, tuple[str, Any]] = {}
+    applied: dict[str, dict[str, str]] = {}
+    bad: list[Problem] = []
+    for name, (origin, value) in overrides.items():
+        if name in params:
+            param_overrides[name] = (origin, value)
+            continue
+        targets = _override_targets(doc, name)
+        if targets is None:
+            bad.append(Problem(origin, 1, 1, "E120", f"override for {name!r}: no such parameter or scoring setting in "
+                               f"pack {document.file} (e.g. awards.COHORT.PLACE, PART.weight, PART.step, choices.NAME)"))
+            continue
+        if name.startswith("choices.") and isinstance(value, str):
+            parsed = yaml.safe_load(value) if value.strip() else value  # --set choices.award_pass_down=false
+            value = value if isinstance(parsed, float) else parsed
+        for mapping, key in targets:
+            mapping[key] = value
+        written = json.dumps(value, ensure_ascii=False) if isinstance(value, (list, dict, bool)) else str(value)
+        applied[name] = {"value": written, "from": origin}
+    return Document(document.file, doc, document.positions), param_overrides, applied, bad
 
 
 # ---------------------------------------------------------------------------------------------
@@ -634,9 +772,11 @@ class Scorer:
         cohorts = [self.score_cohort(c, zs) for c, zs in by_cohort.items() if zs]
         factor = sp.award_unit.factor if sp.award_unit else Fraction(1)
         paid = sum((Fraction(c["awards_paid"]) * factor for c in cohorts), Fraction(0))
+        record = provenance(sp.decisions, self.engine)
+        record["overrides"] = {**record["overrides"], **sp.overrides}  # parameters, then scoring settings
         return {
             "schema": OUTPUT_SCHEMA,
-            "record": provenance(sp.decisions, self.engine),
+            "record": record,
             "total_max": _num(sp.total_max),
             "award_unit": sp.award_unit.name if sp.award_unit else None,
             "award_total_stated": _award_num(sp.award_total, sp) if sp.award_total is not None else None,
@@ -690,9 +830,4 @@ def status_word(status: str) -> str:
     return {MET: "met", NOT_MET: "not_met", UNKNOWN: "unknown"}[status]
 
 
-def ranking_rows(pack: Any, records: list[dict[str, Any]]) -> None:
-    """Reports over eligibility records carry no ranking; `certify score` renders rankings."""
-    return None
-
-
-__all__ = ["OUTCOME_OF", "ScoringPack", "Scorer", "load_scoring_pack", "score_files", "zone_index"]
+__all__ = ["OUTCOME_OF", "ScoringPack", "Scorer", "is_scoring_file", "load_scoring_pack", "score_files", "zone_index"]

@@ -126,7 +126,10 @@ def render_score_text(result: dict[str, Any], out: TextIO, lang: str = "zh", pac
     unit = result.get("award_unit")
     title = _l(pack_title, lang) or rec["pack"]
     out.write(f"{title} — {rec['pack']} {rec['pack_version']} (sha256 {rec['pack_sha256'][:12]}), "
-              f"{w['as_of']} {rec['as_of']}\n\n")
+              f"{w['as_of']} {rec['as_of']}\n")
+    for name, o in (rec.get("overrides") or {}).items():  # as `certify evaluate` prints them
+        out.write(f"  override {name} = {o['value']} ({o['from']})\n")
+    out.write("\n")
     for cohort in result["cohorts"]:
         zones = cohort["zones"]
         ind_ids = list(zones[0]["points"]) if zones else []

@@ -209,6 +209,59 @@ def test_cli_score_refuses_a_broken_pack(tmp_path: Path):
     assert result.exit_code == 4
 
 
+def test_cli_score_set_award_amount_changes_the_award_and_is_recorded():
+    base = json.loads(run("score", "--rules", str(PACK), str(ZONES), "--as-of", "2024-12-31",
+                          "--format", "json").stdout)
+    result = run("score", "--rules", str(PACK), str(ZONES), "--as-of", "2024-12-31", "--format", "json",
+                 "--set", "awards.key_development.1=700万元")
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    before, after = zone_index(base), zone_index(data)
+    assert before["K01"]["award"]["amount"] == "600" and after["K01"]["award"]["amount"] == "700"
+    assert Fraction(data["awards_paid"]) == Fraction(base["awards_paid"]) + 100
+    assert data["record"]["overrides"] == {"awards.key_development.1": {"value": "700万元", "from": "--set"}}
+    assert base["record"]["overrides"] == {}
+    text = run("score", "--rules", str(PACK), str(ZONES), "--as-of", "2024-12-31",
+               "--set", "awards.key_development.1=700万元").stdout
+    assert "override awards.key_development.1 = 700万元 (--set)" in text and "一等奖 700万元" in text
+
+
+def test_cli_score_set_weights_and_rank_step_from_an_overrides_file(tmp_path: Path):
+    overrides = tmp_path / "what-if.yaml"
+    overrides.write_text("sales_growth_rank.weight: 40%\nsales_total_rank.weight: 60%\n", encoding="utf-8")
+    result = run("score", "--rules", str(PACK), str(ZONES), "--as-of", "2024-12-31", "--format", "json",
+                 "--overrides", str(overrides))
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    zones = zone_index(data)
+    # as when the weights are edited in the YAML (test_changing_a_weight_in_yaml_changes_the_points)
+    assert zones["K03"]["points"]["scale"] == "8.7" and zones["K04"]["points"]["scale"] == "8.8"
+    assert data["record"]["overrides"]["sales_total_rank.weight"] == {"value": "60%", "from": str(overrides)}
+    # every rank step at once: K03 is 3rd on sales growth (10 - 2 × 1 = 8) and 4th on sales (7)
+    data = json.loads(run("score", "--rules", str(PACK), str(ZONES), "--as-of", "2024-12-31", "--format", "json",
+                          "--set", "*.step=1").stdout)
+    part = zone_index(data)["K03"]["indicators"][0]["parts"]
+    assert [p["rank_points"] for p in part] == ["8", "7"] and zone_index(data)["K03"]["points"]["scale"] == "7.6"
+
+
+def test_cli_score_set_a_parameter_and_a_choice():
+    data = json.loads(run("score", "--rules", str(PACK), str(ZONES), "--as-of", "2024-12-31", "--format", "json",
+                          "--set", "staff_post_sales_min=70亿元", "--set", "choices.award_pass_down=false").stdout)
+    zones = zone_index(data)
+    assert zones["K01"]["award"]["amount"] == "400"  # K02's first prize is no longer passed down
+    assert data["record"]["overrides"]["staff_post_sales_min"]["value"] == "70亿元"
+    assert data["choices"]["award_pass_down"]["value"] is False
+
+
+def test_cli_score_refuses_bad_overrides():
+    for setting, code in (("no_such_thing=1", "E120"), ("awards.key_development.1=7亩", "E122"),
+                          ("sales_growth_rank.step=abc", "E123"), ("choices.rank_ties=sometimes", "E112")):
+        result = CliRunner().invoke(main, ["score", "--rules", str(PACK), str(ZONES), "--set", setting])
+        assert result.exit_code == 4, (setting, result.output)
+        assert code in result.stderr, (setting, result.stderr)
+    assert run("score", "--rules", str(PACK), str(ZONES), "--set", "nonsense").exit_code == 2
+
+
 def test_durable_is_imported_only_by_the_adapter():
     for path in (ROOT / "engine").glob("*.py"):
         if path.name == "durable_adapter.py":
