@@ -17,10 +17,11 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from .problems import Problem, ProblemsError
-from .yamlsafe import parse_yaml
+from .yamlsafe import parse_yaml, read_limited
 
 MAX_DATA_BYTES = 512 * 1024 * 1024
 RESERVED = ("id", "name", "expect")
+MAX_CSV_COLUMNS = 10_000
 
 
 @dataclass
@@ -49,7 +50,7 @@ def decode(raw: bytes, file: str) -> tuple[str, str]:
 def _read_bytes(file: str) -> bytes:
     try:
         with open(file, "rb") as handle:
-            raw = handle.read(MAX_DATA_BYTES + 1)
+            raw = read_limited(handle, MAX_DATA_BYTES)  # not read(MAX + 1): that allocates 512 MiB
     except OSError as error:
         raise ProblemsError([Problem(file, 1, 1, "E100", f"cannot read file: {error.strerror}")])
     if len(raw) > MAX_DATA_BYTES:
@@ -179,6 +180,15 @@ def _csv_rows(file: str, reader: Any, problems: list[Problem]) -> Iterator[RawEn
     except csv.Error as error:
         raise ProblemsError([Problem(file, 1, 1, "E101", f"CSV error: {error}")])
     header = [h.strip() for h in header]
+    # A header of 10^6 columns (hostile or a broken export) would make every row cost a million
+    # field checks and warnings; no policy data has anywhere near this many inputs.
+    if len(header) > MAX_CSV_COLUMNS:
+        raise ProblemsError([Problem(file, 1, 1, "E100", f"the header row has {len(header)} columns; "
+                                     f"at most {MAX_CSV_COLUMNS} are read")])
+    # Column numbers by name, looked up once: header.index() per cell was quadratic in the width.
+    column_of: dict[str, int] = {}
+    for number, name in enumerate(header, 1):
+        column_of.setdefault(name, number)
     if "id" not in header:
         raise ProblemsError([Problem(file, 1, 1, "E111", "the header row has no id column")])
     seen_any = False
@@ -204,7 +214,7 @@ def _csv_rows(file: str, reader: Any, problems: list[Problem]) -> Iterator[RawEn
         item = {k: v for k, v in item.items() if v != ""}
         entity = _entity_from_mapping(file, row_number, row_number - 2, item, problems)
         if entity is not None:
-            entity.positions = {k: (row_number, header.index(k) + 1) for k in item}
+            entity.positions = {k: (row_number, column_of[k]) for k in item}
             yield entity
     if not seen_any:
         raise ProblemsError([Problem(file, 1, 1, "E133", "the file has a header but no entities")])

@@ -63,7 +63,13 @@ def parse_unit(name: str) -> Unit | None:
 DIMENSION_OF_TYPE = {"money": "money", "count": "count", "percent": "percent", "area": "area"}
 
 _NUMBER = r"[-+]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?"
-_AMOUNT_RE = re.compile(rf"^\s*(?P<num>{_NUMBER})\s*(?P<unit>[^\d\s].*?)?\s*$")
+# Matched against stripped text. The unit is greedy with no trailing \s*: the former lazy
+# `.*?` followed by `\s*$` backtracked quadratically on text like "1x<100000 spaces>y"
+# (half a minute for one 100 kB cell).
+_AMOUNT_RE = re.compile(rf"^(?P<num>{_NUMBER})\s*(?P<unit>[^\d\s].*)?$")
+# Longer text is refused before any parsing, and shown shortened: an amount is a few dozen
+# characters, and a 100 kB cell should not be echoed whole into every problem message.
+MAX_AMOUNT_TEXT = 1000
 
 
 class AmountError(ValueError):
@@ -85,6 +91,13 @@ def _exact(number: Decimal, shown: str) -> Fraction:
     return Fraction(number)
 
 
+def _check_length(text: str) -> None:
+    if len(text) > MAX_AMOUNT_TEXT:
+        raise AmountError(
+            f"{text[:20]!r}… is {len(text)} characters long; an amount is at most {MAX_AMOUNT_TEXT}"
+        )
+
+
 def to_fraction(value: Any) -> Fraction:
     """An exact number from int, Decimal or numeric text. Never accepts a binary float."""
     if isinstance(value, bool):
@@ -102,6 +115,7 @@ def to_fraction(value: Any) -> Fraction:
             raise AmountError(f"{value!r} is not a finite number")
         return _exact(Decimal(repr(value)), repr(value))
     if isinstance(value, str):
+        _check_length(value)
         text = value.strip().replace(",", "").replace("，", "")
         try:
             number = Decimal(text)
@@ -117,7 +131,8 @@ def parse_amount(value: Any, default_unit: Unit | None) -> tuple[Fraction, Unit]
     Returns the value in base units of the unit's dimension and the unit it was written in.
     """
     if isinstance(value, str):
-        match = _AMOUNT_RE.match(value.replace("，", ","))
+        _check_length(value)
+        match = _AMOUNT_RE.match(value.replace("，", ",").strip())
         if not match:
             raise AmountError(
                 f"{value!r} is not an amount; write a number with an optional unit, "

@@ -31,6 +31,14 @@ MAX_BYTES = 64 * 1024 * 1024
 MAX_NODES = 2_000_000
 MAX_DEPTH = 64
 MAX_SCALAR = 100_000
+# Values that aliases may add beyond what is written. MAX_NODES alone let a 200-byte file of
+# nested aliases expand to 2 million values (about 15 s and 1 GB to build with positions);
+# legitimate packs and data repeat a block or two, so this is generous.
+MAX_ALIAS_VALUES = 100_000
+# Values in a file read by load_yaml_file (rule packs, their test suites, override files). The
+# largest pack has about 600; 2 million values fit in a 4 MiB pack and took 45 s and 2.4 GB to
+# compose and check. Data files (parse_yaml from engine.data) keep MAX_NODES.
+MAX_PACK_VALUES = 100_000
 
 Path = tuple[Any, ...]
 
@@ -76,8 +84,9 @@ _DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
 class _Builder:
-    def __init__(self, file: str):
+    def __init__(self, file: str, max_nodes: int = MAX_NODES):
         self.file = file
+        self.max_nodes = max_nodes
         self.positions: dict[Path, tuple[int, int]] = {}
         self.problems: list[Problem] = []
         self.count = 0
@@ -90,8 +99,8 @@ class _Builder:
 
     def build(self, node: yaml.Node, path: Path, depth: int) -> Any:
         self.count += 1
-        if self.count > MAX_NODES:
-            raise _Refused(node, f"more than {MAX_NODES} values after alias expansion (alias bomb?)")
+        if self.count > self.max_nodes:
+            raise _Refused(node, f"more than {self.max_nodes} values after alias expansion (alias bomb?)")
         if depth > MAX_DEPTH:
             raise _Refused(node, f"nesting deeper than {MAX_DEPTH} levels")
         self.positions[path] = (node.start_mark.line + 1, node.start_mark.column + 1)
@@ -163,12 +172,31 @@ class _Refused(Exception):
         self.message = message
 
 
+def read_limited(handle: Any, max_bytes: int) -> bytes:
+    """At most max_bytes + 1 bytes of an open binary file, read in 1 MiB chunks.
+
+    `handle.read(max_bytes + 1)` looks bounded but makes CPython allocate the whole
+    max_bytes + 1 buffer up front, even for a one-line file: 64 MiB per pack and 512 MiB per
+    data file, a MemoryError under a memory limit (ulimit -v). Reading in chunks costs only
+    what the file holds.
+    """
+    chunks: list[bytes] = []
+    total = 0
+    while total <= max_bytes:
+        chunk = handle.read(min(1 << 20, max_bytes + 1 - total))
+        if not chunk:
+            break
+        chunks.append(chunk)
+        total += len(chunk)
+    return b"".join(chunks)
+
+
 def read_text(file: str, data: bytes | None = None, max_bytes: int = MAX_BYTES) -> str:
     """Read a file as UTF-8 (with or without BOM); problems raise ProblemsError(E100)."""
     try:
         if data is None:
             with open(file, "rb") as handle:
-                data = handle.read(max_bytes + 1)
+                data = read_limited(handle, max_bytes)
     except OSError as error:
         raise ProblemsError([Problem(file, 1, 1, "E100", f"cannot read file: {error.strerror}")])
     if len(data) > max_bytes:
@@ -186,7 +214,7 @@ def read_text(file: str, data: bytes | None = None, max_bytes: int = MAX_BYTES) 
     return text
 
 
-def _prescan(text: str) -> None:
+def _prescan(text: str, max_nodes: int = MAX_NODES) -> None:
     """Refuse deep nesting and alias bombs from the event stream, before any node is composed.
 
     The C composer recurses on the C stack (tens of thousands of nested brackets crash the
@@ -195,11 +223,12 @@ def _prescan(text: str) -> None:
     """
     sizes: dict[str, int] = {}  # anchor -> number of values it expands to
     stack: list[list[Any]] = [[0, None]]  # open collections: [values so far, anchor]
+    aliased = 0  # values added by alias expansion
 
     def add(count: int, event: Any) -> None:
         stack[-1][0] += count
-        if stack[-1][0] > MAX_NODES:
-            raise _Refused(event, f"more than {MAX_NODES} values after alias expansion (alias bomb?)")
+        if stack[-1][0] > max_nodes:
+            raise _Refused(event, f"more than {max_nodes} values (after alias expansion)")
 
     for event in yaml.parse(text, Loader=_Loader):
         if isinstance(event, (yaml.SequenceStartEvent, yaml.MappingStartEvent)):
@@ -216,13 +245,17 @@ def _prescan(text: str) -> None:
                 sizes[event.anchor] = 1
             add(1, event)
         elif isinstance(event, yaml.AliasEvent):
-            add(sizes.get(event.anchor, 1), event)
+            size = sizes.get(event.anchor, 1)
+            aliased += size
+            if aliased > MAX_ALIAS_VALUES:
+                raise _Refused(event, f"aliases expand to more than {MAX_ALIAS_VALUES} values (alias bomb?)")
+            add(size, event)
 
 
-def parse_yaml(text: str, file: str) -> Document:
+def parse_yaml(text: str, file: str, max_nodes: int = MAX_NODES) -> Document:
     """Parse one YAML document safely. Raises ProblemsError with every problem found."""
     try:
-        _prescan(text)
+        _prescan(text, max_nodes)
         node = yaml.compose(text, Loader=_Loader)
     except yaml.MarkedYAMLError as error:
         mark = error.problem_mark or error.context_mark
@@ -240,7 +273,7 @@ def parse_yaml(text: str, file: str) -> Document:
         )
     if node is None:
         raise ProblemsError([Problem(file, 1, 1, "E100", "file is empty")])
-    builder = _Builder(file)
+    builder = _Builder(file, max_nodes)
     try:
         value = builder.build(node, (), 0)
     except _Refused as refused:
@@ -255,15 +288,16 @@ def parse_yaml(text: str, file: str) -> Document:
     return Document(file, value, builder.positions)
 
 
-def load_yaml_file(file: str, max_bytes: int = MAX_BYTES) -> tuple[Document, bytes]:
+def load_yaml_file(file: str, max_bytes: int = MAX_BYTES,
+                   max_nodes: int = MAX_PACK_VALUES) -> tuple[Document, bytes]:
     """Read and parse; also returns the raw bytes (the pack's hash is over them)."""
     try:
         with open(file, "rb") as handle:
-            raw = handle.read(max_bytes + 1)
+            raw = read_limited(handle, max_bytes)
     except OSError as error:
         raise ProblemsError([Problem(file, 1, 1, "E100", f"cannot read file: {error.strerror}")])
     text = read_text(file, raw, max_bytes)
-    return parse_yaml(text, file), raw
+    return parse_yaml(text, file, max_nodes), raw
 
 
 def iso_date(value: Any) -> _dt.date | None:
