@@ -9,6 +9,7 @@ missing (so criteria that need it are unknown) and a problem explains what was e
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any
@@ -120,6 +121,12 @@ def _derive(spec: InputSpec, values: dict[str, Any]) -> tuple[Any, str | None]:
 _LABEL_CACHE: dict[int, tuple[CompiledPack, dict[str, str]]] = {}
 
 
+@functools.lru_cache(maxsize=4096)
+def _suggest(key: str, names: tuple[str, ...]) -> str:
+    # One unknown column repeats on every row of a batch: work the hint out once (difflib is slow).
+    return did_you_mean(key, names)
+
+
 def _label_ids(pack: CompiledPack) -> dict[str, str]:
     """Column headers may name an input by its Chinese or English label instead of its id.
 
@@ -139,6 +146,7 @@ def _label_ids(pack: CompiledPack) -> dict[str, str]:
 def normalise(pack: CompiledPack, entity: RawEntity) -> Normalised:
     out = Normalised(values={})
     known = set(pack.inputs)
+    pack_names = tuple(sorted(known))
     labels = _label_ids(pack)
     for key, raw in entity.fields.items():
         base, _, sub = key.partition(".")
@@ -149,7 +157,7 @@ def normalise(pack: CompiledPack, entity: RawEntity) -> Normalised:
         line, col = entity.positions.get(key, (entity.line, 1))
         if base not in known or pack.inputs[base].derived is not None:
             out.problems.append(Problem(entity.file, line, col, "E130",
-                                        f"entity {entity.id}: unknown field {key!r}{did_you_mean(key, known)}",
+                                        f"entity {entity.id}: unknown field {key!r}{_suggest(key, pack_names)}",
                                         entity.id, WARNING))
             continue
         spec = pack.inputs[base]
