@@ -33,6 +33,17 @@ EXIT = {
 }
 
 
+def _overrides(sets: tuple[str, ...], files: tuple[str, ...]) -> dict[str, Any]:
+    """--set and --overrides as one table; a malformed one is a usage error (exit 2)."""
+    try:
+        return parse_overrides(sets, files)
+    except ValueError as error:
+        raise click.UsageError(str(error))
+    except ProblemsError as error:
+        PROBLEM_RENDERERS["text"](error.problems, sys.stderr)
+        sys.exit(EXIT["usage"])
+
+
 def _as_of(value: str | None) -> dt.date:
     if value is None:
         return dt.date.today()
@@ -54,15 +65,11 @@ def main() -> None:
 @click.option("--strict", is_flag=True, help="Treat warnings as problems (exit 1).")
 def validate(paths: tuple[str, ...], fmt: str, strict: bool) -> None:
     """Check rule packs: syntax, schema, references, units. Exit 0 clean, 1 problems, 2 usage."""
-    files: list[str] = []
-    for path in paths:
-        p = Path(path)
-        if p.is_dir():
-            files.extend(str(f) for f in sorted(p.rglob("*.yaml")) if not f.name.endswith(".tests.yaml"))
-        elif p.exists():
-            files.append(str(p))
-        else:
-            raise click.UsageError(f"no such file or folder: {path}")
+    from engine.lint import pack_files
+
+    files, missing = pack_files(paths)
+    if missing:
+        raise click.UsageError(f"no such file or folder: {missing[0]}")
     problems = []
     for file in files:
         problems.extend(validate_file(file)[2])
@@ -95,13 +102,7 @@ def evaluate(pack_path: str, data: tuple[str, ...], as_of: str | None, fmt: str,
              what_it_takes: bool = False) -> None:
     """Decide every entity in DATA files (YAML, JSON, CSV, XLSX) with the rule pack."""
     date = _as_of(as_of)
-    try:
-        overrides = parse_overrides(sets, override_files)
-    except ValueError as error:
-        raise click.UsageError(str(error))
-    except ProblemsError as error:
-        PROBLEM_RENDERERS["text"](error.problems, sys.stderr)
-        sys.exit(EXIT["usage"])
+    overrides = _overrides(sets, override_files)
     try:
         pack, warnings = load_pack(pack_path, date, overrides)
     except ProblemsError as error:
@@ -184,13 +185,7 @@ def report(pack_path: str, data: tuple[str, ...], output: str | None, fmt: str |
     from engine.scoring import is_scoring_file
 
     date = _as_of(as_of)
-    try:
-        overrides = parse_overrides(sets, override_files)
-    except ValueError as error:
-        raise click.UsageError(str(error))
-    except ProblemsError as error:
-        PROBLEM_RENDERERS["text"](error.problems, sys.stderr)
-        sys.exit(EXIT["usage"])
+    overrides = _overrides(sets, override_files)
     if is_scoring_file(pack_path):
         _score_report(pack_path, data, date, overrides, report_format(fmt, output), output, lang, engine)
     try:
@@ -382,13 +377,7 @@ def score(pack_path: str, data: tuple[str, ...], fmt: str, lang: str, as_of: str
     from engine.scoring_report import render_score_csv, render_score_json, render_score_text
 
     date = _as_of(as_of)
-    try:
-        overrides = parse_overrides(sets, override_files)
-    except ValueError as error:
-        raise click.UsageError(str(error))
-    except ProblemsError as error:
-        PROBLEM_RENDERERS["text"](error.problems, sys.stderr)
-        sys.exit(EXIT["usage"])
+    overrides = _overrides(sets, override_files)
     pack = _load_scoring(pack_path, date, overrides)
     problems: list[Any] = []
     result = _score_files(pack, data, engine, problems)

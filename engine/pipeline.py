@@ -128,7 +128,8 @@ def _worker_run(chunk: list[Any]) -> list[tuple[dict[str, Any], list[Problem]]]:
     return _decide_chunk(_WORKER, chunk)
 
 
-def _entities(files: Iterable[str], problems: list[Problem]) -> Iterator[tuple[Any, str]]:
+def entities(files: Iterable[str], problems: list[Problem]) -> Iterator[tuple[Any, str]]:
+    """Every entity in `files` with its file:line, duplicates of an earlier id reported and skipped."""
     seen: dict[str, str] = {}
     for file in files:
         try:
@@ -172,13 +173,13 @@ def decide_files(pack: CompiledPack, files: Iterable[str], engine: str = "durabl
     cheaper than sending the record.
     """
     problems = problems if problems is not None else []
-    entities = _entities(files, problems)
+    entities_iter = entities(files, problems)
     if workers == 0:
         workers = os.cpu_count() or 1
     if workers <= 1:
         state = {"pack": pack, "decider": Decider(pack, engine), "explainer": Explainer(pack, engine),
                  "what_it_takes": what_it_takes, "render": render}
-        for chunk in _chunks(entities, chunk_size):
+        for chunk in _chunks(entities_iter, chunk_size):
             for record, found in _decide_chunk(state, chunk):
                 problems.extend(found)
                 yield record
@@ -189,7 +190,7 @@ def decide_files(pack: CompiledPack, files: Iterable[str], engine: str = "durabl
     limit = 3 * workers
     with mp.get_context(method).Pool(workers, _worker_init, (pack, engine, what_it_takes, render)) as pool:
         pending: deque[Any] = deque()
-        for chunk in _chunks(entities, chunk_size):
+        for chunk in _chunks(entities_iter, chunk_size):
             pending.append(pool.apply_async(_worker_run, (chunk,)))
             while len(pending) >= limit:
                 for record, found in pending.popleft().get():

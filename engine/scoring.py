@@ -794,22 +794,10 @@ def _award_num(amount: Fraction, sp: ScoringPack) -> str:
 
 
 def entities_from_files(files: Iterable[str], problems: list[Problem]) -> list[tuple[RawEntity, str]]:
-    out: list[tuple[RawEntity, str]] = []
-    seen: dict[str, str] = {}
-    for file in files:
-        try:
-            for entity in load_entities(file, problems):
-                where = f"{entity.file}:{entity.line}"
-                if entity.id in seen:
-                    problems.append(Problem(entity.file, entity.line, 1, "E132",
-                                            f"duplicate entity id {entity.id!r} (first at {seen[entity.id]}); "
-                                            "this one is skipped"))
-                    continue
-                seen[entity.id] = where
-                out.append((entity, where))
-        except ProblemsError as error:
-            problems.extend(error.problems)
-    return out
+    """A cohort is ranked as a whole, so its entities are read into a list."""
+    from .pipeline import entities  # the same reading and duplicate-id rule as evaluate
+
+    return list(entities(files, problems))
 
 
 def score_files(sp: ScoringPack, files: Iterable[str], engine: str = "durable",
