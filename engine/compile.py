@@ -150,9 +150,9 @@ class _Builder:
             if spec.derived is not None and spec.derived[0] == "as_of" and threshold is not None and self.as_of:
                 # The as-of date is fixed for a compiled pack, so "is the deadline reached" is a
                 # constant: folding it keeps an `all` of N dated targets at one rule, not 2^N.
-                from .reference import _CMP
+                from .reference import COMPARE
 
-                constant = MET if _CMP[op](Fraction(self.as_of.toordinal()), threshold) else NOT_MET
+                constant = MET if COMPARE[op](Fraction(self.as_of.toordinal()), threshold) else NOT_MET
             test = Test(field, raw["input"], op, param, tuple(raw.get("values", ())), threshold, unset,
                         universe, constant)
         self.tests.append(test)

@@ -13,7 +13,7 @@ from typing import Any
 
 from .model import MET, NOT_MET, OUTCOME_OF, UNKNOWN, CompiledPack, Node, Test, Verdict
 
-_CMP = {
+COMPARE = {  # the comparison operators of a test, exactly (Fractions)
     ">=": lambda a, b: a >= b,
     ">": lambda a, b: a > b,
     "<=": lambda a, b: a <= b,
@@ -39,7 +39,7 @@ def test_status(test: Test, values: dict[str, Any]) -> str:
     if op == "not_in":
         return NOT_MET if value in test.values else MET
     assert test.threshold is not None
-    return MET if _CMP[op](Fraction(value), test.threshold) else NOT_MET
+    return MET if COMPARE[op](Fraction(value), test.threshold) else NOT_MET
 
 
 def _combine_all(statuses: list[str]) -> str:

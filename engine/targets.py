@@ -55,16 +55,10 @@ from .units import format_amount, fraction_json, parse_unit
 
 CLOCK = "as_of"  # the input that carries the evaluation date
 ROOT_ID = "targets"
+from .reference import COMPARE  # noqa: E402 - one definition of the operators
+
 PERIODS = ("by_date", "per_year", "cumulative")
 TARGET_STATUSES = ("met", "not_met", "not_yet_due", "unknown")
-_CMP = {
-    ">=": lambda a, b: a >= b,
-    ">": lambda a, b: a > b,
-    "<=": lambda a, b: a <= b,
-    "<": lambda a, b: a < b,
-    "=": lambda a, b: a == b,
-    "!=": lambda a, b: a != b,
-}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -338,7 +332,7 @@ def derive(pack: Any, spec: Any, values: dict[str, Any], counted: dict[str, Any]
         if value is None:
             entry["why"] = m["notes"].get(field, "not given")
             unknown.append(entry)
-        elif _CMP[op](Fraction(value), threshold):
+        elif COMPARE[op](Fraction(value), threshold):
             yes.append(entry)
         else:
             no.append(entry)
@@ -427,7 +421,7 @@ def views(pack: Any, values: dict[str, Any], verdict: Any, counted: dict[str, An
         bar = threshold_param.value
         if value is not None and bar is not None and t["op"] in (">=", ">", "<=", "<"):
             gap = bar - value if t["op"] in (">=", ">") else value - bar
-            if gap >= 0 and not _CMP[t["op"]](value, bar):
+            if gap >= 0 and not COMPARE[t["op"]](value, bar):
                 view["gap"], view["gap_text"] = _amount(gap, unit or threshold_param.unit)
                 if gap == 0:
                     view["gap_note"] = "must be strictly beyond the target (超过)"
