@@ -64,6 +64,28 @@ class Explainer:
         self.pack = pack
         self.provenance = provenance(pack, engine)
         self._static: dict[str, dict[str, Any]] = {}
+        # The criteria in reading order with their constant parts, built once per pack:
+        # (node, constant fields, index after its subtree, ids in its subtree).
+        self._plan: list[tuple[Node, dict[str, Any], int, list[str]]] = []
+        self._build_plan(pack.root, 0)
+
+    def _build_plan(self, node: Node, depth: int) -> None:
+        listed = node.id is not None and node is not self.pack.root
+        if listed:
+            static: dict[str, Any] = {"id": node.id, "title": node.title, "cite": node.cite,
+                                      "status": None, "depth": depth, "kind": node.kind}
+            if node.discretionary:
+                static["discretionary"] = node.discretionary
+            at = len(self._plan)
+            self._plan.append((node, static, 0, [n.id for n in node.walk() if n.id]))
+            depth += 1
+        for child in node.children:
+            self._build_plan(child, depth)
+        for _, then in node.cases:
+            self._build_plan(then, depth)
+        if listed:
+            entry = self._plan[at]
+            self._plan[at] = (entry[0], entry[1], len(self._plan), entry[3])
 
     def value_view(self, input_name: str, value: Any) -> dict[str, Any]:
         spec = self.pack.inputs[input_name]
@@ -160,41 +182,36 @@ class Explainer:
                                                 "why": normalised.notes.get(test.input, "not given"),
                                                 "attestation": spec.type == "attestation"})
 
-        def visit(node: Node, depth: int) -> None:
-            if node.id is not None and node is not self.pack.root:
-                if node.id not in verdict.statuses:
-                    not_applicable.extend(n.id for n in node.walk() if n.id)
-                    return
-                status, branch = verdict.statuses[node.id]
-                item: dict[str, Any] = {
-                    "id": node.id, "title": node.title, "cite": node.cite, "status": status,
-                    "depth": depth, "kind": node.kind,
-                }
-                if node.discretionary:
-                    item["discretionary"] = node.discretionary
-                if branch:
-                    item["branch"] = branch
-                    item["branch_detail"] = self.branch_detail(node, branch, values)
-                if node.test is not None:
-                    item["test"] = self.test_view(node.test, values, normalised, status, value_views)
-                    if status == UNKNOWN:
-                        note_missing(node.test)
-                        item["missing"] = [node.test.input] if not node.test.unset else []
-                elif node.kind == "cases" and branch and branch.startswith("undecided"):
-                    when = node.cases[int(branch[len("undecided"):]) - 1][0]
-                    item["missing"] = []
-                    for sub in when.walk():
-                        if sub.test is not None and test_status(sub.test, values) == UNKNOWN:
-                            note_missing(sub.test)
-                            item["missing"].append(sub.test.input)
-                criteria.append(item)
-                depth += 1
-            for child in node.children:
-                visit(child, depth)
-            for _, then in node.cases:
-                visit(then, depth)
+        plan = self._plan
+        i = 0
+        while i < len(plan):
+            node, static, skip, subtree = plan[i]
+            found = verdict.statuses.get(node.id or "")
+            if found is None:
+                not_applicable.extend(subtree)  # a case that does not apply, and all below it
+                i = skip
+                continue
+            i += 1
+            status, branch = found
+            item: dict[str, Any] = dict(static)
+            item["status"] = status
+            if branch:
+                item["branch"] = branch
+                item["branch_detail"] = self.branch_detail(node, branch, values)
+            if node.test is not None:
+                item["test"] = self.test_view(node.test, values, normalised, status, value_views)
+                if status == UNKNOWN:
+                    note_missing(node.test)
+                    item["missing"] = [node.test.input] if not node.test.unset else []
+            elif node.kind == "cases" and branch and branch.startswith("undecided"):
+                when = node.cases[int(branch[len("undecided"):]) - 1][0]
+                item["missing"] = []
+                for sub in when.walk():
+                    if sub.test is not None and test_status(sub.test, values) == UNKNOWN:
+                        note_missing(sub.test)
+                        item["missing"].append(sub.test.input)
+            criteria.append(item)
 
-        visit(self.pack.root, 0)
         root = self.pack.root
         if root.test is not None and verdict.outcome == "undetermined":
             note_missing(root.test)  # a one-test pack: the root is not listed among the criteria

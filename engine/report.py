@@ -156,7 +156,8 @@ def evaluation_json(records: list[dict[str, Any]], problems: list[Problem]) -> d
 def encode_record(record: dict[str, Any]) -> tuple[str, str]:
     """(outcome, JSON text) of one decision: the form workers send back (see decide_files)."""
     body = {k: v for k, v in record.items() if not k.startswith("_")}
-    return record["outcome"], json.dumps(body, ensure_ascii=False, sort_keys=True)
+    # Key order is fixed by how explain builds a record, so output is deterministic unsorted.
+    return record["outcome"], json.dumps(body, ensure_ascii=False)
 
 
 def stream_evaluation_json(records: Iterable[Any], problems: list[Problem], out: TextIO) -> dict[str, int]:
