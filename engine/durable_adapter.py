@@ -119,12 +119,16 @@ class DurableSession:
         try:
             started = _engine_c.start_action_for_state(handle, state_handle)
             if started:
-                state, message = started
+                _state, message = started
                 while message:
                     # The message is {"<rule name>": {...}}; rule names are ASCII identifiers
                     # we generated (compile.emit_ruleset), so the name ends at the next quote.
                     fired.append(message[2:message.index('"', 2)])
-                    _engine_c.update_state(handle, state)  # unchanged: our actions keep no state
+                    # durable's Host re-asserts the session state here (update_state) before
+                    # completing the action. Our actions never change the state and no compiled
+                    # rule matches on it (every pattern requires kind == "entity"), so that
+                    # re-assertion cannot fire anything: skipping it saves ~12% of a decision.
+                    # tests/test_durable_adapter.py holds this loop to the Host's fired rules.
                     message = _engine_c.complete_and_start_action(handle, state_handle)
         except Exception as error:
             raise DecisionError(f"durable-rules failed while firing rules: {error}") from error
