@@ -116,6 +116,7 @@ def _decide_chunk(state: dict[str, Any], chunk: list[Any]) -> list[tuple[dict[st
 
 
 _WORKER: dict[str, Any] = {}
+IN_FLIGHT_PER_WORKER = 3  # chunks queued per worker: enough to keep it busy, bounded memory
 
 
 def _worker_init(pack: CompiledPack, engine: str, what_it_takes: bool = False, render: Any = None) -> None:
@@ -187,7 +188,7 @@ def decide_files(pack: CompiledPack, files: Iterable[str], engine: str = "durabl
     method = "fork" if "fork" in mp.get_all_start_methods() else "spawn"
     # At most a few chunks per worker in flight: Pool.imap would read the whole input ahead and
     # hold every finished result, so memory would grow with the batch.
-    limit = 3 * workers
+    limit = IN_FLIGHT_PER_WORKER * workers
     with mp.get_context(method).Pool(workers, _worker_init, (pack, engine, what_it_takes, render)) as pool:
         pending: deque[Any] = deque()
         for chunk in _chunks(entities_iter, chunk_size):
