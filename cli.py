@@ -44,6 +44,16 @@ def _overrides(sets: tuple[str, ...], files: tuple[str, ...]) -> dict[str, Any]:
         sys.exit(EXIT["usage"])
 
 
+def _pack(path: str, date: dt.date, overrides: dict[str, Any]) -> Any:
+    """The compiled pack, or its problems on stderr and exit 4 (nothing is decided)."""
+    try:
+        return load_pack(path, date, overrides)[0]
+    except ProblemsError as error:
+        PROBLEM_RENDERERS["text"](error.problems, sys.stderr)
+        click.echo(f"the rule pack {path} has errors; nothing was decided", err=True)
+        sys.exit(EXIT["bad_pack"])
+
+
 def _as_of(value: str | None) -> dt.date:
     if value is None:
         return dt.date.today()
@@ -103,12 +113,7 @@ def evaluate(pack_path: str, data: tuple[str, ...], as_of: str | None, fmt: str,
     """Decide every entity in DATA files (YAML, JSON, CSV, XLSX) with the rule pack."""
     date = _as_of(as_of)
     overrides = _overrides(sets, override_files)
-    try:
-        pack, warnings = load_pack(pack_path, date, overrides)
-    except ProblemsError as error:
-        PROBLEM_RENDERERS["text"](error.problems, sys.stderr)
-        click.echo(f"the rule pack {pack_path} has errors; nothing was decided", err=True)
-        sys.exit(EXIT["bad_pack"])
+    pack = _pack(pack_path, date, overrides)
     problems: list[Any] = []
     streaming_to_terminal = not output and fmt in ("text", "json") and sys.stdout.isatty()
     # JSON is encoded where each entity is decided (in the worker processes with --workers).
@@ -188,12 +193,7 @@ def report(pack_path: str, data: tuple[str, ...], output: str | None, fmt: str |
     overrides = _overrides(sets, override_files)
     if is_scoring_file(pack_path):
         _score_report(pack_path, data, date, overrides, report_format(fmt, output), output, lang, engine)
-    try:
-        pack, _ = load_pack(pack_path, date, overrides)
-    except ProblemsError as error:
-        PROBLEM_RENDERERS["text"](error.problems, sys.stderr)
-        click.echo(f"the rule pack {pack_path} has errors; nothing was decided", err=True)
-        sys.exit(EXIT["bad_pack"])
+    pack = _pack(pack_path, date, overrides)
     fmt = report_format(fmt, output)
     clauses = load_clauses(pack_path, pack.meta.source.get("seed"), sources) if fmt in ("html", "markdown") else {}
     problems: list[Any] = []
