@@ -102,8 +102,16 @@ def codes(problems) -> list[tuple[str, int]]:
     return [(p.code, p.line) for p in problems]
 
 
+SEED_TEXT = HUGUAN_PACK.parent.parent.parent / "shared" / "seeds" / "004_3906f5c9db5bee8f.txt"
+
+
 def test_the_shipped_pack_lints_clean():
-    assert lint_file(str(HUGUAN_PACK)) == []
+    problems = lint_file(str(HUGUAN_PACK))
+    if not SEED_TEXT.exists():
+        # A clone without shared/ beside it: citations cannot be checked, and lint says so.
+        assert [p.code for p in problems] == ["W209"]
+        return
+    assert problems == []
 
 
 def test_codes_are_registered():
