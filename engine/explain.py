@@ -23,6 +23,7 @@ from .targets import views as target_views
 from .units import format_amount, fraction_json
 
 RECORD_SCHEMA = "certify.decision/1"
+_STATUS_OF_OUTCOME = {"pass": MET, "fail": NOT_MET, "undetermined": UNKNOWN}
 _OP_TEXT = {">=": "≥", ">": ">", "<=": "≤", "<": "<", "=": "=", "!=": "≠", "in": "∈", "not_in": "∉"}
 
 
@@ -70,7 +71,9 @@ class Explainer:
         self._build_plan(pack.root, 0)
 
     def _build_plan(self, node: Node, depth: int) -> None:
-        listed = node.id is not None and node is not self.pack.root
+        # The root's status is the outcome, so it is not listed — unless the whole pack is one
+        # test: then its value, threshold and gap are the explanation.
+        listed = node.id is not None and (node is not self.pack.root or node.test is not None)
         if listed:
             static: dict[str, Any] = {"id": node.id, "title": node.title, "cite": node.cite,
                                       "status": None, "depth": depth, "kind": node.kind}
@@ -187,6 +190,8 @@ class Explainer:
         while i < len(plan):
             node, static, skip, subtree = plan[i]
             found = verdict.statuses.get(node.id or "")
+            if found is None and node is self.pack.root:
+                found = (_STATUS_OF_OUTCOME[verdict.outcome], None)
             if found is None:
                 not_applicable.extend(subtree)  # a case that does not apply, and all below it
                 i = skip
@@ -212,9 +217,6 @@ class Explainer:
                         item["missing"].append(sub.test.input)
             criteria.append(item)
 
-        root = self.pack.root
-        if root.test is not None and verdict.outcome == "undetermined":
-            note_missing(root.test)  # a one-test pack: the root is not listed among the criteria
         discretionary = [c["id"] for c in criteria if c.get("discretionary") and c["status"] == MET]
         flags = [
             {"id": f.id, "title": f.title, "cite": f.cite, "status": verdict.flags.get(f.id, UNKNOWN),

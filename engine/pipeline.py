@@ -67,6 +67,11 @@ def load_pack(path: str, as_of: dt.date, overrides: dict[str, tuple[str, Any]] |
     doc, raw, problems = validate_file(path)
     if doc is None or has_errors(problems):
         raise ProblemsError(problems)
+    if doc.value["pack"]["kind"] == "scoring":
+        # A scoring pack's criteria are only a side part of it (ranks and awards are the point);
+        # deciding them alone would look like a complete answer. Mirrors `certify score`'s check.
+        raise ProblemsError([doc.problem("E112", "this pack is kind: scoring; use certify score "
+                                         "(or certify report) to rank and score it", ("pack", "kind"))])
     overrides = overrides or {}
     params = doc.value.get("parameters") or {}
     bad = []

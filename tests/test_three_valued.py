@@ -179,3 +179,38 @@ def test_a_pack_whose_root_is_a_single_test_still_names_the_missing_input(tmp_pa
     assert first["outcome"] == "undetermined"
     assert [m["input"] for m in first["missing_inputs"]] == ["a"]
     assert second["outcome"] == "pass" and second["missing_inputs"] == []
+
+
+def test_a_one_test_pack_lists_its_criterion_with_value_and_threshold(tmp_path):
+    import datetime as dt
+
+    from engine.pipeline import decide_files, load_pack
+
+    pack_file = tmp_path / "one.yaml"
+    pack_file.write_text(
+        "format: 1\npack: {id: one, version: \"1.0.0\", kind: eligibility, entity: firm, title: {zh: 一},\n"
+        "  source: {title: t, seed: x.txt}}\ninputs:\n  loan: {type: money, unit: 万元, label: {zh: 贷款额}}\n"
+        "parameters:\n  loan_max: {value: 200万元, cite: 八, label: {zh: 上限}}\n"
+        "criteria: {id: root, cite: 八, test: {input: loan, op: \"<=\", param: loan_max}}\n", encoding="utf-8")
+    data = tmp_path / "d.yaml"
+    data.write_text("entities: [{id: X, loan: 250万元}]\n", encoding="utf-8")
+    pack, _ = load_pack(str(pack_file), dt.date(2024, 1, 1))
+    (record,) = decide_files(pack, [str(data)])
+    assert record["outcome"] == "fail"
+    (criterion,) = record["criteria"]
+    assert criterion["id"] == "root" and criterion["status"] == "not_met"
+    assert criterion["test"]["gap_text"] == "50万元"
+
+
+def test_evaluating_a_scoring_pack_points_to_certify_score():
+    import datetime as dt
+
+    import pytest
+
+    from engine.pipeline import load_pack
+    from engine.problems import ProblemsError
+
+    with pytest.raises(ProblemsError) as caught:
+        load_pack("rules/yangzhou-zone-evaluation.yaml", dt.date(2024, 12, 31))
+    (problem,) = caught.value.problems
+    assert problem.code == "E112" and "certify score" in problem.message and problem.line > 1
