@@ -90,6 +90,7 @@ def _document_entities(file: str, raw: bytes, suffix: str, problems: list[Proble
             raise ProblemsError([Problem(file, error.lineno, error.colno, "E101", f"JSON syntax error: {error.msg}")])
         except RecursionError:
             raise ProblemsError([Problem(file, 1, 1, "E103", "nesting is too deep to read")])
+        positions = _json_positions(text, file)
     else:
         doc = parse_yaml(text, file)
         value, positions = doc.value, doc.positions
@@ -117,6 +118,18 @@ def _document_entities(file: str, raw: bytes, suffix: str, problems: list[Proble
         if entity is not None:
             entity.positions = {k: positions.get(path + (k,), (line, col)) for k in item}
             yield entity
+
+
+def _json_positions(text: str, file: str) -> dict[tuple[Any, ...], tuple[int, int]]:
+    """Line and column of each value in a JSON file, so its problems point at a line too.
+
+    json.loads keeps no positions; valid JSON is (nearly) YAML, so the safe YAML reader — with
+    its limits — recovers them. The values themselves still come from json.loads; when the YAML
+    reader cannot follow the text, problems fall back to line 1."""
+    try:
+        return parse_yaml(text, file).positions
+    except (ProblemsError, ValueError):
+        return {}
 
 
 def _entity_from_mapping(file: str, line: int, index: int, item: dict[str, Any], problems: list[Problem]) -> RawEntity | None:

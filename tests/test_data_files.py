@@ -285,3 +285,20 @@ def test_entity_without_id_is_skipped(pack, tmp_path):
     records, problems = decide(pack, path)
     assert [(p.code, p.line) for p in problems] == [("E131", 1)]
     assert [r["entity"]["id"] for r in records] == ["T2"]
+
+
+def test_problems_in_json_data_point_at_their_line(tmp_path):
+    import datetime as dt
+
+    from engine.pipeline import decide_files, load_pack
+
+    data = tmp_path / "towns.json"
+    data.write_text('{"entities": [\n  {"id": "J1", "lead_output": "12亿元"},\n  {"id": "J2",\n'
+                    '   "lead_output": "十二亿"},\n  {"id": "J1"}\n]}\n', encoding="utf-8")
+    pack, _ = load_pack("rules/huguan-specialized-town.yaml", dt.date(2024, 6, 30))
+    problems: list = []
+    records = list(decide_files(pack, [str(data)], problems=problems))
+    assert [r["entity"]["id"] for r in records] == ["J1", "J2"]
+    assert records[1]["entity"]["source"].endswith("towns.json:3")
+    lines = {p.code: p.line for p in problems}
+    assert lines == {"E131": 4, "E132": 5}
