@@ -85,7 +85,8 @@ def resolve_param(
             first = min(v["since"] for v in spec["values"])
             unset_reason = f"no value in force on {as_of.isoformat()} (the first takes effect {first})"
     if written is None:
-        return ParamSpec(name, label, cite, quote, None, None, None, since, unset_reason or "unset")
+        return ParamSpec(name, label, cite, quote, None, None, None, since, unset_reason or "unset",
+                         unset_because=spec.get("unset_because"))
     value, unit, _ = parse_param_value(written)
     return ParamSpec(
         name, label, cite, quote, value, unit, str(written), since, None,

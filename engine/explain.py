@@ -176,8 +176,11 @@ class Explainer:
         def note_missing(test: Test) -> None:
             if test.unset:
                 param = self.pack.params[test.param or ""]
-                key = f"parameter:{test.param}"
-                missing.setdefault(key, {"parameter": test.param, "label": param.label,
+                name = param.unset_because or test.param
+                if name in self.pack.params:
+                    param = self.pack.params[name]
+                key = f"parameter:{name}"
+                missing.setdefault(key, {"parameter": name, "label": param.label,
                                          "why": "the policy sets no number", "detail": param.unset_reason})
             elif values.get(test.input) is None:
                 spec = self.pack.inputs[test.input]

@@ -49,6 +49,7 @@ class ParamSpec:
     since: str | None  # the date this value took effect, when the pack dates its values
     unset_reason: str | None = None
     overridden: str | None = None  # where an override came from (file or --set)
+    unset_because: str | None = None  # for a derived threshold: the pack parameter that has no value
 
 
 @dataclass(frozen=True)

@@ -147,6 +147,8 @@ class _Lowering:
             out["quote"] = spec["quote"]
         if t.value is None or tol.value is None:
             out["unset"] = (t.unset_reason if t.value is None else tol.unset_reason) or "unset"
+            # so the record names the parameter an officer can supply, not this derived one
+            out["unset_because"] = target if t.value is None else tolerance
         else:
             value = t.value - tol.value if op in (">=", ">") else t.value + tol.value
             out["value"] = format_amount(value, t.unit) if t.unit else fraction_json(value)
