@@ -12,6 +12,21 @@ from typing import Any, Iterable
 
 ERROR = "error"
 WARNING = "warning"
+SEVERITY_ZH = {"error": "错误", "warning": "警告", "note": "提示"}
+
+# Messages quote what they found, but never more than this many characters of it: a pack that is a
+# symlink to a credentials file must not print the file into a CI log.
+MAX_QUOTED = 40
+
+
+def shown(value: object, limit: int = MAX_QUOTED) -> str:
+    """A short, bounded quotation of a value for a message: repr of its first `limit` characters,
+    with how much was left out. Use this, never an f-string of the raw value, for anything read
+    from a pack or data file."""
+    text = value if isinstance(value, str) else repr(value)
+    if len(text) <= limit:
+        return repr(text) if isinstance(value, str) else text
+    return f"{text[:limit]!r}… ({len(text)} chars)"
 
 # Stable codes: CI scripts and the broken-pack tests depend on them, so never renumber.
 CODES: dict[str, str] = {
@@ -45,6 +60,17 @@ CODES: dict[str, str] = {
     "W208": "threshold magnitude suspicious for the input it is compared with",
     "W209": "note: source document not available or citation form not checkable",
     "W210": "indicator maxima do not add up to the stated total",
+    # Ranges reserved for the codes being added now, so parallel work never takes the same number:
+    #   E134-E139 data readers (CSV / JSON / encodings / unknown columns)
+    #   E140-E149 exactness (slots, signs, cycles, blank parameters)
+    #
+    #   E150-E159 bounded work (pack limits checked by validate before compile)
+    #
+    #   E160-E169 spreadsheets (.xlsx / .xls limits and cells)
+    #
+    #   E170-E179 outputs and paths (output targets, paths leaving a folder, git revisions)
+    #
+    #   W213-W219 lint; W220-W229 data warnings
 }
 
 
@@ -59,13 +85,21 @@ class Problem:
     message: str
     path: str = ""
     severity: str = field(default=ERROR, compare=False)
+    # The same message for Chinese officers; `message` is the English one. Empty falls back to
+    # English, but every problem an officer can meet should carry both (tests/test_messages.py).
+    message_zh: str = field(default="", compare=False)
 
     def location(self) -> str:
         return f"{self.file}:{self.line}:{self.col}"
 
-    def format(self) -> str:
+    def text(self, lang: str = "en") -> str:
+        """The message in `lang` ("zh" or "en")."""
+        return self.message_zh if lang == "zh" and self.message_zh else self.message
+
+    def format(self, lang: str = "en") -> str:
         where = f" [{self.path}]" if self.path else ""
-        return f"{self.location()}: {self.code} {self.severity}: {self.message}{where}"
+        severity = SEVERITY_ZH.get(self.severity, self.severity) if lang == "zh" else self.severity
+        return f"{self.location()}: {self.code} {severity}: {self.text(lang)}{where}"
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -76,6 +110,7 @@ class Problem:
             "severity": self.severity,
             "path": self.path,
             "message": self.message,
+            "message_zh": self.message_zh or self.message,
         }
 
 

@@ -178,18 +178,18 @@ def stream_evaluation_json(records: Iterable[Any], problems: list[Problem], out:
     return counts
 
 
-def render_problems_text(problems: Iterable[Problem], out: TextIO) -> None:
+def render_problems_text(problems: Iterable[Problem], out: TextIO, lang: str = "en") -> None:
     for p in sorted(problems):
-        out.write(p.format() + "\n")
+        out.write(p.format(lang) + "\n")
 
 
-def render_problems_json(problems: Iterable[Problem], out: TextIO) -> None:
+def render_problems_json(problems: Iterable[Problem], out: TextIO, lang: str = "en") -> None:
     json.dump({"schema": "certify.problems/1", "problems": [p.as_dict() for p in sorted(problems)]},
               out, ensure_ascii=False, indent=2)
     out.write("\n")
 
 
-PROBLEM_RENDERERS: dict[str, Callable[[Iterable[Problem], TextIO], None]] = {
+PROBLEM_RENDERERS: dict[str, Callable[..., None]] = {  # (problems, out, lang="en")
     "text": render_problems_text,
     "json": render_problems_json,
 }
