@@ -73,7 +73,9 @@ def main() -> None:
 @click.argument("paths", nargs=-1, required=True, type=click.Path())
 @click.option("--format", "fmt", type=click.Choice(sorted(PROBLEM_RENDERERS)), default="text", show_default=True)
 @click.option("--strict", is_flag=True, help="Treat warnings as problems (exit 1).")
-def validate(paths: tuple[str, ...], fmt: str, strict: bool) -> None:
+@click.option("--lang", type=click.Choice(["zh", "en"]), default="zh", show_default=True,
+              help="Language of the messages (codes are the same in both).")
+def validate(paths: tuple[str, ...], fmt: str, strict: bool, lang: str = "zh") -> None:
     """Check rule packs: syntax, schema, references, units. Exit 0 clean, 1 problems, 2 usage."""
     from engine.lint import pack_files
 
@@ -83,10 +85,11 @@ def validate(paths: tuple[str, ...], fmt: str, strict: bool) -> None:
     problems = []
     for file in files:
         problems.extend(validate_file(file)[2])
-    PROBLEM_RENDERERS[fmt](problems, sys.stdout)
+    PROBLEM_RENDERERS[fmt](problems, sys.stdout, lang)
     if fmt == "text":
         errors = sum(1 for p in problems if p.severity == "error")
-        click.echo(f"{len(files)} pack(s) checked: {errors} error(s), {len(problems) - errors} warning(s)", err=True)
+        click.echo(f"已检查 {len(files)} 个规则包：{errors} 个错误，{len(problems) - errors} 个警告" if lang == "zh" else
+                   f"{len(files)} pack(s) checked: {errors} error(s), {len(problems) - errors} warning(s)", err=True)
     failed = has_errors(problems) or (strict and bool(problems))
     sys.exit(EXIT["problems"] if failed else EXIT["ok"])
 
@@ -263,8 +266,10 @@ def _score_report(pack_path: str, data: tuple[str, ...], date: dt.date, override
 @click.option("--coverage", is_flag=True, help="Report which criteria were seen met, not met and unknown.")
 @click.option("--require-full-coverage", is_flag=True, help="Fail when a criterion was not seen in all three statuses.")
 @click.option("--engine", type=click.Choice(ENGINES), default="durable", show_default=True)
+@click.option("--lang", type=click.Choice(["zh", "en"]), default="zh", show_default=True,
+              help="Language of the report (codes and the JSON/JUnit field names are the same in both).")
 def test_command(paths: tuple[str, ...], fmt: str, junit: str | None, coverage: bool,
-                 require_full_coverage: bool, engine: str) -> None:
+                 require_full_coverage: bool, engine: str, lang: str = "zh") -> None:
     """Run the pack test suites (*.tests.yaml) in PATHS (default: rules/). Exit 1 on any failure
     or when no test ran."""
     from engine.packtest import coverage_gaps, find_suites, run_suite
@@ -284,7 +289,7 @@ def test_command(paths: tuple[str, ...], fmt: str, junit: str | None, coverage: 
         json.dump(suites_json(results), sys.stdout, ensure_ascii=False, indent=2)
         sys.stdout.write("\n")
     else:
-        render_suites_text(results, sys.stdout, show_coverage=coverage or require_full_coverage)
+        render_suites_text(results, sys.stdout, show_coverage=coverage or require_full_coverage, lang=lang)
     if junit:
         render_junit(results, junit)
     ran = sum(len(r.cases) for r in results)
@@ -292,7 +297,7 @@ def test_command(paths: tuple[str, ...], fmt: str, junit: str | None, coverage: 
     broken = any(r.problems for r in results)
     gaps = any(coverage_gaps(r) for r in results) if require_full_coverage else False
     if ran == 0:
-        click.echo("no test case ran", err=True)
+        click.echo("没有运行任何测试用例" if lang == "zh" else "no test case ran", err=True)
     sys.exit(EXIT["problems"] if (failed or broken or gaps or ran == 0) else EXIT["ok"])
 
 
@@ -302,7 +307,9 @@ def test_command(paths: tuple[str, ...], fmt: str, junit: str | None, coverage: 
 @click.option("--strict", is_flag=True, help="Treat warnings as problems (exit 1); notes never fail.")
 @click.option("--sources", type=click.Path(file_okay=False),
               help="Folder holding the policy text named by pack.source.seed (default: shared/seeds/ above the pack).")
-def lint(paths: tuple[str, ...], fmt: str, strict: bool, sources: str | None) -> None:
+@click.option("--lang", type=click.Choice(["zh", "en"]), default="zh", show_default=True,
+              help="Language of the messages (codes are the same in both).")
+def lint(paths: tuple[str, ...], fmt: str, strict: bool, sources: str | None, lang: str = "zh") -> None:
     """Validate, then look for what compiles but is probably wrong: shadowed cases, citations not
     in the source text, overlapping or gapped bands, suspicious magnitudes. Exit 0 / 1 / 2 as validate."""
     from engine.lint import NOTE, lint_file, pack_files
@@ -311,12 +318,13 @@ def lint(paths: tuple[str, ...], fmt: str, strict: bool, sources: str | None) ->
     if missing:
         raise click.UsageError(f"no such file or folder: {missing[0]}")
     problems = [p for file in files for p in lint_file(file, sources)]
-    PROBLEM_RENDERERS[fmt](problems, sys.stdout)
+    PROBLEM_RENDERERS[fmt](problems, sys.stdout, lang)
     if fmt == "text":
         errors = sum(1 for p in problems if p.severity == "error")
         notes = sum(1 for p in problems if p.severity == NOTE)
-        click.echo(f"{len(files)} pack(s) linted: {errors} error(s), {len(problems) - errors - notes} warning(s), "
-                   f"{notes} note(s)", err=True)
+        warnings = len(problems) - errors - notes
+        click.echo(f"已检查 {len(files)} 个规则包：{errors} 个错误，{warnings} 个警告，{notes} 个提示" if lang == "zh" else
+                   f"{len(files)} pack(s) linted: {errors} error(s), {warnings} warning(s), {notes} note(s)", err=True)
     failed = has_errors(problems) or (strict and any(p.severity not in ("error", NOTE) for p in problems))
     sys.exit(EXIT["problems"] if failed else EXIT["ok"])
 
@@ -331,8 +339,10 @@ def lint(paths: tuple[str, ...], fmt: str, strict: bool, sources: str | None) ->
 @click.option("--engine", type=click.Choice(ENGINES), default="durable", show_default=True)
 @click.option("--fail-on-change", is_flag=True, help="Exit 1 when any entity changes outcome (scoring: rank or award).")
 @click.option("--output", "-o", type=click.Path(), help="Write to this file instead of standard output.")
+@click.option("--lang", type=click.Choice(["zh", "en"]), default="zh", show_default=True,
+              help="Language of the summary and messages (the JSON is the same in both).")
 def diff(old: str, new: str, data: tuple[str, ...], as_of: str | None, fmt: str, engine: str,
-         fail_on_change: bool, output: str | None) -> None:
+         fail_on_change: bool, output: str | None, lang: str = "zh") -> None:
     """The impact of an edit: decide DATA with two versions of a pack (paths, or git REV:PATH such
     as HEAD~1:rules/pack.yaml) and explain which entities change outcome and why."""
     from engine.diff import DIFF_RENDERERS, DiffSourceError, diff_files
@@ -343,17 +353,18 @@ def diff(old: str, new: str, data: tuple[str, ...], as_of: str | None, fmt: str,
     except DiffSourceError as error:
         raise click.UsageError(str(error))
     except ProblemsError as error:
-        PROBLEM_RENDERERS["text"](error.problems, sys.stderr)
-        click.echo("a version of the rule pack has errors; nothing was compared", err=True)
+        PROBLEM_RENDERERS["text"](error.problems, sys.stderr, lang)
+        click.echo("规则包的某个版本有错误，未作比较" if lang == "zh" else
+                   "a version of the rule pack has errors; nothing was compared", err=True)
         sys.exit(EXIT["bad_pack"])
     except DecisionError as error:
         click.echo(f"decision engine fault: {error}", err=True)
         sys.exit(EXIT["engine"])
     if output:
         with open(output, "w", encoding="utf-8") as handle:
-            DIFF_RENDERERS[fmt](result, handle)
+            DIFF_RENDERERS[fmt](result, handle, lang)
     else:
-        DIFF_RENDERERS[fmt](result, sys.stdout)
+        DIFF_RENDERERS[fmt](result, sys.stdout, lang)
     counts = result["counts"]  # scoring packs: a changed rank or award counts as a changed outcome
     changed = counts.get("outcome_changed", counts.get("rank_changed", 0) + counts.get("award_changed", 0))
     sys.exit(EXIT["problems"] if (fail_on_change and changed) else EXIT["ok"])

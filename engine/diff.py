@@ -365,72 +365,117 @@ def _name(entity: dict[str, Any]) -> str:
     return f"{entity['id']} {entity.get('name') or ''}".strip()
 
 
-def _cause_text(item: dict[str, Any]) -> str:
+def _t(lang: str, en: str, zh: str) -> str:
+    return zh if lang == "zh" else en
+
+
+_WHY_ZH = (
+    ("criterion added in the new version", "新版本中新增的条件"),
+    ("criterion removed in the new version", "新版本中删除的条件"),
+    ("a different case applies", "适用的情形不同了"),
+    ("its inputs or an earlier case changed", "其输入或前面的情形改变了"),
+)
+_WHY_PART_ZH = (("definition changed: ", "定义改变："), ("parameter ", "参数 "), ("value ", "数值 "))
+
+
+def why_text(why: str, lang: str = "en") -> str:
+    """A cause's reason (`why` in the result, built by `_reason` in English) in `lang`."""
+    if lang != "zh" or not why:
+        return why
+    for en, zh in _WHY_ZH:
+        if why == en:
+            return zh
+    parts = []
+    for part in why.split("; "):
+        for en, zh in _WHY_PART_ZH:
+            if part.startswith(en):
+                part = zh + part[len(en):]
+                break
+        parts.append(part)
+    return "；".join(parts)
+
+
+def _cause_text(item: dict[str, Any], lang: str = "en") -> str:
     cite = f"{item['cite']} " if item.get("cite") else ""
-    return f"{cite}{item['id']}: {item['old']} → {item['new']} ({item.get('why', '')})"
+    why = why_text(item.get("why", ""), lang)
+    return f"{cite}{item['id']}: {item['old']} → {item['new']} " + (f"（{why}）" if lang == "zh" else f"({why})")
 
 
-def _summary(result: dict[str, Any]) -> str:
+def _summary(result: dict[str, Any], lang: str = "en") -> str:
     c = result["counts"]
     old, new = result["old"], result["new"]
     trans = ", ".join(f"{k}: {v}" for k, v in sorted(c["transitions"].items()))
-    return (f"{old['pack']} {old['version']} ({old['label']}) → {new['pack']} {new['version']} ({new['label']}), "
-            f"as of {result['as_of']}: {c['outcome_changed']} of {c['entities']} entities change outcome"
+    head = f"{old['pack']} {old['version']} ({old['label']}) → {new['pack']} {new['version']} ({new['label']})"
+    if lang == "zh":
+        return (f"{head}，评估日期 {result['as_of']}：{c['entities']} 个对象中有 {c['outcome_changed']} 个结果改变"
+                + (f"（{trans}）" if trans else "")
+                + (f"；另有 {c['criteria_changed_only']} 个只是条件状态改变" if c["criteria_changed_only"] else ""))
+    return (f"{head}, as of {result['as_of']}: {c['outcome_changed']} of {c['entities']} entities change outcome"
             + (f" ({trans})" if trans else "")
             + (f"; {c['criteria_changed_only']} more change criteria only" if c["criteria_changed_only"] else ""))
 
 
-def _pack_change_lines(changes: dict[str, Any]) -> list[str]:
-    lines = [f"parameter {p['name']} ({p['cite']}): {p['old']} → {p['new']}" for p in changes["parameters"]]
-    lines += [f"criterion {c['id']} ({c['cite']}): {c['old']} → {c['new']}" for c in changes["criteria_changed"]]
-    lines += [f"criterion added: {i}" for i in changes["criteria_added"]]
-    lines += [f"criterion removed: {i}" for i in changes["criteria_removed"]]
-    lines += [f"flag added: {i}" for i in changes["flags_added"]]
-    lines += [f"flag removed: {i}" for i in changes["flags_removed"]]
-    lines += [f"flag condition changed: {i}" for i in changes["flags_changed"]]
+def _pack_change_lines(changes: dict[str, Any], lang: str = "en") -> list[str]:
+    t = lambda en, zh: _t(lang, en, zh)  # noqa: E731
+    lines = [f"{t('parameter', '参数')} {p['name']} ({p['cite']}): {p['old']} → {p['new']}" for p in changes["parameters"]]
+    lines += [f"{t('criterion', '条件')} {c['id']} ({c['cite']}): {c['old']} → {c['new']}" for c in changes["criteria_changed"]]
+    lines += [f"{t('criterion added: ', '新增条件：')}{i}" for i in changes["criteria_added"]]
+    lines += [f"{t('criterion removed: ', '删除条件：')}{i}" for i in changes["criteria_removed"]]
+    lines += [f"{t('flag added: ', '新增标记：')}{i}" for i in changes["flags_added"]]
+    lines += [f"{t('flag removed: ', '删除标记：')}{i}" for i in changes["flags_removed"]]
+    lines += [f"{t('flag condition changed: ', '标记条件改变：')}{i}" for i in changes["flags_changed"]]
     return lines
 
 
-def _scoring_lines(result: dict[str, Any]) -> tuple[str, list[str], list[tuple[str, list[str]]]]:
+def _scoring_lines(result: dict[str, Any], lang: str = "en") -> tuple[str, list[str], list[tuple[str, list[str]]]]:
+    t = lambda en, zh: _t(lang, en, zh)  # noqa: E731
     c, old, new = result["counts"], result["old"], result["new"]
-    summary = (f"{old['pack']} {old['version']} ({old['label']}) → {new['pack']} {new['version']} ({new['label']}), "
-               f"as of {result['as_of']}: of {c['entities']} entities, {c['rank_changed']} change rank, "
-               f"{c['award_changed']} change award, {c['total_changed']} change total")
+    head = f"{old['pack']} {old['version']} ({old['label']}) → {new['pack']} {new['version']} ({new['label']})"
+    if lang == "zh":
+        summary = (f"{head}，评估日期 {result['as_of']}：{c['entities']} 个对象中，{c['rank_changed']} 个名次改变，"
+                   f"{c['award_changed']} 个奖励改变，{c['total_changed']} 个总分改变")
+    else:
+        summary = (f"{head}, as of {result['as_of']}: of {c['entities']} entities, {c['rank_changed']} change rank, "
+                   f"{c['award_changed']} change award, {c['total_changed']} change total")
     ch = result["pack_changes"]
-    lines = _pack_change_lines(ch)
-    lines += [f"indicator changed: {i}" for i in ch["indicators_changed"]]
-    lines += [f"indicator added: {i}" for i in ch["indicators_added"]]
-    lines += [f"indicator removed: {i}" for i in ch["indicators_removed"]]
-    lines += [f"award table changed: {i}" for i in ch["awards_changed"]]
-    lines += [f"choice changed: {i}" for i in ch["choices_changed"]]
+    lines = _pack_change_lines(ch, lang)
+    lines += [f"{t('indicator changed: ', '指标改变：')}{i}" for i in ch["indicators_changed"]]
+    lines += [f"{t('indicator added: ', '新增指标：')}{i}" for i in ch["indicators_added"]]
+    lines += [f"{t('indicator removed: ', '删除指标：')}{i}" for i in ch["indicators_removed"]]
+    lines += [f"{t('award table changed: ', '奖励表改变：')}{i}" for i in ch["awards_changed"]]
+    lines += [f"{t('choice changed: ', '选项改变：')}{i}" for i in ch["choices_changed"]]
+    words = {"rank": t("rank", "名次"), "total": t("total", "总分"), "award": t("award", "奖励"),
+             "vetoes": t("veto", "否决项"), "consequences": t("consequence", "后果")}
     rows = []
     for row in result["entity_changes"]:
         parts = []
         for key in ("rank", "total", "award"):
             if key in row:
-                parts.append(f"{key} {row[key]['old']} → {row[key]['new']}")
-        parts += [f"{i} points {v['old']} → {v['new']}" for i, v in row.get("points", {}).items()]
-        parts += [f"{k[:-1]} {v['id']}: {v['old']} → {v['new']}" for k in ("vetoes", "consequences")
+                parts.append(f"{words[key]} {row[key]['old']} → {row[key]['new']}")
+        parts += [f"{i} {t('points', '得分')} {v['old']} → {v['new']}" for i, v in row.get("points", {}).items()]
+        parts += [f"{words[k]} {v['id']}: {v['old']} → {v['new']}" for k in ("vetoes", "consequences")
                   for v in row.get(k, [])]
         rows.append((_name(row["entity"]), parts))
     return summary, lines, rows
 
 
-def render_diff_text(result: dict[str, Any], out: TextIO) -> None:
+def render_diff_text(result: dict[str, Any], out: TextIO, lang: str = "en") -> None:
+    t = lambda en, zh: _t(lang, en, zh)  # noqa: E731
     if result.get("kind") == "scoring":
-        summary, lines, rows = _scoring_lines(result)
-        out.write(summary + "\npack changes:\n" + "".join(f"  {line}\n" for line in lines))
-        out.write("entity changes:\n" if rows else "entity changes: none\n")
+        summary, lines, rows = _scoring_lines(result, lang)
+        out.write(summary + "\n" + t("pack changes:", "规则包的改动：") + "\n" + "".join(f"  {line}\n" for line in lines))
+        out.write(t("entity changes:\n", "对象的变化：\n") if rows else t("entity changes: none\n", "对象的变化：无\n"))
         for name, parts in rows:
-            out.write(f"  {name}: " + "; ".join(parts) + "\n")
+            out.write(f"  {name}: " + t("; ", "；").join(parts) + "\n")
         return
-    out.write(_summary(result) + "\n")
-    lines = _pack_change_lines(result["pack_changes"])
-    out.write("pack changes:\n" if lines else "pack changes: none that affect decisions\n")
+    out.write(_summary(result, lang) + "\n")
+    lines = _pack_change_lines(result["pack_changes"], lang)
+    out.write(t("pack changes:\n", "规则包的改动：\n") if lines
+              else t("pack changes: none that affect decisions\n", "规则包的改动：没有影响判定的改动\n"))
     for line in lines:
         out.write(f"  {line}\n")
-    for title, group in (("outcome changes", result["outcome_changes"]),
-                         ("criteria changes (same outcome)", result["criteria_changes"])):
+    for title, group in ((t("outcome changes", "结果改变"), result["outcome_changes"]),
+                         (t("criteria changes (same outcome)", "条件状态改变（结果不变）"), result["criteria_changes"])):
         if not group:
             continue
         out.write(f"{title}:\n")
@@ -438,66 +483,77 @@ def render_diff_text(result: dict[str, Any], out: TextIO) -> None:
             out.write(f"  {_name(item['entity'])}: {item['old_outcome']} → {item['new_outcome']}\n")
             for c in item["criteria"]:
                 if c["cause"]:
-                    out.write(f"    because {_cause_text(c)}\n")
+                    out.write(f"    {t('because', '原因：')} {_cause_text(c, lang)}\n")
             for f in item["flags"]:
-                out.write(f"    flag {f['id']}: {f['old']} → {f['new']}\n")
+                out.write(f"    {t('flag', '标记')} {f['id']}: {f['old']} → {f['new']}\n")
     for p in result["problems"]:
-        out.write(f"{p['file']}:{p['line']}:{p['col']}: {p['code']} {p['severity']}: {p['message']}\n")
+        message = p.get("message_zh") or p["message"] if lang == "zh" else p["message"]
+        severity = {"error": "错误", "warning": "警告"}.get(p["severity"], p["severity"]) if lang == "zh" else p["severity"]
+        out.write(f"{p['file']}:{p['line']}:{p['col']}: {p['code']} {severity}: {message}\n")
 
 
 def _md(text: Any) -> str:
     return str(text).replace("|", "\\|").replace("\n", " ")
 
 
-def render_diff_markdown(result: dict[str, Any], out: TextIO) -> None:
+def render_diff_markdown(result: dict[str, Any], out: TextIO, lang: str = "en") -> None:
     """A pull-request comment: summary, pack changes, then one row per changed entity."""
+    t = lambda en, zh: _t(lang, en, zh)  # noqa: E731
     if result.get("kind") == "scoring":
-        summary, lines, rows = _scoring_lines(result)
+        summary, lines, rows = _scoring_lines(result, lang)
         out.write(f"### certify diff: `{_md(result['old']['pack'])}`\n\n{_md(summary)}\n\n")
         out.write("".join(f"- {_md(line)}\n" for line in lines) + ("\n" if lines else ""))
         if rows:
-            out.write("| entity | changes |\n|---|---|\n")
+            out.write(t("| entity | changes |", "| 对象 | 变化 |") + "\n|---|---|\n")
             out.write("".join(f"| {_md(n)} | {'<br>'.join(_md(p) for p in parts)} |\n" for n, parts in rows))
         return
     c = result["counts"]
     old, new = result["old"], result["new"]
     out.write(f"### certify diff: `{_md(old['pack'])}` {old['version']} → {new['version']}\n\n")
     trans = ", ".join(f"{k}: {v}" for k, v in sorted(c["transitions"].items()))
-    out.write(f"**{c['outcome_changed']} of {c['entities']} entities change outcome**"
-              + (f" ({trans})" if trans else "") + f" · as of {result['as_of']} · "
-              f"`{_md(old['label'])}` → `{_md(new['label'])}`\n\n")
+    if lang == "zh":
+        out.write(f"**{c['entities']} 个对象中有 {c['outcome_changed']} 个结果改变**"
+                  + (f"（{trans}）" if trans else "") + f" · 评估日期 {result['as_of']} · "
+                  f"`{_md(old['label'])}` → `{_md(new['label'])}`\n\n")
+    else:
+        out.write(f"**{c['outcome_changed']} of {c['entities']} entities change outcome**"
+                  + (f" ({trans})" if trans else "") + f" · as of {result['as_of']} · "
+                  f"`{_md(old['label'])}` → `{_md(new['label'])}`\n\n")
     changes = result["pack_changes"]
     if changes["parameters"]:
-        out.write("| parameter | clause | old | new |\n|---|---|---|---|\n")
+        out.write(t("| parameter | clause | old | new |", "| 参数 | 条款 | 原值 | 新值 |") + "\n|---|---|---|---|\n")
         for p in changes["parameters"]:
             out.write(f"| `{p['name']}` | {_md(p['cite'])} | {_md(p['old'])} | {_md(p['new'])} |\n")
         out.write("\n")
-    other = [line for line in _pack_change_lines(changes) if not line.startswith("parameter ")]
+    other = _pack_change_lines(changes, lang)[len(changes["parameters"]):]
     for line in other:
         out.write(f"- {_md(line)}\n")
     if other:
         out.write("\n")
     if result["outcome_changes"]:
-        out.write("| entity | old | new | why |\n|---|---|---|---|\n")
+        out.write(t("| entity | old | new | why |", "| 对象 | 原结果 | 新结果 | 原因 |") + "\n|---|---|---|---|\n")
         for item in result["outcome_changes"]:
-            why = "<br>".join(_md(_cause_text(x)) for x in item["criteria"] if x["cause"]) or "—"
+            why = "<br>".join(_md(_cause_text(x, lang)) for x in item["criteria"] if x["cause"]) or "—"
             out.write(f"| {_md(_name(item['entity']))} | {item['old_outcome']} | {item['new_outcome']} | {why} |\n")
         out.write("\n")
     else:
-        out.write("No entity changes outcome.\n\n")
+        out.write(t("No entity changes outcome.\n\n", "没有对象的结果改变。\n\n"))
     if result["criteria_changes"]:
-        out.write(f"<details><summary>{c['criteria_changed_only']} entities change criteria but not outcome"
-                  "</summary>\n\n| entity | outcome | criteria |\n|---|---|---|\n")
+        summary_line = t(f"{c['criteria_changed_only']} entities change criteria but not outcome",
+                         f"{c['criteria_changed_only']} 个对象的条件状态改变，但结果不变")
+        out.write(f"<details><summary>{summary_line}</summary>\n\n"
+                  + t("| entity | outcome | criteria |", "| 对象 | 结果 | 条件 |") + "\n|---|---|---|\n")
         for item in result["criteria_changes"]:
-            why = "<br>".join(_md(_cause_text(x)) for x in item["criteria"] if x["cause"])
-            why = why or "<br>".join(f"flag {f['id']}: {f['old']} → {f['new']}" for f in item["flags"])
+            why = "<br>".join(_md(_cause_text(x, lang)) for x in item["criteria"] if x["cause"])
+            why = why or "<br>".join(f"{t('flag', '标记')} {f['id']}: {f['old']} → {f['new']}" for f in item["flags"])
             out.write(f"| {_md(_name(item['entity']))} | {item['new_outcome']} | {why} |\n")
         out.write("\n</details>\n")
     if result["problems"]:
-        out.write(f"\n{len(result['problems'])} data problem(s) reported; run `certify evaluate` to see them.\n")
+        out.write(t(f"\n{len(result['problems'])} data problem(s) reported; run `certify evaluate` to see them.\n",
+                    f"\n数据中有 {len(result['problems'])} 个问题；请运行 `certify evaluate` 查看。\n"))
 
 
-def render_diff_json(result: dict[str, Any], out: TextIO) -> None:
+def render_diff_json(result: dict[str, Any], out: TextIO, lang: str = "en") -> None:
     import json
 
     json.dump(result, out, ensure_ascii=False, indent=2)

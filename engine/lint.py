@@ -40,7 +40,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable
 
 from .compile import parse_param_value
-from .problems import WARNING, Problem, has_errors
+from .problems import WARNING, Problem, has_errors, plain, shown
 from .units import AmountError, format_amount, parse_amount, parse_unit
 from .validate import validate_file
 from .yamlsafe import Document
@@ -101,6 +101,7 @@ class BandFinding:
     code: str  # W206 overlap / empty band, W207 gap
     index: int  # the band the finding is reported on (position in the list as given)
     message: str
+    message_zh: str = ""
 
 
 def _end(value: Fraction | None, unbounded: str) -> str:
@@ -125,7 +126,8 @@ def check_bands(bands: list[Band], domain: tuple[Fraction | None, Fraction | Non
     for i, b in enumerate(bands):
         if b.low is not None and b.high is not None and (
                 b.low > b.high or (b.low == b.high and not (b.include_low and b.include_high))):
-            findings.append(BandFinding("W206", i, f"band {i + 1} {text(b)} is empty: no value falls in it"))
+            findings.append(BandFinding("W206", i, f"band {i + 1} {text(b)} is empty: no value falls in it",
+                                        f"第 {i + 1} 档 {text(b)} 是空的：没有任何数值落在其中；请检查上下限"))
         else:
             live.append((i, b))
     live.sort(key=lambda item: (item[1].low is not None, item[1].low or 0, not item[1].include_low))
@@ -133,24 +135,31 @@ def check_bands(bands: list[Band], domain: tuple[Fraction | None, Fraction | Non
         if a.high is None or b.low is None or b.low < a.high or (
                 b.low == a.high and a.include_high and b.include_low):
             findings.append(BandFinding("W206", j, f"band {j + 1} {text(b)} overlaps band {i + 1} {text(a)}: "
-                                        "a value in both would get two scores"))
+                                        "a value in both would get two scores",
+                                        f"第 {j + 1} 档 {text(b)} 与第 {i + 1} 档 {text(a)} 重叠：同时落在两档的数值"
+                                        "会得到两个分数；请调整上下限"))
         elif b.low > a.high or not (a.include_high or b.include_low):
             lo, hi = show(a.high), show(b.low)
             gap = f"{lo}" if a.high == b.low else f"{lo} to {hi}"
+            gap_zh = f"{lo}" if a.high == b.low else f"{lo} 至 {hi}"
             findings.append(BandFinding("W207", j, f"gap between band {i + 1} {text(a)} and band {j + 1} "
-                                        f"{text(b)}: a value of {gap} falls in no band"))
+                                        f"{text(b)}: a value of {gap} falls in no band",
+                                        f"第 {i + 1} 档 {text(a)} 与第 {j + 1} 档 {text(b)} 之间有空隙："
+                                        f"{gap_zh} 的数值不属于任何一档；请补上"))
     lo_dom, hi_dom = domain
     if live and lo_dom is not None:
         i, first = live[0]
         if first.low is not None and (first.low > lo_dom or (first.low == lo_dom and not first.include_low)):
             findings.append(BandFinding("W207", i, f"no band covers values from {show(lo_dom)} up to band "
-                                        f"{i + 1} {text(first)}"))
+                                        f"{i + 1} {text(first)}",
+                                        f"从 {show(lo_dom)} 到第 {i + 1} 档 {text(first)} 之间的数值不属于任何一档；请补上"))
     if live and hi_dom is not None:
         top = max(live, key=lambda item: (item[1].high is None, item[1].high or 0, item[1].include_high))
         i, last = top
         if last.high is not None and (last.high < hi_dom or (last.high == hi_dom and not last.include_high)):
             findings.append(BandFinding("W207", i, f"no band covers values above band {i + 1} {text(last)} "
-                                        f"up to {show(hi_dom)}"))
+                                        f"up to {show(hi_dom)}",
+                                        f"高于第 {i + 1} 档 {text(last)}、直到 {show(hi_dom)} 的数值不属于任何一档；请补上"))
     return sorted(findings, key=lambda f: (f.index, f.code))
 
 
@@ -204,8 +213,9 @@ class _Linter:
             self.inputs[name] = {"type": "derived", **self.value["derived"][name]}
         self.params: dict[str, dict[str, Any]] = self.value.get("parameters") or {}
 
-    def add(self, code: str, message: str, path: Path_, severity: str = WARNING) -> None:
-        self.problems.append(self.doc.problem(code, message, path, severity))
+    def add(self, code: str, message: str, path: Path_, severity: str = WARNING, zh: str = "") -> None:
+        """One finding; `zh` is its Chinese message for officers (every call gives one)."""
+        self.problems.append(self.doc.problem(code, message, path, severity, zh))
 
     # -- cases ------------------------------------------------------------------------------
 
@@ -255,6 +265,14 @@ class _Linter:
         if "unset" in param or param.get("value") is None:
             return f"parameter {atom.get('param')!r} has no value"
         return None
+
+    @staticmethod
+    def why_zh(why: str) -> str:
+        """The Chinese form of a reason from `atom_undecidable`."""
+        for en, zh in ((" is text", " 是文字"), (" has dated values", " 的数值随日期变化"), (" has no value", " 没有数值")):
+            if why.endswith(en):
+                return why[: -len(en)].replace("input ", "输入项 ").replace("parameter ", "参数 ") + zh
+        return "条件写法有误" if why == "malformed" else why
 
     def threshold(self, atom: dict[str, Any]) -> Fraction:
         return parse_param_value(self.params[atom["param"]]["value"])[0]
@@ -317,7 +335,8 @@ class _Linter:
                     continue  # nothing before it can shadow it
                 if why[j] is not None:
                     self.add("W205", f"cannot decide whether case {j + 1} of {node.get('id')!r} can apply: "
-                             f"{why[j]}", where, NOTE)
+                             f"{why[j]}", where, NOTE,
+                             zh=f"无法判断 {node.get('id')!r} 的第 {j + 1} 种情形是否可能适用：{self.why_zh(why[j])}")
                     continue
                 earlier = [i for i in range(j) if why[i] is None]
                 conds = [whens[i] for i in earlier] + [whens[j]]
@@ -327,7 +346,9 @@ class _Linter:
                     size *= max(len(values), 1)
                 if size > MAX_COMBINATIONS:
                     self.add("W205", f"cannot decide whether case {j + 1} of {node.get('id')!r} can apply: "
-                             f"{size} combinations of inputs is too many to check", where, NOTE)
+                             f"{size} combinations of inputs is too many to check", where, NOTE,
+                             zh=f"无法判断 {node.get('id')!r} 的第 {j + 1} 种情形是否可能适用：输入组合有 {size} 种，"
+                             "太多无法逐一检查")
                     continue
                 names = sorted(domains)
                 reachable = False
@@ -346,19 +367,26 @@ class _Linter:
                         skipped = [str(i + 1) for i in range(j) if why[i] is not None]
                         self.add("W205", f"cannot decide whether case {j + 1} of {node.get('id')!r} can apply: "
                                  f"earlier case(s) {', '.join(skipped)} cannot be checked "
-                                 f"({'; '.join(w for w in why[:j] if w)})", where, NOTE)
+                                 f"({'; '.join(w for w in why[:j] if w)})", where, NOTE,
+                                 zh=f"无法判断 {node.get('id')!r} 的第 {j + 1} 种情形是否可能适用：前面第 "
+                                 f"{'、'.join(skipped)} 种情形无法检查（{'；'.join(self.why_zh(w) for w in why[:j] if w)}）")
                     continue
                 then = cases[j].get("then") if isinstance(cases[j], dict) else None
                 then_id = then.get("id") if isinstance(then, dict) else None
                 by = ", ".join(str(i + 1) for i in sorted(covering)) or "?"
                 if not covering:
                     message = (f"case {j + 1} of {node.get('id')!r} can never apply: its condition never holds")
+                    zh = f"{node.get('id')!r} 的第 {j + 1} 种情形永远不会适用：它的前提条件永远不成立"
                 else:
                     message = (f"case {j + 1} of {node.get('id')!r} can never apply: whenever its condition "
                                f"holds, earlier case {by} already applies")
+                    zh = (f"{node.get('id')!r} 的第 {j + 1} 种情形永远不会适用：凡是它的前提条件成立时，"
+                          f"前面的第 {by} 种情形已经适用")
                 if then_id:
                     message += f"; criterion {then_id!r} is never decided"
-                self.add("W204", message + " (reorder the cases or narrow the earlier condition)", where)
+                    zh += f"；条件 {then_id!r} 永远不会被判定"
+                self.add("W204", message + " (reorder the cases or narrow the earlier condition)", where,
+                         zh=zh + "（请调整情形的顺序，或收窄前面的前提条件）")
 
     # -- magnitudes --------------------------------------------------------------------------
 
@@ -400,9 +428,11 @@ class _Linter:
             for raw, value, where in items:
                 if unit is not None and unit.factor > 1 and 0 < value < unit.factor and where not in reported:
                     reported.add(where)
-                    self.add("W208", f"threshold {raw} is less than one {unit.name}, the unit of {name!r} it is "
+                    self.add("W208", f"threshold {plain(raw)} is less than one {unit.name}, the unit of {name!r} it is "
                              f"compared with ({format_amount(value, unit)}); check the unit "
-                             f"(e.g. {raw}→万元?)", where)
+                             f"(e.g. {plain(raw)}→万元?)", where,
+                             zh=f"门槛值 {plain(raw)} 不足 1{unit.name}（与之比较的 {name!r} 以 {unit.name} 计，"
+                             f"即 {format_amount(value, unit)}）；请检查单位（是否应为万元？）")
             positive = sorted({v for _, v, _ in items if v > 0})
             if len(positive) < 2:
                 continue
@@ -416,9 +446,12 @@ class _Linter:
                     if len(others) == 1 and value > nearest:
                         continue  # with two thresholds, report only the smaller one (usually the typo)
                     reported.add(where)
-                    self.add("W208", f"threshold {raw} on {name!r} is {int(ratio):,} times away from the nearest "
+                    self.add("W208", f"threshold {plain(raw)} on {name!r} is {int(ratio):,} times away from the nearest "
                              f"other threshold on it ({format_amount(nearest, unit) if unit else nearest}); "
-                             "a 万/亿 slip?", where)
+                             "a 万/亿 slip?", where,
+                             zh=f"{name!r} 的门槛值 {plain(raw)} 与其最接近的另一个门槛值"
+                             f"（{format_amount(nearest, unit) if unit else nearest}）相差 {int(ratio):,} 倍；"
+                             "是否把万和亿写错了？")
 
     # -- bands -------------------------------------------------------------------------------
 
@@ -455,7 +488,7 @@ class _Linter:
             return  # the format that owns bands reports unreadable ones
         show = (lambda v: format_amount(v, unit)) if unit else (lambda v: format_amount(v, None))
         for finding in check_bands(bands, show=show):
-            self.add(finding.code, finding.message, path + (finding.index,))
+            self.add(finding.code, finding.message, path + (finding.index,), zh=finding.message_zh)
 
     # -- citations ---------------------------------------------------------------------------
 
@@ -484,31 +517,43 @@ class _Linter:
             if candidate.is_file():
                 text = candidate.read_text(encoding="utf-8", errors="replace")
                 break
+        src = plain(seed, 60)
         if text is None:
-            self.add("W209", f"source document {seed!r} not found in shared/seeds/ above the pack; citations "
-                     "not checked (use --sources DIR)", ("pack", "source", "seed"), NOTE)
+            self.add("W209", f"source document {src} not found in shared/seeds/ above the pack; citations "
+                     "not checked (use --sources DIR)", ("pack", "source", "seed"), NOTE,
+                     zh=f"在规则包上级的 shared/seeds/ 中找不到政策原文 {src}，未核对条款引用"
+                     "（可用 --sources 目录 指定原文所在位置）")
             return
         sections = split_clauses(text)
+        src = plain(seed, 60)  # a file name, bounded like every quoted value
         for cite, path, quote in self.cites():
             clause = find_clause(sections, cite)
             if clause is None:
                 match = _CITE_RE.match(cite)
                 if match is None:
-                    self.add("W209", f"citation {cite!r} is not of the form 二 or 二(四); not checked against "
-                             f"{seed}", path, NOTE)
+                    self.add("W209", f"citation {shown(cite)} is not of the form 二 or 二(四); not checked against "
+                             f"{src}", path, NOTE,
+                             zh=f"条款引用 {shown(cite)} 不是 二 或 二(四) 这样的写法，未与 {src} 核对")
                 elif match.group(1) not in sections:
                     found = ", ".join(f"{s}、" for s in sections) or "none"
-                    self.add("W203", f"citation {cite!r}: section {match.group(1)}、 not found in {seed} "
-                             f"(sections: {found})", path)
+                    found_zh = found if found != "none" else "无"
+                    self.add("W203", f"citation {shown(cite)}: section {match.group(1)}、 not found in {src} "
+                             f"(sections: {found})", path,
+                             zh=f"条款引用 {shown(cite)}：在 {src} 中找不到第 {match.group(1)}、 部分"
+                             f"（现有部分：{found_zh}）；请核对引用")
                 else:
                     subs = sections[match.group(1)][1]
                     found = "".join(f"({s})" for s in subs) or "none"
-                    self.add("W203", f"citation {cite!r}: clause ({match.group(2)}) not found in section "
-                             f"{match.group(1)}、 of {seed} (clauses there: {found})", path)
+                    found_zh = found if found != "none" else "无"
+                    self.add("W203", f"citation {shown(cite)}: clause ({match.group(2)}) not found in section "
+                             f"{match.group(1)}、 of {src} (clauses there: {found})", path,
+                             zh=f"条款引用 {shown(cite)}：在 {src} 的第 {match.group(1)}、 部分中找不到第"
+                             f"（{match.group(2)}）项（该部分现有：{found_zh}）；请核对引用")
                 continue
             if isinstance(quote, str) and _plain(quote) not in _plain(clause):
-                self.add("W203", f"the quote of this parameter is not in clause {cite} of {seed}: {quote!r}",
-                         path[:-1] + ("quote",))
+                self.add("W203", f"the quote of this parameter is not in clause {shown(cite)} of {src}: "
+                         f"{shown(quote)}", path[:-1] + ("quote",),
+                         zh=f"该参数引用的原文 {shown(quote)} 不在 {src} 的 {shown(cite)} 条款中；请核对原文")
 
 
 def split_clauses(text: str) -> dict[str, tuple[str, dict[str, str]]]:

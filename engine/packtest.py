@@ -27,6 +27,7 @@ officers run the same cases.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -37,7 +38,7 @@ from .explain import Explainer
 from .model import MET, NOT_MET, STATUSES, UNKNOWN, CompiledPack
 from .normalize import normalise
 from .pipeline import load_pack
-from .problems import Problem, ProblemsError
+from .problems import Problem, ProblemsError, shown
 from .yamlsafe import iso_date, load_yaml_file
 
 _FLAG_WORDS = {True: MET, False: NOT_MET, "unknown": UNKNOWN, None: UNKNOWN}
@@ -141,8 +142,54 @@ def _compare_targets(record: dict[str, Any], expected: Any) -> list[str]:
     return diffs
 
 
-def _problem(doc_file: str, message: str, code: str = "E112") -> Problem:
-    return Problem(doc_file, 1, 1, code, message)
+class Said(str):
+    """A line of a test report (a case's difference): English text that carries its Chinese
+    form, for lines that quote a problem's message."""
+
+    zh: str
+
+    def __new__(cls, en: str, zh: str) -> "Said":
+        line = super().__new__(cls, en)
+        line.zh = zh
+        return line
+
+
+# Difference lines are built from a few fixed forms ("X: expected A, got B"); their Chinese is
+# made from the same forms. Values (met, pass, ids) stay as written in the suite file.
+_LINE_ZH: list[tuple[re.Pattern[str], str]] = [(re.compile(a), b) for a, b in (
+    (r"^unknown expect field\(s\) (.*); allowed: (.*)$", r"expect 中有未知字段 \1；允许的字段：\2"),
+    (r": expected status must be one of (.*), not (.*)$", r"：期望状态只能是 \1 之一，而不是 \2"),
+    (r": expected status must be met, not_met or unknown, not (.*)$", r"：期望状态只能是 met、not_met 或 unknown，而不是 \1"),
+    (r"^path: expected criterion (\S+) to be met, got (.*)$", r"path：应满足条件 \1，实际为 \2"),
+    (r": a per-year target; name the year, e.g. (.*)$", r"：这是分年度目标；请写明年份，如 \1"),
+    (r"^targets: expected a mapping .*$", "targets：应写成映射 {目标 id: met | not_met | not_yet_due | unknown}"),
+    (r"^targets: this pack has no targets.*$", "targets：这个规则包没有目标（pack.kind: targets）"),
+    (r": expected ", "：应为 "),
+    (r", got ", "，实际为 "),
+    (r"not applicable \(its case does not apply\)", "不适用（其所在情形不适用）"),
+    (r"not applicable", "不适用"),
+    (r"no such criterion", "没有这个条件"),
+    (r"no such flag", "没有这个标记"),
+    (r"no such item", "没有这一项"),
+    (r"no such indicator", "没有这个指标"),
+    (r"no such target", "没有这个目标"),
+    (r"no such entity in the cohort", "分组中没有这个对象"),
+    (r"no entity in this cohort", "该分组中没有对象"),
+    (r" \(value (.*), threshold (.*)\)$", r"（数值 \1，门槛 \2）"),
+    (r" \(value (.*), target (.*)\)$", r"（数值 \1，目标 \2）"),
+)]
+
+
+def line_text(line: str, lang: str = "en") -> str:
+    """A difference line in `lang`."""
+    if lang != "zh":
+        return str(line)
+    if isinstance(line, Said):
+        return line.zh
+    text = str(line)
+    for pattern, replacement in _LINE_ZH:
+        text = pattern.sub(replacement, text)
+    return text
 
 
 def run_suite(path: str, engine: str = "durable") -> SuiteResult:
@@ -154,10 +201,12 @@ def run_suite(path: str, engine: str = "durable") -> SuiteResult:
         return result
     suite = doc.value
     if not isinstance(suite, dict) or "pack" not in suite:
-        result.problems.append(doc.problem("E111", "a test suite needs pack: <file> and fixtures or cases"))
+        result.problems.append(doc.problem("E111", "a test suite needs pack: <file> and fixtures or cases",
+                                           message_zh="测试文件需要写 pack: 规则包文件，以及 fixtures 或 cases"))
         return result
     for key in sorted(set(suite) - _SUITE_KEYS):
-        result.problems.append(doc.problem("E110", f"unknown field {key!r} (allowed: {sorted(_SUITE_KEYS)})", (key,)))
+        result.problems.append(doc.problem("E110", f"unknown field {shown(key)} (allowed: {sorted(_SUITE_KEYS)})", (key,),
+                                           message_zh=f"未知字段 {shown(key)}（允许的字段：{'、'.join(sorted(_SUITE_KEYS))}）"))
     if "cohorts" in suite:
         from .scoring_suite import run_scoring_suite
 
@@ -190,7 +239,7 @@ def run_suite(path: str, engine: str = "durable") -> SuiteResult:
         try:
             pack, decider, explainer = pack_for(as_of, sets)
         except ProblemsError as error:  # e.g. `set:` names an unknown parameter or a wrong unit
-            diffs = [f"set: {p.message}" for p in error.problems]
+            diffs: list[str] = [Said(f"set: {p.message}", f"set：{p.text('zh')}") for p in error.problems]
             result.cases.append(CaseResult(path, name, source, False, diffs, None))
             return
         normalised = normalise(pack, entity)
@@ -199,7 +248,7 @@ def run_suite(path: str, engine: str = "durable") -> SuiteResult:
         diffs = compare(record, expect, pack)
         for problem in normalised.problems:
             if problem.severity == "error":
-                diffs.append(f"data problem: {problem.message}")
+                diffs.append(Said(f"data problem: {problem.message}", f"数据问题：{problem.text('zh')}"))
         result.cases.append(CaseResult(path, name, source, not diffs, diffs, record["outcome"]))
         root_id = pack.root.id or ""
         result.coverage.setdefault(root_id, set()).add(_OUTCOME_STATUS[record["outcome"]])
@@ -224,17 +273,21 @@ def run_suite(path: str, engine: str = "durable") -> SuiteResult:
         where = doc.where(("cases", index))
         source = f"{path}:{where[0]}"
         if not isinstance(case, dict) or not isinstance(case.get("entity"), dict) or not isinstance(case.get("expect"), dict):
-            result.problems.append(doc.problem("E111", "a case needs entity: {...} and expect: {...}", ("cases", index)))
+            result.problems.append(doc.problem("E111", "a case needs entity: {...} and expect: {...}", ("cases", index),
+                                               message_zh="每个用例需要写 entity: {...} 和 expect: {...}"))
             continue
         for key in sorted(set(case) - _CASE_KEYS):
-            result.problems.append(doc.problem("E110", f"unknown field {key!r} in a case", ("cases", index, key)))
+            result.problems.append(doc.problem("E110", f"unknown field {shown(key)} in a case", ("cases", index, key),
+                                               message_zh=f"用例中有未知字段 {shown(key)}（允许的字段："
+                                               f"{'、'.join(sorted(_CASE_KEYS))}）"))
         fields = {k: v for k, v in case["entity"].items() if k not in ("id", "name")}
         ident = str(case["entity"].get("id", f"case{index + 1}"))
         entity = RawEntity(path, where[0], ident, case["entity"].get("name"), fields)
         as_of = iso_date(case.get("as_of")) or default_as_of
         sets = case.get("set")
         if sets is not None and not isinstance(sets, dict):
-            result.problems.append(doc.problem("E112", "set: maps parameter names to values", ("cases", index, "set")))
+            result.problems.append(doc.problem("E112", "set: maps parameter names to values", ("cases", index, "set"),
+                                               message_zh="set: 应写成 参数名: 数值 的映射"))
             continue
         run_one(str(case.get("name") or ident), source, entity, case["expect"], as_of, sets)
     return result

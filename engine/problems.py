@@ -14,6 +14,15 @@ ERROR = "error"
 WARNING = "warning"
 SEVERITY_ZH = {"error": "错误", "warning": "警告", "note": "提示"}
 
+# Kinds and dimensions in Chinese messages (officers do not read `money` or `enum`).
+KIND_ZH = {"money": "金额", "count": "数量", "percent": "百分比", "area": "面积", "date": "日期", "enum": "枚举（选项）",
+           "boolean": "是/否", "attestation": "承诺/证明", "text": "文字", "members": "成员列表", "derived": "派生值",
+           "ratio": "比值", "None": "未知"}
+
+
+def kind_zh(kind: object) -> str:
+    return KIND_ZH.get(str(kind), str(kind))
+
 # Messages quote what they found, but never more than this many characters of it: a pack that is a
 # symlink to a credentials file must not print the file into a CI log.
 MAX_QUOTED = 40
@@ -27,6 +36,21 @@ def shown(value: object, limit: int = MAX_QUOTED) -> str:
     if len(text) <= limit:
         return repr(text) if isinstance(value, str) else text
     return f"{text[:limit]!r}… ({len(text)} chars)"
+
+
+
+def plain(value: object, limit: int = MAX_QUOTED) -> str:
+    """A value for a message without quotes when it is short (an amount such as 10亿元, a file
+    name), else `shown(value)`: bounded all the same."""
+    text = value if isinstance(value, str) else str(value)
+    return text if len(text) <= limit else shown(value, limit)
+
+
+def clip(text: object, limit: int = 160) -> str:
+    """A message from elsewhere (an exception's text, which may quote a whole value), cut short."""
+    text = str(text)
+    return text if len(text) <= limit else text[:limit] + f"… ({len(text)} chars)"
+
 
 # Stable codes: CI scripts and the broken-pack tests depend on them, so never renumber.
 CODES: dict[str, str] = {

@@ -189,9 +189,31 @@ def render_problems_json(problems: Iterable[Problem], out: TextIO, lang: str = "
     out.write("\n")
 
 
+def _escape_data(text: str) -> str:
+    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def _escape_property(text: str) -> str:
+    return _escape_data(text).replace(":", "%3A").replace(",", "%2C")
+
+
+_GITHUB_LEVEL = {"error": "error", "warning": "warning", "note": "notice"}
+
+
+def render_problems_github(problems: Iterable[Problem], out: TextIO, lang: str = "en") -> None:
+    """GitHub Actions workflow commands, so a pull request shows each problem on its line:
+    `::error file=F,line=L,col=C,title=CODE::message` (escaped as the runner expects)."""
+    for p in sorted(problems):
+        level = _GITHUB_LEVEL.get(p.severity, "warning")
+        where = f" [{p.path}]" if p.path else ""
+        out.write(f"::{level} file={_escape_property(p.file)},line={p.line},col={p.col},"
+                  f"title={_escape_property(p.code)}::{_escape_data(p.text(lang) + where)}\n")
+
+
 PROBLEM_RENDERERS: dict[str, Callable[..., None]] = {  # (problems, out, lang="en")
     "text": render_problems_text,
     "json": render_problems_json,
+    "github": render_problems_github,
 }
 
 
@@ -199,34 +221,38 @@ PROBLEM_RENDERERS: dict[str, Callable[..., None]] = {  # (problems, out, lang="e
 # Pack test suites
 
 
-def render_suites_text(results: list[Any], out: TextIO, show_coverage: bool = False) -> None:
-    from .packtest import coverage_gaps
+def render_suites_text(results: list[Any], out: TextIO, show_coverage: bool = False, lang: str = "en") -> None:
+    from .packtest import coverage_gaps, line_text
 
+    zh = lang == "zh"
     total = failed = 0
     for suite in results:
-        out.write(f"{suite.file} ({suite.pack_id or 'pack not loaded'})\n")
+        out.write(f"{suite.file} ({suite.pack_id or ('规则包未加载' if zh else 'pack not loaded')})\n")
         for p in suite.problems:
-            out.write(f"  {p.format()}\n")
+            out.write(f"  {p.format(lang)}\n")
         for case in suite.cases:
             total += 1
             if case.passed:
-                out.write(f"  ok    {case.name}\n")
+                out.write(f"  {'通过' if zh else 'ok  '}  {case.name}\n")
             else:
                 failed += 1
-                out.write(f"  FAIL  {case.name}  ({case.source})\n")
+                out.write(f"  {'失败' if zh else 'FAIL'}  {case.name}  ({case.source})\n")
                 for diff in case.diffs:
-                    out.write(f"          - {diff}\n")
+                    out.write(f"          - {line_text(diff, lang)}\n")
         if show_coverage and suite.coverage_ids:
             gaps = coverage_gaps(suite)
             full = len(suite.coverage_ids) - len(gaps)
-            out.write(f"  coverage: {full}/{len(suite.coverage_ids)} criteria and flags seen met, not met and unknown\n")
+            if zh:
+                out.write(f"  覆盖：{full}/{len(suite.coverage_ids)} 个条件和标记的 满足、不满足、未知 三种状态都已测到\n")
+            else:
+                out.write(f"  coverage: {full}/{len(suite.coverage_ids)} criteria and flags seen met, not met and unknown\n")
             for ident, missing in gaps.items():
-                out.write(f"    {ident}: never {', '.join(missing)}\n")
-    out.write(f"{total - failed} passed, {failed} failed\n")
+                out.write(f"    {ident}: {'从未出现 ' if zh else 'never '}{', '.join(missing)}\n")
+    out.write(f"通过 {total - failed} 项，失败 {failed} 项\n" if zh else f"{total - failed} passed, {failed} failed\n")
 
 
 def suites_json(results: list[Any]) -> dict[str, Any]:
-    from .packtest import coverage_gaps
+    from .packtest import coverage_gaps, line_text
 
     return {
         "schema": "certify.tests/1",
@@ -236,7 +262,8 @@ def suites_json(results: list[Any]) -> dict[str, Any]:
                 "pack": s.pack_id,
                 "problems": [p.as_dict() for p in s.problems],
                 "cases": [{"name": c.name, "source": c.source, "passed": c.passed, "outcome": c.outcome,
-                           "diffs": c.diffs} for c in s.cases],
+                           "diffs": [str(d) for d in c.diffs], "diffs_zh": [line_text(d, "zh") for d in c.diffs]}
+                          for c in s.cases],
                 "coverage": {k: sorted(v) for k, v in s.coverage.items()},
                 "coverage_gaps": coverage_gaps(s),
             }

@@ -36,7 +36,7 @@ from .evaluate import Decider
 from .explain import Explainer, provenance
 from .model import MET, NOT_MET, OUTCOME_OF, UNKNOWN, CompiledPack
 from .normalize import normalise
-from .problems import ERROR, Problem, ProblemsError, has_errors
+from .problems import ERROR, Problem, ProblemsError, clip, has_errors, shown
 from .units import AmountError, Unit, format_amount, fraction_json, parse_amount, parse_unit, to_fraction
 from .validate import check_document, validate_file
 from .yamlsafe import Document, load_yaml_file
@@ -313,14 +313,16 @@ def load_scoring_pack(path: str, as_of: dt.date, overrides: dict[str, tuple[str,
     if doc is None or has_errors(problems):
         raise ProblemsError(problems)
     if not is_scoring_document(doc):
-        raise ProblemsError([Problem(path, 1, 1, "E112", "this pack is not kind: scoring; use certify evaluate")])
+        raise ProblemsError([Problem(path, 1, 1, "E112", "this pack is not kind: scoring; use certify evaluate",
+                                     message_zh="这个规则包不是计分类（kind: scoring）；请用 certify evaluate")])
     if not overrides:
         return build_scoring(doc, raw, as_of), [p for p in problems if p.severity != ERROR]
     patched, params, applied, bad = override_document(doc, overrides)
     if not bad:
         before = {(p.code, p.message) for p in problems}
         after = check_document(patched)
-        bad = [Problem(p.file, p.line, p.col, p.code, f"with the overrides ({', '.join(applied)}): {p.message}")
+        bad = [Problem(p.file, p.line, p.col, p.code, f"with the overrides ({', '.join(applied)}): {p.message}",
+                       message_zh=f"使用覆盖值（{', '.join(applied)}）后：{p.text('zh')}")
                for p in after if p.severity == ERROR and (p.code, p.message) not in before]
         problems = after
     if not bad and params:
@@ -331,16 +333,19 @@ def load_scoring_pack(path: str, as_of: dt.date, overrides: dict[str, tuple[str,
             try:
                 parse_param_value(value)
             except AmountError as error:
-                bad.append(Problem(origin, 1, 1, "E123", f"override {name}: {error}"))
+                bad.append(Problem(origin, 1, 1, "E123", f"override {name}: {clip(error)}",
+                                   message_zh=f"覆盖值 {name} 无法读取：{shown(value)}；请写成如 10亿元、60%"))
         bad = bad or _override_unit_problems(doc, params)
     if bad:
         raise ProblemsError(bad)
     try:
         sp = build_scoring(patched, raw, as_of, params)
     except CompileError as error:
-        raise ProblemsError([Problem(path, 1, 1, "E126", str(error))])
+        raise ProblemsError([Problem(path, 1, 1, "E126", clip(error),
+                                     message_zh=f"规则包对引擎来说太大（{clip(error)}）；请拆分条件")])
     except (AmountError, ValueError) as error:
-        raise ProblemsError([Problem(path, 1, 1, "E123", f"with the overrides ({', '.join(applied)}): {error}")])
+        raise ProblemsError([Problem(path, 1, 1, "E123", f"with the overrides ({', '.join(applied)}): {clip(error)}",
+                                     message_zh=f"使用覆盖值（{', '.join(applied)}）后无法读取数额：{clip(error)}")])
     sp.overrides = applied
     return sp, [p for p in problems if p.severity != ERROR]
 
@@ -420,8 +425,10 @@ def override_document(document: Document, overrides: dict[str, tuple[str, Any]]
             continue
         targets = _override_targets(doc, name)
         if targets is None:
-            bad.append(Problem(origin, 1, 1, "E120", f"override for {name!r}: no such parameter or scoring setting in "
-                               f"pack {document.file} (e.g. awards.COHORT.PLACE, PART.weight, PART.step, choices.NAME)"))
+            bad.append(Problem(origin, 1, 1, "E120", f"override for {shown(name)}: no such parameter or scoring setting in "
+                               f"pack {document.file} (e.g. awards.COHORT.PLACE, PART.weight, PART.step, choices.NAME)",
+                               message_zh=f"覆盖项 {shown(name)} 在规则包 {document.file} 中没有对应的参数或计分设置"
+                               "（可写如 awards.分组.名次、PART.weight、PART.step、choices.名称）"))
             continue
         if name.startswith("choices.") and isinstance(value, str):
             parsed = yaml.safe_load(value) if value.strip() else value  # --set choices.award_pass_down=false
@@ -594,7 +601,8 @@ class Scorer:
                 normalised.values.pop(name)
                 problems.append(Problem(entity.file, entity.line, 1, "E130",
                                         f"entity {entity.id}: {name} is computed by the evaluation; the value given is ignored",
-                                        entity.id, "warning"))
+                                        entity.id, "warning",
+                                        f"对象 {entity.id}：{name} 由评估计算得出，数据中给出的值不予采用"))
         verdict = self.decider.decide(normalised.values)
         zone = _Zone(entity, source, normalised.values, normalised, problems,
                      normalised.values.get(self.sp.cohort_input))

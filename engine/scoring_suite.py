@@ -126,11 +126,14 @@ def run_scoring_suite(path: str, doc: Document, result: Any, engine: str = "dura
         source = f"{path}:{where[0]}"
         if not isinstance(cohort, dict) or not isinstance(cohort.get("expect"), dict):
             result.problems.append(doc.problem("E111", "a cohort needs fixtures or entities, and expect: {...}",
-                                               ("cohorts", index)))
+                                               ("cohorts", index),
+                                               message_zh="每个分组需要写 fixtures 或 entities，以及 expect: {...}"))
             continue
         for key in sorted(set(cohort) - _COHORT_KEYS):
             result.problems.append(doc.problem("E110", f"unknown field {key!r} in a cohort (allowed: "
-                                               f"{sorted(_COHORT_KEYS)})", ("cohorts", index, key)))
+                                               f"{sorted(_COHORT_KEYS)})", ("cohorts", index, key),
+                                               message_zh=f"分组中有未知字段 {key!r}（允许的字段："
+                                               f"{'、'.join(sorted(_COHORT_KEYS))}）"))
         name = str(cohort.get("name") or f"cohort {index + 1}")
         as_of = iso_date(cohort.get("as_of")) or default_as_of
         sp = pack_for(as_of)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import difflib
 import json
 import math
+from decimal import Decimal
 from functools import lru_cache
 from importlib import resources
 from typing import Any, Iterable
@@ -17,7 +18,7 @@ from typing import Any, Iterable
 import jsonschema
 
 from .compile import THRESHOLD_LIMIT, parse_param_value
-from .problems import WARNING, Problem, ProblemsError, has_errors
+from .problems import WARNING, Problem, ProblemsError, has_errors, clip, kind_zh, shown
 from .units import AmountError, parse_unit
 from .yamlsafe import Document, iso_date, load_yaml_file
 
@@ -32,12 +33,33 @@ def schema() -> dict[str, Any]:
 
 
 def did_you_mean(name: str, choices: Iterable[str]) -> str:
-    close = difflib.get_close_matches(str(name), list(choices), n=1, cutoff=0.6)
+    close = difflib.get_close_matches(str(name)[:200], list(choices), n=1, cutoff=0.6)
     return f"; did you mean {close[0]!r}?" if close else ""
+
+
+def did_you_mean_zh(name: str, choices: Iterable[str]) -> str:
+    """The Chinese form of `did_you_mean`: `；是否应为 'threshold'？`."""
+    close = difflib.get_close_matches(str(name)[:200], list(choices), n=1, cutoff=0.6)
+    return f"；是否应为 {close[0]!r}？" if close else ""
+
+
+# Names of JSON types for messages: what an officer should write instead.
+_TYPE_EN = {"object": "a mapping (key: value)", "array": "a list", "string": "text", "integer": "a whole number",
+            "number": "a number", "boolean": "true or false", "null": "nothing"}
+_TYPE_ZH = {"object": "映射（键: 值）", "array": "列表", "string": "文字", "integer": "整数", "number": "数字",
+            "boolean": "true 或 false", "null": "空值"}
 
 
 # ---------------------------------------------------------------------------------------------
 # Pass 1: the schema
+
+_DEF_HINTS_ZH = {
+    "node": "每个条件需要 id，并且只能写 all、any、at_least、not、cases、test 中的一项",
+    "parameter": "每个参数只能写 value（如 10亿元）、values（分日期的数值）、unset（说明政策为何未给出数值）中的一项",
+    "test": "检验应写成 {attested: 输入项} 或 {input: 输入项, op: 运算符, param: 参数}（in / not_in 用 values: [...]）",
+    "condition": "前提条件应是一个检验，或由 all / any / not 组合的条件",
+    "derived": "派生值只能写 ratio {of, per}、sum [...]、difference {of, minus} 中的一项",
+}
 
 _DEF_HINTS = {
     "node": "a criterion needs an id and exactly one of: all, any, at_least, not, cases, test",
@@ -56,6 +78,51 @@ def _which_def(error: jsonschema.ValidationError) -> str | None:
     return None
 
 
+def _schema_text(error: jsonschema.ValidationError) -> tuple[str, str]:
+    """(English, Chinese) message for one schema error. jsonschema's own message quotes the whole
+    offending value (a pack that is a symlink to a credentials file would print it), so messages
+    are built here from the keyword, with a bounded quotation of the value."""
+    instance = error.instance
+    plain = isinstance(instance, (int, Decimal)) and not isinstance(instance, bool)
+    keyword, expected, value = error.validator, error.validator_value, shown(str(instance) if plain else instance)
+    if plain:
+        value = value.strip("'")
+    if keyword == "type":
+        kinds = expected if isinstance(expected, list) else [expected]
+        en = " or ".join(_TYPE_EN.get(k, str(k)) for k in kinds)
+        zh = "或".join(_TYPE_ZH.get(k, str(k)) for k in kinds)
+        return f"{value} is not of the right type: write {en} here", f"{value} 的类型不对；此处应写{zh}"
+    if keyword in ("enum", "const"):
+        choices = ", ".join(str(c) for c in (expected if keyword == "enum" else [expected]))
+        return (f"{value} is not allowed here; write one of: {choices}",
+                f"此处不能写 {value}；请写以下之一：{choices}")
+    if keyword == "pattern":
+        return (f"{value} is not in the expected form (pattern {expected})",
+                f"{value} 的写法不符合要求（格式 {expected}）；请按格式改写")
+    if keyword in ("minItems", "minProperties"):
+        return (f"at least {expected} item(s) are needed here", f"此处至少需要 {expected} 项；请补充")
+    if keyword in ("maxItems", "maxProperties"):
+        return (f"at most {expected} item(s) are allowed here", f"此处最多允许 {expected} 项；请删减")
+    if keyword == "minLength":
+        return ("this text is empty or too short", "此处文字为空或太短；请填写")
+    if keyword == "maxLength":
+        return (f"this text is longer than {expected} characters", f"此处文字超过 {expected} 个字符；请缩短")
+    if keyword in ("minimum", "exclusiveMinimum"):
+        return (f"{value} is too small: the least allowed is {expected}",
+                f"{value} 太小；最小允许值为 {expected}")
+    if keyword in ("maximum", "exclusiveMaximum"):
+        return (f"{value} is too large: the most allowed is {expected}",
+                f"{value} 太大；最大允许值为 {expected}")
+    if keyword == "format":
+        return (f"{value} is not a valid {expected}", f"{value} 不是有效的 {expected}；请改正")
+    if keyword == "not":
+        return (f"{value} is not allowed here", f"此处不能写 {value}")
+    if keyword in ("oneOf", "anyOf"):
+        return (f"{value} matches none of the forms allowed here",
+                f"{value} 不符合此处允许的任何一种写法；请对照示例改写")
+    return (f"{value} is not valid here ({keyword})", f"此处的 {value} 无效（{keyword}）；请改正")
+
+
 def _schema_problems(doc: Document) -> list[Problem]:
     validator = jsonschema.Draft202012Validator(schema())
     problems: list[Problem] = []
@@ -69,13 +136,18 @@ def _schema_problems(doc: Document) -> list[Problem]:
                 problems.append(
                     doc.problem(
                         "E110",
-                        f"unknown field {key!r}{did_you_mean(key, allowed)} "
+                        f"unknown field {shown(key)}{did_you_mean(key, allowed)} "
                         f"(allowed here: {', '.join(allowed)})",
                         path + (key,),
+                        message_zh=f"未知字段 {shown(key)}{did_you_mean_zh(key, allowed) or '；请删除或改正'}"
+                        f"（此处允许的字段：{', '.join(allowed)}）",
                     )
                 )
         elif keyword == "required":
-            problems.append(doc.problem("E111", f"required field missing: {error.message}", path))
+            missing = [k for k in error.validator_value if isinstance(error.instance, dict) and k not in error.instance]
+            names = ", ".join(repr(k) for k in missing) or shown(error.validator_value)
+            problems.append(doc.problem("E111", f"required field missing: {names}", path,
+                                        message_zh=f"缺少必填字段：{names}；请补上"))
         elif keyword in ("oneOf", "anyOf"):
             hint = _DEF_HINTS.get(_which_def(error) or "", None)
             # A node or test that matches no branch usually has one concrete fault inside;
@@ -83,18 +155,22 @@ def _schema_problems(doc: Document) -> list[Problem]:
             nested = [e for e in (error.context or []) if e.validator == "additionalProperties"]
             if hint is None and nested:
                 continue
-            problems.append(doc.problem("E112", hint or error.message, path))
+            en, zh = _schema_text(error)
+            problems.append(doc.problem("E112", hint or en, path,
+                                        message_zh=_DEF_HINTS_ZH.get(_which_def(error) or "", zh)))
         elif keyword == "propertyNames":
             problems.append(
                 doc.problem(
                     "E112",
-                    f"name {error.instance!r} must be lower-case letters, digits and _ "
+                    f"name {shown(error.instance)} must be lower-case letters, digits and _ "
                     "(e.g. lead_output)",
                     path,
+                    message_zh=f"名称 {shown(error.instance)} 只能由小写英文字母、数字和下划线组成（如 lead_output）；请改名",
                 )
             )
         else:
-            problems.append(doc.problem("E112", f"{error.message}", path))
+            en, zh = _schema_text(error)
+            problems.append(doc.problem("E112", en, path, message_zh=zh))
     return problems
 
 
@@ -117,8 +193,9 @@ class _Semantics:
         self.used_params: set[str] = set()
         self.ids: dict[str, tuple[Any, ...]] = {}
 
-    def add(self, code: str, message: str, path: tuple[Any, ...], severity: str = "error") -> None:
-        self.problems.append(self.doc.problem(code, message, path, severity))
+    def add(self, code: str, message: str, path: tuple[Any, ...], severity: str = "error", zh: str = "") -> None:
+        """One problem; `zh` is its Chinese message for officers (every call gives one)."""
+        self.problems.append(self.doc.problem(code, message, path, severity, zh))
 
     def run(self) -> list[Problem]:
         self.check_inputs()
@@ -143,7 +220,8 @@ class _Semantics:
         for name in self.param_dims:
             if name not in self.used_params:
                 self.add("W200", f"parameter {name!r} is declared but no criterion uses it",
-                         ("parameters", name), WARNING)
+                         ("parameters", name), WARNING,
+                         zh=f"参数 {name!r} 已声明，但没有任何条件使用它；请删除它或在条件中引用")
         return self.problems
 
     def check_inputs(self) -> None:
@@ -155,11 +233,14 @@ class _Semantics:
             if kind in _NUMERIC and isinstance(spec.get("unit"), str):
                 unit = parse_unit(spec["unit"])
                 if unit is None:
-                    self.add("E112", f"unknown unit {spec['unit']!r}; use e.g. 元, 万元, 亿元, 亩, "
-                             "平方米, 万平方米, %, 家, 个", ("inputs", name, "unit"))
+                    self.add("E112", f"unknown unit {shown(spec['unit'])}; use e.g. 元, 万元, 亿元, 亩, "
+                             "平方米, 万平方米, %, 家, 个", ("inputs", name, "unit"),
+                             zh=f"未知单位 {shown(spec['unit'])}；请使用 元、万元、亿元、亩、平方米、万平方米、%、家、个 等")
                 elif unit.dimension != _UNIT_DIMENSION[kind]:
                     self.add("E122", f"input {name!r} is {kind} but its unit {unit.name!r} measures "
-                             f"{unit.dimension}", ("inputs", name, "unit"))
+                             f"{unit.dimension}", ("inputs", name, "unit"),
+                             zh=f"输入项 {name!r} 的类型是 {kind_zh(kind)}，但单位 {unit.name!r} 计量的是 {kind_zh(unit.dimension)}；"
+                             "请让类型与单位一致")
                 else:
                     self.dims[name] = unit.dimension
             elif kind in ("date", "enum", "boolean", "attestation", "text"):
@@ -174,10 +255,12 @@ class _Semantics:
             if not isinstance(spec, dict):
                 continue
             if name in self.inputs:
-                self.add("E121", f"derived value {name!r} has the same name as an input", ("derived", name))
+                self.add("E121", f"derived value {name!r} has the same name as an input", ("derived", name),
+                         zh=f"派生值 {name!r} 与某个输入项同名；请改用另一个名称")
             unit = parse_unit(spec["unit"]) if isinstance(spec.get("unit"), str) else None
             if unit is None:
-                self.add("E112", f"unknown unit {spec.get('unit')!r}; use e.g. 万元/亩", ("derived", name, "unit"))
+                self.add("E112", f"unknown unit {shown(spec.get('unit'))}; use e.g. 万元/亩", ("derived", name, "unit"),
+                         zh=f"未知单位 {shown(spec.get('unit'))}；请使用如 万元/亩 这样的单位")
                 continue
             self.inputs[name] = {"type": "derived"}
             self.dims[name] = unit.dimension
@@ -196,7 +279,8 @@ class _Semantics:
             dims = []
             for operand, path in operands:
                 if operand not in self.dims or self.inputs.get(operand, {}).get("type") not in _NUMERIC + ("derived",):
-                    self.add("E120", f"{operand!r} is not a numeric input{did_you_mean(operand, self.inputs)}", path)
+                    self.add("E120", f"{shown(operand)} is not a numeric input{did_you_mean(operand, self.inputs)}", path,
+                             zh=f"{shown(operand)} 不是数值型输入项{did_you_mean_zh(operand, self.inputs)}")
                     dims.append(None)
                 else:
                     dims.append(self.dims[operand])
@@ -205,10 +289,13 @@ class _Semantics:
             expected = f"{dims[0]}/{dims[1]}" if "ratio" in spec and dims[0] != dims[1] else (
                 "ratio" if "ratio" in spec else dims[0])
             if "ratio" not in spec and len(set(dims)) > 1:
-                self.add("E122", f"cannot add or subtract {' and '.join(sorted(set(dims)))}", ("derived", name))
+                self.add("E122", f"cannot add or subtract {' and '.join(sorted(set(dims)))}", ("derived", name),
+                         zh=f"不同计量的值（{'、'.join(kind_zh(d) for d in sorted(set(dims)))}）不能相加或相减；请使用同一种计量的输入项")
             elif unit.dimension != expected and not (expected == "ratio" and unit.dimension == "percent"):
                 self.add("E122", f"derived value {name!r} has unit {unit.name!r} ({unit.dimension}) but "
-                         f"its formula gives {expected}", ("derived", name, "unit"))
+                         f"its formula gives {expected}", ("derived", name, "unit"),
+                         zh=f"派生值 {name!r} 的单位是 {unit.name!r}（{kind_zh(unit.dimension)}），但其公式得出的是 {kind_zh(expected)}；"
+                         "请改正单位或公式")
 
     def check_parameters(self) -> None:
         for name, spec in (self.value.get("parameters") or {}).items():
@@ -221,13 +308,16 @@ class _Semantics:
                 if isinstance(dated, dict):
                     written.append((dated.get("value"), ("parameters", name, "values", i, "value")))
                     if iso_date(dated.get("since")) is None:
-                        self.add("E112", f"since must be a date such as 2024-01-01, not {dated.get('since')!r}",
-                                 ("parameters", name, "values", i, "since"))
+                        self.add("E112", f"since must be a date such as 2024-01-01, not {shown(dated.get('since'))}",
+                                 ("parameters", name, "values", i, "since"),
+                                 zh=f"since 应为日期（如 2024-01-01），而不是 {shown(dated.get('since'))}")
             self.param_dims[name] = None
             if "unset" in spec or spec.get("value", 0) is None:
                 self.add("W201", f"parameter {name!r} has no value: the policy sets no number; "
                          "criteria using it are undetermined until an officer supplies one "
-                         "(--set or an override file)", ("parameters", name), WARNING)
+                         "(--set or an override file)", ("parameters", name), WARNING,
+                         zh=f"参数 {name!r} 没有数值：政策未给出具体数字；在主管部门给出数值之前（用 --set 或覆盖文件），"
+                         "使用它的条件无法判定")
             dims = set()
             for raw, path in written:
                 if raw is None:
@@ -235,14 +325,17 @@ class _Semantics:
                 try:
                     value, _, dim = parse_param_value(raw)
                 except AmountError as error:
-                    self.add("E123", f"cannot read the amount: {error}", path)
+                    self.add("E123", f"cannot read the amount {shown(raw)}: {clip(error)}", path,
+                             zh=f"无法读取数额 {shown(raw)}；请写成数字加单位，如 10亿元、5000万元、30%")
                     continue
                 if abs(value) > THRESHOLD_LIMIT:
-                    self.add("E123", f"{raw!r} is too large for a threshold", path)
+                    self.add("E123", f"{shown(raw)} is too large for a threshold", path,
+                             zh=f"{shown(raw)} 作为门槛值太大；请检查数值和单位")
                     continue
                 dims.add(dim)
             if len(dims) > 1:
-                self.add("E122", f"parameter {name!r} has values in different units", ("parameters", name))
+                self.add("E122", f"parameter {name!r} has values in different units", ("parameters", name),
+                         zh=f"参数 {name!r} 的各个数值单位不一致；请统一单位")
             elif dims:
                 self.param_dims[name] = dims.pop()
 
@@ -251,15 +344,17 @@ class _Semantics:
             return
         if ident in self.ids:
             line = self.doc.where(self.ids[ident])[0]
-            self.add("E121", f"id {ident!r} is already used (line {line}); ids must be unique", path)
+            self.add("E121", f"id {shown(ident)} is already used (line {line}); ids must be unique", path,
+                     zh=f"id {shown(ident)} 已在第 {line} 行使用过；id 不能重复，请改名")
         else:
             self.ids[ident] = path
 
     def check_node(self, node: dict[str, Any], path: tuple[Any, ...]) -> None:
         self.claim_id(node.get("id"), path + ("id",))
         if "cite" not in node and isinstance(node.get("id"), str):
-            self.add("W202", f"criterion {node['id']!r} has no clause citation (cite: 二(四))",
-                     path + ("id",), WARNING)
+            self.add("W202", f"criterion {shown(node['id'])} has no clause citation (cite: 二(四))",
+                     path + ("id",), WARNING,
+                     zh=f"条件 {shown(node['id'])} 没有注明政策条款；请加上 cite，如 cite: 二(四)")
         if isinstance(node.get("test"), dict):
             self.check_test(node["test"], path + ("test",))
         for kind in ("all", "any"):
@@ -273,10 +368,12 @@ class _Semantics:
                 if isinstance(child, dict):
                     self.check_node(child, path + ("at_least", "of", i))
             if isinstance(k, int) and k > len(of):
-                self.add("E112", f"at_least k={k} but only {len(of)} criteria are listed", path + ("at_least", "k"))
+                self.add("E112", f"at_least k={k} but only {len(of)} criteria are listed", path + ("at_least", "k"),
+                         zh=f"at_least 要求满足 {k} 项，但只列出了 {len(of)} 项条件；请改小 k 或补充条件")
             elif isinstance(k, int) and max(math.comb(len(of), k), math.comb(len(of), len(of) - k + 1)) > MAX_COMBINATIONS:
                 self.add("E126", f"at_least {k} of {len(of)} expands to too many combinations for the "
-                         "engine; split it into groups", path + ("at_least",))
+                         "engine; split it into groups", path + ("at_least",),
+                         zh=f"“{len(of)} 项中至少满足 {k} 项”展开后组合太多，引擎无法处理；请拆分成几组")
         if isinstance(node.get("not"), dict):
             self.check_node(node["not"], path + ("not",))
         for i, case in enumerate(node.get("cases") or []):
@@ -303,17 +400,21 @@ class _Semantics:
             name = test["attested"]
             spec = self.inputs.get(name)
             if spec is None:
-                self.add("E120", f"unknown input {name!r}{did_you_mean(name, self.inputs)}", path + ("attested",))
+                self.add("E120", f"unknown input {shown(name)}{did_you_mean(name, self.inputs)}", path + ("attested",),
+                         zh=f"未知输入项 {shown(name)}{did_you_mean_zh(name, self.inputs)}")
             elif spec.get("type") != "attestation":
                 self.add("E124", f"input {name!r} is {spec.get('type')}, not an attestation; "
-                         "write {input: NAME, op: ..., param: ...}", path + ("attested",))
+                         "write {input: NAME, op: ..., param: ...}", path + ("attested",),
+                         zh=f"输入项 {name!r} 的类型是 {kind_zh(spec.get('type'))}，不是承诺/证明类；"
+                         "请写成 {input: 名称, op: ..., param: ...}")
             return
         name, op = test.get("input"), test.get("op")
         if name is None or op is None:
             return  # the schema reported it
         spec = self.inputs.get(name)
         if spec is None:
-            self.add("E120", f"unknown input {name!r}{did_you_mean(name, self.inputs)}", path + ("input",))
+            self.add("E120", f"unknown input {shown(name)}{did_you_mean(name, self.inputs)}", path + ("input",),
+                     zh=f"未知输入项 {shown(name)}{did_you_mean_zh(name, self.inputs)}")
             return
         kind = spec.get("type")
         allowed = {
@@ -327,31 +428,41 @@ class _Semantics:
         if op not in allowed:
             hint = ("use {attested: %s}" % name) if kind == "attestation" else (
                 f"allowed: {', '.join(allowed)}" if allowed else "no comparison is possible")
-            self.add("E124", f"operator {op!r} does not apply to {kind} input {name!r}; {hint}", path + ("op",))
+            hint_zh = ("请写成 {attested: %s}" % name) if kind == "attestation" else (
+                f"可用的运算符：{', '.join(allowed)}" if allowed else "这类输入项不能比较")
+            self.add("E124", f"operator {shown(op)} does not apply to {kind} input {name!r}; {hint}", path + ("op",),
+                     zh=f"运算符 {shown(op)} 不适用于 {kind_zh(kind)} 类型的输入项 {name!r}；{hint_zh}")
             return
         if op in _CMP:
             param = test.get("param")
             if param is None:
-                self.add("E111", f"operator {op!r} needs a parameter: param: NAME", path)
+                self.add("E111", f"operator {op!r} needs a parameter: param: NAME", path,
+                         zh=f"运算符 {op!r} 需要一个参数；请写 param: 参数名")
                 return
             if "values" in test:
-                self.add("E112", "values belong to in / not_in; comparisons use param", path + ("values",))
+                self.add("E112", "values belong to in / not_in; comparisons use param", path + ("values",),
+                         zh="values 只用于 in / not_in；比较运算请用 param")
             self.used_params.add(param)
             if param not in self.param_dims:
-                self.add("E120", f"unknown parameter {param!r}{did_you_mean(param, self.param_dims)}", path + ("param",))
+                self.add("E120", f"unknown parameter {shown(param)}{did_you_mean(param, self.param_dims)}", path + ("param",),
+                         zh=f"未知参数 {shown(param)}{did_you_mean_zh(param, self.param_dims)}")
                 return
             pdim, idim = self.param_dims[param], self.dims.get(name)
             if pdim is not None and idim is not None and pdim != idim:
                 self.add("E122", f"unit mismatch: {name!r} measures {idim} but parameter {param!r} "
-                         f"measures {pdim}", path)
+                         f"measures {pdim}", path,
+                         zh=f"单位不一致：{name!r} 计量的是 {kind_zh(idim)}，而参数 {param!r} 计量的是 {kind_zh(pdim)}；请让两者单位一致")
         elif op in ("in", "not_in"):
             declared = spec.get("values") or {}
             if "param" in test:
-                self.add("E112", "in / not_in take values: [...], not param", path + ("param",))
+                self.add("E112", "in / not_in take values: [...], not param", path + ("param",),
+                         zh="in / not_in 应写 values: [...]，而不是 param")
             for i, value in enumerate(test.get("values") or []):
                 if value not in declared:
-                    self.add("E125", f"{value!r} is not a value of {name!r}{did_you_mean(value, declared)} "
-                             f"(declared: {', '.join(declared)})", path + ("values", i))
+                    self.add("E125", f"{shown(value)} is not a value of {name!r}{did_you_mean(value, declared)} "
+                             f"(declared: {', '.join(declared)})", path + ("values", i),
+                             zh=f"{shown(value)} 不是输入项 {name!r} 的取值{did_you_mean_zh(value, declared)}"
+                             f"（已声明的取值：{', '.join(declared)}）")
 
 
 def check_document(doc: Document) -> list[Problem]:

@@ -13,7 +13,7 @@ from __future__ import annotations
 from fractions import Fraction
 from typing import Any
 
-from .problems import WARNING
+from .problems import WARNING, clip, kind_zh, shown
 from .units import AmountError, parse_amount, parse_unit, to_fraction
 
 _NUMERIC = ("money", "count", "percent", "area", "derived")
@@ -47,14 +47,17 @@ def _unit_of(sem: Any, name: str):  # noqa: ANN202
 
 
 def _numeric_input(sem: Any, name: Any, path: tuple[Any, ...]) -> bool:
-    from .validate import did_you_mean
+    from .validate import did_you_mean, did_you_mean_zh
 
     if name not in sem.inputs:
-        sem.add("E120", f"unknown input {name!r}{did_you_mean(name, sem.inputs)}", path)
+        sem.add("E120", f"unknown input {shown(name)}{did_you_mean(name, sem.inputs)}", path,
+                zh=f"未知输入项 {shown(name)}{did_you_mean_zh(name, sem.inputs)}")
         return False
     if sem.inputs[name].get("type") not in _NUMERIC:
         sem.add("E124", f"input {name!r} is {sem.inputs[name].get('type')}; points need a number "
-                "(money, count, percent, area or a derived value)", path)
+                "(money, count, percent, area or a derived value)", path,
+                zh=f"输入项 {name!r} 的类型是 {kind_zh(sem.inputs[name].get('type'))}；计分需要数值"
+                "（金额、数量、百分比、面积或派生值）")
         return False
     return True
 
@@ -64,10 +67,13 @@ def _amount(sem: Any, raw: Any, name: str, path: tuple[Any, ...]) -> Fraction | 
     try:
         value, written = parse_amount(raw, unit)
     except AmountError as error:
-        sem.add("E123", f"cannot read the amount: {error}", path)
+        sem.add("E123", f"cannot read the amount {shown(raw)}: {clip(error)}", path,
+                zh=f"无法读取数额 {shown(raw)}；请写成数字加单位，如 10亿元、5000万元、30%")
         return None
     if unit is not None and written.dimension != unit.dimension:
-        sem.add("E122", f"unit mismatch: {name!r} measures {unit.dimension} but {raw!r} is {written.dimension}", path)
+        sem.add("E122", f"unit mismatch: {name!r} measures {unit.dimension} but {shown(raw)} is {written.dimension}",
+                path, zh=f"单位不一致：{name!r} 计量的是 {kind_zh(unit.dimension)}，而 {shown(raw)} 是"
+                f"{kind_zh(written.dimension)}；请改用相同计量的单位")
         return None
     return value
 
@@ -79,7 +85,8 @@ def _part_max(sem: Any, part: dict[str, Any], path: tuple[Any, ...]) -> Fraction
         _numeric_input(sem, r.get("input"), path + ("rank", "input"))
         for key in ("full", "step"):
             if _points(r.get(key)) is None:
-                sem.add("E123", f"{key} must be a number of points such as 10 or 0.5", path + ("rank", key))
+                sem.add("E123", f"{key} must be a number of points such as 10 or 0.5", path + ("rank", key),
+                        zh=f"{key} 应为分值数字，如 10 或 0.5")
         return _points(r.get("full"))
     if isinstance(part.get("items"), list):
         for i, item in enumerate(part["items"]):
@@ -89,9 +96,10 @@ def _part_max(sem: Any, part: dict[str, Any], path: tuple[Any, ...]) -> Fraction
             if _numeric_input(sem, item.get("input"), where + ("input",)) and "per" in item:
                 per = _amount(sem, item["per"], item["input"], where + ("per",))
                 if per is not None and per <= 0:
-                    sem.add("E123", "per must be more than 0", where + ("per",))
+                    sem.add("E123", "per must be more than 0", where + ("per",), zh="per 必须大于 0")
             if _points(item.get("points")) is None:
-                sem.add("E123", "points must be a number such as 2 or 0.5", where + ("points",))
+                sem.add("E123", "points must be a number such as 2 or 0.5", where + ("points",),
+                        zh="points 应为分值数字，如 2 或 0.5")
         return None
     if isinstance(part.get("bands"), dict):
         b = part["bands"]
@@ -112,22 +120,24 @@ def _part_max(sem: Any, part: dict[str, Any], path: tuple[Any, ...]) -> Fraction
 
 def check_scoring(sem: Any) -> None:
     from .scoring import RESULT_INPUTS
-    from .validate import did_you_mean
+    from .validate import did_you_mean, did_you_mean_zh
 
     doc = sem.value
     for name in RESULT_INPUTS:
         if name in (doc.get("inputs") or {}):
             sem.add("E121", f"input name {name!r} is reserved: the evaluation supplies it after ranking",
-                    ("inputs", name))
+                    ("inputs", name), zh=f"输入项名称 {name!r} 为保留名称：由评估在排名后给出；请改名")
     cohort = doc.get("cohort") or {}
     cohort_values: dict[str, Any] = {}
     by = cohort.get("by")
     if by is not None:
         if by not in sem.inputs:
-            sem.add("E120", f"unknown input {by!r}{did_you_mean(by, sem.inputs)}", ("cohort", "by"))
+            sem.add("E120", f"unknown input {shown(by)}{did_you_mean(by, sem.inputs)}", ("cohort", "by"),
+                    zh=f"未知输入项 {shown(by)}{did_you_mean_zh(by, sem.inputs)}")
         elif sem.inputs[by].get("type") != "enum":
             sem.add("E124", f"cohort input {by!r} must be an enum (e.g. zone type), not {sem.inputs[by].get('type')}",
-                    ("cohort", "by"))
+                    ("cohort", "by"), zh=f"分组输入项 {by!r} 必须是枚举（如园区类型），而不是"
+                    f"{kind_zh(sem.inputs[by].get('type'))}")
         else:
             cohort_values = sem.inputs[by].get("values") or {}
 
@@ -142,10 +152,12 @@ def check_scoring(sem: Any) -> None:
         if isinstance(ind.get("id"), str):
             indicator_ids.append(ind["id"])
             if "cite" not in ind:
-                sem.add("W202", f"indicator {ind['id']!r} has no clause citation", path + ("id",), WARNING)
+                sem.add("W202", f"indicator {shown(ind['id'])} has no clause citation", path + ("id",), WARNING,
+                        zh=f"指标 {shown(ind['id'])} 没有注明政策条款；请加上 cite，如 cite: 二(四)")
         stated = _points(ind.get("max"))
         if stated is None:
-            sem.add("E123", "max must be a number of points such as 10", path + ("max",))
+            sem.add("E123", "max must be a number of points such as 10", path + ("max",),
+                    zh="max 应为分值数字，如 10")
             continue
         maxima.append(stated)
         reach: Fraction | None
@@ -160,10 +172,11 @@ def check_scoring(sem: Any) -> None:
                 try:
                     value, unit = parse_amount(part.get("weight"), parse_unit("%"))
                     if unit.dimension != "percent":
-                        raise AmountError(f"{part.get('weight')!r} is not a percentage")
+                        raise AmountError(f"{shown(part.get('weight'))} is not a percentage")
                     weight = value / 100
                 except AmountError as error:
-                    sem.add("E123", f"weight must be a percentage such as 60%: {error}", ppath + ("weight",))
+                    sem.add("E123", f"weight must be a percentage such as 60%: {clip(error)}", ppath + ("weight",),
+                            zh=f"权重 {shown(part.get('weight'))} 应为百分比，如 60%")
                     reach = None
                     continue
                 weights += weight
@@ -174,32 +187,39 @@ def check_scoring(sem: Any) -> None:
                     reach += weight * part_max
             if weights != 1:
                 sem.add("W211", f"indicator {ind.get('id')!r}: weights add up to {weights * 100}%, not 100%",
-                        path + ("weighted",), WARNING)
+                        path + ("weighted",), WARNING,
+                        zh=f"指标 {ind.get('id')!r} 的各项权重合计为 {weights * 100}%，不是 100%；请核对")
         else:
             reach = _part_max(sem, ind, path)
         cap = _points(ind.get("cap")) if "cap" in ind else None
         if "cap" in ind and cap is None:
-            sem.add("E123", "cap must be a number of points such as 10", path + ("cap",))
+            sem.add("E123", "cap must be a number of points such as 10", path + ("cap",),
+                    zh="cap 应为分值数字，如 10")
         if cap is not None:
             reach = cap if reach is None else min(reach, cap)
         if reach is not None and reach != stated:
             sem.add("W211", f"indicator {ind.get('id')!r} can give at most {reach} points but its max is {stated}",
-                    path + ("max",), WARNING)
+                    path + ("max",), WARNING,
+                    zh=f"指标 {ind.get('id')!r} 最多只能得 {reach} 分，但其满分（max）写的是 {stated}；请核对")
         elif reach is None:
             sem.add("W211", f"indicator {ind.get('id')!r} has no upper bound: give it a cap (e.g. cap: {stated})",
-                    path + ("max",), WARNING)
+                    path + ("max",), WARNING,
+                    zh=f"指标 {ind.get('id')!r} 的得分没有上限；请加上封顶，如 cap: {stated}")
     total = _points((doc.get("total") or {}).get("max"))
     if total is None and doc.get("total") is not None:
-        sem.add("E123", "total max must be a number of points such as 100", ("total", "max"))
+        sem.add("E123", "total max must be a number of points such as 100", ("total", "max"),
+                zh="总分 max 应为分值数字，如 100")
     elif total is not None and maxima and sum(maxima, Fraction(0)) != total:
         sem.add("W210", f"indicator maxima add up to {sum(maxima, Fraction(0))}, not the stated total {total}",
-                ("total", "max"), WARNING)
+                ("total", "max"), WARNING,
+                zh=f"各指标满分合计为 {sum(maxima, Fraction(0))}，与写明的总分 {total} 不符；请核对")
 
     tie_break = ((doc.get("choices") or {}).get("tie_break") or {}).get("value") or []
     for j, ident in enumerate(tie_break if isinstance(tie_break, list) else []):
         if ident not in indicator_ids:
-            sem.add("E120", f"unknown indicator {ident!r}{did_you_mean(ident, indicator_ids)}",
-                    ("choices", "tie_break", "value", j))
+            sem.add("E120", f"unknown indicator {shown(ident)}{did_you_mean(ident, indicator_ids)}",
+                    ("choices", "tie_break", "value", j),
+                    zh=f"未知指标 {shown(ident)}{did_you_mean_zh(ident, indicator_ids)}")
 
     # Vetoes and consequences: conditions, decided like criteria.
     saved = dict(sem.inputs)
@@ -214,15 +234,19 @@ def check_scoring(sem: Any) -> None:
             path = (kind, i)
             sem.claim_id(item.get("id"), path + ("id",))
             if "cite" not in item and isinstance(item.get("id"), str):
-                sem.add("W202", f"{kind[:-1] if kind != 'vetoes' else 'veto'} {item['id']!r} has no clause citation",
-                        path + ("id",), WARNING)
+                sem.add("W202", f"{kind[:-1] if kind != 'vetoes' else 'veto'} {shown(item['id'])} has no clause citation",
+                        path + ("id",), WARNING,
+                        zh=f"{'否决项' if kind == 'vetoes' else '后果'} {shown(item['id'])} 没有注明政策条款；"
+                        "请加上 cite，如 cite: 二(四)")
             if not isinstance(item.get("when"), dict):
                 continue
             if kind == "vetoes":
                 early = [n for n in _condition_inputs(item["when"]) if n in RESULT_INPUTS]
                 if early:
                     sem.add("E120", f"veto {item.get('id')!r} reads {early[0]!r}, which is only known after "
-                            "ranking; use it in consequences", path + ("when",))
+                            "ranking; use it in consequences", path + ("when",),
+                            zh=f"否决项 {item.get('id')!r} 用到了 {early[0]!r}，它要到排名之后才知道；"
+                            "请把它写在 consequences 中")
                     continue
             sem.check_condition(item["when"], path + ("when",))
     sem.inputs = saved
@@ -233,23 +257,28 @@ def check_scoring(sem: Any) -> None:
     units = set()
     for cohort_value, places in (awards.get("by_cohort") or {}).items():
         if cohort_values and cohort_value not in cohort_values:
-            sem.add("E125", f"{cohort_value!r} is not a value of {by!r}{did_you_mean(cohort_value, cohort_values)} "
-                    f"(declared: {', '.join(cohort_values)})", ("awards", "by_cohort", cohort_value))
+            sem.add("E125", f"{shown(cohort_value)} is not a value of {by!r}{did_you_mean(cohort_value, cohort_values)} "
+                    f"(declared: {', '.join(cohort_values)})", ("awards", "by_cohort", cohort_value),
+                    zh=f"{shown(cohort_value)} 不是 {by!r} 的取值{did_you_mean_zh(cohort_value, cohort_values)}"
+                    f"（已声明的取值：{', '.join(cohort_values)}）")
         seen: set[int] = set()
         for j, place in enumerate(places or []):
             if not isinstance(place, dict):
                 continue
             where = ("awards", "by_cohort", cohort_value, j)
             if place.get("place") in seen:
-                sem.add("E121", f"place {place.get('place')} is listed twice", where + ("place",))
+                sem.add("E121", f"place {shown(place.get('place'))} is listed twice", where + ("place",),
+                        zh=f"名次 {shown(place.get('place'))} 重复列出；请只保留一个")
             seen.add(place.get("place"))
             try:
                 value, unit = parse_amount(place.get("amount"), None)
             except AmountError as error:
-                sem.add("E123", f"cannot read the amount: {error}", where + ("amount",))
+                sem.add("E123", f"cannot read the amount: {clip(error)}", where + ("amount",),
+                        zh=f"无法读取奖励金额 {shown(place.get('amount'))}；请写成如 500万元")
                 continue
             if unit.dimension != "money":
-                sem.add("E122", f"an award is money, not {unit.dimension}", where + ("amount",))
+                sem.add("E122", f"an award is money, not {unit.dimension}", where + ("amount",),
+                        zh=f"奖励应为金额，而不是{kind_zh(unit.dimension)}；请用 元、万元 等单位")
                 continue
             units.add(unit.dimension)
             paid += value
@@ -257,10 +286,13 @@ def check_scoring(sem: Any) -> None:
         try:
             stated, unit = parse_amount(awards["total"], None)
         except AmountError as error:
-            sem.add("E123", f"cannot read the amount: {error}", ("awards", "total"))
+            sem.add("E123", f"cannot read the amount: {clip(error)}", ("awards", "total"),
+                    zh=f"无法读取奖励总额 {shown(awards['total'])}；请写成如 5000万元")
         else:
             if unit.dimension != "money":
-                sem.add("E122", f"the award total is money, not {unit.dimension}", ("awards", "total"))
+                sem.add("E122", f"the award total is money, not {unit.dimension}", ("awards", "total"),
+                        zh=f"奖励总额应为金额，而不是{kind_zh(unit.dimension)}；请用 元、万元 等单位")
             elif stated != paid:
                 sem.add("W212", f"the award table adds up to {paid / unit.factor}{unit.name}, not the stated "
-                        f"total {awards['total']}", ("awards", "total"), WARNING)
+                        f"total {shown(awards['total'])}", ("awards", "total"), WARNING,
+                        zh=f"奖励表合计为 {paid / unit.factor}{unit.name}，与写明的总额 {shown(awards['total'])} 不符；请核对")

@@ -20,7 +20,7 @@ from typing import Any
 
 import yaml
 
-from .problems import ERROR, Problem, ProblemsError
+from .problems import ERROR, Problem, ProblemsError, shown
 
 try:  # the C composer is several times faster and keeps marks just the same
     _Loader: Any = yaml.CSafeLoader
@@ -60,9 +60,10 @@ class Document:
             path = path[:-1]
         return self.positions.get((), (1, 1))
 
-    def problem(self, code: str, message: str, path: Path = (), severity: str = ERROR) -> Problem:
+    def problem(self, code: str, message: str, path: Path = (), severity: str = ERROR,
+                message_zh: str = "") -> Problem:
         line, col = self.where(path)
-        return Problem(self.file, line, col, code, message, format_path(path), severity)
+        return Problem(self.file, line, col, code, message, format_path(path), severity, message_zh)
 
 
 def format_path(path: Path) -> str:
@@ -91,38 +92,45 @@ class _Builder:
         self.problems: list[Problem] = []
         self.count = 0
 
-    def fail(self, node: yaml.Node, code: str, message: str, path: Path) -> None:
+    def fail(self, node: yaml.Node, code: str, message: str, path: Path, message_zh: str = "") -> None:
         mark = node.start_mark
         self.problems.append(
-            Problem(self.file, mark.line + 1, mark.column + 1, code, message, format_path(path))
+            Problem(self.file, mark.line + 1, mark.column + 1, code, message, format_path(path),
+                    message_zh=message_zh)
         )
 
     def build(self, node: yaml.Node, path: Path, depth: int) -> Any:
         self.count += 1
         if self.count > self.max_nodes:
-            raise _Refused(node, f"more than {self.max_nodes} values after alias expansion (alias bomb?)")
+            raise _Refused(node, f"more than {self.max_nodes} values after alias expansion (alias bomb?)",
+                           f"展开别名后超过 {self.max_nodes} 个值（疑似别名炸弹），已拒绝读取；请把内容直接写出")
         if depth > MAX_DEPTH:
-            raise _Refused(node, f"nesting deeper than {MAX_DEPTH} levels")
+            raise _Refused(node, f"nesting deeper than {MAX_DEPTH} levels",
+                           f"嵌套超过 {MAX_DEPTH} 层，已拒绝读取；请减少嵌套层数")
         self.positions[path] = (node.start_mark.line + 1, node.start_mark.column + 1)
         if isinstance(node, yaml.MappingNode):
             if node.tag not in (_MAP_TAG,):
-                raise _Refused(node, f"tag {node.tag!r} is not allowed")
+                raise _Refused(node, f"tag {shown(node.tag)} is not allowed",
+                               f"不允许使用标签 {shown(node.tag)}；请删除该标签")
             out: dict[Any, Any] = {}
             for key_node, value_node in node.value:
                 if key_node.tag == "tag:yaml.org,2002:merge":
-                    raise _Refused(key_node, "merge keys (<<) are not supported; write the fields out")
+                    raise _Refused(key_node, "merge keys (<<) are not supported; write the fields out",
+                                   "不支持合并键（<<）；请把各字段逐一写出")
                 key = self.build(key_node, path + ("<key>",), depth + 1)
                 if not isinstance(key, (str, int)) or isinstance(key, bool):
-                    self.fail(key_node, "E112", f"mapping key {key!r} must be text", path)
+                    self.fail(key_node, "E112", f"mapping key {shown(key)} must be text", path,
+                              f"键 {shown(key)} 必须是文字；请改为文字名称")
                     continue
                 key = str(key)
                 if key in out:
                     self.fail(
                         key_node,
                         "E102",
-                        f"duplicate key {key!r}: it was already given in this mapping; "
+                        f"duplicate key {shown(key)}: it was already given in this mapping; "
                         "keep one of them",
                         path + (key,),
+                        f"键 {shown(key)} 重复：同一层中已经写过；请只保留其中一个",
                     )
                     continue
                 out[key] = self.build(value_node, path + (key,), depth + 1)
@@ -134,14 +142,16 @@ class _Builder:
             return out
         if isinstance(node, yaml.SequenceNode):
             if node.tag != _SEQ_TAG:
-                raise _Refused(node, f"tag {node.tag!r} is not allowed")
+                raise _Refused(node, f"tag {shown(node.tag)} is not allowed",
+                               f"不允许使用标签 {shown(node.tag)}；请删除该标签")
             return [self.build(item, path + (i,), depth + 1) for i, item in enumerate(node.value)]
         return self.scalar(node)
 
     def scalar(self, node: yaml.ScalarNode) -> Any:
         text = node.value
         if len(text) > MAX_SCALAR:
-            raise _Refused(node, f"a value longer than {MAX_SCALAR} characters")
+            raise _Refused(node, f"a value longer than {MAX_SCALAR} characters",
+                           f"有一个值超过 {MAX_SCALAR} 个字符，已拒绝读取；请缩短")
         tag = node.tag
         if tag == _STR_TAG:
             return text
@@ -163,13 +173,14 @@ class _Builder:
         if tag == _TS_TAG:
             # Dates stay ISO text so every later stage sees one representation.
             return text if _DATE_RE.match(text) else text
-        raise _Refused(node, f"tag {tag!r} is not allowed")
+        raise _Refused(node, f"tag {shown(tag)} is not allowed", f"不允许使用标签 {shown(tag)}；请删除该标签")
 
 
 class _Refused(Exception):
-    def __init__(self, node: Any, message: str):
+    def __init__(self, node: Any, message: str, message_zh: str = ""):
         self.node = node
         self.message = message
+        self.message_zh = message_zh
 
 
 def read_limited(handle: Any, max_bytes: int) -> bytes:
@@ -198,20 +209,31 @@ def read_text(file: str, data: bytes | None = None, max_bytes: int = MAX_BYTES) 
             with open(file, "rb") as handle:
                 data = read_limited(handle, max_bytes)
     except OSError as error:
-        raise ProblemsError([Problem(file, 1, 1, "E100", f"cannot read file: {error.strerror}")])
+        raise ProblemsError([_unreadable(file, error)])
     if len(data) > max_bytes:
         raise ProblemsError(
-            [Problem(file, 1, 1, "E100", f"file is larger than the limit of {max_bytes} bytes")]
+            [Problem(file, 1, 1, "E100", f"file is larger than the limit of {max_bytes} bytes",
+                     message_zh=f"文件超过 {max_bytes} 字节的上限，未读取；请拆分文件")]
         )
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as error:
         raise ProblemsError(
-            [Problem(file, 1, 1, "E100", f"file is not UTF-8 (byte {error.start}); save it as UTF-8")]
+            [Problem(file, 1, 1, "E100", f"file is not UTF-8 (byte {error.start}); save it as UTF-8",
+                     message_zh=f"文件不是 UTF-8 编码（第 {error.start} 字节）；请另存为 UTF-8")]
         )
     if not text.strip():
-        raise ProblemsError([Problem(file, 1, 1, "E100", "file is empty")])
+        raise ProblemsError([_empty(file)])
     return text
+
+
+def _unreadable(file: str, error: OSError) -> Problem:
+    return Problem(file, 1, 1, "E100", f"cannot read file: {error.strerror}",
+                   message_zh=f"无法读取文件（{error.strerror}）；请检查路径和权限")
+
+
+def _empty(file: str) -> Problem:
+    return Problem(file, 1, 1, "E100", "file is empty", message_zh="文件是空的；请写入内容")
 
 
 def _prescan(text: str, max_nodes: int = MAX_NODES) -> None:
@@ -228,12 +250,14 @@ def _prescan(text: str, max_nodes: int = MAX_NODES) -> None:
     def add(count: int, event: Any) -> None:
         stack[-1][0] += count
         if stack[-1][0] > max_nodes:
-            raise _Refused(event, f"more than {max_nodes} values (after alias expansion)")
+            raise _Refused(event, f"more than {max_nodes} values (after alias expansion)",
+                           f"值的个数（展开别名后）超过 {max_nodes}，已拒绝读取；请拆分文件")
 
     for event in yaml.parse(text, Loader=_Loader):
         if isinstance(event, (yaml.SequenceStartEvent, yaml.MappingStartEvent)):
             if len(stack) > MAX_DEPTH + 1:
-                raise _Refused(event, f"nesting deeper than {MAX_DEPTH} levels")
+                raise _Refused(event, f"nesting deeper than {MAX_DEPTH} levels",
+                               f"嵌套超过 {MAX_DEPTH} 层，已拒绝读取；请减少嵌套层数")
             stack.append([1, event.anchor])
         elif isinstance(event, (yaml.SequenceEndEvent, yaml.MappingEndEvent)):
             count, anchor = stack.pop()
@@ -248,8 +272,25 @@ def _prescan(text: str, max_nodes: int = MAX_NODES) -> None:
             size = sizes.get(event.anchor, 1)
             aliased += size
             if aliased > MAX_ALIAS_VALUES:
-                raise _Refused(event, f"aliases expand to more than {MAX_ALIAS_VALUES} values (alias bomb?)")
+                raise _Refused(event, f"aliases expand to more than {MAX_ALIAS_VALUES} values (alias bomb?)",
+                               f"别名展开后超过 {MAX_ALIAS_VALUES} 个值（疑似别名炸弹），已拒绝读取；请把内容直接写出")
             add(size, event)
+
+
+def _bounded(message: str, limit: int = 200) -> str:
+    """PyYAML's message, cut short: it can quote the text it choked on (a secret, a 10 kB line)."""
+    return message if len(message) <= limit else message[:limit] + "…"
+
+
+def _too_deep(file: str) -> Problem:
+    return Problem(file, 1, 1, "E103", "nesting is too deep to read",
+                   message_zh="嵌套太深，无法读取；请减少嵌套层数")
+
+
+def _refused(file: str, refused: _Refused) -> Problem:
+    mark = refused.node.start_mark
+    return Problem(file, mark.line + 1, mark.column + 1, "E103", f"refused: {refused.message}",
+                   message_zh=refused.message_zh or f"已拒绝：{refused.message}")
 
 
 def parse_yaml(text: str, file: str, max_nodes: int = MAX_NODES) -> Document:
@@ -261,28 +302,24 @@ def parse_yaml(text: str, file: str, max_nodes: int = MAX_NODES) -> Document:
         mark = error.problem_mark or error.context_mark
         line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
         message = " ".join(str(x) for x in (error.context, error.problem) if x)
-        raise ProblemsError([Problem(file, line, col, "E101", f"YAML syntax error: {message}")])
+        raise ProblemsError([Problem(file, line, col, "E101", f"YAML syntax error: {_bounded(message)}",
+                                     message_zh=f"YAML 语法错误（{_bounded(message)}）；请检查此处的缩进、冒号和括号")])
     except yaml.YAMLError as error:
-        raise ProblemsError([Problem(file, 1, 1, "E101", f"YAML syntax error: {error}")])
+        raise ProblemsError([Problem(file, 1, 1, "E101", f"YAML syntax error: {_bounded(str(error))}",
+                                     message_zh="YAML 语法错误；请检查缩进、冒号和括号")])
     except RecursionError:
-        raise ProblemsError([Problem(file, 1, 1, "E103", "nesting is too deep to read")])
+        raise ProblemsError([_too_deep(file)])
     except _Refused as refused:
-        mark = refused.node.start_mark
-        raise ProblemsError(
-            [Problem(file, mark.line + 1, mark.column + 1, "E103", f"refused: {refused.message}")]
-        )
+        raise ProblemsError([_refused(file, refused)])
     if node is None:
-        raise ProblemsError([Problem(file, 1, 1, "E100", "file is empty")])
+        raise ProblemsError([_empty(file)])
     builder = _Builder(file, max_nodes)
     try:
         value = builder.build(node, (), 0)
     except _Refused as refused:
-        mark = refused.node.start_mark
-        raise ProblemsError(
-            [Problem(file, mark.line + 1, mark.column + 1, "E103", f"refused: {refused.message}")]
-        )
+        raise ProblemsError([_refused(file, refused)])
     except RecursionError:
-        raise ProblemsError([Problem(file, 1, 1, "E103", "nesting is too deep to read")])
+        raise ProblemsError([_too_deep(file)])
     if builder.problems:
         raise ProblemsError(builder.problems)
     return Document(file, value, builder.positions)
@@ -295,7 +332,7 @@ def load_yaml_file(file: str, max_bytes: int = MAX_BYTES,
         with open(file, "rb") as handle:
             raw = read_limited(handle, max_bytes)
     except OSError as error:
-        raise ProblemsError([Problem(file, 1, 1, "E100", f"cannot read file: {error.strerror}")])
+        raise ProblemsError([_unreadable(file, error)])
     text = read_text(file, raw, max_bytes)
     return parse_yaml(text, file, max_nodes), raw
 

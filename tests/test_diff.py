@@ -191,13 +191,13 @@ def test_git_revisions_and_the_cli_views(tmp_path, lowered):
     cwd = os.getcwd()
     try:
         os.chdir(repo)
-        args = ["diff", "HEAD~1:rules/huguan.yaml", "HEAD:rules/huguan.yaml", "--data", str(HUGUAN_TOWNS),
+        args = ["diff", "--lang", "en", "HEAD~1:rules/huguan.yaml", "HEAD:rules/huguan.yaml", "--data", str(HUGUAN_TOWNS),
                 "--as-of", "2024-06-30", "--engine", "reference"]
         text = runner.invoke(main, args)
         markdown = runner.invoke(main, args + ["--format", "markdown"])
         as_json = runner.invoke(main, args + ["--format", "json"])
         failing = runner.invoke(main, args + ["--fail-on-change"])
-        bad_rev = runner.invoke(main, ["diff", "nosuchrev:rules/huguan.yaml", "HEAD:rules/huguan.yaml",
+        bad_rev = runner.invoke(main, ["diff", "--lang", "en", "nosuchrev:rules/huguan.yaml", "HEAD:rules/huguan.yaml",
                                        "--data", str(HUGUAN_TOWNS)])
     finally:
         os.chdir(cwd)
@@ -218,7 +218,7 @@ def test_a_version_with_errors_compares_nothing(tmp_path):
     broken = tmp_path / "broken.yaml"
     broken.write_text(HUGUAN_PACK.read_text(encoding="utf-8").replace("value: 10亿元", "value: 10亿园"),
                       encoding="utf-8")
-    result = CliRunner().invoke(main, ["diff", str(HUGUAN_PACK), str(broken), "--data", str(HUGUAN_TOWNS)])
+    result = CliRunner().invoke(main, ["diff", "--lang", "en", str(HUGUAN_PACK), str(broken), "--data", str(HUGUAN_TOWNS)])
     assert result.exit_code == 4
     assert "E123" in result.output
 
@@ -246,5 +246,5 @@ def test_scoring_packs_compare_ranks_totals_and_awards(tmp_path):
         assert set(row) - {"entity"} <= {"rank", "total", "award", "points", "vetoes", "consequences"}
     same = diff_files(str(pack), str(pack), [str(zones)], AS_OF, "reference")
     assert same["entity_changes"] == [] and same["counts"]["total_changed"] == 0
-    out = CliRunner().invoke(main, ["diff", str(pack), str(changed), "--data", str(zones), "--engine", "reference"])
+    out = CliRunner().invoke(main, ["diff", "--lang", "en", str(pack), str(changed), "--data", str(zones), "--engine", "reference"])
     assert out.exit_code == 0 and "indicator changed:" in out.output and "total" in out.output

@@ -300,21 +300,21 @@ def test_bands_in_a_document_are_reported_on_their_line():
 
 def test_cli_exit_codes(tmp_path, tmp_path_factory):
     runner = CliRunner()
-    clean = runner.invoke(main, ["lint", str(HUGUAN_PACK)])
+    clean = runner.invoke(main, ["lint", "--lang", "en", str(HUGUAN_PACK)])
     assert clean.exit_code == 0, clean.output
     pack = write(tmp_path, [enum("in", "manufacturing", "agriculture"), enum("in", "agriculture")])
-    warned = runner.invoke(main, ["lint", str(pack)])
+    warned = runner.invoke(main, ["lint", "--lang", "en", str(pack)])
     assert warned.exit_code == 0
     assert f"{pack}:{line_of(pack, '- when:', 2)}:" in warned.output and "W204 warning" in warned.output
-    assert runner.invoke(main, ["lint", "--strict", str(pack)]).exit_code == 1
-    as_json = runner.invoke(main, ["lint", "--format", "json", str(pack)])
+    assert runner.invoke(main, ["lint", "--lang", "en", "--strict", str(pack)]).exit_code == 1
+    as_json = runner.invoke(main, ["lint", "--lang", "en", "--format", "json", str(pack)])
     assert "W204" in as_json.output
     # notes alone never fail, even with --strict
     noted = write(tmp_path_factory.mktemp("noted"), [enum("in", "manufacturing")], policy=None)
-    result = runner.invoke(main, ["lint", "--strict", str(noted)])
+    result = runner.invoke(main, ["lint", "--lang", "en", "--strict", str(noted)])
     assert result.exit_code == 0 and "W209 note" in result.output
     # errors are validate's, with exit 1
     broken = write(tmp_path_factory.mktemp("broken"), [enum("in", "manufacturing")], replace=("value: 5亿元", "value: 5亿园"))
-    result = runner.invoke(main, ["lint", str(broken)])
+    result = runner.invoke(main, ["lint", "--lang", "en", str(broken)])
     assert result.exit_code == 1 and "E123" in result.output
-    assert runner.invoke(main, ["lint", str(tmp_path / "nope.yaml")]).exit_code == 2
+    assert runner.invoke(main, ["lint", "--lang", "en", str(tmp_path / "nope.yaml")]).exit_code == 2

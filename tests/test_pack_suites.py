@@ -63,13 +63,13 @@ def test_cli_exit_codes_and_junit(tmp_path):
     runner = CliRunner()
     bad = _write_suite(tmp_path, "{outcome: pass}")
     junit = tmp_path / "junit.xml"
-    result = runner.invoke(main, ["test", str(bad), "--junit", str(junit)])
+    result = runner.invoke(main, ["test", "--lang", "en", str(bad), "--junit", str(junit)])
     assert result.exit_code == 1
     assert "FAIL  wrong on purpose" in result.output
     assert "<failure" in junit.read_text(encoding="utf-8")
     good = _write_suite(tmp_path, "{outcome: fail, criteria: {output_manufacturing: not_met}}")
-    assert runner.invoke(main, ["test", str(good)]).exit_code == 0
+    assert runner.invoke(main, ["test", "--lang", "en", str(good)]).exit_code == 0
     empty = tmp_path / "empty"
     empty.mkdir()
-    result = runner.invoke(main, ["test", str(empty)])
+    result = runner.invoke(main, ["test", "--lang", "en", str(empty)])
     assert result.exit_code == 1  # no test ran is a failure, not a silent pass

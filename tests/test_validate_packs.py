@@ -119,7 +119,8 @@ def test_valid_pack_has_no_problems(path: Path):
 
 
 def run(*args: str):
-    return CliRunner().invoke(main, list(args), catch_exceptions=False)
+    """The CLI in English (the default is Chinese; tests/test_messages.py checks both)."""
+    return CliRunner().invoke(main, [args[0], "--lang", "en", *args[1:]], catch_exceptions=False)
 
 
 def test_cli_validate_rules_folder_is_clean():
