@@ -67,12 +67,19 @@ def run_attack(source: Path, folder: Path) -> tuple[int, str, str, dict[str, Any
 
 
 def _peak_rss_mb(argv: list[str], folder: Path, env: dict[str, str]) -> float:
-    """Peak memory of one run of the command, measured for that process alone (wait4)."""
-    process = subprocess.Popen(argv, cwd=folder, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                               stderr=subprocess.DEVNULL, env=env)
-    _, status, usage = os.wait4(process.pid, 0)
-    process.returncode = os.waitstatus_to_exitcode(status)  # reaped here; keep Popen from waiting again
-    return usage.ru_maxrss / 1024  # Linux reports kilobytes
+    """Peak memory of one run of the command, measured for that process alone (wait4).
+
+    Started through a small launcher process: Linux carries a process's peak RSS across fork and
+    exec, so a command forked straight from this pytest process (hundreds of MB after a full run)
+    would report pytest's peak, not its own."""
+    launcher = ("import os, subprocess, sys\n"
+                "p = subprocess.Popen(sys.argv[1:], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, "
+                "stderr=subprocess.DEVNULL)\n"
+                "_, status, usage = os.wait4(p.pid, 0)\n"
+                "print(usage.ru_maxrss)\n")
+    out = subprocess.run([sys.executable, "-c", launcher, *argv], cwd=folder, env=env, capture_output=True,
+                         text=True, check=True)
+    return int(out.stdout.strip()) / 1024  # Linux reports kilobytes
 
 
 @pytest.mark.parametrize("source", attacks(), ids=lambda p: p.name)
