@@ -110,9 +110,13 @@ def validate(paths: tuple[str, ...], fmt: str, strict: bool, lang: str = "zh") -
 @click.option("--output", "-o", type=click.Path(), help="Write to this file instead of standard output.")
 @click.option("--workers", type=click.IntRange(min=0), default=1, show_default=True,
               help="Decide in this many processes (0 = one per core); output order is unchanged.")
+@click.option("--full", "view", flag_value="full",
+              help="Text: every criterion with its value, threshold and gap (the default for a single entity).")
+@click.option("--summary", "view", flag_value="short",
+              help="Text: one line per entity with its headline reason (the default for a batch).")
 def evaluate(pack_path: str, data: tuple[str, ...], as_of: str | None, fmt: str, lang: str, engine: str,
              sets: tuple[str, ...], override_files: tuple[str, ...], output: str | None, workers: int,
-             what_it_takes: bool = False) -> None:
+             what_it_takes: bool = False, view: str | None = None) -> None:
     """Decide every entity in DATA files (YAML, JSON, CSV, XLSX) with the rule pack."""
     date = _as_of(as_of)
     overrides = _overrides(sets, override_files)
@@ -132,7 +136,8 @@ def evaluate(pack_path: str, data: tuple[str, ...], as_of: str | None, fmt: str,
         if fmt == "json":
             stream_evaluation_json(records, problems, out)
         else:
-            render_text(records, out, lang, pack.meta.title)
+            render_text(records, out, lang, pack.meta.title, view=view or "auto",
+                        param_labels={name: p.label for name, p in pack.params.items()})
     except DecisionError as error:
         click.echo(f"decision engine fault: {error}", err=True)
         if target:

@@ -37,6 +37,7 @@ from .model import (
 )
 from . import targets
 from .units import AmountError, Unit, parse_amount, parse_unit
+from .titles import fill_title
 from .yamlsafe import Document, iso_date
 
 ENTITY_KIND = "entity"
@@ -171,7 +172,7 @@ class _Builder:
     def node(self, raw: dict[str, Any], path: tuple[Any, ...]) -> Node:
         common = dict(
             id=raw["id"],
-            title=raw.get("title", {"zh": raw["id"]}),
+            title=fill_title(raw.get("title", {"zh": raw["id"]}), self.params),
             cite=raw.get("cite"),
             discretionary=raw.get("discretionary"),
             note=raw.get("note"),
@@ -226,9 +227,11 @@ def build(
     builder = _Builder(params, inputs, as_of)
     root = builder.node(doc["criteria"], ("criteria",))
     flags = tuple(
-        Flag(f["id"], f["title"], f.get("cite"), f.get("note"), builder.condition(f["when"], ("flags", i, "when")))
+        Flag(f["id"], fill_title(f["title"], params), f.get("cite"), f.get("note"), builder.condition(f["when"], ("flags", i, "when")))
         for i, f in enumerate(doc.get("flags") or [])
     )
+    # Titles quoting a target follow its value in force, as criteria titles do (engine.titles).
+    target_table = tuple({**t, "title": fill_title(t["title"], params)} for t in target_table)
     pack = CompiledPack(
         meta=meta,
         file=document.file,

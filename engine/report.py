@@ -5,9 +5,11 @@ Renderers sit in a registry keyed by format name so the CLI can list and pick th
 
 from __future__ import annotations
 
+import itertools
 import json
 from typing import Any, Callable, Iterable, TextIO
 
+from .explain import Explainer, _missing_text, count_phrase, test_phrase
 from .problems import Problem
 
 OUTPUT_SCHEMA = "certify.evaluation/1"
@@ -22,7 +24,8 @@ WORDS = {
         "record": "记录", "as_of": "评定基准日", "missing_header": "缺少的数据或认定",
         "policy_unset": "政策未规定具体数值", "na": "不适用", "data_problem": "数据问题",
         "summary": "合计", "engine": "引擎", "evidence": "依据", "path": "路径",
-        "discretionary_met": "经酌情条款满足", "strict": "须超过该标准",
+        "discretionary_met": "经酌情条款满足(请审核确认)", "strict": "须超过该标准",
+        "list_sep": "、", "input_hash": "输入 sha256",
     },
     "en": {
         "pass": "PASS", "fail": "FAIL", "undetermined": "UNDETERMINED",
@@ -33,11 +36,16 @@ WORDS = {
         "record": "record", "as_of": "as of", "missing_header": "missing data or attestations",
         "policy_unset": "the policy sets no number", "na": "not applicable", "data_problem": "data problem",
         "summary": "total", "engine": "engine", "evidence": "evidence", "path": "path",
-        "discretionary_met": "met on a discretionary path", "strict": "must exceed the threshold",
+        "discretionary_met": "met on a discretionary path (a reviewer should confirm)",
+        "strict": "must exceed the threshold", "list_sep": "; ", "input_hash": "input sha256",
     },
 }
 _MARK = {"met": "✔", "not_met": "✘", "unknown": "?", "not_yet_due": "…"}
 _OP = {">=": "≥", ">": ">", "<=": "≤", "<": "<", "=": "=", "!=": "≠", "in": "∈", "not_in": "∉"}
+VIEWS = ("auto", "full", "short")
+_MORE = {"zh": "(每个对象一行；加 --full 显示每项条件的判定过程)",
+         "en": "(one line per entity; --full shows every criterion)"}
+_DECIDED_BY_ZH = {"reference evaluator": "参照求值器"}
 
 
 def _label(label: dict[str, str] | None, lang: str) -> str:
@@ -46,99 +54,145 @@ def _label(label: dict[str, str] | None, lang: str) -> str:
     return label.get(lang) or label.get("zh") or next(iter(label.values()))
 
 
-def _test_text(test: dict[str, Any], status: str, lang: str) -> str:
+def _criterion_text(c: dict[str, Any], lang: str) -> str:
+    """One criterion of the tree: mark, clause, title, then what happened and what was required."""
     w = WORDS[lang]
-    op = test.get("operator")
-    if op == "attested" or op in ("is_true", "is_false"):
-        value = test.get("value")
-        text = w["attested_none"] if value is None else (w["attested_yes"] if value else w["attested_no"])
-        if op == "is_false" and value is not None:
-            text = w["attested_no"] if value else w["attested_yes"]
-        ev = test.get("evidence")
-        if ev:
-            text += " (" + ", ".join(ev[k] for k in ("by", "date", "ref") if k in ev) + ")"
-        return text
-    value = test.get("text") or (
-        _label(test.get("value_label"), lang) if test.get("value_label") else test.get("value"))
-    shown = f"{w['missing']} {_label(test.get('label'), lang)}" if test.get("value") is None else str(value)
-    if op in ("in", "not_in"):
-        choices = "、".join(_label(v, lang) for v in test.get("value_labels", []))
-        return f"{shown} {_OP[op]} {{{choices}}}"
-    if test.get("threshold") is None:
-        return f"{shown} {_OP.get(op, op)} ? ({w['policy_unset']})"
-    text = f"{shown} {_OP.get(op, op)} {test.get('threshold_text')}"
-    if test.get("gap_text"):
-        text += f" — {w['short']} {test['gap_text']}"
-    if test.get("gap_note"):
-        text += f" ({w['strict']})"
-    return text
+    cite = f"{c['cite']} " if c.get("cite") else ""
+    line = f"{_MARK[c.get('target_status') or c['status']]} {cite}{_label(c['title'], lang)}"
+    if "test" in c:
+        line += ": " + test_phrase(c["test"], c["status"], lang)
+    elif "count" in c:
+        line += ": " + count_phrase(c["count"], lang)
+    if c.get("branch_detail"):
+        line += f" [{w['path']}: {_label(c['branch_detail'], lang)}]"
+    if c.get("discretionary"):
+        line += f" [{w['discretionary']}]"
+    return line
+
+
+def _entity_line(rec: dict[str, Any], lang: str) -> str:
+    """`HG05 石磨镇 — 不通过：二(四) …`: who, and the headline (engine.explain) as the record has it."""
+    ent = rec["entity"]
+    name = f" {ent['name']}" if ent.get("name") else ""
+    headline = _label(rec.get("headline"), lang) or WORDS[lang][rec["outcome"]]
+    return f"{ent['id']}{name} — {headline}"
+
+
+def _param_label(name: str, records: list[dict[str, Any]], labels: dict[str, Any] | None, lang: str) -> str:
+    if labels and labels.get(name):
+        return _label(labels[name], lang)
+    for rec in records:
+        for c in rec.get("criteria", []):
+            if (c.get("test") or {}).get("parameter") == name and c["test"].get("parameter_label"):
+                return _label(c["test"]["parameter_label"], lang)
+    return name
+
+
+def _header(rec: dict[str, Any], out: TextIO, lang: str, pack_title: dict[str, str] | None,
+            param_labels: dict[str, Any] | None) -> None:
+    w = WORDS[lang]
+    prov = rec["record"]
+    title = _label(pack_title, lang) if pack_title else prov["pack"]
+    out.write(f"{title} — {prov['pack']} {prov['pack_version']} "
+              f"(sha256 {prov['pack_sha256'][:12]}), {w['as_of']} {prov['as_of']}\n")
+    for name, o in (prov.get("overrides") or {}).items():
+        label = _param_label(name, [rec], param_labels, lang)
+        if lang == "zh":
+            out.write(f"  参数临时改为: {label} = {o['value']} (来自 {o['from']})\n")
+        else:
+            out.write(f"  override {name} ({label}) = {o['value']} ({o['from']})\n")
 
 
 def render_text(records: Iterable[dict[str, Any]], out: TextIO, lang: str = "zh",
-                pack_title: dict[str, str] | None = None) -> dict[str, int]:
+                pack_title: dict[str, str] | None = None, view: str = "auto",
+                param_labels: dict[str, Any] | None = None) -> dict[str, int]:
+    """The decisions as text. `view`: "full" (every criterion, value, threshold and gap), "short"
+    (one line per entity: its headline), or "auto": full for a single entity, short for a batch.
+    Records are rendered as they arrive (auto looks ahead at most one record)."""
     w = WORDS[lang]
     counts = {"pass": 0, "fail": 0, "undetermined": 0}
+    stream = iter(records)
+    if view == "auto":
+        ahead = [r for r in (next(stream, None), next(stream, None)) if r is not None]
+        view = "short" if len(ahead) > 1 else "full"
+        stream = itertools.chain(ahead, stream)
     first = True
-    for rec in records:
+    for rec in stream:
         counts[rec["outcome"]] += 1
-        prov = rec["record"]
         if first:
-            title = _label(pack_title, lang) if pack_title else prov["pack"]
-            out.write(f"{title} — {prov['pack']} {prov['pack_version']} "
-                      f"(sha256 {prov['pack_sha256'][:12]}), {w['as_of']} {prov['as_of']}\n")
-            if prov.get("overrides"):
-                for name, o in prov["overrides"].items():
-                    out.write(f"  override {name} = {o['value']} ({o['from']})\n")
+            _header(rec, out, lang, pack_title, param_labels)
+            if view == "short":
+                out.write(f"{_MORE[lang]}\n")
             out.write("\n")
             first = False
-        ent = rec["entity"]
-        name = f" {ent['name']}" if ent.get("name") else ""
-        out.write(f"{ent['id']}{name}: {w[rec['outcome']]}\n")
-        for c in rec["criteria"]:
-            indent = "  " * (c["depth"] + 1)
-            cite = f"{c['cite']} " if c.get("cite") else ""
-            line = f"{indent}{_MARK[c.get('target_status') or c['status']]} {cite}{_label(c['title'], lang)}"
-            if "test" in c:
-                line += ": " + _test_text(c["test"], c["status"], lang)
-            if c.get("branch_detail"):
-                line += f" [{w['path']}: {_label(c['branch_detail'], lang)}]"
-            if c.get("discretionary"):
-                line += f" [{w['discretionary']}]"
-            out.write(line + "\n")
-        if rec["missing_inputs"]:
-            names = []
-            for m in rec["missing_inputs"]:
-                if "parameter" in m:
-                    names.append(f"{_label(m['label'], lang)} ({m['parameter']}: {w['policy_unset']})")
-                else:
-                    names.append(f"{_label(m['label'], lang)} ({m['input']})")
-            out.write(f"  {w['missing_header']}: " + "; ".join(names) + "\n")
-        if rec.get("what_it_takes") is not None:
-            from .whatif import describe
-
-            wit = rec["what_it_takes"]
-            out.write(f"  {'如何才能通过' if lang == 'zh' else 'what it would take'}:\n")
-            for i, option in enumerate(wit.get("options", []), 1):
-                out.write(f"    {i}. {describe(option, lang)}\n")
-            if not wit.get("options"):
-                out.write(f"    {_label(wit.get('note'), lang)}\n")
-        if rec["discretionary_met"]:
-            out.write(f"  {w['discretionary_met']}: {', '.join(rec['discretionary_met'])}\n")
-        if rec.get("targets"):
-            from .targets import render_text_lines
-
-            for text in render_text_lines(rec["targets"], lang):
-                out.write(f"  {text}\n")
-        for f in rec["flags"]:
-            state = {"met": w["set"], "not_met": w["unset"], "unknown": w["unknown"]}[f["status"]]
-            cite = f"{f['cite']} " if f.get("cite") else ""
-            out.write(f"  {w['flags']}: {cite}{_label(f['title'], lang)} — {state}\n")
-        for p in rec["data_problems"]:
-            out.write(f"  {w['data_problem']}: {p['code']} {p['message']}\n")
-        out.write(f"  {w['record']}: input sha256 {prov and rec['record']['input_sha256'][:12]}, "
-                  f"{w['engine']} {prov['engine_version']} / {prov['decided_by']}\n\n")
+        if view == "short":
+            _render_short(rec, out, lang)
+        else:
+            _render_full(rec, out, lang)
+    if view == "short" and not first:
+        out.write("\n")
     out.write(f"{w['summary']}: " + ", ".join(f"{w[k]} {v}" for k, v in counts.items()) + "\n")
     return counts
+
+
+def _flags_set(rec: dict[str, Any], lang: str) -> list[str]:
+    return [f"{f['cite']} {_label(f['title'], lang)}".strip() if f.get("cite") else _label(f["title"], lang)
+            for f in rec.get("flags", []) if f["status"] == "met"]
+
+
+def _render_what_it_takes(rec: dict[str, Any], out: TextIO, lang: str, indent: str) -> None:
+    if rec.get("what_it_takes") is None:
+        return
+    from .whatif import describe
+
+    wit = rec["what_it_takes"]
+    out.write(f"{indent}{'如何才能通过' if lang == 'zh' else 'what it would take'}:\n")
+    for i, option in enumerate(wit.get("options", []), 1):
+        out.write(f"{indent}  {i}. {describe(option, lang)}\n")
+    if not wit.get("options"):
+        out.write(f"{indent}  {_label(wit.get('note'), lang)}\n")
+
+
+def _render_short(rec: dict[str, Any], out: TextIO, lang: str) -> None:
+    w = WORDS[lang]
+    line = _entity_line(rec, lang)
+    flags = _flags_set(rec, lang)
+    if flags:
+        line += f" [{w['flags']}: {w['list_sep'].join(flags)}]"
+    out.write(line + "\n")
+    _render_what_it_takes(rec, out, lang, "    ")
+
+
+def _render_full(rec: dict[str, Any], out: TextIO, lang: str) -> None:
+    w = WORDS[lang]
+    prov = rec["record"]
+    out.write(_entity_line(rec, lang) + "\n")
+    by_id = {c["id"]: c for c in rec["criteria"]}
+    for c in rec["criteria"]:
+        out.write("  " * (c["depth"] + 1) + _criterion_text(c, lang) + "\n")
+    if rec["missing_inputs"]:
+        names = [_missing_text(m, Explainer._cites_reading(m, rec["criteria"]), lang) for m in rec["missing_inputs"]]
+        out.write(f"  {w['missing_header']}: " + w["list_sep"].join(names) + "\n")
+    _render_what_it_takes(rec, out, lang, "  ")
+    if rec["discretionary_met"]:
+        judged = [f"{by_id[i].get('cite') or ''} {_label(by_id[i]['title'], lang)}".strip() if i in by_id else i
+                  for i in rec["discretionary_met"]]
+        out.write(f"  {w['discretionary_met']}: {w['list_sep'].join(judged)}\n")
+    if rec.get("targets"):
+        from .targets import render_text_lines
+
+        for text in render_text_lines(rec["targets"], lang):
+            out.write(f"  {text}\n")
+    for f in rec["flags"]:
+        state = {"met": w["set"], "not_met": w["unset"], "unknown": w["unknown"]}[f["status"]]
+        cite = f"{f['cite']} " if f.get("cite") else ""
+        out.write(f"  {w['flags']}: {cite}{_label(f['title'], lang)} — {state}\n")
+    for p in rec["data_problems"]:
+        message = p.get("message_zh") or p["message"] if lang == "zh" else p["message"]
+        out.write(f"  {w['data_problem']}: {p['code']} {message}\n")
+    decided_by = _DECIDED_BY_ZH.get(prov["decided_by"], prov["decided_by"]) if lang == "zh" else prov["decided_by"]
+    out.write(f"  {w['record']}: {w['input_hash']} {prov['input_sha256'][:12]}, "
+              f"{w['engine']} {prov['engine_version']} / {decided_by}\n\n")
 
 
 def evaluation_json(records: list[dict[str, Any]], problems: list[Problem]) -> dict[str, Any]:

@@ -217,6 +217,9 @@ class _Semantics:
             from .validate_scoring import check_scoring  # scoring packs: cohort, indicators, vetoes, awards
 
             check_scoring(self)
+        from .titles import check_title_placeholders  # {parameter} in titles (E120)
+
+        check_title_placeholders(self)
         for name in self.param_dims:
             if name not in self.used_params:
                 self.add("W200", f"parameter {name!r} is declared but no criterion uses it",
