@@ -436,7 +436,7 @@ def missing_word(test: dict[str, Any], lang: str) -> str:
     return w["not_computable"]
 
 
-def test_phrase(test: dict[str, Any], status: str, lang: str = "zh", brief: bool = False) -> str:
+def describe_test(test: dict[str, Any], status: str, lang: str = "zh", brief: bool = False) -> str:
     """What happened and what was required, e.g. `99,999万元 < 10亿元 (要求 ≥ 10亿元), 差 1万元`.
 
     met: `12亿元 ≥ 10亿元`; unknown: `未提供 (要求 ≥ 10亿元)`. `brief` (headlines) leaves out the
@@ -503,7 +503,7 @@ def _criterion_reason(item: dict[str, Any], lang: str) -> str:
     head = f"{item.get('cite') or ''} {_label(item['title'], lang)}".strip()
     joiner = "，" if lang == "zh" else ": "
     if "test" in item:
-        return f"{head}{joiner}{test_phrase(item['test'], item['status'], lang, brief=True)}"
+        return f"{head}{joiner}{describe_test(item['test'], item['status'], lang, brief=True)}"
     if "count" in item:
         return f"{head}{joiner}{count_phrase(item['count'], lang)}"
     if item.get("branch") == "otherwise":

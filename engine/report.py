@@ -9,7 +9,7 @@ import itertools
 import json
 from typing import Any, Callable, Iterable, TextIO
 
-from .explain import Explainer, _missing_text, count_phrase, test_phrase
+from .explain import Explainer, _missing_text, count_phrase, describe_test
 from .problems import Problem
 
 OUTPUT_SCHEMA = "certify.evaluation/1"
@@ -54,13 +54,18 @@ def _label(label: dict[str, str] | None, lang: str) -> str:
     return label.get(lang) or label.get("zh") or next(iter(label.values()))
 
 
+def _test_text(test: dict[str, Any], status: str, lang: str) -> str:
+    """A test as it reads in a report (kept for the HTML view): see `engine.explain.describe_test`."""
+    return describe_test(test, status, lang)
+
+
 def _criterion_text(c: dict[str, Any], lang: str) -> str:
     """One criterion of the tree: mark, clause, title, then what happened and what was required."""
     w = WORDS[lang]
     cite = f"{c['cite']} " if c.get("cite") else ""
     line = f"{_MARK[c.get('target_status') or c['status']]} {cite}{_label(c['title'], lang)}"
     if "test" in c:
-        line += ": " + test_phrase(c["test"], c["status"], lang)
+        line += ": " + describe_test(c["test"], c["status"], lang)
     elif "count" in c:
         line += ": " + count_phrase(c["count"], lang)
     if c.get("branch_detail"):

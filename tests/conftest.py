@@ -98,3 +98,14 @@ def criterion(record: dict[str, Any], criterion_id: str) -> dict[str, Any]:
 @pytest.fixture(scope="session")
 def criterion_of() -> Callable[[dict[str, Any], str], dict[str, Any]]:
     return criterion
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--update-golden", action="store_true", default=False,
+                     help="rewrite the golden text outputs in tests/golden/ from the current output "
+                          "(then read the diff before committing)")
+
+
+@pytest.fixture(scope="session")
+def update_golden(request: pytest.FixtureRequest) -> bool:
+    return bool(request.config.getoption("--update-golden"))

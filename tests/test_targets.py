@@ -119,7 +119,8 @@ def test_per_year_targets_take_the_value_in_force_at_each_year_end(tmp_path):
     assert (y2021["status"], y2021["threshold_text"], y2021["parameter_since"]) == ("met", "30家", "2020-01-01")
     assert (y2022["status"], y2022["threshold_text"], y2022["parameter_since"]) == ("not_met", "40家", "2022-01-01")
     text = CliRunner().invoke(main, ["evaluate", "--rules", str(RULES / "tancheng-industrial-targets.yaml"),
-                                     str(ROOT / "fixtures" / "tancheng-county.yaml"), "--as-of", "2023-03-01"]).output
+                                     str(ROOT / "fixtures" / "tancheng-county.yaml"), "--as-of", "2023-03-01",
+                                         "--full"]).output
     assert "目标值自 2022-01-01" in text
 
 
