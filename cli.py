@@ -77,12 +77,11 @@ def main() -> None:
               help="Language of the messages (codes are the same in both).")
 def validate(paths: tuple[str, ...], fmt: str, strict: bool, lang: str = "zh") -> None:
     """Check rule packs: syntax, schema, references, units. Exit 0 clean, 1 problems, 2 usage."""
-    from engine.lint import pack_files
+    from engine.lint import collect_packs
 
-    files, missing = pack_files(paths)
+    files, missing, problems = collect_packs(paths)  # refused paths (E175, W213) are problems, never read
     if missing:
         raise click.UsageError(f"no such file or folder: {missing[0]}")
-    problems = []
     for file in files:
         problems.extend(validate_file(file)[2])
     PROBLEM_RENDERERS[fmt](problems, sys.stdout, lang)
@@ -277,16 +276,16 @@ def test_command(paths: tuple[str, ...], fmt: str, junit: str | None, coverage: 
                  require_full_coverage: bool, engine: str, lang: str = "zh") -> None:
     """Run the pack test suites (*.tests.yaml) in PATHS (default: rules/). Exit 1 on any failure
     or when no test ran."""
-    from engine.packtest import coverage_gaps, find_suites, run_suite
+    from engine.packtest import SuiteResult, collect_suites, coverage_gaps, run_suite
     from engine.report import render_junit, render_suites_text, suites_json
 
-    suites = find_suites(list(paths) or ["rules"])
+    suites, refused = collect_suites(list(paths) or ["rules"])
     if paths and not suites:
         missing = [p for p in paths if not Path(p).exists()]
         if missing:
             raise click.UsageError(f"no such file or folder: {missing[0]}")
     try:
-        results = [run_suite(s, engine) for s in suites]
+        results = [SuiteResult(p.file, problems=[p]) for p in refused] + [run_suite(s, engine) for s in suites]
     except DecisionError as error:
         click.echo(f"decision engine fault: {error}", err=True)
         sys.exit(EXIT["engine"])
@@ -299,7 +298,7 @@ def test_command(paths: tuple[str, ...], fmt: str, junit: str | None, coverage: 
         render_junit(results, junit)
     ran = sum(len(r.cases) for r in results)
     failed = sum(1 for r in results for c in r.cases if not c.passed)
-    broken = any(r.problems for r in results)
+    broken = any(p.severity == "error" for r in results for p in r.problems)
     gaps = any(coverage_gaps(r) for r in results) if require_full_coverage else False
     if ran == 0:
         click.echo("没有运行任何测试用例" if lang == "zh" else "no test case ran", err=True)
@@ -317,12 +316,12 @@ def test_command(paths: tuple[str, ...], fmt: str, junit: str | None, coverage: 
 def lint(paths: tuple[str, ...], fmt: str, strict: bool, sources: str | None, lang: str = "zh") -> None:
     """Validate, then look for what compiles but is probably wrong: shadowed cases, citations not
     in the source text, overlapping or gapped bands, suspicious magnitudes. Exit 0 / 1 / 2 as validate."""
-    from engine.lint import NOTE, lint_file, pack_files
+    from engine.lint import NOTE, collect_packs, lint_file
 
-    files, missing = pack_files(paths)
+    files, missing, problems = collect_packs(paths)  # refused paths (E175, W213) are problems, never read
     if missing:
         raise click.UsageError(f"no such file or folder: {missing[0]}")
-    problems = [p for file in files for p in lint_file(file, sources)]
+    problems += [p for file in files for p in lint_file(file, sources)]
     PROBLEM_RENDERERS[fmt](problems, sys.stdout, lang)
     if fmt == "text":
         errors = sum(1 for p in problems if p.severity == "error")

@@ -30,7 +30,7 @@ from typing import Any, Iterable, TextIO
 
 from .model import CompiledPack, Node
 from .pipeline import decide_files, load_pack
-from .problems import EngineError, Problem
+from .problems import EngineError, Problem, plain
 
 DIFF_SCHEMA = "certify.diff/1"
 NOT_APPLICABLE = "not_applicable"
@@ -396,7 +396,7 @@ def why_text(why: str, lang: str = "en") -> str:
 
 
 def _cause_text(item: dict[str, Any], lang: str = "en") -> str:
-    cite = f"{item['cite']} " if item.get("cite") else ""
+    cite = f"{plain(item['cite'])} " if item.get("cite") else ""  # a cite may be 2,000 characters
     why = why_text(item.get("why", ""), lang)
     return f"{cite}{item['id']}: {item['old']} → {item['new']} " + (f"（{why}）" if lang == "zh" else f"({why})")
 
@@ -417,8 +417,8 @@ def _summary(result: dict[str, Any], lang: str = "en") -> str:
 
 def _pack_change_lines(changes: dict[str, Any], lang: str = "en") -> list[str]:
     t = lambda en, zh: _t(lang, en, zh)  # noqa: E731
-    lines = [f"{t('parameter', '参数')} {p['name']} ({p['cite']}): {p['old']} → {p['new']}" for p in changes["parameters"]]
-    lines += [f"{t('criterion', '条件')} {c['id']} ({c['cite']}): {c['old']} → {c['new']}" for c in changes["criteria_changed"]]
+    lines = [f"{t('parameter', '参数')} {p['name']} ({plain(p['cite'])}): {p['old']} → {p['new']}" for p in changes["parameters"]]
+    lines += [f"{t('criterion', '条件')} {c['id']} ({plain(c['cite'])}): {c['old']} → {c['new']}" for c in changes["criteria_changed"]]
     lines += [f"{t('criterion added: ', '新增条件：')}{i}" for i in changes["criteria_added"]]
     lines += [f"{t('criterion removed: ', '删除条件：')}{i}" for i in changes["criteria_removed"]]
     lines += [f"{t('flag added: ', '新增标记：')}{i}" for i in changes["flags_added"]]
@@ -523,7 +523,7 @@ def render_diff_markdown(result: dict[str, Any], out: TextIO, lang: str = "en") 
     if changes["parameters"]:
         out.write(t("| parameter | clause | old | new |", "| 参数 | 条款 | 原值 | 新值 |") + "\n|---|---|---|---|\n")
         for p in changes["parameters"]:
-            out.write(f"| `{p['name']}` | {_md(p['cite'])} | {_md(p['old'])} | {_md(p['new'])} |\n")
+            out.write(f"| `{p['name']}` | {_md(plain(p['cite']))} | {_md(p['old'])} | {_md(p['new'])} |\n")
         out.write("\n")
     other = _pack_change_lines(changes, lang)[len(changes["parameters"]):]
     for line in other:

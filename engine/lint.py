@@ -33,7 +33,9 @@ never the reverse, so W204 is never a false alarm.
 from __future__ import annotations
 
 import itertools
+import os
 import re
+import stat
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -593,15 +595,71 @@ def find_clause(sections: dict[str, tuple[str, dict[str, str]]], cite: str) -> s
 
 def pack_files(paths: Iterable[str]) -> tuple[list[str], list[str]]:
     """Rule packs named by `paths` (folders are searched for *.yaml, test suites left out),
-    and the paths that do not exist."""
+    and the paths that do not exist. Files that `collect_packs` refuses are left out."""
+    files, missing, _ = collect_packs(paths)
+    return files, missing
+
+
+def leaves(path: Path, folder: Path) -> bool:
+    """Whether `path`, with every symlink followed, lies outside `folder`."""
+    try:
+        path.resolve().relative_to(folder.resolve())
+    except (ValueError, OSError, RuntimeError):  # outside, or a symlink loop
+        return True
+    return False
+
+
+def outside_problem(path: str, folder: Path, what: str = "pack") -> Problem:
+    """E175: a pack or suite path that leaves the folder being checked; it is not read (it may be
+    a symlink to a credentials file, or `pack: ../../secret`)."""
+    what_zh = {"pack": "规则包", "suite": "测试文件", "suite pack": "测试文件引用的规则包"}.get(what, what)
+    return Problem(path, 1, 1, "E175",
+                   f"{what} path leaves the folder being checked ({plain(str(folder), 80)}), directly or through a "
+                   "symlink; it was not read. Keep packs and suites inside the folder",
+                   message_zh=f"{what_zh}的路径（直接或经由符号链接）指向所检查的文件夹（{plain(str(folder), 80)}）之外，"
+                   "未读取；请把规则包和测试文件放在该文件夹内")
+
+
+def not_regular_problem(path: str) -> Problem:
+    """W213: a FIFO, device or socket named *.yaml; reading it could block forever."""
+    return Problem(path, 1, 1, "W213", "not a regular file (a FIFO, device or socket); skipped",
+                   severity=WARNING, message_zh="这不是普通文件（可能是管道、设备或套接字），已跳过")
+
+
+def check_path(file: Path, folder: Path, what: str = "pack") -> Problem | None:
+    """Why `file` must not be read (E175 outside the folder, W213 not a regular file, E100 gone)."""
+    if leaves(file, folder):
+        return outside_problem(str(file), folder, what)
+    try:
+        mode = os.stat(file).st_mode  # follows symlinks, never opens (a FIFO would block open)
+    except OSError as error:
+        return Problem(str(file), 1, 1, "E100", f"cannot read file: {error.strerror}",
+                       message_zh=f"无法读取文件（{error.strerror}）；请检查路径和权限")
+    return None if stat.S_ISREG(mode) else not_regular_problem(str(file))
+
+
+def collect_packs(paths: Iterable[str]) -> tuple[list[str], list[str], list[Problem]]:
+    """Rule packs named by `paths` (folders are searched for *.yaml, test suites left out), the
+    paths that do not exist, and the files refused without being read: E175 for a file (or a
+    symlink) that leads out of the folder being checked — a named file's own folder — and W213
+    for a file that is not a regular file."""
     files: list[str] = []
     missing: list[str] = []
+    problems: list[Problem] = []
     for path in paths:
         p = Path(path)
         if p.is_dir():
-            files.extend(str(f) for f in sorted(p.rglob("*.yaml")) if not f.name.endswith(".tests.yaml"))
-        elif p.exists():
-            files.append(str(p))
+            folder = p
+            candidates = [f for f in sorted(p.rglob("*.yaml")) if not f.name.endswith(".tests.yaml")]
+        elif p.exists() or p.is_symlink():
+            folder, candidates = p.parent, [p]
         else:
             missing.append(path)
-    return files, missing
+            continue
+        for file in candidates:
+            refused = check_path(file, folder)
+            if refused is None:
+                files.append(str(file))
+            else:
+                problems.append(refused)
+    return files, missing, problems

@@ -213,6 +213,18 @@ def run_suite(path: str, engine: str = "durable") -> SuiteResult:
         run_scoring_suite(path, doc, result, engine)
         return result
     base = Path(path).parent
+    if not isinstance(suite["pack"], str) or not suite["pack"]:
+        result.problems.append(doc.problem("E112", "pack: must name the pack file beside the suite", ("pack",),
+                                           message_zh="pack: 应写出与测试文件同一文件夹中的规则包文件名"))
+        return result
+    from .lint import check_path
+
+    refused = check_path(base / suite["pack"], base, "suite pack")
+    if refused is not None:  # `pack: ../../secret` is refused, never read
+        line, col = doc.where(("pack",))
+        result.problems.append(Problem(path, line, col, refused.code, refused.message, "pack", refused.severity,
+                                       refused.message_zh))
+        return result
     pack_path = str(base / suite["pack"])
     default_as_of = iso_date(suite.get("as_of")) or dt.date.today()
     packs: dict[tuple[dt.date, tuple[tuple[str, str], ...]], tuple[CompiledPack, Decider, Explainer]] = {}
@@ -304,11 +316,29 @@ def coverage_gaps(result: SuiteResult) -> dict[str, list[str]]:
 
 
 def find_suites(paths: list[str]) -> list[str]:
+    """The suites `collect_suites` would run (refused ones left out)."""
+    return collect_suites(paths)[0]
+
+
+def collect_suites(paths: list[str]) -> tuple[list[str], list[Problem]]:
+    """Suites (*.tests.yaml) named by `paths`, and the files refused without being read: a suite
+    that leads out of the folder being checked (E175) or is not a regular file (W213)."""
+    from .lint import check_path
+
     files: list[str] = []
+    problems: list[Problem] = []
     for path in paths:
         p = Path(path)
         if p.is_dir():
-            files.extend(str(f) for f in sorted(p.rglob("*.tests.yaml")))
-        elif p.exists():
-            files.append(str(p))
-    return files
+            folder, candidates = p, sorted(p.rglob("*.tests.yaml"))
+        elif p.exists() or p.is_symlink():
+            folder, candidates = p.parent, [p]
+        else:
+            continue
+        for file in candidates:
+            refused = check_path(file, folder, "suite")
+            if refused is None:
+                files.append(str(file))
+            else:
+                problems.append(refused)
+    return files, problems

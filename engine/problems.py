@@ -84,6 +84,8 @@ CODES: dict[str, str] = {
     "W208": "threshold magnitude suspicious for the input it is compared with",
     "W209": "note: source document not available or citation form not checkable",
     "W210": "indicator maxima do not add up to the stated total",
+    "E175": "path leaves the folder being checked (a pack, suite or suite's pack; symlinks followed): not read",
+    "W213": "not a regular file (FIFO, device, socket) named like a pack or suite: skipped",
     # Ranges reserved for the codes being added now, so parallel work never takes the same number:
     #   E134-E139 data readers (CSV / JSON / encodings / unknown columns)
     #   E140-E149 exactness (slots, signs, cycles, blank parameters)

@@ -87,6 +87,13 @@ def _schema_text(error: jsonschema.ValidationError) -> tuple[str, str]:
     keyword, expected, value = error.validator, error.validator_value, shown(str(instance) if plain else instance)
     if plain:
         value = value.strip("'")
+    if not error.absolute_path:
+        # The whole file is not a pack (a symlink to a credentials file, a stray text file):
+        # never quote it, not even a prefix.
+        if keyword == "type":
+            return ("this file is not a rule pack: a pack is a mapping (format: 1, pack: ..., ...)",
+                    "这个文件不是规则包：规则包应是一个映射（format: 1、pack: ... 等）；请检查文件")
+        value = "the file"
     if keyword == "type":
         kinds = expected if isinstance(expected, list) else [expected]
         en = " or ".join(_TYPE_EN.get(k, str(k)) for k in kinds)

@@ -68,8 +68,9 @@ def test_a_misspelt_field_suggests_the_right_one(tmp_path):
 
 def test_suite_problems_and_failure_lines_are_bilingual(tmp_path):
     suite = tmp_path / "x.tests.yaml"
+    (tmp_path / "pack.yaml").write_bytes((ROOT / "rules" / "huguan-specialized-town.yaml").read_bytes())
     suite.write_text(
-        f"pack: {ROOT / 'rules' / 'huguan-specialized-town.yaml'}\nas_of: '2024-06-30'\nextra: 1\n"
+        "pack: pack.yaml\nas_of: '2024-06-30'\nextra: 1\n"
         "cases:\n"
         "  - name: wrong on purpose\n"
         "    entity: {id: T1, lead_category: manufacturing, lead_output: 1亿元}\n"
