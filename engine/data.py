@@ -70,13 +70,17 @@ def load_entities(file: str, problems: list[Problem]) -> Iterator[RawEntity]:
     raw = _read_bytes(file)
     if suffix in (".yaml", ".yml", ".json"):
         yield from _document_entities(file, raw, suffix, problems)
-    elif suffix == ".xlsx":
-        from .spreadsheet import xlsx_entities  # optional dependency, loaded only when needed
+    elif suffix in (".xlsx", ".xlsm"):
+        from .spreadsheet import xlsx_entities  # loaded only when needed
 
         yield from xlsx_entities(file, raw, problems)
+    elif suffix == ".xls":
+        from .spreadsheet import xls_entities
+
+        yield from xls_entities(file, raw, problems)
     else:
         raise ProblemsError(
-            [Problem(file, 1, 1, "E100", f"unknown data file type {suffix!r}; use .yaml, .json, .csv or .xlsx")]
+            [Problem(file, 1, 1, "E100", f"unknown data file type {suffix!r}; use .yaml, .json, .csv, .xlsx or .xls")]
         )
 
 

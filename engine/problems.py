@@ -93,6 +93,16 @@ CODES: dict[str, str] = {
     #   E150-E159 bounded work (pack limits checked by validate before compile)
     #
     #   E160-E169 spreadsheets (.xlsx / .xls limits and cells)
+    "E160": "spreadsheet cannot be read: damaged, password-protected, or not an Excel workbook",
+    "E161": "spreadsheet too large: unpacked size, zip parts or cell formats over the limit",
+    "E162": "worksheet too large: rows, columns or cells over the limit",
+    "E163": "spreadsheet shared strings over the limit (count or total length)",
+    "E164": "spreadsheet cell text longer than the limit",
+    "E165": "spreadsheet cell is not a finite number or a valid date (NaN, inf)",
+    "E166": "spreadsheet formula has no cached value",
+    "E167": "spreadsheet cell holds an error value (#DIV/0!, #N/A, ...)",
+    "E168": "spreadsheet column header appears twice",
+    "W160": "spreadsheet header found below title rows (which row was taken)",
     #
     #   E170-E179 outputs and paths (output targets, paths leaving a folder, git revisions)
     #

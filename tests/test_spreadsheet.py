@@ -6,6 +6,7 @@ import csv
 import io
 import subprocess
 import sys
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -96,7 +97,7 @@ def test_xlsx_without_id_column_or_unreadable(tmp_path):
     junk.write_bytes(b"PK\x03\x04 not really a zip")
     with pytest.raises(Exception) as info:
         list(load_entities(str(junk), problems))
-    assert "E100" in str(getattr(info.value, "problems", info.value))
+    assert "E160" in str(getattr(info.value, "problems", info.value))
 
 
 def test_csv_headers_may_be_labels(tmp_path, huguan_pack):
@@ -191,3 +192,236 @@ def test_spreadsheet_formula_text_is_not_a_formula(tmp_path, huguan_pack):
     write_results_xlsx(recs, str(path), result_columns(recs))
     cell = openpyxl.load_workbook(path).active["B2"]
     assert cell.data_type == "s" and cell.value.startswith("=HYPERLINK")
+
+
+# ---------------------------------------------------------------------------------------------
+# Officers' workbooks: titles above the header, 编号/名称, .xls; cells that cannot be used.
+
+
+def _officer_workbook(path, towns, headers, id_header="编号", name_header="名称", sequence=False) -> None:
+    """The usual government layout: a merged two-row title, a unit line, then the header."""
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.title = "汇总表"
+    fields: dict[str, None] = {}
+    for t in towns:
+        for k in t:
+            if k not in ("id", "name", "expect"):
+                fields.setdefault(k, None)
+    head = ([ "序号"] if sequence else []) + [id_header, name_header] + [headers.get(k, k) for k in fields]
+    sheet.append(["壶关县县级专业镇认定申报汇总表"])
+    sheet.append([None])
+    sheet.merge_cells(start_row=1, start_column=1, end_row=2, end_column=len(head))
+    sheet.append(["填报单位：县工信局", None, None, "单位：万元"])
+    sheet.append(head)
+    for n, t in enumerate(towns, 1):
+        values = [t.get(k) for k in fields]
+        values = [v.get("value") if isinstance(v, dict) else (str(v) if isinstance(v, Decimal) else v) for v in values]
+        sheet.append(([n] if sequence else []) + [t["id"], t.get("name")] + values)
+    book.save(path)
+
+
+def test_merged_title_rows_and_chinese_id_name_headers_decide_every_row(tmp_path, huguan_pack):
+    path = tmp_path / "officer.xlsx"
+    towns = _towns()
+    _officer_workbook(path, towns, _label_headers(huguan_pack), sequence=True)
+    problems: list[Any] = []
+    records = list(decide_files(huguan_pack, [str(path)], "durable", problems))
+    expected = {t["id"]: t["expect"]["outcome"] for t in towns}
+    assert {r["entity"]["id"]: r["outcome"] for r in records} == expected  # every row decided
+    assert records[0]["entity"]["name"] == towns[0]["name"] and records[0]["entity"]["source"] == f"{path}:5"
+    assert [(p.code, p.line, p.severity) for p in problems] == [("W160", 4, "warning")]  # no per-row 序号 warning
+    note = problems[0]
+    assert "row 4" in note.message and "1, 3" in note.message and "汇总表!A4" == note.path
+    assert "第 4 行" in note.message_zh and "万元" in note.message_zh  # the unit line is pointed out
+
+
+def test_sequence_column_is_the_id_when_there_is_no_other(tmp_path):
+    book = openpyxl.Workbook()
+    book.active.append(["序号", "名称", "leading_firms"])
+    book.active.append([1, "甲镇", 2])
+    book.active.append([2, "乙镇", 3])
+    path = tmp_path / "seq.xlsx"
+    book.save(path)
+    problems: list[Any] = []
+    got = [(e.id, e.name, e.fields) for e in load_entities(str(path), problems)]
+    assert got == [("1", "甲镇", {"leading_firms": 2}), ("2", "乙镇", {"leading_firms": 3})] and problems == []
+
+
+def _raw_xlsx(path, rows_xml: str, strings: list[str] | None = None, dimension: str = "A1") -> None:
+    """A minimal workbook written by hand, for cells openpyxl will not write (NaN, errors, no cached value)."""
+    import zipfile
+
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr("xl/workbook.xml", '<workbook xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" '
+                   'xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships"><sheets>'
+                   '<sheet name="Sheet1" sheetId="1" r:id="rId1"/></sheets></workbook>')
+        z.writestr("xl/_rels/workbook.xml.rels", '<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/'
+                   'relationships"><Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/'
+                   'relationships/worksheet" Target="worksheets/sheet1.xml"/></Relationships>')
+        z.writestr("xl/worksheets/sheet1.xml", '<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/'
+                   f'main"><dimension ref="{dimension}"/><sheetData>{rows_xml}</sheetData></worksheet>')
+        if strings is not None:
+            z.writestr("xl/sharedStrings.xml", '<sst xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">'
+                       + "".join(f"<si><t>{s}</t></si>" for s in strings) + "</sst>")
+
+
+def _row(n: int, *cells: str) -> str:
+    return f'<row r="{n}">' + "".join(cells) + "</row>"
+
+
+def test_unusable_cells_are_problems_with_their_address_and_the_rows_are_decided(tmp_path, huguan_pack):
+    header = _row(1, '<c r="A1" t="inlineStr"><is><t>id</t></is></c>',
+                  '<c r="B1" t="inlineStr"><is><t>lead_output</t></is></c>',
+                  '<c r="C1" t="inlineStr"><is><t>leading_firms</t></is></c>',
+                  '<c r="D1" t="inlineStr"><is><t>lead_category</t></is></c>')
+    rows = [header,
+            _row(2, '<c r="A2" t="inlineStr"><is><t>N1</t></is></c>', '<c r="B2"><v>NaN</v></c>', '<c r="C2"><v>2</v></c>',
+                 '<c r="D2" t="inlineStr"><is><t>制造业</t></is></c>'),
+            _row(3, '<c r="A3" t="inlineStr"><is><t>N2</t></is></c>', '<c r="B3"><f>SUM(X1:X9)</f></c>',
+                 '<c r="C3"><v>inf</v></c>'),
+            _row(4, '<c r="A4" t="inlineStr"><is><t>N3</t></is></c>', '<c r="B4" t="e"><v>#DIV/0!</v></c>',
+                 '<c r="C4"><f>1+1</f><v>2</v></c>'),
+            _row(5, '<c r="A5" t="inlineStr"><is><t>N4</t></is></c>', '<c r="B5"><v>120000</v></c>')]
+    path = tmp_path / "cells.xlsx"
+    _raw_xlsx(path, "".join(rows))
+    problems: list[Any] = []
+    records = {r["entity"]["id"]: r for r in decide_files(huguan_pack, [str(path)], "reference", problems)}
+    assert set(records) == {"N1", "N2", "N3", "N4"}
+    found = sorted((p.code, p.path) for p in problems if p.code.startswith("E16"))
+    assert found == [("E165", "Sheet1!B2"), ("E165", "Sheet1!C3"), ("E166", "Sheet1!B3"), ("E167", "Sheet1!B4")]
+    e166 = next(p for p in problems if p.code == "E166")
+    assert "公式没有缓存值：请在 Excel 中打开并保存后再导出" in e166.message_zh and (e166.line, e166.col) == (3, 2)
+    n3 = {c["id"]: c for c in records["N3"]["criteria"]}
+    assert n3["leading_firm_count"]["test"]["value"] == "2"  # a formula with its cached value is read
+    n1 = {c["id"]: c for c in records["N1"]["criteria"]}
+    assert "lead_output" in n1["output_manufacturing"].get("missing", [])  # NaN is missing, not a number
+
+
+def test_cli_reports_cell_problems_without_a_traceback(tmp_path):
+    rows = _row(1, '<c r="A1" t="inlineStr"><is><t>编号</t></is></c>', '<c r="B1" t="inlineStr"><is><t>lead_output</t></is></c>')
+    rows += _row(2, '<c r="A2" t="inlineStr"><is><t>N1</t></is></c>', '<c r="B2"><v>NaN</v></c>')
+    path = tmp_path / "nan.xlsx"
+    _raw_xlsx(path, rows)
+    done = _cli("evaluate", "--rules", str(HUGUAN_PACK), str(path), "--as-of", "2024-06-30", "--format", "json")
+    assert done.returncode == 3 and "Traceback" not in done.stderr
+    assert "E165" in done.stdout + done.stderr
+
+
+def test_the_declared_dimension_is_not_trusted(tmp_path):
+    rows = _row(1, '<c r="A1" t="inlineStr"><is><t>id</t></is></c>') + _row(2, '<c r="A2"><v>7</v></c>')
+    path = tmp_path / "dim.xlsx"
+    _raw_xlsx(path, rows, dimension="A1:XFD1048576")
+    assert [e.id for e in load_entities(str(path), [])] == ["7"]
+
+
+def test_limits_on_shared_strings_cells_columns_and_declared_sizes(tmp_path, monkeypatch):
+    from engine import spreadsheet
+
+    rows = _row(1, '<c r="A1" t="s"><v>0</v></c>') + _row(2, '<c r="A2" t="s"><v>1</v></c>', '<c r="ZZ2"><v>1</v></c>')
+    path = tmp_path / "s.xlsx"
+    _raw_xlsx(path, rows, strings=["id", "x" * 50, "y"])
+
+    def codes() -> list[str]:
+        with pytest.raises(Exception) as info:
+            list(load_entities(str(path), []))
+        return [p.code for p in info.value.problems]
+
+    monkeypatch.setattr(spreadsheet, "MAX_COLUMNS", 100)
+    assert codes() == ["E162"]  # a value in column ZZ (702)
+    monkeypatch.setattr(spreadsheet, "MAX_SHARED_STRINGS", 2)
+    assert codes() == ["E163"]
+    monkeypatch.setattr(spreadsheet, "MAX_SHARED_STRINGS", 10)
+    monkeypatch.setattr(spreadsheet, "MAX_SHARED_STRING_CHARS", 20)
+    assert codes() == ["E163"]
+    monkeypatch.setattr(spreadsheet, "MAX_SHARED_STRING_CHARS", 1000)
+    monkeypatch.setattr(spreadsheet, "MAX_CELLS", 2)
+    assert codes() == ["E162"]
+    monkeypatch.setattr(spreadsheet, "MAX_CELLS", 100)
+    monkeypatch.setattr(spreadsheet, "MAX_UNCOMPRESSED", 100)
+    assert codes() == ["E161"]
+
+
+def test_a_long_cell_is_a_cell_problem(tmp_path, monkeypatch):
+    from engine import spreadsheet
+
+    monkeypatch.setattr(spreadsheet, "MAX_CELL_CHARS", 10)
+    rows = _row(1, '<c r="A1" t="s"><v>0</v></c>', '<c r="B1" t="s"><v>1</v></c>')
+    rows += _row(2, '<c r="A2" t="s"><v>2</v></c>', '<c r="B2" t="s"><v>3</v></c>')
+    path = tmp_path / "long.xlsx"
+    _raw_xlsx(path, rows, strings=["id", "note", "A1", "z" * 11])
+    problems: list[Any] = []
+    assert [(e.id, e.fields) for e in load_entities(str(path), problems)] == [("A1", {})]
+    assert [(p.code, p.path) for p in problems] == [("E164", "Sheet1!B2")]
+
+
+def test_files_that_are_not_xlsx(tmp_path):
+    def code_of(name: str, raw: bytes) -> tuple[str, str]:
+        path = tmp_path / name
+        path.write_bytes(raw)
+        with pytest.raises(Exception) as info:
+            list(load_entities(str(path), []))
+        p = info.value.problems[0]
+        return p.code, p.message_zh
+
+    ole = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\0" * 600
+    encrypted = ole + "EncryptionInfo".encode("utf-16-le")
+    assert code_of("locked.xlsx", encrypted)[0] == "E160" and "密码" in code_of("locked.xlsx", encrypted)[1]
+    assert code_of("old.xlsx", ole)[0] == "E160" and ".xls" in code_of("old.xlsx", ole)[1]
+    assert code_of("page.xlsx", b"<html><table><tr><td>id</td></tr></table></html>")[0] == "E160"
+    assert code_of("doc.xlsx", _zip_bytes({"word/document.xml": "<w/>"}))[0] == "E160"
+    assert code_of("dtd.xlsx", _zip_bytes({"xl/workbook.xml": '<!DOCTYPE x [<!ENTITY a "b">]><workbook/>'}))[0] == "E160"
+    assert code_of("broken.xls", b"not an xls at all")[0] == "E160"
+
+
+def _zip_bytes(parts: dict[str, str]) -> bytes:
+    import zipfile
+
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as z:
+        for name, text in parts.items():
+            z.writestr(name, text)
+    return buffer.getvalue()
+
+
+def test_duplicate_headers_are_refused_with_both_cells(tmp_path):
+    book = openpyxl.Workbook()
+    book.active.append(["编号", "leading_firms", "leading_firms"])
+    book.active.append(["A", 1, 2])
+    path = tmp_path / "dup.xlsx"
+    book.save(path)
+    with pytest.raises(Exception) as info:
+        list(load_entities(str(path), []))
+    assert [(p.code, p.path) for p in info.value.problems] == [("E168", "Sheet!C1")]
+
+
+XLS = ROOT / "tests" / "hostile" / "xls-file" / "towns.xls"
+
+
+def test_xls_is_read_like_xlsx(tmp_path, huguan_pack):
+    problems: list[Any] = []
+    records = list(decide_files(huguan_pack, [str(XLS)], "durable", problems))
+    expected = {t["id"]: t["expect"]["outcome"] for t in _towns()}
+    assert {r["entity"]["id"]: r["outcome"] for r in records} == expected
+    assert [p.code for p in problems] == ["W160"]
+
+
+def test_a_zip_part_larger_than_it_declares_is_refused(tmp_path):
+    """Declared sizes can lie: the part is read with a cap at its declared size, never trusted."""
+    import importlib.util
+    import zlib
+
+    spec = importlib.util.spec_from_file_location(
+        "bomb", ROOT / "tests" / "hostile" / "xlsx-whitespace-bomb" / "generate.py")
+    bomb = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bomb)
+    sheet = (b'<worksheet><sheetData><row r="1"><c r="A1" t="inlineStr"><is><t>id</t></is></c></row>'
+             + b" " * 1_000_000 + b'<row r="2"><c r="A2"><v>1</v></c></row></sheetData></worksheet>')
+    c = zlib.compressobj(9, zlib.DEFLATED, -15)
+    data = c.compress(sheet) + c.flush()
+    path = tmp_path / "lies.xlsx"
+    bomb.write_zip(path, [bomb.plain("xl/workbook.xml", bomb.WORKBOOK), bomb.plain("xl/_rels/workbook.xml.rels", bomb.RELS),
+                          ("xl/worksheets/sheet1.xml", data, zlib.crc32(sheet), 1000)])  # declares 1000 bytes
+    with pytest.raises(Exception) as info:
+        list(load_entities(str(path), []))
+    assert [p.code for p in info.value.problems] in (["E160"], ["E161"])
