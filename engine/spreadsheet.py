@@ -558,7 +558,11 @@ def _xlsx_rows(file: str, raw: bytes) -> tuple[str, Iterator[Row]]:
 
 
 def _xls_rows(file: str, raw: bytes) -> tuple[str, Iterator[Row]]:
-    import xlrd
+    try:
+        import xlrd
+    except ImportError:  # a declared dependency; an install without it gets a message, not a traceback
+        raise ProblemsError([_p(file, "E160", "reading .xls needs the xlrd package (pip install xlrd), or save the "
+                                "file as .xlsx", "读取 .xls 文件需要安装 xlrd（pip install xlrd），或在 Excel 中另存为 .xlsx。")])
 
     if len(raw) > MAX_XLS_BYTES:
         raise ProblemsError([_p(file, "E161", f"the .xls file has {len(raw):,} bytes; at most {MAX_XLS_BYTES:,} are "
