@@ -92,7 +92,7 @@ def write_report(fmt: str, records: Iterable[dict[str, Any]], output: str | None
                  lang: str = "zh", problems: list[Any] | None = None, clauses: dict[str, str] | None = None,
                  stdout: TextIO | None = None) -> dict[str, int]:
     """Render `records` as html / markdown / csv / xlsx to `output` (atomically) or stdout."""
-    from .spreadsheet import result_columns, write_results_csv, write_results_xlsx
+    from .spreadsheet import stream_columns, write_results_csv, write_results_xlsx
 
     problems = problems if problems is not None else []
     stdout = stdout if stdout is not None else sys.stdout
@@ -100,16 +100,15 @@ def write_report(fmt: str, records: Iterable[dict[str, Any]], output: str | None
     if fmt == "xlsx":
         if not output:
             raise ValueError("xlsx output needs a file: use -o FILE.xlsx")
-        recs = list(records)
+        columns, stream = stream_columns(records, criteria)  # rows are written as they are decided
         with atomic_path(output) as tmp:
-            return write_results_xlsx(recs, tmp, result_columns(recs, criteria), lang)
+            return write_results_xlsx(stream, tmp, columns, lang)
     if fmt == "csv":
-        recs = list(records)
-        columns = result_columns(recs, criteria)
+        columns, stream = stream_columns(records, criteria)
         if output:
             with atomic_text(output, newline="") as handle:
-                return write_results_csv(recs, handle, columns, lang)
-        return write_results_csv(recs, stdout, columns, lang, bom=False)
+                return write_results_csv(stream, handle, columns, lang)
+        return write_results_csv(stream, stdout, columns, lang, bom=False)
     recs = list(records)  # the summary comes first, so the whole batch is needed
     from .clauses import clauses_for
 

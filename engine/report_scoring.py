@@ -335,25 +335,65 @@ def render_score_markdown(result: dict[str, Any], out: TextIO, lang: str = "zh",
     out.write("\n".join(lines).rstrip("\n") + "\n")
 
 
-def write_score_xlsx(result: dict[str, Any], path: str, lang: str = "zh") -> None:
-    """The CSV table (`render_score_csv`) as a workbook; text cells stay text, never formulas."""
-    from openpyxl import Workbook
-    from openpyxl.cell import WriteOnlyCell
-    from openpyxl.styles import Font
+_SCORE_XLSX = {
+    "zh": {"sheet": "综合评价", "cohort": "类型", "rank": "名次", "id": "编号", "name": "名称", "total": "总分",
+           "total_status": "总分是否完整", "known": "完整", "unknown": "有指标缺数据", "award": "奖励金额",
+           "award_status": "奖励", "vetoes": "否决项", "consequences": "评价后果", "provisional": "暂定名次",
+           "exact": "精确值说明", "yes": "是", "no": "否", "of": "满分"},
+    "en": {"sheet": "scores", "cohort": "cohort", "rank": "rank", "id": "id", "name": "name", "total": "total",
+           "total_status": "total complete", "known": "complete", "unknown": "indicator data missing",
+           "award": "award amount", "award_status": "award", "vetoes": "vetoes", "consequences": "consequences",
+           "provisional": "provisional rank", "exact": "exact values", "yes": "yes", "no": "no", "of": "max"},
+}
 
-    buffer = io.StringIO()
-    render_score_csv(result, buffer, lang)
-    rows = list(csv.reader(io.StringIO(buffer.getvalue())))
+
+def write_score_xlsx(result: dict[str, Any], path: str, lang: str = "zh") -> None:
+    """The ranking as a workbook for officers: one row per zone with cohort, rank, total and each
+    indicator's points as numbers (so they sort and add up), the award amount as a number in the
+    award unit, then award, vetoes and consequences as words. Chinese headers unless lang is en;
+    frozen header, autofilter, widths that fit the headers. Text cells stay text, never formulas."""
+    from openpyxl import Workbook
+
+    from .spreadsheet import _Sheet
+
+    w, x = WORDS[lang], _SCORE_XLSX[lang]
+    indicators: list[dict[str, Any]] = []
+    for cohort in result["cohorts"]:
+        if cohort["zones"]:
+            indicators = cohort["zones"][0]["indicators"]
+            break
+    unit = result.get("award_unit") or ""
+    header = [x["cohort"], x["rank"], x["id"], x["name"], x["total"],
+              *(f"{_l(i['title'], lang)} ({x['of']} {i['max']})" for i in indicators),
+              x["total_status"], f"{x['award']} ({unit})" if unit else x["award"], x["award_status"], x["vetoes"],
+              x["consequences"], x["provisional"], x["exact"]]
     book = Workbook(write_only=True)
-    sheet = book.create_sheet("scores" if lang == "en" else "综合评价")
-    sheet.freeze_panes = "D2"
-    for n, row in enumerate(rows):
-        cells = []
-        for value in row:
-            cell = WriteOnlyCell(sheet, value=value)
-            cell.data_type = "s"
-            if n == 0:
-                cell.font = Font(bold=True)
-            cells.append(cell)
-        sheet.append(cells)
+    sheet = _Sheet(book, x["sheet"], header, "E2", [12, 6, 10, 16, 8])
+    fill_of = {"known": None, "unknown": "unknown"}
+    for cohort in result["cohorts"]:
+        for z in cohort["zones"]:
+            exacts: list[str] = []
+
+            def number(text: Any, label: str, fill: str | None = None, unit_: str | None = None) -> Any:
+                cell, exact = sheet.number(text, unit_, lang, fill)
+                if exact:
+                    exacts.append(f"{label} = {exact}")
+                return cell
+
+            cells = [sheet.text(_l(cohort.get("label"), lang) or cohort["cohort"]),
+                     sheet.text(z["rank"]) if z["rank"] is not None else sheet.text(w["unranked"]),
+                     sheet.text(z["id"]), sheet.text(z.get("name") or ""),
+                     number(z["total"], x["total"], fill_of.get(z["total_status"]))]
+            for ind in indicators:
+                unknown = ind["id"] in z["unknown_indicators"]
+                cells.append(number(z["points"].get(ind["id"]), _l(ind["title"], lang), "unknown" if unknown else None))
+            amount = z["award"].get("amount")
+            cells += [sheet.text(x.get(z["total_status"], z["total_status"])),
+                      number(amount, x["award"], unit_=unit) if amount not in (None, "") else sheet.text(None),
+                      sheet.text(_award_text(z["award"], unit, lang)),
+                      sheet.text("; ".join(_l(v["title"], lang) for v in z["vetoes"] if v["status"] == "met")),
+                      sheet.text("; ".join(_l(c["title"], lang) for c in z["consequences"] if c["status"] == "met")),
+                      sheet.text(x["yes"] if z["provisional"] else x["no"]), sheet.text("; ".join(exacts))]
+            sheet.append(cells)
+    sheet.finish()
     book.save(path)

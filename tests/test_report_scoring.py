@@ -173,7 +173,12 @@ def test_report_csv_and_xlsx_for_a_scoring_pack(tmp_path):
     from openpyxl import load_workbook
 
     rows = list(load_workbook(tmp_path / "r.xlsx").active.iter_rows(values_only=True))
-    assert rows[0][:3] == ("cohort", "rank", "id") and len(rows) == 15
+    assert rows[0][:5] == ("类型", "名次", "编号", "名称", "总分") and len(rows) == 15
+    first = rows[1]
+    assert first[1] == 1 and isinstance(first[4], (int, float))  # rank and total are numbers: they sort and add up
+    assert all(isinstance(v, (int, float)) for v in first[5:13])  # points per indicator
+    awarded = next(r for r in rows[1:] if r[14] is not None)
+    assert isinstance(awarded[14], (int, float)) and rows[0][14] == "奖励金额 (万元)"
 
 
 def test_report_records_overrides(tmp_path):

@@ -123,16 +123,24 @@ def test_evaluate_writes_xlsx_and_csv_results(tmp_path):
                 "--format", "xlsx", "-o", str(out), "--what-it-takes")
     assert done.returncode == 0, done.stderr
     assert [p.name for p in tmp_path.iterdir()] == ["results.xlsx"]  # no temporary file left behind
-    rows = list(openpyxl.load_workbook(out).active.iter_rows(values_only=True))
+    sheet = openpyxl.load_workbook(out).active
+    rows = list(sheet.iter_rows(values_only=True))
     header, body = rows[0], rows[1:]
-    assert header[:4] == ("id", "name", "outcome", "结果")
-    assert any(h and "[output_manufacturing]" in h for h in header)
+    assert header[:3] == ("编号", "名称", "结果")  # Chinese headers by default
     assert "如何才能通过" in header
-    expected = {t["id"]: t["expect"]["outcome"] for t in _towns()}
+    words = {"pass": "通过", "fail": "不通过", "undetermined": "无法判定"}
+    expected = {t["id"]: words[t["expect"]["outcome"]] for t in _towns()}
     assert {r[0]: r[2] for r in body} == expected
     hg05 = next(r for r in body if r[0] == "HG05")
-    assert hg05[header.index(next(h for h in header if h and "[output_manufacturing]" in h))] == "不满足"
+    status = header.index("二(四) 制造业类产值达到10亿元以上")
+    assert header[status + 1: status + 4] == tuple(f"二(四) 制造业类产值达到10亿元以上：{w}" for w in ("数值", "标准", "差距"))
+    assert hg05[status: status + 4] == ("不满足", 99999, 100000, 1)  # numbers, not text
     assert "+1万元" in hg05[header.index("如何才能通过")]
+    row = next(sheet.iter_rows(min_row=body.index(hg05) + 2, max_row=body.index(hg05) + 2))
+    value = row[status + 1]
+    assert value.data_type == "n" and value.number_format == '#,##0"万元"'  # shows 99,999万元
+    assert sheet.freeze_panes == "D2" and sheet.auto_filter.ref == f"A1:{openpyxl.utils.get_column_letter(len(header))}28"
+    assert sheet.column_dimensions["D"].width >= 2 * len("历史传承厚重") + 6  # CJK counted double
 
     csv_out = tmp_path / "results.csv"
     done = _cli("evaluate", "--rules", str(HUGUAN_PACK), str(HUGUAN_TOWNS), "--as-of", "2024-06-30",
@@ -142,7 +150,7 @@ def test_evaluate_writes_xlsx_and_csv_results(tmp_path):
     assert raw.startswith(b"\xef\xbb\xbf")  # BOM for Excel
     table = list(csv.reader(io.StringIO(raw.decode("utf-8-sig"))))
     assert table[0][:4] == ["id", "name", "outcome", "result"]
-    assert {r[0]: r[2] for r in table[1:]} == expected
+    assert {r[0]: r[2] for r in table[1:]} == {t["id"]: t["expect"]["outcome"] for t in _towns()}
 
 
 def test_xlsx_needs_an_output_file():
@@ -158,6 +166,10 @@ def test_report_command_writes_xlsx_from_xlsx(tmp_path, huguan_pack):
     assert done.returncode == 0, done.stderr
     body = list(openpyxl.load_workbook(out).active.iter_rows(values_only=True))[1:]
     assert len(body) == 27
+    done = _cli("report", "--rules", str(HUGUAN_PACK), str(data), "--as-of", "2024-06-30", "-o", str(out), "--lang", "en")
+    assert done.returncode == 0, done.stderr
+    header = next(openpyxl.load_workbook(out).active.iter_rows(values_only=True))
+    assert header[:3] == ("id", "name", "outcome") and "二(四) manufacturing output at least 10亿元: threshold" in header
 
 
 def test_unreadable_data_is_reported_and_the_table_still_replaces_the_file_whole(tmp_path):
@@ -425,3 +437,61 @@ def test_a_zip_part_larger_than_it_declares_is_refused(tmp_path):
     with pytest.raises(Exception) as info:
         list(load_entities(str(path), []))
     assert [p.code for p in info.value.problems] in (["E160"], ["E161"])
+
+
+def test_numbers_keep_exact_values_beside_the_cells(tmp_path):
+    from engine.spreadsheet import number_cell
+
+    assert number_cell("99999", "万元") == (99999, '#,##0"万元"', None)
+    assert number_cell("12.5", "%") == (0.125, "0.0%", None)  # 12.5% shown as a percentage
+    assert number_cell("-3.25", "亩") == (-3.25, '#,##0.00"亩"', None)
+    value, fmt, exact = number_cell("100000/3", "万元")  # a non-terminating fraction: exact text kept
+    assert abs(value - 100000 / 3) < 1e-9 and fmt == '#,##0.0000"万元"' and exact == "100000/3万元"
+    assert number_cell("12345678901234567890", "元")[2] == "12345678901234567890元"  # beyond a double's digits
+    assert number_cell("十二亿", "元") == ("十二亿", None, None)
+
+
+def test_a_fraction_is_a_number_with_its_exact_text_in_a_comment_and_a_note(tmp_path, huguan_pack):
+    from engine.spreadsheet import result_columns, write_results_xlsx
+
+    rec = list(decide_files(huguan_pack, [str(HUGUAN_TOWNS)], "reference"))[0]
+    crit = next(c for c in rec["criteria"] if c["id"] == "output_manufacturing")
+    crit["test"]["value"] = "100000/3"
+    path = tmp_path / "f.xlsx"
+    write_results_xlsx(iter([rec]), str(path), result_columns([rec], [n for n in huguan_pack.root.criteria()
+                                                                      if n is not huguan_pack.root]))
+    sheet = openpyxl.load_workbook(path).active
+    header = [c.value for c in sheet[1]]
+    cell = sheet.cell(row=2, column=header.index("二(四) 制造业类产值达到10亿元以上：数值") + 1)
+    assert cell.data_type == "n" and "100000/3万元" in cell.comment.text
+    assert "100000/3万元" in sheet.cell(row=2, column=header.index("精确值说明") + 1).value
+
+
+def test_result_writers_stream_their_records(tmp_path, huguan_pack):
+    """Neither writer holds the batch: each record is consumed before the next is asked for."""
+    from engine.spreadsheet import stream_columns, write_results_csv, write_results_xlsx
+
+    recs = list(decide_files(huguan_pack, [str(HUGUAN_TOWNS)], "reference"))
+    criteria = [n for n in huguan_pack.root.criteria() if n is not huguan_pack.root]
+    for write in ("csv", "xlsx"):
+        pulled: list[int] = []
+        written: list[int] = []
+
+        def source():
+            for n, rec in enumerate(recs * 4):
+                pulled.append(n)
+                assert len(pulled) - len(written) <= 2  # at most the one being written and the next
+                yield rec
+
+        columns, stream = stream_columns(source(), criteria)
+
+        def counted():
+            for rec in stream:
+                yield rec
+                written.append(1)
+
+        if write == "csv":
+            counts = write_results_csv(counted(), io.StringIO(), columns)
+        else:
+            counts = write_results_xlsx(counted(), str(tmp_path / "s.xlsx"), columns)
+        assert sum(counts.values()) == 108
