@@ -495,3 +495,69 @@ def test_result_writers_stream_their_records(tmp_path, huguan_pack):
         else:
             counts = write_results_xlsx(counted(), str(tmp_path / "s.xlsx"), columns)
         assert sum(counts.values()) == 108
+
+
+# Fuzz: whatever the cells or bytes, the reader answers with entities and problems, or refuses the
+# file with problems; it never raises anything else. Bounded for CI; for a longer run raise
+# max_examples below (1,500 each ran clean when this was written).
+from hypothesis import HealthCheck, given, settings, strategies as st  # noqa: E402
+
+_CELL_TYPES = st.sampled_from([None, "n", "s", "str", "inlineStr", "b", "e", "d", "bogus"])
+_CELL_TEXT = st.one_of(st.sampled_from(["1", "NaN", "inf", "-1e999", "1e308", "", " ", "x", "45000", "0", "2024-01-01",
+                                        "#N/A", "99999999999999999999", "-0", "1/3"]),
+                       st.text(alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="<&\x00"),
+                               max_size=12))
+_REFS = st.one_of(st.none(), st.sampled_from(["A1", "B2", "XFD1048576", "ZZZZ1", "A0", "1A", "a3", "C99999999"]))
+
+
+@st.composite
+def _sheets(draw):
+    rows = []
+    for r in range(draw(st.integers(1, 5))):
+        cells = []
+        for _ in range(draw(st.integers(0, 4))):
+            t, ref, text = draw(_CELL_TYPES), draw(_REFS), draw(_CELL_TEXT)
+            attrs = (f' t="{t}"' if t else "") + (f' r="{ref}"' if ref else "") + draw(st.sampled_from(["", ' s="1"', ' s="x"', ' s="-5"']))
+            body = draw(st.sampled_from(["v", "f", "fv", "is", ""]))
+            inner = {"v": f"<v>{text}</v>", "f": "<f>A1</f>", "fv": f"<f>A1</f><v>{text}</v>",
+                     "is": f"<is><t>{text}</t></is>", "": ""}[body]
+            cells.append(f"<c{attrs}>{inner}</c>")
+        rows.append(f'<row r="{draw(st.sampled_from([str(r + 1), "0", "x", "2000000"]))}">' + "".join(cells) + "</row>")
+    header = '<row r="1"><c r="A1" t="inlineStr"><is><t>id</t></is></c><c r="B1" t="s"><v>0</v></c></row>'
+    return header + "".join(rows)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(_sheets())
+def test_fuzz_xlsx_cells_never_raise(tmp_path, rows_xml):
+    from engine.problems import ProblemsError
+
+    path = tmp_path / "fuzz.xlsx"
+    _raw_xlsx(path, rows_xml, strings=["leading_firms"])
+    problems: list[Any] = []
+    try:
+        for entity in load_entities(str(path), problems):
+            assert entity.id
+    except ProblemsError as error:
+        assert error.problems
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.data())
+def test_fuzz_xlsx_bytes_never_raise(tmp_path, data):
+    from engine.problems import ProblemsError
+
+    path = tmp_path / "base.xlsx"
+    _raw_xlsx(path, '<row r="1"><c r="A1" t="s"><v>0</v></c></row><row r="2"><c r="A2"><v>7</v></c></row>',
+              strings=["id"])
+    raw = bytearray(path.read_bytes())
+    for _ in range(data.draw(st.integers(1, 8))):
+        at = data.draw(st.integers(0, len(raw) - 1))
+        raw[at] = data.draw(st.integers(0, 255))
+    if data.draw(st.booleans()):
+        raw = raw[: data.draw(st.integers(0, len(raw)))]
+    path.write_bytes(bytes(raw))
+    try:
+        list(load_entities(str(path), []))
+    except ProblemsError as error:
+        assert error.problems
