@@ -561,3 +561,29 @@ def test_fuzz_xlsx_bytes_never_raise(tmp_path, data):
         list(load_entities(str(path), []))
     except ProblemsError as error:
         assert error.problems
+
+
+def test_spreadsheet_problems_are_bilingual(tmp_path):
+    """Every problem the spreadsheet reader reports has a Chinese message that is not the English one."""
+    import re
+
+    from engine.problems import ProblemsError
+
+    found: list[Any] = []
+    rows = _row(1, '<c r="A1" t="inlineStr"><is><t>x</t></is></c>')  # a title row
+    rows += _row(2, '<c r="A2" t="inlineStr"><is><t>编号</t></is></c>', '<c r="B2" t="inlineStr"><is><t>y</t></is></c>')
+    rows += _row(3, '<c r="A3" t="inlineStr"><is><t>A</t></is></c>', '<c r="B3"><v>NaN</v></c>', '<c r="C3"><v>1</v></c>')
+    rows += _row(4, '<c r="A4" t="inlineStr"><is><t>B</t></is></c>', '<c r="B4"><f>1</f></c>')
+    rows += _row(5, '<c r="A5" t="inlineStr"><is><t>C</t></is></c>', '<c r="B5" t="e"><v>#N/A</v></c>')
+    rows += _row(6, '<c r="A6" t="inlineStr"><is><t>D</t></is></c>', '<c r="B6" t="s"><v>9</v></c>')
+    _raw_xlsx(tmp_path / "a.xlsx", rows)
+    list(load_entities(str(tmp_path / "a.xlsx"), found))
+    for name, raw in [("b.xlsx", b"junk"), ("c.xls", b"junk"), ("d.xlsx", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\0" * 64),
+                      ("e.xlsx", _zip_bytes({"x.xml": "<x/>"}))]:
+        (tmp_path / name).write_bytes(raw)
+        with pytest.raises(ProblemsError) as info:
+            list(load_entities(str(tmp_path / name), found))
+        found += info.value.problems
+    assert {p.code for p in found} >= {"W160", "E165", "E166", "E167", "E160", "E131"}
+    for p in found:
+        assert p.message_zh and p.message_zh != p.message and re.search(r"[\u4e00-\u9fff]", p.message_zh), p
