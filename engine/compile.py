@@ -45,6 +45,54 @@ ENTITY_KIND = "entity"
 # Thresholds are validated to lie well inside it, so clamping never changes a comparison.
 CLAMP = 2**62
 THRESHOLD_LIMIT = 2**60
+# A threshold t = T/S reaches the engine as its numerator T (see `project`), so T — not the size
+# of t — must fit the slot: 100000000.00000000000001元 is a modest amount whose T is 10^22.
+# Officers are told the limit as digits: a threshold written in its base unit (元, 平方米, %, …)
+# has at most SLOT_DIGITS digits counting its decimals; then |T| < 10^18 < THRESHOLD_LIMIT, and
+# every clamped value stays on the right side of it.
+SLOT_DIGITS = 18
+
+
+def slot_digits(value: Fraction) -> int | None:
+    """How many digits `value` needs written as a decimal in its base unit (leading zeros and a
+    trailing zero fraction not counted: 12.5 → 3, 0.001 → 1, 300 → 3), or None when it has no
+    finite decimal form (thirds of a 亩 in 平方米)."""
+    num, den = abs(value.numerator), value.denominator
+    d, places = den, 0
+    for p in (2, 5):
+        while d % p == 0:
+            d //= p
+    if d != 1:
+        return None
+    while den != 1 and 10**places % den:
+        places += 1
+    return len(str(num * 10**places // den))
+
+
+def slot_fits(value: Fraction) -> bool:
+    """Whether a threshold is compared exactly by the engine's integer slots."""
+    digits = slot_digits(value)
+    if digits is None:
+        return abs(value.numerator) < 10**SLOT_DIGITS and value.denominator < 10**SLOT_DIGITS
+    return digits <= SLOT_DIGITS
+
+
+def slot_message(written: Any, value: Fraction, unit: Unit | None) -> tuple[str, str]:
+    """(English, Chinese) explanation of why a threshold does not fit, in officer terms."""
+    from .problems import shown
+
+    base = {"money": "元", "area": "平方米", "percent": "%", "count": "个"}.get(unit.dimension, "") if unit else ""
+    digits = slot_digits(value)
+    need = f"{digits} digits" if digits is not None else "more digits than that"
+    need_zh = f"共 {digits} 位数字" if digits is not None else "位数更多"
+    where = f" when written in {base}" if base else ""
+    where_zh = f"换算为{base}后" if base else ""
+    return (
+        f"{shown(str(written))} needs {need}{where} (counting its decimals); a threshold may have at "
+        f"most {SLOT_DIGITS} so that every comparison with it is exact: round it, or check for a typo",
+        f"{shown(str(written))}{where_zh}{need_zh}（含小数位）；阈值最多 {SLOT_DIGITS} 位数字，"
+        "才能保证每次比较都精确。请减少小数位数，或检查是否写错。",
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -74,9 +122,9 @@ def resolve_param(
         origin, written = override
         unset_reason = None
     elif "value" in spec:
+        # A blank value (`value: ~`) is refused by validation (E143): "unset" is only ever
+        # written out, so a reviewer is never told "the policy sets no number" for a typo.
         written = spec["value"]
-        if written is None:
-            unset_reason = unset_reason or "the pack gives no value"
     elif "values" in spec:
         in_force = [v for v in spec["values"] if iso_date(v["since"]) <= as_of]  # type: ignore[operator]
         if in_force:
@@ -110,7 +158,8 @@ def build_inputs(doc: dict[str, Any]) -> dict[str, InputSpec]:
     for name, spec in doc["inputs"].items():
         unit = parse_unit(spec["unit"]) if "unit" in spec else None
         members = targets.member_specs(spec) if spec["type"] == "members" else None
-        inputs[name] = InputSpec(name, spec["type"], spec["label"], unit, spec.get("values", {}), members=members)
+        inputs[name] = InputSpec(name, spec["type"], spec["label"], unit, spec.get("values", {}), members=members,
+                                 signed=spec.get("signed") is True)
     for name, spec in (doc.get("derived") or {}).items():
         extra = targets.derived_how(spec)
         if extra is not None:
@@ -146,6 +195,9 @@ class _Builder:
             if param is not None:
                 threshold = self.params[param].value
                 unset = threshold is None
+                if threshold is not None and not slot_fits(threshold):
+                    message, _ = slot_message(self.params[param].written, threshold, self.params[param].unit)
+                    raise SlotError(f"parameter {param!r}: {message}")
             universe = tuple(self.inputs[raw["input"]].values) if op in ("in", "not_in") else ()
             constant = None
             spec = self.inputs[raw["input"]]
@@ -289,7 +341,10 @@ def project(test: Test, value: Any) -> dict[str, Any]:
         if value is None:
             return {f: MISSING}
         scaled = Fraction(value) * test.threshold.denominator  # type: ignore[union-attr]
-        whole = max(-CLAMP // 2, min(CLAMP // 2, math.floor(scaled)))
+        # Clamped strictly inside ±2^61 so that 2·whole + 1 stays below MISSING (2^62 + 1): at
+        # ±2^61 a value with a fraction encoded as the missing sentinel. |T| < 10^18 (slot_fits),
+        # so a clamped value still differs from the threshold, as the true value does.
+        whole = max(-(CLAMP // 2 - 1), min(CLAMP // 2 - 1, math.floor(scaled)))
         return {f: 2 * whole + (0 if scaled.denominator == 1 else 1)}
     if value is None:
         return {f: MISSING, f + "n": MISSING}
@@ -314,6 +369,16 @@ MAX_TERMS = 3000
 
 class CompileError(Exception):
     """The pack is valid but too large to express as durable rules."""
+
+    code = "E126"
+
+
+class SlotError(CompileError):
+    """A threshold (e.g. one a targets pack computes from a target and a tolerance) does not fit
+    the engine's integer slots exactly. Validation refuses written ones (E140); this is the net
+    for thresholds the compiler derives."""
+
+    code = "E140"
 
 
 def _t_and(a: Term, b: Term) -> Term | None:

@@ -13,7 +13,7 @@ from typing import Any
 from . import reference
 from .compile import project
 from .durable_adapter import DurableSession
-from .model import OUTCOME_OF, CompiledPack, Verdict
+from .model import OUTCOME_OF, CompiledPack, Node, Verdict
 from .problems import DecisionError
 
 ENGINES = ("durable", "reference")
@@ -67,4 +67,33 @@ class Decider:
         missing_flags = [f.id for f in self.pack.flags if f.id not in flags]
         if missing_flags:
             raise DecisionError(f"no rule fired for flag(s) {missing_flags}")
+        # Every applicable criterion must have got a status: a criterion the rules skipped would
+        # otherwise vanish from the record (and a parent's status would rest on nothing shown).
+        expected = applicable_ids(self.pack.root, statuses)
+        missing = [i for i in expected if i not in statuses]
+        if missing:
+            raise DecisionError(f"no status fired for applicable criterion {missing[0]!r}"
+                                + (f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""))
+        extra = sorted(set(statuses) - set(expected))
+        if extra:
+            raise DecisionError(f"a status fired for criterion {extra[0]!r}, which does not apply")
         return Verdict(outcome, statuses, flags)
+
+
+def applicable_ids(root: Node, statuses: dict[str, tuple[str, str | None]]) -> list[str]:
+    """Ids of the criteria that apply, given the statuses found so far: every criterion except
+    those under a case that does not apply. The root's status is the decision, so it is not
+    listed — unless it is a cases node, whose branch is recorded like any criterion's."""
+    out: list[str] = []
+    stack: list[tuple[Node, bool]] = [(root, True)]
+    while stack:
+        node, is_root = stack.pop()
+        if node.id is not None and (not is_root or node.kind == "cases"):
+            out.append(node.id)
+        if node.kind == "cases":
+            branch = (statuses.get(node.id or "") or (None, None))[1]
+            if branch and branch.startswith("case"):
+                stack.append((node.cases[int(branch[4:]) - 1][1], False))
+            continue
+        stack.extend((child, False) for child in reversed(node.children))
+    return out

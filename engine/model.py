@@ -31,6 +31,7 @@ class InputSpec:
     values: dict[str, dict[str, str]] = field(default_factory=dict)
     derived: tuple[str, tuple[str, ...]] | None = None  # ("ratio"|"sum"|"difference", operands)
     members: dict[str, "InputSpec"] | None = None  # type "members": the fields of each member record
+    signed: bool = False  # may be negative (declared signed: true); else a negative value is a data problem
 
     @property
     def numeric(self) -> bool:

@@ -16,7 +16,7 @@ from typing import Any
 
 from .data import RawEntity
 from .model import CompiledPack, InputSpec
-from .problems import ERROR, WARNING, Problem
+from .problems import ERROR, WARNING, Problem, shown
 from .units import AmountError, parse_amount
 from .validate import did_you_mean
 from .yamlsafe import iso_date
@@ -49,6 +49,10 @@ def _yes_no(value: Any) -> bool:
     raise ValueError(f"{value!r} is not yes/no; write 是 or 否 (yes or no)")
 
 
+class SignError(ValueError):
+    """A negative amount for an input that is never negative (E144)."""
+
+
 def _one(spec: InputSpec, raw: Any) -> Any:
     """The normalised value, or raise ValueError with a message for the officer."""
     kind = spec.type
@@ -66,9 +70,14 @@ def _one(spec: InputSpec, raw: Any) -> Any:
                 f"{spec.unit.name}"
             )
         if kind == "count":
-            if value.denominator != 1 or value < 0:
+            if value.denominator != 1 or (value < 0 and not spec.signed):
                 raise ValueError(f"{raw!r} is not a whole number of {spec.unit.name} (0 or more)")
             return int(value)
+        if value < 0 and not spec.signed:
+            # Money, area and percent are 0 or more unless the pack declares the input signed
+            # (a growth rate): "-3亿元" is a slip, not a value to compare with a threshold.
+            raise SignError(f"{shown(str(raw))} is negative, but {spec.name} is 0 or more "
+                            "(the pack does not declare it signed)")
         return value
     if kind in ("boolean", "attestation"):
         return _yes_no(raw)
@@ -183,6 +192,13 @@ def normalise(pack: CompiledPack, entity: RawEntity) -> Normalised:
             continue
         try:
             out.values[base] = _one(spec, raw)
+        except SignError as error:
+            out.notes[base] = f"invalid: {error}"
+            out.problems.append(Problem(entity.file, line, col, "E144",
+                                        f"entity {entity.id}: {key}: {error}; treated as missing",
+                                        entity.id, ERROR,
+                                        message_zh=f"对象 {entity.id}：{key}：{shown(str(raw))} 为负数，"
+                                        f"而该项不应为负数（规则包未声明 signed: true）；按缺失处理"))
         except ValueError as error:
             out.notes[base] = f"invalid: {error}"
             out.problems.append(Problem(entity.file, line, col, "E131",

@@ -17,7 +17,7 @@ from .evaluate import Decider
 from .explain import Explainer
 from .model import CompiledPack
 from .normalize import normalise
-from .problems import ERROR, Problem, ProblemsError, has_errors
+from .problems import ERROR, Problem, ProblemsError, has_errors, shown
 from .units import AmountError
 from .validate import check_document, validate_file
 from .yamlsafe import Document, load_yaml_file
@@ -53,11 +53,13 @@ def _override_unit_problems(doc: Document, overrides: dict[str, tuple[str, Any]]
     patched = Document(doc.file, {**doc.value, "parameters": params}, doc.positions)
     out = []
     for problem in check_document(patched):
-        if problem.code != "E122":
+        # units (E122), digits the engine compares exactly (E140), signs (E141), blanks (E143)
+        if problem.code not in ("E122", "E140", "E141", "E143"):
             continue
         for name, (origin, value) in overrides.items():
             if f"parameter {name!r}" in problem.message:
-                out.append(Problem(origin, 1, 1, "E122", f"override {name}={value}: {problem.message}"))
+                out.append(Problem(origin, 1, 1, problem.code, f"override {name}={shown(str(value))}: {problem.message}",
+                                   message_zh=f"覆盖值 {name}={shown(str(value))}：{problem.message_zh or problem.message}"))
                 break
     return out
 
@@ -79,6 +81,10 @@ def load_pack(path: str, as_of: dt.date, overrides: dict[str, tuple[str, Any]] |
         if name not in params:
             bad.append(Problem(origin, 1, 1, "E120", f"override for unknown parameter {name!r} in pack {path}"))
             continue
+        if value is None or (isinstance(value, str) and not value.strip()):
+            bad.append(Problem(origin, 1, 1, "E143", f"override {name}: the value is blank; write a number such as 8亿元",
+                               message_zh=f"覆盖值 {name} 为空；请填写数值，如 8亿元"))
+            continue
         try:
             parse_param_value(value)
         except AmountError as error:
@@ -90,7 +96,7 @@ def load_pack(path: str, as_of: dt.date, overrides: dict[str, tuple[str, Any]] |
     try:
         pack = build(doc, raw, as_of, overrides)
     except CompileError as error:
-        raise ProblemsError([Problem(path, 1, 1, "E126", str(error))])
+        raise ProblemsError([Problem(path, 1, 1, error.code, str(error))])
     return pack, [p for p in problems if p.severity != ERROR]
 
 

@@ -89,6 +89,11 @@ CODES: dict[str, str] = {
     # Ranges reserved for the codes being added now, so parallel work never takes the same number:
     #   E134-E139 data readers (CSV / JSON / encodings / unknown columns)
     #   E140-E149 exactness (slots, signs, cycles, blank parameters)
+    "E140": "threshold has more digits than the engine compares exactly (at most 18, counting decimals)",
+    "E141": "negative threshold for a value that is never negative (or a negative parameter not declared signed)",
+    "E142": "derived values defined in terms of themselves (a cycle)",
+    "E143": "parameter value is blank (write a number, or unset: with the reason)",
+    "E144": "data: negative amount for an input that is never negative",
     #
     #   E150-E159 bounded work (pack limits checked by validate before compile)
     #

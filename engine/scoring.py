@@ -341,7 +341,7 @@ def load_scoring_pack(path: str, as_of: dt.date, overrides: dict[str, tuple[str,
     try:
         sp = build_scoring(patched, raw, as_of, params)
     except CompileError as error:
-        raise ProblemsError([Problem(path, 1, 1, "E126", clip(error),
+        raise ProblemsError([Problem(path, 1, 1, error.code, clip(error),
                                      message_zh=f"规则包对引擎来说太大（{clip(error)}）；请拆分条件")])
     except (AmountError, ValueError) as error:
         raise ProblemsError([Problem(path, 1, 1, "E123", f"with the overrides ({', '.join(applied)}): {clip(error)}",

@@ -270,7 +270,8 @@ def member_specs(spec: dict[str, Any]) -> dict[str, Any]:
     out = {}
     for name, field in (spec.get("fields") or {}).items():
         unit = parse_unit(field["unit"]) if "unit" in field else None
-        out[name] = InputSpec(name, field["type"], field.get("label", {"zh": name}), unit, field.get("values", {}))
+        out[name] = InputSpec(name, field["type"], field.get("label", {"zh": name}), unit, field.get("values", {}),
+                              signed=field.get("signed") is True)
     return out
 
 
@@ -445,6 +446,8 @@ def check_members(sem: Any, name: str, spec: dict[str, Any]) -> None:
     for field, fspec in (spec.get("fields") or {}).items():
         if not isinstance(fspec, dict):
             continue
+        if fspec.get("signed") is True:
+            sem.signed.add(f"{name}.{field}")  # see validate._Semantics.check_sign
         if fspec.get("type") in _NUMERIC and isinstance(fspec.get("unit"), str):
             unit = parse_unit(fspec["unit"])
             if unit is None:
@@ -502,6 +505,10 @@ def check_count(sem: Any, name: str, spec: dict[str, Any], unit: Any) -> None:
         sem.add("E122", f"unit mismatch: member field {field!r} measures {fdim} but parameter {param!r} measures {pdim}",
                 path + ("where",), zh=f"单位不一致：成员字段 {field!r} 计量的是 {kind_zh(fdim)}，而参数 {param!r} 计量的是 "
                 f"{kind_zh(pdim)}；请让两者单位一致")
+    elif ftype != "date":
+        # parameters are read after derived values: check the sign once they are
+        sem.after_parameters.append(
+            lambda: sem.check_sign(f"{members}.{field}", param, path + ("where", "param"), "member field"))
 
 
 def _param_dimension(spec: Any) -> str | None:
@@ -558,6 +565,8 @@ def check_targets(sem: Any) -> None:
                 sem.add("E122", f"unit mismatch: {measure!r} measures {mdim} but parameter {param!r} measures {pdim}",
                         path + (key,), zh=f"单位不一致：{measure!r} 计量的是 {kind_zh(mdim)}，而参数 {param!r} 计量的是 "
                         f"{kind_zh(pdim)}；请让两者单位一致")
+            elif key == "target" and spec is not None:
+                sem.check_sign(measure, param, path + (key,))
         years = t.get("years")
         if isinstance(years, list) and len(years) == 2 and all(isinstance(y, int) for y in years) and years[0] > years[1]:
             sem.add("E112", f"years: the first year {years[0]} is after the last {years[1]}", path + ("years",),

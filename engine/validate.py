@@ -11,13 +11,14 @@ import difflib
 import json
 import math
 from decimal import Decimal
+from dataclasses import replace
 from functools import lru_cache
 from importlib import resources
 from typing import Any, Iterable
 
 import jsonschema
 
-from .compile import THRESHOLD_LIMIT, parse_param_value
+from .compile import parse_param_value, slot_fits, slot_message
 from .problems import WARNING, Problem, ProblemsError, has_errors, clip, kind_zh, shown
 from .units import AmountError, parse_unit
 from .yamlsafe import Document, iso_date, load_yaml_file
@@ -199,6 +200,11 @@ class _Semantics:
         self.param_dims: dict[str, str | None] = {}
         self.used_params: set[str] = set()
         self.ids: dict[str, tuple[Any, ...]] = {}
+        # Signs: numeric inputs (and derived values) that may be negative; parameters with a
+        # negative value, where it is written. See check_sign.
+        self.signed: set[str] = set()
+        self.negative_params: dict[str, tuple[Any, tuple[Any, ...]]] = {}
+        self.after_parameters: list[Any] = []  # checks that need the parameters read first
 
     def add(self, code: str, message: str, path: tuple[Any, ...], severity: str = "error", zh: str = "") -> None:
         """One problem; `zh` is its Chinese message for officers (every call gives one)."""
@@ -208,6 +214,8 @@ class _Semantics:
         self.check_inputs()
         self.check_derived()
         self.check_parameters()
+        for check in self.after_parameters:
+            check()
         criteria = self.value.get("criteria")
         if isinstance(criteria, dict):
             self.check_node(criteria, ("criteria",))
@@ -240,6 +248,13 @@ class _Semantics:
                 continue
             self.inputs[name] = spec
             kind = spec.get("type")
+            if spec.get("signed") is True:
+                if kind in _NUMERIC:
+                    self.signed.add(name)
+                else:
+                    self.add("E112", f"signed applies to money, count, percent and area inputs, not {kind}",
+                             ("inputs", name, "signed"),
+                             zh=f"signed 只适用于金额、数量、百分比和面积类输入，不适用于 {kind}")
             if kind in _NUMERIC and isinstance(spec.get("unit"), str):
                 unit = parse_unit(spec["unit"])
                 if unit is None:
@@ -261,9 +276,15 @@ class _Semantics:
                 check_members(self, name, spec)
 
     def check_derived(self) -> None:
-        for name, spec in (self.value.get("derived") or {}).items():
-            if not isinstance(spec, dict):
-                continue
+        derived = {n: s for n, s in (self.value.get("derived") or {}).items() if isinstance(s, dict)}
+        in_cycle: set[tuple[str, str]] = set()  # (derived value, operand) edges already reported
+        for cycle in derived_cycles(derived):
+            text = " → ".join(cycle)
+            in_cycle |= set(zip(cycle, cycle[1:]))
+            self.add("E142", f"derived values are defined in terms of themselves: {text}; such a value "
+                     "could never be computed (it would always be unknown)", ("derived", cycle[0]),
+                     zh=f"派生值循环引用了自身：{text}；这样的值永远无法计算（总是无法判定），请改正其定义")
+        for name, spec in derived.items():
             if name in self.inputs:
                 self.add("E121", f"derived value {name!r} has the same name as an input", ("derived", name),
                          zh=f"派生值 {name!r} 与某个输入项同名；请改用另一个名称")
@@ -287,7 +308,12 @@ class _Semantics:
             elif isinstance(spec.get("difference"), dict):
                 operands = [(spec["difference"].get(k), ("derived", name, "difference", k)) for k in ("of", "minus")]
             dims = []
+            if "difference" in spec or any(o in self.signed for o, _ in operands):
+                self.signed.add(name)  # a difference may be negative; so may a sum of signed values
             for operand, path in operands:
+                if (name, operand) in in_cycle:
+                    dims.append(None)  # reported above as a cycle
+                    continue
                 if operand not in self.dims or self.inputs.get(operand, {}).get("type") not in _NUMERIC + ("derived",):
                     self.add("E120", f"{shown(operand)} is not a numeric input{did_you_mean(operand, self.inputs)}", path,
                              zh=f"{shown(operand)} 不是数值型输入项{did_you_mean_zh(operand, self.inputs)}")
@@ -322,7 +348,7 @@ class _Semantics:
                                  ("parameters", name, "values", i, "since"),
                                  zh=f"since 应为日期（如 2024-01-01），而不是 {shown(dated.get('since'))}")
             self.param_dims[name] = None
-            if "unset" in spec or spec.get("value", 0) is None:
+            if "unset" in spec:
                 self.add("W201", f"parameter {name!r} has no value: the policy sets no number; "
                          "criteria using it are undetermined until an officer supplies one "
                          "(--set or an override file)", ("parameters", name), WARNING,
@@ -330,18 +356,35 @@ class _Semantics:
                          "使用它的条件无法判定")
             dims = set()
             for raw, path in written:
-                if raw is None:
+                if raw is None or (isinstance(raw, str) and not raw.strip()):
+                    # "The policy sets no number" is only ever said when the pack says so
+                    # (unset: why); a blank value is far more often a slip of the keyboard.
+                    self.add("E143", f"parameter {name!r} has a blank value; write the number the "
+                             "policy sets (such as 10亿元), or, if the policy gives none, replace value "
+                             "with unset: and the reason", path,
+                             zh=f"参数 {name!r} 的数值为空；请填写政策规定的数值（如 10亿元）；"
+                             "如政策确未给出数值，请删去 value,改写 unset: 并注明原因")
                     continue
                 try:
-                    value, _, dim = parse_param_value(raw)
+                    value, unit, dim = parse_param_value(raw)
                 except AmountError as error:
                     self.add("E123", f"cannot read the amount {shown(raw)}: {clip(error)}", path,
                              zh=f"无法读取数额 {shown(raw)}；请写成数字加单位，如 10亿元、5000万元、30%")
                     continue
-                if abs(value) > THRESHOLD_LIMIT:
-                    self.add("E123", f"{shown(raw)} is too large for a threshold", path,
-                             zh=f"{shown(raw)} 作为门槛值太大；请检查数值和单位")
+                if not slot_fits(value):
+                    en, zh = slot_message(raw, value, unit)
+                    self.add("E140", f"parameter {name!r}: {en}", path, zh=f"参数 {name!r}：{zh}")
                     continue
+                if value < 0:
+                    if spec.get("signed") is not True:
+                        self.add("E141", f"parameter {name!r} is negative ({shown(str(raw))}); thresholds "
+                                 "are 0 or more unless the parameter says signed: true (and every input "
+                                 "compared with it is signed too), for example a decline of at most 5%",
+                                 path, zh=f"参数 {name!r} 为负数（{shown(str(raw))}）；阈值应不小于 0。"
+                                 "如政策确实规定负数（如降幅），请在该参数下写 signed: true,"
+                                 "并在与之比较的输入下也写 signed: true")
+                        continue
+                    self.negative_params.setdefault(name, (raw, path))
                 dims.add(dim)
             if len(dims) > 1:
                 self.add("E122", f"parameter {name!r} has values in different units", ("parameters", name),
@@ -358,6 +401,18 @@ class _Semantics:
                      zh=f"id {shown(ident)} 已在第 {line} 行使用过；id 不能重复，请改名")
         else:
             self.ids[ident] = path
+
+    def check_sign(self, name: Any, param: Any, path: tuple[Any, ...], what: str = "input") -> None:
+        """A negative threshold compared with a value that cannot be negative decides nothing
+        (">= -5亿元" is always met): refuse it unless the value is declared signed."""
+        if param not in self.negative_params or name in self.signed:
+            return
+        raw, _ = self.negative_params[param]
+        self.add("E141", f"parameter {param!r} is negative ({shown(str(raw))}) but {what} {name!r} is never "
+                 f"negative (money, area, percent and counts are 0 or more unless the {what} says "
+                 "signed: true): the comparison would decide nothing", path,
+                 zh=f"参数 {param!r} 为负数（{shown(str(raw))}），但 {name!r} 不会为负数（金额、面积、"
+                 "百分比和数量默认不小于 0，除非注明 signed: true），这样的比较没有意义；请检查符号")
 
     def check_node(self, node: dict[str, Any], path: tuple[Any, ...]) -> None:
         self.claim_id(node.get("id"), path + ("id",))
@@ -462,6 +517,8 @@ class _Semantics:
                 self.add("E122", f"unit mismatch: {name!r} measures {idim} but parameter {param!r} "
                          f"measures {pdim}", path,
                          zh=f"单位不一致：{name!r} 计量的是 {kind_zh(idim)}，而参数 {param!r} 计量的是 {kind_zh(pdim)}；请让两者单位一致")
+            elif kind != "date":
+                self.check_sign(name, param, path + ("param",))
         elif op in ("in", "not_in"):
             declared = spec.get("values") or {}
             if "param" in test:
@@ -473,6 +530,52 @@ class _Semantics:
                              f"(declared: {', '.join(declared)})", path + ("values", i),
                              zh=f"{shown(value)} 不是输入项 {name!r} 的取值{did_you_mean_zh(value, declared)}"
                              f"（已声明的取值：{', '.join(declared)}）")
+
+
+def _operands(spec: dict[str, Any]) -> list[Any]:
+    if isinstance(spec.get("ratio"), dict):
+        return [spec["ratio"].get("of"), spec["ratio"].get("per")]
+    if isinstance(spec.get("sum"), list):
+        return list(spec["sum"])
+    if isinstance(spec.get("difference"), dict):
+        return [spec["difference"].get("of"), spec["difference"].get("minus")]
+    return []
+
+
+def derived_cycles(derived: dict[str, dict[str, Any]]) -> list[list[str]]:
+    """Each cycle among derived values once, as [a, b, …, a] starting at its first declared member.
+
+    Iterative depth-first search: a pack can declare thousands of derived values in a chain."""
+    graph = {name: [o for o in _operands(spec) if isinstance(o, str) and o in derived]
+             for name, spec in derived.items()}
+    order = {name: i for i, name in enumerate(derived)}
+    state: dict[str, int] = {}  # 1 on the current path, 2 done
+    cycles: list[list[str]] = []
+    seen: set[frozenset[str]] = set()
+    for start in derived:
+        if start in state:
+            continue
+        path = [start]
+        stack = [iter(graph[start])]
+        state[start] = 1
+        while stack:
+            nxt = next(stack[-1], None)
+            if nxt is None:
+                state[path.pop()] = 2
+                stack.pop()
+                continue
+            if state.get(nxt) == 1:
+                loop = path[path.index(nxt):]
+                if frozenset(loop) not in seen:
+                    seen.add(frozenset(loop))
+                    first = min(range(len(loop)), key=lambda i: order[loop[i]])
+                    loop = loop[first:] + loop[:first]
+                    cycles.append(loop + [loop[0]])
+            elif nxt not in state:
+                state[nxt] = 1
+                path.append(nxt)
+                stack.append(iter(graph[nxt]))
+    return cycles
 
 
 def check_document(doc: Document) -> list[Problem]:
