@@ -85,7 +85,7 @@ parameters:
   founded_before: {value: "2020-01-01", cite: 五, label: {zh: 成立日期, en: founded}}
   land_min: {value: 0.5亩, cite: 六, label: {zh: 用地下限, en: min land}}
   total_min: {value: "0.0001元", cite: 七, label: {zh: 合计, en: total}}
-  net_min: {value: "-5万元", cite: 七, label: {zh: 差额, en: net}}
+  net_min: {value: "-5万元", signed: true, cite: 七, label: {zh: 差额, en: net}}
   unset_param: {unset: 政策未给出数值, cite: 八, label: {zh: 未定, en: unset}}
 criteria:
   id: root
