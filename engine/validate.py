@@ -11,7 +11,6 @@ import difflib
 import json
 import math
 from decimal import Decimal
-from dataclasses import replace
 from functools import lru_cache
 from importlib import resources
 from typing import Any, Iterable
