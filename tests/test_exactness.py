@@ -249,3 +249,81 @@ def test_explicit_unset_is_still_a_warning(tmp_path: Path) -> None:
     spec = {"unset": "政策未给出数值", "cite": "一", "label": {"zh": "参数"}}
     path = write(tmp_path, pack_text({"m": spec}, [crit("c", "output", ">=", "m")]))
     assert [(p.code, p.severity) for p in validate_file(path)[2]] == [("W201", "warning")]
+
+
+# ---------------------------------------------------------------------------------------------
+# Property: huge magnitudes and long fractions, in thresholds and values, through both engines
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from engine.units import parse_amount, parse_unit  # noqa: E402
+
+OPS = (">=", ">", "<=", "<", "=", "!=")
+MONEY_UNITS = ("元", "万元", "亿元")
+
+
+@st.composite
+def decimal_texts(draw: st.DrawFn, max_int_digits: int = 40, max_frac_digits: int = 30, signed: bool = True) -> str:
+    """A decimal as an officer could type it: up to 40 whole digits and 30 decimals."""
+    whole = draw(st.one_of(st.integers(0, 10), st.integers(0, 10**9), st.integers(0, 10**max_int_digits),
+                           st.sampled_from([2**60, 2**61, 2**61 - 1, 2**62, 2**63, 2**64, 10**18, 10**18 - 1])))
+    places = draw(st.integers(0, max_frac_digits))
+    frac = draw(st.integers(0, 10**places - 1)) if places else 0
+    sign = "-" if signed and draw(st.booleans()) else ""
+    return f"{sign}{whole}" + (f".{frac:0{places}d}" if places else "")
+
+
+def expected_status(op: str, value: Fraction, threshold: Fraction) -> str:
+    return "met" if {">=": value >= threshold, ">": value > threshold, "<=": value <= threshold,
+                     "<": value < threshold, "=": value == threshold, "!=": value != threshold}[op] else "not_met"
+
+
+_PACKS: dict[tuple[str, bool], Any] = {}
+
+
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@given(threshold=decimal_texts(), unit=st.sampled_from(MONEY_UNITS), via_override=st.booleans(),
+       values=st.lists(st.tuples(decimal_texts(max_int_digits=60, max_frac_digits=40), st.sampled_from(MONEY_UNITS)),
+                       min_size=1, max_size=6),
+       nudges=st.lists(st.sampled_from([0, 1, -1]), min_size=1, max_size=3),
+       tmp_path_factory=st.just(None))
+def test_huge_and_long_values_and_thresholds_agree_or_are_refused(tmp_path_factory: Any, threshold: str, unit: str,
+                                                                 via_override: bool, values: list[tuple[str, str]],
+                                                                 nudges: list[int]) -> None:
+    import tempfile
+
+    written = f"{threshold}{unit}"
+    exact_threshold, _ = parse_amount(written, None)
+    inputs = {"amount": {"type": "money", "unit": "元", "signed": True, "label": {"zh": "金额", "en": "amount"}}}
+    criteria = [crit(f"c{i}", "amount", op, "t") for i, op in enumerate(OPS)]
+    parameter = param("1元" if via_override else written, signed=True)
+    with tempfile.TemporaryDirectory() as folder:
+        path = write(Path(folder), pack_text({"t": parameter}, criteria, inputs=inputs))
+        overrides = parse_overrides([f"t={written}"]) if via_override else None
+        try:
+            pack, _ = load_pack(path, AS_OF, overrides)
+        except ProblemsError as error:
+            # refused only for the reason the property is about, and only when it must be
+            assert {p.code for p in error.problems} == {"E140"}, error.problems
+            assert not slot_fits(exact_threshold)
+            return
+    assert slot_fits(exact_threshold)
+    durable, reference = Decider(pack, "durable"), Decider(pack, "reference")
+    # values: as drawn, and a hair either side of the threshold (the smallest step the value's
+    # written precision allows, and far smaller)
+    raw_values = [f"{v}{u}" for v, u in values]
+    for nudge in nudges:
+        for step in (Fraction(1, 10**40), Fraction(1, 10**places) if (places := len(threshold.partition(".")[2])) else 1):
+            raw_values.append(exact_threshold + nudge * step)
+    for raw in raw_values:
+        fields = {"amount": raw}
+        normalised = normalise(pack, RawEntity("t", 1, "T1", None, fields))
+        value = normalised.values.get("amount")
+        if value is None:  # beyond 10^100 or too long: refused as data (E131), never guessed
+            assert [p.code for p in normalised.problems] == ["E131"]
+            continue
+        a, b = durable.decide(normalised.values), reference.decide(normalised.values)
+        assert a.key() == b.key(), (written, raw)
+        for i, op in enumerate(OPS):
+            assert a.statuses[f"c{i}"][0] == expected_status(op, Fraction(value), exact_threshold), (written, raw, op)
