@@ -75,21 +75,28 @@ def main() -> None:
 @click.option("--strict", is_flag=True, help="Treat warnings as problems (exit 1).")
 @click.option("--lang", type=click.Choice(["zh", "en"]), default="zh", show_default=True,
               help="Language of the messages (codes are the same in both).")
-def validate(paths: tuple[str, ...], fmt: str, strict: bool, lang: str = "zh") -> None:
+@click.option("--show-ignored", is_flag=True, help="Also list the findings a pack silences (lint: {ignore: ...}), with their reasons.")
+def validate(paths: tuple[str, ...], fmt: str, strict: bool, lang: str = "zh", show_ignored: bool = False) -> None:
     """Check rule packs: syntax, schema, references, units. Exit 0 clean, 1 problems, 2 usage."""
-    from engine.lint import collect_packs
+    from engine.lint import IGNORED, apply_ignores, collect_packs
 
     files, missing, problems = collect_packs(paths)  # refused paths (E175, W213) are problems, never read
     if missing:
         raise click.UsageError(f"no such file or folder: {missing[0]}")
     for file in files:
-        problems.extend(validate_file(file)[2])
+        doc, _, found = validate_file(file)
+        problems.extend(apply_ignores(doc, found) if doc is not None else found)
+    ignored = sum(1 for p in problems if p.severity == IGNORED)
+    problems = [p for p in problems if show_ignored or p.severity != IGNORED]
     PROBLEM_RENDERERS[fmt](problems, sys.stdout, lang)
+    live = [p for p in problems if p.severity != IGNORED]
     if fmt == "text":
-        errors = sum(1 for p in problems if p.severity == "error")
-        click.echo(f"已检查 {len(files)} 个规则包：{errors} 个错误，{len(problems) - errors} 个警告" if lang == "zh" else
-                   f"{len(files)} pack(s) checked: {errors} error(s), {len(problems) - errors} warning(s)", err=True)
-    failed = has_errors(problems) or (strict and bool(problems))
+        errors = sum(1 for p in live if p.severity == "error")
+        click.echo(f"已检查 {len(files)} 个规则包：{errors} 个错误，{len(live) - errors} 个警告，{ignored} 个已忽略"
+                   if lang == "zh" else
+                   f"{len(files)} pack(s) checked: {errors} error(s), {len(live) - errors} warning(s), "
+                   f"{ignored} ignored", err=True)
+    failed = has_errors(problems) or (strict and bool(live))
     sys.exit(EXIT["problems"] if failed else EXIT["ok"])
 
 
@@ -313,23 +320,29 @@ def test_command(paths: tuple[str, ...], fmt: str, junit: str | None, coverage: 
               help="Folder holding the policy text named by pack.source.seed (default: shared/seeds/ above the pack).")
 @click.option("--lang", type=click.Choice(["zh", "en"]), default="zh", show_default=True,
               help="Language of the messages (codes are the same in both).")
-def lint(paths: tuple[str, ...], fmt: str, strict: bool, sources: str | None, lang: str = "zh") -> None:
+@click.option("--show-ignored", is_flag=True, help="Also list the findings a pack silences (lint: {ignore: ...}), with their reasons.")
+def lint(paths: tuple[str, ...], fmt: str, strict: bool, sources: str | None, lang: str = "zh",
+         show_ignored: bool = False) -> None:
     """Validate, then look for what compiles but is probably wrong: shadowed cases, citations not
     in the source text, overlapping or gapped bands, suspicious magnitudes. Exit 0 / 1 / 2 as validate."""
-    from engine.lint import NOTE, collect_packs, lint_file
+    from engine.lint import IGNORED, NOTE, collect_packs, lint_file
 
     files, missing, problems = collect_packs(paths)  # refused paths (E175, W213) are problems, never read
     if missing:
         raise click.UsageError(f"no such file or folder: {missing[0]}")
     problems += [p for file in files for p in lint_file(file, sources)]
+    ignored = sum(1 for p in problems if p.severity == IGNORED)
+    problems = [p for p in problems if show_ignored or p.severity != IGNORED]
     PROBLEM_RENDERERS[fmt](problems, sys.stdout, lang)
     if fmt == "text":
         errors = sum(1 for p in problems if p.severity == "error")
         notes = sum(1 for p in problems if p.severity == NOTE)
-        warnings = len(problems) - errors - notes
-        click.echo(f"已检查 {len(files)} 个规则包：{errors} 个错误，{warnings} 个警告，{notes} 个提示" if lang == "zh" else
-                   f"{len(files)} pack(s) linted: {errors} error(s), {warnings} warning(s), {notes} note(s)", err=True)
-    failed = has_errors(problems) or (strict and any(p.severity not in ("error", NOTE) for p in problems))
+        warnings = sum(1 for p in problems if p.severity == "warning")
+        click.echo(f"已检查 {len(files)} 个规则包：{errors} 个错误，{warnings} 个警告，{notes} 个提示，{ignored} 个已忽略"
+                   if lang == "zh" else
+                   f"{len(files)} pack(s) linted: {errors} error(s), {warnings} warning(s), {notes} note(s), "
+                   f"{ignored} ignored", err=True)
+    failed = has_errors(problems) or (strict and any(p.severity not in ("error", NOTE, IGNORED) for p in problems))
     sys.exit(EXIT["problems"] if failed else EXIT["ok"])
 
 

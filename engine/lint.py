@@ -58,11 +58,73 @@ Path_ = tuple[Any, ...]
 
 
 def lint_file(path: str, sources: str | None = None) -> list[Problem]:
-    """Validate problems plus lint findings for one pack, sorted by position."""
+    """Validate problems plus lint findings for one pack, sorted by position. Findings the pack
+    silences (`lint: {ignore: ...}`) come back with severity IGNORED, their reason appended;
+    an ignore entry that silences nothing is W214."""
     doc, _, problems = validate_file(path)
     if doc is None or has_errors(problems):
         return problems  # lint reads a pack that compiles; fix the errors first
-    return sorted(set(problems) | set(lint_document(doc, source_dirs(path, sources))))
+    found = sorted(set(problems) | set(lint_document(doc, source_dirs(path, sources))))
+    return apply_ignores(doc, found, report_unused=True)
+
+
+# ---------------------------------------------------------------------------------------------
+# Silenced findings (lint: {ignore: {W201: reason}} or {W201: {name: reason}})
+
+IGNORED = "ignored"  # severity of a finding the pack silences with a reason; never fails a run
+
+
+def _path_names(path: str) -> set[str]:
+    """The names in a printed path: `parameters.x_min.value` -> {parameters, x_min, value}."""
+    return {part for part in re.split(r"[.\[\]]+", path) if part and not part.isdigit()}
+
+
+def _ignore_entries(doc: Document) -> dict[str, Any]:
+    block = doc.value.get("lint") if isinstance(doc.value, dict) else None
+    ignore = block.get("ignore") if isinstance(block, dict) else None
+    return ignore if isinstance(ignore, dict) else {}
+
+
+def apply_ignores(doc: Document, problems: list[Problem], report_unused: bool = False) -> list[Problem]:
+    """`problems` with the findings the pack silences marked IGNORED (errors are never silenced).
+
+    `W201: reason` silences every W201 of the pack; `W201: {key: reason}` silences the W201s whose
+    printed path is `key` or names `key` (a parameter, input or criterion name). With
+    `report_unused`, an entry that silences nothing is W214 (validate sees only W200-W202, so
+    only lint, which sees every finding, reports them)."""
+    ignore = _ignore_entries(doc)
+    if not ignore:
+        return problems
+    used: set[tuple[str, ...]] = set()
+    out: list[Problem] = []
+    for p in problems:
+        spec = ignore.get(p.code)
+        reason, key = None, (p.code,)
+        if p.severity != "error" and isinstance(spec, str):
+            reason = spec
+        elif p.severity != "error" and isinstance(spec, dict):
+            names = _path_names(p.path)
+            for k, why in spec.items():
+                if isinstance(why, str) and (k == p.path or k in names):
+                    reason, key = why, (p.code, k)
+                    break
+        if reason is None:
+            out.append(p)
+            continue
+        used.add(key)
+        out.append(Problem(p.file, p.line, p.col, p.code, f"{p.message} (ignored: {plain(reason, 200)})", p.path,
+                           IGNORED, f"{p.text('zh')}（已忽略：{plain(reason, 200)}）"))
+    if report_unused:
+        for code, spec in ignore.items():
+            keys = [(code,)] if isinstance(spec, str) else [(code, k) for k in spec] if isinstance(spec, dict) else []
+            for key in keys:
+                if key not in used:
+                    what = f"{code}" + (f" for {plain(key[1])}" if len(key) > 1 else "")
+                    out.append(doc.problem(
+                        "W214", f"lint.ignore {what} silences nothing: no such finding in this pack; remove the entry",
+                        ("lint", "ignore") + key, WARNING,
+                        f"lint.ignore 中的 {what} 没有忽略任何检查结果（本规则包中没有这一项）；请删除该条目"))
+    return sorted(out)
 
 
 def lint_document(doc: Document, source_folders: Iterable[Path] = ()) -> list[Problem]:

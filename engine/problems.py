@@ -12,7 +12,7 @@ from typing import Any, Iterable
 
 ERROR = "error"
 WARNING = "warning"
-SEVERITY_ZH = {"error": "错误", "warning": "警告", "note": "提示"}
+SEVERITY_ZH = {"error": "错误", "warning": "警告", "note": "提示", "ignored": "已忽略"}
 
 # Kinds and dimensions in Chinese messages (officers do not read `money` or `enum`).
 KIND_ZH = {"money": "金额", "count": "数量", "percent": "百分比", "area": "面积", "date": "日期", "enum": "枚举（选项）",
@@ -86,6 +86,7 @@ CODES: dict[str, str] = {
     "W210": "indicator maxima do not add up to the stated total",
     "E175": "path leaves the folder being checked (a pack, suite or suite's pack; symlinks followed): not read",
     "W213": "not a regular file (FIFO, device, socket) named like a pack or suite: skipped",
+    "W214": "a lint.ignore entry silences nothing (stale: remove it)",
     # Ranges reserved for the codes being added now, so parallel work never takes the same number:
     #   E134-E139 data readers (CSV / JSON / encodings / unknown columns)
     #   E140-E149 exactness (slots, signs, cycles, blank parameters)

@@ -256,7 +256,7 @@ def _escape_property(text: str) -> str:
     return _escape_data(text).replace(":", "%3A").replace(",", "%2C")
 
 
-_GITHUB_LEVEL = {"error": "error", "warning": "warning", "note": "notice"}
+_GITHUB_LEVEL = {"error": "error", "warning": "warning", "note": "notice", "ignored": "notice"}
 
 
 def render_problems_github(problems: Iterable[Problem], out: TextIO, lang: str = "en") -> None:

@@ -155,6 +155,11 @@ def _schema_problems(doc: Document) -> list[Problem]:
             names = ", ".join(repr(k) for k in missing) or shown(error.validator_value)
             problems.append(doc.problem("E111", f"required field missing: {names}", path,
                                         message_zh=f"缺少必填字段：{names}；请补上"))
+        elif keyword in ("oneOf", "anyOf") and path[:2] == ("lint", "ignore"):
+            problems.append(doc.problem(
+                "E112", "a silenced finding needs its reason: W201: \"why (quote the policy)\", or "
+                "W201: {parameter_name: \"why\"}", path,
+                message_zh="忽略某项检查结果必须写明理由：W201: \"理由（引用政策原文）\"，或 W201: {参数名: \"理由\"}"))
         elif keyword in ("oneOf", "anyOf"):
             hint = _DEF_HINTS.get(_which_def(error) or "", None)
             # A node or test that matches no branch usually has one concrete fault inside;

@@ -31,6 +31,7 @@ ROOT = Path(__file__).resolve().parent.parent
 PACK = ROOT / "rules" / "huguan-specialized-town.yaml"
 SUITE = ROOT / "rules" / "huguan-specialized-town.tests.yaml"
 TOWNS = ROOT / "fixtures" / "huguan-towns.yaml"
+DELIBERATE = [ROOT / "rules" / "lianyungang-four-highs.yaml", ROOT / "rules" / "jiangxi-park-targets.yaml"]
 BIN = Path(sys.executable).parent
 GIT_ENV = {"GIT_AUTHOR_NAME": "certify tests", "GIT_AUTHOR_EMAIL": "tests@example.invalid",
            "GIT_COMMITTER_NAME": "certify tests", "GIT_COMMITTER_EMAIL": "tests@example.invalid"}
@@ -67,6 +68,8 @@ def _consumer(tmp_path: Path, config: dict[str, Any]) -> Path:
     (repo / "fixtures").mkdir()
     shutil.copy(PACK, repo / "rules" / PACK.name)
     shutil.copy(SUITE, repo / "rules" / SUITE.name)
+    for deliberate in DELIBERATE:  # packs whose W201 warnings are deliberate (silenced with reasons)
+        shutil.copy(deliberate, repo / "rules" / deliberate.name)
     shutil.copy(TOWNS, repo / "fixtures" / TOWNS.name)
     (repo / ".pre-commit-config.yaml").write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
     subprocess.run(["git", "init", "-q"], cwd=repo, check=True)
@@ -84,10 +87,29 @@ def _break(repo: Path) -> int:
     return next(i + 1 for i, line in enumerate(text.splitlines()) if "value: 10亿元" in line)
 
 
+def _warn(repo: Path) -> int:
+    """Declare a parameter no criterion uses (a new W200); return its line."""
+    pack = repo / "rules" / PACK.name
+    text = pack.read_text(encoding="utf-8")
+    assert text.count("\nparameters:\n") == 1
+    pack.write_text(text.replace("\nparameters:\n", "\nparameters:\n  spare_min:\n    value: 1亿元\n    cite: 二\n"
+                                 "    label: {zh: 多余, en: spare}\n"), encoding="utf-8")
+    subprocess.run(["git", "add", "-A"], cwd=repo, check=True)
+    return text.splitlines().index("parameters:") + 2
+
+
 def _check_clean_then_broken(pre_commit: str, repo: Path, home: Path, hook_ids: list[str]) -> None:
     clean = _run([pre_commit, "run", "--all-files"], repo, home)
     assert clean.returncode == 0, clean.stdout + clean.stderr
     assert clean.stdout.count("Passed") == len(hook_ids), clean.stdout
+    original = (repo / "rules" / PACK.name).read_bytes()
+    line = _warn(repo)
+    warned = _run([pre_commit, "run", "--all-files"], repo, home)
+    assert warned.returncode == 1, warned.stdout + warned.stderr
+    assert f"rules/{PACK.name}:{line}:" in warned.stdout and "W200" in warned.stdout, warned.stdout
+    assert warned.stdout.count("Failed") == 1 and "hook id: certify-lint" in warned.stdout, warned.stdout
+    (repo / "rules" / PACK.name).write_bytes(original)
+    subprocess.run(["git", "add", "-A"], cwd=repo, check=True)
     line = _break(repo)
     broken = _run([pre_commit, "run", "--all-files"], repo, home)
     assert broken.returncode == 1, broken.stdout + broken.stderr
