@@ -331,6 +331,10 @@ def derive(pack: Any, spec: Any, values: dict[str, Any], counted: dict[str, Any]
         value = m["values"].get(field)
         shown = format_amount(Fraction(value), fspec.unit) if (value is not None and fspec is not None and fspec.unit) else value
         entry = {"name": m["name"], "value": fraction_json(Fraction(value)) if isinstance(value, (int, Fraction)) and not isinstance(value, bool) else value}
+        if fspec is not None and fspec.type == "date" and value is not None:
+            # normalisation keeps a date as its day number; the record shows the date
+            shown = entry["value"] = dt.date.fromordinal(int(value)).isoformat()
+            entry["type"] = "date"
         if shown is not None:
             entry["text"] = str(shown)
         if value is None:

@@ -327,3 +327,84 @@ def test_huge_and_long_values_and_thresholds_agree_or_are_refused(tmp_path_facto
         assert a.key() == b.key(), (written, raw)
         for i, op in enumerate(OPS):
             assert a.statuses[f"c{i}"][0] == expected_status(op, Fraction(value), exact_threshold), (written, raw, op)
+
+
+# ---------------------------------------------------------------------------------------------
+# Dates shown as dates (issue 11, item 8)
+
+DATED_MEMBERS_PACK = """\
+format: 1
+pack:
+  id: dated-members
+  version: "1.0.0"
+  kind: targets
+  entity: county
+  title: {zh: 新设企业, en: new firms}
+  source: {title: test, seed: none.txt}
+inputs:
+  firms:
+    type: members
+    label: {zh: 企业, en: firms}
+    fields:
+      founded: {type: date, label: {zh: 成立日期, en: founded}}
+derived:
+  new_firms:
+    label: {zh: 新设企业数, en: new firms}
+    unit: 家
+    count: {members: firms, where: {field: founded, op: ">=", param: since}}
+parameters:
+  since: {value: "2020-01-01", cite: 一, label: {zh: 起算日, en: since}}
+  new_firms_min: {value: 2家, cite: 一, label: {zh: 新设企业目标, en: target}}
+targets:
+  - id: new_firms
+    title: {zh: 新设企业, en: new firms}
+    cite: 一
+    measure: new_firms
+    target: new_firms_min
+    period: by_date
+    deadline: "2024-06-30"
+"""
+
+
+def test_member_dates_and_date_gaps_are_shown_as_dates(tmp_path: Path) -> None:
+    from engine.explain import Explainer
+
+    path = write(tmp_path, DATED_MEMBERS_PACK)
+    pack, _ = load_pack(path, AS_OF)
+    entity = RawEntity("t", 1, "C", None, {"firms": [{"name": "甲", "founded": "2019-12-03"},
+                                                     {"name": "乙", "founded": "2021-05-01"}]})
+    normalised = normalise(pack, entity)
+    verdict = Decider(pack, "durable").decide(normalised.values)
+    record = Explainer(pack).explain("C", None, entity.fields, normalised, verdict)
+    members = record["targets"][0]["members"]
+    assert [(m["name"], m["value"], m.get("type")) for m in members["counted"]] == [("乙", "2021-05-01", "date")]
+    assert [(m["value"], m["text"]) for m in members["not_counted"]] == [("2019-12-03", "2019-12-03")]
+    assert "737" not in json_text(record)  # no day numbers anywhere in the record
+
+
+def json_text(record: dict[str, Any]) -> str:
+    import json
+
+    return json.dumps(record, ensure_ascii=False)
+
+
+def test_a_date_comparison_records_dates_and_the_gap_in_days(tmp_path: Path) -> None:
+    from engine.explain import Explainer
+
+    inputs = {"founded": {"type": "date", "label": {"zh": "成立日期", "en": "founded"}}}
+    path = write(tmp_path, pack_text({"since": param("2020-01-01")}, [crit("c", "founded", ">=", "since")], inputs=inputs))
+    pack, _ = load_pack(path, AS_OF)
+    entity = RawEntity("t", 1, "T", None, {"founded": "2019-12-03"})
+    normalised = normalise(pack, entity)
+    verdict = Decider(pack, "durable").decide(normalised.values)
+    test = Explainer(pack).explain("T", None, entity.fields, normalised, verdict)["criteria"][0]["test"]
+    assert (test["value"], test["threshold"], test["gap"], test["gap_text"], test["type"]) == \
+        ("2019-12-03", "2020-01-01", "29", "29天", "date")
+
+
+def test_a_negative_override_for_money_is_refused(tmp_path: Path) -> None:
+    path = write(tmp_path, pack_text({"m": param("1亿元")}, [crit("c", "output", ">=", "m")]))
+    with pytest.raises(ProblemsError) as caught:
+        load_pack(path, AS_OF, parse_overrides(["m=-5亿元"]))
+    assert [p.code for p in caught.value.problems] == ["E141"]
+    assert caught.value.problems[0].message_zh.startswith("覆盖值 m=")
