@@ -318,7 +318,13 @@ class _Semantics:
                 if (name, operand) in in_cycle:
                     dims.append(None)  # reported above as a cycle
                     continue
-                if operand not in self.dims or self.inputs.get(operand, {}).get("type") not in _NUMERIC + ("derived",):
+                if isinstance(operand, str) and operand in derived and operand not in self.dims:
+                    # values are derived in the order they are declared
+                    self.add("E120", f"derived value {operand!r} is declared after {name!r}, which uses it; "
+                             "declare it first", path,
+                             zh=f"派生值 {operand!r} 在使用它的 {name!r} 之后才声明；请把它移到前面")
+                    dims.append(None)
+                elif operand not in self.dims or self.inputs.get(operand, {}).get("type") not in _NUMERIC + ("derived",):
                     self.add("E120", f"{shown(operand)} is not a numeric input{did_you_mean(operand, self.inputs)}", path,
                              zh=f"{shown(operand)} 不是数值型输入项{did_you_mean_zh(operand, self.inputs)}")
                     dims.append(None)

@@ -408,3 +408,12 @@ def test_a_negative_override_for_money_is_refused(tmp_path: Path) -> None:
         load_pack(path, AS_OF, parse_overrides(["m=-5亿元"]))
     assert [p.code for p in caught.value.problems] == ["E141"]
     assert caught.value.problems[0].message_zh.startswith("覆盖值 m=")
+
+
+def test_a_derived_value_used_before_it_is_declared_says_so(tmp_path: Path) -> None:
+    derived = {"a": {"label": {"zh": "a"}, "unit": "万元", "sum": ["b", "tax"]},
+               "b": {"label": {"zh": "b"}, "unit": "万元", "sum": ["tax", "tax"]}}
+    path = write(tmp_path, pack_text({"m": param("1万元")}, [crit("c", "a", ">=", "m")],
+                                     inputs=_ratio_inputs(), derived=derived))
+    problems = [p for p in validate_file(path)[2] if p.severity == "error"]
+    assert [p.code for p in problems] == ["E120"] and "declared after" in problems[0].message
