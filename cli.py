@@ -54,6 +54,29 @@ def _pack(path: str, date: dt.date, overrides: dict[str, Any]) -> Any:
         sys.exit(EXIT["bad_pack"])
 
 
+def _store_read_option(ctx: click.Context, param: click.Parameter, value: Any) -> None:
+    ctx.meta.setdefault("read_options", {})[param.name] = value
+
+
+def data_read_options(command: Any) -> Any:
+    """--encoding and --allow-unknown-columns for a command that reads data files; the values
+    reach the readers through `_read_options()`, so the command's own signature is unchanged."""
+    command = click.option("--allow-unknown-columns", "allow_unknown_columns", is_flag=True, expose_value=False,
+                           callback=_store_read_option,
+                           help="Accept a column that looks like a misspelt input (a warning, not an error).")(command)
+    return click.option("--encoding", "encoding", metavar="CODEC", expose_value=False, callback=_store_read_option,
+                        help="Encoding of CSV/JSON/YAML data files (utf-8, gbk, gb18030, big5, …); "
+                             "default: UTF-8, or GBK/GB18030 when that reads as plausible Chinese.")(command)
+
+
+def _read_options() -> Any:
+    from engine.data import ReadOptions
+
+    found = click.get_current_context().meta.get("read_options", {})
+    return ReadOptions(encoding=found.get("encoding") or None,
+                       allow_unknown_columns=bool(found.get("allow_unknown_columns")))
+
+
 def _as_of(value: str | None) -> dt.date:
     if value is None:
         return dt.date.today()
@@ -120,6 +143,7 @@ def validate(paths: tuple[str, ...], fmt: str, strict: bool, lang: str = "zh", s
               help="Text: every criterion with its value, threshold and gap (the default for a single entity).")
 @click.option("--summary", "view", flag_value="short",
               help="Text: one line per entity with its headline reason (the default for a batch).")
+@data_read_options
 def evaluate(pack_path: str, data: tuple[str, ...], as_of: str | None, fmt: str, lang: str, engine: str,
              sets: tuple[str, ...], override_files: tuple[str, ...], output: str | None, workers: int,
              what_it_takes: bool = False, view: str | None = None) -> None:
@@ -132,7 +156,7 @@ def evaluate(pack_path: str, data: tuple[str, ...], as_of: str | None, fmt: str,
     # JSON is encoded where each entity is decided (in the worker processes with --workers).
     render = encode_record if fmt == "json" else None
     records = progress(decide_files(pack, data, engine, problems, workers=workers, what_it_takes=what_it_takes,
-                                    render=render),
+                                    render=render, read=_read_options()),
                        enabled=not streaming_to_terminal)
     if fmt in ("csv", "xlsx"):
         _write_batch(fmt, records, output, pack, lang, problems)
@@ -194,6 +218,7 @@ def _write_batch(fmt: str, records: Any, output: str | None, pack: Any, lang: st
 @click.option("--sources", "sources", multiple=True, type=click.Path(),
               help="Folder holding the policy text named by pack.source.seed (default: shared/seeds/ above the pack).")
 @click.option("--workers", type=click.IntRange(min=0), default=1, show_default=True)
+@data_read_options
 def report(pack_path: str, data: tuple[str, ...], output: str | None, fmt: str | None, as_of: str | None, lang: str,
            engine: str, sets: tuple[str, ...], override_files: tuple[str, ...], what_it_takes: bool,
            sources: tuple[str, ...], workers: int) -> None:
@@ -211,7 +236,8 @@ def report(pack_path: str, data: tuple[str, ...], output: str | None, fmt: str |
     fmt = report_format(fmt, output)
     clauses = load_clauses(pack_path, pack.meta.source.get("seed"), sources) if fmt in ("html", "markdown") else {}
     problems: list[Any] = []
-    records = progress(decide_files(pack, data, engine, problems, workers=workers, what_it_takes=what_it_takes))
+    records = progress(decide_files(pack, data, engine, problems, workers=workers, what_it_takes=what_it_takes,
+                                    read=_read_options()))
     _write_batch(fmt, records, output, pack, lang, problems, clauses)
 
 
@@ -230,7 +256,7 @@ def _score_files(pack: Any, data: tuple[str, ...], engine: str, problems: list[A
     from engine.scoring import score_files
 
     try:
-        return score_files(pack, data, engine, problems)
+        return score_files(pack, data, engine, problems, read=_read_options())
     except DecisionError as error:
         click.echo(f"decision engine fault: {error}", err=True)
         sys.exit(EXIT["engine"])
@@ -399,6 +425,7 @@ def diff(old: str, new: str, data: tuple[str, ...], as_of: str | None, fmt: str,
                    "sales_growth_rank.weight=50%, '*.step=1', choices.award_pass_down=false.")
 @click.option("--overrides", "override_files", multiple=True, type=click.Path(), help="YAML file of name: value overrides.")
 @click.option("--output", "-o", type=click.Path(), help="Write to this file instead of standard output.")
+@data_read_options
 def score(pack_path: str, data: tuple[str, ...], fmt: str, lang: str, as_of: str | None, engine: str,
           output: str | None, sets: tuple[str, ...] = (), override_files: tuple[str, ...] = ()) -> None:
     """Score, rank and award every entity in DATA with a scoring pack (one cohort per type)."""

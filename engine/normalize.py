@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any
 
-from .data import RawEntity
+from .data import RawEntity, label_ids
 from .model import CompiledPack, InputSpec
 from .problems import ERROR, WARNING, Problem, shown
 from .units import AmountError, parse_amount
@@ -35,6 +35,20 @@ class Normalised:
     counted: dict[str, dict[str, Any]] = field(default_factory=dict)  # count -> which members counted
 
 
+class BadValue(ValueError):
+    """A value that cannot be used, with the message in English (str) and Chinese (`zh`)."""
+
+    def __init__(self, en: str, zh: str = ""):
+        super().__init__(en)
+        self.zh = zh or en
+
+
+def _hint_zh(hint: str) -> str:
+    """The Chinese of a did_you_mean() hint ("; did you mean 'x'?")."""
+    prefix = "; did you mean "
+    return f"; 是否应为 {hint[len(prefix):-1]}?" if hint.startswith(prefix) else hint
+
+
 def _yes_no(value: Any) -> bool:
     if isinstance(value, bool):
         return value
@@ -46,7 +60,8 @@ def _yes_no(value: Any) -> bool:
             return True
         if text in _FALSE:
             return False
-    raise ValueError(f"{value!r} is not yes/no; write 是 or 否 (yes or no)")
+    raise BadValue(f"{shown(value)} is not yes/no; write 是 or 否 (yes or no)",
+                   f"{shown(value)} 不是 是/否; 请填写 是 或 否")
 
 
 class SignError(ValueError):
@@ -54,24 +69,25 @@ class SignError(ValueError):
 
 
 def _one(spec: InputSpec, raw: Any) -> Any:
-    """The normalised value, or raise ValueError with a message for the officer."""
+    """The normalised value, or raise BadValue with a message for the officer."""
     kind = spec.type
     if kind in ("money", "area", "percent", "count"):
         if isinstance(raw, bool):
-            raise ValueError(f"{raw!r} is yes/no, not an amount")
+            raise BadValue(f"{raw!r} is yes/no, not an amount", f"{raw!r} 是 是/否 值, 不是数量")
         try:
             value, unit = parse_amount(raw, spec.unit)
         except AmountError as error:
-            raise ValueError(str(error)) from None
+            raise BadValue(str(error), error.zh) from None
         assert spec.unit is not None
         if unit.dimension != spec.unit.dimension:
-            raise ValueError(
-                f"{raw!r} is in {unit.name} ({unit.dimension}) but {spec.name} is measured in "
-                f"{spec.unit.name}"
-            )
+            raise BadValue(
+                f"{shown(raw)} is in {unit.name} ({unit.dimension}) but {spec.name} is measured in "
+                f"{spec.unit.name}",
+                f"{shown(raw)} 的单位是 {unit.name}, 而 {spec.name} 应以 {spec.unit.name} 计量")
         if kind == "count":
             if value.denominator != 1 or (value < 0 and not spec.signed):
-                raise ValueError(f"{raw!r} is not a whole number of {spec.unit.name} (0 or more)")
+                raise BadValue(f"{shown(raw)} is not a whole number of {spec.unit.name} (0 or more)",
+                               f"{shown(raw)} 不是非负整数 ({spec.unit.name})")
             return int(value)
         if value < 0 and not spec.signed:
             # Money, area and percent are 0 or more unless the pack declares the input signed
@@ -88,12 +104,15 @@ def _one(spec: InputSpec, raw: Any) -> Any:
         for ident, label in spec.values.items():
             if text in (label.get("zh"), label.get("en")):
                 return ident
-        choices = [f"{k} ({v.get('zh', '')})" for k, v in spec.values.items()]
-        raise ValueError(f"{raw!r} is not one of: {', '.join(choices)}{did_you_mean(text, spec.values)}")
+        choices = ", ".join(f"{k} ({v.get('zh', '')})" for k, v in spec.values.items())
+        hint = did_you_mean(text, spec.values)
+        raise BadValue(f"{shown(raw)} is not one of: {choices}{hint}",
+                       f"{shown(raw)} 不是以下取值之一: {choices}{_hint_zh(hint)}")
     if kind == "date":
         date = iso_date(raw) if isinstance(raw, (str, dt.date)) else None
         if date is None:
-            raise ValueError(f"{raw!r} is not a date; write it as 2024-03-01")
+            raise BadValue(f"{shown(raw)} is not a date; write it as 2024-03-01",
+                           f"{shown(raw)} 不是日期; 请写作 2024-03-01 的形式")
         return Fraction(date.toordinal())
     if kind == "members":
         from .targets import normalise_members
@@ -101,7 +120,7 @@ def _one(spec: InputSpec, raw: Any) -> Any:
         return normalise_members(spec, raw)
     if kind == "text":
         return str(raw)
-    raise ValueError(f"input type {kind!r} cannot be read from data")
+    raise BadValue(f"input type {kind!r} cannot be read from data", f"输入类型 {kind!r} 无法从数据中读取")
 
 
 def _derive(spec: InputSpec, values: dict[str, Any]) -> tuple[Any, str | None]:
@@ -127,36 +146,17 @@ def _derive(spec: InputSpec, values: dict[str, Any]) -> tuple[Any, str | None]:
     return result, None
 
 
-_LABEL_CACHE: dict[int, tuple[CompiledPack, dict[str, str]]] = {}
-
-
 @functools.lru_cache(maxsize=4096)
 def _suggest(key: str, names: tuple[str, ...]) -> str:
     # One unknown column repeats on every row of a batch: work the hint out once (difflib is slow).
     return did_you_mean(key, names)
 
 
-def _label_ids(pack: CompiledPack) -> dict[str, str]:
-    """Column headers may name an input by its Chinese or English label instead of its id.
-
-    Built once per pack (it was a measurable share of each entity's time in bench/)."""
-    cached = _LABEL_CACHE.get(id(pack))
-    if cached is not None and cached[0] is pack:
-        return cached[1]
-    out: dict[str, str] = {}
-    for name, spec in pack.inputs.items():
-        if spec.derived is None:
-            for text in spec.label.values():
-                out.setdefault(str(text).strip().casefold(), name)
-    _LABEL_CACHE[id(pack)] = (pack, out)
-    return out
-
-
 def normalise(pack: CompiledPack, entity: RawEntity) -> Normalised:
     out = Normalised(values={})
     known = set(pack.inputs)
     pack_names = tuple(sorted(known))
-    labels = _label_ids(pack)
+    labels = label_ids(pack)
     for key, raw in entity.fields.items():
         base, _, sub = key.partition(".")
         if key not in known and key.strip().casefold() in labels:
@@ -165,9 +165,11 @@ def normalise(pack: CompiledPack, entity: RawEntity) -> Normalised:
             base = labels[base.strip().casefold()]  # 历史传承厚重.by
         line, col = entity.positions.get(key, (entity.line, 1))
         if base not in known or pack.inputs[base].derived is not None:
+            hint = _suggest(key, pack_names)
             out.problems.append(Problem(entity.file, line, col, "E130",
-                                        f"entity {entity.id}: unknown field {key!r}{_suggest(key, pack_names)}",
-                                        entity.id, WARNING))
+                                        f"entity {entity.id}: unknown field {shown(key)}{hint}",
+                                        entity.id, WARNING,
+                                        message_zh=f"对象 {entity.id}: 未知字段 {shown(key)}{_hint_zh(hint)}"))
             continue
         spec = pack.inputs[base]
         if sub:
@@ -176,14 +178,17 @@ def normalise(pack: CompiledPack, entity: RawEntity) -> Normalised:
                 out.evidence.setdefault(base, {})[sub] = str(raw)
             else:
                 out.problems.append(Problem(entity.file, line, col, "E130",
-                                            f"entity {entity.id}: unknown field {key!r}", entity.id, WARNING))
+                                            f"entity {entity.id}: unknown field {shown(key)}", entity.id, WARNING,
+                                            message_zh=f"对象 {entity.id}: 未知字段 {shown(key)}"))
             continue
         if spec.type == "attestation" and isinstance(raw, dict):
             extra = sorted(set(raw) - set(_EVIDENCE_KEYS))
             if extra:
                 out.problems.append(Problem(entity.file, line, col, "E130",
-                                            f"entity {entity.id}: {key}: unknown evidence field {extra[0]!r} "
-                                            f"(allowed: {', '.join(_EVIDENCE_KEYS)})", entity.id, WARNING))
+                                            f"entity {entity.id}: {key}: unknown evidence field {shown(extra[0])} "
+                                            f"(allowed: {', '.join(_EVIDENCE_KEYS)})", entity.id, WARNING,
+                                            message_zh=f"对象 {entity.id}: {key}: 未知的证明字段 {shown(extra[0])} "
+                                                       f"(可用: {', '.join(_EVIDENCE_KEYS)})"))
             out.evidence.setdefault(base, {}).update(
                 {k: str(v) for k, v in raw.items() if k in _EVIDENCE_KEYS[1:] and v is not None})
             raw = raw.get("value")
@@ -201,9 +206,11 @@ def normalise(pack: CompiledPack, entity: RawEntity) -> Normalised:
                                         f"而该项不应为负数（规则包未声明 signed: true）；按缺失处理"))
         except ValueError as error:
             out.notes[base] = f"invalid: {error}"
+            zh = getattr(error, "zh", "") or str(error)
             out.problems.append(Problem(entity.file, line, col, "E131",
                                         f"entity {entity.id}: {key}: {error}; treated as missing",
-                                        entity.id, ERROR))
+                                        entity.id, ERROR,
+                                        message_zh=f"对象 {entity.id}: {key}: {zh}; 按缺失处理"))
     for name, spec in pack.inputs.items():
         if spec.derived is not None:
             if spec.derived[0] in ("count", "as_of"):

@@ -8,11 +8,11 @@ import datetime as dt
 import multiprocessing as mp
 import os
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Iterable, Iterator
 
 from .compile import CompileError, build, parse_param_value
-from .data import load_entities
+from .data import ReadOptions, load_entities
 from .evaluate import Decider
 from .explain import Explainer
 from .model import CompiledPack
@@ -140,12 +140,14 @@ def _worker_run(chunk: list[Any]) -> list[tuple[dict[str, Any], list[Problem]]]:
     return _decide_chunk(_WORKER, chunk)
 
 
-def entities(files: Iterable[str], problems: list[Problem]) -> Iterator[tuple[Any, str]]:
-    """Every entity in `files` with its file:line, duplicates of an earlier id reported and skipped."""
+def entities(files: Iterable[str], problems: list[Problem],
+             read: ReadOptions | None = None) -> Iterator[tuple[Any, str]]:
+    """Every entity in `files` with its file:line, duplicates of an earlier id reported and skipped.
+    `read` says how files are read (encoding, the pack whose columns are expected)."""
     seen: dict[str, str] = {}
     for file in files:
         try:
-            for entity in load_entities(file, problems):
+            for entity in load_entities(file, problems, read):
                 where = f"{entity.file}:{entity.line}"
                 if entity.id in seen:
                     problems.append(Problem(entity.file, entity.line, 1, "E132",
@@ -172,7 +174,8 @@ def _chunks(items: Iterator[Any], size: int) -> Iterator[list[Any]]:
 def decide_files(pack: CompiledPack, files: Iterable[str], engine: str = "durable",
                  problems: list[Problem] | None = None, workers: int = 1,
                  chunk_size: int = 256, what_it_takes: bool = False,
-                 render: Callable[[dict[str, Any]], Any] | None = None) -> Iterator[Any]:
+                 render: Callable[[dict[str, Any]], Any] | None = None,
+                 read: ReadOptions | None = None) -> Iterator[Any]:
     """Decide every entity in `files`, in input order; problems are appended to `problems`.
 
     A file that cannot be read is reported and skipped; a row that cannot be used is reported
@@ -182,10 +185,11 @@ def decide_files(pack: CompiledPack, files: Iterable[str], engine: str = "durabl
     record that does not pass gets a "what_it_takes" key (see `engine.whatif`). With `render`
     (a module-level function, so worker processes can use it) each record is rendered where it
     was decided and the rendered value is yielded: sending text back from a worker is far
-    cheaper than sending the record.
+    cheaper than sending the record. `read` sets the data files' encoding and whether unknown
+    columns that look like misspelt inputs are allowed; columns are checked against `pack`.
     """
     problems = problems if problems is not None else []
-    entities_iter = entities(files, problems)
+    entities_iter = entities(files, problems, replace(read or ReadOptions(), pack=pack))
     if workers == 0:
         workers = os.cpu_count() or 1
     if workers <= 1:

@@ -73,7 +73,12 @@ MAX_AMOUNT_TEXT = 1000
 
 
 class AmountError(ValueError):
-    """Text that is not an amount; the message says what was expected."""
+    """Text that is not an amount; the message says what was expected (`str` in English, `zh`
+    in Chinese for officers)."""
+
+    def __init__(self, message: str, zh: str = ""):
+        super().__init__(message)
+        self.zh = zh or message
 
 
 # Decimals such as 1E+999999999 (YAML 1.0e+999999999, JSON 1e999999999) would take minutes and
@@ -83,25 +88,27 @@ MAX_EXPONENT = 100
 
 def _exact(number: Decimal, shown: str) -> Fraction:
     if not number.is_finite():
-        raise AmountError(f"{shown} is not a finite number")
+        raise AmountError(f"{shown} is not a finite number", f"{shown} 不是有限的数")
     exponent = number.as_tuple().exponent
     assert isinstance(exponent, int)  # finite
     if abs(exponent) > 2 * MAX_EXPONENT or (number and abs(number.adjusted()) > MAX_EXPONENT):
-        raise AmountError(f"{shown} is out of range for an amount (beyond 10^{MAX_EXPONENT})")
+        raise AmountError(f"{shown} is out of range for an amount (beyond 10^{MAX_EXPONENT})",
+                          f"{shown} 超出数量的范围 (超过 10^{MAX_EXPONENT})")
     return Fraction(number)
 
 
 def _check_length(text: str) -> None:
     if len(text) > MAX_AMOUNT_TEXT:
         raise AmountError(
-            f"{text[:20]!r}… is {len(text)} characters long; an amount is at most {MAX_AMOUNT_TEXT}"
+            f"{text[:20]!r}… is {len(text)} characters long; an amount is at most {MAX_AMOUNT_TEXT}",
+            f"{text[:20]!r}… 长达 {len(text)} 个字符; 数量最多 {MAX_AMOUNT_TEXT} 个字符",
         )
 
 
 def to_fraction(value: Any) -> Fraction:
     """An exact number from int, Decimal or numeric text. Never accepts a binary float."""
     if isinstance(value, bool):
-        raise AmountError(f"{value!r} is a yes/no value, not a number")
+        raise AmountError(f"{value!r} is a yes/no value, not a number", f"{value!r} 是 是/否 值, 不是数")
     if isinstance(value, int):
         return Fraction(value)
     if isinstance(value, Decimal):
@@ -120,9 +127,47 @@ def to_fraction(value: Any) -> Fraction:
         try:
             number = Decimal(text)
         except InvalidOperation:
-            raise AmountError(f"{value!r} is not a number")
+            raise AmountError(f"{_shown(value)} is not a number", f"{_shown(value)} 不是数")
         return _exact(number, repr(value))
-    raise AmountError(f"{value!r} is not a number")
+    raise AmountError(f"{_shown(value)} is not a number", f"{_shown(value)} 不是数")
+
+
+def _shown(value: Any) -> str:
+    from .problems import shown  # bounded quoting: a 100 kB cell is not echoed whole
+
+    return shown(value)
+
+
+_SCIENTIFIC_RE = re.compile(r"^(?P<num>[-+]?\d+(?:\.\d+)?[eE][-+]?\d+)\s*(?P<unit>[^\d\s].*)?$")
+_LARGE_UNITS = (("亿元", 10**8), ("万元", 10**4))
+
+
+def _plain(number: Fraction) -> str:
+    return _terminating(number) or str(number)
+
+
+def _scientific(value: str, match: re.Match[str]) -> AmountError:
+    """Scientific notation (`1e9元`, `1.23E+09`) is refused, not read: Excel saves a number in a
+    narrow cell as it displays it, so 1,234,567,890 becomes "1.23E+09" in the CSV. Reading that
+    exactly would certify a rounded value without a word; the officer writes the number out."""
+    unit_text = (match.group("unit") or "").strip()
+    unit_text = _AMOUNT_ALIASES.get(unit_text, unit_text)
+    decimal = Decimal(match.group("num"))  # the pattern admits only finite decimal text
+    number = Fraction(decimal) if abs(decimal.adjusted()) <= MAX_EXPONENT else None
+    if number is None:
+        example_en, example_zh = "write it out, such as 10亿元 or 1000000000元", "请写出完整数值, 如 10亿元 或 1000000000元"
+    else:
+        unit = parse_unit(unit_text) if unit_text else None
+        forms = [f"{_plain(number)}{unit_text}"]
+        if unit is not None and unit.dimension == "money":
+            base = number * unit.factor
+            forms = [f"{_plain(base / f)}{name}" for name, f in _LARGE_UNITS if base >= f] [:1] + [f"{_plain(base)}元"]
+        example = " or ".join(forms)
+        example_en, example_zh = f"write {example}", f"请写作 {' 或 '.join(forms)}"
+    return AmountError(
+        f"{_shown(value)} is in scientific notation, which is not read (a spreadsheet may have saved a rounded "
+        f"display); {example_en}",
+        f"{_shown(value)} 是科学计数法, 不予读取 (表格软件可能只保存了四舍五入后的显示值); {example_zh}")
 
 
 def parse_amount(value: Any, default_unit: Unit | None) -> tuple[Fraction, Unit]:
@@ -132,12 +177,17 @@ def parse_amount(value: Any, default_unit: Unit | None) -> tuple[Fraction, Unit]
     """
     if isinstance(value, str):
         _check_length(value)
-        match = _AMOUNT_RE.match(value.replace("，", ",").strip())
+        text = value.replace("，", ",").strip()
+        match = _AMOUNT_RE.match(text)
         if not match:
             raise AmountError(
-                f"{value!r} is not an amount; write a number with an optional unit, "
-                "such as 10亿元, 5000万元, 35% or 50亩"
+                f"{_shown(value)} is not an amount; write a number with an optional unit, "
+                "such as 10亿元, 5000万元, 35% or 50亩",
+                f"{_shown(value)} 不是数量; 请写数字加单位, 如 10亿元、5000万元、35% 或 50亩",
             )
+        scientific = _SCIENTIFIC_RE.match(text)
+        if scientific:
+            raise _scientific(value, scientific)
         number = to_fraction(match.group("num"))
         unit_text = (match.group("unit") or "").strip()
         if unit_text:
@@ -145,16 +195,20 @@ def parse_amount(value: Any, default_unit: Unit | None) -> tuple[Fraction, Unit]
             unit = parse_unit(unit_text)
             if unit is None:
                 raise AmountError(
-                    f"{value!r}: unknown unit {unit_text!r}; known units include "
-                    "元, 万元, 亿元, 亩, 平方米, 万平方米, %, 家, 个"
+                    f"{_shown(value)}: unknown unit {_shown(unit_text)}; known units include "
+                    "元, 万元, 亿元, 亩, 平方米, 万平方米, %, 家, 个",
+                    f"{_shown(value)}: 无法识别的单位 {_shown(unit_text)}; 可用单位有 "
+                    "元、万元、亿元、亩、平方米、万平方米、%、家、个",
                 )
             return number * unit.factor, unit
         if default_unit is None:
-            raise AmountError(f"{value!r} has no unit; write it with one, such as 10亿元")
+            raise AmountError(f"{_shown(value)} has no unit; write it with one, such as 10亿元",
+                              f"{_shown(value)} 没有单位; 请加上单位, 如 10亿元")
         return number * default_unit.factor, default_unit
     number = to_fraction(value)
     if default_unit is None:
-        raise AmountError(f"{value!r} has no unit; write it with one, such as 10亿元")
+        raise AmountError(f"{_shown(value)} has no unit; write it with one, such as 10亿元",
+                          f"{_shown(value)} 没有单位; 请加上单位, 如 10亿元")
     return number * default_unit.factor, default_unit
 
 

@@ -161,12 +161,23 @@ def test_bad_rows_exit_3_and_good_rows_are_decided():
 
 
 def test_warnings_alone_exit_0(tmp_path):
-    text = (ROOT / "fixtures" / "huguan-towns.csv").read_text(encoding="utf-8").replace(",has_tech_centre,", ",has_tech_center,")
+    text = (ROOT / "fixtures" / "huguan-towns.csv").read_text(encoding="utf-8").replace(",has_tech_centre,", ",备注,")
     path = tmp_path / "towns.csv"
     path.write_text(text, encoding="utf-8")
     result = evaluate(data=(path,))
     assert result.exit_code == 0
-    assert "E130 warning" in result.stderr
+    assert result.stderr.count("E130 warning") == 1  # one warning for the column, not one per row
+
+
+def test_misspelt_column_exits_3_unless_allowed(tmp_path):
+    text = (ROOT / "fixtures" / "huguan-towns.csv").read_text(encoding="utf-8").replace(",has_tech_centre,", ",has_tech_center,")
+    path = tmp_path / "towns.csv"
+    path.write_text(text, encoding="utf-8")
+    result = evaluate(data=(path,))
+    assert result.exit_code == 3
+    assert result.stderr.count("E137") == 1 and "has_tech_centre" in result.stderr
+    allowed = evaluate("--allow-unknown-columns", data=(path,))
+    assert allowed.exit_code == 0 and allowed.stderr.count("E130 warning") == 1
 
 
 def test_missing_data_file_exit_3(tmp_path):

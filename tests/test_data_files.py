@@ -229,21 +229,69 @@ def test_duplicate_id_within_one_file(pack, tmp_path):
 # ---------------------------------------------------------------------------- unknown columns, wrong units
 
 
-def test_unknown_column_is_a_warning_with_did_you_mean(pack, tmp_path):
+def test_misspelt_column_is_one_error_with_did_you_mean(pack, tmp_path):
+    # Issue 10 item 6: one problem for the column (not one per row), and an error: a near-miss of
+    # an input leaves every town undetermined, which must not pass as exit 0.
     text = (FIXTURES / "huguan-towns.csv").read_text(encoding="utf-8").replace(",lead_output,", ",lead_outptu,", 1)
     path = tmp_path / "typo.csv"
     path.write_text(text, encoding="utf-8")
     records, problems = decide(pack, path)
-    assert problems, "the misspelt column must be reported"
-    assert {p.code for p in problems} == {"E130"}
-    assert all(p.severity == WARNING for p in problems)
-    assert not has_errors(problems)
-    assert all("did you mean 'lead_output'" in p.message for p in problems)
-    assert all(p.col == 4 for p in problems)  # the column of the misspelt header
-    assert {p.line for p in problems} == {2, 3, 4, 5, 6}  # HG17's cell is empty
-    # the value under the misspelt name is not used: lead_output is missing
+    assert [(p.code, p.line, p.col, p.severity) for p in problems] == [("E137", 1, 4, ERROR)]
+    assert "did you mean 'lead_output'" in problems[0].message and "--allow-unknown-columns" in problems[0].message
+    assert "lead_output" in problems[0].message_zh
+    # the value under the misspelt name is not used: lead_output is missing; every row is decided
+    assert len(records) == len(CSV_IDS)
     for rec in records:
         assert statuses(rec)["relaxed_output"] == "unknown"
+
+
+def test_misspelt_column_allowed_explicitly_is_one_warning(pack, tmp_path):
+    from engine.data import ReadOptions
+
+    text = (FIXTURES / "huguan-towns.csv").read_text(encoding="utf-8").replace(",lead_output,", ",lead_outptu,", 1)
+    path = tmp_path / "typo.csv"
+    path.write_text(text, encoding="utf-8")
+    problems: list[Problem] = []
+    records = list(decide_files(pack, [str(path)], problems=problems, read=ReadOptions(allow_unknown_columns=True)))
+    assert [(p.code, p.line, p.col, p.severity) for p in problems] == [("E130", 1, 4, WARNING)]
+    assert not has_errors(problems) and len(records) == len(CSV_IDS)
+
+
+def test_unrelated_unknown_column_is_one_warning_and_its_values_are_not_kept(pack, tmp_path):
+    text = (FIXTURES / "huguan-towns.csv").read_text(encoding="utf-8").splitlines()
+    text = [text[0] + ",备注"] + [line + ",见附件" for line in text[1:]]
+    path = tmp_path / "extra.csv"
+    path.write_text("\n".join(text) + "\n", encoding="utf-8")
+    records, problems = decide(pack, path)
+    assert [(p.code, p.line, p.severity) for p in problems] == [("E130", 1, WARNING)]
+    assert all("备注" not in r["entity"].get("fields", {}) for r in records)
+
+
+def test_officers_id_and_name_headers_and_row_numbers(pack, tmp_path):
+    text = (FIXTURES / "huguan-towns.csv").read_text(encoding="utf-8").splitlines()
+    header = text[0].replace("id,name,", "编号,名称,", 1)
+    lines = ["序号," + header] + [f"{i}," + line for i, line in enumerate(text[1:], 1)]
+    path = tmp_path / "zh.csv"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    records, problems = decide(pack, path)
+    assert problems == []
+    assert [r["entity"]["id"] for r in records] == CSV_IDS
+    plain, _ = decide(pack, FIXTURES / "huguan-towns.csv")
+    assert outcomes(records) == outcomes(plain)
+    assert [r["entity"]["name"] for r in records] == [r["entity"]["name"] for r in plain]
+
+
+def test_duplicate_column_is_an_error_and_neither_copy_is_read(pack, tmp_path):
+    text = (FIXTURES / "huguan-towns.csv").read_text(encoding="utf-8").splitlines()
+    lines = [text[0] + ",lead_output"] + [line + ",99亿元" for line in text[1:]]
+    path = tmp_path / "dup.csv"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    records, problems = decide(pack, path)
+    width = text[0].count(",") + 2
+    assert [(p.code, p.line, p.col, p.severity) for p in problems] == [("E135", 1, width, ERROR)]
+    assert "column 4" in problems[0].message
+    assert len(records) == len(CSV_IDS)
+    assert all(statuses(r)["relaxed_output"] == "unknown" for r in records)
 
 
 def test_area_where_money_is_expected_is_e131_and_unknown(pack, tmp_path):
@@ -274,8 +322,8 @@ def test_yaml_data_with_unknown_field_and_bad_value(pack, tmp_path):
     )
     records, problems = decide(pack, path)
     found = sorted((p.code, p.line, p.severity) for p in problems)
-    assert found == [("E130", 5, WARNING), ("E131", 6, ERROR)]
-    assert "did you mean 'leading_firms'" in next(p.message for p in problems if p.code == "E130")
+    assert found == [("E131", 6, ERROR), ("E137", 5, ERROR)]  # a near-miss of an input is an error
+    assert "did you mean 'leading_firms'" in next(p.message for p in problems if p.code == "E137")
     assert len(records) == 1 and records[0]["outcome"] != "pass"
 
 
