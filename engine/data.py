@@ -631,6 +631,7 @@ class _Bad(Exception):
 _WS = re.compile(r"[ \t\n\r]*")
 _STRING = re.compile(r'"(?:[^"\\]|\\.)*"', re.S)
 _SCALAR = re.compile(r'[^\s,:\[\]{}"]+')
+_BRACKET_OR_STRING = re.compile(r'"(?:[^"\\]|\\.)*"|[\[\]{}]', re.S)
 
 
 class _JsonText:
@@ -706,6 +707,9 @@ class _JsonText:
                 depth += 1
                 deepest = max(deepest, depth)
                 i += 1
+                if depth > MAX_JSON_DEPTH:
+                    # Refused anyway: only its end is needed, found by brackets alone.
+                    return self._end_of_deep(i, depth), deepest + 1, keys
             elif c in "]}":
                 if not stack or {"]": "[", "}": "{"}[c] != stack.pop():
                     raise _Bad(i, f"unexpected {c!r}", f"意外的 {c!r}")
@@ -723,6 +727,18 @@ class _JsonText:
             previous = c
             if depth == 0:
                 return i, deepest, keys
+
+    def _end_of_deep(self, i: int, depth: int) -> int:
+        for match in _BRACKET_OR_STRING.finditer(self.text, i):
+            token = match.group()
+            if token in "[{":
+                depth += 1
+            elif token in "]}":
+                depth -= 1
+                if depth == 0:
+                    return match.end()
+        raise _Bad(len(self.text), "unexpected end of file (a bracket or brace is not closed)",
+                   "文件意外结束 (有括号未闭合)")
 
     def expect(self, i: int, char: str) -> int:
         i = self.ws(i)
