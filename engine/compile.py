@@ -196,8 +196,10 @@ class _Builder:
                 threshold = self.params[param].value
                 unset = threshold is None
                 if threshold is not None and not slot_fits(threshold):
-                    message, _ = slot_message(self.params[param].written, threshold, self.params[param].unit)
-                    raise SlotError(f"parameter {param!r}: {message}")
+                    message, message_zh = slot_message(self.params[param].written, threshold, self.params[param].unit)
+                    error = SlotError(f"parameter {param!r}: {message}")
+                    error.message_zh = f"参数 {param!r}：{message_zh}"
+                    raise error
             universe = tuple(self.inputs[raw["input"]].values) if op in ("in", "not_in") else ()
             constant = None
             spec = self.inputs[raw["input"]]
@@ -371,6 +373,7 @@ class CompileError(Exception):
     """The pack is valid but too large to express as durable rules."""
 
     code = "E126"
+    message_zh = ""  # set by errors that carry their own Chinese message
 
 
 class SlotError(CompileError):

@@ -96,7 +96,7 @@ def load_pack(path: str, as_of: dt.date, overrides: dict[str, tuple[str, Any]] |
     try:
         pack = build(doc, raw, as_of, overrides)
     except CompileError as error:
-        raise ProblemsError([Problem(path, 1, 1, error.code, str(error))])
+        raise ProblemsError([Problem(path, 1, 1, error.code, str(error), message_zh=error.message_zh)])
     return pack, [p for p in problems if p.severity != ERROR]
 
 

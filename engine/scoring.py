@@ -342,7 +342,7 @@ def load_scoring_pack(path: str, as_of: dt.date, overrides: dict[str, tuple[str,
         sp = build_scoring(patched, raw, as_of, params)
     except CompileError as error:
         raise ProblemsError([Problem(path, 1, 1, error.code, clip(error),
-                                     message_zh=f"规则包对引擎来说太大（{clip(error)}）；请拆分条件")])
+                                     message_zh=error.message_zh or f"规则包对引擎来说太大（{clip(error)}）；请拆分条件")])
     except (AmountError, ValueError) as error:
         raise ProblemsError([Problem(path, 1, 1, "E123", f"with the overrides ({', '.join(applied)}): {clip(error)}",
                                      message_zh=f"使用覆盖值（{', '.join(applied)}）后无法读取数额：{clip(error)}")])

@@ -571,6 +571,8 @@ def check_targets(sem: Any) -> None:
                         f"{kind_zh(pdim)}；请让两者单位一致")
             elif key == "target" and spec is not None:
                 sem.check_sign(measure, param, path + (key,))
+        if tolerance in sem.param_dims and target in sem.param_dims:
+            _check_tolerance_digits(sem, t, target, tolerance, path + ("tolerance",))
         years = t.get("years")
         if isinstance(years, list) and len(years) == 2 and all(isinstance(y, int) for y in years) and years[0] > years[1]:
             sem.add("E112", f"years: the first year {years[0]} is after the last {years[1]}", path + ("years",),
@@ -581,6 +583,39 @@ def check_targets(sem: Any) -> None:
         if t.get("deadline") is not None and iso_date_ok(t["deadline"]) is False:
             sem.add("E112", f"deadline must be a date such as 2025-12-31, not {shown(t['deadline'])}", path + ("deadline",),
                     zh=f"deadline 应为日期（如 2025-12-31），而不是 {shown(t['deadline'])}")
+
+
+def _written_values(spec: Any) -> list[tuple[Any, Fraction]]:
+    from .compile import parse_param_value
+
+    if not isinstance(spec, dict):
+        return []
+    written = [spec.get("value")] + [v.get("value") for v in spec.get("values") or [] if isinstance(v, dict)]
+    out = []
+    for raw in written:
+        try:
+            out.append((raw, parse_param_value(raw)[0]))
+        except Exception:  # blank or unreadable: reported by the parameter checks
+            continue
+    return out
+
+
+def _check_tolerance_digits(sem: Any, t: dict[str, Any], target: str, tolerance: str, path: tuple[Any, ...]) -> None:
+    """The compiled threshold is target − tolerance (target + tolerance for <=, <): it must fit
+    the engine's slots like a written threshold (E140), which two fitting values need not."""
+    from .compile import slot_fits, slot_message
+
+    declared = sem.value.get("parameters") or {}
+    high = t.get("op", ">=") in (">=", ">")
+    for raw_t, value_t in _written_values(declared.get(target)):
+        for raw_tol, value_tol in _written_values(declared.get(tolerance)):
+            bar = value_t - value_tol if high else value_t + value_tol
+            if not slot_fits(bar):
+                written = f"{raw_t} {'−' if high else '+'} {raw_tol}"
+                en, zh = slot_message(written, bar, None)
+                sem.add("E140", f"target parameter {target!r} with tolerance parameter {tolerance!r}: {en}", path,
+                        zh=f"目标 {target!r} 加减容差 {tolerance!r} 后：{zh}")
+                return
 
 
 def iso_date_ok(value: Any) -> bool:

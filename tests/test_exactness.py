@@ -417,3 +417,47 @@ def test_a_derived_value_used_before_it_is_declared_says_so(tmp_path: Path) -> N
                                      inputs=_ratio_inputs(), derived=derived))
     problems = [p for p in validate_file(path)[2] if p.severity == "error"]
     assert [p.code for p in problems] == ["E120"] and "declared after" in problems[0].message
+
+
+TOLERANCE_PACK = """\
+format: 1
+pack:
+  id: tolerance-digits
+  version: "1.0.0"
+  kind: targets
+  entity: county
+  title: {zh: 容差, en: tolerance}
+  source: {title: test, seed: none.txt}
+inputs:
+  output: {type: money, unit: 元, label: {zh: 产值, en: output}}
+parameters:
+  output_min: {value: TARGET, cite: 一, label: {zh: 目标, en: target}}
+  output_tol: {value: TOLERANCE, cite: 一, label: {zh: 容差, en: tolerance}}
+targets:
+  - id: output
+    title: {zh: 产值, en: output}
+    cite: 一
+    measure: output
+    target: output_min
+    tolerance: output_tol
+    period: by_date
+    deadline: "2024-06-30"
+"""
+
+
+def test_target_minus_tolerance_must_fit_like_a_written_threshold(tmp_path: Path) -> None:
+    # each fits (18 and 1 digits), their difference does not (21 digits)
+    text = TOLERANCE_PACK.replace("TARGET", "100000000.000000001元").replace("TOLERANCE", "0.000000000001元")
+    path = write(tmp_path, text)
+    problems = validate_file(path)[2]
+    assert [p.code for p in problems] == ["E140"] and "21 digits" in problems[0].message
+    # the same through an override: refused (validation, or the compiler's net), never decided
+    path = write(tmp_path, TOLERANCE_PACK.replace("TARGET", "100000000.000000001元").replace("TOLERANCE", "1元"))
+    assert codes(path) == []
+    with pytest.raises(ProblemsError) as caught:
+        load_pack(path, AS_OF, parse_overrides(["output_tol=0.000000000001元"]))
+    assert [p.code for p in caught.value.problems] == ["E140"] and caught.value.problems[0].message_zh
+    pack, _ = load_pack(path, AS_OF)
+    for output, status in (("99999999.000000001元", "met"), ("99999999.000000000999元", "not_met")):
+        durable, reference = both(pack, {"output": output})
+        assert durable.key() == reference.key() and durable.statuses["output__value"][0] == status
