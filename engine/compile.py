@@ -36,6 +36,8 @@ from .model import (
     Test,
 )
 from . import targets
+from .limits import limit_problems
+from .problems import ProblemsError
 from .units import AmountError, Unit, parse_amount, parse_unit
 from .titles import fill_title
 from .yamlsafe import Document, iso_date
@@ -267,6 +269,10 @@ def build(
     if doc["pack"]["kind"] == "targets" and "targets" in doc:
         doc, target_table, extra = targets.lower(doc, as_of, overrides)
         overrides = {**overrides, **extra}
+    # Bounded work even for a caller that skipped validation: measure the tree before expanding it.
+    too_big = [p for p in limit_problems(doc, document=document) if p.severity == "error"]
+    if too_big:
+        raise ProblemsError(too_big)
     meta_raw = doc["pack"]
     meta = PackMeta(
         meta_raw["id"], meta_raw["version"], meta_raw["kind"], meta_raw["entity"],

@@ -103,6 +103,14 @@ CODES: dict[str, str] = {
     "E144": "data: negative amount for an input that is never negative",
     #
     #   E150-E159 bounded work (pack limits checked by validate before compile)
+    "E150": "too many criteria in one group (engine/limits.py MAX_GROUP)",
+    "E151": "too many tests in one pack (engine/limits.py MAX_TESTS)",
+    "E152": "criteria nested too deep (engine/limits.py MAX_DEPTH)",
+    "E153": "a criterion expands to too many conjunctions (engine/limits.py MAX_TERMS)",
+    "E154": "simplifying the expansion would cost too much (engine/limits.py MAX_SIMPLIFY)",
+    "E155": "too many engine rules for the pack (engine/limits.py MAX_RULES)",
+    "E156": "too many comparisons across the engine rules (engine/limits.py MAX_ATOMS)",
+    "E157": "at_least k outside 1..number of criteria listed",
     #
     #   E160-E169 spreadsheets (.xlsx / .xls limits and cells)
     "E160": "spreadsheet cannot be read: damaged, password-protected, or not an Excel workbook",

@@ -18,6 +18,7 @@ from typing import Any, Iterable
 import jsonschema
 
 from .compile import parse_param_value, slot_fits, slot_message
+from .limits import limit_problems
 from .problems import WARNING, Problem, ProblemsError, has_errors, clip, kind_zh, shown
 from .units import AmountError, parse_unit
 from .yamlsafe import Document, iso_date, load_yaml_file
@@ -136,6 +137,8 @@ def _schema_problems(doc: Document) -> list[Problem]:
     for error in validator.iter_errors(doc.value):
         path = tuple(error.absolute_path)
         keyword = error.validator
+        if keyword == "minimum" and path[-2:] == ("at_least", "k"):
+            continue  # E157 (engine/limits.py) says what k may be, in both languages
         if keyword == "additionalProperties":
             allowed = sorted(error.schema.get("properties", {}))
             instance = error.instance if isinstance(error.instance, dict) else {}
@@ -442,10 +445,8 @@ class _Semantics:
             for i, child in enumerate(of):
                 if isinstance(child, dict):
                     self.check_node(child, path + ("at_least", "of", i))
-            if isinstance(k, int) and k > len(of):
-                self.add("E112", f"at_least k={k} but only {len(of)} criteria are listed", path + ("at_least", "k"),
-                         zh=f"at_least 要求满足 {k} 项，但只列出了 {len(of)} 项条件；请改小 k 或补充条件")
-            elif isinstance(k, int) and max(math.comb(len(of), k), math.comb(len(of), len(of) - k + 1)) > MAX_COMBINATIONS:
+            # k outside 1..len(of) is E157 (engine/limits.py); only a k in range has combinations
+            if isinstance(k, int) and 1 <= k <= len(of) and max(math.comb(len(of), k), math.comb(len(of), len(of) - k + 1)) > MAX_COMBINATIONS:
                 self.add("E126", f"at_least {k} of {len(of)} expands to too many combinations for the "
                          "engine; split it into groups", path + ("at_least",),
                          zh=f"“{len(of)} 项中至少满足 {k} 项”展开后组合太多，引擎无法处理；请拆分成几组")
@@ -597,6 +598,13 @@ def check_document(doc: Document) -> list[Problem]:
         # A document malformed enough to trip the semantic pass has schema errors already.
         if not has_errors(problems):
             raise
+    if isinstance(doc.value, dict):
+        # Bounded work: refuse here what would hang or exhaust the compiler (engine/limits.py).
+        try:
+            problems += limit_problems(doc.value, document=doc)
+        except (AttributeError, TypeError, KeyError, ValueError):
+            if not has_errors(problems):
+                raise
     return sorted(set(problems))
 
 

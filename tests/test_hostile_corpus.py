@@ -19,7 +19,7 @@ ROOT = Path(__file__).resolve().parent.parent
 CORPUS = ROOT / "tests" / "hostile"
 # Not a speed check: a guard so that a hang fails this one test instead of the whole CI run.
 HANG_GUARD_SECONDS = 300
-KEYS = {"attack", "issue", "generate", "command", "expect"}
+KEYS = {"attack", "issue", "generate", "command", "expect", "then"}
 EXPECT_KEYS = {"exit", "codes", "absent", "max_rss_mb", "json", "stdin", "files"}
 
 
@@ -49,8 +49,12 @@ def run_attack(source: Path, folder: Path) -> tuple[int, str, str, dict[str, Any
         assert module_spec.loader is not None
         module_spec.loader.exec_module(module)
         module.generate(folder)
-    expect = spec["expect"]
-    argv = [sys.executable, str(ROOT / "cli.py")] + [_substitute(str(a), folder) for a in spec["command"]]
+    code, out, err = run_command(source, folder, spec["command"], spec["expect"])
+    return code, out, err, spec
+
+
+def run_command(source: Path, folder: Path, command: list[Any], expect: dict[str, Any]) -> tuple[int, str, str]:
+    argv = [sys.executable, str(ROOT / "cli.py")] + [_substitute(str(a), folder) for a in command]
     stdin = open(folder / expect["stdin"], "rb") if expect.get("stdin") else subprocess.DEVNULL
     env = dict(os.environ, PYTHONPATH=str(ROOT), COLUMNS="200")
     with subprocess.Popen(argv, cwd=folder, stdin=stdin, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
@@ -63,7 +67,7 @@ def run_attack(source: Path, folder: Path) -> tuple[int, str, str, dict[str, Any
             pytest.fail(f"{source.name}: no answer in {HANG_GUARD_SECONDS} s (hang guard)")
     if stdin is not subprocess.DEVNULL:
         stdin.close()
-    return process.returncode, out.decode("utf-8", "replace"), err.decode("utf-8", "replace"), spec
+    return process.returncode, out.decode("utf-8", "replace"), err.decode("utf-8", "replace")
 
 
 def _peak_rss_mb(argv: list[str], folder: Path, env: dict[str, str]) -> float:
@@ -86,7 +90,16 @@ def _peak_rss_mb(argv: list[str], folder: Path, env: dict[str, str]) -> float:
 def test_attack(source: Path, tmp_path: Path) -> None:
     folder = tmp_path / source.name
     code, out, err, spec = run_attack(source, folder)
-    expect = spec["expect"]
+    _check(source, folder, spec["command"], spec["expect"], code, out, err)
+    # `then`: more commands on the same (generated) inputs, e.g. validate, then evaluate
+    for step in spec.get("then") or []:
+        assert set(step) <= {"command", "expect"} and set(step["expect"]) <= EXPECT_KEYS, source.name
+        code, out, err = run_command(source, folder, step["command"], step["expect"])
+        _check(source, folder, step["command"], step["expect"], code, out, err)
+
+
+def _check(source: Path, folder: Path, command: list[Any], expect: dict[str, Any], code: int, out: str,
+           err: str) -> None:
     both = out + err
     for text in ["Traceback"] + list(expect.get("absent", [])):
         assert text not in both, f"{source.name}: {text!r} in the output:\n{both[-3000:]}"
@@ -101,7 +114,7 @@ def test_attack(source: Path, tmp_path: Path) -> None:
     for name, state in expect.get("files", {}).items():
         assert (folder / name).exists() == (state == "exists"), f"{source.name}: {name} should be {state}"
     if "max_rss_mb" in expect and not expect.get("stdin"):
-        argv = [sys.executable, str(ROOT / "cli.py")] + [_substitute(str(a), folder) for a in spec["command"]]
+        argv = [sys.executable, str(ROOT / "cli.py")] + [_substitute(str(a), folder) for a in command]
         peak = _peak_rss_mb(argv, folder, dict(os.environ, PYTHONPATH=str(ROOT)))
         assert peak <= expect["max_rss_mb"], f"{source.name}: peak memory {peak:.0f} MB > {expect['max_rss_mb']} MB"
 
