@@ -67,7 +67,13 @@ def test_unknown_loop_is_rejected() -> None:
 
 def _wide_pack(tmp_path, n: int):
     inputs = "".join(f"  a{i}:\n    type: attestation\n    label: {{zh: 条件{i}}}\n" for i in range(n))
-    nodes = "".join(f"    - id: c{i}\n      cite: 一\n      test: {{attested: a{i}}}\n" for i in range(n))
+    # two halves: one list may hold at most 64 criteria (E150, engine/limits.py)
+    nodes = "".join(
+        f"    - id: half{h}\n      cite: 一\n      all:\n"
+        + "".join(f"        - id: c{i}\n          cite: 一\n          test: {{attested: a{i}}}\n"
+                  for i in range(h * n // 2, (h + 1) * n // 2))
+        for h in range(2)
+    )
     text = (
         "format: 1\npack:\n  id: wide\n  version: \"1.0.0\"\n  kind: eligibility\n  entity: firm\n"
         "  title: {zh: 宽}\n  source: {title: 测试, seed: none.txt}\ninputs:\n" + inputs
@@ -95,6 +101,6 @@ def test_packs_wider_than_durables_activation_queue_are_split_into_groups(tmp_pa
     for values in cases:
         verdict = durable.decide(values)
         assert verdict.key() == reference.decide(values).key()
-        assert len(verdict.statuses) == 90
+        assert len(verdict.statuses) == 92  # 90 criteria and the two halves
         outcomes.append(verdict.outcome)
     assert outcomes == ["pass", "undetermined", "fail", "undetermined"]
