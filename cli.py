@@ -328,7 +328,7 @@ def test_command(paths: tuple[str, ...], fmt: str, junit: str | None, coverage: 
     else:
         render_suites_text(results, sys.stdout, show_coverage=coverage or require_full_coverage, lang=lang)
     if junit:
-        render_junit(results, junit)
+        render_junit(results, junit, lang)
     ran = sum(len(r.cases) for r in results)
     failed = sum(1 for r in results for c in r.cases if not c.passed)
     broken = any(p.severity == "error" for r in results for p in r.problems)

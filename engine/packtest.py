@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -57,6 +58,7 @@ class CaseResult:
     passed: bool
     diffs: list[str] = field(default_factory=list)
     outcome: str | None = None
+    time: float = 0.0  # seconds spent deciding this case (JUnit `time`)
 
 
 @dataclass
@@ -67,6 +69,7 @@ class SuiteResult:
     problems: list[Problem] = field(default_factory=list)
     coverage: dict[str, set[str]] = field(default_factory=dict)  # criterion or flag id -> statuses seen
     coverage_ids: list[str] = field(default_factory=list)
+    time: float = 0.0  # seconds for the whole suite, loading included (JUnit `time`)
 
 
 def compare(record: dict[str, Any], expect: dict[str, Any], pack: CompiledPack) -> list[str]:
@@ -193,6 +196,13 @@ def line_text(line: str, lang: str = "en") -> str:
 
 
 def run_suite(path: str, engine: str = "durable") -> SuiteResult:
+    started = time.perf_counter()
+    result = _run_suite(path, engine)
+    result.time = time.perf_counter() - started
+    return result
+
+
+def _run_suite(path: str, engine: str = "durable") -> SuiteResult:
     result = SuiteResult(path)
     try:
         doc, _ = load_yaml_file(path)
@@ -248,6 +258,7 @@ def run_suite(path: str, engine: str = "durable") -> SuiteResult:
 
     def run_one(name: str, source: str, entity: RawEntity, expect: dict[str, Any], as_of: dt.date,
                 sets: dict[str, Any] | None = None) -> None:
+        started = time.perf_counter()
         try:
             pack, decider, explainer = pack_for(as_of, sets)
         except ProblemsError as error:  # e.g. `set:` names an unknown parameter or a wrong unit
@@ -261,7 +272,8 @@ def run_suite(path: str, engine: str = "durable") -> SuiteResult:
         for problem in normalised.problems:
             if problem.severity == "error":
                 diffs.append(Said(f"data problem: {problem.message}", f"数据问题：{problem.text('zh')}"))
-        result.cases.append(CaseResult(path, name, source, not diffs, diffs, record["outcome"]))
+        result.cases.append(CaseResult(path, name, source, not diffs, diffs, record["outcome"],
+                                       time.perf_counter() - started))
         root_id = pack.root.id or ""
         result.coverage.setdefault(root_id, set()).add(_OUTCOME_STATUS[record["outcome"]])
         for c in record["criteria"]:

@@ -10,7 +10,7 @@ import json
 from typing import Any, Callable, Iterable, TextIO
 
 from .explain import Explainer, _missing_text, count_phrase, describe_test
-from .problems import Problem
+from .problems import Problem, clip
 
 OUTPUT_SCHEMA = "certify.evaluation/1"
 
@@ -333,23 +333,68 @@ def suites_json(results: list[Any]) -> dict[str, Any]:
     }
 
 
-def render_junit(results: list[Any], path: str) -> None:
+def _source(source: str) -> tuple[str, str | None]:
+    """`path:line` as (path, line); a source without a line number stays whole."""
+    path, sep, line = source.rpartition(":")
+    return (path, line) if sep and line.isdigit() else (source, None)
+
+
+def _seconds(value: float) -> str:
+    return f"{value:.3f}"
+
+
+def junit_tree(results: list[Any], lang: str = "en") -> Any:
+    """The JUnit XML of a test run, as Jenkins and GitLab read it (tests/junit.xsd follows the
+    structure of Jenkins' junit-10.xsd): per suite `name`, `tests`, `failures`, `errors`,
+    `skipped`, `time`, `file`; per case `classname`, `name`, `time`, and `file` / `line` in
+    attributes of their own. A suite that could not be loaded is one test in error (its
+    problems in one `<error>`); a suite refused with a warning only (W213) is one skipped test."""
     import xml.etree.ElementTree as ET
 
-    root = ET.Element("testsuites")
-    for s in results:
-        node = ET.SubElement(root, "testsuite", name=s.pack_id or s.file, tests=str(len(s.cases)),
-                             failures=str(sum(1 for c in s.cases if not c.passed)),
-                             errors=str(len(s.problems)))
-        for p in s.problems:
-            case = ET.SubElement(node, "testcase", classname=s.file, name=f"load {p.code}")
-            ET.SubElement(case, "error", message=p.message).text = p.format()
-        for c in s.cases:
-            case = ET.SubElement(node, "testcase", classname=s.pack_id or s.file, name=c.name, file=c.source)
-            if not c.passed:
-                ET.SubElement(case, "failure", message=c.diffs[0] if c.diffs else "failed").text = "\n".join(c.diffs)
-    tmp = path + ".tmp"
-    ET.ElementTree(root).write(tmp, encoding="utf-8", xml_declaration=True)
-    import os
+    from .packtest import line_text
 
-    os.replace(tmp, path)
+    root = ET.Element("testsuites", name="certify test")
+    totals = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}
+    total_time = 0.0
+    for s in results:
+        errors = [p for p in s.problems if p.severity == "error"]
+        others = [p for p in s.problems if p.severity != "error"]
+        counts = {"tests": len(s.cases) + (1 if s.problems else 0),
+                  "failures": sum(1 for c in s.cases if not c.passed),
+                  "errors": 1 if errors else 0,
+                  "skipped": 1 if others and not errors else 0}
+        node = ET.SubElement(root, "testsuite", name=s.pack_id or s.file,
+                             **{k: str(v) for k, v in counts.items()},
+                             time=_seconds(s.time), file=s.file)
+        if s.problems:
+            case = ET.SubElement(node, "testcase", classname=s.pack_id or s.file, name="load", time="0.000",
+                                 file=s.file)
+            first = min(s.problems)
+            case.set("line", str(first.line))
+            tag = "error" if errors else "skipped"
+            ET.SubElement(case, tag, message=clip(first.text(lang), 300), type=first.code).text = \
+                "\n".join(p.format(lang) for p in sorted(s.problems))
+        for c in s.cases:
+            file, line = _source(c.source)
+            case = ET.SubElement(node, "testcase", classname=s.pack_id or s.file, name=c.name,
+                                 time=_seconds(c.time), file=file)
+            if line is not None:
+                case.set("line", line)
+            if not c.passed:
+                lines = [line_text(d, lang) for d in c.diffs] or ["failed"]
+                ET.SubElement(case, "failure", message=clip(lines[0], 300), type="expectation").text = "\n".join(lines)
+        for key in totals:
+            totals[key] += counts[key]
+        total_time += s.time
+    for key in ("tests", "failures", "errors", "skipped"):
+        root.set(key, str(totals[key]))
+    root.set("time", _seconds(total_time))
+    return ET.ElementTree(root)
+
+
+def render_junit(results: list[Any], path: str, lang: str = "en") -> None:
+    """Write the JUnit report to `path` (atomically: a CI reader never sees half a file)."""
+    from .outputs import atomic_path
+
+    with atomic_path(path) as tmp:
+        junit_tree(results, lang).write(tmp, encoding="utf-8", xml_declaration=True)

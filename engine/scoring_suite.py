@@ -30,6 +30,7 @@ Each zone's expectation is one case; the cohort-level expectation is another. Us
 from __future__ import annotations
 
 import datetime as dt
+import time
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -150,7 +151,9 @@ def run_scoring_suite(path: str, doc: Document, result: Any, engine: str = "dura
             fields = {k: v for k, v in raw.items() if k not in ("id", "name")}
             entities.append((RawEntity(path, line, str(raw.get("id", f"E{j + 1}")), raw.get("name"), fields),
                              f"{path}:{line}"))
+        started = time.perf_counter()
         scored = Scorer(sp, engine).score(entities)
+        seconds = time.perf_counter() - started  # the cohort is scored at once: its totals case carries the time
         problems.extend(scored.pop("problems"))
         result.problems.extend(p for p in problems if p.severity == "error")
         zones = zone_index(scored)
@@ -180,7 +183,7 @@ def run_scoring_suite(path: str, doc: Document, result: Any, engine: str = "dura
                     diffs.append(f"cohorts.{cohort_id}.ranked: expected {value}, got {got['ranked']}")
                 elif key == "order" and value != [z["id"] for z in got["zones"]]:
                     diffs.append(f"cohorts.{cohort_id}.order: expected {value}, got {[z['id'] for z in got['zones']]}")
-        result.cases.append(CaseResult(path, f"{name}: cohort totals", source, not diffs, diffs))
+        result.cases.append(CaseResult(path, f"{name}: cohort totals", source, not diffs, diffs, time=seconds))
         for zone_id, want in (expect.get("zones") or {}).items():
             zone = zones.get(str(zone_id))
             zdiffs = ["no such entity in the cohort"] if zone is None else compare_zone(zone, want or {})
