@@ -425,9 +425,11 @@ def diff(old: str, new: str, data: tuple[str, ...], as_of: str | None, fmt: str,
                    "sales_growth_rank.weight=50%, '*.step=1', choices.award_pass_down=false.")
 @click.option("--overrides", "override_files", multiple=True, type=click.Path(), help="YAML file of name: value overrides.")
 @click.option("--output", "-o", type=click.Path(), help="Write to this file instead of standard output.")
+@click.option("--full", is_flag=True, help="Text: after the tables, every entity's points item by item.")
 @data_read_options
 def score(pack_path: str, data: tuple[str, ...], fmt: str, lang: str, as_of: str | None, engine: str,
-          output: str | None, sets: tuple[str, ...] = (), override_files: tuple[str, ...] = ()) -> None:
+          output: str | None, sets: tuple[str, ...] = (), override_files: tuple[str, ...] = (),
+          full: bool = False) -> None:
     """Score, rank and award every entity in DATA with a scoring pack (one cohort per type)."""
     from engine.scoring_report import render_score_csv, render_score_json, render_score_text
 
@@ -443,7 +445,7 @@ def score(pack_path: str, data: tuple[str, ...], fmt: str, lang: str, as_of: str
         elif fmt == "csv":
             render_score_csv(result, out, lang)
         else:
-            render_score_text(result, out, lang, pack.meta.title)
+            render_score_text(result, out, lang, pack.meta.title, view="full" if full else "short")
     finally:
         if output:
             out.close()

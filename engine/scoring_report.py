@@ -20,10 +20,11 @@ WORDS = {
         "proportional": "按比例计", "items": "计分项", "band": "档位", "of": "共",
         "met": "是", "not_met": "否", "status_unknown": "未知", "pass": "满足", "fail": "不满足",
         "undetermined": "无法判定", "excluded_rank": "缺数据,不参加排名",
+        "no_cohort_why": "类型数据缺失或无效",
     },
     "en": {
         "as_of": "as of", "rank": "rank", "zone": "zone", "total": "total", "award": "award",
-        "marks": "vetoes and consequences", "paid": "awards paid", "place": "place", "unknown": "unknown",
+        "marks": "vetoes and consequences", "paid": "awards paid", "place": "place ", "unknown": "unknown",
         "missing": "missing", "cap": "cap", "uncapped": "before cap", "floor": "floor applied",
         "excluded": "no award (veto)", "pending": "held (data missing)", "none": "—",
         "provisional": "provisional (missing data scored 0)", "veto_unknown": "veto data missing: undecided",
@@ -36,6 +37,30 @@ WORDS = {
     },
 }
 _MARK = {"met": "✔", "not_met": "✘", "unknown": "?"}
+_MORE = {"zh": "(加 --full 显示每个对象的逐项计分过程)", "en": "(--full shows every entity's points, item by item)"}
+
+# The choices a scoring pack makes where the policy is silent (engine.scoring.CHOICES), in words:
+# what each decides and what each value means. Chinese output shows these, never the keys.
+CHOICE_TEXT: dict[str, dict[str, Any]] = {
+    "rank_ties": {"label": {"zh": "同一指标完成值相同时的名次", "en": "equal values within an indicator"},
+                  "values": {"shared": {"zh": "并列,其后名次顺延(1、2、2、4)", "en": "shared, next place skipped (1, 2, 2, 4)"},
+                             "dense": {"zh": "并列,其后名次连续(1、2、2、3)", "en": "shared, next place kept (1, 2, 2, 3)"}}},
+    "rank_floor": {"label": {"zh": "排名得分下限", "en": "floor of rank points"},
+                   "values": {"none": {"zh": "不设下限", "en": "none"}}, "number": {"zh": "{v}分", "en": "{v} points"}},
+    "missing_value": {"label": {"zh": "缺数据的分项", "en": "a part with missing data"},
+                      "values": {"zero": {"zh": "记0分,名次与总分为暂定", "en": "scores 0; rank and total provisional"},
+                                 "exclude": {"zh": "该对象不参加本类型排名", "en": "the entity is not ranked"}}},
+    "award_pass_down": {"label": {"zh": "不参加评优者所占的奖励名额", "en": "award place of an entity barred from awards"},
+                        "values": {True: {"zh": "由后一名递补", "en": "passes to the next"},
+                                   False: {"zh": "空缺", "en": "left empty"}}},
+    "total_ties": {"label": {"zh": "总分仍并列时的奖励", "en": "awards when totals still tie"},
+                   "values": {"split": {"zh": "所占名次的奖金合计后平均分配", "en": "the awards of the places occupied, split evenly"},
+                              "shared": {"zh": "各得所列名次的奖金", "en": "each gets the award of the shared place"}}},
+    "tie_break": {"label": {"zh": "总分并列时依次比较", "en": "equal totals compared on"}},
+    "step_rounding": {"label": {"zh": "不足一个计量单位的部分", "en": "part of a unit"},
+                      "values": {"whole": {"zh": "不计分(按整数计)", "en": "not counted (whole units)"},
+                                 "proportional": {"zh": "按比例计分", "en": "counted in proportion"}}},
+}
 
 
 def _l(label: Any, lang: str) -> str:
@@ -119,8 +144,90 @@ def _pct(weight: str) -> str:
     return f"{fraction_json(Fraction(weight) * 100)}%"
 
 
+def _indicator_titles(result: dict[str, Any]) -> dict[str, Any]:
+    """Indicator and part ids -> titles, from the first zone that lists them."""
+    titles: dict[str, Any] = {}
+    for cohort in result["cohorts"]:
+        for z in cohort["zones"]:
+            for ind in z["indicators"]:
+                titles.setdefault(ind["id"], ind["title"])
+                for part in ind.get("parts", []):
+                    if part.get("id"):
+                        titles.setdefault(part["id"], part["title"])
+    return titles
+
+
+_FIELD_WORDS = {
+    "weight": ("权重", "weight"), "step": ("档差", "step"), "full": ("满分", "full points"),
+    "floor": ("得分下限", "floor"), "order": ("排序方向", "order"), "ties": ("并列规则", "ties"),
+    "max": ("满分", "maximum"), "cap": ("封顶分", "cap"), "min_points": ("最低得分", "minimum points"),
+    "points": ("每单位得分", "points each"), "per": ("计量单位", "unit"), "steps": ("取整方式", "steps"),
+}
+
+
+def _item_label(result: dict[str, Any], indicator: str, input_name: str, lang: str) -> str:
+    for cohort in result["cohorts"]:
+        for z in cohort["zones"]:
+            for ind in z["indicators"]:
+                for part in ind.get("parts", []):
+                    for item in part.get("items") or []:
+                        if ind["id"] == indicator and item.get("input") == input_name and item.get("label"):
+                            return _l(item["label"], lang)
+    return ""
+
+
+def setting_name(name: str, result: dict[str, Any], lang: str) -> str:
+    """An override's name as a reader says it: `awards.key_development.1` -> 奖励 重点发展型 第1名."""
+    parts = name.split(".")
+    titles = _indicator_titles(result)
+    zh = lang == "zh"
+    if parts[0] == "awards" and len(parts) == 3:
+        cohort = next((c for c in result["cohorts"] if c["cohort"] == parts[1]), None)
+        label = _l(cohort["label"], lang) if cohort else parts[1]
+        return f"奖励 {label} 第{parts[2]}名" if zh else f"award, {label}, place {parts[2]}"
+    if parts[0] == "awards" and parts[1:] == ["total"]:
+        return "奖励总额" if zh else "award total"
+    if parts[0] == "choices" and len(parts) == 2 and parts[1] in CHOICE_TEXT:
+        return _l(CHOICE_TEXT[parts[1]]["label"], lang)
+    if len(parts) in (2, 3) and parts[-1] in _FIELD_WORDS:
+        what = _FIELD_WORDS[parts[-1]]
+        if parts[0] == "*":
+            return f"所有分项的{what[0]}" if zh else f"every part's {what[1]}"
+        owner = _l(titles.get(parts[0]), lang) or parts[0]
+        if len(parts) == 3:  # ID.INPUT.points: an item of an items indicator
+            owner += " " + (_item_label(result, parts[0], parts[1], lang) or parts[1])
+        return f"{owner} {what[0] if zh else what[1]}"
+    for cohort in result["cohorts"]:  # a pack parameter: its label, from a criterion that reads it
+        for z in cohort["zones"]:
+            for item in ((z.get("criteria") or {}).get("items") or []):
+                test = item.get("test") or {}
+                if test.get("parameter") == name and test.get("parameter_label"):
+                    return _l(test["parameter_label"], lang)
+    return name
+
+
+def choice_text(name: str, value: Any, result: dict[str, Any], lang: str) -> str:
+    """`同一指标完成值相同时的名次: 并列,其后名次顺延(1、2、2、4)` — a choice and its value in words."""
+    spec = CHOICE_TEXT.get(name)
+    if spec is None:
+        return f"{name} = {json.dumps(value, ensure_ascii=False)}"
+    label = _l(spec["label"], lang)
+    if name == "tie_break":
+        titles = _indicator_titles(result)
+        shown = ("、" if lang == "zh" else ", ").join(_l(titles.get(v), lang) or str(v) for v in value or [])
+        return f"{label}: {shown or WORDS[lang]['none']}"
+    words = spec.get("values", {})
+    if value in words and not (isinstance(value, (int, float)) and not isinstance(value, bool) and name == "rank_floor"):
+        return f"{label}: {_l(words[value], lang)}"
+    if "number" in spec:
+        return f"{label}: {_l(spec['number'], lang).format(v=value)}"
+    return f"{label}: {value}"
+
+
 def render_score_text(result: dict[str, Any], out: TextIO, lang: str = "zh", pack_title: Any = None,
-                      labels: dict[str, str] | None = None) -> None:
+                      labels: dict[str, str] | None = None, view: str = "full") -> None:
+    """The ranking tables, then (view "full") each entity's points item by item, then the choices
+    the pack made where the policy is silent. view "short" leaves out the per-entity detail."""
     w = WORDS[lang]
     rec = result["record"]
     unit = result.get("award_unit")
@@ -128,7 +235,16 @@ def render_score_text(result: dict[str, Any], out: TextIO, lang: str = "zh", pac
     out.write(f"{title} — {rec['pack']} {rec['pack_version']} (sha256 {rec['pack_sha256'][:12]}), "
               f"{w['as_of']} {rec['as_of']}\n")
     for name, o in (rec.get("overrides") or {}).items():  # as `certify evaluate` prints them
-        out.write(f"  override {name} = {o['value']} ({o['from']})\n")
+        if lang == "zh":
+            value = o["value"]
+            choice = name.split(".", 1)[1] if name.startswith("choices.") else None
+            if choice in CHOICE_TEXT and choice in result.get("choices", {}):  # the value in words, too
+                value = choice_text(choice, result["choices"][choice]["value"], result, lang).split(": ", 1)[-1]
+            out.write(f"  参数临时改为: {setting_name(name, result, lang)} = {value} (来自 {o['from']})\n")
+        else:
+            out.write(f"  override {name} ({setting_name(name, result, lang)}) = {o['value']} ({o['from']})\n")
+    if view == "short":
+        out.write(f"{_MORE[lang]}\n")
     out.write("\n")
     for cohort in result["cohorts"]:
         zones = cohort["zones"]
@@ -152,14 +268,16 @@ def render_score_text(result: dict[str, Any], out: TextIO, lang: str = "zh", pac
         out.write("\n")
     out.write(f"{w['paid']}: {result['awards_paid']}{unit or ''}"
               + (f" / {result['award_total_stated']}{unit or ''}" if result.get("award_total_stated") else "") + "\n\n")
-    for cohort in result["cohorts"]:
-        for z in cohort["zones"]:
-            render_zone_text(z, out, lang, unit, labels)
+    if view != "short":
+        for cohort in result["cohorts"]:
+            for z in cohort["zones"]:
+                render_zone_text(z, out, lang, unit, labels)
     for u in result.get("unassigned") or []:
-        out.write(f"{u['id']} {u.get('name') or ''}: {w['no_cohort']} ({u['why']})\n")
+        why = w["no_cohort_why"] if lang == "zh" else u["why"]
+        out.write(f"{u['id']} {u.get('name') or ''}: {w['no_cohort']} ({why})\n")
     out.write(f"{w['choices']}:\n")
     for name, choice in result["choices"].items():
-        out.write(f"  {name} = {json.dumps(choice['value'], ensure_ascii=False)}\n")
+        out.write(f"  {choice_text(name, choice['value'], result, lang)}\n")
 
 
 def render_zone_text(z: dict[str, Any], out: TextIO, lang: str, unit: str | None,

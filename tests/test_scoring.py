@@ -175,13 +175,27 @@ def run(*args: str):
 
 
 def test_cli_score_text_shows_table_and_formulas():
-    result = run("score", "--rules", str(PACK), str(ZONES), "--as-of", "2024-12-31")
+    result = run("score", "--rules", str(PACK), str(ZONES), "--as-of", "2024-12-31", "--full")
     assert result.exit_code == 0, result.output
     out = result.stdout
     assert "== 重点发展型 (9/9) ==" in out
     assert "年度开票销售增幅 18% 排第3/8 → 9 × 60% = 5.4" in out
     assert "(上限 10, 原计 15)" in out
     assert "奖励合计: 3000万元 / 3000万元" in out
+
+
+def test_cli_score_text_is_short_by_default_and_names_choices_in_words():
+    short = run("score", "--rules", str(PACK), str(ZONES), "--as-of", "2024-12-31").stdout
+    full = run("score", "--rules", str(PACK), str(ZONES), "--as-of", "2024-12-31", "--full").stdout
+    assert "× 60% =" not in short and "× 60% =" in full  # the per-zone arithmetic only with --full
+    assert "== 重点发展型 (9/9) ==" in short and "奖励合计: 3000万元 / 3000万元" in short
+    assert "同一指标完成值相同时的名次: 并列,其后名次顺延(1、2、2、4)" in short
+    assert "总分并列时依次比较: 亩均产出指标、特色发展指标、规模总量指标、税收贡献指标" in short
+    for key in ("rank_ties", "shared", "tie_break", "per_mu_output", "award_pass_down", "step_rounding"):
+        assert key not in short and key not in full, key
+    dense = run("score", "--rules", str(PACK), str(ZONES), "--as-of", "2024-12-31",
+                "--set", "choices.rank_ties=dense").stdout
+    assert "参数临时改为: 同一指标完成值相同时的名次 = 并列,其后名次连续(1、2、2、3) (来自 --set)" in dense
 
 
 def test_cli_score_json_schema():
@@ -223,7 +237,7 @@ def test_cli_score_set_award_amount_changes_the_award_and_is_recorded():
     assert base["record"]["overrides"] == {}
     text = run("score", "--rules", str(PACK), str(ZONES), "--as-of", "2024-12-31",
                "--set", "awards.key_development.1=700万元").stdout
-    assert "override awards.key_development.1 = 700万元 (--set)" in text and "一等奖 700万元" in text
+    assert "参数临时改为: 奖励 重点发展型 第1名 = 700万元 (来自 --set)" in text and "一等奖 700万元" in text
 
 
 def test_cli_score_set_weights_and_rank_step_from_an_overrides_file(tmp_path: Path):
