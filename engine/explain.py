@@ -198,7 +198,7 @@ class Explainer:
                 if name in self.pack.params:
                     param = self.pack.params[name]
                 key = f"parameter:{name}"
-                missing.setdefault(key, {"parameter": name, "label": param.label,
+                missing.setdefault(key, {"parameter": name, "label": param.label, "cite": param.cite,
                                          "why": "the policy sets no number", "detail": param.unset_reason})
             elif values.get(test.input) is None:
                 spec = self.pack.inputs[test.input]
@@ -374,6 +374,8 @@ class Explainer:
                     and (test.get("parameter") == m["parameter"] or m["parameter"] in str(test.get("parameter"))))
             if reads and c["cite"] not in cites:
                 cites.append(c["cite"])
+        if not cites and m.get("cite"):
+            cites.append(m["cite"])  # an unset parameter read through a derived threshold: its own clause
         return cites
 
 
