@@ -105,8 +105,7 @@ class _Builder:
             raise _Refused(node, f"more than {self.max_nodes} values after alias expansion (alias bomb?)",
                            f"展开别名后超过 {self.max_nodes} 个值（疑似别名炸弹），已拒绝读取；请把内容直接写出")
         if depth > MAX_DEPTH:
-            raise _Refused(node, f"nesting deeper than {MAX_DEPTH} levels",
-                           f"嵌套超过 {MAX_DEPTH} 层，已拒绝读取；请减少嵌套层数")
+            raise _nesting_refused(node)
         self.positions[path] = (node.start_mark.line + 1, node.start_mark.column + 1)
         if isinstance(node, yaml.MappingNode):
             if node.tag not in (_MAP_TAG,):
@@ -183,6 +182,11 @@ class _Refused(Exception):
         self.message_zh = message_zh
 
 
+def _nesting_refused(node: Any) -> _Refused:
+    return _Refused(node, f"nesting deeper than {MAX_DEPTH} levels",
+                    f"嵌套超过 {MAX_DEPTH} 层，已拒绝读取；请减少嵌套层数")
+
+
 def read_limited(handle: Any, max_bytes: int) -> bytes:
     """At most max_bytes + 1 bytes of an open binary file, read in 1 MiB chunks.
 
@@ -236,6 +240,191 @@ def _empty(file: str) -> Problem:
     return Problem(file, 1, 1, "E100", "file is empty", message_zh="文件是空的；请写入内容")
 
 
+class _Mark:
+    def __init__(self, line: int, column: int):
+        self.line = line
+        self.column = column
+
+
+class _At:
+    """Where the text pre-scan refused: what _Refused expects of a node (a start_mark)."""
+
+    def __init__(self, line: int, column: int):
+        self.start_mark = _Mark(line, column)
+
+
+# Characters that matter inside a flow collection; runs of anything else are skipped by the
+# regex engine, so a 4 MB line of `1,1,1,…` is one search, not a million Python steps.
+_FLOW_MARK = re.compile(r"""[\[\]{}"'#]""")
+_DQ_END = re.compile(r'(?:[^"\\]|\\.)*"')
+_SQ_END = re.compile(r"(?:[^']|'')*'(?!')")
+_INDENT = re.compile(r"[ ]*")
+_ENTRY = re.compile(r"[-?](?:[ \t]+|$)")
+_PROPERTIES = re.compile(r"(?:[&!][^ \t]*[ \t]+)*")
+_BLOCK_SCALAR = re.compile(r"[|>][-+0-9]*[ \t]*(?:#.*)?$")
+_KEY_AFTER = re.compile(r"[ \t]*:(?:[ \t]|$)")
+_PLAIN_KEY = re.compile(r"(?:[^:#]|:(?=[^ \t])|(?<=[^ \t])#)*?:(?:[ \t]+|$)")
+_DOCUMENT = re.compile(r"(?:---|\.\.\.)(?:[ \t]|$)")
+
+
+class _NestingScan:
+    """How deeply a YAML text nests, read from the text alone, before PyYAML sees it.
+
+    PyYAML's own nesting limit, its error and its code (E101, from libyaml) change from release to
+    release, and its composer recurses on the C stack; so this pass decides first, in one pass
+    without recursion. It counts open flow collections (`[`, `{` outside quotes and comments) and
+    block collections (one per indentation column with a `- ` or `key:` entry, and one per compact
+    entry on the same line, as in `- - - x`). It may count a level less than PyYAML (a sequence
+    written at its key's indentation), never more, so it cannot refuse a file that nests within
+    the limit; the event pre-scan that follows is exact.
+    """
+
+    def __init__(self, limit: int):
+        self.limit = limit
+        self.block: list[int] = []  # columns of the open block collections
+        self.flow = 0  # open flow collections
+        self.quote = ""  # the quote character of a quoted scalar that goes on to the next line
+        self.scalar_indent = -1  # inside a block scalar (| or >): its header line's indentation
+        self.line = 0
+
+    def deeper(self, column: int) -> None:
+        if len(self.block) + self.flow > self.limit:
+            raise _nesting_refused(_At(self.line, column))
+
+    def scan(self, text: str) -> None:
+        for self.line, line in enumerate(text.splitlines()):
+            self.scan_line(line.rstrip("\r"))
+
+    def scan_line(self, line: str) -> None:
+        indent = _INDENT.match(line).end()
+        if self.scalar_indent >= 0:
+            if indent == len(line) or indent > self.scalar_indent:
+                return  # block scalar content: text, not structure
+            self.scalar_indent = -1
+        pos = 0
+        if self.quote:
+            pos = self.close_quote(line, 0)
+            if pos < 0:
+                return
+            if not self.flow:
+                return  # what follows a multi-line quoted scalar on its last line is no node
+        if self.flow:
+            pos = self.flow_tokens(line, pos)
+            if pos < 0:
+                return
+            self.after_flow(line, pos, indent)
+            return
+        if indent == len(line) or line[indent] == "#" or line.startswith("%"):
+            return
+        if indent == 0 and _DOCUMENT.match(line):
+            self.block.clear()
+            pos = 3
+        else:
+            while self.block and self.block[-1] > indent:
+                self.block.pop()
+        self.node(line, pos if pos else indent, indent)
+
+    def close_quote(self, line: str, pos: int) -> int:
+        end = (_DQ_END if self.quote == '"' else _SQ_END).match(line, pos)
+        if end is None:
+            return -1
+        self.quote = ""
+        return end.end()
+
+    def entry(self, column: int) -> None:
+        """A block collection entry (`- ` or `key:`) starts at this column."""
+        if not self.block or self.block[-1] < column:
+            self.block.append(column)
+            self.deeper(column)
+
+    def node(self, line: str, pos: int, indent: int) -> None:
+        """Nodes that start at `pos` of a line in block context: entries, keys and their values.
+
+        A loop, not recursion: a line of 100,000 `a: ` or `- ` must not exhaust the stack here.
+        """
+        while pos < len(line):
+            entry = _ENTRY.match(line, pos)
+            if entry is not None:
+                self.entry(pos)
+                pos = entry.end()
+                continue
+            pos = _PROPERTIES.match(line, pos).end()
+            if pos >= len(line):
+                return
+            char = line[pos]
+            if char in "[{":
+                end = self.flow_tokens(line, pos)
+                if end < 0:
+                    return
+                key = _KEY_AFTER.match(line, end)
+                if key is None:
+                    return
+                self.entry(pos)  # a flow collection as a key: rare, but still a mapping
+                pos = key.end()
+                continue
+            if char in "\"'":
+                self.quote = char
+                end = self.close_quote(line, pos + 1)
+                key = _KEY_AFTER.match(line, end) if end >= 0 else None
+                if key is None:
+                    return
+                self.entry(pos)
+                pos = key.end()
+                continue
+            if char in "|>" and _BLOCK_SCALAR.match(line, pos):
+                self.scalar_indent = indent
+                return
+            if char == "#":
+                return
+            key = _PLAIN_KEY.match(line, pos)
+            if key is None:
+                return
+            self.entry(pos)
+            pos = key.end()
+
+    def after_flow(self, line: str, pos: int, indent: int) -> None:
+        """The rest of a line after a flow collection that began on an earlier line closed."""
+        key = _KEY_AFTER.match(line, pos)
+        if key is not None:
+            self.node(line, key.end(), indent)
+
+    def flow_tokens(self, line: str, pos: int) -> int:
+        """Read flow context from `pos`; where the outermost flow collection closed, or -1.
+
+        A quote opens a quoted scalar only where a node starts (after `[`, `{`, `,`, `:` or at
+        the start of the line); inside a plain scalar such as it's it is just a character.
+        A `#` after a space starts a comment.
+        """
+        while True:
+            found = _FLOW_MARK.search(line, pos)
+            if found is None:
+                return -1
+            at = found.start()
+            char = line[at]
+            if char in "[{":
+                self.flow += 1
+                self.deeper(at)
+            elif char in "]}":
+                self.flow = max(self.flow - 1, 0)
+                if not self.flow:
+                    return at + 1
+            else:
+                before = at - 1
+                while before >= 0 and line[before] in " \t":
+                    before -= 1
+                if char == "#":
+                    if before < at - 1 or before < 0:
+                        return -1  # a comment to the end of the line
+                elif before < 0 or line[before] in "[{,:":
+                    self.quote = char
+                    end = self.close_quote(line, at + 1)
+                    if end < 0:
+                        return -1  # the quoted scalar goes on to the next line
+                    pos = end
+                    continue
+            pos = at + 1
+
+
 def _prescan(text: str, max_nodes: int = MAX_NODES) -> None:
     """Refuse deep nesting and alias bombs from the event stream, before any node is composed.
 
@@ -256,8 +445,7 @@ def _prescan(text: str, max_nodes: int = MAX_NODES) -> None:
     for event in yaml.parse(text, Loader=_Loader):
         if isinstance(event, (yaml.SequenceStartEvent, yaml.MappingStartEvent)):
             if len(stack) > MAX_DEPTH + 1:
-                raise _Refused(event, f"nesting deeper than {MAX_DEPTH} levels",
-                               f"嵌套超过 {MAX_DEPTH} 层，已拒绝读取；请减少嵌套层数")
+                raise _nesting_refused(event)
             stack.append([1, event.anchor])
         elif isinstance(event, (yaml.SequenceEndEvent, yaml.MappingEndEvent)):
             count, anchor = stack.pop()
@@ -296,6 +484,7 @@ def _refused(file: str, refused: _Refused) -> Problem:
 def parse_yaml(text: str, file: str, max_nodes: int = MAX_NODES) -> Document:
     """Parse one YAML document safely. Raises ProblemsError with every problem found."""
     try:
+        _NestingScan(MAX_DEPTH + 1).scan(text)  # before PyYAML, whose own limits vary by release
         _prescan(text, max_nodes)
         node = yaml.compose(text, Loader=_Loader)
     except yaml.MarkedYAMLError as error:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import copy
 import datetime as dt
 import json
-import time
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -269,13 +268,13 @@ AMOUNT_TEXT = st.from_regex(r"\s*[-+]?[0-9,，.eE+]{0,30}\s*(亿|万|元|亿元|
 @example("-Infinity", UNITS[1])
 @example(float("nan"), UNITS[1])
 def test_amount_parsers_raise_only_amount_error(value: Any, unit: Any) -> None:
-    started = time.perf_counter()
+    # Only AmountError may escape. (Speed is bench/'s business; the backtracking regression in
+    # the examples is pinned by the amount text length limit, tests/test_hostile.py.)
     for call, args in ((parse_amount, (value, unit)), (to_fraction, (value,))):
         try:
             call(*args)
         except AmountError:
             pass
-    assert time.perf_counter() - started < 2, "an amount took seconds to parse"
 
 
 # --------------------------------------------------------------------------- data loader

@@ -1,14 +1,17 @@
 """Hostile input: bombs, deep nesting, huge fields and odd bytes are refused or reported with a
-clear code, in bounded time and memory, and never crash or hang the process.
+clear code, in bounded memory, and never crash or hang the process.
 
-Bounds are generous (10 s, 200 MB of Python allocations measured with tracemalloc) because CI
-machines are shared; the failures they guard against took minutes and gigabytes.
+Bounds are on work, never on seconds (speed belongs in bench/, and a shared CI machine makes any
+time limit flaky): the peak of Python allocations measured with tracemalloc (generous: 200 MB;
+the failures they guard against took gigabytes), and what was read and decided. The quadratic
+and exponential regressions below are each also pinned where they were fixed: a length or count
+limit that refuses the input before the expensive step, which these tests assert by its code and
+number.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import time
 import tracemalloc
 from pathlib import Path
 from typing import Any, Callable
@@ -34,21 +37,17 @@ ROOT = Path(__file__).resolve().parent.parent
 HUGUAN = ROOT / "rules" / "huguan-specialized-town.yaml"
 HUGUAN_TEXT = HUGUAN.read_text(encoding="utf-8")
 AS_OF = dt.date(2024, 6, 30)
-SECONDS = 10.0
 PEAK_BYTES = 200 * 1024 * 1024
 
 
-def bounded(call: Callable[[], Any], seconds: float = SECONDS, peak: int = PEAK_BYTES) -> Any:
-    """Run call() and assert it took less than `seconds` and allocated less than `peak` bytes."""
+def bounded(call: Callable[[], Any], peak: int = PEAK_BYTES) -> Any:
+    """Run call() and assert it allocated less than `peak` bytes at its peak."""
     tracemalloc.start()
-    started = time.perf_counter()
     try:
         result = call()
     finally:
-        elapsed = time.perf_counter() - started
         _, high = tracemalloc.get_traced_memory()
         tracemalloc.stop()
-    assert elapsed < seconds, f"took {elapsed:.1f} s"
     assert high < peak, f"allocated {high / 2**20:.0f} MB at peak"
     return result
 
@@ -109,14 +108,14 @@ def decide(pack: Any, file: str) -> tuple[list[dict[str, Any]], list[Any]]:
 
 
 @pytest.mark.parametrize("levels", [10, 30])
-def test_billion_laughs_pack_is_refused_quickly(tmp_path: Path, levels: int):
+def test_billion_laughs_pack_is_refused_before_expansion(tmp_path: Path, levels: int):
     file = write(tmp_path, "bomb.yaml", billion_laughs(levels, 10))
     problems = refused(lambda: load_pack(file, AS_OF))
     assert codes(problems) == ["E103"]
     assert "alias" in problems[0].message
 
 
-def test_billion_laughs_data_file_is_refused_quickly(tmp_path: Path):
+def test_billion_laughs_data_file_is_refused_before_expansion(tmp_path: Path):
     file = write(tmp_path, "towns.yaml", "- id: T1\n  notes: " + "{"
                  + ", ".join(billion_laughs(12, 10).strip().splitlines()) + "}\n")
     entities, problems = bounded(lambda: load(file))
@@ -128,7 +127,7 @@ def test_alias_expansion_below_the_value_limit_is_still_refused():
     # 4 s and 300 MB to build from under 400 bytes; aliases may now add at most MAX_ALIAS_VALUES values.
     text = billion_laughs(6, 9)
     assert len(text) < 400
-    problems = refused(lambda: parse_yaml(text, "b.yaml"), seconds=2, peak=20 * 2**20)
+    problems = refused(lambda: parse_yaml(text, "b.yaml"), peak=20 * 2**20)
     assert codes(problems) == ["E103"] and str(MAX_ALIAS_VALUES) in problems[0].message
 
 
@@ -225,19 +224,19 @@ def test_csv_with_a_huge_field_reports_that_row(pack: Any, tmp_path: Path):
     assert codes(problems) == ["E138"] and "line 2" in problems[0].message and problems[0].line == 2
 
 
-def test_csv_with_a_long_amount_is_one_bad_value_quickly(pack: Any, tmp_path: Path):
+def test_csv_with_a_long_amount_is_one_bad_value(pack: Any, tmp_path: Path):
     # Regression: the amount pattern backtracked quadratically on "1<spaces>x<spaces>y": one
     # 100 kB cell (under the csv field limit) took half a minute.
     cell = b"1" + b" " * 50_000 + b"x" + b" " * 50_000 + b"y"
     file = write(tmp_path, "towns.csv", b"id,lead_output\nT1," + cell + b"\nT2,5\n")
-    records, problems = bounded(lambda: decide(pack, file), seconds=5)
+    records, problems = bounded(lambda: decide(pack, file))
     assert [r["entity"]["id"] for r in records] == ["T1", "T2"]
     assert codes(problems) == ["E131"] and len(problems[0].message) < 500
 
 
 def test_a_long_amount_is_refused_with_a_short_message():
     with pytest.raises(AmountError) as caught:
-        bounded(lambda: parse_amount("1x" + " " * 100_000 + "y", parse_unit("万元")), seconds=1)
+        bounded(lambda: parse_amount("1x" + " " * 100_000 + "y", parse_unit("万元")), peak=2**20)
     assert str(MAX_AMOUNT_TEXT) in str(caught.value) and len(str(caught.value)) < 200
 
 
@@ -253,7 +252,7 @@ def test_csv_with_a_million_columns_is_refused(tmp_path: Path, data_row: bool):
     assert entities == [] and codes(problems) == ["E138"] and str(MAX_CSV_COLUMNS) in problems[0].message
 
 
-def test_csv_at_the_column_limit_is_read_quickly(pack: Any, tmp_path: Path):
+def test_csv_at_the_column_limit_is_read_in_bounded_memory(pack: Any, tmp_path: Path):
     n = MAX_CSV_COLUMNS - 2
     header = ",".join(["id", "lead_output"] + [f"c{i}" for i in range(n)])
     rows = "".join(f"T{r},5," + ",".join("1" for _ in range(n)) + "\n" for r in range(3))

@@ -12,6 +12,9 @@ import pytest
 
 from engine.problems import ProblemsError
 from engine.validate import validate_file
+import yaml
+
+from engine import yamlsafe
 from engine.yamlsafe import MAX_DEPTH, load_yaml_file, parse_yaml, read_text
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -165,6 +168,79 @@ def test_extreme_nesting_does_not_crash_the_process():
     done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "E103"
+
+
+# The nesting decision is ours, taken from the text before PyYAML reads it: PyYAML 6.0.4 (its
+# bundled libyaml) began refusing 1,000-deep flow nesting itself, as a syntax error (E101), so
+# the code an officer got depended on which PyYAML pip had resolved.
+DEEP_TEXTS = {
+    "flow sequences": "x: " + "[" * 100_000 + "1" + "]" * 100_000 + "\n",
+    "flow mappings": "x: " + "{a: " * 100_000 + "1" + "}" * 100_000 + "\n",
+    "json": '{"a":' * 100_000 + "1" + "}" * 100_000,
+    "compact block entries": "- " * 100_000 + "x\n",
+    "compact block keys": "- " + "? " * 100_000 + "x\n",
+    "block indentation": "".join("  " * i + f"k{i}:\n" for i in range(2000)) + "  " * 2000 + "v\n",
+    "tagged and anchored": "a: &x !!seq " + "[" * 100_000 + "\n",
+}
+
+
+@pytest.mark.parametrize("name", sorted(DEEP_TEXTS))
+def test_deep_nesting_is_refused_before_pyyaml_reads_the_text(name: str, monkeypatch: pytest.MonkeyPatch):
+    def pyyaml_must_not_run(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("PyYAML was asked to read a text the pre-scan should have refused")
+
+    monkeypatch.setattr(yamlsafe.yaml, "parse", pyyaml_must_not_run)
+    monkeypatch.setattr(yamlsafe.yaml, "compose", pyyaml_must_not_run)
+    problems = problems_of(DEEP_TEXTS[name])
+    assert [p.code for p in problems] == ["E103"] and problems[0].line <= MAX_DEPTH + 2
+    assert str(MAX_DEPTH) in problems[0].message and str(MAX_DEPTH) in problems[0].message_zh
+
+
+@pytest.mark.parametrize("text", [
+    'x: "' + "[" * 200 + '"\n',                        # brackets inside quotes
+    "x: '" + "{" * 200 + "'\n",
+    "x: |\n  " + "[" * 200 + "\n  " + "- " * 200 + "\n",  # inside a block scalar
+    "x: a[b" + "[" * 200 + "\n",                        # inside a plain scalar
+    "x: 1  # " + "[" * 200 + "\n",                      # in a comment
+    '[{"a":"' + "]" * 5 + "[" * 200 + '"}]',               # compact JSON, brackets in a string
+    "x: [it's, " + "'[[[[' ]\n" ,
+    "x: \"a\n  " + "[" * 200 + '"\n',                  # a quoted scalar over two lines
+])
+def test_brackets_that_are_text_do_not_count_as_nesting(text: str):
+    parse_yaml(text, "doc.yaml")
+
+
+def test_nesting_estimate_never_exceeds_the_real_depth_of_the_shipped_files():
+    # The text pre-scan may count fewer levels than PyYAML (the exact event pre-scan follows), never
+    # more: counting more would refuse a file that nests within the limit.
+    class Deepest(yamlsafe._NestingScan):
+        deepest = 0
+
+        def deeper(self, column: int) -> None:
+            self.deepest = max(self.deepest, len(self.block) + self.flow)
+
+    files = [p for pattern in ("rules/*.yaml", "fixtures/*.yaml", "fixtures/*.json", "tests/**/*.yaml")
+             for p in ROOT.glob(pattern)]
+    assert len(files) > 20
+    checked = 0
+    for path in files:
+        text = path.read_text(encoding="utf-8-sig", errors="replace")
+        try:
+            events = list(yaml.parse(text, Loader=yaml.SafeLoader))
+        except yaml.YAMLError:
+            continue
+        depth = real = 0
+        for event in events:
+            if isinstance(event, (yaml.SequenceStartEvent, yaml.MappingStartEvent)):
+                depth += 1
+                real = max(real, depth)
+            elif isinstance(event, (yaml.SequenceEndEvent, yaml.MappingEndEvent)):
+                depth -= 1
+        scan = Deepest(10**9)
+        scan.scan(text)
+        assert real - 3 <= scan.deepest <= real, path
+        checked += 1
+    assert checked > 20
 
 
 @pytest.mark.parametrize(
