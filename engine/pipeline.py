@@ -17,7 +17,7 @@ from .evaluate import Decider
 from .explain import Explainer
 from .model import CompiledPack
 from .normalize import normalise
-from .problems import ERROR, Problem, ProblemsError, has_errors, shown
+from .problems import ERROR, Problem, ProblemsError, clip, has_errors, shown
 from .units import AmountError
 from .validate import check_document, validate_file
 from .yamlsafe import Document, load_yaml_file
@@ -29,7 +29,8 @@ def parse_overrides(pairs: Iterable[str], files: Iterable[str] = ()) -> dict[str
     for file in files:
         doc, _ = load_yaml_file(file)
         if not isinstance(doc.value, dict):
-            raise ProblemsError([doc.problem("E112", "an override file maps parameter names to values")])
+            raise ProblemsError([doc.problem("E112", "an override file maps parameter names to values",
+                                             message_zh="覆盖文件应写成 参数名: 数值 的映射")])
         for name, value in doc.value.items():
             out[name] = (file, value)
     for pair in pairs:
@@ -73,13 +74,16 @@ def load_pack(path: str, as_of: dt.date, overrides: dict[str, tuple[str, Any]] |
         # A scoring pack's criteria are only a side part of it (ranks and awards are the point);
         # deciding them alone would look like a complete answer. Mirrors `certify score`'s check.
         raise ProblemsError([doc.problem("E112", "this pack is kind: scoring; use certify score "
-                                         "(or certify report) to rank and score it", ("pack", "kind"))])
+                                         "(or certify report) to rank and score it", ("pack", "kind"),
+                                         message_zh="这是计分类规则包（kind: scoring）；请用 certify score"
+                                         "（或 certify report）计分和排名")])
     overrides = overrides or {}
     params = doc.value.get("parameters") or {}
     bad = []
     for name, (origin, value) in overrides.items():
         if name not in params:
-            bad.append(Problem(origin, 1, 1, "E120", f"override for unknown parameter {name!r} in pack {path}"))
+            bad.append(Problem(origin, 1, 1, "E120", f"override for unknown parameter {shown(name)} in pack {path}",
+                               message_zh=f"覆盖项 {shown(name)} 不是规则包 {path} 中的参数"))
             continue
         if value is None or (isinstance(value, str) and not value.strip()):
             bad.append(Problem(origin, 1, 1, "E143", f"override {name}: the value is blank; write a number such as 8亿元",
@@ -88,7 +92,8 @@ def load_pack(path: str, as_of: dt.date, overrides: dict[str, tuple[str, Any]] |
         try:
             parse_param_value(value)
         except AmountError as error:
-            bad.append(Problem(origin, 1, 1, "E123", f"override {name}: {error}"))
+            bad.append(Problem(origin, 1, 1, "E123", f"override {name}: {clip(error)}",
+                               message_zh=f"覆盖值 {name} 无法读取：{shown(value)}；请写成数字加单位，如 8亿元、60%"))
     if not bad and overrides:
         bad = _override_unit_problems(doc, overrides)
     if bad:
@@ -151,8 +156,10 @@ def entities(files: Iterable[str], problems: list[Problem],
                 where = f"{entity.file}:{entity.line}"
                 if entity.id in seen:
                     problems.append(Problem(entity.file, entity.line, 1, "E132",
-                                            f"duplicate entity id {entity.id!r} (first at {seen[entity.id]}); "
-                                            "this one is skipped"))
+                                            f"duplicate entity id {shown(entity.id)} (first at {seen[entity.id]}); "
+                                            "this one is skipped",
+                                            message_zh=f"对象编号 {shown(entity.id)} 重复（首次出现在 {seen[entity.id]}）；"
+                                            "这一条已跳过"))
                     continue
                 seen[entity.id] = where
                 yield entity, where

@@ -121,3 +121,23 @@ def test_cli_test_and_diff_speak_both_languages(tmp_path):
     assert zh.exit_code == en.exit_code == 0, zh.output
     assert "个结果改变" in zh.output and "规则包的改动" in zh.output
     assert "entities change outcome" in en.output and not CJK.search(en.output.splitlines()[0].split(": ")[-1])
+
+
+def test_data_and_override_problems_are_bilingual(tmp_path):
+    """A sample of data problems (bad rows, a duplicate id) and override problems."""
+    from engine.pipeline import decide_files, load_pack, parse_overrides
+    from engine.problems import ProblemsError
+    import datetime as dt
+
+    pack = load_pack(str(ROOT / "rules" / "huguan-specialized-town.yaml"), dt.date(2024, 6, 30))[0]
+    twice = tmp_path / "twice.yaml"
+    twice.write_text("- {id: T1, lead_output: 十亿}\n- {id: T1, lead_output: 1亿元}\n", encoding="utf-8")
+    problems: list = []
+    list(decide_files(pack, [str(ROOT / "fixtures" / "huguan-bad-rows.csv"), str(twice)], "reference", problems))
+    assert {"E131", "E132"} <= {p.code for p in problems}
+    _check_bilingual(problems)
+    for sets in (["no_such_parameter=1亿元"], ["manufacturing_output_min=十亿"]):
+        with pytest.raises(ProblemsError) as error:
+            load_pack(str(ROOT / "rules" / "huguan-specialized-town.yaml"), dt.date(2024, 6, 30),
+                      parse_overrides(sets))
+        _check_bilingual(error.value.problems)
