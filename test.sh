@@ -3,7 +3,8 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 ./setup.sh
-# The HTML report test opens the page in a real headless browser; install Debian's chromium when
-# we can (root). Without it that one test is skipped with the reason, and everything else runs.
-scripts/install-chromium.sh || echo "chromium not installed: the browser test will be skipped" >&2
+# The HTML report tests open the page in a real headless browser (phone width, A4 print) with
+# Chinese fonts; install Debian's chromium, fonts-noto-cjk and poppler-utils when we can (root).
+# Without them those tests are skipped with the reason, and everything else runs.
+scripts/install-chromium.sh || echo "browser packages missing: the browser tests will be skipped, saying why" >&2
 .venv/bin/python -m pytest "$@"

@@ -47,18 +47,37 @@ EXTRA = {
 OUTCOMES = ("pass", "fail", "undetermined")
 _MARK = {"met": "✔", "not_met": "✘", "unknown": "?"}
 
+# Fonts: a CJK stack first (Simplified Chinese faces of Linux, macOS and Windows), then the
+# system sans-serif. Where none is installed Chinese shows as boxes; the page then shows the
+# note below (in English, which any font can draw), detected without script: the probe face
+# exists only if one of the CJK fonts does, and draws the note at 1% of its size, so the note
+# is invisible exactly when a CJK font is there. The local() names are full and PostScript names.
+CJK_FONTS = ('"Noto Sans CJK SC","Noto Sans SC","Source Han Sans SC","PingFang SC","Hiragino Sans GB",'
+             '"Microsoft YaHei","WenQuanYi Zen Hei","WenQuanYi Micro Hei","SimSun"')
+_CJK_LOCAL = ", ".join(f'local("{name}")' for name in (
+    "Noto Sans CJK SC", "Noto Sans CJK SC Regular", "NotoSansCJKsc-Regular", "Noto Sans SC",
+    "Noto Sans SC Regular", "NotoSansSC-Regular", "Source Han Sans SC", "Source Han Sans SC Regular",
+    "SourceHanSansSC-Regular", "PingFang SC", "PingFangSC-Regular", "Hiragino Sans GB W3",
+    "HiraginoSansGB-W3", "Microsoft YaHei", "MicrosoftYaHei", "WenQuanYi Zen Hei", "WenQuanYiZenHei",
+    "WenQuanYi Micro Hei", "WenQuanYiMicroHei", "SimSun"))
+
 CSS = """
 :root{--pass:#1b7f3b;--fail:#b3261e;--und:#9a6700;--line:#d0d7de;--muted:#57606a;--bg:#f6f8fa}
 *{box-sizing:border-box}
-body{font-family:"Noto Sans CJK SC","Noto Sans SC","PingFang SC","Microsoft YaHei","Source Han Sans SC",system-ui,sans-serif;
-margin:0 auto;max-width:1200px;padding:24px;color:#1f2328;line-height:1.5;font-size:14px}
+html{-webkit-print-color-adjust:exact;print-color-adjust:exact}
+body{font-family:""" + CJK_FONTS + """,system-ui,sans-serif;
+margin:0 auto;max-width:1200px;padding:24px;color:#1f2328;line-height:1.5;font-size:14px;overflow-wrap:break-word}
+@font-face{font-family:"certify-cjk-probe";src:""" + _CJK_LOCAL + """;size-adjust:1%}
+.cjk-note{font-family:"certify-cjk-probe",system-ui,sans-serif;margin:0;color:var(--fail);font-size:13px;line-height:1.2}
 h1{font-size:22px;margin:0 0 4px}h2{font-size:18px;border-bottom:2px solid var(--line);padding-bottom:4px;margin-top:32px}
 h3{font-size:16px;margin:0}
 .meta{color:var(--muted);font-size:12px}
-.cards{display:flex;gap:12px;margin:12px 0}
+.cards{display:flex;flex-wrap:wrap;gap:12px;margin:12px 0}
 .card{border:1px solid var(--line);border-radius:8px;padding:10px 16px;min-width:120px;background:var(--bg)}
 .card b{display:block;font-size:24px}
 .card.pass b{color:var(--pass)}.card.fail b{color:var(--fail)}.card.undetermined b{color:var(--und)}
+.scroll{max-width:100%;overflow-x:auto;margin:8px 0}
+.scroll>table{margin:0}
 table{border-collapse:collapse;width:100%;margin:8px 0}
 th,td{border:1px solid var(--line);padding:4px 8px;text-align:left;vertical-align:top}
 th{background:var(--bg);font-weight:600}
@@ -81,10 +100,46 @@ tr.not_met td{background:#fff5f5}tr.unknown td{background:#fffbea}
 .cite a{color:inherit}
 blockquote{margin:6px 0;padding:4px 12px;border-left:4px solid var(--line);color:#333;background:var(--bg)}
 .small{font-size:12px;color:var(--muted)}
+.problems li,.small{overflow-wrap:anywhere}
 .bar{display:inline-block;height:10px;background:var(--fail);vertical-align:middle}
 .bar.unk{background:var(--und)}
-@media print{.entity{break-inside:avoid}body{max-width:none}}
+svg{max-width:100%;height:auto}
+@media (max-width:600px){
+body{padding:12px;font-size:13px}
+.card{flex:1 1 calc(50% - 12px);min-width:0;padding:8px 12px}
+.entity{padding:10px;border-radius:6px}
+.scroll>table{min-width:560px}
+}
+@page{size:A4;margin:14mm 12mm 16mm;
+@bottom-center{content:counter(page) " / " counter(pages);font-size:9pt;color:#57606a}}
+@media print{
+body{max-width:none;padding:0;font-size:11px}
+.entity,.zone,tr{break-inside:avoid}
+.scroll{overflow:visible}
+h2{break-after:avoid}
+a{color:inherit;text-decoration:none}
+}
 """
+
+CJK_NOTE = ("Chinese characters may show as boxes: this computer has no Chinese (CJK) font. "
+            "Install one, e.g. Noto Sans CJK SC (Debian/Ubuntu: fonts-noto-cjk), or open the report "
+            "on another computer.")
+
+
+def page_head(title: str, lang: str, css: str) -> str:
+    """The start of a report page, up to and including the CJK font note at the top of the body."""
+    html_lang = "zh-CN" if lang == "zh" else "en"
+    return (f'<!DOCTYPE html>\n<html lang="{html_lang}">\n<head>\n<meta charset="utf-8">\n'
+            f'<meta name="viewport" content="width=device-width, initial-scale=1">\n'
+            f"<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'; "
+            f"img-src data:\">\n<title>{_e(title)}</title>\n<style>{css}</style>\n</head>\n<body>\n"
+            f'<p class="cjk-note" lang="en">{_e(CJK_NOTE)}</p>\n')
+
+
+def scroll(table_html: str) -> str:
+    """A wide table in its own horizontally scrolling box, so it never widens the page."""
+    return f'<div class="scroll">{table_html}</div>'
+
 
 
 def _e(text: Any) -> str:
@@ -201,7 +256,7 @@ class _Clauses:
         return _e(cite)
 
 
-def _entity(rec: dict[str, Any], lang: str, clauses: _Clauses, out: list[str]) -> None:
+def _entity(rec: dict[str, Any], lang: str, clauses: _Clauses, out: _Writer | list[str]) -> None:
     w, x = WORDS[lang], EXTRA[lang]
     ent, outcome = rec["entity"], rec["outcome"]
     anchor = "entity-" + "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in ent["id"])
@@ -212,7 +267,7 @@ def _entity(rec: dict[str, Any], lang: str, clauses: _Clauses, out: list[str]) -
                f'<span class="badge {outcome} outcome">{_e(w[outcome])}</span>'
                f'<span class="small">{_e(ent.get("source") or "")}</span></header>')
     out.append(f'<p class="why">{_e(reasons(rec, lang))}</p>')
-    out.append(f'<table class="checklist"><thead><tr><th>{x["status"]}</th><th>{x["cite"]}</th>'
+    out.append(f'<div class="scroll"><table class="checklist"><thead><tr><th>{x["status"]}</th><th>{x["cite"]}</th>'
                f'<th>{x["criterion"]}</th><th>{x["value_h"]}</th><th>{x["threshold_h"]}</th><th>{x["gap"]}</th>'
                f'<th>{x["path_h"]}</th><th>{x["missing_h"]}</th></tr></thead><tbody>')
     for c in rec["criteria"]:
@@ -234,7 +289,7 @@ def _entity(rec: dict[str, Any], lang: str, clauses: _Clauses, out: list[str]) -
             f'<td style="padding-left:{0.5 + pad:.1f}em">{_e(_label(c["title"], lang))}{tags}</td>'
             f'<td>{_e(value)}</td><td>{_e(threshold)}</td><td>{_e(gap)}</td><td>{_e(path)}</td>'
             f'<td>{_e(missing)}</td></tr>')
-    out.append("</tbody></table>")
+    out.append("</tbody></table></div>")
     if rec.get("missing_inputs"):
         out.append(f'<div class="missing"><h4>{_e(w["missing_header"])}</h4><ul>')
         for m in rec["missing_inputs"]:
@@ -288,13 +343,13 @@ def ranking_from_scores(result: dict[str, Any], lang: str = "zh") -> list[dict[s
     return rows
 
 
-def _ranking(ranking: list[dict[str, Any]] | None, lang: str, out: list[str]) -> None:
+def _ranking(ranking: list[dict[str, Any]] | None, lang: str, out: _Writer | list[str]) -> None:
     """An optional ranking view (rows of {rank, id, name, score, max}); a plain SVG bar per row."""
     if not ranking:
         return
     x = EXTRA[lang]
     top = max((float(Fraction(str(r.get("max") or r.get("score") or 0))) for r in ranking), default=0) or 1.0
-    out.append(f'<h2>{_e(x["ranking_h"])}</h2><table class="ranking"><thead><tr><th>{x["rank"]}</th>'
+    out.append(f'<h2>{_e(x["ranking_h"])}</h2><div class="scroll"><table class="ranking"><thead><tr><th>{x["rank"]}</th>'
                f'<th>{x["entity"]}</th><th>{x["score"]}</th><th></th></tr></thead><tbody>')
     for r in ranking:
         try:
@@ -306,20 +361,26 @@ def _ranking(ranking: list[dict[str, Any]] | None, lang: str, out: list[str]) ->
                    f'<td>{_e(r.get("score_text") or r.get("score"))}</td><td><svg width="300" height="12" '
                    f'role="img" aria-label="{_e(r.get("score"))}"><rect width="{width:.1f}" height="12" '
                    f'fill="#0969da"/></svg></td></tr>')
-    out.append("</tbody></table>")
+    out.append("</tbody></table></div>")
 
 
 def render_html(records: Iterable[dict[str, Any]], out: TextIO, lang: str = "zh",
                 pack_title: dict[str, str] | None = None, source: dict[str, Any] | None = None,
                 clauses: dict[str, str] | None = None, problems: Iterable[Any] = (),
                 ranking: list[dict[str, Any]] | None = None) -> dict[str, int]:
-    """Write the report; returns the counts by outcome. `clauses` maps a cite to its text."""
+    """Write the report; returns the counts by outcome. `clauses` maps a cite to its text.
+
+    The summary at the top needs every record first, so the records are kept; their HTML is not:
+    each part is written to `out` as soon as it is made (a 10,000-town report never holds the
+    page).
+    """
     recs = list(records)
     w, x = WORDS[lang], EXTRA[lang]
     info = summary(recs)
     cited = _Clauses(clauses or {})
     title = _label(pack_title, lang) if pack_title else (recs[0]["record"]["pack"] if recs else "")
-    body: list[str] = []
+    out.write(page_head(f"{title} — {x['report']}", lang, CSS))
+    body = _Writer(out)
     body.append(f"<h1>{_e(title)} — {_e(x['report'])}</h1>")
     if recs:
         prov = recs[0]["record"]
@@ -338,19 +399,19 @@ def render_html(records: Iterable[dict[str, Any]], out: TextIO, lang: str = "zh"
     body.append("</div>")
     if info["failing"]:
         most = max(f["not_met"] + f["unknown"] for f in info["failing"]) or 1
-        body.append(f'<h3>{_e(x["most_failed"])}</h3><table class="failing"><thead><tr><th>{x["cite"]}</th>'
-                    f'<th>{x["criterion"]}</th><th>{x["not_met_n"]}</th><th>{x["unknown_n"]}</th><th></th></tr>'
-                    "</thead><tbody>")
+        body.append(f'<h3>{_e(x["most_failed"])}</h3><div class="scroll"><table class="failing"><thead><tr>'
+                    f'<th>{x["cite"]}</th><th>{x["criterion"]}</th><th>{x["not_met_n"]}</th><th>{x["unknown_n"]}</th>'
+                    "<th></th></tr></thead><tbody>")
         for f in info["failing"]:
             bar = (f'<span class="bar" style="width:{120 * f["not_met"] / most:.0f}px"></span>'
                    f'<span class="bar unk" style="width:{120 * f["unknown"] / most:.0f}px"></span>')
             body.append(f'<tr><td class="cite">{cited.link(f.get("cite"))}</td>'
                         f'<td>{_e(_label(f["title"], lang))}</td>'
                         f'<td>{f["not_met"]}</td><td>{f["unknown"]}</td><td>{bar}</td></tr>')
-        body.append("</tbody></table>")
+        body.append("</tbody></table></div>")
     show_what = any("what_it_takes" in r for r in recs)
     what_head = f'<th>{x["what"]}</th>' if show_what else ""
-    body.append(f'<table class="overview"><thead><tr><th>{x["entity"]}</th><th>{x["outcome"]}</th>'
+    body.append(f'<div class="scroll"><table class="overview"><thead><tr><th>{x["entity"]}</th><th>{x["outcome"]}</th>'
                 f'<th>{x["why"]}</th>{what_head}</tr></thead><tbody>')
     for rec in recs:
         ent = rec["entity"]
@@ -359,7 +420,7 @@ def render_html(records: Iterable[dict[str, Any]], out: TextIO, lang: str = "zh"
                     f'<td><a href="#{_e(anchor)}">{_e(ent["id"])} {_e(ent.get("name") or "")}</a></td>'
                     f'<td><span class="badge {rec["outcome"]}">{_e(w[rec["outcome"]])}</span></td>'
                     f'<td>{_e(reasons(rec, lang))}</td>{_first_option(rec, lang) if show_what else ""}</tr>')
-    body.append("</tbody></table>")
+    body.append("</tbody></table></div>")
     _ranking(ranking, lang, body)
     probs = sorted(problems)
     if probs:
@@ -375,11 +436,20 @@ def render_html(records: Iterable[dict[str, Any]], out: TextIO, lang: str = "zh"
             body.append(f'<blockquote id="{cited.ids[cite]}"><b>{_e(cite)}</b> {_e(text)}</blockquote>')
     else:
         body.append(f'<p class="small">{_e(x["clause_missing"])}</p>')
-    html_lang = "zh-CN" if lang == "zh" else "en"
-    out.write(f'<!DOCTYPE html>\n<html lang="{html_lang}">\n<head>\n<meta charset="utf-8">\n'
-              f'<meta name="viewport" content="width=device-width, initial-scale=1">\n'
-              f"<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'; "
-              f"img-src data:\">\n<title>{_e(title)} — {_e(x['report'])}</title>\n<style>{CSS}</style>\n</head>\n<body>\n")
-    out.write("\n".join(body))
     out.write("\n</body>\n</html>\n")
     return info["counts"]
+
+
+class _Writer:
+    """What the page builders append to: a list's append/extend that writes each part at once."""
+
+    def __init__(self, out: TextIO):
+        self.out = out
+
+    def append(self, part: str) -> None:
+        self.out.write(part)
+        self.out.write("\n")
+
+    def extend(self, parts: Iterable[str]) -> None:
+        for part in parts:
+            self.append(part)

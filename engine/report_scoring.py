@@ -16,7 +16,7 @@ import json
 from fractions import Fraction
 from typing import Any, Iterable, TextIO
 
-from .report_html import CSS
+from .report_html import CSS, _Writer, page_head
 from .scoring_report import WORDS, _award_text, _l, _marks, part_line, render_score_csv
 
 EXTRA = {
@@ -49,11 +49,13 @@ border:1px solid var(--line);font-weight:600}
 .pill.award{background:#dcf5e3;border-color:#9bd3ab}.pill.none{color:var(--muted)}
 .zone .body{display:flex;gap:24px;flex-wrap:wrap;align-items:flex-start}
 .zone svg.chart{flex:0 0 auto}
-.zone .lines{flex:1 1 420px;min-width:320px}
+.zone .lines{flex:1 1 420px;min-width:0}
 .zone .lines h4{margin:6px 0 2px;font-size:14px}
 .zone .lines ul{margin:0 0 4px;padding-left:20px}
 .zone .lines li{font-family:ui-monospace,"Noto Sans Mono CJK SC",monospace;font-size:12.5px}
+.zone .lines li{overflow-wrap:anywhere}
 .marks{list-style:none;padding-left:0;margin:6px 0}
+@media (max-width:600px){.zone{padding:10px}.zone .body{gap:8px}.scroll>table.ranking{min-width:960px}}
 .marks .met{color:var(--fail)}.marks .unknown{color:var(--und)}.marks .not_met{color:var(--muted)}
 """
 
@@ -143,7 +145,10 @@ def render_score_html(result: dict[str, Any], out: TextIO, lang: str = "zh", pac
     w, x = WORDS[lang], EXTRA[lang]
     unit = result.get("award_unit") or ""
     title = _l(pack_title, lang) or result["record"]["pack"]
-    body: list[str] = [f"<h1>{_e(title)} — {_e(x['report'])}</h1>"]
+    # Written as it is made: no zone's HTML is kept once it is out.
+    out.write(page_head(f"{title} — {x['report']}", lang, CSS + SCORING_CSS))
+    body = _Writer(out)
+    body.append(f"<h1>{_e(title)} — {_e(x['report'])}</h1>")
     line, overrides = _provenance(result, lang)
     body.append(f'<p class="meta">{_e(line)}</p>')
     body.extend(f'<p class="meta override"><b>{_e(x["override"])}</b> {_e(o)}</p>' for o in overrides)
@@ -171,23 +176,16 @@ def render_score_html(result: dict[str, Any], out: TextIO, lang: str = "zh", pac
         body.append(f'<h2>{_e(x["problems_h"])}</h2><ul class="problems">')
         body.extend(f"<li>{_e(p.format())}</li>" for p in probs)
         body.append("</ul>")
-    body.append(f'<h2>{_e(w["choices"])}</h2><table class="choices"><thead><tr><th></th><th>{_e(x["value"])}</th>'
+    body.append(f'<h2>{_e(w["choices"])}</h2><div class="scroll"><table class="choices"><thead><tr><th></th><th>{_e(x["value"])}</th>'
                 f'<th>{_e(x["note"])}</th></tr></thead><tbody>')
     for name, choice in result["choices"].items():
         body.append(f"<tr><td><code>{_e(name)}</code></td><td>{_e(json.dumps(choice['value'], ensure_ascii=False))}"
                     f"</td><td>{_e(choice.get('note') or '')}</td></tr>")
-    body.append("</tbody></table>")
-    html_lang = "zh-CN" if lang == "zh" else "en"
-    out.write(f'<!DOCTYPE html>\n<html lang="{html_lang}">\n<head>\n<meta charset="utf-8">\n'
-              f'<meta name="viewport" content="width=device-width, initial-scale=1">\n'
-              f"<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'; "
-              f"img-src data:\">\n<title>{_e(title)} — {_e(x['report'])}</title>\n<style>{CSS}{SCORING_CSS}</style>\n"
-              "</head>\n<body>\n")
-    out.write("\n".join(body))
+    body.append("</tbody></table></div>")
     out.write("\n</body>\n</html>\n")
 
 
-def _cohort(cohort: dict[str, Any], lang: str, unit: str, body: list[str]) -> None:
+def _cohort(cohort: dict[str, Any], lang: str, unit: str, body: _Writer | list[str]) -> None:
     w, x = WORDS[lang], EXTRA[lang]
     zones = cohort["zones"]
     inds = zones[0]["indicators"] if zones else []
@@ -196,7 +194,7 @@ def _cohort(cohort: dict[str, Any], lang: str, unit: str, body: list[str]) -> No
     body.append(f'<h2>{_e(_l(cohort["label"], lang))} ({cohort["ranked"]}/{cohort["size"]})</h2>')
     heads = "".join(f'<th class="num" title="{_e(_l(i["title"], lang))}">{_e(_short(i["title"], lang))}</th>'
                     for i in inds)
-    body.append(f'<table class="ranking"><thead><tr><th>{_e(w["rank"])}</th><th>{_e(w["zone"])}</th>'
+    body.append(f'<div class="scroll"><table class="ranking"><thead><tr><th>{_e(w["rank"])}</th><th>{_e(w["zone"])}</th>'
                 f'<th class="num">{_e(w["total"])}</th>{heads}<th>{_e(w["award"])}</th><th>{_e(w["marks"])}</th>'
                 "</tr></thead><tbody>")
     for z in zones:
@@ -211,7 +209,7 @@ def _cohort(cohort: dict[str, Any], lang: str, unit: str, body: list[str]) -> No
             f'<td><a href="#{_e(_anchor("zone-", z["id"]))}">{_e(z["id"])} {_e(z.get("name") or "")}</a></td>'
             f'<td class="num"><b>{_e(total)}</b></td>{cells}<td>{_e(_award_text(z["award"], unit, lang))}</td>'
             f'<td>{_e(_marks(z, lang))}</td></tr>')
-    body.append("</tbody></table>")
+    body.append("</tbody></table></div>")
     table = "; ".join(f"{a['place']}: {a['amount']}{unit}" for a in cohort.get("awards_table") or [])
     body.append(f'<p class="small">{_e(w["paid"])}: <b>{_e(cohort["awards_paid"])}{_e(unit)}</b>'
                 + (f" · {_e(x['awards_table'])} {_e(table)}" if table else "") + "</p>")
@@ -222,7 +220,7 @@ def _cohort(cohort: dict[str, Any], lang: str, unit: str, body: list[str]) -> No
     body.append("</section>")
 
 
-def _zone(z: dict[str, Any], lang: str, unit: str, body: list[str]) -> None:
+def _zone(z: dict[str, Any], lang: str, unit: str, body: _Writer | list[str]) -> None:
     w = WORDS[lang]
     rank = f"{w['place']}{z['rank']}/{z['of']}" if z["rank"] is not None else w["excluded_rank"]
     if z["provisional"]:

@@ -14,11 +14,12 @@ import yaml
 
 from engine.clauses import clause_text, load_clauses, parse_clauses
 
+import browser
 from conftest import HUGUAN_PACK, HUGUAN_TOWNS, ROOT
 
 SEED = "004_3906f5c9db5bee8f.txt"
-CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                  "--disable-component-update", "--disable-sync", "--no-first-run"]
+YANGZHOU_PACK = ROOT / "rules" / "yangzhou-zone-evaluation.yaml"
+YANGZHOU_ZONES = ROOT / "fixtures" / "yangzhou-zones.yaml"
 
 
 def _expected() -> dict[str, str]:
@@ -195,23 +196,19 @@ def test_html_escapes_data(tmp_path):
 
 
 def _chromium() -> str:
-    for name in ("chromium", "chromium-browser"):
-        found = shutil.which(name)
-        if found:
-            return found
-    script = ROOT / "scripts" / "install-chromium.sh"
-    if hasattr(os, "geteuid") and os.geteuid() == 0 and script.exists():
-        done = subprocess.run(["bash", str(script)], capture_output=True, text=True, timeout=900)
-        found = shutil.which("chromium")
-        if found:
-            return found
-        pytest.skip(f"chromium could not be installed: {done.stderr.strip()[-300:]}")
-    pytest.skip("chromium is not installed and this is not root (run scripts/install-chromium.sh as root)")
+    return browser.chromium()
 
 
-def _browser(chromium: str, profile: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([chromium, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", *args],
-                          capture_output=True, text=True, timeout=180)
+def _browser(chromium: str, profile: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return browser.run(chromium, profile, *args, env=env)
+
+
+@pytest.fixture(scope="module")
+def score_html(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("score") / "score.html"
+    done = _cli("report", "--rules", str(YANGZHOU_PACK), str(YANGZHOU_ZONES), "--as-of", "2024-12-31", "-o", str(out))
+    assert done.returncode == 0, done.stderr
+    return out
 
 
 def test_report_in_headless_chromium(report_html, tmp_path):
@@ -241,3 +238,136 @@ def test_ranking_view_draws_svg_bars():
     render_html([], out, ranking=rows)
     text = out.getvalue()
     assert "<svg" in text and 'width="262.5"' in text and "87.5 / 100" in text and "一区 (甲类)" in text
+
+
+# ---------------------------------------------------------------------------------------------
+# On a phone, in print, without Chinese fonts
+
+PHONE = (390, 844)  # an iPhone 12-15 in CSS pixels
+
+# Loads the report, unchanged, in a 390 px wide frame (srcdoc: same origin as this page, so the
+# script here can measure it; the report's own CSP, which forbids scripts in it, stays in force).
+# Once the fonts are ready it measures every element not inside a `.scroll` box (a wide table
+# scrolls inside its own box: the box must fit, the table may not) and writes the result into
+# the page, which --dump-dom prints. --virtual-time-budget lets the page finish loading first.
+LAYOUT_PROBE = """
+function measure() {
+  var frame = document.getElementById('page'), doc = frame.contentDocument, win = frame.contentWindow;
+  var width = doc.documentElement.clientWidth, wider = [], all = doc.body.getElementsByTagName('*');
+  for (var i = 0; i < all.length; i++) {
+    var el = all[i];
+    if (el.parentElement && el.parentElement.closest('.scroll')) continue;
+    var r = el.getBoundingClientRect();
+    if (r.width === 0 && r.height === 0) continue;
+    if (r.left < -0.5 || r.right > width + 0.5)
+      wider.push(el.tagName + '.' + el.className + ' ' + Math.round(r.left) + '..' + Math.round(r.right));
+  }
+  var note = doc.createRange();
+  note.selectNodeContents(doc.querySelector('.cjk-note'));
+  var boxes = doc.querySelectorAll('.scroll'), scrolling = 0;
+  for (var j = 0; j < boxes.length; j++) if (boxes[j].scrollWidth > boxes[j].clientWidth) scrolling++;
+  var result = {viewport: win.innerWidth, width: width, page: doc.documentElement.scrollWidth,
+                wider: wider.slice(0, 20), wider_count: wider.length, boxes: boxes.length, scrolling: scrolling,
+                note_width: Math.round(note.getBoundingClientRect().width), fonts: doc.fonts.status};
+  var out = document.createElement('pre');
+  out.id = 'layout';
+  out.textContent = JSON.stringify(result);
+  document.body.appendChild(out);
+}
+window.addEventListener('load', function () {
+  document.getElementById('page').contentDocument.fonts.ready.then(measure);
+});
+"""
+
+
+def _layout(page: Path, tmp_path: Path, env: dict[str, str] | None = None) -> dict:
+    import html as html_module
+    import json
+    import re
+
+    probe = tmp_path / f"{page.stem}-probe.html"
+    probe.write_text(
+        '<!DOCTYPE html><html><body style="margin:0">'
+        f'<iframe id="page" style="width:{PHONE[0]}px;height:{PHONE[1]}px;border:0" '
+        f'srcdoc="{html_module.escape(page.read_text(encoding="utf-8"))}"></iframe>'
+        f"<script>{LAYOUT_PROBE}</script></body></html>", encoding="utf-8")
+    done = _browser(_chromium(), tmp_path / f"profile-{page.stem}-{bool(env)}", "--window-size=800,900",
+                    "--virtual-time-budget=10000", "--dump-dom", probe.as_uri(), env=env)
+    assert done.returncode == 0, done.stderr[-2000:]
+    found = re.search(r'<pre id="layout">(.*?)</pre>', done.stdout)
+    assert found, "the layout probe did not run: " + done.stdout[-500:]
+    return json.loads(html_module.unescape(found.group(1)))
+
+
+def _has_cjk_font() -> bool:
+    listed = subprocess.run(["fc-list", ":lang=zh", "family"], capture_output=True, text=True) \
+        if shutil.which("fc-list") else None
+    return bool(listed and listed.stdout.strip())
+
+
+@pytest.mark.parametrize("which", ["report_html", "score_html"])
+def test_phone_width_nothing_is_wider_than_the_screen(which, request, tmp_path):
+    page = request.getfixturevalue(which)
+    layout = _layout(page, tmp_path)
+    assert layout["viewport"] == PHONE[0] and layout["fonts"] == "loaded", layout
+    assert layout["wider_count"] == 0, layout["wider"]  # cards wrap, text wraps
+    assert layout["page"] <= layout["width"], layout  # the page itself never scrolls sideways
+    assert layout["scrolling"] >= 1, layout  # the wide tables scroll inside their own box
+    if _has_cjk_font():
+        assert layout["note_width"] < 40, layout  # the font note is hidden where Chinese can be drawn
+
+
+def test_without_cjk_fonts_the_page_says_so(report_html, tmp_path):
+    # A fontconfig that knows only DejaVu (no Chinese glyphs): the note must show, legibly.
+    dejavu = Path("/usr/share/fonts/truetype/dejavu")
+    if not dejavu.is_dir():
+        pytest.skip("no DejaVu fonts to stand in for a machine without Chinese fonts (apt-get install fonts-dejavu-core)")
+    config = tmp_path / "fonts.conf"
+    config.write_text(f'<?xml version="1.0"?><fontconfig><dir>{dejavu}</dir>'
+                      f"<cachedir>{tmp_path / 'fontcache'}</cachedir></fontconfig>", encoding="utf-8")
+    layout = _layout(report_html, tmp_path, env=dict(os.environ, FONTCONFIG_FILE=str(config)))
+    assert layout["note_width"] > 200, layout
+    assert "fonts-noto-cjk" in report_html.read_text(encoding="utf-8")
+
+
+def _pdf_pages(pdf: bytes) -> list[tuple[float, float]]:
+    import re
+
+    return [(float(w), float(h)) for w, h in re.findall(rb"/MediaBox\s*\[\s*0 0 ([\d.]+) ([\d.]+)\s*\]", pdf)]
+
+
+def _pixels_near(ppm: bytes, rgb: tuple[int, int, int], tolerance: int = 6) -> int:
+    """How many pixels of a binary PPM (P6) image are within `tolerance` of a colour."""
+    magic, width, height, _, data = ppm.split(maxsplit=4)
+    assert magic == b"P6" and len(data) >= int(width) * int(height) * 3
+    red, green, blue = rgb
+    return sum(1 for i in range(0, len(data) - 2, 3)
+               if abs(data[i] - red) <= tolerance and abs(data[i + 1] - green) <= tolerance
+               and abs(data[i + 2] - blue) <= tolerance)
+
+
+@pytest.mark.parametrize("which", ["report_html", "score_html"])
+def test_printed_on_a4_with_page_numbers_and_bars(which, request, tmp_path):
+    page = request.getfixturevalue(which)
+    tools = browser.DevTools(_chromium(), tmp_path / "profile-print")
+    try:
+        pdf = tools.print_pdf(page.resolve().as_uri())
+    finally:
+        tools.close()
+    (tmp_path / "printed.pdf").write_bytes(pdf)
+    sizes = _pdf_pages(pdf)
+    assert sizes and all(abs(w - 595.3) < 2 and abs(h - 841.9) < 2 for w, h in sizes), sizes[:3]  # A4, not Letter
+    if not (shutil.which("pdftotext") and shutil.which("pdftoppm")):
+        pytest.skip("pdftotext/pdftoppm missing (apt-get install poppler-utils): page numbers and colours not checked")
+    pages = len(sizes)
+    for number in sorted({1, 2, pages} & set(range(1, pages + 1))):
+        text = subprocess.run(["pdftotext", "-f", str(number), "-l", str(number), str(tmp_path / "printed.pdf"), "-"],
+                              capture_output=True, text=True, check=True).stdout
+        assert f"{number} / {pages}" in text.splitlines(), f"page {number} has no page number"
+    if which == "report_html":
+        # The bars of "why entities did not pass" are CSS backgrounds, which a print dialog drops
+        # by default; print-color-adjust: exact keeps them. Solid red blocks on page 1, not just
+        # red text (about 40 such pixels without the bars, about 1,600 with them, at 50 dpi).
+        image = subprocess.run(["pdftoppm", "-r", "50", "-f", "1", "-l", "1", "-singlefile",
+                                str(tmp_path / "printed.pdf")], capture_output=True, check=True).stdout
+        assert _pixels_near(image, (0xB3, 0x26, 0x1E)) > 500
