@@ -1,36 +1,84 @@
-"""Command line: `certify validate`, `certify evaluate`, `certify schema`.
+"""Command line: `certify validate | evaluate | report | score | test | lint | diff | schema`.
 
-The click functions only parse options and choose a renderer; the engine package decides.
-Exit codes are documented in README ("Exit codes") and listed in `EXIT`.
+Each click function only parses its options and calls one `run_*` function, which does the work
+and returns the exit code (README "Exit codes", `EXIT`). `_command` turns the errors every
+command can meet into messages and codes: an output that cannot be written (E170-E173, exit 2),
+a fault of the decision engine (exit 5), SIGINT / SIGTERM (exit 130 / 143, temporary files
+removed, workers stopped).
+
+Streams: with a machine format (`--format json`, `csv`, …) standard output carries only that
+format; banners, warnings, progress, problems and counts go to standard error.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import json
-import os
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, NoReturn
 
 import click
 
 from engine import ENGINE_VERSION
 from engine.evaluate import ENGINES
-from engine.pipeline import decide_files, load_pack, parse_overrides
+from engine.outputs import (STDOUT, Interrupted, OutputError, check_output, cleanup, install_signal_handlers,
+                            open_output, output_path, progress)
+from engine.pipeline import (INPUT_FORMATS, STDIN, RowCounts, decide_files, load_pack, parse_overrides,
+                             spool_stdin, worker_count)
 from engine.problems import DecisionError, EngineError, ProblemsError, has_errors
-from engine.outputs import progress
 from engine.report import PROBLEM_RENDERERS, encode_record, render_text, stream_evaluation_json
 from engine.validate import validate_file
 
 EXIT = {
     "ok": 0,          # everything decided / every pack clean
     "problems": 1,    # validate: a pack has errors; test: a case failed
-    "usage": 2,       # bad command line (click's own code)
-    "bad_data": 3,    # evaluate: some data could not be used; the rest was decided
+    "usage": 2,       # bad command line (click's own code), or an output that cannot be written
+    "bad_data": 3,    # evaluate: some data could not be used (rows refused or values bad); the rest was decided
     "bad_pack": 4,    # evaluate: the rule pack has errors; nothing was decided
     "engine": 5,      # the decision engine misbehaved; no record was written for it
 }
+
+
+class Stop(Exception):
+    """End the command with this exit code (its messages are already on stderr)."""
+
+    def __init__(self, code: int):
+        super().__init__(code)
+        self.code = code
+
+
+def _say(message: str) -> None:
+    click.echo(message, err=True)
+
+
+def _stop(code: str, message: str = "") -> NoReturn:
+    if message:
+        _say(message)
+    raise Stop(EXIT[code])
+
+
+def _command(work: Callable[..., int], lang: str = "en", /, **options: Any) -> NoReturn:
+    """Run one command's work function and exit with its code; errors become messages."""
+    try:
+        code = work(**options)
+    except Stop as stop:
+        code = stop.code
+    except OutputError as error:
+        _say(error.problem.format(lang))
+        code = EXIT["usage"]
+    except DecisionError as error:
+        _say(f"decision engine fault: {error}")
+        code = EXIT["engine"]
+    except Interrupted as signal:
+        cleanup()  # temporary files still open, worker processes still running
+        _say("中断：未写入任何结果文件" if lang == "zh" else "interrupted: no output file was written")
+        code = signal.exit_code
+    sys.exit(code)
+
+
+# ---------------------------------------------------------------------------------------------
+# Options shared by several commands
 
 
 def _overrides(sets: tuple[str, ...], files: tuple[str, ...]) -> dict[str, Any]:
@@ -41,7 +89,7 @@ def _overrides(sets: tuple[str, ...], files: tuple[str, ...]) -> dict[str, Any]:
         raise click.UsageError(str(error))
     except ProblemsError as error:
         PROBLEM_RENDERERS["text"](error.problems, sys.stderr)
-        sys.exit(EXIT["usage"])
+        _stop("usage")
 
 
 def _pack(path: str, date: dt.date, overrides: dict[str, Any]) -> Any:
@@ -50,8 +98,7 @@ def _pack(path: str, date: dt.date, overrides: dict[str, Any]) -> Any:
         return load_pack(path, date, overrides)[0]
     except ProblemsError as error:
         PROBLEM_RENDERERS["text"](error.problems, sys.stderr)
-        click.echo(f"the rule pack {path} has errors; nothing was decided", err=True)
-        sys.exit(EXIT["bad_pack"])
+        _stop("bad_pack", f"the rule pack {path} has errors; nothing was decided")
 
 
 def _store_read_option(ctx: click.Context, param: click.Parameter, value: Any) -> None:
@@ -77,19 +124,62 @@ def _read_options() -> Any:
                        allow_unknown_columns=bool(found.get("allow_unknown_columns")))
 
 
-def _as_of(value: str | None) -> dt.date:
+def _as_of(value: str | None, lang: str = "en") -> dt.date:
+    """The --as-of date; defaulted to today with a warning naming the date (decisions depend on it)."""
     if value is None:
-        return dt.date.today()
+        today = dt.date.today()
+        _say(f"警告: 未给出 --as-of, 按今天 {today.isoformat()} 判定" if lang == "zh" else
+             f"warning: no --as-of given; deciding as of today, {today.isoformat()}")
+        return today
     try:
         return dt.date.fromisoformat(value)
     except ValueError:
         raise click.BadParameter(f"{value!r} is not a date; write it as 2024-01-01", param_hint="--as-of")
 
 
+def _workers(requested: int, lang: str = "en") -> int:
+    count, capped = worker_count(requested)
+    if capped:
+        _say(f"警告: --workers {requested} 超过可用的 {count} 个 CPU, 按 {count} 个进程判定" if lang == "zh" else
+             f"warning: --workers {requested} is more than the {count} CPU(s) available; using {count}")
+    return count
+
+
+def _data(data: tuple[str, ...], input_format: str | None) -> list[str]:
+    """DATA arguments, with `-` (standard input, at most once) spooled to a file of its format."""
+    if list(data).count(STDIN) > 1:
+        raise click.UsageError("'-' (standard input) can be given once")
+    return [spool_stdin(input_format) if file == STDIN else file for file in data]
+
+
+def _finish(problems: list[Any], counts: RowCounts, lang: str) -> int:
+    """Problems and the row counts on stderr; exit 3 when any row was refused or had bad data."""
+    if problems:
+        PROBLEM_RENDERERS["text"](problems, sys.stderr)
+    _say(counts.line(lang))
+    return EXIT["bad_data"] if (has_errors(problems) or counts.bad) else EXIT["ok"]
+
+
+_AS_OF_HELP = "Decide as on this date (YYYY-MM-DD); default today, with a warning naming the date."
+_DATA_HELP = ("DATA files: YAML, JSON, CSV, XLSX; '-' reads standard input, whose format is --input-format or, "
+              "if not given, sniffed from its first bytes (zip: xlsx; { or [: json; a comma in the first line: csv; "
+              "else yaml).")
+_INPUT_FORMAT = click.option("--input-format", type=click.Choice(INPUT_FORMATS),
+                             help="Format of '-' (standard input); default: sniffed.")
+_OUTPUT_HELP = ("Write to this file instead of standard output ('-' = standard output). Written to a temporary "
+                "file and moved into place; FIFOs and devices are written through, symlinks to their target.")
+_WORKERS_HELP = ("Decide in this many processes (0 = one per CPU; capped at the CPUs available); "
+                 "output order is unchanged.")
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(ENGINE_VERSION, prog_name="certify")
 def main() -> None:
     """Rules-as-code certification for local industrial policy."""
+
+
+# ---------------------------------------------------------------------------------------------
+# validate
 
 
 @main.command()
@@ -101,6 +191,10 @@ def main() -> None:
 @click.option("--show-ignored", is_flag=True, help="Also list the findings a pack silences (lint: {ignore: ...}), with their reasons.")
 def validate(paths: tuple[str, ...], fmt: str, strict: bool, lang: str = "zh", show_ignored: bool = False) -> None:
     """Check rule packs: syntax, schema, references, units. Exit 0 clean, 1 problems, 2 usage."""
+    _command(run_validate, lang, paths=paths, fmt=fmt, strict=strict, lang=lang, show_ignored=show_ignored)
+
+
+def run_validate(paths: tuple[str, ...], fmt: str, strict: bool, lang: str, show_ignored: bool) -> int:
     from engine.lint import IGNORED, apply_ignores, collect_packs
 
     files, missing, problems = collect_packs(paths)  # refused paths (E175, W213) are problems, never read
@@ -115,18 +209,21 @@ def validate(paths: tuple[str, ...], fmt: str, strict: bool, lang: str = "zh", s
     live = [p for p in problems if p.severity != IGNORED]
     if fmt == "text":
         errors = sum(1 for p in live if p.severity == "error")
-        click.echo(f"已检查 {len(files)} 个规则包：{errors} 个错误，{len(live) - errors} 个警告，{ignored} 个已忽略"
-                   if lang == "zh" else
-                   f"{len(files)} pack(s) checked: {errors} error(s), {len(live) - errors} warning(s), "
-                   f"{ignored} ignored", err=True)
+        _say(f"已检查 {len(files)} 个规则包：{errors} 个错误，{len(live) - errors} 个警告，{ignored} 个已忽略"
+             if lang == "zh" else
+             f"{len(files)} pack(s) checked: {errors} error(s), {len(live) - errors} warning(s), {ignored} ignored")
     failed = has_errors(problems) or (strict and bool(live))
-    sys.exit(EXIT["problems"] if failed else EXIT["ok"])
+    return EXIT["problems"] if failed else EXIT["ok"]
+
+
+# ---------------------------------------------------------------------------------------------
+# evaluate
 
 
 @main.command()
 @click.option("--rules", "pack_path", required=True, type=click.Path(), help="The rule pack (YAML).")
-@click.argument("data", nargs=-1, required=True, type=click.Path())
-@click.option("--as-of", "as_of", help="Decide as on this date (YYYY-MM-DD); default today.")
+@click.argument("data", nargs=-1, required=True, type=click.Path(allow_dash=True))
+@click.option("--as-of", "as_of", help=_AS_OF_HELP)
 @click.option("--format", "fmt", type=click.Choice(["text", "json", "csv", "xlsx"]), default="text", show_default=True,
               help="csv / xlsx: one row per entity, a column per criterion (xlsx needs -o).")
 @click.option("--lang", type=click.Choice(["zh", "en"]), default="zh", show_default=True)
@@ -136,9 +233,9 @@ def validate(paths: tuple[str, ...], fmt: str, strict: bool, lang: str = "zh", s
               help="Add to each record that does not pass the smallest changes that would make it pass.")
 @click.option("--set", "sets", multiple=True, metavar="NAME=VALUE", help="Override a parameter, e.g. manufacturing_output_min=8亿元.")
 @click.option("--overrides", "override_files", multiple=True, type=click.Path(), help="YAML file of parameter: value overrides.")
-@click.option("--output", "-o", type=click.Path(), help="Write to this file instead of standard output.")
-@click.option("--workers", type=click.IntRange(min=0), default=1, show_default=True,
-              help="Decide in this many processes (0 = one per core); output order is unchanged.")
+@click.option("--output", "-o", type=click.Path(allow_dash=True), help=_OUTPUT_HELP)
+@click.option("--workers", type=click.IntRange(min=0), default=1, show_default=True, help=_WORKERS_HELP)
+@_INPUT_FORMAT
 @click.option("--full", "view", flag_value="full",
               help="Text: every criterion with its value, threshold and gap (the default for a single entity).")
 @click.option("--summary", "view", flag_value="short",
@@ -146,69 +243,60 @@ def validate(paths: tuple[str, ...], fmt: str, strict: bool, lang: str = "zh", s
 @data_read_options
 def evaluate(pack_path: str, data: tuple[str, ...], as_of: str | None, fmt: str, lang: str, engine: str,
              sets: tuple[str, ...], override_files: tuple[str, ...], output: str | None, workers: int,
-             what_it_takes: bool = False, view: str | None = None) -> None:
-    """Decide every entity in DATA files (YAML, JSON, CSV, XLSX) with the rule pack."""
-    date = _as_of(as_of)
+             what_it_takes: bool = False, input_format: str | None = None, view: str | None = None) -> None:
+    """Decide every entity in DATA with the rule pack. DATA: YAML, JSON, CSV or XLSX files; '-' reads
+    standard input (format: --input-format, else sniffed). Ends with the rows read, decided and
+    refused on stderr; exit 3 when any row was refused or had bad data."""
+    _command(run_evaluate, lang, pack_path=pack_path, data=data, as_of=as_of, fmt=fmt, lang=lang, engine=engine,
+             sets=sets, override_files=override_files, output=output, workers=workers,
+             what_it_takes=what_it_takes, input_format=input_format, view=view)
+
+
+def run_evaluate(pack_path: str, data: tuple[str, ...], as_of: str | None, fmt: str, lang: str, engine: str,
+                 sets: tuple[str, ...], override_files: tuple[str, ...], output: str | None, workers: int,
+                 what_it_takes: bool, input_format: str | None, view: str | None) -> int:
+    check_output(output)  # before any work: a batch must not be decided only to be lost
+    if fmt == "xlsx" and not output:
+        raise click.UsageError("--format xlsx writes a file: add -o FILE.xlsx (or -o - for standard output)")
+    date = _as_of(as_of, lang)
     overrides = _overrides(sets, override_files)
     pack = _pack(pack_path, date, overrides)
+    workers = _workers(workers, lang)
+    files = _data(data, input_format)
     problems: list[Any] = []
-    streaming_to_terminal = not output and fmt in ("text", "json") and sys.stdout.isatty()
+    counts = RowCounts()
+    to_stdout = not output or output == STDOUT
+    streaming_to_terminal = to_stdout and fmt in ("text", "json") and sys.stdout.isatty()
     # JSON is encoded where each entity is decided (in the worker processes with --workers).
     render = encode_record if fmt == "json" else None
-    records = progress(decide_files(pack, data, engine, problems, workers=workers, what_it_takes=what_it_takes,
-                                    render=render, read=_read_options()),
+    records = progress(decide_files(pack, files, engine, problems, workers=workers, what_it_takes=what_it_takes,
+                                    render=render, read=_read_options(), counts=counts),
                        enabled=not streaming_to_terminal)
     if fmt in ("csv", "xlsx"):
-        _write_batch(fmt, records, output, pack, lang, problems)
-    target = output + ".partial" if output else None
-    out = open(target, "w", encoding="utf-8") if target else sys.stdout
-    try:
-        if fmt == "json":
-            stream_evaluation_json(records, problems, out)
-        else:
-            render_text(records, out, lang, pack.meta.title, view=view or "auto",
-                        param_labels={name: p.label for name, p in pack.params.items()})
-    except DecisionError as error:
-        click.echo(f"decision engine fault: {error}", err=True)
-        if target:
-            out.close()
-            os.remove(target)  # a partial result must not be mistaken for a complete one
-        sys.exit(EXIT["engine"])
-    finally:
-        if target and not out.closed:
-            out.close()
-    if output and target:
-        os.replace(target, output)  # never leave a half-written result under the real name
-    if problems:
-        PROBLEM_RENDERERS["text"](problems, sys.stderr)
-    bad = has_errors(problems)
-    sys.exit(EXIT["bad_data"] if bad else EXIT["ok"])
+        from engine.outputs import write_report
+
+        write_report(fmt, records, output, pack, lang, problems)
+    else:
+        with open_output(output) as out:
+            if fmt == "json":
+                stream_evaluation_json(records, problems, out, rows=counts)
+            else:
+                render_text(records, out, lang, pack.meta.title, view=view or "auto",
+                            param_labels={name: p.label for name, p in pack.params.items()})
+    return _finish(problems, counts, lang)
 
 
-def _write_batch(fmt: str, records: Any, output: str | None, pack: Any, lang: str, problems: list[Any],
-                 clauses: dict[str, str] | None = None) -> None:
-    """Write a report or result table (atomically), report problems, and exit with the batch's code."""
-    from engine.outputs import write_report
-
-    if fmt == "xlsx" and not output:
-        raise click.UsageError("--format xlsx writes a file: add -o FILE.xlsx")
-    try:
-        write_report(fmt, records, output, pack, lang, problems, clauses)
-    except DecisionError as error:
-        click.echo(f"decision engine fault: {error}", err=True)
-        sys.exit(EXIT["engine"])
-    if problems:
-        PROBLEM_RENDERERS["text"](problems, sys.stderr)
-    sys.exit(EXIT["bad_data"] if has_errors(problems) else EXIT["ok"])
+# ---------------------------------------------------------------------------------------------
+# report
 
 
 @main.command()
 @click.option("--rules", "pack_path", required=True, type=click.Path(), help="The rule pack (YAML).")
-@click.argument("data", nargs=-1, required=True, type=click.Path())
-@click.option("--output", "-o", type=click.Path(), help="Write the report here (default: standard output).")
+@click.argument("data", nargs=-1, required=True, type=click.Path(allow_dash=True))
+@click.option("--output", "-o", type=click.Path(allow_dash=True), help=_OUTPUT_HELP)
 @click.option("--format", "fmt", type=click.Choice(["html", "markdown", "csv", "xlsx"]),
               help="Default: from the -o suffix (.html .md .csv .xlsx), else html.")
-@click.option("--as-of", "as_of", help="Decide as on this date (YYYY-MM-DD); default today.")
+@click.option("--as-of", "as_of", help=_AS_OF_HELP)
 @click.option("--lang", type=click.Choice(["zh", "en"]), default="zh", show_default=True)
 @click.option("--engine", type=click.Choice(ENGINES), default="durable", show_default=True)
 @click.option("--set", "sets", multiple=True, metavar="NAME=VALUE", help="Override a parameter.")
@@ -217,28 +305,45 @@ def _write_batch(fmt: str, records: Any, output: str | None, pack: Any, lang: st
               help="Show, for each entity that does not pass, the smallest changes that would make it pass.")
 @click.option("--sources", "sources", multiple=True, type=click.Path(),
               help="Folder holding the policy text named by pack.source.seed (default: shared/seeds/ above the pack).")
-@click.option("--workers", type=click.IntRange(min=0), default=1, show_default=True)
+@click.option("--workers", type=click.IntRange(min=0), default=1, show_default=True, help=_WORKERS_HELP)
+@_INPUT_FORMAT
 @data_read_options
 def report(pack_path: str, data: tuple[str, ...], output: str | None, fmt: str | None, as_of: str | None, lang: str,
            engine: str, sets: tuple[str, ...], override_files: tuple[str, ...], what_it_takes: bool,
-           sources: tuple[str, ...], workers: int) -> None:
-    """A reviewer report (HTML, Markdown) or result table (CSV, XLSX) for every entity in DATA.
-    For a scoring pack (kind: scoring): per cohort the ranking, and per zone its points by indicator."""
+           sources: tuple[str, ...], workers: int, input_format: str | None = None) -> None:
+    """A reviewer report (HTML, Markdown) or result table (CSV, XLSX) for every entity in DATA
+    ('-' reads standard input). For a scoring pack (kind: scoring): per cohort the ranking, and
+    per zone its points by indicator."""
+    _command(run_report, lang, pack_path=pack_path, data=data, output=output, fmt=fmt, as_of=as_of, lang=lang,
+             engine=engine, sets=sets, override_files=override_files, what_it_takes=what_it_takes,
+             sources=sources, workers=workers, input_format=input_format)
+
+
+def run_report(pack_path: str, data: tuple[str, ...], output: str | None, fmt: str | None, as_of: str | None,
+               lang: str, engine: str, sets: tuple[str, ...], override_files: tuple[str, ...], what_it_takes: bool,
+               sources: tuple[str, ...], workers: int, input_format: str | None) -> int:
     from engine.clauses import load_clauses
-    from engine.outputs import report_format
+    from engine.outputs import report_format, write_report
     from engine.scoring import is_scoring_file
 
-    date = _as_of(as_of)
+    check_output(output)
+    fmt = report_format(fmt, output)
+    if fmt == "xlsx" and not output:
+        raise click.UsageError("--format xlsx writes a file: add -o FILE.xlsx (or -o - for standard output)")
+    date = _as_of(as_of, lang)
     overrides = _overrides(sets, override_files)
     if is_scoring_file(pack_path):
-        _score_report(pack_path, data, date, overrides, report_format(fmt, output), output, lang, engine)
+        return _score_report(pack_path, data, date, overrides, fmt, output, lang, engine, input_format)
     pack = _pack(pack_path, date, overrides)
-    fmt = report_format(fmt, output)
+    workers = _workers(workers, lang)
+    files = _data(data, input_format)
     clauses = load_clauses(pack_path, pack.meta.source.get("seed"), sources) if fmt in ("html", "markdown") else {}
     problems: list[Any] = []
-    records = progress(decide_files(pack, data, engine, problems, workers=workers, what_it_takes=what_it_takes,
-                                    read=_read_options()))
-    _write_batch(fmt, records, output, pack, lang, problems, clauses)
+    counts = RowCounts()
+    records = progress(decide_files(pack, files, engine, problems, workers=workers, what_it_takes=what_it_takes,
+                                    read=_read_options(), counts=counts))
+    write_report(fmt, records, output, pack, lang, problems, clauses)
+    return _finish(problems, counts, lang)
 
 
 def _load_scoring(pack_path: str, date: dt.date, overrides: dict[str, Any]) -> Any:
@@ -248,58 +353,45 @@ def _load_scoring(pack_path: str, date: dt.date, overrides: dict[str, Any]) -> A
         return load_scoring_pack(pack_path, date, overrides)[0]
     except ProblemsError as error:
         PROBLEM_RENDERERS["text"](error.problems, sys.stderr)
-        click.echo(f"the rule pack {pack_path} has errors; nothing was scored", err=True)
-        sys.exit(EXIT["bad_pack"])
-
-
-def _score_files(pack: Any, data: tuple[str, ...], engine: str, problems: list[Any]) -> dict[str, Any]:
-    from engine.scoring import score_files
-
-    try:
-        return score_files(pack, data, engine, problems, read=_read_options())
-    except DecisionError as error:
-        click.echo(f"decision engine fault: {error}", err=True)
-        sys.exit(EXIT["engine"])
+        _stop("bad_pack", f"the rule pack {pack_path} has errors; nothing was scored")
 
 
 def _score_report(pack_path: str, data: tuple[str, ...], date: dt.date, overrides: dict[str, Any], fmt: str,
-                  output: str | None, lang: str, engine: str) -> None:
-    """`certify report` for a scoring pack: score, render, report problems, exit with the batch's code."""
-    from engine.outputs import atomic_path, atomic_text
+                  output: str | None, lang: str, engine: str, input_format: str | None) -> int:
+    """`certify report` for a scoring pack: score, render, report problems; returns the exit code."""
     from engine.report_scoring import render_score_html, render_score_markdown, write_score_xlsx
+    from engine.scoring import score_files
     from engine.scoring_report import render_score_csv
 
-    if fmt == "xlsx" and not output:
-        raise click.UsageError("--format xlsx writes a file: add -o FILE.xlsx")
     pack = _load_scoring(pack_path, date, overrides)
     problems: list[Any] = []
-    result = _score_files(pack, data, engine, problems)
+    counts = RowCounts()
+    result = score_files(pack, _data(data, input_format), engine, problems, read=_read_options(), counts=counts)
 
-    def render(out: Any) -> None:
-        if fmt == "csv":
-            render_score_csv(result, out, lang)
-        elif fmt == "markdown":
-            render_score_markdown(result, out, lang, pack.meta.title, dict(pack.meta.source), problems)
-        else:
-            render_score_html(result, out, lang, pack.meta.title, dict(pack.meta.source), problems)
-
-    if fmt == "xlsx" and output:
-        with atomic_path(output) as tmp:
+    if fmt == "xlsx":
+        assert output
+        with output_path(output) as tmp:
             write_score_xlsx(result, tmp, lang)
-    elif output:
-        with atomic_text(output, newline="" if fmt == "csv" else None) as handle:
-            render(handle)
     else:
-        render(sys.stdout)
-    if problems:
-        PROBLEM_RENDERERS["text"](problems, sys.stderr)
-    sys.exit(EXIT["bad_data"] if has_errors(problems) else EXIT["ok"])
+        with open_output(output, newline="" if fmt == "csv" else None) as out:
+            if fmt == "csv":
+                render_score_csv(result, out, lang)
+            elif fmt == "markdown":
+                render_score_markdown(result, out, lang, pack.meta.title, dict(pack.meta.source), problems)
+            else:
+                render_score_html(result, out, lang, pack.meta.title, dict(pack.meta.source), problems)
+    return _finish(problems, counts, lang)
+
+
+# ---------------------------------------------------------------------------------------------
+# test
 
 
 @main.command("test")
 @click.argument("paths", nargs=-1, type=click.Path())
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
-@click.option("--junit", type=click.Path(), help="Also write a JUnit XML report here (for CI systems).")
+@click.option("--junit", type=click.Path(allow_dash=True),
+              help="Also write a JUnit XML report here (for CI systems); written as -o is.")
 @click.option("--coverage", is_flag=True, help="Report which criteria were seen met, not met and unknown.")
 @click.option("--require-full-coverage", is_flag=True, help="Fail when a criterion was not seen in all three statuses.")
 @click.option("--engine", type=click.Choice(ENGINES), default="durable", show_default=True)
@@ -309,33 +401,41 @@ def test_command(paths: tuple[str, ...], fmt: str, junit: str | None, coverage: 
                  require_full_coverage: bool, engine: str, lang: str = "zh") -> None:
     """Run the pack test suites (*.tests.yaml) in PATHS (default: rules/). Exit 1 on any failure
     or when no test ran."""
+    _command(run_test, lang, paths=paths, fmt=fmt, junit=junit, coverage=coverage,
+             require_full_coverage=require_full_coverage, engine=engine, lang=lang)
+
+
+def run_test(paths: tuple[str, ...], fmt: str, junit: str | None, coverage: bool,
+             require_full_coverage: bool, engine: str, lang: str) -> int:
     from engine.packtest import SuiteResult, collect_suites, coverage_gaps, run_suite
     from engine.report import render_junit, render_suites_text, suites_json
 
+    check_output(junit)
     suites, refused = collect_suites(list(paths) or ["rules"])
     if paths and not suites:
         missing = [p for p in paths if not Path(p).exists()]
         if missing:
             raise click.UsageError(f"no such file or folder: {missing[0]}")
-    try:
-        results = [SuiteResult(p.file, problems=[p]) for p in refused] + [run_suite(s, engine) for s in suites]
-    except DecisionError as error:
-        click.echo(f"decision engine fault: {error}", err=True)
-        sys.exit(EXIT["engine"])
+    results = [SuiteResult(p.file, problems=[p]) for p in refused] + [run_suite(s, engine) for s in suites]
     if fmt == "json":
         json.dump(suites_json(results), sys.stdout, ensure_ascii=False, indent=2)
         sys.stdout.write("\n")
     else:
         render_suites_text(results, sys.stdout, show_coverage=coverage or require_full_coverage, lang=lang)
     if junit:
-        render_junit(results, junit, lang)
+        with output_path(junit) as tmp:
+            render_junit(results, tmp, lang)
     ran = sum(len(r.cases) for r in results)
     failed = sum(1 for r in results for c in r.cases if not c.passed)
     broken = any(p.severity == "error" for r in results for p in r.problems)
     gaps = any(coverage_gaps(r) for r in results) if require_full_coverage else False
     if ran == 0:
-        click.echo("没有运行任何测试用例" if lang == "zh" else "no test case ran", err=True)
-    sys.exit(EXIT["problems"] if (failed or broken or gaps or ran == 0) else EXIT["ok"])
+        _say("没有运行任何测试用例" if lang == "zh" else "no test case ran")
+    return EXIT["problems"] if (failed or broken or gaps or ran == 0) else EXIT["ok"]
+
+
+# ---------------------------------------------------------------------------------------------
+# lint
 
 
 @main.command()
@@ -351,6 +451,12 @@ def lint(paths: tuple[str, ...], fmt: str, strict: bool, sources: str | None, la
          show_ignored: bool = False) -> None:
     """Validate, then look for what compiles but is probably wrong: shadowed cases, citations not
     in the source text, overlapping or gapped bands, suspicious magnitudes. Exit 0 / 1 / 2 as validate."""
+    _command(run_lint, lang, paths=paths, fmt=fmt, strict=strict, sources=sources, lang=lang,
+             show_ignored=show_ignored)
+
+
+def run_lint(paths: tuple[str, ...], fmt: str, strict: bool, sources: str | None, lang: str,
+             show_ignored: bool) -> int:
     from engine.lint import IGNORED, NOTE, collect_packs, lint_file
 
     files, missing, problems = collect_packs(paths)  # refused paths (E175, W213) are problems, never read
@@ -364,12 +470,15 @@ def lint(paths: tuple[str, ...], fmt: str, strict: bool, sources: str | None, la
         errors = sum(1 for p in problems if p.severity == "error")
         notes = sum(1 for p in problems if p.severity == NOTE)
         warnings = sum(1 for p in problems if p.severity == "warning")
-        click.echo(f"已检查 {len(files)} 个规则包：{errors} 个错误，{warnings} 个警告，{notes} 个提示，{ignored} 个已忽略"
-                   if lang == "zh" else
-                   f"{len(files)} pack(s) linted: {errors} error(s), {warnings} warning(s), {notes} note(s), "
-                   f"{ignored} ignored", err=True)
+        _say(f"已检查 {len(files)} 个规则包：{errors} 个错误，{warnings} 个警告，{notes} 个提示，{ignored} 个已忽略"
+             if lang == "zh" else
+             f"{len(files)} pack(s) linted: {errors} error(s), {warnings} warning(s), {notes} note(s), {ignored} ignored")
     failed = has_errors(problems) or (strict and any(p.severity not in ("error", NOTE, IGNORED) for p in problems))
-    sys.exit(EXIT["problems"] if failed else EXIT["ok"])
+    return EXIT["problems"] if failed else EXIT["ok"]
+
+
+# ---------------------------------------------------------------------------------------------
+# diff
 
 
 @main.command()
@@ -377,102 +486,125 @@ def lint(paths: tuple[str, ...], fmt: str, strict: bool, sources: str | None, la
 @click.argument("new")
 @click.option("--data", "data", multiple=True, required=True, type=click.Path(exists=True),
               help="Entities to decide with both versions (repeatable).")
-@click.option("--as-of", "as_of", help="Decide as on this date (YYYY-MM-DD); default today.")
+@click.option("--as-of", "as_of", help=_AS_OF_HELP)
 @click.option("--format", "fmt", type=click.Choice(["text", "json", "markdown"]), default="text", show_default=True)
 @click.option("--engine", type=click.Choice(ENGINES), default="durable", show_default=True)
 @click.option("--fail-on-change", is_flag=True, help="Exit 1 when any entity changes outcome (scoring: rank or award).")
-@click.option("--output", "-o", type=click.Path(), help="Write to this file instead of standard output.")
+@click.option("--output", "-o", type=click.Path(allow_dash=True), help=_OUTPUT_HELP)
 @click.option("--lang", type=click.Choice(["zh", "en"]), default="zh", show_default=True,
               help="Language of the summary and messages (the JSON is the same in both).")
 def diff(old: str, new: str, data: tuple[str, ...], as_of: str | None, fmt: str, engine: str,
          fail_on_change: bool, output: str | None, lang: str = "zh") -> None:
     """The impact of an edit: decide DATA with two versions of a pack (paths, or git REV:PATH such
-    as HEAD~1:rules/pack.yaml) and explain which entities change outcome and why."""
+    as HEAD~1:rules/pack.yaml; a REV starting with '-' is refused, E174) and explain which
+    entities change outcome and why."""
+    _command(run_diff, lang, old=old, new=new, data=data, as_of=as_of, fmt=fmt, engine=engine,
+             fail_on_change=fail_on_change, output=output, lang=lang)
+
+
+def run_diff(old: str, new: str, data: tuple[str, ...], as_of: str | None, fmt: str, engine: str,
+             fail_on_change: bool, output: str | None, lang: str) -> int:
     from engine.diff import DIFF_RENDERERS, DiffSourceError, diff_files
 
-    date = _as_of(as_of)
+    check_output(output)
+    date = _as_of(as_of, lang)
     try:
         result = diff_files(old, new, data, date, engine)
     except DiffSourceError as error:
+        if error.code:  # a refusal with a code: the message says it all
+            _stop("usage", error.message_zh if lang == "zh" else str(error))
         raise click.UsageError(str(error))
     except ProblemsError as error:
         PROBLEM_RENDERERS["text"](error.problems, sys.stderr, lang)
-        click.echo("规则包的某个版本有错误，未作比较" if lang == "zh" else
-                   "a version of the rule pack has errors; nothing was compared", err=True)
-        sys.exit(EXIT["bad_pack"])
-    except DecisionError as error:
-        click.echo(f"decision engine fault: {error}", err=True)
-        sys.exit(EXIT["engine"])
-    if output:
-        with open(output, "w", encoding="utf-8") as handle:
-            DIFF_RENDERERS[fmt](result, handle, lang)
-    else:
-        DIFF_RENDERERS[fmt](result, sys.stdout, lang)
+        _stop("bad_pack", "规则包的某个版本有错误，未作比较" if lang == "zh" else
+              "a version of the rule pack has errors; nothing was compared")
+    with open_output(output) as out:
+        DIFF_RENDERERS[fmt](result, out, lang)
     counts = result["counts"]  # scoring packs: a changed rank or award counts as a changed outcome
     changed = counts.get("outcome_changed", counts.get("rank_changed", 0) + counts.get("award_changed", 0))
-    sys.exit(EXIT["problems"] if (fail_on_change and changed) else EXIT["ok"])
+    return EXIT["problems"] if (fail_on_change and changed) else EXIT["ok"]
+
+
+# ---------------------------------------------------------------------------------------------
+# score
 
 
 @main.command()
 @click.option("--rules", "pack_path", required=True, type=click.Path(), help="The scoring pack (YAML, kind: scoring).")
-@click.argument("data", nargs=-1, required=True, type=click.Path())
+@click.argument("data", nargs=-1, required=True, type=click.Path(allow_dash=True))
 @click.option("--format", "fmt", type=click.Choice(["text", "json", "csv"]), default="text", show_default=True)
 @click.option("--lang", type=click.Choice(["zh", "en"]), default="zh", show_default=True)
-@click.option("--as-of", "as_of", help="Evaluate as on this date (YYYY-MM-DD); default today.")
+@click.option("--as-of", "as_of", help="Evaluate as on this date (YYYY-MM-DD); default today, with a warning.")
 @click.option("--engine", type=click.Choice(ENGINES), default="durable", show_default=True)
 @click.option("--set", "sets", multiple=True, metavar="NAME=VALUE",
               help="Override a parameter or scoring setting, e.g. awards.key_development.1=700万元, "
                    "sales_growth_rank.weight=50%, '*.step=1', choices.award_pass_down=false.")
 @click.option("--overrides", "override_files", multiple=True, type=click.Path(), help="YAML file of name: value overrides.")
-@click.option("--output", "-o", type=click.Path(), help="Write to this file instead of standard output.")
+@click.option("--output", "-o", type=click.Path(allow_dash=True), help=_OUTPUT_HELP)
+@_INPUT_FORMAT
 @click.option("--full", is_flag=True, help="Text: after the tables, every entity's points item by item.")
 @data_read_options
 def score(pack_path: str, data: tuple[str, ...], fmt: str, lang: str, as_of: str | None, engine: str,
           output: str | None, sets: tuple[str, ...] = (), override_files: tuple[str, ...] = (),
-          full: bool = False) -> None:
-    """Score, rank and award every entity in DATA with a scoring pack (one cohort per type)."""
+          input_format: str | None = None, full: bool = False) -> None:
+    """Score, rank and award every entity in DATA with a scoring pack (one cohort per type);
+    '-' reads standard input."""
+    _command(run_score, lang, pack_path=pack_path, data=data, fmt=fmt, lang=lang, as_of=as_of, engine=engine,
+             output=output, sets=sets, override_files=override_files, input_format=input_format, full=full)
+
+
+def run_score(pack_path: str, data: tuple[str, ...], fmt: str, lang: str, as_of: str | None, engine: str,
+              output: str | None, sets: tuple[str, ...], override_files: tuple[str, ...],
+              input_format: str | None, full: bool = False) -> int:
+    from engine.scoring import score_files
     from engine.scoring_report import render_score_csv, render_score_json, render_score_text
 
-    date = _as_of(as_of)
+    check_output(output)
+    date = _as_of(as_of, lang)
     overrides = _overrides(sets, override_files)
     pack = _load_scoring(pack_path, date, overrides)
     problems: list[Any] = []
-    result = _score_files(pack, data, engine, problems)
-    out = open(output, "w", encoding="utf-8", newline="" if fmt == "csv" else None) if output else sys.stdout
-    try:
+    counts = RowCounts()
+    result = score_files(pack, _data(data, input_format), engine, problems, read=_read_options(), counts=counts)
+    with open_output(output, newline="" if fmt == "csv" else None) as out:
         if fmt == "json":
-            render_score_json(result, problems, out)
+            render_score_json({**result, "counts": counts.as_dict()}, problems, out)
         elif fmt == "csv":
             render_score_csv(result, out, lang)
         else:
             render_score_text(result, out, lang, pack.meta.title, view="full" if full else "short")
-    finally:
-        if output:
-            out.close()
-    if problems:
-        PROBLEM_RENDERERS["text"](problems, sys.stderr)
-    sys.exit(EXIT["bad_data"] if has_errors(problems) else EXIT["ok"])
+    return _finish(problems, counts, lang)
+
+
+# ---------------------------------------------------------------------------------------------
+# schema
 
 
 @main.command()
-@click.option("--output", "-o", type=click.Path(), help="Write the schema here instead of standard output.")
+@click.option("--output", "-o", type=click.Path(allow_dash=True), help=_OUTPUT_HELP)
 def schema(output: str | None) -> None:
     """Print the JSON Schema of the rule pack format (for editors and CI)."""
+    _command(run_schema, output=output)
+
+
+def run_schema(output: str | None) -> int:
     from engine.validate import schema as pack_schema
 
-    text = json.dumps(pack_schema(), ensure_ascii=False, indent=2) + "\n"
-    if output:
-        with open(output, "w", encoding="utf-8") as handle:
-            handle.write(text)
-    else:
-        sys.stdout.write(text)
+    check_output(output)
+    with open_output(output) as out:
+        out.write(json.dumps(pack_schema(), ensure_ascii=False, indent=2) + "\n")
+    return EXIT["ok"]
 
 
 def run() -> None:  # console-script entry point: turn our own errors into messages, not traces
+    install_signal_handlers()
     try:
         main()
+    except Interrupted as signal:  # arrived outside a command (while starting or parsing)
+        cleanup()
+        sys.exit(signal.exit_code)
     except EngineError as error:
-        click.echo(f"error: {error}", err=True)
+        _say(f"error: {error}")
         sys.exit(EXIT["problems"])
 
 

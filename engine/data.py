@@ -77,8 +77,9 @@ class ReadOptions:
     allow_unknown_columns: bool = False  # a near-miss of an input is then a warning, not an error
 
 
-def _p(file: str, line: int, col: int, code: str, en: str, zh: str, severity: str = ERROR, path: str = "") -> Problem:
-    return Problem(file, line, col, code, en, path, severity, message_zh=zh)
+def _p(file: str, line: int, col: int, code: str, en: str, zh: str, severity: str = ERROR, path: str = "",
+       refused_row: bool = False) -> Problem:
+    return Problem(file, line, col, code, en, path, severity, message_zh=zh, refused_row=refused_row)
 
 
 def _fatal(file: str, line: int, col: int, code: str, en: str, zh: str) -> ProblemsError:
@@ -555,7 +556,7 @@ def entity_from_item(file: str, line: int, where: str, where_zh: str, item: dict
     ident = item.get("id")
     if ident is None or (isinstance(ident, str) and not ident.strip()) or isinstance(ident, (dict, list)):
         problems.append(_p(file, line, 1, "E131", f"{where} has no id; give every entity an id",
-                           f"{where_zh}没有编号 (id); 请为每个对象填写编号"))
+                           f"{where_zh}没有编号 (id); 请为每个对象填写编号", refused_row=True))
         return None
     name = item.get("name")
     expect = item.get("expect")
@@ -613,7 +614,7 @@ def _yaml_entities(file: str, text: str, problems: list[Problem], checker: Field
         line, col = positions.get(path, positions.get((), (1, 1)))
         if not isinstance(item, dict):
             problems.append(_p(file, line, col, "E131", f"entity #{index + 1} is not a mapping of field: value",
-                               f"第 {index + 1} 个对象不是 字段: 值 的映射"))
+                               f"第 {index + 1} 个对象不是 字段: 值 的映射", refused_row=True))
             continue
         where = {k: positions.get(path + (k,), (line, col)) for k in item}
         entity = entity_from_item(file, line, f"entity #{index + 1}", f"第 {index + 1} 个对象", dict(item),
@@ -851,22 +852,22 @@ def _json_items(doc: _JsonText, items: Iterator[Any], problems: list[Problem], c
         where, where_zh = f"entity #{index + 1}", f"第 {index + 1} 个对象"
         if depth > MAX_JSON_DEPTH:
             problems.append(_p(file, line, col, "E103", f"{where} is nested deeper than {MAX_JSON_DEPTH} levels; it is skipped",
-                               f"{where_zh}嵌套超过 {MAX_JSON_DEPTH} 层; 已跳过"))
+                               f"{where_zh}嵌套超过 {MAX_JSON_DEPTH} 层; 已跳过", refused_row=True))
             continue
         try:
             value = doc.decode(start)
         except json.JSONDecodeError as error:
             at = doc.where(error.pos)
             problems.append(_p(file, at[0], at[1], "E101", f"JSON syntax error in {where}: {error.msg}; it is skipped",
-                               f"{where_zh}存在 JSON 语法错误: {error.msg}; 已跳过"))
+                               f"{where_zh}存在 JSON 语法错误: {error.msg}; 已跳过", refused_row=True))
             continue
         except RecursionError:
             problems.append(_p(file, line, col, "E103", f"{where} is nested too deeply to read; it is skipped",
-                               f"{where_zh}嵌套过深, 无法读取; 已跳过"))
+                               f"{where_zh}嵌套过深, 无法读取; 已跳过", refused_row=True))
             continue
         if not isinstance(value, dict):
             problems.append(_p(file, line, col, "E131", f"{where} is not a mapping of field: value",
-                               f"{where_zh}不是 字段: 值 的映射"))
+                               f"{where_zh}不是 字段: 值 的映射", refused_row=True))
             continue
         positions: dict[str, tuple[int, int]] = {}
         repeated: dict[str, tuple[int, int]] = {}
@@ -1016,19 +1017,19 @@ def _csv_records(lines: _Lines, file: str, problems: list[Problem], width: list[
             f"cell within {MAX_RECORD_LINES} lines); this row is skipped and the next lines are read as rows. "
             "Remove the stray quote, or close it",
             f"第 {number} 行: 引号 (\") 开始的单元格在本行内没有闭合 (在 {MAX_RECORD_LINES} 行内也不构成完整单元格); "
-            "本行已跳过, 其后各行照常读取。请删除多余的引号, 或补全闭合引号"))
+            "本行已跳过, 其后各行照常读取。请删除多余的引号, 或补全闭合引号", refused_row=True))
 
 
 def _too_long(file: str, number: int) -> Problem:
     return _p(file, number, 1, "E138",
               f"line {number}: the row is longer than {MAX_RECORD_CHARS} characters; it is skipped",
-              f"第 {number} 行: 该行超过 {MAX_RECORD_CHARS} 个字符; 已跳过")
+              f"第 {number} 行: 该行超过 {MAX_RECORD_CHARS} 个字符; 已跳过", refused_row=True)
 
 
 def _cell_too_long(file: str, number: int) -> Problem:
     return _p(file, number, 1, "E138",
               f"line {number}: a cell is longer than {MAX_CELL_CHARS} characters; the row is skipped",
-              f"第 {number} 行: 有单元格超过 {MAX_CELL_CHARS} 个字符; 该行已跳过")
+              f"第 {number} 行: 有单元格超过 {MAX_CELL_CHARS} 个字符; 该行已跳过", refused_row=True)
 
 
 def _csv_open(file: str, options: ReadOptions) -> IO[str]:
@@ -1087,7 +1088,7 @@ def _csv_rows(file: str, lines: _Lines, problems: list[Problem], options: ReadOp
         seen_any = True
         if len(row) > len(keys):
             problems.append(_p(file, number, 1, "E131", f"line {number}: the row has {len(row)} cells but the header has {len(keys)}",
-                               f"第 {number} 行: 该行有 {len(row)} 个单元格, 而表头只有 {len(keys)} 列"))
+                               f"第 {number} 行: 该行有 {len(row)} 个单元格, 而表头只有 {len(keys)} 列", refused_row=True))
             continue
         item: dict[str, Any] = {}
         positions: dict[str, tuple[int, int]] = {}

@@ -30,14 +30,20 @@ from typing import Any, Iterable, TextIO
 
 from .model import CompiledPack, Node
 from .pipeline import decide_files, load_pack
-from .problems import EngineError, Problem, plain
+from .problems import EngineError, Problem, plain, shown
 
 DIFF_SCHEMA = "certify.diff/1"
 NOT_APPLICABLE = "not_applicable"
 
 
 class DiffSourceError(EngineError):
-    """A version could not be read (no such file, or git could not show the revision)."""
+    """A version could not be read (no such file, or git could not show the revision).
+    `code` is set when the refusal has a stable code (E174: a revision that looks like an option)."""
+
+    def __init__(self, message: str, code: str = "", message_zh: str = ""):
+        super().__init__(message)
+        self.code = code
+        self.message_zh = message_zh or message
 
 
 @dataclass
@@ -54,16 +60,26 @@ def read_version(spec: str, workdir: str, cwd: str | None = None) -> Version:
     if not sep or not rev or not rel:
         raise DiffSourceError(f"{spec!r} is neither a file nor a git revision and path such as "
                               "HEAD~1:rules/PACK.yaml")
+    if rev.startswith("-"):
+        # git would read `--output=/path/f` as an option and write that file: refused before git runs.
+        raise DiffSourceError(f"E174 the revision in {shown(spec)} starts with '-'; a revision cannot be an option "
+                              "(name a branch, tag or commit such as HEAD~1:rules/PACK.yaml)", "E174",
+                              f"E174 {shown(spec)} 中的版本以 '-' 开头，不能作为版本；请写分支、标签或提交，"
+                              "例如 HEAD~1:rules/PACK.yaml")
     try:
-        out = subprocess.run(["git", "show", f"{rev}:{rel}"], cwd=cwd, capture_output=True, timeout=60)
+        # --end-of-options (git >= 2.24): whatever the revision text is, git takes it as a revision.
+        out = subprocess.run(["git", "show", "--end-of-options", f"{rev}:{rel}"], cwd=cwd, capture_output=True,
+                             timeout=60)
     except (OSError, subprocess.SubprocessError) as error:
         raise DiffSourceError(f"cannot run git to read {spec!r}: {error}")
     if out.returncode != 0:
         message = out.stderr.decode("utf-8", "replace").strip().splitlines()
         raise DiffSourceError(f"git show {rev}:{rel} failed: {message[-1] if message else 'unknown error'}")
-    folder = Path(workdir) / re.sub(r"[^\w.-]+", "_", rev)
+    # Names made only of safe characters and prefixed, so that no revision or path ("..") can
+    # place the copy outside the private working folder.
+    folder = Path(workdir) / ("rev-" + re.sub(r"[^\w.-]+", "_", rev))
     folder.mkdir(parents=True, exist_ok=True)
-    target = folder / Path(rel).name
+    target = folder / ("pack-" + re.sub(r"[^\w.-]+", "_", Path(rel).name))
     target.write_bytes(out.stdout)
     return Version(spec, str(target))
 

@@ -1,14 +1,39 @@
 """The stages in order — load → validate → compile → evaluate → explain — for callers that want
 whole results (the CLI, the pack test runner, benchmarks). Rendering is left to `report`.
+
+Counting rows (`RowCounts`). Every batch ends with how many rows (entities) were read, decided
+and refused, and the exit code is 3 when any was refused. A *refused* row is one a reader read
+but could not turn into an entity to decide (a malformed CSV row, a row with no id, a duplicate
+id…). Readers report it the way they report any problem, with one flag set:
+
+    problems.append(Problem(file, row, col, "E131", "…", message_zh="…", refused_row=True))
+    continue  # the row is skipped
+
+`entities()` looks at the problems a reader appended while it produced each entity: every one
+flagged `refused_row` counts one refused row (so a reader flags exactly one problem per refused
+row). Problems without the flag (a bad value treated as missing, an unknown column) do not
+refuse the row: it is decided with those values unknown. `decide_files` counts decided rows.
+So `read == decided + refused` once a batch has been consumed, except for files that could not
+be read at all (`unreadable_files`: their rows were never read).
+
+Standard input. A DATA argument `-` is spooled to a private temporary file (bounded like any
+data file) with the suffix of its format: `--input-format`, else sniffed from the first bytes
+(`PK` zip: xlsx; `{` or `[`: json; a first line with a comma and no `: `: csv; else yaml).
+Records and problems name it `-`.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import multiprocessing as mp
 import os
+import shutil
+import signal
+import sys
+import tempfile
 from collections import deque
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Iterator
 
 from .compile import CompileError, build, parse_param_value
@@ -113,6 +138,37 @@ class BatchResult:
     rejected_rows: int = 0
 
 
+@dataclass
+class RowCounts:
+    """Rows of a batch: read by the readers, decided, refused (see the module docstring)."""
+
+    read: int = 0
+    decided: int = 0
+    refused: int = 0
+    unreadable_files: int = 0
+
+    def as_dict(self) -> dict[str, int]:
+        return {"read": self.read, "decided": self.decided, "refused": self.refused}
+
+    def line(self, lang: str = "zh") -> str:
+        """The one-line summary a batch ends with (on stderr)."""
+        if lang == "zh":
+            text = f"{self.read} 行读取, {self.decided} 行已判定, {self.refused} 行被拒"
+            text += " (见上)" if self.refused else ""
+            if self.unreadable_files:
+                text += f"; {self.unreadable_files} 个文件无法读取 (见上)"
+            return text
+        text = f"{self.read} rows read, {self.decided} decided, {self.refused} refused"
+        text += " (see above)" if self.refused else ""
+        if self.unreadable_files:
+            text += f"; {self.unreadable_files} file(s) could not be read (see above)"
+        return text
+
+    @property
+    def bad(self) -> bool:
+        return bool(self.refused or self.unreadable_files)
+
+
 def _decide_chunk(state: dict[str, Any], chunk: list[Any]) -> list[tuple[dict[str, Any], list[Problem]]]:
     decider, explainer, pack = state["decider"], state["explainer"], state["pack"]
     out = []
@@ -136,6 +192,10 @@ IN_FLIGHT_PER_WORKER = 3  # chunks queued per worker: enough to keep it busy, bo
 
 
 def _worker_init(pack: CompiledPack, engine: str, what_it_takes: bool = False, render: Any = None) -> None:
+    # The parent handles SIGINT (a terminal sends it to the whole group) and stops the pool with
+    # SIGTERM, which must simply end a worker (the parent's handler was inherited by fork).
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
     # One durable Host per worker process: durable-rules is not safe to share across processes.
     _WORKER.update(pack=pack, decider=Decider(pack, engine), explainer=Explainer(pack, engine),
                    what_it_takes=what_it_takes, render=render)
@@ -145,26 +205,98 @@ def _worker_run(chunk: list[Any]) -> list[tuple[dict[str, Any], list[Problem]]]:
     return _decide_chunk(_WORKER, chunk)
 
 
-def entities(files: Iterable[str], problems: list[Problem],
-             read: ReadOptions | None = None) -> Iterator[tuple[Any, str]]:
+STDIN = "-"
+INPUT_FORMATS = ("csv", "json", "yaml", "xlsx")
+_SPOOLED: dict[str, str] = {}  # spooled temporary file -> the name shown for it ("-")
+
+
+def sniff_format(head: bytes) -> str:
+    """The data format of a file from its first bytes (see the module docstring)."""
+    if head.startswith(b"PK\x03\x04"):
+        return "xlsx"
+    text = head.lstrip(b"\xef\xbb\xbf \t\r\n")
+    if text[:1] in (b"{", b"["):
+        return "json"
+    first = text.split(b"\n", 1)[0]
+    if b"," in first and b": " not in first and not first.startswith((b"-", b"#")):
+        return "csv"
+    return "yaml"
+
+
+def spool_stdin(input_format: str | None = None, stream: Any = None) -> str:
+    """Copy standard input to a private temporary file named for its format; returns its path.
+    The copy stops one byte past the data size limit, so the reader refuses it as too large."""
+    from .data import MAX_DATA_BYTES
+
+    source = stream if stream is not None else sys.stdin.buffer
+    folder = tempfile.mkdtemp(prefix="certify-stdin-")
+    import atexit
+
+    atexit.register(shutil.rmtree, folder, True)
+    raw = os.path.join(folder, "stdin")
+    with open(raw, "wb") as out:
+        left = MAX_DATA_BYTES + 1
+        while left > 0 and (chunk := source.read(min(1 << 20, left))):
+            out.write(chunk)
+            left -= len(chunk)
+    if input_format is None:
+        with open(raw, "rb") as handle:
+            input_format = sniff_format(handle.read(4096))
+    path = os.path.join(folder, "stdin." + input_format)
+    os.replace(raw, path)
+    _SPOOLED[path] = STDIN
+    return path
+
+
+def _shown_as(problem: Problem, path: str, name: str) -> Problem:
+    return dataclasses.replace(problem, file=name) if problem.file == path else problem
+
+
+def entities(files: Iterable[str], problems: list[Problem], read: ReadOptions | None = None,
+             counts: RowCounts | None = None) -> Iterator[tuple[Any, str]]:
     """Every entity in `files` with its file:line, duplicates of an earlier id reported and skipped.
-    `read` says how files are read (encoding, the pack whose columns are expected)."""
+    `read` says how files are read (encoding, the pack whose columns are expected). Rows read and
+    refused are added to `counts` (see the module docstring)."""
+    counts = counts if counts is not None else RowCounts()
     seen: dict[str, str] = {}
+
+    def account(start: int, path: str, name: str) -> None:
+        for index in range(start, len(problems)):
+            if path != name:
+                problems[index] = _shown_as(problems[index], path, name)
+            if problems[index].refused_row:
+                counts.read += 1
+                counts.refused += 1
+
     for file in files:
+        path = spool_stdin() if file == STDIN else file
+        name = _SPOOLED.get(path, path)
+        start = len(problems)
         try:
-            for entity in load_entities(file, problems, read):
+            for entity in load_entities(path, problems, read):
+                account(start, path, name)
+                counts.read += 1
+                entity.file = name
                 where = f"{entity.file}:{entity.line}"
                 if entity.id in seen:
                     problems.append(Problem(entity.file, entity.line, 1, "E132",
                                             f"duplicate entity id {shown(entity.id)} (first at {seen[entity.id]}); "
                                             "this one is skipped",
                                             message_zh=f"对象编号 {shown(entity.id)} 重复（首次出现在 {seen[entity.id]}）；"
-                                            "这一条已跳过"))
+                                            "这一条已跳过",
+                                            refused_row=True))
+                    counts.refused += 1
+                    start = len(problems)
                     continue
+                start = len(problems)
                 seen[entity.id] = where
                 yield entity, where
+                start = len(problems)
+            account(start, path, name)
         except ProblemsError as error:
-            problems.extend(error.problems)
+            account(start, path, name)
+            counts.unreadable_files += 1
+            problems.extend(_shown_as(p, path, name) for p in error.problems)
 
 
 def _chunks(items: Iterator[Any], size: int) -> Iterator[list[Any]]:
@@ -178,11 +310,28 @@ def _chunks(items: Iterator[Any], size: int) -> Iterator[list[Any]]:
         yield chunk
 
 
+def available_cpus() -> int:
+    """CPUs this process may run on (its affinity mask where the OS has one)."""
+    try:
+        return len(os.sched_getaffinity(0)) or 1
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
+def worker_count(requested: int) -> tuple[int, bool]:
+    """(processes to use, whether `requested` was capped): 0 means one per CPU; more processes
+    than CPUs only add memory and start-up, so the count is capped at the CPUs available."""
+    cpus = available_cpus()
+    if requested == 0:
+        return cpus, False
+    return (cpus, True) if requested > cpus else (requested, False)
+
+
 def decide_files(pack: CompiledPack, files: Iterable[str], engine: str = "durable",
                  problems: list[Problem] | None = None, workers: int = 1,
                  chunk_size: int = 256, what_it_takes: bool = False,
                  render: Callable[[dict[str, Any]], Any] | None = None,
-                 read: ReadOptions | None = None) -> Iterator[Any]:
+                 read: ReadOptions | None = None, counts: RowCounts | None = None) -> Iterator[Any]:
     """Decide every entity in `files`, in input order; problems are appended to `problems`.
 
     A file that cannot be read is reported and skipped; a row that cannot be used is reported
@@ -194,17 +343,19 @@ def decide_files(pack: CompiledPack, files: Iterable[str], engine: str = "durabl
     was decided and the rendered value is yielded: sending text back from a worker is far
     cheaper than sending the record. `read` sets the data files' encoding and whether unknown
     columns that look like misspelt inputs are allowed; columns are checked against `pack`.
+    Rows read, decided and refused are added to `counts`.
     """
     problems = problems if problems is not None else []
-    entities_iter = entities(files, problems, replace(read or ReadOptions(), pack=pack))
-    if workers == 0:
-        workers = os.cpu_count() or 1
+    counts = counts if counts is not None else RowCounts()
+    entities_iter = entities(files, problems, dataclasses.replace(read or ReadOptions(), pack=pack), counts)
+    workers = worker_count(workers)[0]
     if workers <= 1:
         state = {"pack": pack, "decider": Decider(pack, engine), "explainer": Explainer(pack, engine),
                  "what_it_takes": what_it_takes, "render": render}
         for chunk in _chunks(entities_iter, chunk_size):
             for record, found in _decide_chunk(state, chunk):
                 problems.extend(found)
+                counts.decided += 1
                 yield record
         return
     method = "fork" if "fork" in mp.get_all_start_methods() else "spawn"
@@ -218,8 +369,10 @@ def decide_files(pack: CompiledPack, files: Iterable[str], engine: str = "durabl
             while len(pending) >= limit:
                 for record, found in pending.popleft().get():
                     problems.extend(found)
+                    counts.decided += 1
                     yield record
         while pending:
             for record, found in pending.popleft().get():
                 problems.extend(found)
+                counts.decided += 1
                 yield record

@@ -144,6 +144,9 @@ class Problem:
     # The same message for Chinese officers; `message` is the English one. Empty falls back to
     # English, but every problem an officer can meet should carry both (tests/test_messages.py).
     message_zh: str = field(default="", compare=False)
+    # True when this problem made a reader skip a whole row or entity (malformed row, no id,
+    # duplicate id…): the batch counts it as refused (engine/pipeline.py, RowCounts).
+    refused_row: bool = field(default=False, compare=False)
 
     def location(self) -> str:
         return f"{self.file}:{self.line}:{self.col}"
@@ -167,6 +170,7 @@ class Problem:
             "path": self.path,
             "message": self.message,
             "message_zh": self.message_zh or self.message,
+            **({"refused_row": True} if self.refused_row else {}),
         }
 
 

@@ -200,10 +200,13 @@ def _render_full(rec: dict[str, Any], out: TextIO, lang: str) -> None:
               f"{w['engine']} {prov['engine_version']} / {decided_by}\n\n")
 
 
-def evaluation_json(records: list[dict[str, Any]], problems: list[Problem]) -> dict[str, Any]:
+def evaluation_json(records: list[dict[str, Any]], problems: list[Problem],
+                    rows: Any = None) -> dict[str, Any]:
     counts = {"pass": 0, "fail": 0, "undetermined": 0}
     for rec in records:
         counts[rec["outcome"]] += 1
+    if rows is not None:  # a pipeline.RowCounts: read / decided / refused
+        counts.update(rows.as_dict())
     return {
         "schema": OUTPUT_SCHEMA,
         "counts": counts,
@@ -219,10 +222,12 @@ def encode_record(record: dict[str, Any]) -> tuple[str, str]:
     return record["outcome"], json.dumps(body, ensure_ascii=False)
 
 
-def stream_evaluation_json(records: Iterable[Any], problems: list[Problem], out: TextIO) -> dict[str, int]:
+def stream_evaluation_json(records: Iterable[Any], problems: list[Problem], out: TextIO,
+                           rows: Any = None) -> dict[str, int]:
     """The same document as `evaluation_json`, written record by record (memory stays flat).
 
-    Takes records, or (outcome, JSON text) pairs from `encode_record`."""
+    Takes records, or (outcome, JSON text) pairs from `encode_record`. `rows` (a
+    pipeline.RowCounts, complete once the records are consumed) adds read / decided / refused."""
     counts = {"pass": 0, "fail": 0, "undetermined": 0}
     out.write('{\n  "schema": "%s",\n  "decisions": [' % OUTPUT_SCHEMA)
     first = True
@@ -231,6 +236,8 @@ def stream_evaluation_json(records: Iterable[Any], problems: list[Problem], out:
         counts[outcome] += 1
         out.write(("\n    " if first else ",\n    ") + text)
         first = False
+    if rows is not None:
+        counts.update(rows.as_dict())
     out.write("\n  ],\n  \"counts\": " + json.dumps(counts))
     out.write(",\n  \"problems\": " + json.dumps([p.as_dict() for p in sorted(problems)], ensure_ascii=False))
     out.write("\n}\n")

@@ -801,25 +801,29 @@ def _award_num(amount: Fraction, sp: ScoringPack) -> str:
     return fraction_json(amount / unit.factor) if unit else fraction_json(amount)
 
 
-def entities_from_files(files: Iterable[str], problems: list[Problem], read: Any = None) -> list[tuple[RawEntity, str]]:
+def entities_from_files(files: Iterable[str], problems: list[Problem], read: Any = None,
+                        counts: Any = None) -> list[tuple[RawEntity, str]]:
     """A cohort is ranked as a whole, so its entities are read into a list."""
     from .pipeline import entities  # the same reading and duplicate-id rule as evaluate
 
-    return list(entities(files, problems, read))
+    return list(entities(files, problems, read, counts))
 
 
 def score_files(sp: ScoringPack, files: Iterable[str], engine: str = "durable",
-                problems: list[Problem] | None = None, read: Any = None) -> dict[str, Any]:
+                problems: list[Problem] | None = None, read: Any = None, counts: Any = None) -> dict[str, Any]:
     """Score every entity in `files` as one batch; data problems are appended to `problems`.
-    `read` (engine.data.ReadOptions) sets the encoding; columns are checked against the pack."""
+    `read` (engine.data.ReadOptions) sets the encoding; columns are checked against the pack.
+    Rows read, scored (decided) and refused are added to `counts` (a pipeline.RowCounts)."""
     from dataclasses import replace
 
     from .data import ReadOptions
 
     problems = problems if problems is not None else []
-    entities = entities_from_files(files, problems, replace(read or ReadOptions(), pack=sp.decisions))
+    entities = entities_from_files(files, problems, replace(read or ReadOptions(), pack=sp.decisions), counts)
     result = Scorer(sp, engine).score(entities)
     problems.extend(result.pop("problems"))
+    if counts is not None:
+        counts.decided += len(zone_index(result))
     return result
 
 

@@ -72,8 +72,8 @@ class _Refused(Exception):
 
 
 def _p(file: str, code: str, en: str, zh: str, line: int = 1, col: int = 1, path: str = "",
-       severity: str = ERROR) -> Problem:
-    return Problem(file, line, col, code, en, path=path, severity=severity, message_zh=zh)
+       severity: str = ERROR, refused_row: bool = False) -> Problem:
+    return Problem(file, line, col, code, en, path=path, severity=severity, message_zh=zh, refused_row=refused_row)
 
 
 def _col_letters(col: int) -> str:
@@ -701,7 +701,7 @@ def _rows_entities(file: str, sheet: str, rows: Iterator[Row], problems: list[Pr
             where = _address(sheet, row_number, orphan)
             problems.append(_p(file, "E131", f"row {row_number} has a value in a column without a header ({where}); "
                                "the row is skipped", f"第 {row_number} 行在没有表头的列（{where}）中有数据，该行未读取。"
-                               "请补上表头或删除该值。", row_number, orphan, where))
+                               "请补上表头或删除该值。", row_number, orphan, where, refused_row=True))
             continue
         if not item:
             continue

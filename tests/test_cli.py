@@ -94,7 +94,7 @@ def test_json_shape(evaluation, towns):
     assert [d["entity"]["id"] for d in decisions] == list(towns)
     assert evaluation["problems"] == []
     counts = {k: sum(d["outcome"] == k for d in decisions) for k in ("pass", "fail", "undetermined")}
-    assert evaluation["counts"] == counts
+    assert evaluation["counts"] == {**counts, "read": len(towns), "decided": len(towns), "refused": 0}
     assert sum(counts.values()) == len(towns)
     for d in decisions:
         assert d["outcome"] in {"pass", "fail", "undetermined"}
@@ -301,7 +301,9 @@ def test_workers_give_the_same_output():
     many = evaluate(*args, "--workers", "3", data=(TOWNS, BAD_ROWS))
     assert one.exit_code == many.exit_code == 3
     assert many.stdout_bytes == one.stdout_bytes
-    assert many.stderr == one.stderr
+    # On a machine with fewer than 3 CPUs the count is capped, with a warning; otherwise stderr is the same.
+    stderr = "".join(line for line in many.stderr.splitlines(True) if "--workers 3" not in line)
+    assert stderr == one.stderr
 
 
 # ---------------------------------------------------------------------------- schema, version
