@@ -3,8 +3,8 @@
 Each click function only parses its options and calls one `run_*` function, which does the work
 and returns the exit code (README "Exit codes", `EXIT`). `_command` turns the errors every
 command can meet into messages and codes: an output that cannot be written (E170-E173, exit 2),
-a fault of the decision engine (exit 5), SIGINT / SIGTERM (exit 130 / 143, temporary files
-removed, workers stopped).
+a fault of the decision engine (exit 5). SIGINT / SIGTERM end the run with 130 / 143, temporary
+files removed and workers stopped (engine.outputs.install_signal_handlers).
 
 Streams: with a machine format (`--format json`, `csv`, …) standard output carries only that
 format; banners, warnings, progress, problems and counts go to standard error.
@@ -22,8 +22,8 @@ import click
 
 from engine import ENGINE_VERSION
 from engine.evaluate import ENGINES
-from engine.outputs import (STDOUT, Interrupted, OutputError, check_output, cleanup, install_signal_handlers,
-                            open_output, output_path, progress)
+from engine.outputs import (STDOUT, OutputError, check_output, install_signal_handlers, open_output, output_path,
+                            progress)
 from engine.pipeline import (INPUT_FORMATS, STDIN, RowCounts, decide_files, load_pack, parse_overrides,
                              spool_stdin, worker_count)
 from engine.problems import DecisionError, EngineError, ProblemsError, has_errors
@@ -70,10 +70,6 @@ def _command(work: Callable[..., int], lang: str = "en", /, **options: Any) -> N
     except DecisionError as error:
         _say(f"decision engine fault: {error}")
         code = EXIT["engine"]
-    except Interrupted as signal:
-        cleanup()  # temporary files still open, worker processes still running
-        _say("中断：未写入任何结果文件" if lang == "zh" else "interrupted: no output file was written")
-        code = signal.exit_code
     sys.exit(code)
 
 
@@ -600,9 +596,6 @@ def run() -> None:  # console-script entry point: turn our own errors into messa
     install_signal_handlers()
     try:
         main()
-    except Interrupted as signal:  # arrived outside a command (while starting or parsing)
-        cleanup()
-        sys.exit(signal.exit_code)
     except EngineError as error:
         _say(f"error: {error}")
         sys.exit(EXIT["problems"])

@@ -20,9 +20,9 @@ Every command that writes a file (`evaluate`, `score`, `diff`, `report`, `schema
   is never decided only to be lost at the end. Exit code 2.
 * Writing that fails (a full disk, an I/O error) is E173: the temporary file is removed, the
   old file stays, and the message names the target and the reason; never a traceback. Exit 2.
-* SIGINT / SIGTERM (`install_signal_handlers`) raise `Interrupted` in the main process, so the
-  `with` blocks here remove their temporary files and the worker pool is terminated; the CLI
-  exits 130 / 143. Temporary files still registered at that point are removed too.
+* SIGINT / SIGTERM (`install_signal_handlers`, installed by the CLI): every temporary file being
+  written is registered here, so the handler removes them, terminates the worker processes and
+  exits 130 / 143. The old file under the target's name is untouched.
 """
 
 from __future__ import annotations
@@ -59,42 +59,51 @@ class OutputError(EngineError):
         super().__init__(f"{code} {message}")
 
 
-class Interrupted(BaseException):
-    """SIGINT or SIGTERM arrived. A BaseException, so `except Exception` cannot swallow it and
-    every `with` block on the way out removes its temporary file."""
-
-    def __init__(self, signum: int):
-        self.signum = signum
-        super().__init__(signal.Signals(signum).name)
-
-    @property
-    def exit_code(self) -> int:
-        return 128 + self.signum  # the shell's convention: 130 for SIGINT, 143 for SIGTERM
+_MAIN_PID: list[int] = []
 
 
 def _interrupt(signum: int, frame: Any) -> None:
-    # A second signal while cleaning up must not cut the cleanup short.
+    """SIGINT / SIGTERM: remove the temporary files, stop the workers, exit 128 + signal.
+
+    Done here and ended with os._exit, not by raising an exception: an exception raised from a
+    signal handler can land inside a fork handler or a `finally` that swallows it, and the run
+    would go on (or hang) after the user asked it to stop."""
     for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, signal.SIG_IGN)
-    raise Interrupted(signum)
+        signal.signal(sig, signal.SIG_IGN)  # a second signal must not cut the cleanup short
+    if _MAIN_PID and os.getpid() == _MAIN_PID[0]:  # a worker not yet past its initialiser just ends
+        cleanup()
+        name = signal.Signals(signum).name
+        with contextlib.suppress(OSError):
+            os.write(2, f"interrupted ({name}): no output was written / 已中断，未写入任何结果\n".encode("utf-8"))
+    os._exit(128 + signum)  # the shell's convention: 130 for SIGINT, 143 for SIGTERM
 
 
 def install_signal_handlers() -> None:
-    """Turn SIGINT and SIGTERM into `Interrupted` (main process only; workers reset them)."""
+    """SIGINT and SIGTERM end the run cleanly (main process; workers reset them)."""
+    _MAIN_PID[:] = [os.getpid()]
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, _interrupt)
+
+
+def register_temporary(path: str) -> None:
+    """A temporary file or folder to remove if the run is interrupted (see `cleanup`)."""
+    _LIVE.add(path)
 
 
 def cleanup() -> None:
     """Remove every temporary file still being written, and stop worker processes."""
     for path in list(_LIVE):
         with contextlib.suppress(OSError):
-            os.unlink(path)
+            if os.path.isdir(path) and not os.path.islink(path):
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                os.unlink(path)
         _LIVE.discard(path)
     import multiprocessing
 
     for child in multiprocessing.active_children():
-        child.terminate()
+        with contextlib.suppress(Exception):
+            child.terminate()
 
 
 def _kind(path: str) -> str:

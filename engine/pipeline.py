@@ -229,9 +229,12 @@ def spool_stdin(input_format: str | None = None, stream: Any = None) -> str:
     from .data import MAX_DATA_BYTES
 
     source = stream if stream is not None else sys.stdin.buffer
-    folder = tempfile.mkdtemp(prefix="certify-stdin-")
     import atexit
 
+    from .outputs import register_temporary
+
+    folder = tempfile.mkdtemp(prefix="certify-stdin-")
+    register_temporary(folder)  # removed if the run is interrupted
     atexit.register(shutil.rmtree, folder, True)
     raw = os.path.join(folder, "stdin")
     with open(raw, "wb") as out:

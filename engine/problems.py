@@ -125,6 +125,11 @@ CODES: dict[str, str] = {
     "W160": "spreadsheet header found below title rows (which row was taken)",
     #
     #   E170-E179 outputs and paths (output targets, paths leaving a folder, git revisions)
+    "E170": "output folder does not exist (checked before any work)",
+    "E171": "output folder or target not writable (checked before any work)",
+    "E172": "output target is a folder, socket or block device",
+    "E173": "writing the output failed (disk full, I/O error); the old file is unchanged",
+    "E174": "git revision starts with '-' (would be read as an option)",
     #
     #   W213-W219 lint; W220-W229 data warnings
 }
