@@ -915,6 +915,7 @@ def _mentions(value: Any, keys: set[str], depth: int = 0) -> bool:
 
 
 _TOO_LONG = object()
+_SENTINEL = "\ue000end-of-line\ue001"  # private-use characters: never in an officer's file
 
 
 class _Lines:
@@ -949,8 +950,8 @@ def _csv_records(lines: _Lines, file: str, problems: list[Problem], width: list[
 
     A record whose quoted cell runs past the end of its line is accepted only when the cell
     closes within MAX_RECORD_LINES lines and MAX_RECORD_CHARS characters, every quote in it is
-    well formed, and the record has exactly the header's number of cells (Excel writes every
-    cell of a row). Otherwise the quote is a stray one: it is reported at the line where it
+    well formed (and they pair up), and the record has exactly the header's number of cells
+    (Excel writes every cell of a row). Otherwise the quote is a stray one: it is reported at the line where it
     opened (E134), that line is skipped, and the lines after it are read as rows again."""
     while True:
         first = lines.take()
@@ -997,19 +998,25 @@ def _csv_records(lines: _Lines, file: str, problems: list[Problem], width: list[
         if row is not None and len(taken) == 1:
             yield number, row
             continue
-        if row is not None and width and len(row) == width[0]:
+        # Quotes come in pairs in a well-formed record; a bare quote inside an unquoted cell (which
+        # the csv module keeps as text) is what a stray quote meeting the next row's quotes leaves.
+        if row is not None and width and len(row) == width[0] and sum(t.count('"') for _, t in taken) % 2 == 0:
             yield number, row
             continue
         if len(taken) == 1 and error is not None and "field larger" in error:
             problems.append(_cell_too_long(file, number))
             continue
-        if len(taken) == 1:
-            # A quote that is not well formed on a line of its own ("a"b): read as before, leniently.
+        if len(taken) == 1 and error is not None and "unexpected end of data" not in error:
+            # A quote that is not well formed on a line of its own ("a"b): read as before,
+            # leniently, unless a quote is still open at the end of the line (the sentinel line
+            # would then be read into the cell).
             try:
-                yield number, next(csv.reader([text]))
-                continue
+                lenient = next(csv.reader([text, _SENTINEL]))
             except csv.Error:
-                pass
+                lenient = None
+            if lenient is not None and not any(_SENTINEL in cell for cell in lenient):
+                yield number, lenient
+                continue
         lines.put_back(taken[1:])
         problems.append(_p(
             file, number, 1, "E134",

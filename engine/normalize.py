@@ -21,8 +21,8 @@ from .units import AmountError, parse_amount
 from .validate import did_you_mean
 from .yamlsafe import iso_date
 
-_TRUE = {"true", "yes", "y", "1", "是", "有", "符合", "满足", "对", "√", "✓", "t"}
-_FALSE = {"false", "no", "n", "0", "否", "无", "不符合", "不满足", "错", "×", "✗", "f"}
+_TRUE = {"true", "yes", "y", "1", "是", "有", "符合", "满足", "对", "√", "✓", "t", "滿足", "對"}
+_FALSE = {"false", "no", "n", "0", "否", "无", "不符合", "不满足", "错", "×", "✗", "f", "無", "不滿足", "錯"}
 _EVIDENCE_KEYS = ("value", "by", "date", "ref", "note")
 
 

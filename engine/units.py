@@ -40,7 +40,10 @@ for _name in ("家", "个", "户", "项", "人", "名", "家次", "批", "件", 
     _SIMPLE[_name] = ("count", Fraction(1))
 
 # Short forms officers use in spreadsheets and data ("12亿", "5000万").
-_AMOUNT_ALIASES = {"亿": "亿元", "万": "万元"}
+_AMOUNT_ALIASES = {"亿": "亿元", "万": "万元",
+                   # Traditional forms, as a Big5 file (read with --encoding big5) writes them.
+                   "億元": "亿元", "億": "亿元", "萬元": "万元", "萬": "万元", "畝": "亩", "萬平方米": "万平方米",
+                   "個": "个", "項": "项", "戶": "户", "個月": "个月"}
 
 UNIT_NAMES = sorted(_SIMPLE) + ["<unit>/<unit>"]
 
