@@ -135,7 +135,10 @@ def _first_bad_byte(handle: IO[bytes], encoding: str) -> int | None:
         except UnicodeDecodeError as error:
             return base - pending + error.start
         if not chunk:
-            return None
+            # utf-8-sig keeps a lone partial BOM (b"\xef") buffered even when told the input
+            # has ended, instead of raising: it is a bad byte all the same.
+            left = len(decoder.getstate()[0])
+            return base - left if left else None
         base += len(chunk)
 
 

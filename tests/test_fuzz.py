@@ -303,6 +303,7 @@ def _load(path: Path) -> tuple[list[RawEntity], list[Any]]:
 @example(b"[" * 100_000 + b"]" * 100_000, ".json")
 @example(b'{"id": "T1", "x": NaN}', ".json")
 @example(b"\xef\xbb\xbf", ".yaml")
+@example(b"\xef", ".json")  # a partial BOM: the incremental utf-8-sig decoder does not raise on it
 def test_data_loader_raises_only_problems(tmp_path_factory: pytest.TempPathFactory, data: bytes,
                                           suffix: str) -> None:
     path = tmp_path_factory.mktemp("data") / f"towns{suffix}"
