@@ -371,13 +371,34 @@ def _shared_strings(zf: _Zip, part: str) -> list[Any]:
     return strings
 
 
-def _date_styles(zf: _Zip, part: str) -> list[bool]:
-    """For each cell format (the `s` of a cell), whether it shows a date."""
+_QUOTED = re.compile(r'"[^"]*"|\\.|\[[^\]]*\]')
+
+
+def _is_percent_format(code: str) -> bool:
+    """A number format that shows the stored number times 100 with a % sign ("0%", "0.00%")."""
+    return "%" in _QUOTED.sub("", code)
+
+
+def _percent_text(number: Any) -> str:
+    """The text an officer sees in a percent-formatted cell, exactly: 0.205 → "20.5%"."""
+    return f"{_plain(Decimal(number) * 100)}%"
+
+
+def _plain(number: Any) -> str:
+    """An exact decimal without exponent: Decimal("1E+5") → "100000"."""
+    text = format(Decimal(number).normalize(), "f")
+    return text
+
+
+def _cell_formats(zf: _Zip, part: str) -> list[str | None]:
+    """For each cell format (the `s` of a cell), "date", "percent" or None: a number stored under a
+    percent format is a hundredth of what the officer sees (20.5% is stored 0.205), so it is read as
+    the text shown, "20.5%", never as the bare 0.205."""
     from openpyxl.styles.numbers import BUILTIN_FORMATS, is_date_format
 
     file = zf.file
     custom: dict[int, str] = {}
-    xfs: list[bool] = []
+    xfs: list[str | None] = []
     state = {"in_xfs": False}
     parser = _parser(file, part)
 
@@ -396,8 +417,8 @@ def _date_styles(zf: _Zip, part: str) -> list[bool]:
                 ident = int(attrs.get("numFmtId", "0"))
             except ValueError:
                 ident = 0
-            code = custom.get(ident, BUILTIN_FORMATS.get(ident, "General"))
-            xfs.append(bool(code) and is_date_format(code))
+            code = custom.get(ident, BUILTIN_FORMATS.get(ident, "General")) or ""
+            xfs.append("date" if code and is_date_format(code) else "percent" if _is_percent_format(code) else None)
 
     def end(name: str) -> None:
         if _local(name) == "cellXfs":
@@ -411,7 +432,7 @@ def _date_styles(zf: _Zip, part: str) -> list[bool]:
 Row = tuple[int, dict[int, Any]]  # sheet row number, {column: value or _Bad}
 
 
-def _sheet_rows(zf: _Zip, part: str, strings: list[Any], dates: list[bool], date1904: bool) -> Iterator[Row]:
+def _sheet_rows(zf: _Zip, part: str, strings: list[Any], formats: list[str | None], date1904: bool) -> Iterator[Row]:
     from openpyxl.utils.datetime import CALENDAR_MAC_1904, CALENDAR_WINDOWS_1900, from_excel
 
     file = zf.file
@@ -528,7 +549,10 @@ def _sheet_rows(zf: _Zip, part: str, strings: list[Any], dates: list[bool], date
         if number is None:
             return _Bad("E165", f"it holds {shown(raw.strip())}, which is not a finite number",
                         f"单元格的值 {shown(raw.strip())} 不是有效的数字（NaN、无穷大等）")
-        if 0 <= st["style"] < len(dates) and dates[st["style"]]:
+        kind = formats[st["style"]] if 0 <= st["style"] < len(formats) else None
+        if kind == "percent":
+            return _percent_text(number)
+        if kind == "date":
             try:
                 return _cell_value(from_excel(float(number), epoch))
             except (ValueError, OverflowError, TypeError):
@@ -552,8 +576,8 @@ def _xlsx_rows(file: str, raw: bytes) -> tuple[str, Iterator[Row]]:
     sheet_name, sheet_part, strings_part, styles_part, date1904 = _workbook_parts(zf)
     zf.check_declared([p for p in (sheet_part, strings_part, styles_part) if p])
     strings = _shared_strings(zf, strings_part) if strings_part else []
-    dates = _date_styles(zf, styles_part) if styles_part else []
-    return sheet_name, _sheet_rows(zf, sheet_part, strings, dates, date1904)
+    formats = _cell_formats(zf, styles_part) if styles_part else []
+    return sheet_name, _sheet_rows(zf, sheet_part, strings, formats, date1904)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -576,7 +600,8 @@ def _xls_rows(file: str, raw: bytes) -> tuple[str, Iterator[Row]]:
         raise ProblemsError([_p(file, "E160", "this is an .xlsx workbook named .xls; rename it to .xlsx",
                                 "该文件是 .xlsx 格式，但扩展名为 .xls。请把扩展名改为 .xlsx。")])
     try:
-        book = xlrd.open_workbook(file_contents=raw, on_demand=True, logfile=io.StringIO())
+        # formatting_info: to see which numbers are shown as percentages (stored 0.205, shown 20.5%)
+        book = xlrd.open_workbook(file_contents=raw, on_demand=True, formatting_info=True, logfile=io.StringIO())
         sheet = book.sheet_by_index(0)
     except Exception as error:  # xlrd raises its own errors, struct, index and value errors on damaged files
         encrypted = "encrypt" in str(error).lower()
@@ -607,6 +632,8 @@ def _xls_rows(file: str, raw: bytes) -> tuple[str, Iterator[Row]]:
                         if value is None:
                             value = _Bad("E165", f"it holds {shown(repr(cell.value))}, which is not a finite number",
                                          f"单元格的值 {shown(repr(cell.value))} 不是有效的数字")
+                        elif _xls_percent(book, cell):
+                            value = _percent_text(value)
                     elif cell.ctype == xlrd.XL_CELL_DATE:
                         try:
                             value = _cell_value(xlrd.xldate_as_datetime(cell.value, book.datemode))
@@ -627,6 +654,15 @@ def _xls_rows(file: str, raw: bytes) -> tuple[str, Iterator[Row]]:
             book.release_resources()
 
     return sheet.name, rows()
+
+
+def _xls_percent(book: Any, cell: Any) -> bool:
+    try:
+        xf = book.xf_list[cell.xf_index]
+        fmt = book.format_map.get(xf.format_key)
+    except (IndexError, AttributeError, TypeError):
+        return False
+    return fmt is not None and _is_percent_format(fmt.format_str or "")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -658,8 +694,27 @@ def _header(cells: dict[int, Any]) -> dict[int, str] | None:
     return keys
 
 
+_HEADER_UNIT = re.compile(r"^(?P<name>.+?)\s*[（(]\s*(?:单位\s*[:：]\s*)?(?P<unit>[^（）()]{1,8}?)\s*[)）]$")
+
+
+def _header_units(header: dict[int, str]) -> dict[int, str]:
+    """Columns whose header ends in a unit, "特色主导产业年产值（万元）": the key loses the unit (so the
+    input's label matches) and the column's bare numbers are read in that unit ("120000万元"), never
+    silently in the input's declared one. A parenthesis that is not a unit stays part of the name."""
+    from .units import parse_unit
+
+    units: dict[int, str] = {}
+    for col, key in list(header.items()):
+        match = _HEADER_UNIT.match(key)
+        if match and parse_unit(match.group("unit")) is not None and match.group("name").strip():
+            header[col] = match.group("name").strip()
+            units[col] = match.group("unit").strip()
+    return units
+
+
 def _rows_entities(file: str, sheet: str, rows: Iterator[Row], problems: list[Problem]) -> Iterator[RawEntity]:
     header: dict[int, str] | None = None
+    units: dict[int, str] = {}
     header_row = 0
     titles: list[tuple[int, str]] = []
     seen_any = False
@@ -675,6 +730,7 @@ def _rows_entities(file: str, sheet: str, rows: Iterator[Row], problems: list[Pr
                     break
                 continue
             header_row = row_number
+            units = _header_units(header)
             _check_header(file, sheet, header_row, header)
             if titles:
                 problems.append(_title_note(file, sheet, header_row, titles))
@@ -695,6 +751,8 @@ def _rows_entities(file: str, sheet: str, rows: Iterator[Row], problems: list[Pr
                 continue
             if key == _SEQUENCE:
                 continue
+            if col in units and isinstance(value, (int, Decimal)) and not isinstance(value, bool):
+                value = f"{_plain(value)}{units[col]}"
             item[key] = value
             columns[key] = col
         if orphan is not None:

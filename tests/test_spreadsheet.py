@@ -587,3 +587,24 @@ def test_spreadsheet_problems_are_bilingual(tmp_path):
     assert {p.code for p in found} >= {"W160", "E165", "E166", "E167", "E160", "E131"}
     for p in found:
         assert p.message_zh and p.message_zh != p.message and re.search(r"[\u4e00-\u9fff]", p.message_zh), p
+
+
+def test_units_in_headers_and_percent_formats_are_read_as_shown(tmp_path, huguan_pack):
+    """A header "特色主导产业年产值（亿元）" gives its bare numbers that unit (12 → 12亿元, not 12万元); a
+    percent-formatted cell is what it shows (20.5%), never its stored hundredth (0.205)."""
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.append(["编号", "主导产业类别", "特色主导产业年产值（亿元）", "实力较强、行业知名的龙头企业数(家)",
+                  "上下游配套企业户数(含家庭农场、专业合作社)", "share"])
+    sheet.append(["U1", "制造业", 12, 2, 15, 0.205])
+    sheet["F2"].number_format = "0.0%"
+    path = tmp_path / "units.xlsx"
+    book.save(path)
+    entity = next(iter(load_entities(str(path), [])))
+    assert entity.fields == {"主导产业类别": "制造业", "特色主导产业年产值": "12亿元", "实力较强、行业知名的龙头企业数": "2家",
+                             "上下游配套企业户数(含家庭农场、专业合作社)": 15, "share": "20.5%"}
+    problems: list[Any] = []
+    rec = next(iter(decide_files(huguan_pack, [str(path)], "reference", problems)))
+    crit = {c["id"]: c for c in rec["criteria"]}
+    assert crit["output_manufacturing"]["status"] == "met" and crit["output_manufacturing"]["test"]["value"] == "120000"
+    assert crit["supporting_firm_count"]["test"]["value"] == "15"
