@@ -123,6 +123,7 @@ CODES: dict[str, str] = {
     "E167": "spreadsheet cell holds an error value (#DIV/0!, #N/A, ...)",
     "E168": "spreadsheet column header appears twice",
     "W160": "spreadsheet header found below title rows (which row was taken)",
+    "W161": "spreadsheet total row (合计) or footer note (填表人：…) skipped: not an entity",
     #
     #   E170-E179 outputs and paths (output targets, paths leaving a folder, git revisions)
     "E170": "output folder does not exist (checked before any work)",

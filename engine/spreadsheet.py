@@ -712,6 +712,20 @@ def _header_units(header: dict[int, str]) -> dict[int, str]:
     return units
 
 
+_TOTAL_WORDS = {"合计", "总计", "小计", "累计", "total", "subtotal", "grandtotal"}
+_NOTE_ROW = re.compile(r"^(注|备注|说明|填表人|填报人|审核人|负责人|联系人|联系电话|制表人?|填表日期|填报日期)\s*[:：]")
+
+
+def _not_an_entity(item: dict[str, Any]) -> str | None:
+    """The text that marks a row as a total: 合计 (总计, 小计) in a row whose id is empty or 合计 itself."""
+    ident = str(item.get("id") or "").strip()
+    if not ident or ident.replace(" ", "").casefold() in _TOTAL_WORDS:
+        for value in item.values():
+            if isinstance(value, str) and value.replace(" ", "").casefold() in _TOTAL_WORDS:
+                return value
+    return None
+
+
 def _rows_entities(file: str, sheet: str, rows: Iterator[Row], problems: list[Problem]) -> Iterator[RawEntity]:
     header: dict[int, str] | None = None
     units: dict[int, str] = {}
@@ -736,6 +750,12 @@ def _rows_entities(file: str, sheet: str, rows: Iterator[Row], problems: list[Pr
                 problems.append(_title_note(file, sheet, header_row, titles))
             continue
         seen_any = True
+        only = list(cells.values())
+        if len(only) == 1 and isinstance(only[0], str) and _NOTE_ROW.match(only[0]):
+            problems.append(_p(file, "W161", f"row {row_number} is a note ({shown(only[0])}), not an entity: skipped",
+                               f"第 {row_number} 行是表尾说明（{shown(only[0])}），不是参评对象，已跳过。", row_number, 1,
+                               _address(sheet, row_number, 1), severity=WARNING))
+            continue
         item: dict[str, Any] = {}
         columns: dict[str, int] = {}
         orphan = None
@@ -762,6 +782,13 @@ def _rows_entities(file: str, sheet: str, rows: Iterator[Row], problems: list[Pr
                                "请补上表头或删除该值。", row_number, orphan, where, refused_row=True))
             continue
         if not item:
+            continue
+        skipped = _not_an_entity(item)
+        if skipped:
+            where = _address(sheet, row_number, 1)
+            problems.append(_p(file, "W161", f"row {row_number} is a total row ({shown(skipped)}), not an entity: "
+                               "skipped", f"第 {row_number} 行是合计行（{shown(skipped)}），不是参评对象，已跳过。",
+                               row_number, 1, where, severity=WARNING))
             continue
         entity = _entity_from_mapping(file, row_number, row_number - header_row - 1, item, problems)
         if entity is not None:

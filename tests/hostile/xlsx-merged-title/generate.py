@@ -1,6 +1,7 @@
 """An officer's workbook in the usual government layout: a two-row merged title, a line naming the
 reporting unit and the unit, then the header with 序号 / 编号 / 名称 and the inputs by their Chinese
-labels. Every town must be decided (exit 0), with one W160 note naming the header row taken."""
+labels. Every town must be decided (exit 0), with one W160 note naming the header row taken; the total row
+and the footer note below the towns are skipped with W161 notes, not decided as towns."""
 
 from __future__ import annotations
 
@@ -32,6 +33,8 @@ def generate(folder: Path) -> None:
     sheet.append(HEADER)
     for town in TOWNS:
         sheet.append(town)
+    sheet.append([None, None, "合计", None, 254999, 5, 57])  # a total row: skipped with a note, not an entity
+    sheet.append(["填表人：张三  联系电话：0355-0000000"])  # a footer note in the id column: skipped too
     book.save(folder / "towns.xlsx")
 
 
