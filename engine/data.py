@@ -481,11 +481,11 @@ def load_entities(file: str, problems: list[Problem], options: ReadOptions | Non
     elif suffix in (".xlsx", ".xlsm"):
         from .spreadsheet import xlsx_entities  # loaded only when needed
 
-        yield from xlsx_entities(file, raw, problems)
+        yield from xlsx_entities(file, raw, problems, options)
     elif suffix == ".xls":
         from .spreadsheet import xls_entities
 
-        yield from xls_entities(file, raw, problems)
+        yield from xls_entities(file, raw, problems, options)
     else:
         raise _fatal(file, 1, 1, "E100", f"unknown data file type {shown(suffix)}; use .yaml, .json, .csv, .xlsx or .xls",
                      f"无法识别的数据文件类型 {shown(suffix)}; 请使用 .yaml、.json、.csv、.xlsx 或 .xls")

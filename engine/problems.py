@@ -121,7 +121,7 @@ CODES: dict[str, str] = {
     "E165": "spreadsheet cell is not a finite number or a valid date (NaN, inf)",
     "E166": "spreadsheet formula has no cached value",
     "E167": "spreadsheet cell holds an error value (#DIV/0!, #N/A, ...)",
-    "E168": "spreadsheet column header appears twice",
+    "E168": "(no longer produced: a repeated spreadsheet column is E135, as in CSV)",
     "W160": "spreadsheet header found below title rows (which row was taken)",
     "W161": "spreadsheet total row (合计) or footer note (填表人：…) skipped: not an entity",
     #

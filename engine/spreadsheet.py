@@ -32,7 +32,7 @@ from fractions import Fraction
 from typing import Any, Callable, Iterable, Iterator, Sequence
 from xml.parsers import expat
 
-from .data import RawEntity, _entity_from_mapping
+from .data import HEADER_ALIASES, IGNORED_HEADERS, RawEntity, ReadOptions, entity_from_item, map_header
 from .problems import ERROR, WARNING, Problem, ProblemsError, shown
 
 # Limits on what a workbook may make us read. Each is checked while the file is streamed (never
@@ -49,14 +49,6 @@ MAX_CELL_CHARS = 32_767                  # Excel's own limit for one cell's text
 MAX_STYLES = 100_000                     # cell formats (Excel allows 64,000)
 MAX_XLS_BYTES = 64 * 1024 * 1024         # .xls is read whole by xlrd: memory follows the file size
 MAX_HEADER_SCAN = 20                     # non-empty rows searched for the header row
-
-# Header names that mean the entity's id / name / a sequence number. Officers' sheets say 编号 and
-# 名称; 序号 is a running number, used as the id only when there is no id column.
-# (engine/data.py may grow a shared header mapping; `_header_key` is the one place to switch.)
-_ID_HEADERS = {"id", "编号", "代码", "编码"}
-_NAME_HEADERS = {"name", "名称"}
-_SEQUENCE_HEADERS = {"序号", "no.", "no"}
-_SEQUENCE = "\0sequence"  # internal key of a 序号 column; never an input id
 
 _UNIT_LINE = re.compile(r"(?:^|[\s,，;；(（])(?:计量)?单位\s*[:：]\s*([^\s,，;；)）]{1,8})")  # not 填报单位：
 
@@ -669,47 +661,47 @@ def _xls_percent(book: Any, cell: Any) -> bool:
 # Rows to entities: find the header below any title rows, map its names, build entities.
 
 
-def _header_key(text: str) -> str:
-    """The key a header cell names: id / name / the sequence column, else the text itself (an input
-    id or label, mapped when the entity is normalised)."""
-    folded = text.strip().casefold()
-    if folded in _ID_HEADERS:
-        return "id"
-    if folded in _NAME_HEADERS:
-        return "name"
-    if folded in _SEQUENCE_HEADERS:
-        return _SEQUENCE
-    return text.strip()
+def _alias(text: str) -> str | None:
+    return HEADER_ALIASES.get(text) or HEADER_ALIASES.get(text.casefold())
 
 
-def _header(cells: dict[int, Any]) -> dict[int, str] | None:
-    """Column → key when this row is a header (it names an id, 编号 or 序号 column), else None."""
-    keys = {c: _header_key(str(v)) for c, v in cells.items() if isinstance(v, (str, int)) and not isinstance(v, bool)
-            and str(v).strip()}
-    values = set(keys.values())
-    if "id" not in values and _SEQUENCE not in values:
-        return None
-    if "id" not in values:  # a running number is the only id the sheet has
-        keys = {c: ("id" if k == _SEQUENCE else k) for c, k in keys.items()}
-    return keys
+def _is_header(cells: dict[int, Any]) -> bool:
+    """Whether this row is the header: it names an id column (id, 编号) or a 序号 column."""
+    for value in cells.values():
+        if isinstance(value, (str, int)) and not isinstance(value, bool):
+            text = str(value).strip()
+            if _alias(text) == "id" or text in IGNORED_HEADERS:
+                return True
+    return False
 
 
 _HEADER_UNIT = re.compile(r"^(?P<name>.+?)\s*[（(]\s*(?:单位\s*[:：]\s*)?(?P<unit>[^（）()]{1,8}?)\s*[)）]$")
 
 
-def _header_units(header: dict[int, str]) -> dict[int, str]:
-    """Columns whose header ends in a unit, "特色主导产业年产值（万元）": the key loses the unit (so the
-    input's label matches) and the column's bare numbers are read in that unit ("120000万元"), never
-    silently in the input's declared one. A parenthesis that is not a unit stays part of the name."""
+def _header_texts(cells: dict[int, Any]) -> tuple[list[str], dict[int, str]]:
+    """The header's texts by column (for engine.data.map_header, the one place headers are
+    understood) and the unit of each column whose header ends in one: "特色主导产业年产值（万元）" is
+    the input's label, and that column's bare numbers are read in 万元 ("120000万元"), never
+    silently in the input's declared unit. A parenthesis that is not a unit stays part of the name.
+    When 序号 is the only id-like column, it is the id (a running number is unique in the sheet)."""
     from .units import parse_unit
 
+    texts = [""] * max(cells)
+    for col, value in cells.items():
+        if not isinstance(value, (_Bad, bool)) and value is not None:
+            texts[col - 1] = str(value).strip()
     units: dict[int, str] = {}
-    for col, key in list(header.items()):
-        match = _HEADER_UNIT.match(key)
+    for index, text in enumerate(texts):
+        if not text or _alias(text) or text in IGNORED_HEADERS:
+            continue
+        match = _HEADER_UNIT.match(text)
         if match and parse_unit(match.group("unit")) is not None and match.group("name").strip():
-            header[col] = match.group("name").strip()
-            units[col] = match.group("unit").strip()
-    return units
+            texts[index] = match.group("name").strip()
+            units[index + 1] = match.group("unit").strip()
+    if not any(_alias(t) == "id" for t in texts):
+        first = next(i for i, t in enumerate(texts) if t in IGNORED_HEADERS)
+        texts[first] = "编号"
+    return texts, units
 
 
 _TOTAL_WORDS = {"合计", "总计", "小计", "累计", "total", "subtotal", "grandtotal"}
@@ -726,28 +718,31 @@ def _not_an_entity(item: dict[str, Any]) -> str | None:
     return None
 
 
-def _rows_entities(file: str, sheet: str, rows: Iterator[Row], problems: list[Problem]) -> Iterator[RawEntity]:
-    header: dict[int, str] | None = None
+def _rows_entities(file: str, sheet: str, rows: Iterator[Row], problems: list[Problem],
+                   options: ReadOptions | None = None) -> Iterator[RawEntity]:
+    texts: list[str] | None = None
+    keys: list[str | None] = []
     units: dict[int, str] = {}
     header_row = 0
     titles: list[tuple[int, str]] = []
     seen_any = False
     for row_number, cells in rows:
-        if header is None:
+        if texts is None:
             if not any(not isinstance(v, _Bad) for v in cells.values()):
                 continue
-            header = _header(cells)
-            if header is None:
+            if not _is_header(cells):
                 titles.append((row_number, " ".join(str(v) for _, v in sorted(cells.items())
                                                     if not isinstance(v, _Bad))[:200]))
                 if len(titles) >= MAX_HEADER_SCAN:
                     break
                 continue
             header_row = row_number
-            units = _header_units(header)
-            _check_header(file, sheet, header_row, header)
+            texts, units = _header_texts(cells)
             if titles:
                 problems.append(_title_note(file, sheet, header_row, titles))
+            mapped = map_header(texts, file, header_row, options)  # unknown columns reported once, here
+            problems.extend(mapped.problems)
+            keys = mapped.keys
             continue
         seen_any = True
         only = list(cells.values())
@@ -757,24 +752,24 @@ def _rows_entities(file: str, sheet: str, rows: Iterator[Row], problems: list[Pr
                                _address(sheet, row_number, 1), severity=WARNING))
             continue
         item: dict[str, Any] = {}
-        columns: dict[str, int] = {}
+        positions: dict[str, tuple[int, int]] = {}
         orphan = None
         for col, value in sorted(cells.items()):
-            key = header.get(col)
             if isinstance(value, _Bad):
                 problems.append(_p(file, value.code, f"cell {_address(sheet, row_number, col)}: {value.en}; the value "
                                    "is treated as missing", f"单元格 {_address(sheet, row_number, col)}：{value.zh}；"
                                    "该值按缺失处理。", row_number, col, _address(sheet, row_number, col)))
                 continue
-            if key is None:
+            if col > len(texts) or not texts[col - 1]:
                 orphan = orphan or col
                 continue
-            if key == _SEQUENCE:
-                continue
+            key = keys[col - 1]
+            if key is None:
+                continue  # 序号, an unknown or a duplicated column: reported once with the header
             if col in units and isinstance(value, (int, Decimal)) and not isinstance(value, bool):
                 value = f"{_plain(value)}{units[col]}"
             item[key] = value
-            columns[key] = col
+            positions[key] = (row_number, col)
         if orphan is not None:
             where = _address(sheet, row_number, orphan)
             problems.append(_p(file, "E131", f"row {row_number} has a value in a column without a header ({where}); "
@@ -790,11 +785,11 @@ def _rows_entities(file: str, sheet: str, rows: Iterator[Row], problems: list[Pr
                                "skipped", f"第 {row_number} 行是合计行（{shown(skipped)}），不是参评对象，已跳过。",
                                row_number, 1, where, severity=WARNING))
             continue
-        entity = _entity_from_mapping(file, row_number, row_number - header_row - 1, item, problems)
+        entity = entity_from_item(file, row_number, f"row {row_number}", f"第 {row_number} 行", item, problems,
+                                  positions)
         if entity is not None:
-            entity.positions = {k: (row_number, columns[k]) for k in item}
             yield entity
-    if header is None:
+    if texts is None:
         if titles:
             raise ProblemsError([_p(file, "E111", f"no header row with an id column (id, 编号 or 序号) in the first "
                                     f"{len(titles)} rows of sheet {shown(sheet)}",
@@ -805,21 +800,6 @@ def _rows_entities(file: str, sheet: str, rows: Iterator[Row], problems: list[Pr
     if not seen_any:
         raise ProblemsError([_p(file, "E133", "the worksheet has a header but no entities",
                                 "工作表只有表头，没有数据行。", header_row)])
-
-
-def _check_header(file: str, sheet: str, row: int, header: dict[int, str]) -> None:
-    first: dict[str, int] = {}
-    found = []
-    for col, key in sorted(header.items()):
-        if key in first:
-            a, b = _address(sheet, row, first[key]), _address(sheet, row, col)
-            found.append(_p(file, "E168", f"the column header {shown(key)} appears twice ({a} and {b}); which one "
-                            "holds the value cannot be known", f"表头 {shown(key)} 重复出现（{a} 和 {b}），无法确定"
-                            "以哪一列为准。请删除或改名其中一列。", row, col, b))
-        else:
-            first[key] = col
-    if found:
-        raise ProblemsError(found)
 
 
 def _title_note(file: str, sheet: str, row: int, titles: list[tuple[int, str]]) -> Problem:
@@ -834,21 +814,21 @@ def _title_note(file: str, sheet: str, row: int, titles: list[tuple[int, str]]) 
               f"未作为数据读取{unit_zh}。", row, 1, _address(sheet, row, 1), severity=WARNING)
 
 
-def xlsx_entities(file: str, raw: bytes, problems: list[Problem]) -> Iterator[RawEntity]:
+def xlsx_entities(file: str, raw: bytes, problems: list[Problem], options: ReadOptions | None = None) -> Iterator[RawEntity]:
     """Entities in an .xlsx file (bytes already read); row and cell problems are appended to
     `problems`; a file that cannot be read at all raises ProblemsError."""
     if not raw.strip():
         raise ProblemsError([_p(file, "E133", "file is empty: no entities", "文件是空的，没有数据。")])
     sheet, rows = _xlsx_rows(file, raw)
-    yield from _rows_entities(file, sheet, rows, problems)
+    yield from _rows_entities(file, sheet, rows, problems, options)
 
 
-def xls_entities(file: str, raw: bytes, problems: list[Problem]) -> Iterator[RawEntity]:
+def xls_entities(file: str, raw: bytes, problems: list[Problem], options: ReadOptions | None = None) -> Iterator[RawEntity]:
     """Entities in an Excel 97-2003 .xls file, read with xlrd."""
     if not raw.strip():
         raise ProblemsError([_p(file, "E133", "file is empty: no entities", "文件是空的，没有数据。")])
     sheet, rows = _xls_rows(file, raw)
-    yield from _rows_entities(file, sheet, rows, problems)
+    yield from _rows_entities(file, sheet, rows, problems, options)
 
 
 # ---------------------------------------------------------------------------------------------

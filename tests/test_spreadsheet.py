@@ -396,15 +396,17 @@ def _zip_bytes(parts: dict[str, str]) -> bytes:
     return buffer.getvalue()
 
 
-def test_duplicate_headers_are_refused_with_both_cells(tmp_path):
+def test_duplicate_headers_are_reported_and_neither_column_is_read(tmp_path):
+    """The header goes through engine.data.map_header, as a CSV header does: a repeated column is E135."""
     book = openpyxl.Workbook()
+    book.active.append(["标题"])
     book.active.append(["编号", "leading_firms", "leading_firms"])
     book.active.append(["A", 1, 2])
     path = tmp_path / "dup.xlsx"
     book.save(path)
-    with pytest.raises(Exception) as info:
-        list(load_entities(str(path), []))
-    assert [(p.code, p.path) for p in info.value.problems] == [("E168", "Sheet!C1")]
+    problems: list[Any] = []
+    assert [(e.id, e.fields) for e in load_entities(str(path), problems)] == [("A", {})]
+    assert [(p.code, p.line, p.col) for p in problems if p.code != "W160"] == [("E135", 2, 3)]
 
 
 XLS = ROOT / "tests" / "hostile" / "xls-file" / "towns.xls"
@@ -608,3 +610,15 @@ def test_units_in_headers_and_percent_formats_are_read_as_shown(tmp_path, huguan
     crit = {c["id"]: c for c in rec["criteria"]}
     assert crit["output_manufacturing"]["status"] == "met" and crit["output_manufacturing"]["test"]["value"] == "120000"
     assert crit["supporting_firm_count"]["test"]["value"] == "15"
+
+
+def test_an_unknown_column_is_reported_once_not_per_row(tmp_path, huguan_pack):
+    book = openpyxl.Workbook()
+    book.active.append(["编号", "名称", "lead_ouput", "备注栏"])
+    for n in range(5):
+        book.active.append([f"T{n}", "镇", 120000, "无"])
+    path = tmp_path / "typo.xlsx"
+    book.save(path)
+    problems: list[Any] = []
+    assert len(list(decide_files(huguan_pack, [str(path)], "reference", problems))) == 5
+    assert sorted((p.code, p.line, p.col) for p in problems) == [("E130", 1, 4), ("E137", 1, 3)]
