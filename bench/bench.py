@@ -3,6 +3,7 @@
     .venv/bin/python bench/bench.py                 # full run: N=40,000 (+ a 10,000 run for memory)
     .venv/bin/python bench/bench.py --quick         # smoke test: N=600 (+ 150)
     .venv/bin/python bench/bench.py --n 20000 --seed 7 --profile
+    .venv/bin/python bench/bench.py --limits        # worst packs at the limits of engine/limits.py
 
 What it does:
 
@@ -414,9 +415,91 @@ def table(results: dict, n: int, n_small: int) -> str:
     return "\n".join(lines)
 
 
+# ---------------------------------------------------------------------------------------------
+# --limits: the worst packs engine/limits.py still accepts (bench/limit_packs.py)
+
+
+def limits_worker(family: str, decisions: int) -> None:
+    """One pack at the limits, in this fresh process: validate, compile (the durable ruleset
+    included), then decide `decisions` entities; print one JSON line. Times are this process's
+    CPU time (time.process_time), so that a busy machine does not inflate them: what they
+    measure is the work, as on an idle machine of the same speed."""
+    sys.path.insert(0, str(HERE))
+    from limit_packs import at_limit, entities
+    from engine.compile import build
+    from engine.evaluate import Decider
+    from engine.limits import measure
+    from engine.validate import check_document
+    from engine.yamlsafe import parse_yaml
+
+    size, text = at_limit(family)
+    started = time.process_time()
+    doc = parse_yaml(text, f"{family}.yaml")
+    problems = check_document(doc)
+    validated = time.process_time()
+    pack = build(doc, text.encode("utf-8"), AS_OF)
+    durable = Decider(pack, "durable")
+    compiled = time.process_time()
+    reference = Decider(pack, "reference")
+    times, agree = [], True
+    for values in entities(pack, decisions):
+        t0 = time.process_time()
+        verdict = durable.decide(values)
+        times.append(time.process_time() - t0)
+        agree = agree and verdict.key() == reference.decide(values).key()
+    measures = measure(doc.value)
+    print(json.dumps({
+        "family": family, "size": size, "errors": sum(p.severity == "error" for p in problems),
+        "validate_s": validated - started, "compile_s": compiled - validated,
+        # the first decision warms the engine's caches up: reported apart
+        "decide_first_ms": 1000 * times[0], "decide_median_ms": 1000 * statistics.median(times[1:]),
+        "decide_p99_ms": 1000 * sorted(times[1:])[int(0.99 * (len(times) - 2))], "decide_max_ms": 1000 * max(times[1:]),
+        "rules": len(pack.ruleset), "groups": pack.rule_groups, "agree": agree,
+        "estimate": {k: (v[0] if isinstance(v, tuple) else v) for k, v in measures.items() if k != "bad_k"},
+        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    }))
+
+
+def run_limits(decisions: int) -> None:
+    sys.path.insert(0, str(HERE))
+    from limit_packs import FAMILIES
+    from engine import limits
+
+    rows = []
+    for family in FAMILIES:
+        done = subprocess.run([sys.executable, __file__, "--limits-worker", family, str(decisions)],
+                              capture_output=True, text=True, check=True, cwd=ROOT)
+        row = json.loads(done.stdout.strip().splitlines()[-1])
+        rows.append(row)
+        print(f"{family}: compile {row['compile_s']:.2f} s, decide max {row['decide_max_ms']:.1f} ms", file=sys.stderr)
+    print(f"\n## Packs at the limits (engine/limits.py: group {limits.MAX_GROUP}, tests {limits.MAX_TESTS}, "
+          f"depth {limits.MAX_DEPTH}, terms {limits.MAX_TERMS}, simplify {limits.MAX_SIMPLIFY:,}, "
+          f"rules {limits.MAX_RULES}, comparisons {limits.MAX_ATOMS:,}), {decisions} entities each\n")
+    print("| pack (size) | validate s | compile s (with durable ruleset) | decide: first / median / p99 / max ms "
+          "| rules | groups | engines agree | peak MB |")
+    print("|---|---:|---:|---:|---:|---:|---|---:|")
+    for r in rows:
+        print(f"| {r['family']} ({r['size']}) | {r['validate_s']:.3f} | {r['compile_s']:.3f} | "
+              f"{r['decide_first_ms']:.1f} / {r['decide_median_ms']:.2f} / {r['decide_p99_ms']:.2f} / "
+              f"{r['decide_max_ms']:.2f} | {r['rules']} | {r['groups']} | "
+              f"{'yes' if r['agree'] else 'NO'} | {r['peak_rss_mb']:.0f} |")
+    worst_compile = max(r["compile_s"] for r in rows)
+    worst_decide = max(r["decide_max_ms"] for r in rows)
+    print(f"\nWorst compile {worst_compile:.2f} s (target < 1 s); worst decide {worst_decide:.2f} ms (target < 10 ms). "
+          "Times are CPU seconds of the measuring process (time.process_time).")
+    print(f"Machine: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} at the end, "
+          f"Python {sys.version.split()[0]}.")
+
+
 def main() -> None:
     if len(sys.argv) > 1 and sys.argv[1] == "--worker":
         run_worker(sys.argv[2:])
+        return
+    if len(sys.argv) > 1 and sys.argv[1] == "--limits-worker":
+        limits_worker(sys.argv[2], int(sys.argv[3]))
+        return
+    if "--limits" in sys.argv[1:]:
+        run_limits(200)
         return
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--n", type=int, default=40_000, help="towns for the main run (default 40000)")

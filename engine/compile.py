@@ -373,6 +373,9 @@ DNF = list[Term]
 TRUE: DNF = [{}]
 FALSE: DNF = []
 MAX_TERMS = 3000
+# No simplification is started on more conjunctions than this (engine/limits.py refuses packs
+# long before: a caller that skips validation still cannot make the compiler hang).
+MAX_SIMPLIFY_INPUT = 20_000
 
 
 class CompileError(Exception):
@@ -396,54 +399,103 @@ def _t_and(a: Term, b: Term) -> Term | None:
         both = out.get(key, ALL3) & allowed
         if not both:
             return None
-        out[key] = both
-    return {k: v for k, v in out.items() if v != ALL3}
+        if both == ALL3:
+            out.pop(key, None)
+        else:
+            out[key] = both
+    return out
 
 
 def _subsumes(general: Term, specific: Term) -> bool:
     return all(k in specific and specific[k] <= v for k, v in general.items())
 
 
-def _simplify(terms: DNF) -> DNF:
-    changed = True
-    out = terms
-    while changed:
-        changed = False
-        unique: DNF = []
-        for term in out:
-            if term not in unique:
-                unique.append(term)
-        kept = [t for i, t in enumerate(unique)
-                if not any(j != i and _subsumes(o, t) and (o != t) for j, o in enumerate(unique))]
-        # Merge terms equal but for one test: {a:M, b:x} + {a:U, b:x} -> {a:{M,U}, b:x}
-        merged: DNF = []
-        used = [False] * len(kept)
-        for i, a in enumerate(kept):
-            if used[i]:
-                continue
-            for j in range(i + 1, len(kept)):
-                b = kept[j]
-                if used[j] or a.keys() != b.keys():
-                    continue
-                diff = [k for k in a if a[k] != b[k]]
-                if len(diff) == 1:
-                    k = diff[0]
-                    a = dict(a)
-                    a[k] = a[k] | b[k]
-                    if a[k] == ALL3:
-                        del a[k]
-                    used[j] = True
-                    changed = True
+def _frozen(term: Term) -> frozenset[tuple[int, frozenset[str]]]:
+    return frozenset(term.items())
+
+
+def _drop_subsumed(terms: DNF) -> DNF:
+    """Terms no other term covers. Only terms whose tests are a subset can cover one, so terms are
+    grouped by their set of tests: disjoint forms (most of what the compiler builds) compare few."""
+    groups: dict[frozenset[int], list[Term]] = {}
+    for term in terms:
+        groups.setdefault(frozenset(term), []).append(term)
+    kept: DNF = []
+    for term in terms:
+        keys = frozenset(term)
+        covered = False
+        for other_keys, others in groups.items():
+            if other_keys <= keys and any(o is not term and o != term and _subsumes(o, term) for o in others):
+                covered = True
+                break
+        if not covered:
+            kept.append(term)
+    return kept
+
+
+# Merging compares the terms on the same tests pairwise; past this many of them it is skipped
+# (measured on the shipped packs it saves about 2% of the rules, at a quadratic cost).
+MERGE_GROUP = 32
+
+
+def _merge(terms: DNF) -> tuple[DNF, bool]:
+    """Merge terms equal but for one test: {a:M, b:x} + {a:U, b:x} -> {a:{M,U}, b:x}. Only terms
+    on the same tests can merge, so only those are compared."""
+    position: dict[frozenset[int], list[int]] = {}
+    for i, term in enumerate(terms):
+        position.setdefault(frozenset(term), []).append(i)
+    used = [False] * len(terms)
+    merged: DNF = []
+    changed = False
+    for i, a in enumerate(terms):
+        if used[i]:
+            continue
+        same = position[frozenset(a)]
+        if len(same) > MERGE_GROUP:
             merged.append(a)
-        out = merged
-        if len(out) > MAX_TERMS:
-            raise CompileError(f"an expression needs more than {MAX_TERMS} rules")
+            continue
+        for j in same:
+            if j <= i or used[j]:
+                continue
+            b = terms[j]
+            if a.keys() != b.keys():
+                break  # a lost a test in an earlier merge: the next pass merges it further
+            diff = [k for k in a if a[k] != b[k]]
+            if len(diff) == 1:
+                k = diff[0]
+                a = dict(a)
+                a[k] = a[k] | b[k]
+                if a[k] == ALL3:
+                    del a[k]
+                used[j] = True
+                changed = True
+        merged.append(a)
+    return merged, changed
+
+
+def _simplify(terms: DNF) -> DNF:
+    if len(terms) > MAX_SIMPLIFY_INPUT:
+        # engine/limits.py refuses such packs first (E153); this guards callers that skip it
+        raise CompileError(f"an expression has {len(terms)} conjunctions before simplification; "
+                           f"the limit is {MAX_SIMPLIFY_INPUT}")
+    out = list({_frozen(t): t for t in terms}.values())
+    while True:
+        # a term covering another overlaps it, so disjoint terms (the usual case) need no search
+        out, changed = _merge(out if _disjoint(out) else _drop_subsumed(out))
+        if not changed:
+            break
+        out = list({_frozen(t): t for t in out}.values())
+    if len(out) > MAX_TERMS:
+        raise CompileError(f"an expression needs more than {MAX_TERMS} rules")
     return out
 
 
 def d_and(*parts: DNF) -> DNF:
     result: DNF = TRUE
     for part in parts:
+        if len(result) * len(part) > MAX_SIMPLIFY_INPUT:
+            raise CompileError(f"an expression would have {len(result) * len(part)} conjunctions; "
+                               f"the limit is {MAX_SIMPLIFY_INPUT}")
         combined: DNF = []
         for a in result:
             for b in part:
@@ -465,91 +517,136 @@ def d_at_least(j: int, parts: list[DNF]) -> DNF:
         return TRUE
     if j > len(parts):
         return FALSE
+    if math.comb(len(parts), j) > MAX_SIMPLIFY_INPUT:
+        raise CompileError(f"at least {j} of {len(parts)} has {math.comb(len(parts), j)} combinations; "
+                           f"the limit is {MAX_SIMPLIFY_INPUT}")
     return d_or(*(d_and(*combo) for combo in combinations(parts, j)))
 
 
-def _first(kids: list[tuple[DNF, DNF, DNF]], pick: int, before: Any, after: Any) -> DNF:
-    """OR over i of: child i has status `pick`, the children before it satisfy `before`, and
-    (when given) the children after it satisfy `after`. The disjuncts are mutually exclusive."""
+def _first(kids: list[Exprs5], pick: frozenset[str], before: frozenset[str] | None,
+           after: frozenset[str] | None = None) -> DNF:
+    """OR over i of: child i's `pick` DNF, the children before it in `before`, and (when given)
+    the children after it in `after`. The disjuncts are mutually exclusive. The products of the
+    children before (and after) are built incrementally: n products, not n^2."""
+    n = len(kids)
+    prefix: list[DNF] = [TRUE]
+    for kid in kids[:-1]:
+        prefix.append(d_and(prefix[-1], kid[before]) if before is not None else TRUE)
+    suffix: list[DNF] = [TRUE] * n
+    if after is not None:
+        for i in range(n - 2, -1, -1):
+            suffix[i] = d_and(kids[i + 1][after], suffix[i + 1])
     parts = []
     for i, kid in enumerate(kids):
-        conjuncts = [kid[pick]] + [before(*k) for k in kids[:i]]
-        if after is not None:
-            conjuncts += [after(*k) for k in kids[i + 1:]]
-        parts.append(d_and(*conjuncts))
+        parts.append(d_and(kid[pick], prefix[i], suffix[i]) if after is not None else d_and(kid[pick], prefix[i]))
     return d_or(*parts)
 
 
+S_M, S_N, S_U = frozenset((MET,)), frozenset((NOT_MET,)), frozenset((UNKNOWN,))
+S_MU, S_NU = frozenset((MET, UNKNOWN)), frozenset((NOT_MET, UNKNOWN))
+# A node's DNFs for met, not met, unknown, and the two unions the composites need
+Exprs5 = dict[frozenset[str], DNF]
+
+
 class Exprs:
-    """Memoised (met, not met, unknown) DNFs per node."""
+    """Memoised (met, not met, unknown) DNFs per node.
+
+    Besides the three statuses each node also gets "met or unknown" and "not met or unknown",
+    built from the children's own (an all is met-or-unknown when every child is): that keeps
+    their size the product of the children's, where the union of two DNFs would be their sum
+    left to simplification. engine/limits.py measures a pack by these same formulas."""
 
     def __init__(self, tests: tuple[Test, ...]):
         self.index = {t.field: i for i, t in enumerate(tests)}
-        self.memo: dict[int, tuple[DNF, DNF, DNF]] = {}
+        self.memo: dict[int, Exprs5] = {}
 
     def of(self, node: Node) -> tuple[DNF, DNF, DNF]:
+        e = self.of5(node)
+        return e[S_M], e[S_N], e[S_U]
+
+    def of5(self, node: Node) -> Exprs5:
         key = id(node)
         if key not in self.memo:
             self.memo[key] = self._build(node)
         return self.memo[key]
 
-    def _build(self, node: Node) -> tuple[DNF, DNF, DNF]:
+    def _build(self, node: Node) -> Exprs5:
         if node.kind == "test":
             assert node.test is not None
             if node.test.unset:
-                return FALSE, FALSE, TRUE
+                return {S_M: FALSE, S_N: FALSE, S_U: TRUE, S_MU: TRUE, S_NU: TRUE}
             if node.test.constant is not None:
-                return (TRUE, FALSE, FALSE) if node.test.constant == MET else (FALSE, TRUE, FALSE)
+                if node.test.constant == MET:
+                    return {S_M: TRUE, S_N: FALSE, S_U: FALSE, S_MU: TRUE, S_NU: FALSE}
+                return {S_M: FALSE, S_N: TRUE, S_U: FALSE, S_MU: FALSE, S_NU: TRUE}
             i = self.index[node.test.field]
-            return ([{i: frozenset((MET,))}], [{i: frozenset((NOT_MET,))}], [{i: frozenset((UNKNOWN,))}])
-        kids = [self.of(c) for c in node.children]
+            return {s: [{i: s}] for s in (S_M, S_N, S_U, S_MU, S_NU)}
+        kids = [self.of5(c) for c in node.children]
         if node.kind == "not":
-            m, n, u = kids[0]
-            return n, m, u
+            c = kids[0]
+            return {S_M: c[S_N], S_N: c[S_M], S_U: c[S_U], S_MU: c[S_NU], S_NU: c[S_MU]}
         # The "first child that ..." forms below keep every status's terms disjoint, so exactly
         # one rule fires per criterion: durable-rules fails an assert (error 303) once more than
         # 64 rule activations queue up on one fact, and each activation costs an action.
         if node.kind == "all":
-            met = d_and(*(m for m, _, _ in kids))
-            not_met = _first(kids, pick=1, before=lambda m, n, u: d_or(m, u), after=None)
-            unknown = _first(kids, pick=2, before=lambda m, n, u: m, after=lambda m, n, u: d_or(m, u))
-            return met, not_met, unknown
+            return {
+                S_M: d_and(*(c[S_M] for c in kids)),
+                S_N: _first(kids, pick=S_N, before=S_MU),
+                S_U: _first(kids, pick=S_U, before=S_M, after=S_MU),
+                S_MU: d_and(*(c[S_MU] for c in kids)),
+                S_NU: _first(kids, pick=S_NU, before=S_M),
+            }
         if node.kind == "any":
-            met = _first(kids, pick=0, before=lambda m, n, u: d_or(n, u), after=None)
-            not_met = d_and(*(n for _, n, _ in kids))
-            unknown = _first(kids, pick=2, before=lambda m, n, u: n, after=lambda m, n, u: d_or(n, u))
-            return met, not_met, unknown
+            return {
+                S_M: _first(kids, pick=S_M, before=S_NU),
+                S_N: d_and(*(c[S_N] for c in kids)),
+                S_U: _first(kids, pick=S_U, before=S_N, after=S_NU),
+                S_MU: _first(kids, pick=S_MU, before=S_N),
+                S_NU: d_and(*(c[S_NU] for c in kids)),
+            }
         if node.kind == "at_least":
             k, size = node.k, len(kids)
-            met = d_at_least(k, [m for m, _, _ in kids])
-            not_met = d_at_least(size - k + 1, [n for _, n, _ in kids])
-            unknown = d_and(
-                d_at_least(size - k + 1, [d_or(n, u) for _, n, u in kids]),
-                d_at_least(k, [d_or(m, u) for m, _, u in kids]),
-            )
-            return met, not_met, unknown
-        met_parts, not_parts, unk_parts = [], [], []
+            at_least_k_mu = d_at_least(k, [c[S_MU] for c in kids])  # fewer than size-k+1 not met
+            at_least_nu = d_at_least(size - k + 1, [c[S_NU] for c in kids])  # fewer than k met
+            return {
+                S_M: d_at_least(k, [c[S_M] for c in kids]),
+                S_N: d_at_least(size - k + 1, [c[S_N] for c in kids]),
+                S_U: d_and(at_least_nu, at_least_k_mu),
+                S_MU: at_least_k_mu,
+                S_NU: at_least_nu,
+            }
+        parts: dict[str, list[DNF]] = {MET: [], NOT_MET: [], UNKNOWN: []}
+        unions: dict[frozenset[str], list[DNF]] = {S_MU: [], S_NU: []}
         for branch, selector, then in self.branches(node):
             if then is None:
                 status = node.otherwise if branch == "otherwise" else UNKNOWN
-                {MET: met_parts, NOT_MET: not_parts, UNKNOWN: unk_parts}[status].append(selector)
+                parts[status].append(selector)
+                for union in (S_MU, S_NU):
+                    if status in union:
+                        unions[union].append(selector)
             else:
-                tm, tn, tu = self.of(then)
-                met_parts.append(d_and(selector, tm))
-                not_parts.append(d_and(selector, tn))
-                unk_parts.append(d_and(selector, tu))
-        return d_or(*met_parts), d_or(*not_parts), d_or(*unk_parts)
+                t = self.of5(then)
+                for status, key in ((MET, S_M), (NOT_MET, S_N), (UNKNOWN, S_U)):
+                    parts[status].append(d_and(selector, t[key]))
+                for union in (S_MU, S_NU):
+                    unions[union].append(d_and(selector, t[union]))
+        return {S_M: d_or(*parts[MET]), S_N: d_or(*parts[NOT_MET]), S_U: d_or(*parts[UNKNOWN]),
+                S_MU: d_or(*unions[S_MU]), S_NU: d_or(*unions[S_NU])}
 
     def branches(self, node: Node) -> list[tuple[str, DNF, Node | None]]:
         """(branch name, selector, node applied) for a cases node, in order."""
+        key = (id(node), "branches")
+        if key in self.memo:  # type: ignore[comparison-overlap]
+            return self.memo[key]  # type: ignore[index,return-value]
         out: list[tuple[str, DNF, Node | None]] = []
         prefix = TRUE
         for i, (when, then) in enumerate(node.cases, start=1):
-            wm, wn, wu = self.of(when)
-            out.append((f"case{i}", d_and(prefix, wm), then))
-            out.append((f"undecided{i}", d_and(prefix, wu), None))
-            prefix = d_and(prefix, wn)
+            w = self.of5(when)
+            out.append((f"case{i}", d_and(prefix, w[S_M]), then))
+            out.append((f"undecided{i}", d_and(prefix, w[S_U]), None))
+            prefix = d_and(prefix, w[S_N])
         out.append(("otherwise", prefix, None))
+        self.memo[key] = out  # type: ignore[index,assignment]
         return out
 
 
@@ -572,6 +669,10 @@ def _literal(test: Test, allowed: frozenset[str]) -> list[list[dict[str, Any]]]:
         others = [v for v in test.universe if v not in inside]
         met_vals, not_vals = (inside, others) if op == "in" else (others, inside)
         universe = {MET: met_vals, NOT_MET: not_vals, UNKNOWN: [MISSING_TEXT]}
+        included = [v for status in allowed for v in universe[status]]
+        if len(included) == 1:
+            # one outcome: one equality, not a chain of "none of the others" (durable's stack)
+            return [[{f: included[0]}]]
         excluded = [v for status in ALL3 - allowed for v in universe[status]]
         return [[{"$neq": {f: v}} for v in excluded]]
     assert test.threshold is not None
@@ -595,32 +696,88 @@ def _literal(test: Test, allowed: frozenset[str]) -> list[list[dict[str, Any]]]:
     # the negated slot n = -f: f >= T ⇔ n <= -T and so on
     flip = {"$gt": "$lt", "$gte": "$lte", "$lt": "$gt", "$lte": "$gte"}
     n = f + "n"
+    # Every set of statuses is ONE comparison: the sentinel lies above every value on both slots,
+    # so the high side of f includes "unknown" and the high side of n excludes it (and the other
+    # way round for n). One condition per status matters to durable-rules: with two, the first
+    # of "met" (f >= T) also matched unknown values, and a chain of such rules overflowed its
+    # stack of pending conditions (error 303, see MAX_ALPHA_STACK).
     table = {
-        frozenset((MET,)): [[{met_cmp: {f: big_t}}, {"$lt": {f: MISSING}}]],
-        frozenset((NOT_MET,)): [[{not_cmp: {f: big_t}}, {"$lt": {f: MISSING}}]],
         frozenset((UNKNOWN,)): [[{f: MISSING}]],
         frozenset((MET, NOT_MET)): [[{"$lt": {f: MISSING}}]],
     }
     if high:
+        table[frozenset((MET,))] = [[{flip[met_cmp]: {n: -big_t}}]]
+        table[frozenset((NOT_MET,))] = [[{not_cmp: {f: big_t}}]]
         table[frozenset((MET, UNKNOWN))] = [[{met_cmp: {f: big_t}}]]
         table[frozenset((NOT_MET, UNKNOWN))] = [[{flip[not_cmp]: {n: -big_t}}]]
     else:
+        table[frozenset((MET,))] = [[{met_cmp: {f: big_t}}]]
+        table[frozenset((NOT_MET,))] = [[{flip[not_cmp]: {n: -big_t}}]]
         table[frozenset((NOT_MET, UNKNOWN))] = [[{not_cmp: {f: big_t}}]]
         table[frozenset((MET, UNKNOWN))] = [[{flip[met_cmp]: {n: -big_t}}]]
     return table[allowed]
 
 
-def _atom_lists(term: Term, tests: tuple[Test, ...]) -> list[list[dict[str, Any]]]:
+def _atom_lists(term: Term, tests: tuple[Test, ...],
+                cache: dict[tuple[int, frozenset[str]], list[list[dict[str, Any]]]] | None = None,
+                ) -> list[list[dict[str, Any]]]:
     alternatives: list[list[dict[str, Any]]] = [[]]
     for index in sorted(term):
-        options = _literal(tests[index], term[index])
+        if cache is None:
+            options = _literal(tests[index], term[index])
+        else:
+            key = (index, term[index])
+            if key not in cache:
+                cache[key] = _literal(tests[index], term[index])
+            options = cache[key]
         alternatives = [a + o for a in alternatives for o in options]
     return alternatives
 
 
-def _disjoint(terms: DNF) -> bool:
-    for i, a in enumerate(terms):
-        for b in terms[i + 1:]:
+def _split_key(terms: DNF, used: frozenset[int]) -> int | None:
+    """A test every term restricts (and not yet split on), or None: the first in test order."""
+    for key in sorted(terms[0]):
+        if key not in used and all(key in t for t in terms):
+            return key
+    return None
+
+
+def _disjoint(terms: DNF, used: frozenset[int] = frozenset()) -> bool:
+    """Whether no two terms can hold at once. Terms are split on a test they all restrict: terms
+    whose sets for it exclude each other cannot overlap, so only the rest are compared — the
+    compiler's "first child that ..." forms split all the way down, in about n log n steps."""
+    if len(terms) < 2:
+        return True
+    key = _split_key(terms, used)
+    if key is None:
+        return _pairwise_disjoint(terms, terms)
+    parts: dict[frozenset[str], DNF] = {}
+    for term in terms:
+        parts.setdefault(term[key], []).append(term)
+    used = used | {key}
+    sets = list(parts)
+    return all(_disjoint(parts[v], used) for v in sets) and all(
+        _disjoint_between(parts[a], parts[b], used) for i, a in enumerate(sets) for b in sets[i + 1:] if a & b)
+
+
+def _disjoint_between(one: DNF, other: DNF, used: frozenset[int]) -> bool:
+    key = _split_key(one + other, used)
+    if key is None:
+        return _pairwise_disjoint(one, other)
+    ones: dict[frozenset[str], DNF] = {}
+    others: dict[frozenset[str], DNF] = {}
+    for term in one:
+        ones.setdefault(term[key], []).append(term)
+    for term in other:
+        others.setdefault(term[key], []).append(term)
+    used = used | {key}
+    return all(_disjoint_between(ones[a], others[b], used) for a in ones for b in others if a & b)
+
+
+def _pairwise_disjoint(one: DNF, other: DNF) -> bool:
+    same = one is other
+    for i, a in enumerate(one):
+        for b in (other[i + 1:] if same else other):
             if not any(k in b and not (a[k] & b[k]) for k in a):
                 return False
     return True
@@ -632,6 +789,80 @@ def _disjoint(terms: DNF) -> bool:
 MAX_FIRINGS_PER_GROUP = 56
 
 
+# durable-rules walks its condition tree (alpha network) depth first with a fixed stack of 64
+# pending nodes (events.c, MAX_STACK_SIZE; error 303 when it overflows): each node pushes every
+# child whose condition the fact matches. Measured: an all of 45 money criteria in one group
+# (46 firings, inside the firing budget) overflowed it when every value was missing, and so did
+# a cases of 32 enum branches, whose rules branch at every case. Groups are therefore also
+# sized by an upper bound of that stack (_alpha_stack), keeping a few entries spare.
+MAX_ALPHA_STACK = 60
+
+
+def _atom_parts(atom: dict[str, Any]) -> tuple[str, str, Any]:
+    """(slot, operator, constant) of one atom: {f: c} or {"$op": {f: c}}."""
+    (key, value), = atom.items()
+    if key.startswith("$"):
+        (slot, constant), = value.items()
+        return slot, key, constant
+    return key, "=", value
+
+
+_MATCH = {
+    "=": lambda v, c: v == c, "$neq": lambda v, c: v != c,
+    "$lt": lambda v, c: v < c, "$lte": lambda v, c: v <= c,
+    "$gt": lambda v, c: v > c, "$gte": lambda v, c: v >= c,
+}
+
+
+def _most_matching(atoms: list[tuple[str, str, Any]]) -> int:
+    """How many of these sibling conditions one fact can match at once: per test, the most any
+    single value matches (tried at every constant, its neighbours and the sentinel), added over
+    tests. A test's two slots are taken together: n holds -f, or the sentinel when f does."""
+    by_test: dict[str, list[tuple[bool, str, Any]]] = {}
+    slots = {slot for slot, _, _ in atoms}
+    for slot, op, constant in atoms:
+        negated = slot.endswith("n") and (slot[:-1] in slots or slot[:-1].startswith("t"))
+        by_test.setdefault(slot[:-1] if negated else slot, []).append((negated, op, constant))
+    total = 0
+    for conditions in by_test.values():
+        if all(isinstance(c, int) and not isinstance(c, bool) for _, _, c in conditions):
+            near = {(-c if negated else c) + d for negated, _, c in conditions for d in (-1, 0, 1)}
+            candidates: set[Any] = near | {MISSING}
+        else:
+            candidates = {c for _, _, c in conditions} | {"\x00 none of them"}
+        best = 0
+        for v in candidates:
+            count = 0
+            for negated, op, c in conditions:
+                value = (MISSING if v == MISSING else -v) if negated else v
+                try:
+                    count += bool(_MATCH[op](value, c))
+                except TypeError:
+                    count += 1  # text against a number: count it, to be safe
+            best = max(best, count)
+        total += best
+    return total
+
+
+def _alpha_stack(patterns: list[list[dict[str, Any]]]) -> tuple[int, int]:
+    """(how many of this unit's first conditions one fact can match at once, the most its
+    subtrees can add below them): what the unit can push on durable's stack. A node pushes its
+    matching children, and the walk goes on from one of them, so a subtree needs (matching
+    children - 1) + the most any child's subtree needs."""
+    trie: dict[Any, Any] = {}
+    for atoms in patterns:
+        node = trie
+        for atom in atoms:
+            node = node.setdefault(_atom_parts(atom), {})
+
+    def bound(node: dict[Any, Any]) -> int:
+        if not node:
+            return 1
+        return _most_matching(list(node)) - 1 + max(bound(child) for child in node.values())
+
+    return _most_matching(list(trie)), max((bound(child) for child in trie.values()), default=0)
+
+
 def emit_ruleset(
     pack: CompiledPack,
 ) -> tuple[dict[str, Any], dict[str, tuple[str, str, str, str | None]]]:
@@ -639,17 +870,21 @@ def emit_ruleset(
 
     Sets `pack.rule_groups`: how many facts (one per group) the adapter asserts per entity."""
     exprs = Exprs(pack.tests)
+    literals: dict[tuple[int, frozenset[str]], list[list[dict[str, Any]]]] = {}  # _literal per (test, statuses)
     # unit = one criterion, the decision, or one flag: [(name, (what, id, status, branch), atoms)]
     units: list[list[tuple[str, tuple[str, str, str, str | None], list[dict[str, Any]]]]] = []
     bounds: list[int] = []
 
-    def start_unit() -> None:
+    always: list[bool] = []  # whether one of the unit's rules fires for every fact (not inside a case)
+
+    def start_unit(applicable: DNF = TRUE) -> None:
         units.append([])
         bounds.append(0)
+        always.append(applicable == TRUE)
 
     def add(what: str, ident: str, status: str, branch: str | None, dnf: DNF) -> None:
         base = f"{what}.{ident}.{status}" + (f".{branch}" if branch else "")
-        patterns = [atoms for term in dnf for atoms in _atom_lists(term, pack.tests)]
+        patterns = [atoms for term in dnf for atoms in _atom_lists(term, pack.tests, literals)]
         for count, atoms in enumerate(patterns):
             units[-1].append((f"{base}#{count}", (what, ident, status, branch), atoms))
         # worst case for this status: every pattern at once, unless the terms exclude each other
@@ -659,7 +894,7 @@ def emit_ruleset(
 
     def visit(node: Node, applicable: DNF, is_root: bool) -> None:
         if node.kind == "cases":
-            start_unit()
+            start_unit(applicable)
             for branch, selector, then in exprs.branches(node):
                 if then is None:
                     status = node.otherwise if branch == "otherwise" else UNKNOWN
@@ -673,7 +908,7 @@ def emit_ruleset(
                     visit(then, d_and(applicable, selector), False)
             return
         if not is_root and node.id is not None:
-            start_unit()
+            start_unit(applicable)
             for status, e in zip((MET, NOT_MET, UNKNOWN), exprs.of(node)):
                 add("node", node.id, status, None, d_and(applicable, e))
         for child in node.children:
@@ -690,18 +925,36 @@ def emit_ruleset(
 
     rules: dict[str, Any] = {}
     meta: dict[str, tuple[str, str, str, str | None]] = {}
-    group, budget = 0, 0
-    for unit, bound in zip(units, bounds):
+    group, budget, stack = 0, 0, 0
+    covered: set[int] = set()  # groups with a unit that fires for every fact
+    for unit, bound, fires in zip(units, bounds, always):
         if bound > MAX_FIRINGS_PER_GROUP:
             raise CompileError(f"criterion {unit[0][1][1]!r} could fire {bound} rules at once; "
                                f"durable-rules allows {MAX_FIRINGS_PER_GROUP}: simplify it")
-        if budget + bound > MAX_FIRINGS_PER_GROUP:
-            group, budget = group + 1, 0
+        width, depth = _alpha_stack([atoms for _, _, atoms in unit])
+        if width + depth > MAX_ALPHA_STACK:
+            raise CompileError(f"criterion {unit[0][1][1]!r} may need {width + depth} pending engine conditions "
+                               f"at once; durable-rules allows {MAX_ALPHA_STACK}: split it into sub-criteria")
+        # Units of one group can share conditions (their subtrees then merge), so what their rules
+        # add below the first condition adds up too; a rule of one condition adds nothing there.
+        need = width + max(depth - 1, 0)
+        if budget + bound > MAX_FIRINGS_PER_GROUP or stack + need + 1 > MAX_ALPHA_STACK:
+            group, budget, stack = group + 1, 0, 0
         budget += bound
+        stack += need
+        if fires:
+            covered.add(group)
         for name, info, atoms in unit:
             pattern_atoms = [{"kind": ENTITY_KIND}, {"g": group}] + atoms
             rules[name] = {"all": [{"m": {"$and": pattern_atoms}}], "run": name}
             meta[name] = info
+    # A group holding only criteria inside cases that do not apply would match nothing, and
+    # durable-rules cannot end such a session safely (durable_adapter): give each such group one
+    # rule that always fires and records nothing (meta "group", skipped by the evaluator).
+    for uncovered in sorted(set(range(group + 1)) - covered):
+        name = f"group.g{uncovered}"
+        rules[name] = {"all": [{"m": {"$and": [{"kind": ENTITY_KIND}, {"g": uncovered}]}}], "run": name}
+        meta[name] = ("group", f"g{uncovered}", "", None)
     pack.rule_groups = group + 1
     if len(rules) > 4000:
         raise CompileError(f"the pack needs {len(rules)} engine rules; durable-rules allows 4096")

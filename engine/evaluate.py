@@ -49,6 +49,8 @@ class Decider:
         flags: dict[str, str] = {}
         for name in fired:
             what, ident, status, branch = self.pack.rule_meta[name]
+            if what == "group":
+                continue  # a group's always-firing rule (compile.emit_ruleset): no status
             if what == "decision":
                 if outcome not in (None, OUTCOME_OF[status]):
                     raise DecisionError(f"two decisions fired: {outcome} and {OUTCOME_OF[status]}")

@@ -25,26 +25,32 @@ from typing import Any, Callable
 from .problems import Problem, shown
 
 # Each limit and its code. docs/robustness.md lists them with how to raise them.
-MAX_GROUP = 64  # E150: criteria (or cases) in one all / any / at_least / cases list
-MAX_TESTS = 120  # E151: tests in the pack (criteria and flags); each takes up to 2 of the 255
-#                  properties durable-rules allows in one fact
+# Measured with bench/limit_packs.py: a cases of 64 enum branches, or an all of 64 enum tests,
+# needs more of durable-rules' 64-entry condition stack than one rule group has (compile refuses
+# them, E126); at 48 every shape tried compiles. The widest shipped list has 39 (Lianyungang).
+MAX_GROUP = 48  # E150: criteria (or cases) in one all / any / at_least / cases list
+# Each test is up to 2 of the 255 properties durable-rules allows in one fact, and each criterion
+# one action per entity (~20 us): 80 keeps the worst pack near 2 ms a decision.
+MAX_TESTS = 80  # E151: tests decided per entity (criteria and flags; the as-of date is folded)
 MAX_DEPTH = 12  # E152: criteria / conditions nested inside each other
 MAX_TERMS = 1000  # E153: conjunctions in one criterion's met, not-met or unknown expression
 MAX_SIMPLIFY = 2_000_000  # E154: term comparisons the compiler's simplification may need
 MAX_RULES = 2000  # E155: engine rules for the whole pack (durable-rules itself stops at 4096)
 MAX_ATOMS = 40_000  # E156: comparisons across all engine rules (what durable-rules must index)
 # E157: at_least k outside 1..(number of criteria listed)
+MAX_FIRINGS = 56  # E158: rules of one criterion that can fire at once (compile.MAX_FIRINGS_PER_GROUP;
+#                   durable-rules overflows its stack of 64 pending conditions, error 303)
 
-EXPAND = False  # the expansion measures (E153-E156) are being calibrated against the shipped packs
 SATURATE = 10**15  # sizes are capped here so that absurd packs cost no big-integer arithmetic
 
 MET, NOT_MET, UNKNOWN = "met", "not_met", "unknown"
 
-# (terms, patterns, atoms per pattern): terms are conjunctions of the DNF; patterns are engine
-# rules (a literal can need two alternatives); atoms are comparisons in one rule.
-Size = tuple[int, int, int]
-TRUE: Size = (1, 1, 0)
-FALSE: Size = (0, 0, 0)
+# (terms, patterns, atoms per pattern, may overlap): terms are conjunctions of the DNF; patterns
+# are engine rules (a literal can need two alternatives); atoms are comparisons in one rule.
+# The fourth number is 1 when the conjunctions may overlap (several rules fire at once).
+Size = tuple[int, int, int, int]
+TRUE: Size = (1, 1, 0, 0)
+FALSE: Size = (0, 0, 0, 0)
 
 
 def _cap(x: int) -> int:
@@ -60,6 +66,8 @@ class Measure:
         self.max_terms_at: tuple[Any, ...] = ()
         self.rules = 0
         self.atoms = 0
+        self.firings = 0  # the most rules of one criterion that can fire at once
+        self.firings_at: tuple[Any, ...] = ()
         self.where: tuple[Any, ...] = ("criteria",)
 
     def _seen(self, size: Size) -> Size:
@@ -69,21 +77,22 @@ class Measure:
 
     def and_(self, *parts: Size) -> Size:
         """d_and: multiplies sizes; each partial product is simplified (pairwise comparisons)."""
-        t, p, w = TRUE
-        for pt, pp, pw in parts:
-            t, p, w = _cap(t * pt), _cap(p * pp), w + pw
+        t, p, w, o = TRUE
+        for pt, pp, pw, po in parts:
+            t, p, w, o = _cap(t * pt), _cap(p * pp), w + pw, max(o, po)
             self.cost = _cap(self.cost + t * t)
-            self._seen((t, p, w))
+            self._seen((t, p, w, o))
             if t == 0:
                 return FALSE
-        return t, p, w
+        return t, p, w, o
 
     def or_(self, *parts: Size) -> Size:
         t = _cap(sum(x[0] for x in parts))
         p = _cap(sum(x[1] for x in parts))
         w = max((x[2] for x in parts), default=0)
+        o = max((x[3] for x in parts), default=0)  # the compiler's ORs are of exclusive parts
         self.cost = _cap(self.cost + t * t)
-        return self._seen((t, p, w))
+        return self._seen((t, p, w, o))
 
     def at_least(self, j: int, parts: list[Size]) -> Size:
         """d_at_least: the OR over every j-combination of the ANDs (elementary symmetric sums)."""
@@ -94,7 +103,7 @@ class Measure:
             return FALSE
         # e[i] = sum over i-subsets of the product of terms (and of patterns)
         et, ep = [1] + [0] * j, [1] + [0] * j
-        for pt, pp, _ in parts:
+        for pt, pp, _, _ in parts:
             for i in range(j, 0, -1):
                 et[i] = _cap(et[i] + et[i - 1] * pt)
                 ep[i] = _cap(ep[i] + ep[i - 1] * pp)
@@ -102,7 +111,9 @@ class Measure:
         combos = _cap(_comb(n, j))
         # each combination is an AND of j parts (j-1 partial products), then one OR of them all
         self.cost = _cap(self.cost + combos * j * max(x[0] for x in parts) ** 2 + et[j] * et[j])
-        return self._seen((et[j], ep[j], w))
+        # several combinations can hold at once, unless there is only one (j = n)
+        o = max(x[3] for x in parts) if j == n else 1
+        return self._seen((et[j], ep[j], w, o))
 
 
 def _comb(n: int, k: int) -> int:
@@ -135,7 +146,7 @@ def _literal_sizes(op: str, universe: int) -> tuple[tuple[frozenset[str], Size],
             alternatives = _literal(test, status_set)
         except (KeyError, ValueError, AssertionError, TypeError):
             alternatives = [[{}], [{}]]  # unknown encoding: assume the worse case
-        out.append((status_set, (1, len(alternatives), max(len(a) for a in alternatives))))
+        out.append((status_set, (1, len(alternatives), max(len(a) for a in alternatives), 0)))
     return tuple(out)
 
 
@@ -164,36 +175,42 @@ class _Walker:
                         {S_M: FALSE, S_N: TRUE, S_U: FALSE, S_MU: FALSE, S_NU: TRUE}]
         return [dict(_literal_sizes(str(op), universe))]
 
-    # -- composites (each returns the possible Sizes; constants give more than one) -----------
-    def union(self, sizes: Sizes, which: frozenset[str]) -> Size:
-        if which in sizes:
-            return sizes[which]
-        return self.m.or_(*(sizes[frozenset((s,))] for s in sorted(which)))
+    # -- composites ------------------------------------------------------------------------
+    def first(self, kids: list[Sizes], pick: frozenset[str], before: frozenset[str],
+              after: frozenset[str] | None = None) -> Size:
+        """compile._first: incremental products of the children before (and after) each one."""
+        m = self.m
+        prefix = [TRUE]
+        for kid in kids[:-1]:
+            prefix.append(m.and_(prefix[-1], kid[before]))
+        suffix = [TRUE] * len(kids)
+        if after is not None:
+            for i in range(len(kids) - 2, -1, -1):
+                suffix[i] = m.and_(kids[i + 1][after], suffix[i + 1])
+        return m.or_(*(m.and_(kid[pick], prefix[i], suffix[i]) if after is not None else m.and_(kid[pick], prefix[i])
+                       for i, kid in enumerate(kids)))
 
-    def combine(self, kind: str, kids: list[Sizes], k: int = 0, otherwise: str = NOT_MET) -> Sizes:
+    def combine(self, kind: str, kids: list[Sizes], k: int = 0) -> Sizes:
+        """compile.Exprs._build, on sizes."""
         m = self.m
         if kind == "not":
             (c,) = kids
-            return {S_M: c[S_N], S_N: c[S_M], S_U: c[S_U]}
+            return {S_M: c[S_N], S_N: c[S_M], S_U: c[S_U], S_MU: c[S_NU], S_NU: c[S_MU]}
         if kind == "all":
-            met = m.and_(*(c[S_M] for c in kids))
-            not_met = m.or_(*(m.and_(c[S_N], *(self.union(b, S_MU) for b in kids[:i])) for i, c in enumerate(kids)))
-            unknown = m.or_(*(m.and_(c[S_U], *(b[S_M] for b in kids[:i]),
-                                     *(self.union(a, S_MU) for a in kids[i + 1:])) for i, c in enumerate(kids)))
-            return {S_M: met, S_N: not_met, S_U: unknown}
+            return {S_M: m.and_(*(c[S_M] for c in kids)), S_N: self.first(kids, S_N, S_MU),
+                    S_U: self.first(kids, S_U, S_M, S_MU), S_MU: m.and_(*(c[S_MU] for c in kids)),
+                    S_NU: self.first(kids, S_NU, S_M)}
         if kind == "any":
-            met = m.or_(*(m.and_(c[S_M], *(self.union(b, S_NU) for b in kids[:i])) for i, c in enumerate(kids)))
-            not_met = m.and_(*(c[S_N] for c in kids))
-            unknown = m.or_(*(m.and_(c[S_U], *(b[S_N] for b in kids[:i]),
-                                     *(self.union(a, S_NU) for a in kids[i + 1:])) for i, c in enumerate(kids)))
-            return {S_M: met, S_N: not_met, S_U: unknown}
+            return {S_M: self.first(kids, S_M, S_NU), S_N: m.and_(*(c[S_N] for c in kids)),
+                    S_U: self.first(kids, S_U, S_N, S_NU), S_MU: self.first(kids, S_MU, S_N),
+                    S_NU: m.and_(*(c[S_NU] for c in kids))}
         if kind == "at_least":
             size = len(kids)
-            met = m.at_least(k, [c[S_M] for c in kids])
-            not_met = m.at_least(size - k + 1, [c[S_N] for c in kids])
-            unknown = m.and_(m.at_least(size - k + 1, [self.union(c, S_NU) for c in kids]),
-                             m.at_least(k, [self.union(c, S_MU) for c in kids]))
-            return {S_M: met, S_N: not_met, S_U: unknown}
+            mu = m.at_least(k, [c[S_MU] for c in kids])
+            nu = m.at_least(size - k + 1, [c[S_NU] for c in kids])
+            return {S_M: m.at_least(k, [c[S_M] for c in kids]),
+                    S_N: m.at_least(size - k + 1, [c[S_N] for c in kids]),
+                    S_U: m.and_(nu, mu), S_MU: mu, S_NU: nu}
         raise ValueError(kind)
 
     def cases(self, whens: list[Sizes], thens: list[Sizes], otherwise: str) -> tuple[Sizes, list[tuple[Size, Sizes | None, str]]]:
@@ -207,14 +224,21 @@ class _Walker:
             branches.append((m.and_(prefix, when[S_U]), None, UNKNOWN))
             prefix = m.and_(prefix, when[S_N])
         branches.append((prefix, None, otherwise))
+        unions: dict[frozenset[str], list[Size]] = {S_MU: [], S_NU: []}
         for selector, then, status in branches:
             if then is None:
                 parts[status].append(selector)
+                for union in (S_MU, S_NU):
+                    if status in union:
+                        unions[union].append(selector)
             else:
                 parts[MET].append(m.and_(selector, then[S_M]))
                 parts[NOT_MET].append(m.and_(selector, then[S_N]))
                 parts[UNKNOWN].append(m.and_(selector, then[S_U]))
-        return {S_M: m.or_(*parts[MET]), S_N: m.or_(*parts[NOT_MET]), S_U: m.or_(*parts[UNKNOWN])}, branches
+                for union in (S_MU, S_NU):
+                    unions[union].append(m.and_(selector, then[union]))
+        return {S_M: m.or_(*parts[MET]), S_N: m.or_(*parts[NOT_MET]), S_U: m.or_(*parts[UNKNOWN]),
+                S_MU: m.or_(*unions[S_MU]), S_NU: m.or_(*unions[S_NU])}, branches
 
     def case_options(self, raw: dict[str, Any], path: tuple[Any, ...]) -> list[tuple[Sizes, list[tuple[Size, Sizes | None, str]]]]:
         key = (id(raw), "cases")
@@ -284,6 +308,11 @@ class _Walker:
         size = self.m.and_(applicable, selector) if expr is None else self.m.and_(applicable, selector, expr)
         self.m.rules = _cap(self.m.rules + size[1])
         self.m.atoms = _cap(self.m.atoms + size[1] * (size[2] + 2))
+        # compile.emit_ruleset checks the terms pairwise for overlap, and counts the firings
+        self.m.cost = _cap(self.m.cost + size[0] * size[0])
+        firings = 1 if size[3] == 0 and size[1] == size[0] else size[1]
+        if firings > self.m.firings:
+            self.m.firings, self.m.firings_at = firings, self.m.where
 
     def emit(self, raw: dict[str, Any], path: tuple[Any, ...], applicable: Size, is_root: bool) -> None:
         if "cases" in raw:
@@ -303,11 +332,13 @@ class _Walker:
             self.m.rules, self.m.atoms = most_rules, most_atoms
             for case, c in enumerate(raw["cases"]):
                 selectors = [branches[2 * case][0] for _, branches in options]
-                selector = tuple(max(x[i] for x in selectors) for i in range(3))
+                selector = tuple(max(x[i] for x in selectors) for i in range(4))
                 self.emit(c["then"], path + ("cases", case, "then"), self.m.and_(applicable, selector), False)  # type: ignore[arg-type]
             return
+        self.m.where = path
         if not is_root and "id" in raw:
             sizes = self.node(raw, path)
+            self.m.where = path
             for key in (S_M, S_N, S_U):
                 self.add(applicable, TRUE, sizes[key])
         for kind in ("all", "any"):
@@ -323,7 +354,7 @@ class _Walker:
 def _max_of(options: list[Sizes]) -> Sizes:
     if len(options) == 1:
         return options[0]
-    return {key: tuple(max(o[key][i] for o in options) for i in range(3)) for key in options[0]}  # type: ignore[misc]
+    return {key: tuple(max(o[key][i] for o in options) for i in range(4)) for key in options[0]}  # type: ignore[misc]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -331,7 +362,8 @@ def _max_of(options: list[Sizes]) -> Sizes:
 
 
 class Shape:
-    def __init__(self) -> None:
+    def __init__(self, constants: set[str] | None = None) -> None:
+        self.constants = constants or set()
         self.tests = 0
         self.depth = 0
         self.deepest: tuple[Any, ...] = ()
@@ -345,7 +377,9 @@ class Shape:
         if depth > self.depth:
             self.depth, self.deepest = depth, path
         if (not condition and isinstance(raw.get("test"), dict)) or (condition and not ({"all", "any", "not"} & set(raw))):
-            self.tests += 1
+            test = raw["test"] if not condition else raw
+            if test.get("input") not in self.constants:  # the as-of date against a date is folded
+                self.tests += 1
             return
         lists: list[tuple[list[Any], tuple[Any, ...], bool]] = []
         for kind in ("all", "any"):
@@ -404,7 +438,8 @@ def problem_maker(document: Any) -> Callable[..., Problem]:
 
 def measure(doc: dict[str, Any], expand: bool = True) -> dict[str, Any]:
     """Every measure of a (lowered) pack document, with where the largest of each is."""
-    shape = Shape()
+    derived = doc.get("derived") or {}
+    shape = Shape({name for name, spec in derived.items() if isinstance(spec, dict) and spec.get("as_of")})
     shape.walk(doc.get("criteria"), ("criteria",), 1, False)
     for i, flag in enumerate(doc.get("flags") or []):
         if isinstance(flag, dict):
@@ -425,7 +460,8 @@ def measure(doc: dict[str, Any], expand: bool = True) -> dict[str, Any]:
             for key in (S_M, S_N, S_U):
                 walker.add(TRUE, TRUE, sizes[key])
     m = walker.m
-    out.update(terms=(m.max_terms, m.max_terms_at), simplify=m.cost, rules=m.rules, atoms=m.atoms)
+    out.update(terms=(m.max_terms, m.max_terms_at), simplify=m.cost, rules=m.rules, atoms=m.atoms,
+               firings=(m.firings, m.firings_at))
     return out
 
 
@@ -453,7 +489,7 @@ def limit_problems(doc: dict[str, Any], problem: Callable[..., Problem] | None =
     if lowered is None:
         return []
     targets = lowered is not doc
-    measures = measure(lowered, expand=EXPAND)
+    measures = measure(lowered)
     out: list[Problem] = []
 
     def where(path: tuple[Any, ...]) -> tuple[Any, ...]:
@@ -485,7 +521,7 @@ def limit_problems(doc: dict[str, Any], problem: Callable[..., Problem] | None =
         count = measures["tests"]
         out.append(problem(
             "E151",
-            f"the pack has {count} tests; the limit is {MAX_TESTS} in one pack. "
+            f"the pack decides {count} tests per entity; the limit is {MAX_TESTS} in one pack. "
             "Split it into several packs (rule groups decided one after another), "
             "or use a derived value instead of repeating a test",
             where(("criteria",)),
@@ -516,6 +552,17 @@ def limit_problems(doc: dict[str, Any], problem: Callable[..., Problem] | None =
             message_zh=f"条件 {name} 展开后最多有 {shown_terms} 种组合,上限是 {MAX_TERMS}。"
             "“全部满足”里套几个“任一满足”时,组合数相乘(4 组各 10 项即 10^4 种):请把各组拆成带 id 的"
             "子条件,分规则包评审,或只写出真正需要的组合。"))
+    firings, path = measures["firings"]
+    if firings > MAX_FIRINGS:
+        name = _node_name(lowered, path)
+        out.append(problem(
+            "E158",
+            f"criterion {name} could fire up to {firings} engine rules at once; the limit is {MAX_FIRINGS}. "
+            "An at_least of many criteria overlaps (every combination that holds fires): use fewer "
+            "criteria in it, or write it as an any of alls of the combinations that matter",
+            where(path),
+            message_zh=f"条件 {name} 最多可能同时触发 {firings} 条引擎规则,上限是 {MAX_FIRINGS}。"
+            "at_least 列的条件多时,每个成立的组合都会触发:请减少其中的条件,或改写成“任一满足”下的几个“全部满足”组合。"))
     checks = (
         ("E154", measures["simplify"], MAX_SIMPLIFY, "term comparisons to simplify", "化简所需的比较次数"),
         ("E155", measures["rules"], MAX_RULES, "engine rules", "引擎规则条数"),

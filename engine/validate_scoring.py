@@ -26,6 +26,22 @@ def _points(raw: Any) -> Fraction | None:
         return None
 
 
+# Numbers that have a sign by meaning: a negative step would give more points to a lower rank, a
+# negative weight or maximum would subtract. Each is refused (E112), never scored silently.
+_WHAT_ZH = {"max": "满分（max）", "weight": "权重", "full": "第一名得分（full）", "step": "每降一名扣分（step）",
+            "floor": "最低得分（floor）", "cap": "封顶（cap）", "total max": "总分", "award": "奖励金额"}
+
+
+def _in_range(sem: Any, value: Fraction | None, path: tuple[Any, ...], what: str, zero: bool) -> None:
+    """Adds E112 when `value` is negative (or zero, unless `zero`)."""
+    if value is None or value > 0 or (zero and value == 0):
+        return
+    need, need_zh = ("0 or more", "不能为负数") if zero else ("more than 0", "必须大于 0")
+    written = f"{float(value * 100):g}%" if what == "weight" else f"{float(value):g}"  # display only
+    sem.add("E112", f"{what} must be {need}, not {written}", path,
+            zh=f"{_WHAT_ZH.get(what, what)}{need_zh}，这里写的是 {written}")
+
+
 def _condition_inputs(cond: Any) -> list[str]:
     if not isinstance(cond, dict):
         return []
@@ -87,6 +103,10 @@ def _part_max(sem: Any, part: dict[str, Any], path: tuple[Any, ...]) -> Fraction
             if _points(r.get(key)) is None:
                 sem.add("E123", f"{key} must be a number of points such as 10 or 0.5", path + ("rank", key),
                         zh=f"{key} 应为分值数字，如 10 或 0.5")
+            else:
+                _in_range(sem, _points(r.get(key)), path + ("rank", key), key, zero=key == "step")
+        if r.get("floor") not in (None, "none"):
+            _in_range(sem, _points(r.get("floor")), path + ("rank", "floor"), "floor", zero=True)
         return _points(r.get("full"))
     if isinstance(part.get("items"), list):
         for i, item in enumerate(part["items"]):
@@ -160,6 +180,7 @@ def check_scoring(sem: Any) -> None:
                     zh="max 应为分值数字，如 10")
             continue
         maxima.append(stated)
+        _in_range(sem, stated, path + ("max",), "max", zero=False)
         reach: Fraction | None
         if isinstance(ind.get("weighted"), list):
             weights = Fraction(0)
@@ -179,6 +200,7 @@ def check_scoring(sem: Any) -> None:
                             zh=f"权重 {shown(part.get('weight'))} 应为百分比，如 60%")
                     reach = None
                     continue
+                _in_range(sem, weight, ppath + ("weight",), "weight", zero=False)
                 weights += weight
                 part_max = _part_max(sem, part, ppath)
                 if part_max is None or reach is None:
@@ -196,6 +218,7 @@ def check_scoring(sem: Any) -> None:
             sem.add("E123", "cap must be a number of points such as 10", path + ("cap",),
                     zh="cap 应为分值数字，如 10")
         if cap is not None:
+            _in_range(sem, cap, path + ("cap",), "cap", zero=True)
             reach = cap if reach is None else min(reach, cap)
         if reach is not None and reach != stated:
             sem.add("W211", f"indicator {ind.get('id')!r} can give at most {reach} points but its max is {stated}",
@@ -209,6 +232,8 @@ def check_scoring(sem: Any) -> None:
     if total is None and doc.get("total") is not None:
         sem.add("E123", "total max must be a number of points such as 100", ("total", "max"),
                 zh="总分 max 应为分值数字，如 100")
+    elif total is not None and total <= 0:
+        _in_range(sem, total, ("total", "max"), "total max", zero=False)
     elif total is not None and maxima and sum(maxima, Fraction(0)) != total:
         sem.add("W210", f"indicator maxima add up to {sum(maxima, Fraction(0))}, not the stated total {total}",
                 ("total", "max"), WARNING,
@@ -280,6 +305,7 @@ def check_scoring(sem: Any) -> None:
                 sem.add("E122", f"an award is money, not {unit.dimension}", where + ("amount",),
                         zh=f"奖励应为金额，而不是{kind_zh(unit.dimension)}；请用 元、万元 等单位")
                 continue
+            _in_range(sem, value, where + ("amount",), "award", zero=True)
             units.add(unit.dimension)
             paid += value
     if "total" in awards:
