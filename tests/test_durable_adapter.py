@@ -67,7 +67,7 @@ def test_unknown_loop_is_rejected() -> None:
 
 def _wide_pack(tmp_path, n: int):
     inputs = "".join(f"  a{i}:\n    type: attestation\n    label: {{zh: 条件{i}}}\n" for i in range(n))
-    # two halves: one list may hold at most 64 criteria (E150, engine/limits.py)
+    # two halves: one list may hold at most 48 criteria (E150), a pack 80 tests (E151)
     nodes = "".join(
         f"    - id: half{h}\n      cite: 一\n      all:\n"
         + "".join(f"        - id: c{i}\n          cite: 一\n          test: {{attested: a{i}}}\n"
@@ -86,21 +86,22 @@ def _wide_pack(tmp_path, n: int):
 
 def test_packs_wider_than_durables_activation_queue_are_split_into_groups(tmp_path) -> None:
     # durable-rules fails an assert with error 303 once more than 64 activations queue on one
-    # fact; 90 criteria must therefore be decided over several facts, and still agree.
+    # fact (and its stack of pending conditions holds 64); 80 criteria must therefore be decided over
+    # several facts, and still agree.
     import datetime as dt
 
     from engine.evaluate import Decider
     from engine.pipeline import load_pack
 
-    pack, _ = load_pack(str(_wide_pack(tmp_path, 90)), dt.date(2024, 1, 1))
+    pack, _ = load_pack(str(_wide_pack(tmp_path, 80)), dt.date(2024, 1, 1))
     assert pack.rule_groups >= 2
     durable, reference = Decider(pack, "durable"), Decider(pack, "reference")
-    all_yes = {f"a{i}": True for i in range(90)}
-    cases = [all_yes, {}, {**all_yes, "a89": False}, {k: v for k, v in all_yes.items() if k != "a3"}]
+    all_yes = {f"a{i}": True for i in range(80)}
+    cases = [all_yes, {}, {**all_yes, "a79": False}, {k: v for k, v in all_yes.items() if k != "a3"}]
     outcomes = []
     for values in cases:
         verdict = durable.decide(values)
         assert verdict.key() == reference.decide(values).key()
-        assert len(verdict.statuses) == 92  # 90 criteria and the two halves
+        assert len(verdict.statuses) == 82  # 80 criteria and the two halves
         outcomes.append(verdict.outcome)
     assert outcomes == ["pass", "undetermined", "fail", "undetermined"]
