@@ -270,7 +270,8 @@ def build(
         doc, target_table, extra = targets.lower(doc, as_of, overrides)
         overrides = {**overrides, **extra}
     # Bounded work even for a caller that skipped validation: measure the tree before expanding it.
-    too_big = [p for p in limit_problems(doc, document=document) if p.severity == "error"]
+    # (rules firing at once are checked below, on the real rules: CompileError, E126)
+    too_big = [p for p in limit_problems(doc, document=document, ask_compiler=False) if p.severity == "error"]
     if too_big:
         raise ProblemsError(too_big)
     meta_raw = doc["pack"]

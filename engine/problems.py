@@ -111,7 +111,7 @@ CODES: dict[str, str] = {
     "E155": "too many engine rules for the pack (engine/limits.py MAX_RULES)",
     "E156": "too many comparisons across the engine rules (engine/limits.py MAX_ATOMS)",
     "E157": "at_least k outside 1..number of criteria listed",
-    "E158": "a criterion could fire too many engine rules at once (engine/limits.py MAX_FIRINGS)",
+    "E158": "a criterion could fire too many engine rules at once (an at_least of many criteria)",
     #
     #   E160-E169 spreadsheets (.xlsx / .xls limits and cells)
     "E160": "spreadsheet cannot be read: damaged, password-protected, or not an Excel workbook",

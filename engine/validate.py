@@ -24,7 +24,11 @@ from .units import AmountError, parse_unit
 from .yamlsafe import Document, iso_date, load_yaml_file
 
 SCHEMA_FILE = "rulepack.schema.json"
-MAX_COMBINATIONS = 252  # at_least expands to combinations of its children
+# at_least expands to combinations of its children, and they overlap: "unknown" is (fewer than
+# k met) and (fewer than n-k+1 not met), up to C(n,k)·C(n,n-k+1) rules that can fire together.
+# Measured: every at_least of plain criteria with that product above 56 (compile's firing budget,
+# MAX_FIRINGS_PER_GROUP) failed to compile (2 of 6: 90), every one at or below it compiled.
+MAX_COMBINATIONS = 56
 
 
 @lru_cache(maxsize=1)
@@ -446,7 +450,7 @@ class _Semantics:
                 if isinstance(child, dict):
                     self.check_node(child, path + ("at_least", "of", i))
             # k outside 1..len(of) is E157 (engine/limits.py); only a k in range has combinations
-            if isinstance(k, int) and 1 <= k <= len(of) and max(math.comb(len(of), k), math.comb(len(of), len(of) - k + 1)) > MAX_COMBINATIONS:
+            if isinstance(k, int) and 1 <= k <= len(of) and math.comb(len(of), k) * math.comb(len(of), len(of) - k + 1) > MAX_COMBINATIONS:
                 self.add("E126", f"at_least {k} of {len(of)} expands to too many combinations for the "
                          "engine; split it into groups", path + ("at_least",),
                          zh=f"“{len(of)} 项中至少满足 {k} 项”展开后组合太多，引擎无法处理；请拆分成几组")
