@@ -77,24 +77,25 @@ def _command(work: Callable[..., int], lang: str = "en", /, **options: Any) -> N
 # Options shared by several commands
 
 
-def _overrides(sets: tuple[str, ...], files: tuple[str, ...]) -> dict[str, Any]:
+def _overrides(sets: tuple[str, ...], files: tuple[str, ...], lang: str = "en") -> dict[str, Any]:
     """--set and --overrides as one table; a malformed one is a usage error (exit 2)."""
     try:
         return parse_overrides(sets, files)
     except ValueError as error:
         raise click.UsageError(str(error))
     except ProblemsError as error:
-        PROBLEM_RENDERERS["text"](error.problems, sys.stderr)
+        PROBLEM_RENDERERS["text"](error.problems, sys.stderr, lang)
         _stop("usage")
 
 
-def _pack(path: str, date: dt.date, overrides: dict[str, Any]) -> Any:
+def _pack(path: str, date: dt.date, overrides: dict[str, Any], lang: str = "en") -> Any:
     """The compiled pack, or its problems on stderr and exit 4 (nothing is decided)."""
     try:
         return load_pack(path, date, overrides)[0]
     except ProblemsError as error:
-        PROBLEM_RENDERERS["text"](error.problems, sys.stderr)
-        _stop("bad_pack", f"the rule pack {path} has errors; nothing was decided")
+        PROBLEM_RENDERERS["text"](error.problems, sys.stderr, lang)
+        _stop("bad_pack", f"规则包 {path} 有错误，未作判定" if lang == "zh" else
+              f"the rule pack {path} has errors; nothing was decided")
 
 
 def _store_read_option(ctx: click.Context, param: click.Parameter, value: Any) -> None:
@@ -151,7 +152,7 @@ def _data(data: tuple[str, ...], input_format: str | None) -> list[str]:
 def _finish(problems: list[Any], counts: RowCounts, lang: str) -> int:
     """Problems and the row counts on stderr; exit 3 when any row was refused or had bad data."""
     if problems:
-        PROBLEM_RENDERERS["text"](problems, sys.stderr)
+        PROBLEM_RENDERERS["text"](problems, sys.stderr, lang)
     _say(counts.line(lang))
     return EXIT["bad_data"] if (has_errors(problems) or counts.bad) else EXIT["ok"]
 
@@ -255,8 +256,8 @@ def run_evaluate(pack_path: str, data: tuple[str, ...], as_of: str | None, fmt: 
     if fmt == "xlsx" and not output:
         raise click.UsageError("--format xlsx writes a file: add -o FILE.xlsx (or -o - for standard output)")
     date = _as_of(as_of, lang)
-    overrides = _overrides(sets, override_files)
-    pack = _pack(pack_path, date, overrides)
+    overrides = _overrides(sets, override_files, lang)
+    pack = _pack(pack_path, date, overrides, lang)
     workers = _workers(workers, lang)
     files = _data(data, input_format)
     problems: list[Any] = []
@@ -327,10 +328,10 @@ def run_report(pack_path: str, data: tuple[str, ...], output: str | None, fmt: s
     if fmt == "xlsx" and not output:
         raise click.UsageError("--format xlsx writes a file: add -o FILE.xlsx (or -o - for standard output)")
     date = _as_of(as_of, lang)
-    overrides = _overrides(sets, override_files)
+    overrides = _overrides(sets, override_files, lang)
     if is_scoring_file(pack_path):
         return _score_report(pack_path, data, date, overrides, fmt, output, lang, engine, input_format)
-    pack = _pack(pack_path, date, overrides)
+    pack = _pack(pack_path, date, overrides, lang)
     workers = _workers(workers, lang)
     files = _data(data, input_format)
     clauses = load_clauses(pack_path, pack.meta.source.get("seed"), sources) if fmt in ("html", "markdown") else {}
@@ -342,14 +343,15 @@ def run_report(pack_path: str, data: tuple[str, ...], output: str | None, fmt: s
     return _finish(problems, counts, lang)
 
 
-def _load_scoring(pack_path: str, date: dt.date, overrides: dict[str, Any]) -> Any:
+def _load_scoring(pack_path: str, date: dt.date, overrides: dict[str, Any], lang: str = "en") -> Any:
     from engine.scoring import load_scoring_pack
 
     try:
         return load_scoring_pack(pack_path, date, overrides)[0]
     except ProblemsError as error:
-        PROBLEM_RENDERERS["text"](error.problems, sys.stderr)
-        _stop("bad_pack", f"the rule pack {pack_path} has errors; nothing was scored")
+        PROBLEM_RENDERERS["text"](error.problems, sys.stderr, lang)
+        _stop("bad_pack", f"规则包 {pack_path} 有错误，未作评分" if lang == "zh" else
+              f"the rule pack {pack_path} has errors; nothing was scored")
 
 
 def _score_report(pack_path: str, data: tuple[str, ...], date: dt.date, overrides: dict[str, Any], fmt: str,
@@ -359,7 +361,7 @@ def _score_report(pack_path: str, data: tuple[str, ...], date: dt.date, override
     from engine.scoring import score_files
     from engine.scoring_report import render_score_csv
 
-    pack = _load_scoring(pack_path, date, overrides)
+    pack = _load_scoring(pack_path, date, overrides, lang)
     problems: list[Any] = []
     counts = RowCounts()
     result = score_files(pack, _data(data, input_format), engine, problems, read=_read_options(), counts=counts)
@@ -557,8 +559,8 @@ def run_score(pack_path: str, data: tuple[str, ...], fmt: str, lang: str, as_of:
 
     check_output(output)
     date = _as_of(as_of, lang)
-    overrides = _overrides(sets, override_files)
-    pack = _load_scoring(pack_path, date, overrides)
+    overrides = _overrides(sets, override_files, lang)
+    pack = _load_scoring(pack_path, date, overrides, lang)
     problems: list[Any] = []
     counts = RowCounts()
     result = score_files(pack, _data(data, input_format), engine, problems, read=_read_options(), counts=counts)

@@ -1003,7 +1003,8 @@ def _csv_records(lines: _Lines, file: str, problems: list[Problem], width: list[
             continue
         # Quotes come in pairs in a well-formed record; a bare quote inside an unquoted cell (which
         # the csv module keeps as text) is what a stray quote meeting the next row's quotes leaves.
-        if row is not None and width and len(row) == width[0] and sum(t.count('"') for _, t in taken) % 2 == 0:
+        if (row is not None and width and len(row) == width[0] and sum(t.count('"') for _, t in taken) % 2 == 0
+                and not _swallows_rows(row, width[0])):
             yield number, row
             continue
         if len(taken) == 1 and error is not None and "field larger" in error:
@@ -1028,6 +1029,22 @@ def _csv_records(lines: _Lines, file: str, problems: list[Problem], width: list[
             "Remove the stray quote, or close it",
             f"第 {number} 行: 引号 (\") 开始的单元格在本行内没有闭合 (在 {MAX_RECORD_LINES} 行内也不构成完整单元格); "
             "本行已跳过, 其后各行照常读取。请删除多余的引号, 或补全闭合引号", refused_row=True))
+
+
+def _swallows_rows(row: list[str], width: int) -> bool:
+    """A stray quote that meets a quote in a later row makes a record with exactly the header's
+    cells, whose multi-line cell then holds at least a row's worth of separators (width - 1: the
+    rest of the first row and the start of the last). The rows in between would be decided as one
+    entity on the wrong values, so such a record is refused (loudly) rather than read. An officer's
+    multi-line note with that many commas is refused too; the message says how to fix either.
+    Below MIN_SWALLOW_WIDTH columns a note with a few commas is too likely, so narrow files are
+    not checked this way (docs/robustness.md says so)."""
+    if width < MIN_SWALLOW_WIDTH:
+        return False
+    return sum(cell.count(",") for cell in row if "\n" in cell or "\r" in cell) >= width - 1
+
+
+MIN_SWALLOW_WIDTH = 5
 
 
 def _too_long(file: str, number: int) -> Problem:
@@ -1099,6 +1116,16 @@ def _csv_rows(file: str, lines: _Lines, problems: list[Problem], options: ReadOp
         if len(row) > len(keys):
             problems.append(_p(file, number, 1, "E131", f"line {number}: the row has {len(row)} cells but the header has {len(keys)}",
                                f"第 {number} 行: 该行有 {len(row)} 个单元格, 而表头只有 {len(keys)} 列", refused_row=True))
+            continue
+        if len(row) < len(keys):
+            # A short row is refused, not padded: a cell left out in the middle would shift every
+            # value after it into the wrong column and decide the entity on the wrong numbers.
+            problems.append(_p(
+                file, number, 1, "E131",
+                f"line {number}: the row has {len(row)} cells but the header has {len(keys)}; the row is skipped "
+                "(write an empty cell, ,, for a value not given)",
+                f"第 {number} 行: 该行只有 {len(row)} 个单元格, 而表头有 {len(keys)} 列; 该行已跳过 "
+                "(未提供的值请留空单元格, 即 ,,)", refused_row=True))
             continue
         item: dict[str, Any] = {}
         positions: dict[str, tuple[int, int]] = {}

@@ -166,7 +166,7 @@ def test_warnings_alone_exit_0(tmp_path):
     path.write_text(text, encoding="utf-8")
     result = evaluate(data=(path,))
     assert result.exit_code == 0
-    assert result.stderr.count("E130 warning") == 1  # one warning for the column, not one per row
+    assert result.stderr.count("E130 警告") == 1  # one warning for the column, not one per row; in Chinese by default
 
 
 def test_misspelt_column_exits_3_unless_allowed(tmp_path):
@@ -176,7 +176,7 @@ def test_misspelt_column_exits_3_unless_allowed(tmp_path):
     result = evaluate(data=(path,))
     assert result.exit_code == 3
     assert result.stderr.count("E137") == 1 and "has_tech_centre" in result.stderr
-    allowed = evaluate("--allow-unknown-columns", data=(path,))
+    allowed = evaluate("--allow-unknown-columns", "--lang", "en", data=(path,))
     assert allowed.exit_code == 0 and allowed.stderr.count("E130 warning") == 1
 
 
@@ -192,7 +192,9 @@ def test_broken_pack_exit_4():
     result = run("evaluate", "--rules", broken, TOWNS, "--as-of", AS_OF)
     assert result.exit_code == 4
     assert result.stdout == ""
-    assert "E121" in result.stderr and "nothing was decided" in result.stderr
+    assert "E121 错误" in result.stderr and "未作判定" in result.stderr
+    english = run("evaluate", "--rules", broken, TOWNS, "--as-of", AS_OF, "--lang", "en")
+    assert "E121 error" in english.stderr and "nothing was decided" in english.stderr
 
 
 @pytest.mark.parametrize("bad", ["2024-13-45", "30/06/2024", "yesterday"])
@@ -208,7 +210,8 @@ def test_bad_as_of_exit_2(bad):
      ("manufacturing_output_min=800000000", "E123")],  # a threshold needs its unit
 )
 def test_bad_set_is_rejected(setting, code):
-    result = CliRunner().invoke(main, ["evaluate", "--rules", str(PACK), str(TOWNS), "--as-of", AS_OF, "--set", setting])
+    result = CliRunner().invoke(main, ["evaluate", "--rules", str(PACK), str(TOWNS), "--as-of", AS_OF, "--set", setting,
+                                       "--lang", "en"])
     assert result.exit_code in (2, 4)
     assert result.stdout == ""  # nothing was decided
     if code:
@@ -220,7 +223,8 @@ def test_bad_set_is_rejected(setting, code):
 )
 def test_set_in_the_wrong_unit_is_refused(setting):
     # 200亩 is an area: compared with a money input it would make 9.9999亿元 towns pass.
-    result = CliRunner().invoke(main, ["evaluate", "--rules", str(PACK), str(TOWNS), "--as-of", AS_OF, "--set", setting])
+    result = CliRunner().invoke(main, ["evaluate", "--rules", str(PACK), str(TOWNS), "--as-of", AS_OF, "--set", setting,
+                                       "--lang", "en"])
     assert result.exit_code == 4
     assert result.stdout == ""
     assert "E122" in result.stderr and setting.split("=")[0] in result.stderr

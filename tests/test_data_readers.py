@@ -91,6 +91,31 @@ def test_problems_in_a_multi_line_record_point_at_its_first_line(pack: Any, tmp_
     assert [(p.code, p.line, p.col) for p in problems] == [("E131", 2, 3)]
 
 
+@pytest.mark.parametrize("closes_at", [4, 10, 90])
+def test_a_stray_quote_that_meets_a_later_quote_costs_its_row_only(pack: Any, tmp_path: Path, closes_at: int):
+    # Row 3's name opens a quote and row `closes_at`'s name closes one: the record between them has
+    # exactly the header's cells, but the rows swallowed in between would be decided as one town.
+    rest = ROW.split(",", 2)[2]
+    rows = [f"T{i:04d},镇{i},{rest}" for i in range(1, 1001)]
+    rows[2] = rows[2].replace(",镇3,", ',"镇3,')
+    rows[closes_at - 1] = rows[closes_at - 1].replace(f",镇{closes_at},", f',镇{closes_at}",')
+    problems: list[Any] = []
+    records = list(decide_files(pack, [str(write(tmp_path, "towns.csv", "\n".join([HEADER] + rows) + "\n"))],
+                                problems=problems))
+    assert len(records) == 999 and "T0003" not in {r["entity"]["id"] for r in records}
+    assert where(problems) == [("E134", 4)]
+
+
+@pytest.mark.parametrize("cut", [1, 5])
+def test_a_short_row_is_refused_not_padded(pack: Any, tmp_path: Path, cut: int):
+    lines = FIXTURE_CSV.splitlines()
+    lines[2] = ",".join(lines[2].split(",")[:-cut])
+    problems: list[Any] = []
+    records = list(decide_files(pack, [str(write(tmp_path, "towns.csv", "\n".join(lines) + "\n"))], problems=problems))
+    assert len(records) == len(lines) - 2 and lines[2].split(",")[0] not in {r["entity"]["id"] for r in records}
+    assert where(problems) == [("E131", 3)] and problems[0].refused_row
+
+
 def test_a_multi_line_record_short_of_cells_is_a_stray_quote(tmp_path: Path):
     # Excel writes every cell of a row; a quoted cell that closes lines later in a record with
     # fewer cells than the header is a stray quote that happened to meet another quote.
