@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any, Callable, NoReturn
@@ -88,12 +89,20 @@ def _overrides(sets: tuple[str, ...], files: tuple[str, ...], lang: str = "en") 
         _stop("usage")
 
 
+def _only_overrides(problems: list[Any], pack_path: str) -> bool:
+    """True when every problem is in an override (--set or an --overrides file), none in the pack."""
+    return bool(problems) and all(os.path.abspath(p.file) != os.path.abspath(pack_path) for p in problems)
+
+
 def _pack(path: str, date: dt.date, overrides: dict[str, Any], lang: str = "en") -> Any:
     """The compiled pack, or its problems on stderr and exit 4 (nothing is decided)."""
     try:
         return load_pack(path, date, overrides)[0]
     except ProblemsError as error:
         PROBLEM_RENDERERS["text"](error.problems, sys.stderr, lang)
+        if _only_overrides(error.problems, path):  # the pack is fine; the command line is not
+            _stop("usage", "--set / --overrides 有错误，未作判定" if lang == "zh" else
+                  "--set / --overrides has errors; nothing was decided")
         _stop("bad_pack", f"规则包 {path} 有错误，未作判定" if lang == "zh" else
               f"the rule pack {path} has errors; nothing was decided")
 
@@ -350,6 +359,9 @@ def _load_scoring(pack_path: str, date: dt.date, overrides: dict[str, Any], lang
         return load_scoring_pack(pack_path, date, overrides)[0]
     except ProblemsError as error:
         PROBLEM_RENDERERS["text"](error.problems, sys.stderr, lang)
+        if _only_overrides(error.problems, pack_path):
+            _stop("usage", "--set / --overrides 有错误，未作评分" if lang == "zh" else
+                  "--set / --overrides has errors; nothing was scored")
         _stop("bad_pack", f"规则包 {pack_path} 有错误，未作评分" if lang == "zh" else
               f"the rule pack {pack_path} has errors; nothing was scored")
 

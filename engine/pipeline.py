@@ -24,6 +24,8 @@ Records and problems name it `-`.
 
 from __future__ import annotations
 
+import re
+
 import dataclasses
 import datetime as dt
 import multiprocessing as mp
@@ -90,6 +92,22 @@ def _override_unit_problems(doc: Document, overrides: dict[str, tuple[str, Any]]
     return out
 
 
+_BARE_NUMBER = re.compile(r"^[-+]?\d[\d,]*(\.\d+)?$")
+
+
+def _written_unit(spec: Any) -> str:
+    """The unit a parameter is written in in the pack (家 for `value: 1家`), or ''."""
+    if not isinstance(spec, dict):
+        return ""
+    written = spec.get("value")
+    if written is None and isinstance(spec.get("values"), list) and spec["values"]:
+        first = spec["values"][0]
+        written = first.get("value") if isinstance(first, dict) else None
+    if not isinstance(written, str):
+        return ""
+    return re.sub(r"^[-+\d,.\s]+", "", written).strip()
+
+
 def load_pack(path: str, as_of: dt.date, overrides: dict[str, tuple[str, Any]] | None = None) -> tuple[CompiledPack, list[Problem]]:
     """Validate and compile a pack. Raises ProblemsError if it has errors; returns warnings."""
     doc, raw, problems = validate_file(path)
@@ -117,6 +135,15 @@ def load_pack(path: str, as_of: dt.date, overrides: dict[str, tuple[str, Any]] |
         try:
             parse_param_value(value)
         except AmountError as error:
+            unit = _written_unit(params[name])
+            if unit and isinstance(value, str) and _BARE_NUMBER.match(value.strip()):
+                # Tell the officer the unit this parameter is written in, not a money example.
+                bad.append(Problem(origin, 1, 1, "E123",
+                                   f"override {name}: {shown(value)} has no unit; the pack writes this parameter in "
+                                   f"{unit}: write {value.strip()}{unit}",
+                                   message_zh=f"覆盖值 {name} 没有单位：{shown(value)}；规则包中该参数的单位是 {unit}，"
+                                              f"请写成 {value.strip()}{unit}"))
+                continue
             bad.append(Problem(origin, 1, 1, "E123", f"override {name}: {clip(error)}",
                                message_zh=f"覆盖值 {name} 无法读取：{shown(value)}；请写成数字加单位，如 8亿元、60%"))
     if not bad and overrides:

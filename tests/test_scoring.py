@@ -268,10 +268,13 @@ def test_cli_score_set_a_parameter_and_a_choice():
 
 
 def test_cli_score_refuses_bad_overrides():
-    for setting, code in (("no_such_thing=1", "E120"), ("awards.key_development.1=7亩", "E122"),
-                          ("sales_growth_rank.step=abc", "E123"), ("choices.rank_ties=sometimes", "E112")):
+    # An override that cannot be read is a usage error (2); one that makes the pack wrong where the
+    # value is used is reported at that line of the pack, as a pack error (4).
+    for setting, code, exit_code in (("no_such_thing=1", "E120", 2), ("awards.key_development.1=7亩", "E122", 4),
+                                     ("sales_growth_rank.step=abc", "E123", 4),
+                                     ("choices.rank_ties=sometimes", "E112", 4)):
         result = CliRunner().invoke(main, ["score", "--rules", str(PACK), str(ZONES), "--set", setting])
-        assert result.exit_code == 4, (setting, result.output)
+        assert result.exit_code == exit_code, (setting, result.output)
         assert code in result.stderr, (setting, result.stderr)
     assert run("score", "--rules", str(PACK), str(ZONES), "--set", "nonsense").exit_code == 2
 
