@@ -207,7 +207,8 @@ def _entity_diff(old_rec: dict[str, Any], new_rec: dict[str, Any], old_pack: Com
     moved = [i for i in order if i and a.get(i, NOT_APPLICABLE) != b.get(i, NOT_APPLICABLE)]
     old_flags = {f["id"]: f["status"] for f in old_rec["flags"]}
     new_flags = {f["id"]: f["status"] for f in new_rec["flags"]}
-    flags = [{"id": i, "old": old_flags.get(i), "new": new_flags.get(i)}
+    flag_titles = {f["id"]: f.get("title") for f in old_rec["flags"] + new_rec["flags"]}
+    flags = [{"id": i, "title": flag_titles.get(i), "old": old_flags.get(i), "new": new_flags.get(i)}
              for i in sorted(set(old_flags) | set(new_flags)) if old_flags.get(i) != new_flags.get(i)]
     if not moved and not flags and old_rec["outcome"] == new_rec["outcome"]:
         return None
@@ -411,16 +412,50 @@ def why_text(why: str, lang: str = "en") -> str:
     return "；".join(parts)
 
 
+# Chinese words for statuses and outcomes: an officer reading the zh view sees no English keys.
+_WORD_ZH = {"met": "满足", "not_met": "不满足", "unknown": "未知", NOT_APPLICABLE: "不适用",
+            "pass": "通过", "fail": "不通过", "undetermined": "无法判定", "not_yet_due": "未到期", None: "无"}
+
+
+def _word(value: Any, lang: str) -> str:
+    return _WORD_ZH.get(value, str(value)) if lang == "zh" else str(value)
+
+
+def _named(item: dict[str, Any], lang: str) -> str:
+    """A criterion or flag as an officer knows it: its title in Chinese, its id in English."""
+    title = item.get("title")
+    if lang == "zh" and isinstance(title, dict) and title.get("zh"):
+        return plain(title["zh"])
+    return item["id"]
+
+
+def _moved(item: dict[str, Any], lang: str) -> str:
+    return f"{_word(item['old'], lang)} → {_word(item['new'], lang)}"
+
+
 def _cause_text(item: dict[str, Any], lang: str = "en") -> str:
     cite = f"{plain(item['cite'])} " if item.get("cite") else ""  # a cite may be 2,000 characters
     why = why_text(item.get("why", ""), lang)
-    return f"{cite}{item['id']}: {item['old']} → {item['new']} " + (f"（{why}）" if lang == "zh" else f"({why})")
+    return f"{cite}{_named(item, lang)}: {_moved(item, lang)} " + (f"（{why}）" if lang == "zh" else f"({why})")
+
+
+def _transition(key: str, lang: str) -> str:
+    """'fail→pass' in the officer's words."""
+    return "→".join(_word(part, lang) for part in key.split("→")) if lang == "zh" else key
+
+
+def _param_name(p: dict[str, Any], lang: str) -> str:
+    """A parameter by its label in Chinese, with the name an officer edits (and passes to --set)."""
+    label = p.get("label")
+    if lang == "zh" and isinstance(label, dict) and label.get("zh"):
+        return f"{plain(label['zh'])} [{p['name']}]"
+    return p["name"]
 
 
 def _summary(result: dict[str, Any], lang: str = "en") -> str:
     c = result["counts"]
     old, new = result["old"], result["new"]
-    trans = ", ".join(f"{k}: {v}" for k, v in sorted(c["transitions"].items()))
+    trans = ", ".join(f"{_transition(k, lang)}: {v}" for k, v in sorted(c["transitions"].items()))
     head = f"{old['pack']} {old['version']} ({old['label']}) → {new['pack']} {new['version']} ({new['label']})"
     if lang == "zh":
         return (f"{head}，评估日期 {result['as_of']}：{c['entities']} 个对象中有 {c['outcome_changed']} 个结果改变"
@@ -433,7 +468,8 @@ def _summary(result: dict[str, Any], lang: str = "en") -> str:
 
 def _pack_change_lines(changes: dict[str, Any], lang: str = "en") -> list[str]:
     t = lambda en, zh: _t(lang, en, zh)  # noqa: E731
-    lines = [f"{t('parameter', '参数')} {p['name']} ({plain(p['cite'])}): {p['old']} → {p['new']}" for p in changes["parameters"]]
+    lines = [f"{t('parameter', '参数')} {_param_name(p, lang)} ({plain(p['cite'])}): {p['old']} → {p['new']}"
+             for p in changes["parameters"]]
     lines += [f"{t('criterion', '条件')} {c['id']} ({plain(c['cite'])}): {c['old']} → {c['new']}" for c in changes["criteria_changed"]]
     lines += [f"{t('criterion added: ', '新增条件：')}{i}" for i in changes["criteria_added"]]
     lines += [f"{t('criterion removed: ', '删除条件：')}{i}" for i in changes["criteria_removed"]]
@@ -496,12 +532,13 @@ def render_diff_text(result: dict[str, Any], out: TextIO, lang: str = "en") -> N
             continue
         out.write(f"{title}:\n")
         for item in group:
-            out.write(f"  {_name(item['entity'])}: {item['old_outcome']} → {item['new_outcome']}\n")
+            out.write(f"  {_name(item['entity'])}: {_word(item['old_outcome'], lang)} → "
+                      f"{_word(item['new_outcome'], lang)}\n")
             for c in item["criteria"]:
                 if c["cause"]:
                     out.write(f"    {t('because', '原因：')} {_cause_text(c, lang)}\n")
             for f in item["flags"]:
-                out.write(f"    {t('flag', '标记')} {f['id']}: {f['old']} → {f['new']}\n")
+                out.write(f"    {t('flag', '标记')} {_named(f, lang)}: {_moved(f, lang)}\n")
     for p in result["problems"]:
         message = p.get("message_zh") or p["message"] if lang == "zh" else p["message"]
         severity = {"error": "错误", "warning": "警告"}.get(p["severity"], p["severity"]) if lang == "zh" else p["severity"]
@@ -526,7 +563,7 @@ def render_diff_markdown(result: dict[str, Any], out: TextIO, lang: str = "en") 
     c = result["counts"]
     old, new = result["old"], result["new"]
     out.write(f"### certify diff: `{_md(old['pack'])}` {old['version']} → {new['version']}\n\n")
-    trans = ", ".join(f"{k}: {v}" for k, v in sorted(c["transitions"].items()))
+    trans = ", ".join(f"{_transition(k, lang)}: {v}" for k, v in sorted(c["transitions"].items()))
     if lang == "zh":
         out.write(f"**{c['entities']} 个对象中有 {c['outcome_changed']} 个结果改变**"
                   + (f"（{trans}）" if trans else "") + f" · 评估日期 {result['as_of']} · "
@@ -539,7 +576,8 @@ def render_diff_markdown(result: dict[str, Any], out: TextIO, lang: str = "en") 
     if changes["parameters"]:
         out.write(t("| parameter | clause | old | new |", "| 参数 | 条款 | 原值 | 新值 |") + "\n|---|---|---|---|\n")
         for p in changes["parameters"]:
-            out.write(f"| `{p['name']}` | {_md(plain(p['cite']))} | {_md(p['old'])} | {_md(p['new'])} |\n")
+            name = _md(_param_name(p, lang)) if lang == "zh" else f"`{p['name']}`"
+            out.write(f"| {name} | {_md(plain(p['cite']))} | {_md(p['old'])} | {_md(p['new'])} |\n")
         out.write("\n")
     other = _pack_change_lines(changes, lang)[len(changes["parameters"]):]
     for line in other:
@@ -550,7 +588,8 @@ def render_diff_markdown(result: dict[str, Any], out: TextIO, lang: str = "en") 
         out.write(t("| entity | old | new | why |", "| 对象 | 原结果 | 新结果 | 原因 |") + "\n|---|---|---|---|\n")
         for item in result["outcome_changes"]:
             why = "<br>".join(_md(_cause_text(x, lang)) for x in item["criteria"] if x["cause"]) or "—"
-            out.write(f"| {_md(_name(item['entity']))} | {item['old_outcome']} | {item['new_outcome']} | {why} |\n")
+            out.write(f"| {_md(_name(item['entity']))} | {_word(item['old_outcome'], lang)} | "
+                      f"{_word(item['new_outcome'], lang)} | {why} |\n")
         out.write("\n")
     else:
         out.write(t("No entity changes outcome.\n\n", "没有对象的结果改变。\n\n"))
@@ -561,8 +600,9 @@ def render_diff_markdown(result: dict[str, Any], out: TextIO, lang: str = "en") 
                   + t("| entity | outcome | criteria |", "| 对象 | 结果 | 条件 |") + "\n|---|---|---|\n")
         for item in result["criteria_changes"]:
             why = "<br>".join(_md(_cause_text(x, lang)) for x in item["criteria"] if x["cause"])
-            why = why or "<br>".join(f"{t('flag', '标记')} {f['id']}: {f['old']} → {f['new']}" for f in item["flags"])
-            out.write(f"| {_md(_name(item['entity']))} | {item['new_outcome']} | {why} |\n")
+            why = why or "<br>".join(f"{t('flag', '标记')} {_md(_named(f, lang))}: {_moved(f, lang)}"
+                                     for f in item["flags"])
+            out.write(f"| {_md(_name(item['entity']))} | {_word(item['new_outcome'], lang)} | {why} |\n")
         out.write("\n</details>\n")
     if result["problems"]:
         out.write(t(f"\n{len(result['problems'])} data problem(s) reported; run `certify evaluate` to see them.\n",
