@@ -4,7 +4,7 @@ Each click function only parses its options and calls one `run_*` function, whic
 and returns the exit code (README "Exit codes", `EXIT`). `_command` turns the errors every
 command can meet into messages and codes: an output that cannot be written (E170-E173, exit 2),
 a fault of the decision engine (exit 5). SIGINT / SIGTERM end the run with 130 / 143, temporary
-files removed and workers stopped (engine.outputs.install_signal_handlers).
+files removed and workers stopped (engine.report.outputs.install_signal_handlers).
 
 Streams: with a machine format (`--format json`, `csv`, …) standard output carries only that
 format; banners, warnings, progress, problems and counts go to standard error.
@@ -22,14 +22,14 @@ from typing import Any, Callable, NoReturn
 import click
 
 from engine import ENGINE_VERSION
-from engine.evaluate import ENGINES
-from engine.outputs import (STDOUT, OutputError, check_output, install_signal_handlers, open_output, output_path,
+from engine.evaluate.evaluate import ENGINES
+from engine.report.outputs import (STDOUT, OutputError, check_output, install_signal_handlers, open_output, output_path,
                             progress)
-from engine.pipeline import (INPUT_FORMATS, STDIN, RowCounts, decide_files, load_pack, parse_overrides,
+from engine.evaluate.pipeline import (INPUT_FORMATS, STDIN, RowCounts, decide_files, load_pack, parse_overrides,
                              spool_stdin, worker_count)
-from engine.problems import DecisionError, EngineError, ProblemsError, has_errors
-from engine.report import PROBLEM_RENDERERS, encode_record, render_text, stream_evaluation_json
-from engine.validate import validate_file
+from engine.core.problems import DecisionError, EngineError, ProblemsError, has_errors
+from engine.report.report import PROBLEM_RENDERERS, encode_record, render_text, stream_evaluation_json
+from engine.validate.validate import validate_file
 
 EXIT = {
     "ok": 0,          # everything decided / every pack clean
@@ -123,7 +123,7 @@ def data_read_options(command: Any) -> Any:
 
 
 def _read_options() -> Any:
-    from engine.data import ReadOptions
+    from engine.load.data import ReadOptions
 
     found = click.get_current_context().meta.get("read_options", {})
     return ReadOptions(encoding=found.get("encoding") or None,
@@ -201,7 +201,7 @@ def validate(paths: tuple[str, ...], fmt: str, strict: bool, lang: str = "zh", s
 
 
 def run_validate(paths: tuple[str, ...], fmt: str, strict: bool, lang: str, show_ignored: bool) -> int:
-    from engine.lint import IGNORED, apply_ignores, collect_packs
+    from engine.commands.lint import IGNORED, apply_ignores, collect_packs
 
     files, missing, problems = collect_packs(paths)  # refused paths (E175, W213) are problems, never read
     if missing:
@@ -279,7 +279,7 @@ def run_evaluate(pack_path: str, data: tuple[str, ...], as_of: str | None, fmt: 
                                     render=render, read=_read_options(), counts=counts),
                        enabled=not streaming_to_terminal)
     if fmt in ("csv", "xlsx"):
-        from engine.outputs import write_report
+        from engine.report.outputs import write_report
 
         write_report(fmt, records, output, pack, lang, problems)
     else:
@@ -328,9 +328,9 @@ def report(pack_path: str, data: tuple[str, ...], output: str | None, fmt: str |
 def run_report(pack_path: str, data: tuple[str, ...], output: str | None, fmt: str | None, as_of: str | None,
                lang: str, engine: str, sets: tuple[str, ...], override_files: tuple[str, ...], what_it_takes: bool,
                sources: tuple[str, ...], workers: int, input_format: str | None) -> int:
-    from engine.clauses import load_clauses
-    from engine.outputs import report_format, write_report
-    from engine.scoring import is_scoring_file
+    from engine.core.clauses import load_clauses
+    from engine.report.outputs import report_format, write_report
+    from engine.evaluate.scoring import is_scoring_file
 
     check_output(output)
     fmt = report_format(fmt, output)
@@ -353,7 +353,7 @@ def run_report(pack_path: str, data: tuple[str, ...], output: str | None, fmt: s
 
 
 def _load_scoring(pack_path: str, date: dt.date, overrides: dict[str, Any], lang: str = "en") -> Any:
-    from engine.scoring import load_scoring_pack
+    from engine.evaluate.scoring import load_scoring_pack
 
     try:
         return load_scoring_pack(pack_path, date, overrides)[0]
@@ -369,9 +369,9 @@ def _load_scoring(pack_path: str, date: dt.date, overrides: dict[str, Any], lang
 def _score_report(pack_path: str, data: tuple[str, ...], date: dt.date, overrides: dict[str, Any], fmt: str,
                   output: str | None, lang: str, engine: str, input_format: str | None) -> int:
     """`certify report` for a scoring pack: score, render, report problems; returns the exit code."""
-    from engine.report_scoring import render_score_html, render_score_markdown, write_score_xlsx
-    from engine.scoring import score_files
-    from engine.scoring_report import render_score_csv
+    from engine.report.report_scoring import render_score_html, render_score_markdown, write_score_xlsx
+    from engine.evaluate.scoring import score_files
+    from engine.report.scoring_report import render_score_csv
 
     pack = _load_scoring(pack_path, date, overrides, lang)
     problems: list[Any] = []
@@ -417,8 +417,8 @@ def test_command(paths: tuple[str, ...], fmt: str, junit: str | None, coverage: 
 
 def run_test(paths: tuple[str, ...], fmt: str, junit: str | None, coverage: bool,
              require_full_coverage: bool, engine: str, lang: str) -> int:
-    from engine.packtest import SuiteResult, collect_suites, coverage_gaps, run_suite
-    from engine.report import render_junit, render_suites_text, suites_json
+    from engine.commands.packtest import SuiteResult, collect_suites, coverage_gaps, run_suite
+    from engine.report.report import render_junit, render_suites_text, suites_json
 
     check_output(junit)
     suites, refused = collect_suites(list(paths) or ["rules"])
@@ -467,7 +467,7 @@ def lint(paths: tuple[str, ...], fmt: str, strict: bool, sources: str | None, la
 
 def run_lint(paths: tuple[str, ...], fmt: str, strict: bool, sources: str | None, lang: str,
              show_ignored: bool) -> int:
-    from engine.lint import IGNORED, NOTE, collect_packs, lint_file
+    from engine.commands.lint import IGNORED, NOTE, collect_packs, lint_file
 
     files, missing, problems = collect_packs(paths)  # refused paths (E175, W213) are problems, never read
     if missing:
@@ -514,7 +514,7 @@ def diff(old: str, new: str, data: tuple[str, ...], as_of: str | None, fmt: str,
 
 def run_diff(old: str, new: str, data: tuple[str, ...], as_of: str | None, fmt: str, engine: str,
              fail_on_change: bool, output: str | None, lang: str) -> int:
-    from engine.diff import DIFF_RENDERERS, DiffSourceError, diff_files
+    from engine.commands.diff import DIFF_RENDERERS, DiffSourceError, diff_files
 
     check_output(output)
     date = _as_of(as_of, lang)
@@ -566,8 +566,8 @@ def score(pack_path: str, data: tuple[str, ...], fmt: str, lang: str, as_of: str
 def run_score(pack_path: str, data: tuple[str, ...], fmt: str, lang: str, as_of: str | None, engine: str,
               output: str | None, sets: tuple[str, ...], override_files: tuple[str, ...],
               input_format: str | None, full: bool = False) -> int:
-    from engine.scoring import score_files
-    from engine.scoring_report import render_score_csv, render_score_json, render_score_text
+    from engine.evaluate.scoring import score_files
+    from engine.report.scoring_report import render_score_csv, render_score_json, render_score_text
 
     check_output(output)
     date = _as_of(as_of, lang)
@@ -598,7 +598,7 @@ def schema(output: str | None) -> None:
 
 
 def run_schema(output: str | None) -> int:
-    from engine.validate import schema as pack_schema
+    from engine.validate.validate import schema as pack_schema
 
     check_output(output)
     with open_output(output) as out:

@@ -173,7 +173,7 @@ def _peak_rss_mb() -> float:
 
 
 def _load():
-    from engine.pipeline import load_pack
+    from engine.evaluate.pipeline import load_pack
 
     started = time.perf_counter()
     pack, _ = load_pack(str(PACK), AS_OF)
@@ -181,8 +181,8 @@ def _load():
 
 
 def worker_baseline(engine: str) -> dict:
-    from engine.evaluate import Decider
-    from engine.explain import Explainer
+    from engine.evaluate.evaluate import Decider
+    from engine.explain.explain import Explainer
 
     pack, load_s = _load()
     Decider(pack, engine), Explainer(pack, engine)
@@ -190,9 +190,9 @@ def worker_baseline(engine: str) -> dict:
 
 
 def worker_decide(engine: str, csv_path: str) -> dict:
-    from engine.data import load_entities
-    from engine.evaluate import Decider
-    from engine.normalize import normalise
+    from engine.load.data import load_entities
+    from engine.evaluate.evaluate import Decider
+    from engine.evaluate.normalize import normalise
 
     pack, load_s = _load()
     problems: list = []
@@ -232,7 +232,7 @@ def worker_decide(engine: str, csv_path: str) -> dict:
 
 
 def worker_e2e(engine: str, csv_path: str, out_path: str, workers: str = "1") -> dict:
-    from engine.pipeline import decide_files
+    from engine.evaluate.pipeline import decide_files
 
     pack, load_s = _load()
     kwargs = {"workers": int(workers)} if int(workers) != 1 else {}
@@ -241,7 +241,7 @@ def worker_e2e(engine: str, csv_path: str, out_path: str, workers: str = "1") ->
     n = 0
     dumps = json.dumps
     started = time.perf_counter()
-    from engine.report import encode_record
+    from engine.report.report import encode_record
 
     with open(out_path, "w", encoding="utf-8") as out:
         write = out.write
@@ -261,10 +261,10 @@ def worker_e2e(engine: str, csv_path: str, out_path: str, workers: str = "1") ->
 
 def worker_stages(engine: str, csv_path: str) -> dict:
     """The end-to-end loop of decide_files, written out, with a clock around each stage."""
-    from engine.data import load_entities
-    from engine.evaluate import Decider
-    from engine.explain import Explainer
-    from engine.normalize import normalise
+    from engine.load.data import load_entities
+    from engine.evaluate.evaluate import Decider
+    from engine.explain.explain import Explainer
+    from engine.evaluate.normalize import normalise
 
     pack, load_s = _load()
     decider, explainer = Decider(pack, engine), Explainer(pack, engine)
@@ -330,7 +330,7 @@ def profile_e2e(engine: str, csv_path: Path, n: int) -> Path:
     import io
     import pstats
 
-    from engine.pipeline import decide_files, load_pack
+    from engine.evaluate.pipeline import decide_files, load_pack
 
     pack, _ = load_pack(str(PACK), AS_OF)
     out_path = OUT / f"profile-{engine}.jsonl"
@@ -358,7 +358,7 @@ def profile_e2e(engine: str, csv_path: Path, n: int) -> Path:
 def _pipeline_has_workers() -> bool:
     import inspect
 
-    from engine.pipeline import decide_files
+    from engine.evaluate.pipeline import decide_files
 
     return "workers" in inspect.signature(decide_files).parameters
 
@@ -426,11 +426,11 @@ def limits_worker(family: str, decisions: int) -> None:
     measure is the work, as on an idle machine of the same speed."""
     sys.path.insert(0, str(HERE))
     from limit_packs import at_limit, entities
-    from engine.compile import build
-    from engine.evaluate import Decider
-    from engine.limits import measure
-    from engine.validate import check_document
-    from engine.yamlsafe import parse_yaml
+    from engine.compile.compile import build
+    from engine.evaluate.evaluate import Decider
+    from engine.validate.limits import measure
+    from engine.validate.validate import check_document
+    from engine.load.yamlsafe import parse_yaml
 
     size, text = at_limit(family)
     started = time.process_time()
@@ -463,7 +463,7 @@ def limits_worker(family: str, decisions: int) -> None:
 def run_limits(decisions: int) -> None:
     sys.path.insert(0, str(HERE))
     from limit_packs import FAMILIES
-    from engine import limits
+    from engine.validate import limits
 
     rows = []
     for family in FAMILIES:

@@ -129,9 +129,9 @@ FAMILIES: dict[str, Callable[[int], str]] = {
 
 def accepted(text: str) -> bool:
     """Whether `certify validate` accepts the pack (no errors)."""
-    from engine.problems import has_errors
-    from engine.validate import check_document
-    from engine.yamlsafe import parse_yaml
+    from engine.core.problems import has_errors
+    from engine.validate.validate import check_document
+    from engine.load.yamlsafe import parse_yaml
 
     return not has_errors(check_document(parse_yaml(text, "limits.yaml")))
 

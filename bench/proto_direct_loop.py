@@ -1,7 +1,7 @@
 """EXPERIMENT, not used by the engine: how much of a durable decision is durable's Python action loop?
 
 Decides the same facts twice with one compiled Huguan ruleset:
-  (a) engine.durable_adapter.DurableSession.decide (what the engine does today), and
+  (a) engine.evaluate.durable_adapter.DurableSession.decide (what the engine does today), and
   (b) a minimal loop straight over durable's C module (assert_fact, start_action_for_state,
       update_state with the unchanged state text, complete_and_start_action, delete_state),
       reading each fired rule's name from the message text instead of json.loads.
@@ -28,10 +28,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from engine.data import load_entities  # noqa: E402
-from engine.durable_adapter import DurableSession  # noqa: E402
-from engine.evaluate import fact_slots  # noqa: E402
-from engine.pipeline import load_pack  # noqa: E402
+from engine.load.data import load_entities  # noqa: E402
+from engine.evaluate.durable_adapter import DurableSession  # noqa: E402
+from engine.evaluate.evaluate import fact_slots  # noqa: E402
+from engine.evaluate.pipeline import load_pack  # noqa: E402
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")
@@ -40,7 +40,7 @@ with warnings.catch_warnings():
 
 def main() -> None:
     csv_path = sys.argv[1] if len(sys.argv) > 1 else str(ROOT / "bench" / "out" / "towns-10000.csv")
-    from engine.normalize import normalise
+    from engine.evaluate.normalize import normalise
 
     pack, _ = load_pack(str(ROOT / "rules" / "huguan-specialized-town.yaml"), dt.date(2024, 6, 30))
     slots = [fact_slots(pack, normalise(pack, e).values) for e in load_entities(csv_path, [])]

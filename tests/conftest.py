@@ -8,12 +8,12 @@ from typing import Any, Callable
 
 import pytest
 
-from engine.data import RawEntity
-from engine.evaluate import Decider
-from engine.explain import Explainer
-from engine.model import CompiledPack
-from engine.normalize import normalise
-from engine.pipeline import load_pack
+from engine.load.data import RawEntity
+from engine.evaluate.evaluate import Decider
+from engine.explain.explain import Explainer
+from engine.compile.model import CompiledPack
+from engine.evaluate.normalize import normalise
+from engine.evaluate.pipeline import load_pack
 
 ROOT = Path(__file__).resolve().parent.parent
 HUGUAN_PACK = ROOT / "rules" / "huguan-specialized-town.yaml"

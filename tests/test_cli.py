@@ -13,7 +13,7 @@ from click.testing import CliRunner
 
 from cli import main
 from engine import ENGINE_VERSION
-from engine.yamlsafe import load_yaml_file
+from engine.load.yamlsafe import load_yaml_file
 
 ROOT = Path(__file__).resolve().parent.parent
 PACK = ROOT / "rules" / "huguan-specialized-town.yaml"
@@ -233,8 +233,8 @@ def test_set_in_the_wrong_unit_is_refused(setting):
 def test_override_of_an_unset_parameter_is_unit_checked(tmp_path):
     import datetime as dt
 
-    from engine.pipeline import load_pack
-    from engine.problems import ProblemsError
+    from engine.evaluate.pipeline import load_pack
+    from engine.core.problems import ProblemsError
 
     minimal = (ROOT / "tests" / "packs" / "valid" / "minimal.yaml").read_text(encoding="utf-8")
     assert "    value: 2亿元\n" in minimal
@@ -316,7 +316,7 @@ def test_workers_give_the_same_output():
 def test_schema_command_prints_the_pack_schema():
     result = run("schema")
     assert result.exit_code == 0
-    on_disk = json.loads((ROOT / "engine" / "schema" / "rulepack.schema.json").read_text(encoding="utf-8"))
+    on_disk = json.loads((ROOT / "engine" / "validate" / "schema" / "rulepack.schema.json").read_text(encoding="utf-8"))
     assert json.loads(result.stdout) == on_disk
 
 

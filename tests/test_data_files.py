@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 
-from engine.model import CompiledPack
-from engine.pipeline import decide_files, load_pack
-from engine.problems import ERROR, WARNING, Problem, has_errors
-from engine.yamlsafe import load_yaml_file
+from engine.compile.model import CompiledPack
+from engine.evaluate.pipeline import decide_files, load_pack
+from engine.core.problems import ERROR, WARNING, Problem, has_errors
+from engine.load.yamlsafe import load_yaml_file
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "fixtures"
@@ -246,7 +246,7 @@ def test_misspelt_column_is_one_error_with_did_you_mean(pack, tmp_path):
 
 
 def test_misspelt_column_allowed_explicitly_is_one_warning(pack, tmp_path):
-    from engine.data import ReadOptions
+    from engine.load.data import ReadOptions
 
     text = (FIXTURES / "huguan-towns.csv").read_text(encoding="utf-8").replace(",lead_output,", ",lead_outptu,", 1)
     path = tmp_path / "typo.csv"
@@ -338,7 +338,7 @@ def test_entity_without_id_is_skipped(pack, tmp_path):
 def test_problems_in_json_data_point_at_their_line(tmp_path):
     import datetime as dt
 
-    from engine.pipeline import decide_files, load_pack
+    from engine.evaluate.pipeline import decide_files, load_pack
 
     data = tmp_path / "towns.json"
     data.write_text('{"entities": [\n  {"id": "J1", "lead_output": "12亿元"},\n  {"id": "J2",\n'

@@ -11,11 +11,11 @@ from typing import Any
 
 import pytest
 
-from engine.data import (MAX_CSV_COLUMNS, MAX_RECORD_CHARS, MAX_RECORD_LINES, PLAUSIBLE_SHARE, ReadOptions,
+from engine.load.data import (MAX_CSV_COLUMNS, MAX_RECORD_CHARS, MAX_RECORD_LINES, PLAUSIBLE_SHARE, ReadOptions,
                          _gb_plausibility, load_entities, map_header)
-from engine.pipeline import decide_files, load_pack
-from engine.problems import ERROR, WARNING, ProblemsError
-from engine.units import AmountError, parse_amount, parse_unit
+from engine.evaluate.pipeline import decide_files, load_pack
+from engine.core.problems import ERROR, WARNING, ProblemsError
+from engine.core.units import AmountError, parse_amount, parse_unit
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURE_CSV = (ROOT / "fixtures" / "huguan-towns.csv").read_text(encoding="utf-8")

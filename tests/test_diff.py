@@ -19,8 +19,8 @@ import yaml
 from click.testing import CliRunner
 
 from cli import main
-from engine.diff import diff_decisions, diff_files, read_version, DiffSourceError
-from engine.pipeline import load_pack
+from engine.commands.diff import diff_decisions, diff_files, read_version, DiffSourceError
+from engine.evaluate.pipeline import load_pack
 
 from conftest import AS_OF, HUGUAN_PACK, HUGUAN_TOWNS
 

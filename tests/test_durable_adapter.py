@@ -9,11 +9,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from test_property import HUGUAN_PACK, raw_entities, under_test
 
-from engine.data import RawEntity
-from engine.durable_adapter import DurableSession
-from engine.evaluate import fact_slots
-from engine.normalize import normalise
-from engine.problems import DecisionError
+from engine.load.data import RawEntity
+from engine.evaluate.durable_adapter import DurableSession
+from engine.evaluate.evaluate import fact_slots
+from engine.evaluate.normalize import normalise
+from engine.core.problems import DecisionError
 
 _SESSIONS: dict[str, DurableSession] = {}
 
@@ -90,8 +90,8 @@ def test_packs_wider_than_durables_activation_queue_are_split_into_groups(tmp_pa
     # several facts, and still agree.
     import datetime as dt
 
-    from engine.evaluate import Decider
-    from engine.pipeline import load_pack
+    from engine.evaluate.evaluate import Decider
+    from engine.evaluate.pipeline import load_pack
 
     pack, _ = load_pack(str(_wide_pack(tmp_path, 80)), dt.date(2024, 1, 1))
     assert pack.rule_groups >= 2

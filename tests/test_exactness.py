@@ -12,13 +12,13 @@ from typing import Any
 import pytest
 import yaml
 
-from engine.compile import SLOT_DIGITS, slot_digits, slot_fits
-from engine.data import RawEntity
-from engine.evaluate import Decider
-from engine.normalize import normalise
-from engine.pipeline import load_pack, parse_overrides
-from engine.problems import DecisionError, ProblemsError
-from engine.validate import validate_file
+from engine.compile.compile import SLOT_DIGITS, slot_digits, slot_fits
+from engine.load.data import RawEntity
+from engine.evaluate.evaluate import Decider
+from engine.evaluate.normalize import normalise
+from engine.evaluate.pipeline import load_pack, parse_overrides
+from engine.core.problems import DecisionError, ProblemsError
+from engine.validate.validate import validate_file
 
 AS_OF = dt.date(2024, 6, 30)
 
@@ -154,7 +154,7 @@ def test_verdict_refuses_a_status_for_a_case_that_does_not_apply() -> None:
     pack, _ = load_pack(str(HUGUAN_PACK), AS_OF)
     decider = Decider(pack, "durable")
     values = normalise(pack, RawEntity("t", 1, "T", None, {"lead_category": "manufacturing"})).values
-    fired = decider._session.decide(__import__("engine.evaluate", fromlist=["fact_slots"]).fact_slots(pack, values))
+    fired = decider._session.decide(__import__("engine.evaluate.evaluate", fromlist=["fact_slots"]).fact_slots(pack, values))
     decider._verdict(fired)  # consistent
     stray = [n for n, meta in pack.rule_meta.items() if meta[0] == "node" and meta[1] not in
              decider._verdict(fired).statuses][:1]
@@ -257,7 +257,7 @@ def test_explicit_unset_is_still_a_warning(tmp_path: Path) -> None:
 from hypothesis import HealthCheck, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
-from engine.units import parse_amount, parse_unit  # noqa: E402
+from engine.core.units import parse_amount, parse_unit  # noqa: E402
 
 OPS = (">=", ">", "<=", "<", "=", "!=")
 MONEY_UNITS = ("元", "万元", "亿元")
@@ -367,7 +367,7 @@ targets:
 
 
 def test_member_dates_and_date_gaps_are_shown_as_dates(tmp_path: Path) -> None:
-    from engine.explain import Explainer
+    from engine.explain.explain import Explainer
 
     path = write(tmp_path, DATED_MEMBERS_PACK)
     pack, _ = load_pack(path, AS_OF)
@@ -389,7 +389,7 @@ def json_text(record: dict[str, Any]) -> str:
 
 
 def test_a_date_comparison_records_dates_and_the_gap_in_days(tmp_path: Path) -> None:
-    from engine.explain import Explainer
+    from engine.explain.explain import Explainer
 
     inputs = {"founded": {"type": "date", "label": {"zh": "成立日期", "en": "founded"}}}
     path = write(tmp_path, pack_text({"since": param("2020-01-01")}, [crit("c", "founded", ">=", "since")], inputs=inputs))

@@ -14,11 +14,11 @@ import pytest
 from click.testing import CliRunner
 
 from cli import main
-from engine.explain import describe_test
-from engine.pipeline import load_pack
-from engine.report import render_text
-from engine.validate import validate_file
-from engine.yamlsafe import load_yaml_file
+from engine.explain.explain import describe_test
+from engine.evaluate.pipeline import load_pack
+from engine.report.report import render_text
+from engine.validate.validate import validate_file
+from engine.load.yamlsafe import load_yaml_file
 
 ROOT = Path(__file__).resolve().parent.parent
 PACK = ROOT / "rules" / "huguan-specialized-town.yaml"

@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 import yaml
 
-from engine.model import CompiledPack
-from engine.pipeline import decide_files
+from engine.compile.model import CompiledPack
+from engine.evaluate.pipeline import decide_files
 
 from conftest import HUGUAN_TOWNS, criterion
 

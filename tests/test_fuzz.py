@@ -19,16 +19,16 @@ import yaml
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from engine.data import RawEntity, load_entities
-from engine.evaluate import Decider
-from engine.explain import Explainer
-from engine.model import CompiledPack
-from engine.normalize import normalise
-from engine.pipeline import load_pack
-from engine.problems import EngineError, ProblemsError
-from engine.units import AmountError, parse_amount, parse_unit, to_fraction
-from engine.validate import check_document
-from engine.yamlsafe import parse_yaml
+from engine.load.data import RawEntity, load_entities
+from engine.evaluate.evaluate import Decider
+from engine.explain.explain import Explainer
+from engine.compile.model import CompiledPack
+from engine.evaluate.normalize import normalise
+from engine.evaluate.pipeline import load_pack
+from engine.core.problems import EngineError, ProblemsError
+from engine.core.units import AmountError, parse_amount, parse_unit, to_fraction
+from engine.validate.validate import check_document
+from engine.load.yamlsafe import parse_yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 HUGUAN = ROOT / "rules" / "huguan-specialized-town.yaml"

@@ -22,8 +22,8 @@ import yaml
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from engine.data import MAX_RECORD_LINES, ReadOptions, load_entities
-from engine.problems import ProblemsError
+from engine.load.data import MAX_RECORD_LINES, ReadOptions, load_entities
+from engine.core.problems import ProblemsError
 
 SCALE = max(1, int(os.environ.get("CERTIFY_FUZZ_SCALE", "1")))
 ENCODINGS = ("utf-8", "utf-8-sig", "gb18030", "big5", "gbk")

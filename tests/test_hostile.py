@@ -18,13 +18,13 @@ from typing import Any, Callable
 
 import pytest
 
-from engine import data as data_module
-from engine.data import MAX_CSV_COLUMNS, load_entities
-from engine.pipeline import decide_files, load_pack
-from engine.problems import ProblemsError
-from engine.units import MAX_AMOUNT_TEXT, AmountError, parse_amount, parse_unit
-from engine.validate import validate_file
-from engine.yamlsafe import (
+from engine.load import data as data_module
+from engine.load.data import MAX_CSV_COLUMNS, load_entities
+from engine.evaluate.pipeline import decide_files, load_pack
+from engine.core.problems import ProblemsError
+from engine.core.units import MAX_AMOUNT_TEXT, AmountError, parse_amount, parse_unit
+from engine.validate.validate import validate_file
+from engine.load.yamlsafe import (
     MAX_ALIAS_VALUES,
     MAX_DEPTH,
     MAX_PACK_VALUES,

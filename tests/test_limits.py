@@ -13,12 +13,12 @@ from typing import Any
 import pytest
 import yaml
 
-from engine import limits
-from engine.compile import build
-from engine.evaluate import Decider
-from engine.problems import ProblemsError
-from engine.validate import check_document
-from engine.yamlsafe import parse_yaml
+from engine.validate import limits
+from engine.compile.compile import build
+from engine.evaluate.evaluate import Decider
+from engine.core.problems import ProblemsError
+from engine.validate.validate import check_document
+from engine.load.yamlsafe import parse_yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "bench"))
@@ -73,7 +73,7 @@ def test_the_node_the_count_and_the_limit_are_named() -> None:
 
 def test_validate_refuses_before_compiling(monkeypatch: pytest.MonkeyPatch) -> None:
     # validate never reaches the expanding compiler: make it explode if it did
-    import engine.compile as compile_module
+    import engine.compile.compile as compile_module
 
     monkeypatch.setattr(compile_module.Exprs, "_build", lambda *a: pytest.fail("validate expanded the pack"))
     assert "E153" in _codes(limit_packs.product(10, 4))
@@ -91,7 +91,7 @@ def test_compile_without_validate_refuses_too(text: str, code: str) -> None:
 
 
 def test_simplification_never_starts_on_an_unbounded_expression() -> None:
-    from engine.compile import CompileError, d_and, d_or
+    from engine.compile.compile import CompileError, d_and, d_or
 
     wide = [{i: frozenset(("met",))} for i in range(200)]
     with pytest.raises(CompileError):

@@ -9,9 +9,9 @@ import pytest
 from click.testing import CliRunner
 
 from cli import main
-from engine.lint import NOTE, Band, bands_from_yaml, check_bands, lint_document, lint_file
-from engine.problems import CODES
-from engine.yamlsafe import parse_yaml
+from engine.commands.lint import NOTE, Band, bands_from_yaml, check_bands, lint_document, lint_file
+from engine.core.problems import CODES
+from engine.load.yamlsafe import parse_yaml
 
 from conftest import HUGUAN_PACK
 

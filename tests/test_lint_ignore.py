@@ -9,7 +9,7 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from cli import main
-from engine.lint import IGNORED, lint_file
+from engine.commands.lint import IGNORED, lint_file
 
 ROOT = Path(__file__).resolve().parent.parent
 FOUR_HIGHS = ROOT / "rules" / "lianyungang-four-highs.yaml"
@@ -103,8 +103,8 @@ def test_github_annotations(tmp_path):
 
 
 def test_github_annotations_escape_what_the_runner_reads():
-    from engine.problems import Problem
-    from engine.report import render_problems_github
+    from engine.core.problems import Problem
+    from engine.report.report import render_problems_github
     import io
 
     out = io.StringIO()

@@ -11,9 +11,9 @@ import pytest
 from click.testing import CliRunner
 
 from cli import main
-from engine.lint import Band, check_bands, lint_file
-from engine.packtest import line_text, run_suite
-from engine.validate import validate_file
+from engine.commands.lint import Band, check_bands, lint_file
+from engine.commands.packtest import line_text, run_suite
+from engine.validate.validate import validate_file
 
 ROOT = Path(__file__).resolve().parent.parent
 BROKEN = sorted((ROOT / "tests" / "packs" / "broken").glob("*.yaml"))
@@ -125,8 +125,8 @@ def test_cli_test_and_diff_speak_both_languages(tmp_path):
 
 def test_data_and_override_problems_are_bilingual(tmp_path):
     """A sample of data problems (bad rows, a duplicate id) and override problems."""
-    from engine.pipeline import decide_files, load_pack, parse_overrides
-    from engine.problems import ProblemsError
+    from engine.evaluate.pipeline import decide_files, load_pack, parse_overrides
+    from engine.core.problems import ProblemsError
     import datetime as dt
 
     pack = load_pack(str(ROOT / "rules" / "huguan-specialized-town.yaml"), dt.date(2024, 6, 30))[0]

@@ -19,8 +19,8 @@ import pytest
 from click.testing import CliRunner
 
 from cli import main
-from engine.outputs import OutputError, atomic_path, check_output, open_output
-from engine.pipeline import RowCounts, decide_files, load_pack, sniff_format, worker_count
+from engine.report.outputs import OutputError, atomic_path, check_output, open_output
+from engine.evaluate.pipeline import RowCounts, decide_files, load_pack, sniff_format, worker_count
 
 ROOT = Path(__file__).resolve().parent.parent
 PACK = ROOT / "rules" / "huguan-specialized-town.yaml"
@@ -278,7 +278,7 @@ def test_git_revision_that_is_an_option_is_refused(tmp_path):
 
 
 def test_git_never_reads_a_revision_as_an_option(tmp_path):
-    from engine.diff import DiffSourceError, read_version
+    from engine.commands.diff import DiffSourceError, read_version
 
     written = tmp_path / "y"
     with pytest.raises(DiffSourceError) as caught:

@@ -9,7 +9,7 @@ import pytest
 from click.testing import CliRunner
 
 from cli import main
-from engine.packtest import coverage_gaps, find_suites, run_suite
+from engine.commands.packtest import coverage_gaps, find_suites, run_suite
 
 ROOT = Path(__file__).resolve().parent.parent
 SUITES = find_suites([str(ROOT / "rules")])

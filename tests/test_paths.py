@@ -9,8 +9,8 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from cli import main
-from engine.lint import collect_packs
-from engine.packtest import collect_suites, run_suite
+from engine.commands.lint import collect_packs
+from engine.commands.packtest import collect_suites, run_suite
 
 ROOT = Path(__file__).resolve().parent.parent
 MINIMAL = ROOT / "tests" / "packs" / "valid" / "minimal.yaml"

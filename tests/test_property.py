@@ -22,11 +22,11 @@ import yaml
 from hypothesis import HealthCheck, Phase, find, given, settings
 from hypothesis import strategies as st
 
-from engine.data import RawEntity
-from engine.evaluate import Decider
-from engine.model import CompiledPack, InputSpec, Verdict
-from engine.normalize import normalise
-from engine.pipeline import load_pack
+from engine.load.data import RawEntity
+from engine.evaluate.evaluate import Decider
+from engine.compile.model import CompiledPack, InputSpec, Verdict
+from engine.evaluate.normalize import normalise
+from engine.evaluate.pipeline import load_pack
 
 from conftest import AS_OF, HUGUAN_PACK, HUGUAN_TOWNS, ROOT
 
@@ -34,7 +34,7 @@ VALID_PACKS = sorted((ROOT / "tests" / "packs" / "valid").glob("*.yaml"))
 ABSENT = object()  # the key is left out of the entity
 
 # Units an officer may write, per dimension, with their size in base units (元, 平方米, 1, %).
-# Deliberately spelled out here rather than read from engine.units.
+# Deliberately spelled out here rather than read from engine.core.units.
 UNITS: dict[str, dict[str, Fraction]] = {
     "money": {"元": Fraction(1), "万元": Fraction(10**4), "亿元": Fraction(10**8),
               "万": Fraction(10**4), "亿": Fraction(10**8)},

@@ -14,9 +14,9 @@ import yaml
 
 openpyxl = pytest.importorskip("openpyxl")
 
-from engine.data import load_entities  # noqa: E402
-from engine.pipeline import decide_files  # noqa: E402
-from engine.spreadsheet import write_entities_xlsx  # noqa: E402
+from engine.load.data import load_entities  # noqa: E402
+from engine.evaluate.pipeline import decide_files  # noqa: E402
+from engine.load.spreadsheet import write_entities_xlsx  # noqa: E402
 
 from conftest import HUGUAN_PACK, HUGUAN_TOWNS, ROOT  # noqa: E402
 
@@ -183,7 +183,7 @@ def test_unreadable_data_is_reported_and_the_table_still_replaces_the_file_whole
 
 
 def test_atomic_path_leaves_the_old_file_when_writing_fails(tmp_path):
-    from engine.outputs import atomic_text
+    from engine.report.outputs import atomic_text
 
     out = tmp_path / "report.html"
     out.write_text("old", encoding="utf-8")
@@ -196,7 +196,7 @@ def test_atomic_path_leaves_the_old_file_when_writing_fails(tmp_path):
 
 
 def test_spreadsheet_formula_text_is_not_a_formula(tmp_path, huguan_pack):
-    from engine.spreadsheet import result_columns, write_results_xlsx
+    from engine.load.spreadsheet import result_columns, write_results_xlsx
 
     recs = list(decide_files(huguan_pack, [str(HUGUAN_TOWNS)], "reference"))[:1]
     recs[0]["entity"]["name"] = "=HYPERLINK(\"http://x\")"
@@ -328,7 +328,7 @@ def test_the_declared_dimension_is_not_trusted(tmp_path):
 
 
 def test_limits_on_shared_strings_cells_columns_and_declared_sizes(tmp_path, monkeypatch):
-    from engine import spreadsheet
+    from engine.load import spreadsheet
 
     rows = _row(1, '<c r="A1" t="s"><v>0</v></c>') + _row(2, '<c r="A2" t="s"><v>1</v></c>', '<c r="ZZ2"><v>1</v></c>')
     path = tmp_path / "s.xlsx"
@@ -355,7 +355,7 @@ def test_limits_on_shared_strings_cells_columns_and_declared_sizes(tmp_path, mon
 
 
 def test_a_long_cell_is_a_cell_problem(tmp_path, monkeypatch):
-    from engine import spreadsheet
+    from engine.load import spreadsheet
 
     monkeypatch.setattr(spreadsheet, "MAX_CELL_CHARS", 10)
     rows = _row(1, '<c r="A1" t="s"><v>0</v></c>', '<c r="B1" t="s"><v>1</v></c>')
@@ -397,7 +397,7 @@ def _zip_bytes(parts: dict[str, str]) -> bytes:
 
 
 def test_duplicate_headers_are_reported_and_neither_column_is_read(tmp_path):
-    """The header goes through engine.data.map_header, as a CSV header does: a repeated column is E135."""
+    """The header goes through engine.load.data.map_header, as a CSV header does: a repeated column is E135."""
     book = openpyxl.Workbook()
     book.active.append(["标题"])
     book.active.append(["编号", "leading_firms", "leading_firms"])
@@ -442,7 +442,7 @@ def test_a_zip_part_larger_than_it_declares_is_refused(tmp_path):
 
 
 def test_numbers_keep_exact_values_beside_the_cells(tmp_path):
-    from engine.spreadsheet import number_cell
+    from engine.load.spreadsheet import number_cell
 
     assert number_cell("99999", "万元") == (99999, '#,##0"万元"', None)
     assert number_cell("12.5", "%") == (0.125, "0.0%", None)  # 12.5% shown as a percentage
@@ -454,7 +454,7 @@ def test_numbers_keep_exact_values_beside_the_cells(tmp_path):
 
 
 def test_a_fraction_is_a_number_with_its_exact_text_in_a_comment_and_a_note(tmp_path, huguan_pack):
-    from engine.spreadsheet import result_columns, write_results_xlsx
+    from engine.load.spreadsheet import result_columns, write_results_xlsx
 
     rec = list(decide_files(huguan_pack, [str(HUGUAN_TOWNS)], "reference"))[0]
     crit = next(c for c in rec["criteria"] if c["id"] == "output_manufacturing")
@@ -471,7 +471,7 @@ def test_a_fraction_is_a_number_with_its_exact_text_in_a_comment_and_a_note(tmp_
 
 def test_result_writers_stream_their_records(tmp_path, huguan_pack):
     """Neither writer holds the batch: each record is consumed before the next is asked for."""
-    from engine.spreadsheet import stream_columns, write_results_csv, write_results_xlsx
+    from engine.load.spreadsheet import stream_columns, write_results_csv, write_results_xlsx
 
     recs = list(decide_files(huguan_pack, [str(HUGUAN_TOWNS)], "reference"))
     criteria = [n for n in huguan_pack.root.criteria() if n is not huguan_pack.root]
@@ -532,7 +532,7 @@ def _sheets(draw):
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(_sheets())
 def test_fuzz_xlsx_cells_never_raise(tmp_path, rows_xml):
-    from engine.problems import ProblemsError
+    from engine.core.problems import ProblemsError
 
     path = tmp_path / "fuzz.xlsx"
     _raw_xlsx(path, rows_xml, strings=["leading_firms"])
@@ -547,7 +547,7 @@ def test_fuzz_xlsx_cells_never_raise(tmp_path, rows_xml):
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(st.data())
 def test_fuzz_xlsx_bytes_never_raise(tmp_path, data):
-    from engine.problems import ProblemsError
+    from engine.core.problems import ProblemsError
 
     path = tmp_path / "base.xlsx"
     _raw_xlsx(path, '<row r="1"><c r="A1" t="s"><v>0</v></c></row><row r="2"><c r="A2"><v>7</v></c></row>',
@@ -569,7 +569,7 @@ def test_spreadsheet_problems_are_bilingual(tmp_path):
     """Every problem the spreadsheet reader reports has a Chinese message that is not the English one."""
     import re
 
-    from engine.problems import ProblemsError
+    from engine.core.problems import ProblemsError
 
     found: list[Any] = []
     rows = _row(1, '<c r="A1" t="inlineStr"><is><t>x</t></is></c>')  # a title row

@@ -15,7 +15,7 @@ import pytest
 from click.testing import CliRunner
 
 from cli import main
-from engine.validate import validate_file
+from engine.validate.validate import validate_file
 
 ROOT = Path(__file__).resolve().parent.parent
 RULES = ROOT / "rules"
@@ -255,7 +255,7 @@ def test_no_pack_id_or_policy_text_in_the_engine():
     quotes = []
     for p in RULES.glob("*.yaml"):
         quotes += re.findall(r"^\s+quote: (\S+)", p.read_text(encoding="utf-8"), re.M)
-    for source in ENGINE.glob("*.py"):
+    for source in ENGINE.rglob("*.py"):
         text = source.read_text(encoding="utf-8")
         tree = ast.parse(text)
         doc = ast.get_docstring(tree, clean=False)
@@ -271,7 +271,7 @@ def test_no_pack_id_or_policy_text_in_the_engine():
 # Pack suites: expect.targets and case-level set
 
 def test_suite_expect_targets_and_set_report_readable_differences(tmp_path):
-    from engine.packtest import run_suite
+    from engine.commands.packtest import run_suite
 
     (tmp_path / "pack.yaml").write_text((RULES / "jiangxi-park-targets.yaml").read_text(encoding="utf-8"),
                                         encoding="utf-8")

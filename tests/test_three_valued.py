@@ -165,7 +165,7 @@ def test_gap_below_one_yuan_precision(decide, town, engine):
 def test_a_pack_whose_root_is_a_single_test_still_names_the_missing_input(tmp_path):
     import datetime as dt
 
-    from engine.pipeline import decide_files, load_pack
+    from engine.evaluate.pipeline import decide_files, load_pack
 
     pack_file = tmp_path / "one.yaml"
     pack_file.write_text(
@@ -184,7 +184,7 @@ def test_a_pack_whose_root_is_a_single_test_still_names_the_missing_input(tmp_pa
 def test_a_one_test_pack_lists_its_criterion_with_value_and_threshold(tmp_path):
     import datetime as dt
 
-    from engine.pipeline import decide_files, load_pack
+    from engine.evaluate.pipeline import decide_files, load_pack
 
     pack_file = tmp_path / "one.yaml"
     pack_file.write_text(
@@ -207,8 +207,8 @@ def test_evaluating_a_scoring_pack_points_to_certify_score():
 
     import pytest
 
-    from engine.pipeline import load_pack
-    from engine.problems import ProblemsError
+    from engine.evaluate.pipeline import load_pack
+    from engine.core.problems import ProblemsError
 
     with pytest.raises(ProblemsError) as caught:
         load_pack("rules/yangzhou-zone-evaluation.yaml", dt.date(2024, 12, 31))

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from engine.model import CompiledPack
-from engine.pipeline import load_pack, parse_overrides
+from engine.compile.model import CompiledPack
+from engine.evaluate.pipeline import load_pack, parse_overrides
 
 from conftest import AS_OF, HUGUAN_PACK, criterion
 

@@ -1,4 +1,4 @@
-"""engine.units: amounts as exact Fractions in base units (元, 平方米, counts, percentage points)."""
+"""engine.core.units: amounts as exact Fractions in base units (元, 平方米, counts, percentage points)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from fractions import Fraction
 
 import pytest
 
-from engine.units import AmountError, format_amount, format_number, fraction_json, parse_amount, parse_unit
+from engine.core.units import AmountError, format_amount, format_number, fraction_json, parse_amount, parse_unit
 
 YUAN = parse_unit("元")
 WAN = parse_unit("万元")

@@ -15,8 +15,8 @@ import pytest
 from click.testing import CliRunner
 
 from cli import main
-from engine.problems import ERROR, WARNING, has_errors
-from engine.validate import validate_file
+from engine.core.problems import ERROR, WARNING, has_errors
+from engine.validate.validate import validate_file
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKS = ROOT / "tests" / "packs"

@@ -10,12 +10,12 @@ from fractions import Fraction
 from typing import Any
 
 
-from engine.data import RawEntity, load_entities
-from engine.evaluate import Decider
-from engine.normalize import normalise
-from engine.pipeline import decide_files, load_pack
-from engine.reference import evaluate
-from engine.whatif import describe, what_it_takes
+from engine.load.data import RawEntity, load_entities
+from engine.evaluate.evaluate import Decider
+from engine.evaluate.normalize import normalise
+from engine.evaluate.pipeline import decide_files, load_pack
+from engine.evaluate.reference import evaluate
+from engine.explain.whatif import describe, what_it_takes
 
 from conftest import AS_OF, HUGUAN_PACK, HUGUAN_TOWNS, ROOT
 
@@ -210,7 +210,7 @@ def test_cli_text_and_json_show_suggestions(tmp_path):
 
 
 def test_no_policy_terms_in_whatif():
-    source = (ROOT / "engine" / "whatif.py").read_text(encoding="utf-8")
+    source = (ROOT / "engine" / "explain" / "whatif.py").read_text(encoding="utf-8")
     for term in ("lead_output", "manufacturing", "专业镇", "huguan", "亿元"):
         assert term not in source
 

@@ -1,4 +1,4 @@
-"""engine.yamlsafe: the safe reader every rule pack and YAML data file goes through."""
+"""engine.load.yamlsafe: the safe reader every rule pack and YAML data file goes through."""
 
 from __future__ import annotations
 
@@ -10,12 +10,12 @@ from typing import Any
 
 import pytest
 
-from engine.problems import ProblemsError
-from engine.validate import validate_file
+from engine.core.problems import ProblemsError
+from engine.validate.validate import validate_file
 import yaml
 
-from engine import yamlsafe
-from engine.yamlsafe import MAX_DEPTH, load_yaml_file, parse_yaml, read_text
+from engine.load import yamlsafe
+from engine.load.yamlsafe import MAX_DEPTH, load_yaml_file, parse_yaml, read_text
 
 ROOT = Path(__file__).resolve().parent.parent
 MINIMAL = ROOT / "tests" / "packs" / "valid" / "minimal.yaml"
@@ -158,8 +158,8 @@ def test_extreme_nesting_does_not_crash_the_process():
     # The C composer recurses on the C stack: 100,000 nested brackets used to kill the
     # interpreter (SIGSEGV). Run it in a child process so a regression fails this test only.
     code = (
-        "from engine.yamlsafe import parse_yaml\n"
-        "from engine.problems import ProblemsError\n"
+        "from engine.load.yamlsafe import parse_yaml\n"
+        "from engine.core.problems import ProblemsError\n"
         "try:\n"
         "    parse_yaml('[' * 100000 + ']' * 100000, 'deep.yaml')\n"
         "except ProblemsError as e:\n"

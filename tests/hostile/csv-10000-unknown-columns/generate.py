@@ -4,7 +4,7 @@ became a per-row warning with its did-you-mean: 5 million problems, 1.8 GB of me
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[3]
-COLUMNS = 10_000  # the CSV column limit (engine.data.MAX_CSV_COLUMNS), all of it used
+COLUMNS = 10_000  # the CSV column limit (engine.load.data.MAX_CSV_COLUMNS), all of it used
 
 
 def generate(folder: Path) -> None:

@@ -1,0 +1,356 @@
+"""Pack test cases: YAML files beside each pack that say what it must decide.
+
+A suite is `rules/<pack>.tests.yaml`:
+
+    pack: PACK.yaml                         # relative to the suite file
+    as_of: "2024-06-30"
+    fixtures: [../fixtures/huguan-towns.yaml]   # entities that carry an `expect:` block
+    cases:                                   # and/or inline cases
+      - name: 制造业恰好10亿元
+        as_of: "2024-06-30"                  # optional, overrides the suite's
+        entity: {id: T1, lead_category: manufacturing, lead_output: 10亿元, ...}
+        expect:
+          outcome: pass                      # pass | fail | undetermined
+          criteria: {output_manufacturing: met}   # the root's id means the outcome
+          path: output_standard              # this criterion must be met
+          flags: {priority_assessment: true} # true | false | unknown
+          missing_inputs: [lead_output]      # exactly these are named as missing
+          targets: {zones_over_10yi: met}    # targets packs: met | not_met | not_yet_due | unknown
+                                             # (a per_year target is named by year: new_smes_2022)
+        set: {some_threshold_min: 8亿元}       # optional: parameter overrides for this case
+                                             # (like --set), e.g. for a number the policy leaves unset
+
+The runner is used by `certify test` and by pytest (tests/test_pack_suites.py), so CI and
+officers run the same cases.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from engine.load.data import RawEntity, load_entities
+from engine.evaluate.evaluate import Decider
+from engine.explain.explain import Explainer
+from engine.compile.model import MET, NOT_MET, STATUSES, UNKNOWN, CompiledPack
+from engine.evaluate.normalize import normalise
+from engine.evaluate.pipeline import load_pack
+from engine.core.problems import Problem, ProblemsError, shown
+from engine.load.yamlsafe import iso_date, load_yaml_file
+
+_FLAG_WORDS = {True: MET, False: NOT_MET, "unknown": UNKNOWN, None: UNKNOWN}
+_OUTCOME_STATUS = {"pass": MET, "fail": NOT_MET, "undetermined": UNKNOWN}
+_SUITE_KEYS = {"pack", "as_of", "fixtures", "cases", "cohorts"}  # cohorts: scoring packs (engine.commands.scoring_suite)
+_CASE_KEYS = {"name", "as_of", "entity", "expect", "set"}
+_EXPECT_KEYS = {"outcome", "criteria", "path", "flags", "missing_inputs", "why", "targets"}
+_TARGET_STATUSES = ("met", "not_met", "not_yet_due", "unknown")
+
+
+@dataclass
+class CaseResult:
+    suite: str
+    name: str
+    source: str
+    passed: bool
+    diffs: list[str] = field(default_factory=list)
+    outcome: str | None = None
+    time: float = 0.0  # seconds spent deciding this case (JUnit `time`)
+
+
+@dataclass
+class SuiteResult:
+    file: str
+    pack_id: str | None = None
+    cases: list[CaseResult] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+    coverage: dict[str, set[str]] = field(default_factory=dict)  # criterion or flag id -> statuses seen
+    coverage_ids: list[str] = field(default_factory=list)
+    time: float = 0.0  # seconds for the whole suite, loading included (JUnit `time`)
+
+
+def compare(record: dict[str, Any], expect: dict[str, Any], pack: CompiledPack) -> list[str]:
+    """Readable differences between a decision record and what the case expects."""
+    diffs: list[str] = []
+    unknown_keys = sorted(set(expect) - _EXPECT_KEYS)
+    if unknown_keys:
+        diffs.append(f"unknown expect field(s) {unknown_keys}; allowed: {sorted(_EXPECT_KEYS)}")
+    if "outcome" in expect and expect["outcome"] != record["outcome"]:
+        diffs.append(f"outcome: expected {expect['outcome']}, got {record['outcome']}")
+    statuses = {c["id"]: c["status"] for c in record["criteria"]}
+    statuses[pack.root.id or ""] = _OUTCOME_STATUS[record["outcome"]]
+    for ident, want in (expect.get("criteria") or {}).items():
+        if want not in STATUSES:
+            diffs.append(f"criteria.{ident}: expected status must be met, not_met or unknown, not {want!r}")
+        elif ident not in statuses:
+            known = ident in {n.id for n in pack.root.walk()}
+            diffs.append(f"criteria.{ident}: expected {want}, got "
+                         + ("not applicable (its case does not apply)" if known else "no such criterion"))
+        elif statuses[ident] != want:
+            detail = next((c for c in record["criteria"] if c["id"] == ident), {})
+            test = detail.get("test", {})
+            extra = ""
+            if test:
+                extra = f" (value {test.get('text', test.get('value'))}, threshold {test.get('threshold_text')})"
+            diffs.append(f"criteria.{ident}: expected {want}, got {statuses[ident]}{extra}")
+    if "path" in expect and statuses.get(expect["path"]) != MET:
+        diffs.append(f"path: expected criterion {expect['path']} to be met, got "
+                     f"{statuses.get(expect['path'], 'not applicable')}")
+    flags = {f["id"]: f["status"] for f in record["flags"]}
+    for ident, want in (expect.get("flags") or {}).items():
+        want_status = _FLAG_WORDS.get(want, str(want))
+        if flags.get(ident) != want_status:
+            diffs.append(f"flags.{ident}: expected {want_status}, got {flags.get(ident, 'no such flag')}")
+    if "missing_inputs" in expect:
+        got = sorted(m.get("input") or f"parameter:{m.get('parameter')}" for m in record["missing_inputs"])
+        if sorted(expect["missing_inputs"]) != got:
+            diffs.append(f"missing_inputs: expected {sorted(expect['missing_inputs'])}, got {got}")
+    if "targets" in expect:
+        diffs.extend(_compare_targets(record, expect["targets"]))
+    return diffs
+
+
+def _compare_targets(record: dict[str, Any], expected: Any) -> list[str]:
+    """`expect.targets: {target: status}` against the record's per-target views. A key is a
+    target node's id (per_year targets: `ID_YEAR`), or a target's id when it has one node."""
+    if not isinstance(expected, dict):
+        return ["targets: expected a mapping {target id: met | not_met | not_yet_due | unknown}"]
+    views = record.get("targets") or []
+    if not views:
+        return ["targets: this pack has no targets (pack.kind: targets)"]
+    diffs: list[str] = []
+    by_id = {v["id"]: v for v in views}
+    for ident, want in expected.items():
+        if want not in _TARGET_STATUSES:
+            diffs.append(f"targets.{ident}: expected status must be one of {', '.join(_TARGET_STATUSES)}, "
+                         f"not {want!r}")
+            continue
+        view = by_id.get(ident)
+        if view is None:
+            nodes = [v for v in views if v["target"] == ident]
+            if len(nodes) == 1:
+                view = nodes[0]
+            elif nodes:
+                diffs.append(f"targets.{ident}: a per-year target; name the year, e.g. {nodes[0]['id']}")
+                continue
+            else:
+                diffs.append(f"targets.{ident}: no such target")
+                continue
+        if view["status"] != want:
+            extra = f" (value {view.get('value_text') or 'missing'}, target {view.get('threshold_text') or 'unset'})"
+            diffs.append(f"targets.{ident}: expected {want}, got {view['status']}{extra}")
+    return diffs
+
+
+class Said(str):
+    """A line of a test report (a case's difference): English text that carries its Chinese
+    form, for lines that quote a problem's message."""
+
+    zh: str
+
+    def __new__(cls, en: str, zh: str) -> "Said":
+        line = super().__new__(cls, en)
+        line.zh = zh
+        return line
+
+
+# Difference lines are built from a few fixed forms ("X: expected A, got B"); their Chinese is
+# made from the same forms. Values (met, pass, ids) stay as written in the suite file.
+_LINE_ZH: list[tuple[re.Pattern[str], str]] = [(re.compile(a), b) for a, b in (
+    (r"^unknown expect field\(s\) (.*); allowed: (.*)$", r"expect 中有未知字段 \1；允许的字段：\2"),
+    (r": expected status must be one of (.*), not (.*)$", r"：期望状态只能是 \1 之一，而不是 \2"),
+    (r": expected status must be met, not_met or unknown, not (.*)$", r"：期望状态只能是 met、not_met 或 unknown，而不是 \1"),
+    (r"^path: expected criterion (\S+) to be met, got (.*)$", r"path：应满足条件 \1，实际为 \2"),
+    (r": a per-year target; name the year, e.g. (.*)$", r"：这是分年度目标；请写明年份，如 \1"),
+    (r"^targets: expected a mapping .*$", "targets：应写成映射 {目标 id: met | not_met | not_yet_due | unknown}"),
+    (r"^targets: this pack has no targets.*$", "targets：这个规则包没有目标（pack.kind: targets）"),
+    (r": expected ", "：应为 "),
+    (r", got ", "，实际为 "),
+    (r"not applicable \(its case does not apply\)", "不适用（其所在情形不适用）"),
+    (r"not applicable", "不适用"),
+    (r"no such criterion", "没有这个条件"),
+    (r"no such flag", "没有这个标记"),
+    (r"no such item", "没有这一项"),
+    (r"no such indicator", "没有这个指标"),
+    (r"no such target", "没有这个目标"),
+    (r"no such entity in the cohort", "分组中没有这个对象"),
+    (r"no entity in this cohort", "该分组中没有对象"),
+    (r" \(value (.*), threshold (.*)\)$", r"（数值 \1，门槛 \2）"),
+    (r" \(value (.*), target (.*)\)$", r"（数值 \1，目标 \2）"),
+)]
+
+
+def line_text(line: str, lang: str = "en") -> str:
+    """A difference line in `lang`."""
+    if lang != "zh":
+        return str(line)
+    if isinstance(line, Said):
+        return line.zh
+    text = str(line)
+    for pattern, replacement in _LINE_ZH:
+        text = pattern.sub(replacement, text)
+    return text
+
+
+def run_suite(path: str, engine: str = "durable") -> SuiteResult:
+    started = time.perf_counter()
+    result = _run_suite(path, engine)
+    result.time = time.perf_counter() - started
+    return result
+
+
+def _run_suite(path: str, engine: str = "durable") -> SuiteResult:
+    result = SuiteResult(path)
+    try:
+        doc, _ = load_yaml_file(path)
+    except ProblemsError as error:
+        result.problems.extend(error.problems)
+        return result
+    suite = doc.value
+    if not isinstance(suite, dict) or "pack" not in suite:
+        result.problems.append(doc.problem("E111", "a test suite needs pack: <file> and fixtures or cases",
+                                           message_zh="测试文件需要写 pack: 规则包文件，以及 fixtures 或 cases"))
+        return result
+    for key in sorted(set(suite) - _SUITE_KEYS):
+        result.problems.append(doc.problem("E110", f"unknown field {shown(key)} (allowed: {sorted(_SUITE_KEYS)})", (key,),
+                                           message_zh=f"未知字段 {shown(key)}（允许的字段：{'、'.join(sorted(_SUITE_KEYS))}）"))
+    if "cohorts" in suite:
+        from engine.commands.scoring_suite import run_scoring_suite
+
+        run_scoring_suite(path, doc, result, engine)
+        return result
+    base = Path(path).parent
+    if not isinstance(suite["pack"], str) or not suite["pack"]:
+        result.problems.append(doc.problem("E112", "pack: must name the pack file beside the suite", ("pack",),
+                                           message_zh="pack: 应写出与测试文件同一文件夹中的规则包文件名"))
+        return result
+    from engine.commands.lint import check_path
+
+    refused = check_path(base / suite["pack"], base, "suite pack")
+    if refused is not None:  # `pack: ../../secret` is refused, never read
+        line, col = doc.where(("pack",))
+        result.problems.append(Problem(path, line, col, refused.code, refused.message, "pack", refused.severity,
+                                       refused.message_zh))
+        return result
+    pack_path = str(base / suite["pack"])
+    default_as_of = iso_date(suite.get("as_of")) or dt.date.today()
+    packs: dict[tuple[dt.date, tuple[tuple[str, str], ...]], tuple[CompiledPack, Decider, Explainer]] = {}
+
+    def pack_for(as_of: dt.date, sets: dict[str, Any] | None = None) -> tuple[CompiledPack, Decider, Explainer]:
+        key = (as_of, tuple(sorted((str(k), str(v)) for k, v in (sets or {}).items())))
+        if key not in packs:
+            overrides = {str(k): (f"{path} (set)", v) for k, v in (sets or {}).items()} or None
+            pack, _ = load_pack(pack_path, as_of, overrides)
+            packs[key] = (pack, Decider(pack, engine), Explainer(pack, engine))
+        return packs[key]
+
+    try:
+        pack, _, _ = pack_for(default_as_of)
+    except ProblemsError as error:
+        result.problems.extend(error.problems)
+        return result
+    result.pack_id = pack.meta.id
+    result.coverage_ids = [n.id for n in pack.root.criteria() if n.id] + [f"flag:{f.id}" for f in pack.flags]
+    result.coverage = {ident: set() for ident in result.coverage_ids}
+
+    def run_one(name: str, source: str, entity: RawEntity, expect: dict[str, Any], as_of: dt.date,
+                sets: dict[str, Any] | None = None) -> None:
+        started = time.perf_counter()
+        try:
+            pack, decider, explainer = pack_for(as_of, sets)
+        except ProblemsError as error:  # e.g. `set:` names an unknown parameter or a wrong unit
+            diffs: list[str] = [Said(f"set: {p.message}", f"set：{p.text('zh')}") for p in error.problems]
+            result.cases.append(CaseResult(path, name, source, False, diffs, None))
+            return
+        normalised = normalise(pack, entity)
+        verdict = decider.decide(normalised.values)
+        record = explainer.explain(entity.id, entity.name, entity.fields, normalised, verdict, source)
+        diffs = compare(record, expect, pack)
+        for problem in normalised.problems:
+            if problem.severity == "error":
+                diffs.append(Said(f"data problem: {problem.message}", f"数据问题：{problem.text('zh')}"))
+        result.cases.append(CaseResult(path, name, source, not diffs, diffs, record["outcome"],
+                                       time.perf_counter() - started))
+        root_id = pack.root.id or ""
+        result.coverage.setdefault(root_id, set()).add(_OUTCOME_STATUS[record["outcome"]])
+        for c in record["criteria"]:
+            result.coverage.setdefault(c["id"], set()).add(c["status"])
+        for f in record["flags"]:
+            result.coverage.setdefault(f"flag:{f['id']}", set()).add(f["status"])
+
+    for rel in suite.get("fixtures") or []:
+        file = str(base / rel)
+        problems: list[Problem] = []
+        try:
+            for entity in load_entities(file, problems):
+                if entity.expect is None:
+                    continue
+                label = f"{entity.id} {entity.name or ''}".strip()
+                run_one(label, f"{entity.file}:{entity.line}", entity, entity.expect, default_as_of)
+        except ProblemsError as error:
+            problems.extend(error.problems)
+        result.problems.extend(p for p in problems if p.severity == "error")
+    for index, case in enumerate(suite.get("cases") or []):
+        where = doc.where(("cases", index))
+        source = f"{path}:{where[0]}"
+        if not isinstance(case, dict) or not isinstance(case.get("entity"), dict) or not isinstance(case.get("expect"), dict):
+            result.problems.append(doc.problem("E111", "a case needs entity: {...} and expect: {...}", ("cases", index),
+                                               message_zh="每个用例需要写 entity: {...} 和 expect: {...}"))
+            continue
+        for key in sorted(set(case) - _CASE_KEYS):
+            result.problems.append(doc.problem("E110", f"unknown field {shown(key)} in a case", ("cases", index, key),
+                                               message_zh=f"用例中有未知字段 {shown(key)}（允许的字段："
+                                               f"{'、'.join(sorted(_CASE_KEYS))}）"))
+        fields = {k: v for k, v in case["entity"].items() if k not in ("id", "name")}
+        ident = str(case["entity"].get("id", f"case{index + 1}"))
+        entity = RawEntity(path, where[0], ident, case["entity"].get("name"), fields)
+        as_of = iso_date(case.get("as_of")) or default_as_of
+        sets = case.get("set")
+        if sets is not None and not isinstance(sets, dict):
+            result.problems.append(doc.problem("E112", "set: maps parameter names to values", ("cases", index, "set"),
+                                               message_zh="set: 应写成 参数名: 数值 的映射"))
+            continue
+        run_one(str(case.get("name") or ident), source, entity, case["expect"], as_of, sets)
+    return result
+
+
+def coverage_gaps(result: SuiteResult) -> dict[str, list[str]]:
+    """Criteria (and flags) not seen in every status, with the statuses never seen."""
+    gaps = {}
+    for ident in result.coverage_ids:
+        missing = [s for s in STATUSES if s not in result.coverage.get(ident, set())]
+        if missing:
+            gaps[ident] = missing
+    return gaps
+
+
+def find_suites(paths: list[str]) -> list[str]:
+    """The suites `collect_suites` would run (refused ones left out)."""
+    return collect_suites(paths)[0]
+
+
+def collect_suites(paths: list[str]) -> tuple[list[str], list[Problem]]:
+    """Suites (*.tests.yaml) named by `paths`, and the files refused without being read: a suite
+    that leads out of the folder being checked (E175) or is not a regular file (W213)."""
+    from engine.commands.lint import check_path
+
+    files: list[str] = []
+    problems: list[Problem] = []
+    for path in paths:
+        p = Path(path)
+        if p.is_dir():
+            folder, candidates = p, sorted(p.rglob("*.tests.yaml"))
+        elif p.exists() or p.is_symlink():
+            folder, candidates = p.parent, [p]
+        else:
+            continue
+        for file in candidates:
+            refused = check_path(file, folder, "suite")
+            if refused is None:
+                files.append(str(file))
+            else:
+                problems.append(refused)
+    return files, problems

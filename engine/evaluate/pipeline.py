@@ -1,0 +1,408 @@
+"""The stages in order — load → validate → compile → evaluate → explain — for callers that want
+whole results (the CLI, the pack test runner, benchmarks). Rendering is left to `report`.
+
+Counting rows (`RowCounts`). Every batch ends with how many rows (entities) were read, decided
+and refused, and the exit code is 3 when any was refused. A *refused* row is one a reader read
+but could not turn into an entity to decide (a malformed CSV row, a row with no id, a duplicate
+id…). Readers report it the way they report any problem, with one flag set:
+
+    problems.append(Problem(file, row, col, "E131", "…", message_zh="…", refused_row=True))
+    continue  # the row is skipped
+
+`entities()` looks at the problems a reader appended while it produced each entity: every one
+flagged `refused_row` counts one refused row (so a reader flags exactly one problem per refused
+row). Problems without the flag (a bad value treated as missing, an unknown column) do not
+refuse the row: it is decided with those values unknown. `decide_files` counts decided rows.
+So `read == decided + refused` once a batch has been consumed, except for files that could not
+be read at all (`unreadable_files`: their rows were never read).
+
+Standard input. A DATA argument `-` is spooled to a private temporary file (bounded like any
+data file) with the suffix of its format: `--input-format`, else sniffed from the first bytes
+(`PK` zip: xlsx; `{` or `[`: json; a first line with a comma and no `: `: csv; else yaml).
+Records and problems name it `-`.
+"""
+
+from __future__ import annotations
+
+import re
+
+import dataclasses
+import datetime as dt
+import multiprocessing as mp
+import os
+import shutil
+import signal
+import sys
+import tempfile
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable, Iterator
+
+from engine.compile.compile import CompileError, build, parse_param_value
+from engine.load.data import ReadOptions, load_entities
+from engine.evaluate.evaluate import Decider
+from engine.explain.explain import Explainer
+from engine.compile.model import CompiledPack
+from engine.evaluate.normalize import normalise
+from engine.core.problems import ERROR, Problem, ProblemsError, clip, has_errors, shown
+from engine.core.units import AmountError
+from engine.validate.validate import check_document, validate_file
+from engine.load.yamlsafe import Document, load_yaml_file
+
+
+def parse_overrides(pairs: Iterable[str], files: Iterable[str] = ()) -> dict[str, tuple[str, Any]]:
+    """`name=value` pairs (from --set) and override files ({name: value}) for parameter values."""
+    out: dict[str, tuple[str, Any]] = {}
+    for file in files:
+        doc, _ = load_yaml_file(file)
+        if not isinstance(doc.value, dict):
+            raise ProblemsError([doc.problem("E112", "an override file maps parameter names to values",
+                                             message_zh="覆盖文件应写成 参数名: 数值 的映射")])
+        for name, value in doc.value.items():
+            out[name] = (file, value)
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep or not name.strip():
+            raise ValueError(f"--set expects name=value, such as manufacturing_output_min=8亿元, not {pair!r}")
+        out[name.strip()] = ("--set", value.strip())
+    return out
+
+
+def _override_unit_problems(doc: Document, overrides: dict[str, tuple[str, Any]]) -> list[Problem]:
+    """An override must measure what its parameter is compared with (8亿元 for money, not 200亩).
+
+    The pack is checked again with the overrides in place of the written values, so an override
+    gets exactly the unit checks (E122) a value written in the pack gets.
+    """
+    params = dict(doc.value.get("parameters") or {})
+    for name, (_, value) in overrides.items():
+        kept = {k: v for k, v in params[name].items() if k not in ("value", "values", "unset")}
+        params[name] = {**kept, "value": value}
+    patched = Document(doc.file, {**doc.value, "parameters": params}, doc.positions)
+    out = []
+    for problem in check_document(patched):
+        # units (E122), digits the engine compares exactly (E140), signs (E141), blanks (E143)
+        if problem.code not in ("E122", "E140", "E141", "E143"):
+            continue
+        for name, (origin, value) in overrides.items():
+            if f"parameter {name!r}" in problem.message:
+                out.append(Problem(origin, 1, 1, problem.code, f"override {name}={shown(str(value))}: {problem.message}",
+                                   message_zh=f"覆盖值 {name}={shown(str(value))}：{problem.message_zh or problem.message}"))
+                break
+    return out
+
+
+_BARE_NUMBER = re.compile(r"^[-+]?\d[\d,]*(\.\d+)?$")
+
+
+def _written_unit(spec: Any) -> str:
+    """The unit a parameter is written in in the pack (家 for `value: 1家`), or ''."""
+    if not isinstance(spec, dict):
+        return ""
+    written = spec.get("value")
+    if written is None and isinstance(spec.get("values"), list) and spec["values"]:
+        first = spec["values"][0]
+        written = first.get("value") if isinstance(first, dict) else None
+    if not isinstance(written, str):
+        return ""
+    return re.sub(r"^[-+\d,.\s]+", "", written).strip()
+
+
+def load_pack(path: str, as_of: dt.date, overrides: dict[str, tuple[str, Any]] | None = None) -> tuple[CompiledPack, list[Problem]]:
+    """Validate and compile a pack. Raises ProblemsError if it has errors; returns warnings."""
+    doc, raw, problems = validate_file(path)
+    if doc is None or has_errors(problems):
+        raise ProblemsError(problems)
+    if doc.value["pack"]["kind"] == "scoring":
+        # A scoring pack's criteria are only a side part of it (ranks and awards are the point);
+        # deciding them alone would look like a complete answer. Mirrors `certify score`'s check.
+        raise ProblemsError([doc.problem("E112", "this pack is kind: scoring; use certify score "
+                                         "(or certify report) to rank and score it", ("pack", "kind"),
+                                         message_zh="这是计分类规则包（kind: scoring）；请用 certify score"
+                                         "（或 certify report）计分和排名")])
+    overrides = overrides or {}
+    params = doc.value.get("parameters") or {}
+    bad = []
+    for name, (origin, value) in overrides.items():
+        if name not in params:
+            bad.append(Problem(origin, 1, 1, "E120", f"override for unknown parameter {shown(name)} in pack {path}",
+                               message_zh=f"覆盖项 {shown(name)} 不是规则包 {path} 中的参数"))
+            continue
+        if value is None or (isinstance(value, str) and not value.strip()):
+            bad.append(Problem(origin, 1, 1, "E143", f"override {name}: the value is blank; write a number such as 8亿元",
+                               message_zh=f"覆盖值 {name} 为空；请填写数值，如 8亿元"))
+            continue
+        try:
+            parse_param_value(value)
+        except AmountError as error:
+            unit = _written_unit(params[name])
+            if unit and isinstance(value, str) and _BARE_NUMBER.match(value.strip()):
+                # Tell the officer the unit this parameter is written in, not a money example.
+                bad.append(Problem(origin, 1, 1, "E123",
+                                   f"override {name}: {shown(value)} has no unit; the pack writes this parameter in "
+                                   f"{unit}: write {value.strip()}{unit}",
+                                   message_zh=f"覆盖值 {name} 没有单位：{shown(value)}；规则包中该参数的单位是 {unit}，"
+                                              f"请写成 {value.strip()}{unit}"))
+                continue
+            bad.append(Problem(origin, 1, 1, "E123", f"override {name}: {clip(error)}",
+                               message_zh=f"覆盖值 {name} 无法读取：{shown(value)}；请写成数字加单位，如 8亿元、60%"))
+    if not bad and overrides:
+        bad = _override_unit_problems(doc, overrides)
+    if bad:
+        raise ProblemsError(bad)
+    try:
+        pack = build(doc, raw, as_of, overrides)
+    except CompileError as error:
+        raise ProblemsError([Problem(path, 1, 1, error.code, str(error), message_zh=error.message_zh)])
+    return pack, [p for p in problems if p.severity != ERROR]
+
+
+@dataclass
+class BatchResult:
+    records: list[dict[str, Any]] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+    unreadable_files: list[str] = field(default_factory=list)
+    rejected_rows: int = 0
+
+
+@dataclass
+class RowCounts:
+    """Rows of a batch: read by the readers, decided, refused (see the module docstring)."""
+
+    read: int = 0
+    decided: int = 0
+    refused: int = 0
+    unreadable_files: int = 0
+
+    def as_dict(self) -> dict[str, int]:
+        return {"read": self.read, "decided": self.decided, "refused": self.refused}
+
+    def line(self, lang: str = "zh") -> str:
+        """The one-line summary a batch ends with (on stderr)."""
+        if lang == "zh":
+            text = f"{self.read} 行读取, {self.decided} 行已判定, {self.refused} 行被拒"
+            text += " (见上)" if self.refused else ""
+            if self.unreadable_files:
+                text += f"; {self.unreadable_files} 个文件无法读取 (见上)"
+            return text
+        text = f"{self.read} rows read, {self.decided} decided, {self.refused} refused"
+        text += " (see above)" if self.refused else ""
+        if self.unreadable_files:
+            text += f"; {self.unreadable_files} file(s) could not be read (see above)"
+        return text
+
+    @property
+    def bad(self) -> bool:
+        return bool(self.refused or self.unreadable_files)
+
+
+def _decide_chunk(state: dict[str, Any], chunk: list[Any]) -> list[tuple[dict[str, Any], list[Problem]]]:
+    decider, explainer, pack = state["decider"], state["explainer"], state["pack"]
+    out = []
+    for entity, where in chunk:
+        normalised = normalise(pack, entity)
+        verdict = decider.decide(normalised.values)
+        record = explainer.explain(entity.id, entity.name, entity.fields, normalised, verdict, where)
+        if entity.expect is not None:
+            record["_expect"] = entity.expect
+        if state.get("what_it_takes") and record["outcome"] != "pass":
+            from engine.explain.whatif import what_it_takes  # the smallest verified changes that would make it pass
+
+            record["what_it_takes"] = what_it_takes(pack, normalised.values)
+        render = state.get("render")
+        out.append((render(record) if render else record, normalised.problems))
+    return out
+
+
+_WORKER: dict[str, Any] = {}
+IN_FLIGHT_PER_WORKER = 3  # chunks queued per worker: enough to keep it busy, bounded memory
+
+
+def _worker_init(pack: CompiledPack, engine: str, what_it_takes: bool = False, render: Any = None) -> None:
+    # The parent handles SIGINT (a terminal sends it to the whole group) and stops the pool with
+    # SIGTERM, which must simply end a worker (the parent's handler was inherited by fork).
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    # One durable Host per worker process: durable-rules is not safe to share across processes.
+    _WORKER.update(pack=pack, decider=Decider(pack, engine), explainer=Explainer(pack, engine),
+                   what_it_takes=what_it_takes, render=render)
+
+
+def _worker_run(chunk: list[Any]) -> list[tuple[dict[str, Any], list[Problem]]]:
+    return _decide_chunk(_WORKER, chunk)
+
+
+STDIN = "-"
+INPUT_FORMATS = ("csv", "json", "yaml", "xlsx")
+_SPOOLED: dict[str, str] = {}  # spooled temporary file -> the name shown for it ("-")
+
+
+def sniff_format(head: bytes) -> str:
+    """The data format of a file from its first bytes (see the module docstring)."""
+    if head.startswith(b"PK\x03\x04"):
+        return "xlsx"
+    text = head.lstrip(b"\xef\xbb\xbf \t\r\n")
+    if text[:1] in (b"{", b"["):
+        return "json"
+    first = text.split(b"\n", 1)[0]
+    if b"," in first and b": " not in first and not first.startswith((b"-", b"#")):
+        return "csv"
+    return "yaml"
+
+
+def spool_stdin(input_format: str | None = None, stream: Any = None) -> str:
+    """Copy standard input to a private temporary file named for its format; returns its path.
+    The copy stops one byte past the data size limit, so the reader refuses it as too large."""
+    from engine.load.data import MAX_DATA_BYTES
+
+    source = stream if stream is not None else sys.stdin.buffer
+    import atexit
+
+    from engine.report.outputs import register_temporary
+
+    folder = tempfile.mkdtemp(prefix="certify-stdin-")
+    register_temporary(folder)  # removed if the run is interrupted
+    atexit.register(shutil.rmtree, folder, True)
+    raw = os.path.join(folder, "stdin")
+    with open(raw, "wb") as out:
+        left = MAX_DATA_BYTES + 1
+        while left > 0 and (chunk := source.read(min(1 << 20, left))):
+            out.write(chunk)
+            left -= len(chunk)
+    if input_format is None:
+        with open(raw, "rb") as handle:
+            input_format = sniff_format(handle.read(4096))
+    path = os.path.join(folder, "stdin." + input_format)
+    os.replace(raw, path)
+    _SPOOLED[path] = STDIN
+    return path
+
+
+def _shown_as(problem: Problem, path: str, name: str) -> Problem:
+    return dataclasses.replace(problem, file=name) if problem.file == path else problem
+
+
+def entities(files: Iterable[str], problems: list[Problem], read: ReadOptions | None = None,
+             counts: RowCounts | None = None) -> Iterator[tuple[Any, str]]:
+    """Every entity in `files` with its file:line, duplicates of an earlier id reported and skipped.
+    `read` says how files are read (encoding, the pack whose columns are expected). Rows read and
+    refused are added to `counts` (see the module docstring)."""
+    counts = counts if counts is not None else RowCounts()
+    seen: dict[str, str] = {}
+
+    def account(start: int, path: str, name: str) -> None:
+        for index in range(start, len(problems)):
+            if path != name:
+                problems[index] = _shown_as(problems[index], path, name)
+            if problems[index].refused_row:
+                counts.read += 1
+                counts.refused += 1
+
+    for file in files:
+        path = spool_stdin() if file == STDIN else file
+        name = _SPOOLED.get(path, path)
+        start = len(problems)
+        try:
+            for entity in load_entities(path, problems, read):
+                account(start, path, name)
+                counts.read += 1
+                entity.file = name
+                where = f"{entity.file}:{entity.line}"
+                if entity.id in seen:
+                    problems.append(Problem(entity.file, entity.line, 1, "E132",
+                                            f"duplicate entity id {shown(entity.id)} (first at {seen[entity.id]}); "
+                                            "this one is skipped",
+                                            message_zh=f"对象编号 {shown(entity.id)} 重复（首次出现在 {seen[entity.id]}）；"
+                                            "这一条已跳过",
+                                            refused_row=True))
+                    counts.refused += 1
+                    start = len(problems)
+                    continue
+                start = len(problems)
+                seen[entity.id] = where
+                yield entity, where
+                start = len(problems)
+            account(start, path, name)
+        except ProblemsError as error:
+            account(start, path, name)
+            counts.unreadable_files += 1
+            problems.extend(_shown_as(p, path, name) for p in error.problems)
+
+
+def _chunks(items: Iterator[Any], size: int) -> Iterator[list[Any]]:
+    chunk: list[Any] = []
+    for item in items:
+        chunk.append(item)
+        if len(chunk) == size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def available_cpus() -> int:
+    """CPUs this process may run on (its affinity mask where the OS has one)."""
+    try:
+        return len(os.sched_getaffinity(0)) or 1
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
+def worker_count(requested: int) -> tuple[int, bool]:
+    """(processes to use, whether `requested` was capped): 0 means one per CPU; more processes
+    than CPUs only add memory and start-up, so the count is capped at the CPUs available."""
+    cpus = available_cpus()
+    if requested == 0:
+        return cpus, False
+    return (cpus, True) if requested > cpus else (requested, False)
+
+
+def decide_files(pack: CompiledPack, files: Iterable[str], engine: str = "durable",
+                 problems: list[Problem] | None = None, workers: int = 1,
+                 chunk_size: int = 256, what_it_takes: bool = False,
+                 render: Callable[[dict[str, Any]], Any] | None = None,
+                 read: ReadOptions | None = None, counts: RowCounts | None = None) -> Iterator[Any]:
+    """Decide every entity in `files`, in input order; problems are appended to `problems`.
+
+    A file that cannot be read is reported and skipped; a row that cannot be used is reported
+    and skipped; every other entity is decided. With `workers` > 1 the entities are decided in
+    that many processes (0 = one per core), each with its own durable Host; the records come
+    back in input order and are identical to a single-process run. With `what_it_takes`, each
+    record that does not pass gets a "what_it_takes" key (see `engine.explain.whatif`). With `render`
+    (a module-level function, so worker processes can use it) each record is rendered where it
+    was decided and the rendered value is yielded: sending text back from a worker is far
+    cheaper than sending the record. `read` sets the data files' encoding and whether unknown
+    columns that look like misspelt inputs are allowed; columns are checked against `pack`.
+    Rows read, decided and refused are added to `counts`.
+    """
+    problems = problems if problems is not None else []
+    counts = counts if counts is not None else RowCounts()
+    entities_iter = entities(files, problems, dataclasses.replace(read or ReadOptions(), pack=pack), counts)
+    workers = worker_count(workers)[0]
+    if workers <= 1:
+        state = {"pack": pack, "decider": Decider(pack, engine), "explainer": Explainer(pack, engine),
+                 "what_it_takes": what_it_takes, "render": render}
+        for chunk in _chunks(entities_iter, chunk_size):
+            for record, found in _decide_chunk(state, chunk):
+                problems.extend(found)
+                counts.decided += 1
+                yield record
+        return
+    method = "fork" if "fork" in mp.get_all_start_methods() else "spawn"
+    # At most a few chunks per worker in flight: Pool.imap would read the whole input ahead and
+    # hold every finished result, so memory would grow with the batch.
+    limit = IN_FLIGHT_PER_WORKER * workers
+    with mp.get_context(method).Pool(workers, _worker_init, (pack, engine, what_it_takes, render)) as pool:
+        pending: deque[Any] = deque()
+        for chunk in _chunks(entities_iter, chunk_size):
+            pending.append(pool.apply_async(_worker_run, (chunk,)))
+            while len(pending) >= limit:
+                for record, found in pending.popleft().get():
+                    problems.extend(found)
+                    counts.decided += 1
+                    yield record
+        while pending:
+            for record, found in pending.popleft().get():
+                problems.extend(found)
+                counts.decided += 1
+                yield record
