@@ -28,7 +28,8 @@ from engine.report.outputs import (STDOUT, OutputError, check_output, install_si
 from engine.evaluate.pipeline import (INPUT_FORMATS, STDIN, RowCounts, decide_files, load_pack, parse_overrides,
                              spool_stdin, worker_count)
 from engine.core.problems import DecisionError, EngineError, ProblemsError, has_errors
-from engine.report.report import PROBLEM_RENDERERS, encode_record, render_text, stream_evaluation_json
+from engine.report.problems import PROBLEM_RENDERERS
+from engine.report.text import encode_record, render_text, stream_evaluation_json
 from engine.validate.validate import validate_file
 
 EXIT = {
@@ -369,9 +370,9 @@ def _load_scoring(pack_path: str, date: dt.date, overrides: dict[str, Any], lang
 def _score_report(pack_path: str, data: tuple[str, ...], date: dt.date, overrides: dict[str, Any], fmt: str,
                   output: str | None, lang: str, engine: str, input_format: str | None) -> int:
     """`certify report` for a scoring pack: score, render, report problems; returns the exit code."""
-    from engine.report.report_scoring import render_score_html, render_score_markdown, write_score_xlsx
+    from engine.report.scoring_pages import render_score_html, render_score_markdown, write_score_xlsx
     from engine.evaluate.scoring import score_files
-    from engine.report.scoring_report import render_score_csv
+    from engine.report.scoring_text import render_score_csv
 
     pack = _load_scoring(pack_path, date, overrides, lang)
     problems: list[Any] = []
@@ -418,7 +419,7 @@ def test_command(paths: tuple[str, ...], fmt: str, junit: str | None, coverage: 
 def run_test(paths: tuple[str, ...], fmt: str, junit: str | None, coverage: bool,
              require_full_coverage: bool, engine: str, lang: str) -> int:
     from engine.commands.packtest import SuiteResult, collect_suites, coverage_gaps, run_suite
-    from engine.report.report import render_junit, render_suites_text, suites_json
+    from engine.commands.suite_views import render_junit, render_suites_text, suites_json
 
     check_output(junit)
     suites, refused = collect_suites(list(paths) or ["rules"])
@@ -567,7 +568,7 @@ def run_score(pack_path: str, data: tuple[str, ...], fmt: str, lang: str, as_of:
               output: str | None, sets: tuple[str, ...], override_files: tuple[str, ...],
               input_format: str | None, full: bool = False) -> int:
     from engine.evaluate.scoring import score_files
-    from engine.report.scoring_report import render_score_csv, render_score_json, render_score_text
+    from engine.report.scoring_text import render_score_csv, render_score_json, render_score_text
 
     check_output(output)
     date = _as_of(as_of, lang)

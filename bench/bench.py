@@ -182,7 +182,7 @@ def _load():
 
 def worker_baseline(engine: str) -> dict:
     from engine.evaluate.evaluate import Decider
-    from engine.explain.explain import Explainer
+    from engine.explain.records import Explainer
 
     pack, load_s = _load()
     Decider(pack, engine), Explainer(pack, engine)
@@ -241,7 +241,7 @@ def worker_e2e(engine: str, csv_path: str, out_path: str, workers: str = "1") ->
     n = 0
     dumps = json.dumps
     started = time.perf_counter()
-    from engine.report.report import encode_record
+    from engine.report.text import encode_record
 
     with open(out_path, "w", encoding="utf-8") as out:
         write = out.write
@@ -263,7 +263,7 @@ def worker_stages(engine: str, csv_path: str) -> dict:
     """The end-to-end loop of decide_files, written out, with a clock around each stage."""
     from engine.load.data import load_entities
     from engine.evaluate.evaluate import Decider
-    from engine.explain.explain import Explainer
+    from engine.explain.records import Explainer
     from engine.evaluate.normalize import normalise
 
     pack, load_s = _load()

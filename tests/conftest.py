@@ -10,7 +10,7 @@ import pytest
 
 from engine.load.data import RawEntity
 from engine.evaluate.evaluate import Decider
-from engine.explain.explain import Explainer
+from engine.explain.records import Explainer
 from engine.compile.model import CompiledPack
 from engine.evaluate.normalize import normalise
 from engine.evaluate.pipeline import load_pack

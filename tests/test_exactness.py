@@ -367,7 +367,7 @@ targets:
 
 
 def test_member_dates_and_date_gaps_are_shown_as_dates(tmp_path: Path) -> None:
-    from engine.explain.explain import Explainer
+    from engine.explain.records import Explainer
 
     path = write(tmp_path, DATED_MEMBERS_PACK)
     pack, _ = load_pack(path, AS_OF)
@@ -389,7 +389,7 @@ def json_text(record: dict[str, Any]) -> str:
 
 
 def test_a_date_comparison_records_dates_and_the_gap_in_days(tmp_path: Path) -> None:
-    from engine.explain.explain import Explainer
+    from engine.explain.records import Explainer
 
     inputs = {"founded": {"type": "date", "label": {"zh": "成立日期", "en": "founded"}}}
     path = write(tmp_path, pack_text({"since": param("2020-01-01")}, [crit("c", "founded", ">=", "since")], inputs=inputs))

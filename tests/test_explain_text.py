@@ -14,9 +14,9 @@ import pytest
 from click.testing import CliRunner
 
 from cli import main
-from engine.explain.explain import describe_test
+from engine.explain.records import describe_test
 from engine.evaluate.pipeline import load_pack
-from engine.report.report import render_text
+from engine.report.text import render_text
 from engine.validate.validate import validate_file
 from engine.load.yamlsafe import load_yaml_file
 

@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 
 from engine.load.data import RawEntity, load_entities
 from engine.evaluate.evaluate import Decider
-from engine.explain.explain import Explainer
+from engine.explain.records import Explainer
 from engine.compile.model import CompiledPack
 from engine.evaluate.normalize import normalise
 from engine.evaluate.pipeline import load_pack

@@ -104,7 +104,7 @@ def test_github_annotations(tmp_path):
 
 def test_github_annotations_escape_what_the_runner_reads():
     from engine.core.problems import Problem
-    from engine.report.report import render_problems_github
+    from engine.report.problems import render_problems_github
     import io
 
     out = io.StringIO()

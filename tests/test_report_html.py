@@ -228,7 +228,7 @@ def test_report_in_headless_chromium(report_html, tmp_path):
 def test_ranking_view_draws_svg_bars():
     import io
 
-    from engine.report.report_html import ranking_from_scores, render_html
+    from engine.report.html import ranking_from_scores, render_html
 
     result = {"cohorts": [{"cohort": "a", "label": {"zh": "甲类"}, "zones": [
         {"id": "Z1", "name": "一区", "rank": 1, "total": "87.5", "max": "100"},

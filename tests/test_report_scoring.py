@@ -14,7 +14,7 @@ from click.testing import CliRunner
 
 from cli import main
 from engine.evaluate.scoring import load_scoring_pack, score_files
-from engine.report.scoring_report import _award_text, render_score_text
+from engine.report.scoring_text import _award_text, render_score_text
 
 from conftest import ROOT
 from test_report_html import _browser, _chromium

@@ -196,7 +196,7 @@ def test_atomic_path_leaves_the_old_file_when_writing_fails(tmp_path):
 
 
 def test_spreadsheet_formula_text_is_not_a_formula(tmp_path, huguan_pack):
-    from engine.load.spreadsheet import result_columns, write_results_xlsx
+    from engine.report.tables import result_columns, write_results_xlsx
 
     recs = list(decide_files(huguan_pack, [str(HUGUAN_TOWNS)], "reference"))[:1]
     recs[0]["entity"]["name"] = "=HYPERLINK(\"http://x\")"
@@ -442,7 +442,7 @@ def test_a_zip_part_larger_than_it_declares_is_refused(tmp_path):
 
 
 def test_numbers_keep_exact_values_beside_the_cells(tmp_path):
-    from engine.load.spreadsheet import number_cell
+    from engine.report.tables import number_cell
 
     assert number_cell("99999", "万元") == (99999, '#,##0"万元"', None)
     assert number_cell("12.5", "%") == (0.125, "0.0%", None)  # 12.5% shown as a percentage
@@ -454,7 +454,7 @@ def test_numbers_keep_exact_values_beside_the_cells(tmp_path):
 
 
 def test_a_fraction_is_a_number_with_its_exact_text_in_a_comment_and_a_note(tmp_path, huguan_pack):
-    from engine.load.spreadsheet import result_columns, write_results_xlsx
+    from engine.report.tables import result_columns, write_results_xlsx
 
     rec = list(decide_files(huguan_pack, [str(HUGUAN_TOWNS)], "reference"))[0]
     crit = next(c for c in rec["criteria"] if c["id"] == "output_manufacturing")
@@ -471,7 +471,7 @@ def test_a_fraction_is_a_number_with_its_exact_text_in_a_comment_and_a_note(tmp_
 
 def test_result_writers_stream_their_records(tmp_path, huguan_pack):
     """Neither writer holds the batch: each record is consumed before the next is asked for."""
-    from engine.load.spreadsheet import stream_columns, write_results_csv, write_results_xlsx
+    from engine.report.tables import stream_columns, write_results_csv, write_results_xlsx
 
     recs = list(decide_files(huguan_pack, [str(HUGUAN_TOWNS)], "reference"))
     criteria = [n for n in huguan_pack.root.criteria() if n is not huguan_pack.root]

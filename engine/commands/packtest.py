@@ -35,7 +35,7 @@ from typing import Any
 
 from engine.load.data import RawEntity, load_entities
 from engine.evaluate.evaluate import Decider
-from engine.explain.explain import Explainer
+from engine.explain.records import Explainer
 from engine.compile.model import MET, NOT_MET, STATUSES, UNKNOWN, CompiledPack
 from engine.evaluate.normalize import normalise
 from engine.evaluate.pipeline import load_pack

@@ -41,7 +41,7 @@ from typing import Any, Callable, Iterable, Iterator
 from engine.compile.compile import CompileError, build, parse_param_value
 from engine.load.data import ReadOptions, load_entities
 from engine.evaluate.evaluate import Decider
-from engine.explain.explain import Explainer
+from engine.explain.records import Explainer
 from engine.compile.model import CompiledPack
 from engine.evaluate.normalize import normalise
 from engine.core.problems import ERROR, Problem, ProblemsError, clip, has_errors, shown

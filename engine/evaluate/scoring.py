@@ -33,7 +33,7 @@ import yaml
 from engine.compile.compile import CompileError, build
 from engine.load.data import RawEntity, load_entities
 from engine.evaluate.evaluate import Decider
-from engine.explain.explain import Explainer, provenance
+from engine.explain.records import Explainer, provenance
 from engine.compile.model import MET, NOT_MET, OUTCOME_OF, UNKNOWN, CompiledPack
 from engine.evaluate.normalize import normalise
 from engine.core.problems import ERROR, Problem, ProblemsError, clip, has_errors, shown

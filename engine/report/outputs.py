@@ -323,7 +323,7 @@ def write_report(fmt: str, records: Iterable[dict[str, Any]], output: str | None
                  lang: str = "zh", problems: list[Any] | None = None, clauses: dict[str, str] | None = None,
                  stdout: TextIO | None = None) -> dict[str, int]:
     """Render `records` as html / markdown / csv / xlsx to `output` (atomically) or stdout."""
-    from engine.load.spreadsheet import stream_columns, write_results_csv, write_results_xlsx
+    from engine.report.tables import stream_columns, write_results_csv, write_results_xlsx
 
     problems = problems if problems is not None else []
     stdout = stdout if stdout is not None else sys.stdout
@@ -345,13 +345,13 @@ def write_report(fmt: str, records: Iterable[dict[str, Any]], output: str | None
     from engine.core.clauses import clauses_for
 
     cited = clauses_for(recs, clauses or {})
-    # Eligibility records carry no ranking: scoring packs have their own report (engine.report.report_scoring).
+    # Eligibility records carry no ranking: scoring packs have their own report (engine.report.scoring_pages).
     kwargs = dict(lang=lang, pack_title=pack.meta.title, source=dict(pack.meta.source), clauses=cited,
                   problems=problems)
     if fmt == "html":
-        from engine.report.report_html import render_html as render
+        from engine.report.html import render_html as render
     elif fmt == "markdown":
-        from engine.report.report_md import render_markdown as render
+        from engine.report.markdown import render_markdown as render
     else:
         raise ValueError(f"unknown report format {fmt!r}; choose one of {', '.join(REPORT_FORMATS)}")
     if to_file:

@@ -1,16 +1,14 @@
-"""Report stage: views of decision records and of problems. Nothing here decides anything.
-
-Renderers sit in a registry keyed by format name so the CLI can list and pick them.
-"""
+"""Text and JSON views of decision records (what `certify evaluate` prints). Nothing here decides
+anything. Problems have their own views (engine.report.problems)."""
 
 from __future__ import annotations
 
 import itertools
 import json
-from typing import Any, Callable, Iterable, TextIO
+from typing import Any, Iterable, TextIO
 
-from engine.explain.explain import Explainer, _missing_text, count_phrase, describe_test
-from engine.core.problems import Problem, clip
+from engine.explain.records import Explainer, _missing_text, count_phrase, describe_test
+from engine.core.problems import Problem
 
 OUTPUT_SCHEMA = "certify.evaluation/1"
 
@@ -55,7 +53,7 @@ def _label(label: dict[str, str] | None, lang: str) -> str:
 
 
 def _test_text(test: dict[str, Any], status: str, lang: str) -> str:
-    """A test as it reads in a report (kept for the HTML view): see `engine.explain.explain.describe_test`."""
+    """A test as it reads in a report (kept for the HTML view): see `engine.explain.records.describe_test`."""
     return describe_test(test, status, lang)
 
 
@@ -76,7 +74,7 @@ def _criterion_text(c: dict[str, Any], lang: str) -> str:
 
 
 def _entity_line(rec: dict[str, Any], lang: str) -> str:
-    """`HG05 石磨镇 — 不通过：二(四) …`: who, and the headline (engine.explain.explain) as the record has it."""
+    """`HG05 石磨镇 — 不通过：二(四) …`: who, and the headline (engine.explain.records) as the record has it."""
     ent = rec["entity"]
     name = f" {ent['name']}" if ent.get("name") else ""
     headline = _label(rec.get("headline"), lang) or WORDS[lang][rec["outcome"]]
@@ -242,166 +240,3 @@ def stream_evaluation_json(records: Iterable[Any], problems: list[Problem], out:
     out.write(",\n  \"problems\": " + json.dumps([p.as_dict() for p in sorted(problems)], ensure_ascii=False))
     out.write("\n}\n")
     return counts
-
-
-def render_problems_text(problems: Iterable[Problem], out: TextIO, lang: str = "en") -> None:
-    for p in sorted(problems):
-        out.write(p.format(lang) + "\n")
-
-
-def render_problems_json(problems: Iterable[Problem], out: TextIO, lang: str = "en") -> None:
-    json.dump({"schema": "certify.problems/1", "problems": [p.as_dict() for p in sorted(problems)]},
-              out, ensure_ascii=False, indent=2)
-    out.write("\n")
-
-
-def _escape_data(text: str) -> str:
-    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
-
-
-def _escape_property(text: str) -> str:
-    return _escape_data(text).replace(":", "%3A").replace(",", "%2C")
-
-
-_GITHUB_LEVEL = {"error": "error", "warning": "warning", "note": "notice", "ignored": "notice"}
-
-
-def render_problems_github(problems: Iterable[Problem], out: TextIO, lang: str = "en") -> None:
-    """GitHub Actions workflow commands, so a pull request shows each problem on its line:
-    `::error file=F,line=L,col=C,title=CODE::message` (escaped as the runner expects)."""
-    for p in sorted(problems):
-        level = _GITHUB_LEVEL.get(p.severity, "warning")
-        where = f" [{p.path}]" if p.path else ""
-        out.write(f"::{level} file={_escape_property(p.file)},line={p.line},col={p.col},"
-                  f"title={_escape_property(p.code)}::{_escape_data(p.text(lang) + where)}\n")
-
-
-PROBLEM_RENDERERS: dict[str, Callable[..., None]] = {  # (problems, out, lang="en")
-    "text": render_problems_text,
-    "json": render_problems_json,
-    "github": render_problems_github,
-}
-
-
-# ---------------------------------------------------------------------------------------------
-# Pack test suites
-
-
-def render_suites_text(results: list[Any], out: TextIO, show_coverage: bool = False, lang: str = "en") -> None:
-    from engine.commands.packtest import coverage_gaps, line_text
-
-    zh = lang == "zh"
-    total = failed = 0
-    for suite in results:
-        out.write(f"{suite.file} ({suite.pack_id or ('规则包未加载' if zh else 'pack not loaded')})\n")
-        for p in suite.problems:
-            out.write(f"  {p.format(lang)}\n")
-        for case in suite.cases:
-            total += 1
-            if case.passed:
-                out.write(f"  {'通过' if zh else 'ok  '}  {case.name}\n")
-            else:
-                failed += 1
-                out.write(f"  {'失败' if zh else 'FAIL'}  {case.name}  ({case.source})\n")
-                for diff in case.diffs:
-                    out.write(f"          - {line_text(diff, lang)}\n")
-        if show_coverage and suite.coverage_ids:
-            gaps = coverage_gaps(suite)
-            full = len(suite.coverage_ids) - len(gaps)
-            if zh:
-                out.write(f"  覆盖：{full}/{len(suite.coverage_ids)} 个条件和标记的 满足、不满足、未知 三种状态都已测到\n")
-            else:
-                out.write(f"  coverage: {full}/{len(suite.coverage_ids)} criteria and flags seen met, not met and unknown\n")
-            for ident, missing in gaps.items():
-                out.write(f"    {ident}: {'从未出现 ' if zh else 'never '}{', '.join(missing)}\n")
-    out.write(f"通过 {total - failed} 项，失败 {failed} 项\n" if zh else f"{total - failed} passed, {failed} failed\n")
-
-
-def suites_json(results: list[Any]) -> dict[str, Any]:
-    from engine.commands.packtest import coverage_gaps, line_text
-
-    return {
-        "schema": "certify.tests/1",
-        "suites": [
-            {
-                "file": s.file,
-                "pack": s.pack_id,
-                "problems": [p.as_dict() for p in s.problems],
-                "cases": [{"name": c.name, "source": c.source, "passed": c.passed, "outcome": c.outcome,
-                           "diffs": [str(d) for d in c.diffs], "diffs_zh": [line_text(d, "zh") for d in c.diffs]}
-                          for c in s.cases],
-                "coverage": {k: sorted(v) for k, v in s.coverage.items()},
-                "coverage_gaps": coverage_gaps(s),
-            }
-            for s in results
-        ],
-        "passed": sum(1 for s in results for c in s.cases if c.passed),
-        "failed": sum(1 for s in results for c in s.cases if not c.passed),
-    }
-
-
-def _source(source: str) -> tuple[str, str | None]:
-    """`path:line` as (path, line); a source without a line number stays whole."""
-    path, sep, line = source.rpartition(":")
-    return (path, line) if sep and line.isdigit() else (source, None)
-
-
-def _seconds(value: float) -> str:
-    return f"{value:.3f}"
-
-
-def junit_tree(results: list[Any], lang: str = "en") -> Any:
-    """The JUnit XML of a test run, as Jenkins and GitLab read it (tests/junit.xsd follows the
-    structure of Jenkins' junit-10.xsd): per suite `name`, `tests`, `failures`, `errors`,
-    `skipped`, `time`, `file`; per case `classname`, `name`, `time`, and `file` / `line` in
-    attributes of their own. A suite that could not be loaded is one test in error (its
-    problems in one `<error>`); a suite refused with a warning only (W213) is one skipped test."""
-    import xml.etree.ElementTree as ET
-
-    from engine.commands.packtest import line_text
-
-    root = ET.Element("testsuites", name="certify test")
-    totals = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}
-    total_time = 0.0
-    for s in results:
-        errors = [p for p in s.problems if p.severity == "error"]
-        others = [p for p in s.problems if p.severity != "error"]
-        counts = {"tests": len(s.cases) + (1 if s.problems else 0),
-                  "failures": sum(1 for c in s.cases if not c.passed),
-                  "errors": 1 if errors else 0,
-                  "skipped": 1 if others and not errors else 0}
-        node = ET.SubElement(root, "testsuite", name=s.pack_id or s.file,
-                             **{k: str(v) for k, v in counts.items()},
-                             time=_seconds(s.time), file=s.file)
-        if s.problems:
-            case = ET.SubElement(node, "testcase", classname=s.pack_id or s.file, name="load", time="0.000",
-                                 file=s.file)
-            first = min(s.problems)
-            case.set("line", str(first.line))
-            tag = "error" if errors else "skipped"
-            ET.SubElement(case, tag, message=clip(first.text(lang), 300), type=first.code).text = \
-                "\n".join(p.format(lang) for p in sorted(s.problems))
-        for c in s.cases:
-            file, line = _source(c.source)
-            case = ET.SubElement(node, "testcase", classname=s.pack_id or s.file, name=c.name,
-                                 time=_seconds(c.time), file=file)
-            if line is not None:
-                case.set("line", line)
-            if not c.passed:
-                lines = [line_text(d, lang) for d in c.diffs] or ["failed"]
-                ET.SubElement(case, "failure", message=clip(lines[0], 300), type="expectation").text = "\n".join(lines)
-        for key in totals:
-            totals[key] += counts[key]
-        total_time += s.time
-    for key in ("tests", "failures", "errors", "skipped"):
-        root.set(key, str(totals[key]))
-    root.set("time", _seconds(total_time))
-    return ET.ElementTree(root)
-
-
-def render_junit(results: list[Any], path: str, lang: str = "en") -> None:
-    """Write the JUnit report to `path` (atomically: a CI reader never sees half a file)."""
-    from engine.report.outputs import atomic_path
-
-    with atomic_path(path) as tmp:
-        junit_tree(results, lang).write(tmp, encoding="utf-8", xml_declaration=True)

@@ -381,7 +381,7 @@ class Explainer:
 
 # ---------------------------------------------------------------------------------------------
 # Phrases: how a criterion reads. Pure functions of a record's parts, shared by the record's
-# headline and the text view (engine.report.report), so the two never say it differently.
+# headline and the text view (engine.report.text), so the two never say it differently.
 
 MAX_HEADLINE_ITEMS = 3
 _NEGATED = {">=": "<", ">": "≤", "<=": ">", "<": "≥", "=": "≠", "!=": "=", "in": "∉", "not_in": "∈"}

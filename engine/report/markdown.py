@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from typing import Any, Iterable, TextIO
 
-from engine.report.report import WORDS, _label
-from engine.report.report_html import EXTRA, OUTCOMES, _MARK, _value_cells, reasons, summary
+from engine.report.text import WORDS, _label
+from engine.report.html import EXTRA, OUTCOMES, _MARK, _value_cells, reasons, summary
 from engine.explain.whatif import describe
 
 

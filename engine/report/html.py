@@ -1,6 +1,6 @@
 """Reviewer report as one self-contained HTML file: inline CSS, no script, no network.
 
-It renders decision records (the dicts `engine.explain.explain` builds, optionally with the
+It renders decision records (the dicts `engine.explain.records` builds, optionally with the
 "what_it_takes" key from `engine.explain.whatif`); nothing here decides anything. The page has a batch
 summary (counts by outcome, the criteria that fail most often, one line per entity) and, per
 entity, a checklist of every applicable criterion — status, value, threshold, gap, the path
@@ -15,7 +15,7 @@ from collections import Counter
 from fractions import Fraction
 from typing import Any, Iterable, TextIO
 
-from engine.report.report import WORDS, _label, _test_text
+from engine.report.text import WORDS, _label, _test_text
 from engine.explain.whatif import describe
 
 EXTRA = {

@@ -16,8 +16,8 @@ import json
 from fractions import Fraction
 from typing import Any, Iterable, TextIO
 
-from engine.report.report_html import CSS, _Writer, page_head
-from engine.report.scoring_report import WORDS, _award_text, _l, _marks, part_line, render_score_csv
+from engine.report.html import CSS, _Writer, page_head
+from engine.report.scoring_text import WORDS, _award_text, _l, _marks, part_line, render_score_csv
 
 EXTRA = {
     "zh": {
@@ -352,7 +352,7 @@ def write_score_xlsx(result: dict[str, Any], path: str, lang: str = "zh") -> Non
     frozen header, autofilter, widths that fit the headers. Text cells stay text, never formulas."""
     from openpyxl import Workbook
 
-    from engine.load.spreadsheet import _Sheet
+    from engine.report.tables import _Sheet
 
     w, x = WORDS[lang], _SCORE_XLSX[lang]
     indicators: list[dict[str, Any]] = []
