@@ -133,6 +133,14 @@ CODES: dict[str, str] = {
     "E173": "writing the output failed (disk full, I/O error); the old file is unchanged",
     "E174": "git revision starts with '-' (would be read as an option)",
     #
+    #   E180-E189 format 2 core; E190-E194 values; E195-E199 points; E200-E204 migration
+    #   E205-E209 variants (pack.extends, engine/load/variants.py)
+    "E205": "pack.extends is not a pack file in the same folder (a path, a missing file, a symlink out)",
+    "E206": "pack.extends between packs that are not both format 2",
+    "E207": "packs extend each other in a cycle, or the chain is longer than 4",
+    "E208": "a variant's flag or consequence reuses an id of its base",
+    "E209": "a variant replaces what it may not (an input, a value or criterion not marked slot: true, the decision)",
+    #
     #   W213-W219 lint; W220-W229 data warnings
 }
 
