@@ -59,6 +59,18 @@ class ParseContext(Protocol):
         """Report a problem at `path` (codes: see CODES in engine.core.problems)."""
         ...
 
+    def declared_unit(self) -> Unit | None:
+        """The `unit:` written beside the operation in the value being parsed (None when it
+        declares none). A ratio is a percent (×100) only when the value declares `unit: "%"`,
+        and parsers check the dimension they compute against it (E184)."""
+        ...
+
+    def beside(self, key: str) -> Any:
+        """A key written beside the operation in the same value, such as `otherwise:` beside
+        `cases:` (as format 1 writes it in criteria); None when absent. Only the keys the
+        operation lists in `OpDef.beside` are asked for, and the schema allows exactly those."""
+        ...
+
 
 @dataclass(frozen=True)
 class OpDef:
@@ -66,18 +78,21 @@ class OpDef:
     parse: Callable[[Any, ParseContext, Path], OpArgs]
     cohort: bool = False  # needs every entity of the batch (rank, rank_points, cohort_mean)
     points: bool = False  # a points rule (unit 分)
+    beside: tuple[str, ...] = ()  # keys of the value that belong to this operation (`otherwise`)
 
 
 OPS: dict[str, OpDef] = {}
 
 
-def op(key: str, *, cohort: bool = False, points: bool = False) -> Callable[[Callable[..., OpArgs]], Callable[..., OpArgs]]:
-    """Register the parser of one operation."""
+def op(key: str, *, cohort: bool = False, points: bool = False,
+       beside: tuple[str, ...] = ()) -> Callable[[Callable[..., OpArgs]], Callable[..., OpArgs]]:
+    """Register the parser of one operation. The parser is called as `parse(body, ctx, path)`:
+    `body` is what is written under the operation's key, `path` ends with that key."""
 
     def register(parse: Callable[..., OpArgs]) -> Callable[..., OpArgs]:
         if key in OPS:
             raise ValueError(f"operation {key!r} registered twice")
-        OPS[key] = OpDef(key, parse, cohort, points)
+        OPS[key] = OpDef(key, parse, cohort, points, beside)
         return parse
 
     return register

@@ -142,6 +142,13 @@ CODES: dict[str, str] = {
     "E209": "a variant replaces what it may not (an input, a value or criterion not marked slot: true, the decision)",
     #
     #   W213-W219 lint; W220-W229 data warnings
+    #
+    #   E190-E194 format-2 values (engine/compile/values.py)
+    "E190": "value operation written wrongly: not a mapping or list as its form needs, an unknown key, a required key missing",
+    "E191": "value operation has the wrong number of operands",
+    "E192": "members: no such member field (or the field cannot be used there)",
+    "E193": "years of a compound growth (or a date condition) is not a whole number from 1 to 50",
+    "E194": "condition in a value (member `where`, `cases` `when`) written wrongly: operator not allowed for the type, comparand missing or extra",
 }
 
 

@@ -1,0 +1,283 @@
+"""Format-2 value operations: each parser (engine/compile/values.py) and each compute
+(engine/evaluate/values.py), exactly, with their steps, missing names and reasons.
+
+The parsers and computes are pure functions of a ParseContext and an Env; the fakes below
+implement those protocols (engine/compile/ops.py, engine/evaluate/ops.py) as the format-2
+builder does: names with a sort and a unit, amounts through engine.core.units.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from fractions import Fraction
+from typing import Any
+
+import pytest
+
+import engine.compile.values  # noqa: F401  (fills OPS)
+import engine.evaluate.values  # noqa: F401  (fills COMPUTE)
+from engine.compile.ops import OPS
+from engine.core.problems import CODES
+from engine.core.status import Status
+from engine.core.units import AmountError, Unit, parse_amount, parse_unit
+from engine.evaluate.ops import COMPUTE, COMPUTE_COHORT, Computed
+
+U = parse_unit
+
+
+class FakeContext:
+    """A ParseContext over a table of names: name -> (sort, unit)."""
+
+    def __init__(self, names: dict[str, tuple[str, Unit | None]], *, declared: str | None = None,
+                 members: dict[str, dict[str, Any]] | None = None, beside: dict[str, Any] | None = None,
+                 choices: dict[str, tuple[str, ...]] | None = None):
+        self.names = names
+        self.declared = U(declared) if declared else None
+        self.members = members or {}
+        self.besides = beside or {}
+        self.choices = choices or {}
+        self.problems: list[tuple[str, tuple[Any, ...], str, str]] = []
+
+    def ref(self, raw: Any, path: tuple[Any, ...], *, sorts: tuple[str, ...] = ("number",)) -> str:
+        if not isinstance(raw, str) or raw not in self.names:
+            self.problem("E182", path, f"unknown name {raw!r}", f"未知名称 {raw!r}")
+            return str(raw)
+        if self.names[raw][0] not in sorts:
+            self.problem("E183", path, f"{raw} is a {self.names[raw][0]}", f"{raw} 类型不符")
+        return raw
+
+    def amount(self, raw: Any, path: tuple[Any, ...], *, unit: Unit | None = None) -> Fraction:
+        try:
+            return parse_amount(raw, unit)[0]
+        except AmountError as error:
+            self.problem("E123", path, str(error), error.zh)
+            return Fraction(0)
+
+    def unit_of(self, name: str) -> Unit | None:
+        return self.names.get(name, ("", None))[1]
+
+    def members_fields(self, name: str) -> dict[str, Any]:
+        return self.members[name]
+
+    def choice_options(self, name: str) -> tuple[str, ...]:
+        return self.choices[name]
+
+    def problem(self, code: str, path: tuple[Any, ...], en: str, zh: str) -> None:
+        assert code in CODES or code in ("E182", "E183", "E184"), code
+        assert en and zh
+        self.problems.append((code, path, en, zh))
+
+    def declared_unit(self) -> Unit | None:
+        return self.declared
+
+    def beside(self, key: str) -> Any:
+        return self.besides.get(key)
+
+    def codes(self) -> list[str]:
+        return [p[0] for p in self.problems]
+
+
+@dataclass
+class FakeEnv:
+    values: dict[str, Any]
+    as_of: dt.date = dt.date(2024, 6, 30)
+    entity_id: str = "e1"
+
+    def get(self, name: str) -> Any:
+        return self.values.get(name)
+
+
+NAMES: dict[str, tuple[str, Unit | None]] = {
+    "tech_staff": ("number", U("人")), "total_staff": ("number", U("人")),
+    "output": ("number", U("万元")), "output_2021": ("number", U("万元")), "output_2022": ("number", U("万元")),
+    "output_2023": ("number", U("万元")), "land": ("number", U("亩")), "rd_ratio": ("number", U("%")),
+    "rate_per_mu": ("param", U("万元/亩")), "share_param": ("param", U("%")), "min_output": ("param", U("万元")),
+    "sector": ("enum", None), "registered_on": ("date", None), "firms": ("members", None),
+    "fast_track": ("criterion", None), "bonus": ("param", U("万元")),
+}
+
+
+def parse(key: str, body: Any, declared: str | None = None, **kw: Any) -> tuple[Any, FakeContext]:
+    ctx = FakeContext(dict(NAMES), declared=declared, **kw)
+    return OPS[key].parse(body, ctx, ("values", "v", key)), ctx
+
+
+def run(key: str, body: Any, values: dict[str, Any], declared: str | None = None, **kw: Any) -> Computed:
+    args, ctx = parse(key, body, declared, **kw)
+    assert ctx.problems == [], ctx.problems
+    return COMPUTE[key](args, FakeEnv(values))
+
+
+def wan(n: int | str) -> Fraction:
+    return Fraction(n) * 10**4
+
+
+# ---------------------------------------------------------------------------------------------
+# ratio
+
+
+def test_ratio_in_percent_is_exact_and_traced() -> None:
+    c = run("ratio", {"of": "tech_staff", "per": "total_staff"}, {"tech_staff": 8, "total_staff": 40}, "%")
+    assert c.value == 20
+    assert c.steps[0].zh == "8人 ÷ 40人 = 20%"
+    assert c.steps[0].en == "8 ÷ 40 = 20%"
+    assert c.missing == () and c.reason is None
+
+
+def test_ratio_without_percent_is_a_plain_ratio_and_thirds_stay_exact() -> None:
+    c = run("ratio", {"of": "tech_staff", "per": "total_staff"}, {"tech_staff": 1, "total_staff": 3})
+    assert c.value == Fraction(1, 3)
+    assert "≈0.3333" in c.steps[0].zh
+
+
+def test_ratio_of_unlike_quantities_takes_their_unit() -> None:
+    args, ctx = parse("ratio", {"of": "output", "per": "land"}, "万元/亩")
+    assert ctx.problems == [] and args.dimension == "money/area"
+    c = COMPUTE["ratio"](args, FakeEnv({"output": wan(300), "land": Fraction(50) * Fraction(2000, 3)}))
+    assert c.value == Fraction(90)  # 元 per 平方米: 300万元 / 50亩
+    assert c.steps[0].zh.endswith("= 6万元/亩")
+
+
+def test_ratio_by_zero_is_unknown_with_the_reason() -> None:
+    c = run("ratio", {"of": "tech_staff", "per": "total_staff"}, {"tech_staff": 8, "total_staff": 0}, "%")
+    assert c.value is None and c.missing == ()
+    assert c.reason is not None and c.reason.zh == "分母为0"
+
+
+def test_ratio_with_an_unknown_operand_names_it() -> None:
+    c = run("ratio", {"of": "tech_staff", "per": "total_staff"}, {"tech_staff": 8}, "%")
+    assert c.value is None and c.missing == ("total_staff",)
+
+
+def test_ratio_declaring_the_wrong_dimension_is_e184() -> None:
+    _, ctx = parse("ratio", {"of": "tech_staff", "per": "total_staff"}, "万元")
+    assert ctx.codes() == ["E184"]
+    _, ctx = parse("ratio", {"of": "output", "per": "land"}, "%")
+    assert ctx.codes() == ["E184"]
+
+
+@pytest.mark.parametrize("body", [["tech_staff", "total_staff"], {"of": "tech_staff"},
+                                  {"of": "tech_staff", "per": "total_staff", "by": "x"}])
+def test_ratio_malformed_is_e190(body: Any) -> None:
+    _, ctx = parse("ratio", body, "%")
+    assert "E190" in ctx.codes()
+
+
+# ---------------------------------------------------------------------------------------------
+# sum, difference, product
+
+
+def test_sum_adds_exactly_in_base_units() -> None:
+    c = run("sum", ["output_2021", "output_2022"], {"output_2021": wan("0.1"), "output_2022": wan("0.2")})
+    assert c.value == 3000  # 0.3万元, no binary float
+    assert c.steps[0].zh == "0.1万元 + 0.2万元 = 0.3万元"
+
+
+def test_sum_of_money_and_percent_is_e184() -> None:
+    _, ctx = parse("sum", ["output", "rd_ratio"])
+    assert ctx.codes() == ["E184"]
+
+
+@pytest.mark.parametrize("body", [["output"], [], list(f"a{i}" for i in range(49))])
+def test_sum_operand_count_is_e191(body: list[str]) -> None:
+    _, ctx = parse("sum", body)
+    assert ctx.codes() == ["E191"]
+
+
+def test_sum_not_a_list_is_e190() -> None:
+    _, ctx = parse("sum", "output")
+    assert ctx.codes() == ["E190"]
+
+
+def test_difference_may_be_negative_and_names_missing() -> None:
+    c = run("difference", {"of": "output_2022", "minus": "output_2023"},
+            {"output_2022": wan(100), "output_2023": wan(130)})
+    assert c.value == -wan(30)
+    assert c.steps[0].zh == "100万元 − 130万元 = -30万元"
+    c = run("difference", {"of": "output_2022", "minus": "output_2023"}, {})
+    assert c.value is None and c.missing == ("output_2022", "output_2023")
+
+
+def test_product_by_a_percent_constant() -> None:
+    args, ctx = parse("product", {"of": "min_output", "by": "70%"})
+    assert ctx.problems == [] and args.dimension == "money" and args.reads() == ("min_output",)
+    c = COMPUTE["product"](args, FakeEnv({"min_output": wan(1000)}))
+    assert c.value == wan(700)
+    assert c.steps[0].zh == "1,000万元 × 70% = 700万元"
+
+
+def test_product_by_a_parameter_and_by_a_plain_number() -> None:
+    c = run("product", {"of": "output", "by": "share_param"}, {"output": wan(200), "share_param": Fraction(15)})
+    assert c.value == wan(30)
+    c = run("product", {"of": "output", "by": 2}, {"output": wan(200)})
+    assert c.value == wan(400)
+
+
+def test_product_by_a_rate_per_unit() -> None:
+    args, ctx = parse("product", {"of": "land", "by": "rate_per_mu"}, "万元")
+    assert ctx.problems == [] and args.dimension == "money"
+    c = COMPUTE["product"](args, FakeEnv({"land": Fraction(50) * Fraction(2000, 3), "rate_per_mu": Fraction(15)}))
+    assert c.value == wan(50)  # 50亩 × 1万元/亩 (15 元/平方米)
+
+
+def test_product_of_money_by_money_is_e184_and_a_bad_constant_e123() -> None:
+    _, ctx = parse("product", {"of": "output", "by": "bonus"})
+    assert ctx.codes() == ["E184"]
+    _, ctx = parse("product", {"of": "output", "by": "七成"})
+    assert "E123" in ctx.codes()
+
+
+def test_product_unknown_parameter_is_missing() -> None:
+    c = run("product", {"of": "output", "by": "share_param"}, {"output": wan(200)})
+    assert c.value is None and c.missing == ("share_param",)
+
+
+# ---------------------------------------------------------------------------------------------
+# min, max, best_of
+
+
+@pytest.mark.parametrize("key,value,taken", [("max", wan(130), "output_2023"), ("best_of", wan(130), "output_2023"),
+                                             ("min", wan(100), "output_2021")])
+def test_extremes_name_what_they_took(key: str, value: Fraction, taken: str) -> None:
+    c = run(key, ["output_2021", "output_2022", "output_2023"],
+            {"output_2021": wan(100), "output_2022": wan(120), "output_2023": wan(130)})
+    assert c.value == value and c.detail["taken"] == taken
+    assert f"取 {taken}" in c.steps[0].zh and f"taken: {taken}" in c.steps[0].en
+
+
+def test_a_tie_takes_the_first_listed() -> None:
+    c = run("best_of", ["output_2022", "output_2021"], {"output_2021": wan(100), "output_2022": wan(100)})
+    assert c.detail["taken"] == "output_2022"
+
+
+def test_max_with_an_unknown_operand_is_unknown() -> None:
+    c = run("max", ["output_2021", "output_2022"], {"output_2021": wan(100)})
+    assert c.value is None and c.missing == ("output_2022",)
+
+
+# ---------------------------------------------------------------------------------------------
+# bounds
+
+
+def test_a_result_beyond_the_engine_slots_is_unknown_with_a_reason() -> None:
+    big = Fraction(6 * 10**17)
+    c = run("sum", ["output_2021", "output_2022"], {"output_2021": big, "output_2022": big})
+    assert c.value is None and c.missing == ()
+    assert c.reason is not None and "18" in c.reason.zh
+    c = run("sum", ["output_2021", "output_2022"], {"output_2021": big, "output_2022": Fraction(0)})
+    assert c.value == big
+
+
+def test_every_parser_has_a_compute() -> None:
+    for key, opdef in OPS.items():
+        if opdef.points:
+            continue  # engine/compile/points.py is tested in tests/test_points.py
+        assert key in (COMPUTE_COHORT if opdef.cohort else COMPUTE), key
+
+
+def test_codes_of_this_module_are_documented() -> None:
+    readme = (__import__("pathlib").Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    for code in ("E190", "E191", "E192", "E193", "E194"):
+        assert code in CODES
+        assert f"| {code} |" in readme
