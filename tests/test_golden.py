@@ -16,7 +16,7 @@ What is pinned (see VIEWS for the exact command of each file):
   the problems of bad rows on stderr; a targets pack (Huguan town targets: text, JSON);
 - report: HTML (the page source) and Markdown, zh/en, with "what it would take"; XLSX;
 - score (Yangzhou zones): text short/full zh, short en, JSON, CSV; report HTML, Markdown, XLSX;
-- diff: an eligibility pack (text zh/en, Markdown, JSON) and a scoring pack (text);
+- diff: an eligibility pack (text zh/en, Markdown, JSON) and a scoring pack (text, Markdown);
 - test: the shipped Huguan suites (text with coverage, JSON, JUnit XML) and a suite with a
   failing case and a broken suite (text, JUnit XML);
 - validate and lint: problems as text zh/en, JSON and GitHub annotations.
@@ -219,6 +219,8 @@ VIEWS: dict[str, View] = {
     "diff.json": View((*DIFF, "--format", "json"), prepare=HUGUAN_8YI),
     "diff-score.zh.txt": View(("diff", YANGZHOU, "{tmp}/yangzhou-v2.yaml", "--data", ZONES, "--as-of", Y_AS_OF),
                               prepare=YANGZHOU_V2),
+    "diff-score.zh.md": View(("diff", YANGZHOU, "{tmp}/yangzhou-v2.yaml", "--data", ZONES, "--as-of", Y_AS_OF,
+                              "--format", "markdown"), prepare=YANGZHOU_V2),
     # test: the shipped suites, and a folder with a failing case and a broken suite
     "test.zh.txt": View(("test", *SUITES, "--coverage")),
     "test.json": View(("test", *SUITES, "--format", "json"), shape=pretty_json),

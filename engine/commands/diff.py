@@ -31,6 +31,7 @@ from typing import Any, Iterable, TextIO
 from engine.compile.model import CompiledPack, Node
 from engine.evaluate.pipeline import decide_files, load_pack
 from engine.core.problems import EngineError, Problem, plain, shown
+from engine.report.scoring_text import _award_text
 
 DIFF_SCHEMA = "certify.diff/1"
 NOT_APPLICABLE = "not_applicable"
@@ -302,6 +303,9 @@ def diff_scoring(old_sp: Any, new_sp: Any, data: Iterable[str], engine: str = "d
     """Score the same entities with two versions of a scoring pack; compare ranks, totals, awards."""
     from engine.evaluate.scoring import score_files, zone_index
 
+    def unit(sp: Any) -> str | None:
+        return sp.award_unit.name if sp.award_unit else None
+
     files = list(data)
     old_problems: list[Problem] = []
     new_problems: list[Problem] = []
@@ -330,6 +334,9 @@ def diff_scoring(old_sp: Any, new_sp: Any, data: Iterable[str], engine: str = "d
             if a != b:
                 row[key] = {"old": a, "new": b}
                 counts[f"{key}_changed"] += 1
+        if "award" in row:  # as the score view words it (一等奖 600万元), for the text and Markdown views
+            row["award"].update({f"{side}_text": {lang: _award_text(x["award"], unit(sp), lang) for lang in ("zh", "en")}
+                                 for side, x, sp in (("old", o, old_sp), ("new", z, new_sp))})
         points = {i: {"old": o["points"].get(i), "new": z["points"].get(i)}
                   for i in sorted(set(o["points"]) | set(z["points"])) if o["points"].get(i) != z["points"].get(i)}
         if points:
@@ -347,11 +354,21 @@ def diff_scoring(old_sp: Any, new_sp: Any, data: Iterable[str], engine: str = "d
         return {"label": label or sp.decisions.file, "pack": sp.meta.id, "version": sp.meta.version,
                 "sha256": sp.decisions.sha256}
 
+    # Titles of what the ids above name (the new version's, else the old one's), so that a Chinese
+    # view says 规模总量指标, not scale.
+    titles: dict[str, dict[str, Any]] = {"indicators": {}, "cohorts": {}, "vetoes": {}, "consequences": {}}
+    for sp in (old_sp, new_sp):
+        titles["indicators"].update({i.id: dict(i.title) for i in sp.indicators})
+        titles["vetoes"].update({v.id: dict(v.title) for v in sp.vetoes})
+        titles["consequences"].update({v.id: dict(v.title) for v in sp.consequences})
+        cohorts = sp.decisions.inputs[sp.cohort_input].values if sp.cohort_input in sp.decisions.inputs else {}
+        titles["cohorts"].update({c: dict(label) for c, label in cohorts.items() if isinstance(label, dict)})
+
     return {
         "schema": DIFF_SCHEMA, "kind": "scoring",
         "old": side(old_sp, old_label), "new": side(new_sp, new_label),
         "as_of": new_sp.decisions.as_of.isoformat(), "engine": engine,
-        "pack_changes": changes, "counts": counts, "entity_changes": rows,
+        "pack_changes": changes, "counts": counts, "entity_changes": rows, "titles": titles,
         "problems": [p.as_dict() for p in sorted(set(old_problems) | set(new_problems))],
     }
 
@@ -490,11 +507,16 @@ def _scoring_lines(result: dict[str, Any], lang: str = "en") -> tuple[str, list[
         summary = (f"{head}, as of {result['as_of']}: of {c['entities']} entities, {c['rank_changed']} change rank, "
                    f"{c['award_changed']} change award, {c['total_changed']} change total")
     ch = result["pack_changes"]
+    titles = result.get("titles", {})
+
+    def named(kind: str, ident: str) -> str:  # zh: the title an officer knows; en: the id, as _named
+        return _named({"id": ident, "title": titles.get(kind, {}).get(ident)}, lang)
+
     lines = _pack_change_lines(ch, lang)
-    lines += [f"{t('indicator changed: ', '指标改变：')}{i}" for i in ch["indicators_changed"]]
-    lines += [f"{t('indicator added: ', '新增指标：')}{i}" for i in ch["indicators_added"]]
-    lines += [f"{t('indicator removed: ', '删除指标：')}{i}" for i in ch["indicators_removed"]]
-    lines += [f"{t('award table changed: ', '奖励表改变：')}{i}" for i in ch["awards_changed"]]
+    lines += [f"{t('indicator changed: ', '指标改变：')}{named('indicators', i)}" for i in ch["indicators_changed"]]
+    lines += [f"{t('indicator added: ', '新增指标：')}{named('indicators', i)}" for i in ch["indicators_added"]]
+    lines += [f"{t('indicator removed: ', '删除指标：')}{named('indicators', i)}" for i in ch["indicators_removed"]]
+    lines += [f"{t('award table changed: ', '奖励表改变：')}{named('cohorts', i)}" for i in ch["awards_changed"]]
     lines += [f"{t('choice changed: ', '选项改变：')}{i}" for i in ch["choices_changed"]]
     words = {"rank": t("rank", "名次"), "total": t("total", "总分"), "award": t("award", "奖励"),
              "vetoes": t("veto", "否决项"), "consequences": t("consequence", "后果")}
@@ -503,10 +525,14 @@ def _scoring_lines(result: dict[str, Any], lang: str = "en") -> tuple[str, list[
         parts = []
         for key in ("rank", "total", "award"):
             if key in row:
-                parts.append(f"{words[key]} {row[key]['old']} → {row[key]['new']}")
-        parts += [f"{i} {t('points', '得分')} {v['old']} → {v['new']}" for i, v in row.get("points", {}).items()]
-        parts += [f"{words[k]} {v['id']}: {v['old']} → {v['new']}" for k in ("vetoes", "consequences")
-                  for v in row.get(k, [])]
+                old_v, new_v = row[key]["old"], row[key]["new"]
+                if key == "award" and "old_text" in row[key]:
+                    old_v, new_v = row[key]["old_text"][lang], row[key]["new_text"][lang]
+                parts.append(f"{words[key]} {old_v} → {new_v}")
+        parts += [f"{named('indicators', i)} {t('points', '得分')} {v['old']} → {v['new']}"
+                  for i, v in row.get("points", {}).items()]
+        parts += [f"{words[k]} {named(k, v['id'])}: {_word(v['old'], lang)} → {_word(v['new'], lang)}"
+                  for k in ("vetoes", "consequences") for v in row.get(k, [])]
         rows.append((_name(row["entity"]), parts))
     return summary, lines, rows
 

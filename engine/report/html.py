@@ -196,9 +196,11 @@ def reasons(rec: dict[str, Any], lang: str) -> str:
     parts = []
     for c in leaves or [c for c in chain if c["status"] == want]:
         text = f"{c.get('cite') or ''} {_label(c['title'], lang)}".strip()
-        value, threshold, gap = _value_cells(c, lang)
-        if threshold:
-            text += f" ({value} {threshold}{', ' + WORDS[lang]['short'] + ' ' + gap if gap else ''})"
+        t = c.get("test")
+        if t and t.get("operator") not in ("attested", "is_true", "is_false"):
+            # what happened and what was required, as in the text view ("99,999万元 < 10亿元 (要求 ≥ 10亿元), 差 1万元"),
+            # never the value beside the bare requirement ("99,999万元 ≥ 10亿元" read as a claim)
+            text += ("：" if lang == "zh" else ": ") + _test_text(t, c["status"], lang)
         parts.append(text)
     word = x["failed_on"] if rec["outcome"] == "fail" else x["unknown_on"]
     return word + ": " + "; ".join(parts)
@@ -317,15 +319,18 @@ def _entity(rec: dict[str, Any], lang: str, clauses: _Clauses, out: _Writer | li
             out.append(f"<p>{_e(x['what_none'])}{(' — ' + _e(x['blocked']) + ' ' + _e(blocked)) if blocked else ''}</p>")
         out.append("</div>")
     extras = []
-    if rec.get("discretionary_met"):
-        extras.append(f"{w['discretionary_met']}: {', '.join(rec['discretionary_met'])}")
+    if rec.get("discretionary_met"):  # by clause and title, as in the text view (officers never see ids)
+        by_id = {c["id"]: c for c in rec["criteria"]}
+        judged = [f"{by_id[i].get('cite') or ''} {_label(by_id[i]['title'], lang)}".strip() if i in by_id else i
+                  for i in rec["discretionary_met"]]
+        extras.append(f"{w['discretionary_met']}: {w['list_sep'].join(judged)}")
     for f in rec.get("flags", []):
         state = {"met": w["set"], "not_met": w["unset"], "unknown": w["unknown"]}[f["status"]]
         extras.append(f"{w['flags']}: {f.get('cite') or ''} {_label(f['title'], lang)} — {state}")
     for p in rec.get("data_problems", []):
         extras.append(f"{w['data_problem']}: {p['code']} {p['message']}")
     prov = rec["record"]
-    extras.append(f"{w['record']}: input sha256 {prov['input_sha256'][:12]}, {w['engine']} "
+    extras.append(f"{w['record']}: {w['input_hash']} {prov['input_sha256'][:12]}, {w['engine']} "
                   f"{prov['engine_version']} / {prov['decided_by']}")
     out.append("<ul class=\"small\">" + "".join(f"<li>{_e(e)}</li>" for e in extras) + "</ul>")
     out.append("</section>")

@@ -104,7 +104,7 @@ def render_markdown(records: Iterable[dict[str, Any]], out: TextIO, lang: str = 
         for p in rec.get("data_problems", []):
             lines.append(f"- {w['data_problem']}: {p['code']} {p['message']}")
         prov = rec["record"]
-        lines += [f"- {w['record']}: input sha256 `{prov['input_sha256'][:12]}`, {prov['decided_by']}", ""]
+        lines += [f"- {w['record']}: {w['input_hash']} `{prov['input_sha256'][:12]}`, {prov['decided_by']}", ""]
     lines += [f"## {x['clauses_h']}", ""]
     if clauses:
         for cite, text in clauses.items():
