@@ -140,6 +140,12 @@ CODES: dict[str, str] = {
     "E207": "packs extend each other in a cycle, or the chain is longer than 4",
     "E208": "a variant's flag or consequence reuses an id of its base",
     "E209": "a variant replaces what it may not (an input, a value or criterion not marked slot: true, the decision)",
+    #   E195-E199 points rules (engine/compile/points.py)
+    "E195": "points: two bands overlap (one value would get two scores)",
+    "E196": "points: the bands leave a gap and no `otherwise:` is given",
+    "E197": "points: a band is empty, states an end twice, or states no end",
+    "E198": "points: a number out of range (negative points, cap or step; per 0; weight outside 0-100%; minimum above cap)",
+    "E199": "points: an option not allowed here (steps, ties, order…), or a choice with options the rule cannot use",
     #
     #   W213-W219 lint; W220-W229 data warnings
     #

@@ -1,0 +1,378 @@
+"""Format-2 points operations: parsing (engine/compile/points.py) and computing
+(engine/evaluate/points.py), against a small fake of the builder's ParseContext and of an Env.
+
+The fakes implement exactly the protocols of engine/compile/ops.py and engine/evaluate/ops.py;
+the real ones are the format-2 builder's (h1). Rank and rank points are also checked against
+today's format-1 scoring (engine/evaluate/scoring.py) on the Yangzhou fixtures.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from fractions import Fraction
+from typing import Any
+
+import pytest
+
+from engine.compile import points as cp
+from engine.compile.ops import OPS
+from engine.core.problems import CODES
+from engine.core.status import Status
+from engine.core.units import AmountError, Unit, parse_amount, parse_unit
+from engine.evaluate import points as ep
+from engine.evaluate.ops import COMPUTE, COMPUTE_COHORT, Computed
+
+F = Fraction
+
+
+# ---------------------------------------------------------------------------------------------
+# Fakes of the builder's ParseContext and of an entity's Env
+
+
+class FakeContext:
+    """Names: {name: (sort, unit name or None)}; choices: {name: options}."""
+
+    def __init__(self, names: dict[str, tuple[str, str | None]] | None = None,
+                 choices: dict[str, tuple[str, ...]] | None = None):
+        self.names = dict(names or {})
+        self.choices = dict(choices or {})
+        for name in self.choices:
+            self.names.setdefault(name, ("choice", None))
+        self.problems: list[tuple[str, tuple[Any, ...], str, str]] = []
+
+    def ref(self, raw: Any, path: tuple[Any, ...], *, sorts: tuple[str, ...] = ("number",)) -> str:
+        if not isinstance(raw, str) or raw not in self.names:
+            self.problem("E182", path, f"unknown name {raw!r}", f"未定义的名称 {raw!r}")
+            return str(raw)
+        if self.names[raw][0] not in sorts:
+            self.problem("E183", path, f"{raw} is a {self.names[raw][0]}", f"{raw} 类型不符")
+        return raw
+
+    def amount(self, raw: Any, path: tuple[Any, ...], *, unit: Unit | None = None) -> Fraction:
+        try:
+            value, written = parse_amount(raw, unit)
+        except AmountError as error:
+            self.problem("E123", path, str(error), str(error))
+            return Fraction(0)
+        if unit is not None and written.dimension != unit.dimension:
+            self.problem("E122", path, f"{raw} is not in {unit.dimension}", "单位不符")
+        return value
+
+    def unit_of(self, name: str) -> Unit | None:
+        unit = self.names.get(name, ("number", None))[1]
+        return parse_unit(unit) if unit else None
+
+    def members_fields(self, name: str) -> dict[str, Any]:
+        return {}
+
+    def choice_options(self, name: str) -> tuple[str, ...]:
+        return self.choices.get(name, ())
+
+    def problem(self, code: str, path: tuple[Any, ...], en: str, zh: str) -> None:
+        self.problems.append((code, path, en, zh))
+
+    def codes(self) -> list[str]:
+        return [p[0] for p in self.problems]
+
+
+@dataclass
+class FakeEnv:
+    values: dict[str, Any] = field(default_factory=dict)
+    entity_id: str = "e1"
+    as_of: dt.date = dt.date(2024, 12, 31)
+
+    def get(self, name: str) -> Any:
+        return self.values.get(name)
+
+
+def parse(key: str, raw: Any, ctx: FakeContext, *, clean: bool = True) -> Any:
+    args = OPS[key].parse(raw, ctx, ("values", "v", key))
+    if clean:
+        assert ctx.problems == [], ctx.problems
+    return args
+
+
+def compute(key: str, args: Any, **values: Any) -> Computed:
+    return COMPUTE[key](args, FakeEnv(dict(values)))
+
+
+def money(text: str) -> Fraction:
+    return parse_amount(text, None)[0]
+
+
+# ---------------------------------------------------------------------------------------------
+# Registry and codes
+
+
+def test_points_operations_are_registered_as_points() -> None:
+    for key in ("bands", "map", "weighted", "group"):
+        assert OPS[key].points and not OPS[key].cohort, key
+        assert key in COMPUTE, key
+
+
+def test_codes_e195_to_e199_are_declared_and_in_the_readme(root: Any) -> None:
+    readme = (root / "README.md").read_text(encoding="utf-8")
+    for code in ("E195", "E196", "E197", "E198", "E199"):
+        assert code in CODES, code
+        assert f"| {code} |" in readme, code
+
+
+# ---------------------------------------------------------------------------------------------
+# bands: D indicator 1, 科技人员 share, lower end included ("(含)")
+
+D_STAFF = {"of": "staff_share", "bands": [
+    {"at_least": "30%", "points": 20},
+    {"at_least": "25%", "below": "30%", "points": 16},
+    {"at_least": "20%", "below": "25%", "points": 12},
+    {"at_least": "15%", "below": "20%", "points": 8},
+    {"at_least": "10%", "below": "15%", "points": 4},
+    {"below": "10%", "points": 0},
+]}
+
+
+def staff_ctx() -> FakeContext:
+    return FakeContext({"staff_share": ("number", "%"), "cost_ratio": ("number", "%"), "pts_param": ("param", None)})
+
+
+@pytest.mark.parametrize("share, points, band", [
+    ("30%", 20, 0), ("29.99%", 16, 1), ("25%", 16, 1), ("24.999%", 12, 2), ("20%", 12, 2), ("15%", 8, 3),
+    ("10%", 4, 4), ("9.99%", 0, 5), ("0%", 0, 5), ("100%", 20, 0),
+])
+def test_bands_every_edge_of_d_staff(share: str, points: int, band: int) -> None:
+    args = parse("bands", D_STAFF, staff_ctx())
+    result = compute("bands", args, staff_share=parse_amount(share, None)[0])
+    assert result.value == points
+    assert result.detail["band"] == band
+
+
+def test_bands_step_and_detail_name_the_endpoints() -> None:
+    args = parse("bands", D_STAFF, staff_ctx())
+    result = compute("bands", args, staff_share=F(22))
+    assert result.steps[0].zh == "22% 落在 [20%, 25%) 档：12分"
+    assert result.steps[0].en == "22% is in band [20%, 25%): 12 points"
+    assert result.detail["low"] == 20 and result.detail["low_included"] is True
+    assert result.detail["high"] == 25 and result.detail["high_included"] is False
+    assert compute("bands", args, staff_share=F(31)).steps[0].zh == "31% 落在 [30%, +∞) 档：20分"
+    assert compute("bands", args, staff_share=F(3)).steps[0].zh == "3% 落在 (-∞, 10%) 档：0分"
+
+
+def test_bands_at_most_and_above_lower_is_better() -> None:
+    # Lower is better: energy use per unit, at most 0.5 → 10; above 0.5 up to 1 → 5; above 1 → 0.
+    ctx = FakeContext({"energy": ("number", None)})
+    args = parse("bands", {"of": "energy", "bands": [
+        {"at_most": 0.5, "points": 10}, {"above": 0.5, "at_most": 1, "points": 5}, {"above": 1, "points": "0分"}]}, ctx)
+    assert [compute("bands", args, energy=F(x)).value for x in ("0.5", "0.51", "1", "1.01")] == [10, 5, 5, 0]
+    assert compute("bands", args, energy=F(1)).steps[0].zh == "1 落在 (0.5, 1] 档：5分"
+
+
+def test_bands_unknown_value_is_unknown_and_named() -> None:
+    result = compute("bands", parse("bands", D_STAFF, staff_ctx()))
+    assert result.value is None and result.missing == ("staff_share",)
+    assert "staff_share" in result.reason.zh
+
+
+def test_bands_overlap_is_e195_naming_both_bands() -> None:
+    ctx = staff_ctx()
+    parse("bands", {"of": "staff_share", "bands": [
+        {"at_least": "30%", "points": 20}, {"at_least": "25%", "at_most": "30%", "points": 16},
+        {"below": "25%", "points": 0}]}, ctx, clean=False)
+    assert ctx.codes() == ["E195"]
+    assert "[30%, +∞)" in ctx.problems[0][2] and "[25%, 30%]" in ctx.problems[0][2]
+    assert ctx.problems[0][1] == ("values", "v", "bands", "bands", 1)
+
+
+def test_bands_touching_ends_do_not_overlap_but_a_shared_point_does() -> None:
+    ctx = staff_ctx()
+    parse("bands", {"of": "staff_share", "bands": [{"below": "10%", "points": 0}, {"at_least": "10%", "points": 1}]}, ctx)
+    ctx = staff_ctx()
+    parse("bands", {"of": "staff_share", "bands": [{"at_most": "10%", "points": 0}, {"at_least": "10%", "points": 1}]},
+          ctx, clean=False)
+    assert ctx.codes() == ["E195"]
+
+
+def test_bands_gap_is_e196_unless_otherwise() -> None:
+    gappy = {"of": "staff_share", "bands": [{"at_least": "30%", "points": 20}, {"above": "10%", "below": "30%", "points": 5}]}
+    ctx = staff_ctx()
+    parse("bands", gappy, ctx, clean=False)
+    assert ctx.codes() == ["E196"]
+    assert "(-∞, 10%]" in ctx.problems[0][2]
+    ctx = staff_ctx()
+    parse("bands", {"of": "staff_share", "bands": [{"below": "10%", "points": 0}, {"above": "10%", "points": 1}]}, ctx,
+          clean=False)
+    assert ctx.codes() == ["E196"] and "no band holds 10%" in ctx.problems[0][2]
+    ctx = staff_ctx()
+    args = parse("bands", {**gappy, "otherwise": 0}, ctx)
+    result = compute("bands", args, staff_share=F(10))
+    assert result.value == 0 and result.detail["otherwise"] is True
+    assert result.steps[0].zh == "10% 不在所列各档：其他情形 0分"
+
+
+def test_bands_empty_or_doubly_stated_band_is_e197() -> None:
+    ctx = staff_ctx()
+    parse("bands", {"of": "staff_share", "bands": [{"at_least": "30%", "below": "20%", "points": 1}], "otherwise": 0},
+          ctx, clean=False)
+    assert ctx.codes() == ["E197"]
+    ctx = staff_ctx()
+    parse("bands", {"of": "staff_share", "bands": [{"at_least": "3%", "above": "2%", "points": 1}], "otherwise": 0},
+          ctx, clean=False)
+    assert "E197" in ctx.codes()
+
+
+def test_bands_points_from_a_parameter_are_read_at_evaluation() -> None:
+    ctx = staff_ctx()
+    args = parse("bands", {"of": "staff_share", "bands": [{"at_least": "10%", "points": "pts_param"}], "otherwise": 0}, ctx)
+    assert args.reads() == ("staff_share", "pts_param")
+    assert compute("bands", args, staff_share=F(12), pts_param=F(7)).value == 7
+    unset = compute("bands", args, staff_share=F(12))
+    assert unset.value is None and unset.missing == ("pts_param",)
+
+
+def test_bands_endpoint_in_the_wrong_unit_is_reported() -> None:
+    ctx = staff_ctx()
+    parse("bands", {"of": "staff_share", "bands": [{"at_least": "30万元", "points": 1}], "otherwise": 0}, ctx, clean=False)
+    assert ctx.codes() == ["E122"]
+
+
+# ---------------------------------------------------------------------------------------------
+# map
+
+
+def test_map_from_enum_and_boolean() -> None:
+    ctx = FakeContext({"ip_class": ("enum", None), "has_lab": ("boolean", None)})
+    args = parse("map", {"of": "ip_class", "points": {"i_class": 30, "ii_class": 6}, "otherwise": 0}, ctx)
+    assert compute("map", args, ip_class="i_class").value == 30
+    assert compute("map", args, ip_class="ii_class").steps[0].zh == "ip_class 为 ii_class：6分"
+    none = compute("map", args, ip_class="none")
+    assert none.value == 0 and none.detail["taken"] is None
+    assert compute("map", args).missing == ("ip_class",)
+    yes_no = parse("map", {"of": "has_lab", "points": {True: 5, "否": 0}}, ctx)
+    assert compute("map", yes_no, has_lab=True).value == 5
+    assert compute("map", yes_no, has_lab=False).value == 0
+    assert compute("map", yes_no, has_lab=True).steps[0].zh == "has_lab 为 是：5分"
+
+
+def test_map_without_otherwise_is_unknown_for_an_unlisted_option() -> None:
+    ctx = FakeContext({"ip_class": ("enum", None)})
+    args = parse("map", {"of": "ip_class", "points": {"i_class": 30}}, ctx)
+    result = compute("map", args, ip_class="other")
+    assert result.value is None and "otherwise" in result.reason.en
+
+
+def test_map_highest_takes_the_first_item_held() -> None:
+    # D indicator 3: ≥1 I类 → 30; ≥4 II类 → 24; 3 → 18; …; none → 0 (criteria decided by durable-rules).
+    names = {f"c{i}": ("criterion", None) for i in range(5)}
+    ctx = FakeContext(names)
+    args = parse("map", {"highest": [{"when": "c0", "points": 30}, {"when": "c1", "points": 24},
+                                     {"when": "c2", "points": 18}], "otherwise": 0}, ctx)
+    assert args.reads() == ("c0", "c1", "c2")
+    met, no = Status.MET, Status.NOT_MET
+    assert compute("map", args, c0=no, c1=met, c2=met).value == 24
+    assert compute("map", args, c0=no, c1=met, c2=met).detail["taken"] == 1
+    assert compute("map", args, c0=no, c1=no, c2=no).value == 0
+    assert compute("map", args, c0=Status.NOT_APPLICABLE, c1=no, c2=met).value == 18
+    assert compute("map", args, c0=met, c1=Status.UNKNOWN).value == 30  # the first holds: later ones do not matter
+    undecided = compute("map", args, c0=no, c1=Status.UNKNOWN, c2=met)
+    assert undecided.value is None and undecided.missing == ("c1",)
+
+
+def test_map_needs_one_form() -> None:
+    ctx = FakeContext({"x": ("enum", None)})
+    parse("map", {"otherwise": 0}, ctx, clean=False)
+    assert ctx.codes() == ["E111"]
+    ctx = FakeContext({"x": ("number", None)})
+    parse("map", {"of": "x", "points": {"a": 1}}, ctx, clean=False)
+    assert ctx.codes() == ["E183"]
+
+
+# ---------------------------------------------------------------------------------------------
+# weighted and group
+
+
+def test_weighted_is_exact_and_traced() -> None:
+    ctx = FakeContext({"a": ("number", "分"[:0] or None), "b": ("number", None)})
+    args = parse("weighted", [{"of": "a", "weight": "60%"}, {"of": "b", "weight": "40%"}], ctx)
+    result = compute("weighted", args, a=F(10), b=F(19, 2))
+    assert result.value == F(98, 10)
+    assert result.steps[0].zh == "10分 × 60% + 9.5分 × 40% = 9.8分"
+    assert compute("weighted", args, a=F(10)).missing == ("b",)
+
+
+def test_weighted_weight_out_of_range_is_e198() -> None:
+    ctx = FakeContext({"a": ("number", None)})
+    parse("weighted", [{"of": "a", "weight": "0%"}], ctx, clean=False)
+    parse("weighted", [{"of": "a", "weight": "120%"}], ctx, clean=False)
+    assert ctx.codes() == ["E198", "E198"]
+
+
+def group_ctx() -> FakeContext:
+    return FakeContext({"a": ("number", None), "b": ("number", None), "c": ("number", None), "g_min": ("param", None)})
+
+
+def test_group_subtotal_cap_and_minimum() -> None:
+    args = parse("group", {"of": ["a", "b", "c"], "cap": 30, "minimum": "g_min"}, group_ctx())
+    assert args.reads() == ("a", "b", "c", "g_min")
+    low = compute("group", args, a=F(8), b=F(6), c=F(4), g_min=F(20))
+    assert low.value == 18
+    assert low.detail["meets_minimum"] is False and low.detail["minimum"] == 20 and low.detail["cap_applied"] is False
+    assert low.steps[-1].zh == "小计 18分，最低要求 20分（未达到）"
+    high = compute("group", args, a=F(20), b=F(10), c=F(5), g_min=F(20))
+    assert high.value == 30 and high.detail["uncapped"] == 35 and high.detail["cap_applied"] is True
+    assert high.steps[1].zh == "超过上限 30分，计 30分"
+    at_cap = compute("group", args, a=F(20), b=F(10), c=F(0), g_min=F(20))
+    assert at_cap.detail["cap_applied"] is False and at_cap.detail["meets_minimum"] is True
+
+
+def test_group_unknown_part_and_unset_minimum() -> None:
+    args = parse("group", {"of": ["a", "b"], "minimum": "g_min"}, group_ctx())
+    part = compute("group", args, a=F(3), g_min=F(1))
+    assert part.value is None and part.missing == ("b",) and part.detail["known_subtotal"] == 3
+    unset = compute("group", args, a=F(3), b=F(4))
+    assert unset.value == 7 and "meets_minimum" not in unset.detail
+    assert unset.steps[-1].zh == "小计 7分，最低要求未设定"
+
+
+def test_group_refuses_a_part_listed_twice_and_a_minimum_above_the_cap() -> None:
+    ctx = group_ctx()
+    parse("group", {"of": ["a", "a"], "cap": 10, "minimum": 12}, ctx, clean=False)
+    assert sorted(ctx.codes()) == ["E112", "E198"]
+
+
+def _brute_bands(spec: list[tuple[int | None, bool, int | None, bool]]) -> tuple[bool, bool]:
+    """(some value in two bands, some value in none) by trying every half-integer in range."""
+    bands = [cp.Band(None if lo is None else F(lo), li, None if hi is None else F(hi), hi_inc, F(0))
+             for lo, li, hi, hi_inc in spec]
+    probes = [F(k, 2) for k in range(-4, 25)]
+    counts = [sum(1 for b in bands if b.holds(x)) for x in probes]
+    return any(c > 1 for c in counts), any(c == 0 for c in counts)
+
+
+def test_bands_overlap_and_gap_checks_agree_with_trying_every_value() -> None:
+    hypothesis = pytest.importorskip("hypothesis")
+    st = hypothesis.strategies
+    end = st.one_of(st.none(), st.integers(0, 10))
+    band = st.tuples(end, st.booleans(), end, st.booleans())
+
+    @hypothesis.settings(max_examples=300, deadline=None)
+    @hypothesis.given(st.lists(band, min_size=1, max_size=4))
+    def check(spec: list[tuple[int | None, bool, int | None, bool]]) -> None:
+        raw = []
+        for lo, li, hi, hi_inc in spec:
+            item: dict[str, Any] = {"points": 1}
+            if lo is not None:
+                item["at_least" if li else "above"] = lo
+            if hi is not None:
+                item["at_most" if hi_inc else "below"] = hi
+            raw.append(item)
+        ctx = FakeContext({"x": ("number", None)})
+        parse("bands", {"of": "x", "bands": raw}, ctx, clean=False)
+        codes = set(ctx.codes())
+        nonempty = [s for s in spec if cp._nonempty(cp.Band(*(None if v is None else F(v) if not isinstance(v, bool) else v
+                                                                for v in s), F(0)))]
+        overlap, gap = _brute_bands(nonempty)
+        assert ("E195" in codes) == overlap, (spec, ctx.problems)
+        if nonempty:
+            assert ("E196" in codes) == gap, (spec, ctx.problems)
+        assert ("E197" in codes) == (len(nonempty) < len(spec) or any(s[0] is None and s[2] is None for s in spec))
+
+    check()
