@@ -27,6 +27,7 @@ from engine.report.outputs import (STDOUT, OutputError, check_output, install_si
                             progress)
 from engine.evaluate.pipeline import (INPUT_FORMATS, STDIN, RowCounts, decide_files, load_pack, parse_overrides,
                              spool_stdin, worker_count)
+from engine.commands.migrate import run_migrate
 from engine.core.problems import DecisionError, EngineError, ProblemsError, has_errors
 from engine.report.problems import PROBLEM_RENDERERS
 from engine.report.text import encode_record, render_text, stream_evaluation_json
@@ -605,6 +606,20 @@ def run_schema(output: str | None) -> int:
     with open_output(output) as out:
         out.write(json.dumps(pack_schema(), ensure_ascii=False, indent=2) + "\n")
     return EXIT["ok"]
+
+
+# ---------------------------------------------------------------------------------------------
+# migrate
+
+
+@main.command()
+@click.argument("pack_path", metavar="PACK", type=click.Path())
+@click.option("--output", "-o", type=click.Path(allow_dash=True), help=_OUTPUT_HELP)
+@click.option("--lang", type=click.Choice(["zh", "en"]), default="zh", show_default=True)
+def migrate(pack_path: str, output: str | None, lang: str) -> None:
+    """Write a format-1 pack as a format-2 pack (docs/format2.md); nothing is written when part of it
+    cannot be converted (E200-E204)."""
+    _command(run_migrate, lang, pack_path=pack_path, output=output, lang=lang)
 
 
 def run() -> None:  # console-script entry point: turn our own errors into messages, not traces

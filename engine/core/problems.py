@@ -134,6 +134,12 @@ CODES: dict[str, str] = {
     "E174": "git revision starts with '-' (would be read as an option)",
     #
     #   E180-E189 format 2 core; E190-E194 values; E195-E199 points; E200-E204 migration
+    #   E200-E204 migration (format 1 converted to format 2, engine/load/format1.py)
+    "E200": "not a format-1 pack that can be converted (format 2 already, or no criteria): nothing converted",
+    "E201": "a format-1 scoring construct that format 2 cannot state yet (named): the pack is not converted",
+    "E202": "a condition reads result_last / result_rank, which format 2 has no value for yet: not converted",
+    "E203": "a parameter or choice has the name of an input or value; format 2 has one namespace: rename one",
+    "E204": "a format-1 scoring choice that format 2 cannot offer as a choice (a list or a number): written into the rule",
     #   E205-E209 variants (pack.extends, engine/load/variants.py)
     "E205": "pack.extends is not a pack file in the same folder (a path, a missing file, a symlink out)",
     "E206": "pack.extends between packs that are not both format 2",

@@ -1,0 +1,489 @@
+"""Migration (issue 12, Must have 10): every format-1 pack in rules/ converted to format 2
+(engine.load.format1), and the two decide identically.
+
+Structural tests check the converted documents now: names, references, thresholds, positions
+(a converted part points at the format-1 line it came from), and that what format 2 cannot state
+yet is a problem (E200-E204), never dropped. The equivalence tests decide every fixture and case
+of each pack's suite, and a generated set (the property tests' strategies), with the format-1
+pipeline and the format-2 pipeline, and demand identical outcomes, statuses, flags and target
+results. Until the format-2 pipeline can decide a converted pack, its equivalence test is
+skipped with the reason naming what is missing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from click.testing import CliRunner
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from cli import main
+from engine.commands.migrate import dump_pack, run_migrate
+from engine.compile.model import CompiledPack, Verdict
+from engine.core.problems import CODES, ProblemsError
+from engine.evaluate.evaluate import Decider
+from engine.evaluate.normalize import normalise
+from engine.evaluate.pipeline import load_pack
+from engine.load.data import RawEntity, load_entities
+from engine.load.format1 import TARGETS_ROOT, Conversion, convert
+from engine.load.yamlsafe import Document, iso_date, load_yaml_file, parse_yaml
+
+from conftest import ROOT
+from test_property import bad_for, good_for
+
+try:  # the format-2 pipeline (h1: engine.compile.build2, engine.evaluate.run2) is landing now
+    from engine.compile.build2 import build2
+    from engine.evaluate.run2 import evaluate2, subject_of
+    FORMAT2_MISSING = ""
+except ImportError as error:  # pragma: no cover - depends on what has landed
+    build2 = evaluate2 = subject_of = None  # type: ignore[assignment]
+    FORMAT2_MISSING = f"the format-2 pipeline is not on main yet ({error})"
+
+RULES = ROOT / "rules"
+PACKS = sorted(p for p in RULES.glob("*.yaml") if not p.name.endswith(".tests.yaml"))
+SCORING = {"yangzhou-zone-evaluation"}
+
+
+def _load(path: Path) -> Document:
+    doc, _ = load_yaml_file(str(path))
+    return doc
+
+
+@functools.cache
+def converted(path: Path) -> Conversion:
+    return convert(_load(path))
+
+
+def _kind(path: Path) -> str:
+    return _load(path).value["pack"]["kind"]
+
+
+def _walk(node: dict[str, Any]):
+    yield node
+    for kind in ("all", "any"):
+        for child in node.get(kind) or []:
+            yield from _walk(child)
+    for child in (node.get("at_least") or {}).get("of") or []:
+        yield from _walk(child)
+    if isinstance(node.get("not"), dict):
+        yield from _walk(node["not"])
+    for case in node.get("cases") or []:
+        yield from _walk(case["then"])
+
+
+def _f1_nodes(node: dict[str, Any], path: tuple[Any, ...] = ("criteria",)):
+    """(path, node) of every format-1 criterion, with its document path."""
+    yield path, node
+    for kind in ("all", "any"):
+        for i, child in enumerate(node.get(kind) or []):
+            yield from _f1_nodes(child, path + (kind, i))
+    for i, child in enumerate((node.get("at_least") or {}).get("of") or []):
+        yield from _f1_nodes(child, path + ("at_least", "of", i))
+    if isinstance(node.get("not"), dict):
+        yield from _f1_nodes(node["not"], path + ("not",))
+    for i, case in enumerate(node.get("cases") or []):
+        yield from _f1_nodes(case["then"], path + ("cases", i, "then"))
+
+
+# ---------------------------------------------------------------------------------------------
+# Structure
+
+
+@pytest.mark.parametrize("path", PACKS, ids=lambda p: p.stem)
+def test_every_pack_converts_or_names_what_format2_lacks(path: Path) -> None:
+    conversion = converted(path)
+    value = conversion.document.value
+    if path.stem in SCORING:
+        # every problem names a construct, at a line of the format-1 file
+        assert conversion.problems, "a scoring pack converted without a word about what format 2 lacks"
+        for problem in conversion.problems:
+            assert problem.code in ("E201", "E202", "E204"), problem.format()
+            assert problem.file == str(path) and problem.line > 1, problem.format()
+            assert problem.message_zh and problem.message_zh != problem.message
+        return
+    assert conversion.problems == [], [p.format() for p in conversion.problems]
+    assert list(value)[:2] == ["format", "pack"] and value["format"] == 2
+    order = ["format", "pack", "inputs", "parameters", "choices", "values", "criteria", "outcomes", "lint"]
+    assert list(value) == [k for k in order if k in value]
+    assert "kind" not in value["pack"]
+    decision = value["outcomes"]["decision"]
+    assert list(value["criteria"]) == [decision]
+
+
+def _names(value: dict[str, Any]) -> set[str]:
+    names = set()
+    for section in ("inputs", "parameters", "choices", "values"):
+        names |= set(value.get(section) or {})
+    for top, node in (value.get("criteria") or {}).items():
+        names.add(top)
+        names |= {n["id"] for n in _walk(node) if "id" in n}
+    return names
+
+
+@pytest.mark.parametrize("path", [p for p in PACKS if p.stem not in SCORING], ids=lambda p: p.stem)
+def test_converted_names_are_unique_and_every_reference_is_defined(path: Path) -> None:
+    conversion = converted(path)
+    value = conversion.document.value
+    seen: list[str] = []
+    for section in ("inputs", "parameters", "values"):
+        seen += list(value.get(section) or {})
+    for top, node in value["criteria"].items():
+        seen += [top] + [n["id"] for n in _walk(node) if "id" in n and n is not node]
+    assert len(seen) == len(set(seen)), sorted(n for n in seen if seen.count(n) > 1)
+    defined = set(seen) | {"as_of"}
+    params = set(value.get("parameters") or {})
+    reads: list[tuple[str, str]] = []
+    for node in _walk(value["criteria"][value["outcomes"]["decision"]]):
+        assert "input" not in (node.get("test") or {})
+        test = node.get("test") or {}
+        if "value" in test:
+            reads.append(("value", test["value"]))
+        if "attested" in test:
+            reads.append(("value", test["attested"]))
+        if "param" in test:
+            reads.append(("param", test["param"]))
+        if "tolerance" in node:
+            reads.append(("param", node["tolerance"]))
+    for name, spec in (value.get("values") or {}).items():
+        for key in ("ratio", "difference"):
+            if key in spec:
+                reads += [("value", v) for v in spec[key].values()]
+        reads += [("value", v) for v in spec.get("sum", [])]
+        if "count" in spec:
+            reads.append(("value", spec["count"]["members"]))
+            if "param" in (spec["count"].get("where") or {}):
+                reads.append(("param", spec["count"]["where"]["param"]))
+    for sort, name in reads:
+        assert name in (params if sort == "param" else defined), (sort, name)
+
+
+def test_huguan_keeps_the_tree_thresholds_cases_and_flags() -> None:
+    path = RULES / "huguan-specialized-town.yaml"
+    old = _load(path).value
+    conversion = converted(path)
+    new = conversion.document.value
+    assert new["outcomes"]["decision"] == "county_specialized_town"
+    assert new["parameters"] == old["parameters"]  # thresholds exactly as written (10亿元, 5000万元 …)
+    assert new["inputs"] == old["inputs"]  # the data's columns keep their names
+    root = new["criteria"]["county_specialized_town"]
+    assert "id" not in root and root["cite"] == "二"
+    # every format-1 criterion is there, in the same place of the tree; the two whose ids are
+    # input names are renamed (one namespace) and the renaming is written in the pack's notes
+    assert conversion.renamed == {"heritage": "heritage_criterion", "environment": "environment_criterion"}
+    assert any("heritage → heritage_criterion" in note for note in new["pack"]["notes"])
+    new_nodes = list(_walk(root))
+    old_nodes = [n for _, n in _f1_nodes(old["criteria"])]
+    assert len(new_nodes) == len(old_nodes)
+    for a, b in zip(old_nodes, new_nodes):
+        if b is not root:
+            assert conversion.renamed.get(a["id"], a["id"]) == b["id"]
+        assert a["title"] == b["title"] and a.get("cite") == b.get("cite")
+        assert a.get("discretionary") == b.get("discretionary")
+        if "test" in a:
+            expected = {("value" if k == "input" else k): v for k, v in a["test"].items()}
+            assert b["test"] == expected
+    cases = root["all"][3]["all"][2]["any"][0]
+    assert cases["cases"][0]["when"] == {"value": "lead_category", "op": "in", "values": ["manufacturing"]}
+    assert cases["cases"][0]["then"]["test"] == {"value": "lead_output", "op": ">=", "param": "manufacturing_output_min"}
+    assert cases["otherwise"] == "not_met"
+    flag = new["outcomes"]["flags"][0]
+    assert flag["id"] == "priority_assessment" and flag["cite"] == "二(五)"
+    assert flag["when"] == {"any": [{"value": "has_tech_centre", "op": "is_true"},
+                                    {"value": "has_distinguished_firm", "op": "is_true"}]}
+
+
+def test_converted_parts_point_at_the_format1_lines() -> None:
+    path = RULES / "huguan-specialized-town.yaml"
+    old = _load(path)
+    new = converted(path).document
+    pairs = [
+        (("criteria", "all", 3, "all", 2, "any", 0, "cases", 0, "then", "test", "param"),
+         ("criteria", "county_specialized_town", "all", 3, "all", 2, "any", 0, "cases", 0, "then", "test", "param")),
+        (("criteria", "all", 3, "all", 2, "any", 0, "cases", 1, "when", "values"),
+         ("criteria", "county_specialized_town", "all", 3, "all", 2, "any", 0, "cases", 1, "when", "values")),
+        (("criteria", "all", 0, "test", "attested"), ("criteria", "county_specialized_town", "all", 0, "test", "attested")),
+        (("criteria", "all", 0, "id"), ("criteria", "county_specialized_town", "all", 0, "id")),
+        (("flags", 0, "when", "any", 1, "input"), ("outcomes", "flags", 0, "when", "any", 1, "value")),
+        (("parameters", "relaxed_output_min", "value"), ("parameters", "relaxed_output_min", "value")),
+        (("criteria", "all", 4, "all", 1, "test", "input"), ("criteria", "county_specialized_town", "all", 4, "all", 1, "test", "value")),
+    ]
+    for old_path, new_path in pairs:
+        assert new_path in new.positions, new_path
+        assert new.positions[new_path] == old.positions[old_path], (old_path, new.positions[new_path])
+    # a problem a later stage reports on the converted pack names the format-1 file and line
+    problem = new.problem("E182", "unknown", ("criteria", "county_specialized_town", "all", 4, "all", 1, "test", "param"))
+    assert problem.file == str(path)
+    assert (problem.line, problem.col) == old.where(("criteria", "all", 4, "all", 1, "test", "param"))
+    # every path of the converted document has a position, none borrowed from the file's start
+    for node_path in _paths(new.value):
+        assert new.where(node_path) != (1, 1), node_path
+
+
+def _paths(value: Any, path: tuple[Any, ...] = ()):
+    yield path
+    if isinstance(value, dict):
+        for k, v in value.items():
+            yield from _paths(v, path + (k,))
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            yield from _paths(v, path + (i,))
+
+
+def test_derived_values_and_unset_parameters_carry_over() -> None:
+    path = RULES / "lianyungang-four-highs.yaml"
+    old = _load(path).value
+    new = converted(path).document.value
+    assert new["values"]["investment_intensity"] == {"label": old["derived"]["investment_intensity"]["label"],
+                                                     "unit": "万元/亩", "ratio": {"of": "investment", "per": "land_area"}}
+    assert new["parameters"]["tax_per_mu_min"]["unset"].startswith("原文只说")
+    assert new["outcomes"]["flags"][0]["when"]["all"][0] == {"value": "investment_intensity", "op": ">=",
+                                                             "param": "investment_intensity_min"}
+    assert new["lint"] == old["lint"]
+
+
+def test_targets_become_dated_criteria_per_year_with_tolerance() -> None:
+    conversion = converted(RULES / "lianyungang-zone-targets.yaml")
+    new = conversion.document.value
+    root = new["criteria"][TARGETS_ROOT]
+    ids = [n["id"] for n in root["all"]]
+    assert ids[:5] == [f"growth_margin_{y}_target" for y in range(2021, 2026)]
+    first = root["all"][0]
+    assert first["due"] == "2021-12-31"
+    assert first["test"] == {"value": "growth_margin_2021", "op": ">=", "param": "growth_margin_min"}
+    assert new["values"]["growth_margin_2021"]["difference"] == {"of": "zone_sales_growth_2021", "minus": "city_sales_growth_2021"}
+    assert "zone_sales_growth" not in new["inputs"] and "zone_sales_growth_2025" in new["inputs"]
+    zones = root["all"][ids.index("zones_over_10yi_target")]
+    assert zones["due"] == "2025-12-31" and zones["test"]["value"] == "zones_over_10yi"
+    assert new["values"]["zones_over_10yi"]["count"]["where"] == {"field": "taxable_sales", "op": ">", "param": "zone_sales_10yi"}
+    assert conversion.renamed["zones_over_10yi__value"] == "zones_over_10yi_target"
+    # tolerance: the node says which parameter; the threshold stays the target's
+    jiangxi = converted(RULES / "jiangxi-park-targets.yaml").document.value
+    green = [n for n in jiangxi["criteria"][TARGETS_ROOT]["all"] if n["id"].startswith("internal_green_ratio")][0]
+    assert green["tolerance"] == "internal_green_ratio_tolerance" and green["test"]["param"] == "internal_green_ratio_target"
+    # a per-year target on a dated parameter reads the value in force on 31 December of each year
+    tancheng = converted(RULES / "tancheng-industrial-targets.yaml").document.value
+    params = tancheng["parameters"]
+    assert params["new_above_scale_min__2020"]["values"] == [{"since": "2020-01-01", "value": "30家"}]
+    assert params["new_above_scale_min__2021"]["values"] == [{"since": "2020-01-01", "value": "30家"}]
+    assert params["new_above_scale_min__2022"]["values"] == [{"since": "2022-01-01", "value": "40家"}]
+    node = [n for n in tancheng["criteria"][TARGETS_ROOT]["all"] if n["id"].startswith("new_above_scale_2022")][0]
+    assert node["test"]["param"] == "new_above_scale_min__2022" and node["due"] == "2022-12-31"
+
+
+def test_a_format2_pack_is_not_converted() -> None:
+    doc = parse_yaml("format: 2\npack: {id: x}\n", "x.yaml")
+    conversion = convert(doc)
+    assert [p.code for p in conversion.problems] == ["E200"] and not conversion.ok
+
+
+def test_migration_codes_are_documented_in_both_languages() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    for code in ("E200", "E201", "E202", "E203", "E204"):
+        assert code in CODES
+        assert re.search(rf"^\| {code} \|", readme, re.M), code
+
+
+# ---------------------------------------------------------------------------------------------
+# certify migrate
+
+
+def test_migrate_writes_a_readable_pack_that_reads_back(tmp_path: Path) -> None:
+    out = tmp_path / "huguan-f2.yaml"
+    result = CliRunner().invoke(main, ["migrate", str(RULES / "huguan-specialized-town.yaml"), "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    text = out.read_text(encoding="utf-8")
+    assert "壶关县县级专业镇认定" in text and "\\u" not in text  # Chinese as written
+    written, _ = load_yaml_file(str(out))
+    assert _plain(written.value) == _plain(converted(RULES / "huguan-specialized-town.yaml").document.value)
+    keys = [line.split(":")[0] for line in text.splitlines() if re.match(r"^[a-z]", line)]
+    assert keys == ["format", "pack", "inputs", "parameters", "criteria", "outcomes"]
+    # a test is one line, as an officer writes it
+    assert "test: {value: lead_output, op: '>=', param: manufacturing_output_min}" in text
+
+
+@pytest.mark.parametrize("path", [p for p in PACKS if p.stem not in SCORING], ids=lambda p: p.stem)
+def test_dump_reads_back_identically(path: Path) -> None:
+    value = converted(path).document.value
+    again = parse_yaml(dump_pack(value, path.name), "again.yaml").value
+    assert _plain(again) == _plain(value)
+
+
+def test_migrate_refuses_what_it_cannot_convert(tmp_path: Path) -> None:
+    out = tmp_path / "yz.yaml"
+    result = CliRunner().invoke(main, ["migrate", str(RULES / "yangzhou-zone-evaluation.yaml"), "-o", str(out),
+                                       "--lang", "en"])
+    assert result.exit_code == 1
+    assert "E20" in result.output and not out.exists()
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("format: 1\npack: {id: x}\n", encoding="utf-8")
+    assert run_migrate(str(bad), str(tmp_path / "o.yaml"), "en") == 1
+
+
+def _plain(value: Any) -> Any:
+    """Decimals and numbers compared by value (YAML gives back what was written)."""
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return str(value)
+    if hasattr(value, "as_tuple"):
+        return str(value)
+    return value
+
+
+# ---------------------------------------------------------------------------------------------
+# Equivalence: the format-1 and the format-2 pipelines decide every entity identically
+
+
+@functools.cache
+def _f1(path: Path, as_of: dt.date, sets: tuple[tuple[str, Any], ...]) -> tuple[CompiledPack, Decider]:
+    overrides = {k: ("test", v) for k, v in sets} or None
+    pack, _ = load_pack(str(path), as_of, overrides)
+    return pack, Decider(pack, "durable")
+
+
+@functools.cache
+def _f2(path: Path, as_of: dt.date, sets: tuple[tuple[str, Any], ...]) -> Any:
+    """The converted pack compiled by the format-2 builder, or pytest.skip naming what is missing."""
+    if FORMAT2_MISSING:
+        pytest.skip(FORMAT2_MISSING)
+    conversion = converted(path)
+    if not conversion.ok:
+        pytest.skip("the converter cannot state this pack in format 2 yet: "
+                    + "; ".join(f"{p.code} {p.message}" for p in conversion.problems))
+    params = conversion.document.value.get("parameters") or {}
+    overrides = {}
+    for name, written in sets:  # a format-1 override of a per-year target's parameter reaches every year
+        for copy_name in [name] + [p for p in params if p.startswith(f"{name}__")]:
+            overrides[copy_name] = ("test", written)
+    try:
+        return build2(conversion.document, b"", as_of, overrides or None)
+    except ProblemsError as error:
+        pytest.skip(f"format 2 cannot decide {path.name} yet: "
+                    + "; ".join(f"{p.code} {p.message}" for p in error.problems[:4]))
+
+
+def _f1_result(pack: CompiledPack, verdict: Verdict) -> dict[str, Any]:
+    statuses = dict(verdict.statuses)
+    targets = {}
+    for t in pack.targets:
+        ident = t["id"]
+        if ident not in statuses:
+            continue
+        value = statuses.pop(t["value_id"], None)
+        status, branch = statuses.pop(ident)
+        targets[ident] = "not_yet_due" if branch == "otherwise" else value[0] if value else status
+    return {"outcome": str(verdict.outcome), "criteria": {k: s for k, (s, _) in statuses.items()},
+            "branches": {k: b for k, (_, b) in statuses.items() if b}, "flags": dict(verdict.flags), "targets": targets}
+
+
+def _f2_result(conversion: Conversion, record: Any, targets: bool) -> dict[str, Any]:
+    back = {new: old for old, new in conversion.renamed.items() if not old.endswith("__value")}
+    criteria, branches, target_results = {}, {}, {}
+    for c in record.criteria:
+        ident = back.get(c.id, c.id)
+        status = str(c.status)
+        if targets and c.id != conversion.document.value["outcomes"]["decision"]:
+            target_results[ident] = "not_yet_due" if status == "not_applicable" else status
+            continue
+        if status == "not_applicable":
+            continue
+        criteria[ident] = status
+        if c.branch:
+            branches[ident] = c.branch
+    return {"outcome": str(record.outcome), "criteria": criteria, "branches": branches,
+            "flags": {n.id: str(n.status) for n in record.notes}, "targets": target_results}
+
+
+def _decide_both(path: Path, entity: RawEntity, as_of: dt.date, sets: tuple[tuple[str, Any], ...] = ()
+                 ) -> tuple[dict[str, Any], dict[str, Any]]:
+    pack2 = _f2(path, as_of, sets)
+    pack1, decider = _f1(path, as_of, sets)
+    verdict = decider.decide(normalise(pack1, entity).values)
+    subject, _ = subject_of(pack2, entity)
+    (record,) = evaluate2(pack2, [subject])
+    targets = _kind(path) == "targets"
+    return _f1_result(pack1, verdict), _f2_result(converted(path), record, targets)
+
+
+def _suite_entities(path: Path) -> list[tuple[str, RawEntity, dt.date, tuple[tuple[str, Any], ...]]]:
+    suite_path = path.with_name(path.stem + ".tests.yaml")
+    suite = _load(suite_path).value
+    default = iso_date(suite.get("as_of")) or dt.date(2024, 6, 30)
+    out = []
+    for rel in suite.get("fixtures") or []:
+        for entity in load_entities(str(suite_path.parent / rel), []):
+            out.append((entity.id, entity, default, ()))
+    for i, case in enumerate(suite.get("cases") or []):
+        fields = dict(case["entity"])
+        ident = str(fields.pop("id", f"case{i}"))
+        entity = RawEntity(str(suite_path), i, ident, fields.pop("name", None), fields)
+        as_of = iso_date(case.get("as_of")) or default
+        out.append((case.get("name", ident), entity, as_of, tuple(sorted((case.get("set") or {}).items()))))
+    return out
+
+
+@pytest.mark.parametrize("path", PACKS, ids=lambda p: p.stem)
+def test_suites_decide_identically_in_format1_and_format2(path: Path) -> None:
+    if path.stem in SCORING:
+        _f2(path, dt.date(2024, 12, 31), ())  # skips naming the constructs format 2 lacks
+    entities = _suite_entities(path)
+    assert entities
+    for name, entity, as_of, sets in entities:
+        old, new = _decide_both(path, entity, as_of, sets)
+        assert new == old, f"{path.name}: {name} (as of {as_of})"
+
+
+def _members(spec: Any) -> st.SearchStrategy[Any]:
+    fields = spec.members or {}
+    record = st.fixed_dictionaries({}, optional={f: st.one_of(good_for_field(s), bad_for(s)) for f, s in fields.items()})
+    return st.lists(record.map(lambda r: {"name": "成员", **r}), max_size=6)
+
+
+def good_for_field(spec: Any) -> st.SearchStrategy[Any]:
+    if spec.type in ("money", "area", "percent", "count"):
+        return st.sampled_from([0, 1, 5, 9, 10, 11, 49, 50, 51, 99, 100, 101, "10亿元", "1亿元", "9999万元"])
+    return good_for(None, spec)[None]  # type: ignore[arg-type]
+
+
+@functools.cache
+def _strategies(path: Path, as_of: dt.date) -> dict[str, st.SearchStrategy[Any]]:
+    pack, _ = _f1(path, as_of, ())
+    out = {}
+    for name, spec in pack.inputs.items():
+        if spec.derived is not None:
+            continue
+        if spec.type == "members":
+            out[name] = _members(spec)
+        else:
+            out[name] = st.one_of(good_for(pack, spec)[None], good_for(pack, spec)[None], bad_for(spec))
+    return out
+
+
+GENERATED_AS_OF = {"jiangxi-park-targets": dt.date(2016, 3, 1), "jiangxi-small-loan": dt.date(2015, 6, 30),
+                   "tancheng-industrial-targets": dt.date(2022, 6, 30), "yangzhou-zone-targets": dt.date(2026, 1, 1),
+                   "huguan-town-targets": dt.date(2025, 3, 1)}
+
+
+@pytest.mark.parametrize("path", PACKS, ids=lambda p: p.stem)
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow,
+                                                                  HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_generated_entities_decide_identically(path: Path, data: st.DataObject) -> None:
+    as_of = GENERATED_AS_OF.get(path.stem, dt.date(2024, 6, 30))
+    if path.stem in SCORING:
+        _f2(path, dt.date(2024, 12, 31), ())
+    _f2(path, as_of, ())  # skip before drawing when format 2 cannot decide the pack
+    strategies = _strategies(path, as_of)
+    fields = data.draw(st.fixed_dictionaries({}, optional=strategies), label="fields")
+    entity = RawEntity("generated", 1, "G1", None, fields)
+    old, new = _decide_both(path, entity, as_of)
+    assert new == old, f"fields: {fields!r}"
