@@ -410,24 +410,281 @@ class _Targets:
 
 
 # ---------------------------------------------------------------------------------------------
-# Scoring (filled in below)
+# Scoring
+
+# Format-1 scoring choices and their defaults (engine.evaluate.scoring.CHOICES; the load stage
+# may not import it). Options are written as format-2 choice options.
+SCORING_DEFAULTS: dict[str, Any] = {"rank_ties": "shared", "rank_floor": 0, "missing_value": "zero",
+                                    "award_pass_down": True, "total_ties": "split", "tie_break": [],
+                                    "step_rounding": "whole"}
+CHOICE_FORMS: dict[str, tuple[dict[str, Any], dict[str, dict[str, str]]]] = {
+    "rank_ties": ({"zh": "同一指标完成值相同时的名次", "en": "places when values tie"},
+                  {"shared": {"zh": "并列,其后名次顺延(1、2、2、4)", "en": "shared, next place skipped (1, 2, 2, 4)"},
+                   "dense": {"zh": "并列,其后名次连续(1、2、2、3)", "en": "shared, next place follows (1, 2, 2, 3)"}}),
+    "award_pass_down": ({"zh": "不参加评优的集中区的奖励名额是否顺延", "en": "whether an excluded entity's award passes down"},
+                        {"pass_down": {"zh": "由后一名递补", "en": "passes to the next eligible entity"},
+                         "vacant": {"zh": "名额空缺", "en": "left vacant"}}),
+    "step_rounding": ({"zh": "不足一个计量单位的部分是否计分", "en": "whether part of a step counts"},
+                      {"whole": {"zh": "只计整数单位", "en": "whole steps only"},
+                       "proportional": {"zh": "按比例计分", "en": "in proportion"}}),
+}
+INCLUDE = {"[": "at_least", "(": "above", "]": "at_most", ")": "below"}
 
 
-def _scoring(out: _Out, doc: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
-    return _Scoring(out, doc).run(), {}
+def _condition_node(raw: Any) -> dict[str, Any]:
+    """A condition (test, all/any/not of conditions) as a criterion node without ids."""
+    if isinstance(raw, dict):
+        for kind in ("all", "any"):
+            if kind in raw and "op" not in raw:
+                return {kind: [_condition_node(c) for c in raw[kind]]}
+        if "not" in raw:
+            return {"not": _condition_node(raw["not"])}
+    return {"test": raw}
 
 
 class _Scoring:
     def __init__(self, out: _Out, doc: dict[str, Any]):
         self.out = out
         self.doc = doc
+        self.inputs = _copy_section(out, doc, "inputs")
+        self.params = _copy_section(out, doc, "parameters")
+        self.values = _derived(out, doc)
+        self.choices: dict[str, Any] = {}
+        self.criteria: dict[str, Any] = {}
+        self.notes: list[str] = []
+        settings = {name: (spec or {}).get("value") for name, spec in (doc.get("choices") or {}).items()}
+        self.settings = {**SCORING_DEFAULTS, **settings}
+        self.within = (doc.get("cohort") or {}).get("by")
+
+    def name(self, wanted: str) -> str:
+        taken = set(self.inputs) | set(self.params) | set(self.values) | set(self.choices) | set(self.criteria)
+        new, n = wanted, 2
+        while new in taken:
+            new, n = f"{wanted}_{n}", n + 1
+        return new
+
+    def value(self, name: str, src: Path, label: Any, op: str, args: Any, cite: Any = None) -> None:
+        spec: dict[str, Any] = {"label": copy.deepcopy(label), "unit": "分"}
+        if cite:
+            spec["cite"] = cite
+        spec[op] = args
+        self.values[name] = spec
+        self.out.mirror(("values", name), src)
+        self.out.at(("values", name, "label"), src + (("title",) if "title" in _get(self.doc, src) else ()))
+
+    def scoring_choices(self) -> None:
+        out, raw = self.out, self.doc.get("choices") or {}
+        for name, (label, options) in CHOICE_FORMS.items():
+            setting = self.settings[name]
+            default = {True: "pass_down", False: "vacant"}.get(setting, setting) if name == "award_pass_down" else setting
+            reason = (raw.get(name) or {}).get("note") or "格式1默认值 (format-1 default)"
+            self.choices[name] = {"label": label, "options": copy.deepcopy(options), "default": default, "reason": reason}
+            out.mirror(("choices", name), ("choices", name) if name in raw else ("pack",))
+        for name in ("missing_value",):
+            out.problem("E201", ("choices", name) if name in raw else ("pack", "kind"),
+                        f"missing_value: {self.settings[name]} (a missing figure scores 0 and the rank is provisional, or the "
+                        "entity is left out of the ranking) has no format-2 form yet: format 2 makes a value with a missing "
+                        "operand unknown",
+                        f"missing_value: {self.settings[name]}（缺数据的分项记0分、名次暂定，或不参加排名）在格式2中尚无对应写法："
+                        "格式2中缺少操作数的计算值为未知")
+        if self.settings["total_ties"] == "split" and (self.doc.get("awards") or {}).get("by_cohort"):
+            out.problem("E204", ("choices", "total_ties") if "total_ties" in raw else ("awards",),
+                        "total_ties: split (entities still tied share the awards of the places they occupy) has no "
+                        "format-2 form yet in outcomes.awards",
+                        "total_ties: split（总分仍并列者平分所占名次的奖金）在格式2的 outcomes.awards 中尚无对应写法")
+        floor = self.settings["rank_floor"]
+        self.notes.append(f"由格式1转换：rank_floor={floor}、tie_break={self.settings['tie_break']} 已直接写入各排名规则"
+                          "（格式2的待定选项只能是名称，不能是数字或列表）")
+
+    def rank_points(self, rank: dict[str, Any]) -> dict[str, Any]:
+        args: dict[str, Any] = {"of": rank["input"]}
+        if self.within:
+            args["within"] = self.within
+        args["order"] = rank.get("order", "higher_first")
+        args["full"] = rank["full"]
+        args["step"] = rank["step"]
+        floor = rank.get("floor", self.settings["rank_floor"])
+        if floor not in (None, "none"):
+            args["floor"] = floor
+        ties = rank.get("ties")
+        args["ties"] = ties if ties is not None else {"choice": "rank_ties"}
+        return args
+
+    def bands(self, raw: dict[str, Any]) -> dict[str, Any]:
+        out = []
+        for tier in raw["tiers"]:
+            include = tier.get("include", "[)")
+            band: dict[str, Any] = {}
+            if "from" in tier:
+                band[INCLUDE[include[0]]] = tier["from"]
+            if "to" in tier:
+                band[INCLUDE[include[1]]] = tier["to"]
+            band["points"] = tier["points"]
+            out.append(band)
+        return {"of": raw["input"], "bands": out}
+
+    def part(self, raw: dict[str, Any], src: Path, name: str, label: Any, cite: Any, base: str | None = None) -> list[str]:
+        """The values of one indicator or weighted part: one named `name`, or (items with
+        per-unit steps) several named after `base` and their inputs, to be added up."""
+        if "rank" in raw:
+            self.value(name, src, label, "rank_points", self.rank_points(raw["rank"]), cite)
+            return [name]
+        if "bands" in raw:
+            self.value(name, src, label, "bands", self.bands(raw["bands"]), cite)
+            return [name]
+        base = base or name
+        items = raw.get("items") or []
+        plain = [i for i in items if "per" not in i]
+        stepped = [(n, i) for n, i in enumerate(items) if "per" in i]
+        names = []
+        if plain:
+            plain_name = name if not stepped else self.name(f"{base}_items")
+            self.value(plain_name, src + ("items",), label, "items",
+                       {"items": [{"of": i["input"], "points": i["points"]} for i in plain]}, cite)
+            names.append(plain_name)
+        for n, item in stepped:
+            item_name = name if len(items) == 1 else self.name(f"{base}_{item['input']}")
+            steps = item.get("steps")
+            args = {"of": item["input"], "per": item["per"], "points": item["points"],
+                    "steps": steps if steps is not None else {"choice": "step_rounding"}}
+            item_label = (self.inputs.get(item["input"]) or {}).get("label", label)
+            self.value(item_name, src + ("items", n), item_label, "per_unit", args, cite)
+            names.append(item_name)
+        return names
+
+    def indicator(self, ind: dict[str, Any], i: int) -> str:
+        """An indicator's points: its parts (weighted, or added up), then its cap and minimum."""
+        src = ("indicators", i)
+        name, title, cite = ind["id"], ind.get("title", {"zh": ind["id"]}), ind.get("cite")
+        group: dict[str, Any] = {}
+        if "cap" in ind:
+            group["cap"] = ind["cap"]
+        if "min_points" in ind:
+            group["minimum"] = ind["min_points"]
+        if "weighted" in ind:
+            inner = self.name(f"{name}_weighted") if group else name
+            parts = []
+            for j, p in enumerate(ind["weighted"]):
+                part_names = self.part(p, src + ("weighted", j), self.name(p["id"]), p.get("title", {"zh": p["id"]}), cite)
+                parts.append({"of": self.sum_of(part_names, src + ("weighted", j), p), "weight": p["weight"]})
+            self.value(inner, src, title, "weighted", parts, cite)
+            part_names = [inner]
+        else:
+            single = len(ind.get("items") or [None]) == 1 or "items" not in ind or all("per" not in x for x in ind["items"])
+            own = self.name(f"{name}_points") if group and single else name
+            part_names = self.part(ind, src, own, title, cite, base=name)
+            if part_names == [own] and own != name and "items" in self.values[own] and set(group) == {"cap"}:
+                # items take their cap themselves (docs/format2.md: `{items: [...], cap: 10}`)
+                spec = self.values.pop(own)
+                spec["items"]["cap"] = group["cap"]
+                self.values[name] = spec
+                self.out.mirror(("values", name), src)
+                self.out.at(("values", name, "items", "items"), src + ("items",))
+                self.out.at(("values", name, "items", "cap"), src + ("cap",))
+                part_names = [name]
+        if part_names != [name]:
+            self.value(name, src, title, "group", {"of": part_names, **group}, cite)
+            self.out.at(("values", name, "group", "cap"), src + ("cap",))
+            self.out.at(("values", name, "group", "minimum"), src + ("min_points",))
+        return name
+
+    def sum_of(self, names: list[str], src: Path, raw: dict[str, Any]) -> str:
+        if len(names) == 1:
+            return names[0]
+        total = self.name(f"{raw['id']}_sum")
+        self.value(total, src, raw.get("title", {"zh": raw["id"]}), "group", {"of": names})
+        return total
 
     def run(self) -> dict[str, Any]:
-        out = self.out
-        out.problem("E201", ("indicators",),
-                    "format-1 scoring packs are not converted yet",
-                    "格式1评分规则包暂不能转换")
-        return {"format": 2, "pack": _pack(out, self.doc)}
+        doc, out = self.doc, self.out
+        self.scoring_choices()
+        if isinstance(doc.get("criteria"), dict):
+            root = doc["criteria"]
+            self.criteria[root["id"]] = _node(out, root, ("criteria",), ("criteria", root["id"]), top=True)
+        indicators = [self.indicator(ind, i) for i, ind in enumerate(doc.get("indicators") or [])]
+        total_spec = doc.get("total") or {}
+        total = self.name("total")
+        self.value(total, ("total",), {"zh": "综合评价总分", "en": "total score"}, "group", {"of": indicators},
+                   total_spec.get("cite"))
+        vetoes = doc.get("vetoes") or []
+        last, barred = [], []
+        for i, veto in enumerate(vetoes):
+            node: dict[str, Any] = {"title": copy.deepcopy(veto["title"])}
+            if veto.get("cite"):
+                node["cite"] = veto["cite"]
+            node.update(_condition_node(_condition(out, veto["when"], ("vetoes", i, "when"), ("criteria", veto["id"], "when"))))
+            self.criteria[veto["id"]] = node
+            out.mirror(("criteria", veto["id"]), ("vetoes", i))
+            (last if veto.get("effect") == "last_place" else barred).append(veto["id"])
+        rank: dict[str, Any] = {"of": total}
+        if self.within:
+            rank["within"] = self.within
+        rank["order"] = "higher_first"
+        if self.settings["tie_break"]:
+            rank["tie_break"] = list(self.settings["tie_break"])
+        if last:
+            rank["last"] = last[0] if len(last) == 1 else None
+            if len(last) > 1:
+                either = self.name("placed_last")
+                self.criteria[either] = {"title": {"zh": "列为最后一名", "en": "placed last"},
+                                         "any": [{"criterion": v} for v in last]}
+                out.mirror(("criteria", either), ("vetoes",))
+                rank["last"] = either
+        place = self.name("place")
+        self.value(place, ("total",), {"zh": "综合评价名次", "en": "place"}, "rank", rank, (doc.get("cohort") or {}).get("cite"))
+        self.values[place]["unit"] = "名"
+        outcomes: dict[str, Any] = {}
+        if isinstance(doc.get("criteria"), dict):
+            outcomes["decision"] = doc["criteria"]["id"]
+            out.mirror(("outcomes", "decision"), ("criteria", "id"))
+        awards_raw = doc.get("awards")
+        if awards_raw:
+            awards: dict[str, Any] = {"place": place}
+            if barred:
+                eligible = self.name("award_eligible")
+                node = {"title": {"zh": "可参加评优", "en": "may take an award"}}
+                if awards_raw.get("cite"):
+                    node["cite"] = awards_raw["cite"]
+                kids = [{"not": {"criterion": v}} for v in barred]
+                node.update(kids[0] if len(kids) == 1 else {"all": kids})
+                self.criteria[eligible] = node
+                out.mirror(("criteria", eligible), ("vetoes",))
+                awards["eligible"] = eligible
+            awards["pass_down"] = {"choice": "award_pass_down"}
+            for key in ("cite", "total"):
+                if key in awards_raw:
+                    awards[key] = awards_raw[key]
+            awards["by_group"] = copy.deepcopy(awards_raw.get("by_cohort") or {})
+            outcomes["awards"] = awards
+            out.mirror(("outcomes", "awards"), ("awards",))
+            out.mirror(("outcomes", "awards", "by_group"), ("awards", "by_cohort"))
+        if doc.get("consequences"):
+            outcomes["consequences"] = [_note_rule(out, c, ("consequences", i), ("outcomes", "consequences", i))
+                                        for i, c in enumerate(doc["consequences"])]
+            out.at(("outcomes", "consequences"), ("consequences",))
+        out.at(("outcomes",), ("awards",) if awards_raw else ("pack",))
+        pack = _pack(out, doc)
+        cohort = doc.get("cohort") or {}
+        if cohort.get("note"):
+            self.notes.insert(0, str(cohort["note"]))
+        if self.notes:
+            pack["notes"] = list(pack.get("notes") or []) + self.notes
+        parts = {"format": 2, "pack": pack, "inputs": self.inputs, "parameters": self.params, "choices": self.choices,
+                 "values": self.values, "criteria": self.criteria, "outcomes": outcomes,
+                 "lint": copy.deepcopy(doc.get("lint"))}
+        if "lint" in doc:
+            out.mirror(("lint",), ("lint",))
+        return _assemble(out, parts)
+
+
+def _get(value: Any, path: Path) -> Any:
+    for part in path:
+        value = value[part]
+    return value
+
+
+def _scoring(out: _Out, doc: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
+    return _Scoring(out, doc).run(), {}
 
 
 # ---------------------------------------------------------------------------------------------
