@@ -36,14 +36,14 @@ from engine.load.format1 import TARGETS_ROOT, Conversion, convert
 from engine.load.yamlsafe import Document, iso_date, load_yaml_file, parse_yaml
 
 from conftest import ROOT
-from test_property import UNITS, bad_for, good_for
+from test_property import UNITS, bad_for, good_for, thresholds_of
 
 try:  # the format-2 pipeline (h1: engine.compile.build2, engine.evaluate.run2) is landing now
     from engine.compile.build2 import build2
-    from engine.evaluate.run2 import evaluate2, subject_of
+    from engine.evaluate.run2 import Runner, evaluate2, subject_of
     FORMAT2_MISSING = ""
 except ImportError as error:  # pragma: no cover - depends on what has landed
-    build2 = evaluate2 = subject_of = None  # type: ignore[assignment]
+    build2 = evaluate2 = subject_of = Runner = None  # type: ignore[assignment]
     FORMAT2_MISSING = f"the format-2 pipeline is not on main yet ({error})"
 
 RULES = ROOT / "rules"
@@ -350,6 +350,37 @@ def _f1(path: Path, as_of: dt.date, sets: tuple[tuple[str, Any], ...]) -> tuple[
     return pack, Decider(pack, "durable")
 
 
+TOLERANCE_PROBE = """\
+format: 2
+pack: {id: tolerance-probe, version: "1.0.0", entity: park, title: {zh: 容差探测, en: tolerance probe}}
+inputs:
+  ratio: {type: percent, unit: "%", label: {zh: 绿地率, en: green ratio}}
+parameters:
+  ratio_min: {value: 20%, cite: 一, label: {zh: 绿地率目标, en: target}}
+  ratio_tolerance: {unset: 原文未给出, cite: 一, label: {zh: 容差, en: tolerance}}
+criteria:
+  close_to: {title: {zh: 接近目标, en: close to the target}, tolerance: ratio_tolerance,
+             test: {value: ratio, op: ">=", param: ratio_min}}
+outcomes: {decision: close_to}
+"""
+
+
+@functools.cache
+def _format2_tolerance_gap() -> str:
+    """Why format 2 cannot decide a `tolerance:` node as format 1 does, or "" when it can: with
+    the tolerance unset, 30% against 20% is unknown in format 1 (the bar is target − tolerance)."""
+    doc = parse_yaml(TOLERANCE_PROBE, "tolerance-probe.yaml")
+    try:
+        pack = build2(doc, b"", dt.date(2024, 6, 30))
+    except ProblemsError as error:
+        return "format 2 refuses `tolerance:` on a criterion: " + "; ".join(p.message for p in error.problems)
+    subject, _ = subject_of(pack, RawEntity("probe", 1, "P", None, {"ratio": "30%"}))
+    (record,) = evaluate2(pack, [subject])
+    status = {c.id: str(c.status) for c in record.criteria}.get("close_to")
+    return "" if status == "unknown" else (
+        f"format 2 does not apply `tolerance:` yet (an unset tolerance decided {status}, not unknown)")
+
+
 @functools.cache
 def _f2(path: Path, as_of: dt.date, sets: tuple[tuple[str, Any], ...]) -> Any:
     """The converted pack compiled by the format-2 builder, or pytest.skip naming what is missing."""
@@ -359,13 +390,18 @@ def _f2(path: Path, as_of: dt.date, sets: tuple[tuple[str, Any], ...]) -> Any:
     if not conversion.ok:
         pytest.skip("the converter cannot state this pack in format 2 yet: "
                     + "; ".join(f"{p.code} {p.message}" for p in conversion.problems))
+    uses_tolerance = any("tolerance" in node for top in (conversion.document.value.get("criteria") or {}).values()
+                         for node in _walk(top))
+    if uses_tolerance and _format2_tolerance_gap():
+        pytest.skip(f"{path.name}: {_format2_tolerance_gap()}")
     params = conversion.document.value.get("parameters") or {}
     overrides = {}
     for name, written in sets:  # a format-1 override of a per-year target's parameter reaches every year
         for copy_name in [name] + [p for p in params if p.startswith(f"{name}__")]:
             overrides[copy_name] = ("test", written)
     try:
-        return build2(conversion.document, b"", as_of, overrides or None)
+        pack = build2(conversion.document, b"", as_of, overrides or None)
+        return pack, Runner(pack, "durable")  # one durable ruleset per pack, as for format 1
     except ProblemsError as error:
         missing = sorted({f"{p.code} {p.message}" for p in error.problems})
         pytest.skip(f"format 2 cannot decide {path.name} yet: " + "; ".join(missing))
@@ -410,11 +446,11 @@ def _f2_result(conversion: Conversion, record: Any, targets: bool) -> dict[str, 
 
 def _decide_both(path: Path, entity: RawEntity, as_of: dt.date, sets: tuple[tuple[str, Any], ...] = ()
                  ) -> tuple[dict[str, Any], dict[str, Any]]:
-    pack2 = _f2(path, as_of, sets)
+    pack2, runner = _f2(path, as_of, sets)
     pack1, decider = _f1(path, as_of, sets)
     verdict = decider.decide(normalise(pack1, entity).values)
     subject, _ = subject_of(pack2, entity)
-    (record,) = evaluate2(pack2, [subject])
+    (record,) = runner.evaluate([subject])
     targets = _kind(path) == "targets"
     return _f1_result(pack1, verdict), _f2_result(converted(path), record, targets)
 
@@ -471,6 +507,10 @@ def _strategies(path: Path, as_of: dt.date) -> dict[str, st.SearchStrategy[Any]]
         elif spec.unit is not None and spec.unit.name not in UNITS.get(spec.unit.dimension, {}):
             # a unit the property tests do not spell (个月): around the thresholds, plus junk
             out[name] = st.one_of(st.integers(0, 60), st.sampled_from(["24个月", "25个月", "两年", ""]), bad_for(spec))
+        elif spec.type in ("money", "area", "percent", "count") and not thresholds_of(pack, name):
+            # compared only through a derived value (a ratio, a difference): plain amounts, zero included
+            out[name] = st.one_of(st.integers(0, 2000), st.sampled_from([0, "0", 1, 100, 200, 500]),
+                                  st.integers(-50, 50) if spec.signed else st.just(7), bad_for(spec))
         else:
             out[name] = st.one_of(good_for(pack, spec)[None], good_for(pack, spec)[None], bad_for(spec))
     return out
