@@ -139,7 +139,7 @@ CODES: dict[str, str] = {
     "E201": "a format-1 scoring construct that format 2 cannot state yet (named): the pack is not converted",
     "E202": "a condition reads result_last / result_rank, which format 2 has no value for yet: not converted",
     "E203": "a parameter or choice has the name of an input or value; format 2 has one namespace: rename one",
-    "E204": "a format-1 scoring choice that format 2 cannot offer as a choice (a list or a number): written into the rule",
+    "E204": "a format-1 award rule format 2 cannot state yet (total_ties: split, tied entities sharing awards): not converted",
     #   E205-E209 variants (pack.extends, engine/load/variants.py)
     "E205": "pack.extends is not a pack file in the same folder (a path, a missing file, a symlink out)",
     "E206": "pack.extends between packs that are not both format 2",
