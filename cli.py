@@ -25,9 +25,11 @@ from engine import ENGINE_VERSION
 from engine.evaluate.evaluate import ENGINES
 from engine.report.outputs import (STDOUT, OutputError, check_output, install_signal_handlers, open_output, output_path,
                             progress)
-from engine.evaluate.pipeline import (INPUT_FORMATS, STDIN, RowCounts, decide_files, load_pack, parse_overrides,
-                             spool_stdin, worker_count)
 from engine.commands.migrate import run_migrate
+from engine.compile.build2 import check_pack2
+from engine.evaluate.pipeline import (INPUT_FORMATS, STDIN, RowCounts, decide_files, decide_files2, load_pack, load_pack2,
+                                      pack_format, parse_overrides, spool_stdin, worker_count)
+from engine.report.format2_views import render_text2, write_json2
 from engine.core.problems import DecisionError, EngineError, ProblemsError, has_errors
 from engine.report.problems import PROBLEM_RENDERERS
 from engine.report.text import encode_record, render_text, stream_evaluation_json
@@ -210,6 +212,8 @@ def run_validate(paths: tuple[str, ...], fmt: str, strict: bool, lang: str, show
         raise click.UsageError(f"no such file or folder: {missing[0]}")
     for file in files:
         doc, _, found = validate_file(file)
+        if doc is not None and isinstance(doc.value, dict) and doc.value.get("format") == 2 and not has_errors(found):
+            found = check_pack2(doc)  # format 2: also what parsing the values and the stages finds
         problems.extend(apply_ignores(doc, found) if doc is not None else found)
     ignored = sum(1 for p in problems if p.severity == IGNORED)
     problems = [p for p in problems if show_ignored or p.severity != IGNORED]
@@ -268,6 +272,9 @@ def run_evaluate(pack_path: str, data: tuple[str, ...], as_of: str | None, fmt: 
         raise click.UsageError("--format xlsx writes a file: add -o FILE.xlsx (or -o - for standard output)")
     date = _as_of(as_of, lang)
     overrides = _overrides(sets, override_files, lang)
+    if pack_format(pack_path) == 2:
+        return _evaluate2(pack_path, data, date, overrides, fmt, lang, engine, output, workers, what_it_takes,
+                          input_format, view)
     pack = _pack(pack_path, date, overrides, lang)
     workers = _workers(workers, lang)
     files = _data(data, input_format)
@@ -291,6 +298,45 @@ def run_evaluate(pack_path: str, data: tuple[str, ...], as_of: str | None, fmt: 
             else:
                 render_text(records, out, lang, pack.meta.title, view=view or "auto",
                             param_labels={name: p.label for name, p in pack.params.items()})
+    return _finish(problems, counts, lang)
+
+
+def _pack2(path: str, date: dt.date, overrides: dict[str, Any], lang: str = "en") -> Any:
+    """The compiled format-2 pack, or its problems on stderr and exit 4 (nothing is decided)."""
+    try:
+        pack = load_pack2(path, date, overrides)
+    except ProblemsError as error:
+        PROBLEM_RENDERERS["text"](error.problems, sys.stderr, lang)
+        if _only_overrides(error.problems, path):
+            _stop("usage", "--set / --overrides 有错误，未作判定" if lang == "zh" else
+                  "--set / --overrides has errors; nothing was decided")
+        _stop("bad_pack", f"规则包 {path} 有错误，未作判定" if lang == "zh" else
+              f"the rule pack {path} has errors; nothing was decided")
+    if pack.warnings:
+        PROBLEM_RENDERERS["text"](pack.warnings, sys.stderr, lang)
+    return pack
+
+
+def _evaluate2(pack_path: str, data: tuple[str, ...], date: dt.date, overrides: dict[str, Any], fmt: str, lang: str,
+               engine: str, output: str | None, workers: int, what_it_takes: bool, input_format: str | None,
+               view: str | None) -> int:
+    """`certify evaluate` on a format-2 pack: text (zh/en) or JSON."""
+    if fmt not in ("text", "json"):
+        raise click.UsageError("format-2 packs are shown as text or json for now (--format csv/xlsx: not yet)")
+    if what_it_takes:
+        raise click.UsageError("--what-it-takes is not available for format-2 packs yet")
+    if workers != 1:
+        _say("注意: 格式 2 规则包在一个进程中判定" if lang == "zh" else "note: format-2 packs are decided in one process")
+    pack = _pack2(pack_path, date, overrides, lang)
+    files = _data(data, input_format)
+    problems: list[Any] = []
+    counts = RowCounts()
+    records = list(decide_files2(pack, files, engine, problems, read=_read_options(), counts=counts))
+    with open_output(output) as out:
+        if fmt == "json":
+            write_json2(records, problems, out, rows=counts)
+        else:
+            render_text2(records, pack, out, lang, view=view or "auto")
     return _finish(problems, counts, lang)
 
 

@@ -865,9 +865,12 @@ def _alpha_stack(patterns: list[list[dict[str, Any]]]) -> tuple[int, int]:
 
 
 def emit_ruleset(
-    pack: CompiledPack,
+    pack: CompiledPack, decision: bool = True,
 ) -> tuple[dict[str, Any], dict[str, tuple[str, str, str, str | None]]]:
     """The durable-rules ruleset, and for each rule name: (what, id, status, branch).
+
+    `decision=False` (a format-2 stage, engine.compile.build2): the root is only a list of the
+    stage's criteria, each decided as a unit of its own; no rule decides the root itself.
 
     Sets `pack.rule_groups`: how many facts (one per group) the adapter asserts per entity."""
     exprs = Exprs(pack.tests)
@@ -916,9 +919,10 @@ def emit_ruleset(
             visit(child, applicable, False)
 
     visit(pack.root, TRUE, True)
-    start_unit()
-    for outcome_status, e in zip((MET, NOT_MET, UNKNOWN), exprs.of(pack.root)):
-        add("decision", pack.root.id or "root", outcome_status, None, e)
+    if decision:
+        start_unit()
+        for outcome_status, e in zip((MET, NOT_MET, UNKNOWN), exprs.of(pack.root)):
+            add("decision", pack.root.id or "root", outcome_status, None, e)
     for flag in pack.flags:
         start_unit()
         for status, e in zip((MET, NOT_MET, UNKNOWN), exprs.of(flag.when)):

@@ -17,7 +17,7 @@ SEVERITY_ZH = {"error": "错误", "warning": "警告", "note": "提示", "ignore
 # Kinds and dimensions in Chinese messages (officers do not read `money` or `enum`).
 KIND_ZH = {"money": "金额", "count": "数量", "percent": "百分比", "area": "面积", "date": "日期", "enum": "枚举（选项）",
            "boolean": "是/否", "attestation": "承诺/证明", "text": "文字", "members": "成员列表", "derived": "派生值",
-           "ratio": "比值", "None": "未知"}
+           "ratio": "比值", "points": "分值", "None": "未知"}
 
 
 def kind_zh(kind: object) -> str:
@@ -134,6 +134,13 @@ CODES: dict[str, str] = {
     "E174": "git revision starts with '-' (would be read as an option)",
     #
     #   E180-E189 format 2 core; E190-E194 values; E195-E199 points; E200-E204 migration
+    "E180": "format 2: values or criteria defined in terms of each other (the cycle is named: a → b → a)",
+    "E181": "format 2: a name defined twice (inputs, parameters, choices, values, criteria share one namespace)",
+    "E182": "format 2: unknown name (or option), with did-you-mean",
+    "E183": "format 2: a name of the wrong sort here (a criterion where a number is needed …)",
+    "E184": "format 2: unit dimensions do not match (money compared with a percent …)",
+    "E189": "format 2: a construct of the design not built yet (the message names it)",
+    "W180": "format 2: the evaluation date is outside the pack's effective..until window",
     #   E200-E204 migration (format 1 converted to format 2, engine/load/format1.py)
     "E200": "not a format-1 pack that can be converted (format 2 already, or no criteria): nothing converted",
     "E201": "a format-1 scoring construct that format 2 cannot state yet (named): the pack is not converted",

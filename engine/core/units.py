@@ -33,6 +33,7 @@ _SIMPLE: dict[str, tuple[str, Fraction]] = {
     "个百分点": ("percent", Fraction(1)),
     "百分点": ("percent", Fraction(1)),
     "倍": ("ratio", Fraction(1)),
+    "分": ("points", Fraction(1)),  # format 2: points are a unit of their own dimension
 }
 # Count units all share one dimension: a "家" of firms and a "个" of platforms are both counts.
 # A period counted in whole months (a loan term "不超过两年" is 24个月) is a count too.

@@ -1,0 +1,605 @@
+"""Compile stage, format 2: a loaded `Document` becomes a `Pack2` (engine.compile.model2).
+
+What happens, in order:
+
+1. the document is checked (engine.validate.format2: schema, one namespace, references of
+   criteria and outcomes); errors stop here;
+2. parameters are resolved on the as-of date, `--set` applied to parameters and choices;
+3. each value is parsed by the parser of its one operation (`OPS`, engine.compile.ops), which
+   asks this builder — the `ParseContext` — for references, amounts and units;
+4. the dependency graph of values and criteria is built from what each reads; a cycle is E180
+   naming it; each name gets its phase (values even, criteria odd: a criterion reading a value
+   comes after it, a value reading a criterion comes after that);
+5. the criteria (and flags, consequences) of each odd phase are compiled by the format-1 compiler
+   into one durable ruleset, the values and earlier criteria they read being slots like inputs.
+
+The variants merge (the lead's `extends`) runs before this, so it takes a Document, not a path.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import hashlib
+from fractions import Fraction
+from typing import Any
+
+import engine.compile.points  # noqa: F401  (fills OPS with the points operations)
+import engine.compile.values  # noqa: F401  (fills OPS with the value operations)
+from engine.compile.compile import (CompileError, emit_ruleset, parse_param_value, resolve_param, slot_fits,
+                                    slot_message)
+from engine.compile.model import MET, NOT_MET, CompiledPack, Flag, InputSpec, Node, PackMeta, ParamSpec, Test
+from engine.compile.model2 import (CASES_BODY, Applicability, ChoiceDef, CriteriaStage, NoteRule, Pack2, PackMeta2, ValueDef)
+from engine.compile.ops import OPS, OpArgs, Path
+from engine.compile.targets import member_specs
+from engine.compile.titles import fill_title
+from engine.core.problems import ERROR, WARNING, Problem, ProblemsError, has_errors, kind_zh, shown
+from engine.core.status import Status
+from engine.core.units import AmountError, Unit, parse_amount, parse_unit
+from engine.load.yamlsafe import Document, iso_date
+from engine.validate.format2 import (AS_OF, DATE_OPS, NameTable, check_format2, condition_reads, name_table,
+                                     node_reads)
+from engine.validate.schema_report import did_you_mean, did_you_mean_zh
+
+VALUE_KEYS = ("label", "unit", "cite", "note", "slot")  # a value's own fields; the other key is its operation
+STATUS_UNIVERSE = (Status.MET.value, Status.NOT_MET.value, Status.NOT_APPLICABLE.value)
+NOT_DUE = {"zh": "未到期", "en": "not yet due"}
+
+
+class _Context:
+    """The ParseContext (engine.compile.ops) given to every operation's parser."""
+
+    def __init__(self, doc: Document, table: NameTable, inputs: dict[str, InputSpec], params: dict[str, ParamSpec],
+                 choices: dict[str, ChoiceDef]):
+        self.doc = doc
+        self.table = table
+        self.inputs = inputs
+        self.params = params
+        self.choices = choices
+        self.problems: list[Problem] = []
+        self.reads: set[str] = set()  # every name referred to while parsing the current value
+
+    # -- ParseContext --------------------------------------------------------------------------
+
+    def ref(self, raw: Any, path: Path, *, sorts: tuple[str, ...] = ("number",)) -> str:
+        name = self.table.check(raw, path, sorts)
+        self.problems += self.table.problems
+        self.table.problems.clear()
+        if name is not None:
+            self.reads.add(name)
+        return name if name is not None else str(raw)
+
+    def amount(self, raw: Any, path: Path, *, unit: Unit | None = None) -> Fraction:
+        try:
+            value, written = parse_amount(raw, unit)
+        except AmountError as error:
+            self.problem("E123", path, f"cannot read the amount {shown(raw)}: {error}",
+                         f"无法读取数额 {shown(raw)}：{error.zh}")
+            return Fraction(0)
+        if unit is not None and written.dimension != unit.dimension:
+            self.problem("E184", path, f"{shown(raw)} measures {written.dimension}, but {unit.dimension} is needed here",
+                         f"{shown(raw)} 计量的是{kind_zh(written.dimension)}，此处需要{kind_zh(unit.dimension)}")
+        if not slot_fits(value):
+            en, zh = slot_message(raw, value, written)
+            self.problem("E140", path, en, zh)
+        return value
+
+    def unit_of(self, name: str) -> Unit | None:
+        if name in self.params:
+            return self.params[name].unit
+        d = self.table.names.get(name)
+        return d.unit if d else None
+
+    def members_fields(self, name: str) -> dict[str, Any]:
+        spec = self.inputs.get(name)
+        return dict(spec.members or {}) if spec is not None else {}
+
+    def choice_options(self, name: str) -> tuple[str, ...]:
+        choice = self.choices.get(name)
+        return tuple(choice.options) if choice else ()
+
+    def problem(self, code: str, path: Path, en: str, zh: str) -> None:
+        severity = WARNING if code.startswith("W") else ERROR
+        self.problems.append(self.doc.problem(code, en, path, severity, zh))
+
+
+# ---------------------------------------------------------------------------------------------
+# Criteria: format-2 trees as format-1 Nodes over one stage's slots
+
+
+class _Tests:
+    """Builds the Nodes and Tests of one criteria stage (slot names t0, t1, … are per stage)."""
+
+    def __init__(self, ctx: _Context, as_of: dt.date, titles: dict[str, dict[str, Any]]):
+        self.ctx = ctx
+        self.as_of = as_of
+        self.tests: list[Test] = []
+        self.applicability: dict[str, Applicability] = {}
+        self.titles = titles
+
+    def _add(self, **kw: Any) -> Node:
+        test = Test(field=f"t{len(self.tests)}", **kw)
+        self.tests.append(test)
+        return Node("test", test=test)
+
+    def _threshold(self, raw: dict[str, Any], name: str, path: Path) -> tuple[Fraction | None, str | None, bool]:
+        """(threshold, parameter, unset) of a comparison written with param:, number:, as_of: or on:."""
+        ctx = self.ctx
+        unit = ctx.unit_of(name)
+        if "param" in raw:
+            spec = ctx.params.get(raw["param"])
+            if spec is None:
+                return None, raw["param"], True
+            if spec.value is not None:
+                pdim = spec.unit.dimension if spec.unit else ("date" if spec.written and iso_date(spec.written) else None)
+                ndim = unit.dimension if unit else (ctx.table.sort_of(name) if ctx.table.sort_of(name) == "date" else None)
+                if pdim and ndim and pdim != ndim:
+                    ctx.problem("E184", path + ("param",),
+                                f"{name!r} measures {ndim} but parameter {raw['param']!r} measures {pdim}",
+                                f"单位不一致：{name!r} 计量的是{kind_zh(ndim)}，而参数 {raw['param']!r} 计量的是{kind_zh(pdim)}")
+                if not slot_fits(spec.value):
+                    en, zh = slot_message(spec.written, spec.value, spec.unit)
+                    ctx.problem("E140", path + ("param",), en, zh)
+            return spec.value, raw["param"], spec.value is None
+        if raw.get("as_of") is True:
+            return Fraction(self.as_of.toordinal()), None, False
+        if "on" in raw:
+            day = iso_date(raw["on"])
+            return (Fraction(day.toordinal()) if day else None), None, day is None
+        if "number" in raw:
+            return ctx.amount(raw["number"], path + ("number",), unit=unit), None, False
+        ctx.problem("E111", path, "a comparison needs param: NAME (or number: for a figure the policy states)",
+                    "比较需要 param: 参数名（或政策原文给出的数字 number:）")
+        return None, None, True
+
+    def test(self, raw: dict[str, Any], path: Path) -> Node:
+        ctx = self.ctx
+        if "attested" in raw:
+            return self._add(input=raw["attested"], op="attested")
+        if "valid_on" in raw:
+            today = Fraction(self.as_of.toordinal())
+            return Node("all", children=(
+                self._add(input=raw["valid_on"]["from"], op="<=", threshold=today),
+                self._add(input=raw["valid_on"]["until"], op=">=", threshold=today)))
+        if "each" in raw:
+            kids = []
+            for name in raw["each"]:
+                threshold, param, unset = self._threshold(raw, name, path)
+                kids.append(self._add(input=name, op=raw["op"], param=param, threshold=threshold, unset=unset))
+            return Node("all", children=tuple(kids))
+        if "date" in raw:
+            name, op = raw["date"], raw["op"]
+            if op == "within_years_before":
+                years = raw.get("years")
+                if not isinstance(years, int):
+                    ctx.problem("E111", path, "within_years_before needs years: N", "within_years_before 需要 years: 年数")
+                    years = 0
+                start = _years_before(self.as_of, years)
+                return Node("all", children=(
+                    self._add(input=name, op=">=", threshold=Fraction(start.toordinal())),
+                    self._add(input=name, op="<=", threshold=Fraction(self.as_of.toordinal()))))
+            cmp = DATE_OPS.get(op)
+            if cmp is None:
+                ctx.problem("E124", path + ("op",), f"operator {shown(op)} does not compare dates; use one of "
+                            f"{', '.join(DATE_OPS)}, within_years_before",
+                            f"运算符 {shown(op)} 不能比较日期；请使用 {', '.join(DATE_OPS)} 或 within_years_before")
+                cmp = ">="
+            threshold, param, unset = self._threshold(raw, name, path)
+            return self._add(input=name, op=cmp, param=param, threshold=threshold, unset=unset)
+        name, op = raw["value"], raw["op"]
+        sort = ctx.table.sort_of(name)
+        if op in ("in", "not_in"):
+            values = tuple(raw.get("values") or ())
+            if sort == "choice":
+                choice = ctx.choices[name]
+                universe = tuple(choice.options)
+                inside = choice.option in values
+                constant = MET if inside == (op == "in") else NOT_MET  # a choice is fixed for a compiled pack
+            else:
+                universe = tuple(ctx.inputs[name].values) if name in ctx.inputs else ()
+                constant = None
+            for i, v in enumerate(values):
+                if v not in universe:
+                    ctx.problem("E125", path + ("values", i),
+                                f"{shown(v)} is not a value of {name!r}{did_you_mean(v, universe)} (declared: {', '.join(universe)})",
+                                f"{shown(v)} 不是 {name!r} 的取值{did_you_mean_zh(v, universe)}（已声明：{', '.join(universe)}）")
+            if "values" not in raw:
+                ctx.problem("E111", path, f"{op} needs values: [...]", f"{op} 需要 values: [...]")
+            return self._add(input=name, op=op, values=values, universe=universe, constant=constant)
+        if op in ("is_true", "is_false"):
+            return self._add(input=name, op=op)
+        if op not in (">=", ">", "<=", "<", "=", "!="):
+            ctx.problem("E124", path + ("op",), f"operator {shown(op)} does not apply to {name!r}",
+                        f"运算符 {shown(op)} 不适用于 {name!r}")
+            op = ">="
+        threshold, param, unset = self._threshold(raw, name, path)
+        if threshold is None and not unset:
+            unset = True
+        return self._add(input=name, op=op, param=param, threshold=threshold, unset=unset)
+
+    def link(self, name: str) -> Node:
+        """{criterion: X}: X's status, decided in an earlier stage, read from its slot."""
+        return self._add(input=name, op="in", values=(Status.MET.value,), universe=STATUS_UNIVERSE)
+
+    def condition(self, raw: dict[str, Any], path: Path) -> Node:
+        for kind in ("all", "any"):
+            if isinstance(raw.get(kind), list) and "op" not in raw:
+                return Node(kind, children=tuple(self.condition(c, path + (kind, i)) for i, c in enumerate(raw[kind])),
+                            doc_path=path)
+        if "not" in raw:
+            return Node("not", children=(self.condition(raw["not"], path + ("not",)),), doc_path=path)
+        if "criterion" in raw:
+            return dataclasses.replace(self.link(raw["criterion"]), doc_path=path)
+        return dataclasses.replace(self.test(raw, path), doc_path=path)
+
+    def node(self, raw: dict[str, Any], path: Path, ident: str | None, parent: str, top: bool = False,
+             depth: int = 0) -> Node:
+        params = self.ctx.params
+        title = fill_title(raw.get("title", {"zh": ident} if ident else {}), params)
+        common = dict(id=ident, title=title, cite=raw.get("cite"), discretionary=raw.get("discretionary"),
+                      note=raw.get("note"), doc_path=path)
+        if ident is not None:
+            self.titles[ident] = {"title": title, "cite": raw.get("cite"), "top": top, "depth": depth}
+        if "test" in raw:
+            inner = self.test(raw["test"], path + ("test",))
+            node = dataclasses.replace(inner, **common) if inner.kind == "test" else Node("all", children=inner.children, **common)
+        elif "criterion" in raw:
+            node = dataclasses.replace(self.link(raw["criterion"]), **common)
+        elif "all" in raw or "any" in raw:
+            kind = "all" if "all" in raw else "any"
+            kids = tuple(self.node(c, path + (kind, i), c.get("id"), kind, depth=depth + 1) for i, c in enumerate(raw[kind]))
+            node = Node(kind, children=kids, **common)
+        elif "at_least" in raw:
+            of = raw["at_least"]["of"]
+            kids = tuple(self.node(c, path + ("at_least", "of", i), c.get("id"), "at_least", depth=depth + 1) for i, c in enumerate(of))
+            node = Node("at_least", children=kids, k=raw["at_least"]["k"], **common)
+        elif "not" in raw:
+            node = Node("not", children=(self.node(raw["not"], path + ("not",), raw["not"].get("id"), "not", depth=depth + 1),), **common)
+        else:
+            cases = tuple((self.condition(c["when"], path + ("cases", i, "when")),
+                           self.node(c["then"], path + ("cases", i, "then"), c["then"].get("id"), "cases",
+                                     depth=depth + 1))
+                          for i, c in enumerate(raw["cases"]))
+            node = Node("cases", cases=cases, otherwise=raw.get("otherwise", NOT_MET), **common)
+        return self._applicability(raw, path, node, parent)
+
+    def _applicability(self, raw: dict[str, Any], path: Path, node: Node, parent: str) -> Node:
+        """`applies_when` / `due`: the node becomes `cases: [{when: applies, then: body}]` whose
+        "otherwise" branch is recorded as not applicable. Inside `all` it counts as met (it does not
+        stop the parent), inside `any` / `at_least` (or anywhere else) as not met (it does not count);
+        an unknown applicability makes the node unknown (the undecided branch)."""
+        conditions = []
+        reason = raw.get("not_applicable")
+        if "applies_when" in raw:
+            conditions.append(self.condition(raw["applies_when"], path + ("applies_when",)))
+        if "due" in raw:
+            due = iso_date(raw["due"])
+            assert due is not None  # the schema checked the form
+            reached = self.as_of >= due  # the as-of date is fixed for a compiled pack: a constant
+            conditions.append(self._add(input=AS_OF, op=">=", threshold=Fraction(due.toordinal()),
+                                        constant=MET if reached else NOT_MET))
+            if not reached:
+                reason = NOT_DUE
+        if not conditions:
+            return node
+        when = conditions[0] if len(conditions) == 1 else Node("all", children=tuple(conditions))
+        # A `cases` body keeps an id of its own so that the case taken is still recorded.
+        body = dataclasses.replace(node, id=f"{node.id}{CASES_BODY}" if node.kind == "cases" and node.id else None)
+        wrapper = Node("cases", id=node.id, title=node.title, cite=node.cite, discretionary=node.discretionary,
+                       note=node.note, cases=((when, body),), otherwise=MET if parent == "all" else NOT_MET,
+                       doc_path=node.doc_path)
+        if node.id is not None:
+            self.applicability[node.id] = Applicability(node.id, reason or {"zh": "不适用", "en": "does not apply"})
+        return wrapper
+
+
+def _years_before(day: dt.date, years: int) -> dt.date:
+    try:
+        return day.replace(year=day.year - years)
+    except ValueError:  # 29 February in a year without one
+        return day.replace(year=day.year - years, day=28)
+
+
+# ---------------------------------------------------------------------------------------------
+# The builder
+
+
+def build2(document: Document, raw_bytes: bytes, as_of: dt.date,
+           overrides: dict[str, tuple[str, Any]] | None = None) -> Pack2:
+    """The compiled pack. Raises ProblemsError with every error found; warnings (W180 …) are on
+    `pack.warnings`. `overrides` maps a parameter or choice name to (origin, value) (`--set`)."""
+    problems = check_format2(document)
+    if has_errors(problems):
+        raise ProblemsError(problems)
+    doc: dict[str, Any] = document.value
+    overrides = overrides or {}
+    table = name_table(document)
+    ctx_problems: list[Problem] = []
+
+    def add(code: str, path: Path, en: str, zh: str, file: str | None = None) -> None:
+        if file is not None and file != document.file:
+            severity = WARNING if code.startswith("W") else ERROR
+            ctx_problems.append(Problem(file, 1, 1, code, en, severity=severity, message_zh=zh))
+        else:
+            ctx_problems.append(document.problem(code, en, path, WARNING if code.startswith("W") else ERROR, zh))
+
+    # overrides: parameters and choices only
+    param_overrides: dict[str, tuple[str, Any]] = {}
+    choice_overrides: dict[str, tuple[str, Any]] = {}
+    params_raw = doc.get("parameters") or {}
+    choices_raw = doc.get("choices") or {}
+    for name, (origin, value) in overrides.items():
+        if name in params_raw:
+            param_overrides[name] = (origin, value)
+        elif name in choices_raw:
+            choice_overrides[name] = (origin, value)
+        else:
+            known = list(params_raw) + list(choices_raw)
+            add("E182", (), f"--set names no parameter or choice: {shown(name)}{did_you_mean(name, known)}",
+                f"--set 的名称不是参数或待定选项：{shown(name)}{did_you_mean_zh(name, known)}", origin)
+
+    params: dict[str, ParamSpec] = {}
+    for name, spec in params_raw.items():
+        override = param_overrides.get(name)
+        if override is not None:
+            try:
+                parse_param_value(override[1])
+            except AmountError as error:
+                add("E123", (), f"override {name}: {error}", f"覆盖值 {name} 无法读取：{shown(override[1])}", override[0])
+                override = None
+        if "scaled" in spec and override is None:
+            base = params_raw.get(spec["scaled"]["of"])
+            params[name] = _scaled(name, spec, base, as_of, param_overrides.get(spec["scaled"]["of"]), add)
+        elif "table" in spec and override is None:
+            # TODO(M3): table parameters expand into cases per row; until then a test on one is unknown.
+            params[name] = ParamSpec(name, spec["label"], spec["cite"], spec.get("quote"), None, None, None, None,
+                                     "a lookup table (not yet compiled)")
+            add("E189", ("parameters", name, "table"), "table parameters are not built yet (issue 12, M3)",
+                "参数查找表尚未实现（issue 12，M3）")
+        else:
+            params[name] = resolve_param(name, spec, as_of, override)
+
+    choices: dict[str, ChoiceDef] = {}
+    for name, spec in choices_raw.items():
+        option, source = spec["default"], "default"
+        if name in choice_overrides:
+            origin, value = choice_overrides[name]
+            if value in spec["options"]:
+                option, source = str(value), origin
+            else:
+                add("E182", (), f"--set {name}={shown(value)}: not an option of {name!r} "
+                    f"({', '.join(spec['options'])}){did_you_mean(str(value), spec['options'])}",
+                    f"--set {name}={shown(value)}：不是 {name!r} 的选项（{', '.join(spec['options'])}）"
+                    f"{did_you_mean_zh(str(value), spec['options'])}", origin)
+        choices[name] = ChoiceDef(name, spec["label"], spec.get("cite"), spec["options"], spec["default"], spec["reason"],
+                                  option, source)
+
+    inputs: dict[str, InputSpec] = {}
+    for name, spec in (doc.get("inputs") or {}).items():
+        unit = parse_unit(spec["unit"]) if "unit" in spec else None
+        members = member_specs(spec) if spec["type"] == "members" else None
+        inputs[name] = InputSpec(name, spec["type"], spec["label"], unit, spec.get("values", {}), members=members,
+                                 signed=spec.get("signed") is True)
+
+    ctx = _Context(document, table, inputs, params, choices)
+
+    # values: each one operation, parsed by its own parser
+    parsed: dict[str, tuple[str, OpArgs, Unit | None, dict[str, Any]]] = {}
+    for name, spec in (doc.get("values") or {}).items():
+        path: Path = ("values", name)
+        keys = [k for k in spec if k not in VALUE_KEYS]
+        unit = None
+        if "unit" in spec:
+            unit = parse_unit(spec["unit"])
+            if unit is None:
+                ctx.problem("E112", path + ("unit",), f"unknown unit {shown(spec['unit'])}",
+                            f"未知单位 {shown(spec['unit'])}；请使用 元、万元、亩、%、家、分 等")
+        if len(keys) != 1 or keys[0] not in OPS:
+            unknown = [k for k in keys if k not in OPS]
+            if unknown:
+                k = unknown[0]
+                ctx.problem("E112", path + (k,), f"unknown operation {shown(k)}{did_you_mean(k, OPS)} "
+                            f"(known: {', '.join(sorted(OPS)) or 'none yet'})",
+                            f"未知的计算方式 {shown(k)}{did_you_mean_zh(k, OPS)}（可用：{'、'.join(sorted(OPS)) or '暂无'}）")
+            else:
+                ctx.problem("E112", path, "a value is exactly one operation (ratio, sum, bands, …); "
+                            f"this one has {len(keys)}: {', '.join(keys) or 'none'}",
+                            f"每个计算值只能写一种计算方式（ratio、sum、bands 等）；这里写了 {len(keys)} 种")
+            continue
+        key = keys[0]
+        ctx.reads = set()
+        args = OPS[key].parse(spec[key], ctx, path + (key,))
+        if unit is None and OPS[key].points:
+            unit = parse_unit("分")
+        parsed[name] = (key, args, unit, spec)
+
+    # the graph: what each value and criterion reads (values and criteria only)
+    criteria_raw: dict[str, Any] = doc.get("criteria") or {}
+    outcomes = doc.get("outcomes") or {}
+    graph: dict[str, list[str]] = {}
+    kind_of: dict[str, str] = {}
+    for name, (key, args, unit, spec) in parsed.items():
+        kind_of[name] = "value"
+        graph[name] = [r for r in dict.fromkeys(args.reads()) if r in parsed or r in criteria_raw]
+    for name, node in criteria_raw.items():
+        kind_of[name] = "criterion"
+        graph[name] = [r for r, _, _ in node_reads(node, ("criteria", name)) if r in parsed or r in criteria_raw]
+        graph[name] = list(dict.fromkeys(graph[name]))
+    for cycle in _cycles(graph):
+        first = cycle[0]
+        where = ("values", first) if kind_of[first] == "value" else ("criteria", first)
+        text = " → ".join(cycle)
+        ctx.problem("E180", where, f"these names are defined in terms of each other: {text}; a value or criterion "
+                    "cannot depend on itself — break the cycle", f"以下名称相互依赖，构成循环：{text}；计算值或条件不能依赖自身，请断开循环")
+    problems = problems + ctx_problems + ctx.problems
+    if has_errors(problems):
+        raise ProblemsError(problems)
+
+    phase: dict[str, int] = {}
+    for name in _postorder(graph):
+        reads = graph[name]
+        if kind_of[name] == "value":
+            phase[name] = max([0] + [phase[r] + (0 if kind_of[r] == "value" else 1) for r in reads])
+        else:
+            phase[name] = max([1] + [phase[r] + (1 if kind_of[r] == "value" else 2) for r in reads])
+
+    values: dict[str, ValueDef] = {}
+    for name in _postorder(graph):
+        if kind_of[name] != "value":
+            continue
+        key, args, unit, spec = parsed[name]
+        op = OPS[key]
+        values[name] = ValueDef(name, spec["label"], unit, key, args, tuple(dict.fromkeys(args.reads())), op.cohort,
+                                op.points, phase[name], ("values", name), spec.get("cite"))
+
+    # flags and consequences: a phase after everything their condition reads
+    notes: dict[str, NoteRule] = {}
+    note_raw: dict[str, dict[str, Any]] = {}
+    for section, kind in (("flags", "flag"), ("consequences", "consequence")):
+        for i, rule in enumerate(outcomes.get(section) or []):
+            reads = [r for r, _, _ in condition_reads(rule["when"], ("outcomes", section, i, "when"))
+                     if r in phase]
+            p = max([1] + [phase[r] + (1 if kind_of[r] == "value" else 2) for r in reads])
+            notes[rule["id"]] = NoteRule(rule["id"], kind, fill_title(rule["title"], params), rule.get("cite"),
+                                         rule.get("note"), p)
+            note_raw[rule["id"]] = {**rule, "_path": ("outcomes", section, i, "when")}
+
+    meta_raw = doc["pack"]
+    meta = PackMeta2(meta_raw["id"], meta_raw["version"], meta_raw["entity"], meta_raw["title"],
+                     meta_raw.get("source", {}), meta_raw.get("effective"), meta_raw.get("until"),
+                     meta_raw.get("superseded_by"), tuple(meta_raw.get("notes", ())))
+    meta1 = PackMeta(meta.id, meta.version, "format2", meta.entity, meta.title, meta.source, meta.effective, meta.notes)
+    sha = hashlib.sha256(raw_bytes).hexdigest()
+    titles: dict[str, dict[str, Any]] = {}
+    stages: list[CriteriaStage] = []
+    crit_phase = {n: phase[n] for n in criteria_raw}
+    for p in sorted(set(crit_phase.values()) | {n.phase for n in notes.values()}):
+        builder = _Tests(ctx, as_of, titles)
+        names = tuple(n for n in criteria_raw if crit_phase[n] == p)
+        kids = tuple(builder.node(criteria_raw[n], ("criteria", n), n, "top", top=True) for n in names)
+        here = tuple(i for i, n in notes.items() if n.phase == p)
+        flags = tuple(Flag(i, notes[i].title, notes[i].cite, notes[i].note,
+                           builder.condition(note_raw[i]["when"], note_raw[i]["_path"])) for i in here)
+        stage_pack = CompiledPack(meta=meta1, file=document.file, sha256=sha, as_of=as_of, inputs=inputs, params=params,
+                                  root=Node("all", children=kids), flags=flags, tests=tuple(builder.tests))
+        try:
+            stage_pack.ruleset, stage_pack.rule_meta = emit_ruleset(stage_pack, decision=False)
+        except CompileError as error:
+            ctx.problem(error.code, ("criteria",), f"phase {p}: {error}", error.message_zh or f"第 {p} 阶段：{error}")
+            continue
+        stages.append(CriteriaStage(p, names, here, stage_pack, dict(builder.applicability)))
+    if has_errors(ctx.problems):
+        raise ProblemsError(problems + ctx.problems)
+
+    pack = Pack2(meta=meta, file=document.file, sha256=sha, as_of=as_of, inputs=inputs, params=params, choices=choices,
+                 values=values, criteria=crit_phase, stages=stages, decision=outcomes.get("decision"), notes=notes,
+                 titles=titles)
+    pack.warnings = [p for p in problems + ctx.problems if p.severity != ERROR] + validity_warnings(document, meta, as_of)
+    return pack
+
+
+def _scaled(name: str, spec: dict[str, Any], base: Any, as_of: dt.date, base_override: Any, add: Any) -> ParamSpec:
+    """`scaled: {of: P, by: 70%}`: P's value in force times the factor (a percent is a fraction)."""
+    label, cite = spec["label"], spec["cite"]
+    if not isinstance(base, dict) or "scaled" in base or "table" in base:
+        add("E183", ("parameters", name, "scaled", "of"), "scaled: of must name a parameter with a value",
+            "scaled 的 of 必须是一个有数值的参数")
+        return ParamSpec(name, label, cite, spec.get("quote"), None, None, None, None, "invalid")
+    of = resolve_param(spec["scaled"]["of"], base, as_of, base_override)
+    try:
+        factor, unit = parse_amount(spec["scaled"]["by"], parse_unit("倍"))
+    except AmountError as error:
+        add("E123", ("parameters", name, "scaled", "by"), f"cannot read {shown(spec['scaled']['by'])}: {error}",
+            f"无法读取 {shown(spec['scaled']['by'])}：{error.zh}")
+        return ParamSpec(name, label, cite, spec.get("quote"), None, None, None, None, "invalid")
+    if unit.dimension == "percent":
+        factor = factor / 100
+    if of.value is None:
+        return ParamSpec(name, label, cite, spec.get("quote"), None, of.unit, None, of.since, of.unset_reason,
+                         unset_because=of.name)
+    value = of.value * factor
+    written = f"{spec['scaled']['by']} × {of.written}"
+    return ParamSpec(name, label, cite, spec.get("quote"), value, of.unit, written, of.since)
+
+
+def validity_warnings(document: Document, meta: PackMeta2, as_of: dt.date) -> list[Problem]:
+    """W180: the as-of date is outside the pack's effective..until window."""
+    out = []
+    effective, until = iso_date(meta.effective), iso_date(meta.until)
+    if effective is not None and as_of < effective:
+        out.append(document.problem("W180", f"the pack takes effect on {meta.effective}; evaluating as of {as_of} is "
+                                    "before it is in force", ("pack", "effective"), WARNING,
+                                    f"本规则包 {meta.effective} 起施行；按 {as_of} 评价时尚未生效"))
+    if until is not None and as_of > until:
+        by = f", superseded by {meta.superseded_by}" if meta.superseded_by else ""
+        by_zh = f"，由 {meta.superseded_by} 取代" if meta.superseded_by else ""
+        out.append(document.problem("W180", f"the pack ceased to apply after {meta.until}{by}; evaluating as of {as_of}",
+                                    ("pack", "until"), WARNING, f"本规则包 {meta.until} 后已失效{by_zh}；按 {as_of} 评价"))
+    return out
+
+
+def check_pack2(document: Document, as_of: dt.date | None = None) -> list[Problem]:
+    """Every problem of a format-2 pack, as `certify validate` shows them: the document's own checks
+    and what compiling it finds (operations, units, cycles), built as of `as_of` (today)."""
+    try:
+        pack = build2(document, b"", as_of or dt.date.today())
+    except ProblemsError as error:
+        return sorted(set(error.problems))
+    return sorted(set(p for p in pack.warnings if p.code != "W180"))
+
+
+# ---------------------------------------------------------------------------------------------
+# Graph helpers
+
+
+def _cycles(graph: dict[str, list[str]]) -> list[list[str]]:
+    """Each cycle once, as [a, b, …, a] starting at its first-declared member. Iterative DFS."""
+    order = {name: i for i, name in enumerate(graph)}
+    state: dict[str, int] = {}
+    cycles: list[list[str]] = []
+    seen: set[frozenset[str]] = set()
+    for start in graph:
+        if start in state:
+            continue
+        path = [start]
+        stack = [iter(graph[start])]
+        state[start] = 1
+        while stack:
+            nxt = next(stack[-1], None)
+            if nxt is None:
+                state[path.pop()] = 2
+                stack.pop()
+                continue
+            if state.get(nxt) == 1:
+                loop = path[path.index(nxt):]
+                if frozenset(loop) not in seen:
+                    seen.add(frozenset(loop))
+                    first = min(range(len(loop)), key=lambda i: order[loop[i]])
+                    loop = loop[first:] + loop[:first]
+                    cycles.append(loop + [loop[0]])
+            elif nxt not in state:
+                state[nxt] = 1
+                path.append(nxt)
+                stack.append(iter(graph[nxt]))
+    return cycles
+
+
+def _postorder(graph: dict[str, list[str]]) -> list[str]:
+    """Names with everything they read first (the graph has no cycle)."""
+    done: set[str] = set()
+    out: list[str] = []
+    for start in graph:
+        if start in done:
+            continue
+        stack = [(start, iter(graph[start]))]
+        done.add(start)
+        while stack:
+            name, it = stack[-1]
+            nxt = next(it, None)
+            if nxt is None:
+                stack.pop()
+                out.append(name)
+            elif nxt not in done:
+                done.add(nxt)
+                stack.append((nxt, iter(graph[nxt])))
+    return out

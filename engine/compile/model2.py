@@ -1,0 +1,125 @@
+"""The compiled form of a format-2 pack (docs/format2.md): typed, frozen where it can be.
+
+A pack is evaluated in stages. Phases alternate: values (computed by Python) in even phases,
+criteria (decided by durable-rules) in odd phases. Each criteria stage is an ordinary format-1
+`CompiledPack` whose "inputs" are the inputs, values and earlier criteria it reads, so the one
+durable compiler, the one adapter and the one reference evaluator decide every yes/no.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any
+
+from engine.compile.model import CompiledPack, InputSpec, ParamSpec
+from engine.compile.ops import OpArgs
+from engine.core.units import Unit
+
+FORMAT2 = 2
+# The id given to the body of a `cases` criterion that may not apply (its wrapper holds the id).
+CASES_BODY = "~cases"
+
+
+@dataclass(frozen=True)
+class PackMeta2:
+    id: str
+    version: str
+    entity: str
+    title: dict[str, str]
+    source: dict[str, str]
+    effective: str | None = None
+    until: str | None = None
+    superseded_by: str | None = None
+    notes: tuple[str, ...] = ()
+    kind: str = "format2"  # read by format-1 code that labels packs (there is no kind in format 2)
+
+
+@dataclass(frozen=True)
+class ChoiceDef:
+    """An open point of the policy and the option in force (`source`: "default", "--set" or a file)."""
+
+    name: str
+    label: dict[str, str]
+    cite: str | None
+    options: dict[str, dict[str, str]]
+    default: str
+    reason: str
+    option: str
+    source: str
+
+
+@dataclass(frozen=True)
+class ValueDef:
+    name: str
+    label: dict[str, str]
+    unit: Unit | None
+    op: str  # the operation key (ratio, bands, rank, ...)
+    args: OpArgs
+    reads: tuple[str, ...]
+    cohort: bool
+    points: bool
+    phase: int
+    path: tuple[Any, ...]
+    cite: str | None = None
+
+
+@dataclass(frozen=True)
+class Applicability:
+    """A criterion that may not apply: its `cases` wrapper's "otherwise" branch means not applicable."""
+
+    id: str
+    reason: dict[str, str]
+
+
+@dataclass(frozen=True)
+class NoteRule:
+    """A flag or a consequence: a yes/no over any name that does not change the outcome."""
+
+    id: str
+    kind: str  # "flag" or "consequence"
+    title: dict[str, str]
+    cite: str | None
+    note: dict[str, str] | None
+    phase: int
+
+
+@dataclass
+class CriteriaStage:
+    """One durable ruleset: the criteria (and flags, consequences) of one phase."""
+
+    phase: int
+    criteria: tuple[str, ...]  # top-level criteria decided here
+    notes: tuple[str, ...]  # flag / consequence ids decided here
+    pack: CompiledPack  # root: an anonymous `all` of the criteria (its own status is not used)
+    applicability: dict[str, Applicability] = field(default_factory=dict)
+
+
+@dataclass
+class Pack2:
+    meta: PackMeta2
+    file: str
+    sha256: str
+    as_of: dt.date
+    inputs: dict[str, InputSpec]
+    params: dict[str, ParamSpec]
+    choices: dict[str, ChoiceDef]
+    values: dict[str, ValueDef]  # in evaluation order (dependencies first)
+    criteria: dict[str, int]  # top-level criterion -> its phase
+    stages: list[CriteriaStage]
+    decision: str | None
+    notes: dict[str, NoteRule]
+    titles: dict[str, dict[str, Any]]  # criterion id (nested too) -> {"title", "cite", "top"}
+    format: int = FORMAT2
+    warnings: list[Any] = field(default_factory=list)  # Problems that do not stop evaluation (W180 …)
+    variant: Any = None  # engine.load.variants.Variant when the pack extends another (set by the loader)
+    rule_groups: int = 1  # read by format-1 helpers that size work; stages carry their own
+
+    @property
+    def phases(self) -> int:
+        top = [v.phase for v in self.values.values()] + list(self.criteria.values()) + [n.phase for n in self.notes.values()]
+        return max(top, default=0) + 1
+
+    def cohort(self) -> bool:
+        """Whether some value reads the whole batch (so entities are evaluated together)."""
+        return any(v.cohort for v in self.values.values())

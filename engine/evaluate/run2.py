@@ -1,0 +1,296 @@
+"""Evaluate stage, format 2: a batch of entities through the phases of a `Pack2`.
+
+Phases alternate (engine.compile.model2): in an even phase Python computes the values of that
+phase, in dependency order, exactly and traced (`COMPUTE`, engine.evaluate.ops); in an odd phase
+durable-rules decides the criteria, flags and consequences of that phase from one fact per
+entity whose slots hold the inputs, the values and the statuses decided before. A value that
+reads the whole batch (`OpDef.cohort`: rank, rank_points, cohort_mean) is a barrier: the batch is
+evaluated phase by phase and value by value, so every entity has everything the cohort value
+reads before it is computed over all of them.
+
+`engine="reference"` decides the same compiled stages with the plain-Python reference evaluator
+instead of durable-rules; the tests demand identical records from both.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from dataclasses import dataclass, field
+from fractions import Fraction
+from typing import Any, Iterable, Mapping, Sequence
+
+import engine.evaluate.points  # noqa: F401  (fills COMPUTE with the points operations)
+import engine.evaluate.values  # noqa: F401  (fills COMPUTE with the value operations)
+from engine import ENGINE_VERSION
+from engine.compile.model2 import CASES_BODY, CriteriaStage, Pack2
+from engine.core.problems import DecisionError, Problem
+from engine.core.status import Outcome, Status
+from engine.evaluate import reference
+from engine.evaluate.durable_adapter import DurableSession
+from engine.evaluate.evaluate import applicable_ids, fact_slots
+from engine.evaluate.normalize import normalise
+from engine.evaluate.ops import COMPUTE, COMPUTE_COHORT, Computed
+from engine.evaluate.record2 import (DECIDED_BY, ChoiceInForce, CriterionResult, NoteResult, Provenance, Record2,
+                                     ValueResult)
+from engine.load.data import RawEntity
+
+ENGINES = ("durable", "reference")
+OUTCOME_OF = {Status.MET: Outcome.PASS, Status.NOT_MET: Outcome.FAIL, Status.UNKNOWN: Outcome.UNDETERMINED,
+              # a decision criterion that does not apply decides nothing
+              Status.NOT_APPLICABLE: Outcome.UNDETERMINED}
+
+
+@dataclass
+class Subject:
+    """One entity to evaluate: its normalised input values (engine.evaluate.normalize forms:
+    amounts as Fractions in base units, counts as int, dates as ordinals, members as records)."""
+
+    id: str
+    values: dict[str, Any]
+    name: str | None = None
+    where: str = ""
+    fields: Mapping[str, Any] = field(default_factory=dict)  # as read, for the input hash
+    notes: Mapping[str, str] = field(default_factory=dict)  # input -> why it is missing
+
+
+def subject_of(pack: Pack2, entity: RawEntity) -> tuple[Subject, list[Problem]]:
+    """A data row read by engine.load.data, normalised to the pack's inputs."""
+    normalised = normalise(pack, entity)  # type: ignore[arg-type]  (reads only .inputs)
+    return (Subject(entity.id, normalised.values, entity.name, f"{entity.file}:{entity.line}", entity.fields,
+                    normalised.notes), normalised.problems)
+
+
+def subjects_from_dicts(pack: Pack2, rows: Iterable[Mapping[str, Any]], file: str = "<data>") -> tuple[list[Subject], list[Problem]]:
+    """Rows written as in a YAML data file ({id, name?, field: value …}), normalised."""
+    out, problems = [], []
+    for i, row in enumerate(rows, start=1):
+        fields = {k: v for k, v in row.items() if k not in ("id", "name")}
+        entity = RawEntity(file, i, str(row.get("id", f"#{i}")), row.get("name"), fields)
+        subject, found = subject_of(pack, entity)
+        out.append(subject)
+        problems += found
+    return out, problems
+
+
+class _Env:
+    """One entity during its evaluation: the Env an operation's compute reads
+    (engine.evaluate.ops.Env), and the slots durable-rules reads."""
+
+    def __init__(self, pack: Pack2, subject: Subject):
+        self.pack = pack
+        self.subject = subject
+        self.as_of: dt.date = pack.as_of
+        self.entity_id = subject.id
+        self.slots: dict[str, Any] = dict(subject.values)
+        self.slots["as_of"] = Fraction(pack.as_of.toordinal())
+        for name, choice in pack.choices.items():
+            self.slots[name] = choice.option
+        self.computed: dict[str, Computed] = {}
+        self.statuses: dict[str, tuple[Status, str | None, int]] = {}  # id -> (status, branch, phase)
+        self.notes: dict[str, Status] = {}
+
+    def get(self, name: str) -> Any:
+        pack = self.pack
+        if name == "as_of":
+            return self.as_of
+        if name in pack.values:
+            done = self.computed.get(name)
+            return done.value if done is not None else None
+        if name in pack.params:
+            return pack.params[name].value
+        if name in pack.choices:
+            return pack.choices[name].option
+        if name in self.statuses:
+            return self.statuses[name][0]
+        if name in pack.criteria:
+            return None  # not decided yet: the dependency order never asks this
+        spec = pack.inputs.get(name)
+        if spec is None:
+            raise KeyError(name)
+        return _env_value(spec, self.subject.values.get(name))
+
+    def set_value(self, name: str, computed: Computed) -> None:
+        self.computed[name] = computed
+        value = computed.value
+        if value is None:
+            self.slots.pop(name, None)
+        elif isinstance(value, dt.date):
+            self.slots[name] = Fraction(value.toordinal())
+        else:
+            self.slots[name] = value
+
+    def set_status(self, ident: str, status: Status, branch: str | None, phase: int) -> None:
+        self.statuses[ident] = (status, branch, phase)
+        if ident in self.pack.criteria:
+            # A linked criterion reads "met", "not_met", "not_applicable"; unknown is the missing slot.
+            if status is Status.UNKNOWN:
+                self.slots.pop(ident, None)
+            else:
+                self.slots[ident] = status.value
+
+
+def _env_value(spec: Any, value: Any) -> Any:
+    """An input as an operation reads it: Fraction, str, bool, dt.date, list of member dicts."""
+    if value is None:
+        return None
+    if spec.type == "date":
+        return dt.date.fromordinal(int(value))
+    if spec.type == "members":
+        out = []
+        for member in value:
+            row: dict[str, Any] = {"name": member["name"]}
+            for fname, fspec in (spec.members or {}).items():
+                row[fname] = _env_value(fspec, member["values"].get(fname))
+            out.append(row)
+        return out
+    if isinstance(value, int) and not isinstance(value, bool):
+        return Fraction(value)
+    return value
+
+
+class Runner:
+    """Evaluates batches with one compiled pack (one durable session per criteria stage)."""
+
+    def __init__(self, pack: Pack2, engine: str = "durable"):
+        if engine not in ENGINES:
+            raise ValueError(f"engine must be one of {ENGINES}")
+        self.pack = pack
+        self.engine = engine
+        self.decided_by = DECIDED_BY[engine]
+        self._sessions = {
+            stage.phase: DurableSession(stage.pack.ruleset, f"{pack.meta.id}-p{stage.phase}", groups=stage.pack.rule_groups)
+            for stage in pack.stages} if engine == "durable" else {}
+
+    def evaluate(self, subjects: Sequence[Subject]) -> list[Record2]:
+        """Every subject's record, in order. The batch is one cohort for rank-like values."""
+        pack = self.pack
+        envs = [_Env(pack, s) for s in subjects]
+        stages = {s.phase: s for s in pack.stages}
+        by_phase: dict[int, list[str]] = {}
+        for name, v in pack.values.items():  # already in dependency order
+            by_phase.setdefault(v.phase, []).append(name)
+        for phase in range(pack.phases):
+            for name in by_phase.get(phase, ()):
+                self._compute(name, envs)
+            if phase in stages:
+                for env in envs:
+                    self._decide(stages[phase], env)
+        return [self._record(env) for env in envs]
+
+    def _compute(self, name: str, envs: list[_Env]) -> None:
+        value = self.pack.values[name]
+        try:
+            if value.cohort:
+                results = COMPUTE_COHORT[value.op](value.args, envs)
+                if len(results) != len(envs):
+                    raise DecisionError(f"value {name!r}: {value.op} gave {len(results)} results for {len(envs)} entities")
+            else:
+                compute = COMPUTE[value.op]
+                results = [compute(value.args, env) for env in envs]
+        except KeyError as error:
+            raise DecisionError(f"value {name!r}: no compute registered for operation {value.op!r} ({error})") from error
+        for env, result in zip(envs, results):
+            env.set_value(name, result)
+
+    def _decide(self, stage: CriteriaStage, env: _Env) -> None:
+        spack = stage.pack
+        if self.engine == "reference":
+            verdict = reference.evaluate(spack, env.slots)
+            statuses, flags = dict(verdict.statuses), dict(verdict.flags)
+        else:
+            statuses, flags = self._durable(stage, env)
+        bodies = {i[:-len(CASES_BODY)]: b for i, (_, b) in statuses.items() if i.endswith(CASES_BODY)}
+        for ident, (status, branch) in statuses.items():
+            if ident.endswith(CASES_BODY):
+                continue  # the branch of a `cases` criterion that may not apply: shown on the criterion
+            st = Status(status)
+            applicability = stage.applicability.get(ident)
+            if applicability is not None and branch == "otherwise":
+                st, branch = Status.NOT_APPLICABLE, None
+            elif applicability is not None:
+                # the wrapper's own branch is not the policy's; a `cases` body's branch is
+                branch = bodies.get(ident) if branch == "case1" else branch
+            env.set_status(ident, st, branch, stage.phase)
+        for ident, status in flags.items():
+            env.notes[ident] = Status(status)
+
+    def _durable(self, stage: CriteriaStage, env: _Env) -> tuple[dict[str, tuple[str, str | None]], dict[str, str]]:
+        spack = stage.pack
+        fired = self._sessions[stage.phase].decide(fact_slots(spack, env.slots))
+        statuses: dict[str, tuple[str, str | None]] = {}
+        flags: dict[str, str] = {}
+        for rule in fired:
+            what, ident, status, branch = spack.rule_meta[rule]
+            if what == "group":
+                continue
+            if what == "node":
+                if statuses.get(ident, (status, branch)) != (status, branch):
+                    raise DecisionError(f"criterion {ident} fired twice: {statuses[ident]} and {status}")
+                statuses[ident] = (status, branch)
+            elif what == "flag":
+                if flags.get(ident, status) != status:
+                    raise DecisionError(f"{ident} fired as {flags[ident]} and {status}")
+                flags[ident] = status
+            else:
+                raise DecisionError(f"unexpected rule {rule!r} in a format-2 stage")
+        missing_flags = [f.id for f in spack.flags if f.id not in flags]
+        if missing_flags:
+            raise DecisionError(f"no rule fired for {missing_flags}")
+        expected = applicable_ids(spack.root, statuses)
+        missing = [i for i in expected if i not in statuses]
+        if missing:
+            raise DecisionError(f"no status fired for applicable criterion {missing[0]!r}")
+        extra = sorted(set(statuses) - set(expected))
+        if extra:
+            raise DecisionError(f"a status fired for criterion {extra[0]!r}, which does not apply")
+        return statuses, flags
+
+    def _record(self, env: _Env) -> Record2:
+        pack = self.pack
+        subject = env.subject
+        criteria = []
+        order = {ident: i for i, ident in enumerate(pack.titles)}  # document order, stage by stage
+        for ident, (status, branch, phase) in sorted(env.statuses.items(), key=lambda kv: order.get(kv[0], len(order))):
+            info = pack.titles.get(ident, {})
+            reason = None
+            if status is Status.NOT_APPLICABLE:
+                for stage in pack.stages:
+                    if ident in stage.applicability:
+                        reason = stage.applicability[ident].reason
+            criteria.append(CriterionResult(ident, status, branch, self.decided_by, phase, bool(info.get("top")),
+                                            info.get("title") or {}, info.get("cite"), reason,
+                                            info.get("depth", 0)))
+        values = []
+        for name, computed in env.computed.items():
+            v = pack.values[name]
+            values.append(ValueResult(name, computed.value, v.unit.name if v.unit else None, tuple(computed.steps),
+                                      tuple(computed.missing), computed.reason, v.op, v.phase, v.label,
+                                      dict(computed.detail)))
+        notes = tuple(NoteResult(i, pack.notes[i].kind, st, self.decided_by, pack.notes[i].title, pack.notes[i].cite)
+                      for i, st in env.notes.items())
+        outcome = None
+        if pack.decision is not None:
+            status = env.statuses.get(pack.decision, (Status.UNKNOWN, None, 0))[0]
+            outcome = OUTCOME_OF[status]
+        choices = tuple(ChoiceInForce(c.name, c.option, c.source, c.default, c.label) for c in pack.choices.values())
+        validity = tuple({"code": p.code, "en": p.message, "zh": p.message_zh or p.message}
+                         for p in pack.warnings if p.code == "W180")
+        provenance = Provenance(pack.meta.id, pack.meta.version, pack.sha256, pack.file, ENGINE_VERSION,
+                                pack.as_of.isoformat(), input_sha256(subject.fields or subject.values))
+        missing = tuple(sorted(n for n in pack.inputs if n not in subject.values))
+        return Record2(subject.id, subject.name, subject.where, provenance, outcome, pack.decision, tuple(criteria),
+                       tuple(values), notes, choices, validity, missing)
+
+
+def input_sha256(fields: Mapping[str, Any]) -> str:
+    """The hash of an entity's fields as read: canonical JSON, keys sorted, exact text of numbers."""
+    text = json.dumps(fields, ensure_ascii=False, sort_keys=True, default=str, separators=(",", ":"))
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def evaluate2(pack: Pack2, subjects: Sequence[Subject], engine: str = "durable") -> list[Record2]:
+    """Convenience: one Runner, one batch."""
+    return Runner(pack, engine).evaluate(subjects)
+

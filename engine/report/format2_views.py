@@ -1,0 +1,149 @@
+"""Text (zh / en) and JSON views of format-2 decision records (engine.evaluate.record2).
+
+Nothing here decides or computes anything: each line shows what the record holds, saying which
+part was decided by durable-rules and which computed by Python.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from fractions import Fraction
+from typing import Any, Iterable, Mapping, TextIO
+
+from engine.compile.model2 import Pack2
+from engine.core.problems import Problem
+from engine.core.units import format_amount, parse_unit
+from engine.evaluate.record2 import Record2
+
+OUTPUT_SCHEMA2 = "certify.evaluation/2"
+VIEWS = ("auto", "full", "short")
+
+WORDS2 = {
+    "zh": {"pass": "通过", "fail": "不通过", "undetermined": "无法判定", "none": "（规则包未指定结论条件）",
+           "met": "满足", "not_met": "不满足", "unknown": "未知", "not_applicable": "不适用",
+           "as_of": "评定基准日", "values": "计算值（由 Python 精确计算）", "criteria": "条件（由 durable-rules 判定）",
+           "criteria_ref": "条件（由参照求值器判定）", "flag": "标记", "consequence": "后果", "choices": "待定选项",
+           "default": "默认", "missing": "缺少", "unknown_value": "未知", "yes": "是", "no": "否",
+           "missing_inputs": "缺少的数据", "more": "（每个对象一行；加 --full 显示每项条件和计算值）",
+           "sep": "、", "summary": "合计"},
+    "en": {"pass": "PASS", "fail": "FAIL", "undetermined": "UNDETERMINED", "none": "(the pack names no decision)",
+           "met": "met", "not_met": "not met", "unknown": "unknown", "not_applicable": "not applicable",
+           "as_of": "as of", "values": "values (computed exactly by Python)", "criteria": "criteria (decided by durable-rules)",
+           "criteria_ref": "criteria (decided by the reference evaluator)", "flag": "flag", "consequence": "consequence",
+           "choices": "choices", "default": "default", "missing": "missing", "unknown_value": "unknown", "yes": "yes",
+           "no": "no", "missing_inputs": "missing data", "more": "(one line per entity; --full shows every criterion and value)",
+           "sep": "; ", "summary": "total"},
+}
+_MARK = {"met": "✔", "not_met": "✘", "unknown": "?", "not_applicable": "–"}
+
+
+def _label(label: Mapping[str, str] | None, lang: str) -> str:
+    if not label:
+        return ""
+    return label.get(lang) or label.get("zh") or next(iter(label.values()), "")
+
+
+def shown_value(value: Any, unit: str | None, lang: str) -> str:
+    """A value as an officer reads it: an amount in its unit, a date, yes/no, an option."""
+    w = WORDS2[lang]
+    if value is None:
+        return w["unknown_value"]
+    if isinstance(value, bool):
+        return w["yes"] if value else w["no"]
+    if isinstance(value, (int, Fraction)):
+        return format_amount(Fraction(value), parse_unit(unit) if unit else None, lang)
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    return str(value)
+
+
+def _outcome(rec: Record2, lang: str) -> str:
+    return WORDS2[lang][rec.outcome.value] if rec.outcome else WORDS2[lang]["none"]
+
+
+def _header(rec: Record2, pack: Pack2, out: TextIO, lang: str) -> None:
+    w = WORDS2[lang]
+    prov = rec.provenance
+    out.write(f"{_label(pack.meta.title, lang) or prov.pack_id} — {prov.pack_id} {prov.pack_version} "
+              f"(sha256 {prov.pack_sha256[:12]}), {w['as_of']} {prov.as_of}\n")
+    for v in rec.validity:
+        out.write(f"  ⚠ {v['code']} {v['zh'] if lang == 'zh' else v['en']}\n")
+    for c in rec.choices:
+        option = _label(pack.choices[c.name].options.get(c.option), lang) or c.option
+        source = w["default"] if c.source == "default" else c.source
+        out.write(f"  {w['choices']}: {_label(c.label, lang) or c.name} = {option} ({c.option}, {source})\n")
+
+
+def render_record(rec: Record2, pack: Pack2, out: TextIO, lang: str = "zh") -> None:
+    """One entity, in full: every value with its steps, every criterion, flag and consequence."""
+    w = WORDS2[lang]
+    name = f" {rec.entity_name}" if rec.entity_name else ""
+    out.write(f"\n{rec.entity_id}{name} — {_outcome(rec, lang)}\n")
+    if rec.values:
+        out.write(f"  {w['values']}:\n")
+        for v in rec.values:
+            line = f"    {_label(v.label, lang) or v.name} = {shown_value(v.value, v.unit, lang)}"
+            if v.value is None and v.missing:
+                line += f" ({w['missing']} {w['sep'].join(v.missing)})"
+            elif v.value is None and v.reason:
+                line += f" ({v.reason.zh if lang == 'zh' else v.reason.en})"
+            out.write(line + "\n")
+            for step in v.steps:
+                out.write(f"        {step.zh if lang == 'zh' else step.en}\n")
+    if rec.criteria:
+        decided_by = rec.criteria[0].decided_by
+        out.write(f"  {w['criteria'] if decided_by == 'durable-rules' else w['criteria_ref']}:\n")
+        for c in rec.criteria:
+            cite = f"{c.cite} " if c.cite else ""
+            line = f"    {'  ' * c.depth}{_MARK[c.status.value]} {cite}{_label(c.title, lang) or c.id}: {w[c.status.value]}"
+            if c.reason:
+                line += f" ({_label(c.reason, lang)})"
+            out.write(line + "\n")
+    for n in rec.notes:
+        out.write(f"  {w[n.kind]}: {_label(n.title, lang) or n.id}: {w[n.status.value]}\n")
+    if rec.missing_inputs:
+        labels = [_label(pack.inputs[i].label, lang) or i for i in rec.missing_inputs]
+        out.write(f"  {w['missing_inputs']}: {w['sep'].join(labels)}\n")
+
+
+def render_text2(records: Iterable[Record2], pack: Pack2, out: TextIO, lang: str = "zh", view: str = "auto") -> dict[str, int]:
+    records = list(records)
+    w = WORDS2[lang]
+    counts = {"pass": 0, "fail": 0, "undetermined": 0}
+    if view == "auto":
+        view = "full" if len(records) <= 1 else "short"
+    if records:
+        _header(records[0], pack, out, lang)
+    for rec in records:
+        if rec.outcome:
+            counts[rec.outcome.value] += 1
+        if view == "full":
+            render_record(rec, pack, out, lang)
+        else:
+            name = f" {rec.entity_name}" if rec.entity_name else ""
+            failing = [c for c in rec.criteria if c.top and c.status.value in ("not_met", "unknown")]
+            why = f"：{w['sep'].join(_label(c.title, lang) or c.id for c in failing)}" if failing and rec.outcome and \
+                rec.outcome.value != "pass" else ""
+            out.write(f"{rec.entity_id}{name} — {_outcome(rec, lang)}{why}\n")
+    if view == "short" and records:
+        out.write(w["more"] + "\n")
+    out.write(f"{w['summary']}: " + ", ".join(f"{w[k]} {v}" for k, v in counts.items()) + "\n")
+    return counts
+
+
+def evaluation_json2(records: Iterable[Record2], problems: list[Problem], rows: Any = None) -> dict[str, Any]:
+    decisions = [r.as_dict() for r in records]
+    counts: dict[str, int] = {"pass": 0, "fail": 0, "undetermined": 0}
+    for d in decisions:
+        if d["outcome"]:
+            counts[d["outcome"]] += 1
+    if rows is not None:
+        counts.update(rows.as_dict())
+    return {"schema": OUTPUT_SCHEMA2, "decisions": decisions, "counts": counts,
+            "problems": [p.as_dict() for p in sorted(problems)]}
+
+
+def write_json2(records: Iterable[Record2], problems: list[Problem], out: TextIO, rows: Any = None) -> None:
+    json.dump(evaluation_json2(records, problems, rows), out, ensure_ascii=False, indent=2)
+    out.write("\n")
