@@ -315,3 +315,17 @@ def test_problems_are_bilingual(tmp_path):
             seen.add(p.code)
             assert p.message_zh and p.message_zh != p.message and re.search(r"[\u4e00-\u9fff]", p.message_zh), p
     assert seen == {"E180", "E181", "E182", "E183", "E184"}
+
+
+def test_with_the_value_operations_of_engine_compile_values(tmp_path):
+    """The same pack with h2's `ratio` (engine/compile/values.py) in place of this test's op."""
+    if "ratio" not in OPS:
+        pytest.skip("ratio not registered")
+    pack = _pack(tmp_path, PACK.replace("h1_test_share:", "ratio:"))
+    rows = [FIRM, {**FIRM, "id": "low", "tech_staff": 9}, {**FIRM, "id": "zero", "total_staff": 0}]
+    subjects, _ = subjects_from_dicts(pack, rows)
+    durable = evaluate2(pack, subjects)
+    assert [r.outcome for r in durable] == [Outcome.PASS, Outcome.FAIL, Outcome.UNDETERMINED]
+    assert durable[0].value("staff_share").value == 12 and durable[0].value("staff_share").steps
+    reference = evaluate2(pack, subjects, "reference")
+    assert [r.statuses() for r in durable] == [r.statuses() for r in reference]

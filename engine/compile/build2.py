@@ -58,6 +58,7 @@ class _Context:
         self.choices = choices
         self.problems: list[Problem] = []
         self.reads: set[str] = set()  # every name referred to while parsing the current value
+        self.spec: dict[str, Any] = {}  # the value being parsed (for declared_unit and beside)
 
     # -- ParseContext --------------------------------------------------------------------------
 
@@ -98,6 +99,13 @@ class _Context:
         choice = self.choices.get(name)
         return tuple(choice.options) if choice else ()
 
+    def declared_unit(self) -> Unit | None:
+        unit = self.spec.get("unit")
+        return parse_unit(unit) if isinstance(unit, str) else None
+
+    def beside(self, key: str) -> Any:
+        return self.spec.get(key)
+
     def problem(self, code: str, path: Path, en: str, zh: str) -> None:
         severity = WARNING if code.startswith("W") else ERROR
         self.problems.append(self.doc.problem(code, en, path, severity, zh))
@@ -116,6 +124,15 @@ class _Tests:
         self.tests: list[Test] = []
         self.applicability: dict[str, Applicability] = {}
         self.titles = titles
+        self.may_not_apply: set[str] = set()  # top-level criteria that can be not applicable (links read them)
+        self._anonymous = 0
+
+    def anonymous(self, what: str) -> str:
+        """An id for a `cases` node the pack gives none: every cases node records the branch taken
+        (durable-rules and the reference evaluator alike), so it needs one. Ids with "~" are
+        internal and never shown."""
+        self._anonymous += 1
+        return f"~{what}{self._anonymous}"
 
     def _add(self, **kw: Any) -> Node:
         test = Test(field=f"t{len(self.tests)}", **kw)
@@ -217,19 +234,25 @@ class _Tests:
             unset = True
         return self._add(input=name, op=op, param=param, threshold=threshold, unset=unset)
 
-    def link(self, name: str) -> Node:
-        """{criterion: X}: X's status, decided in an earlier stage, read from its slot."""
-        return self._add(input=name, op="in", values=(Status.MET.value,), universe=STATUS_UNIVERSE)
+    def link(self, name: str, parent: str = "") -> Node:
+        """{criterion: X}: X's status, decided in an earlier stage, read from its slot. When X may
+        not apply, the link does not apply either: met inside `all`, not met elsewhere (as any
+        criterion that does not apply), unknown when X is unknown."""
+        met = self._add(input=name, op="in", values=(Status.MET.value,), universe=STATUS_UNIVERSE)
+        if name not in self.may_not_apply:
+            return met
+        applies = self._add(input=name, op="not_in", values=(Status.NOT_APPLICABLE.value,), universe=STATUS_UNIVERSE)
+        return Node("cases", id=self.anonymous("link"), cases=((applies, met),), otherwise=MET if parent == "all" else NOT_MET)
 
-    def condition(self, raw: dict[str, Any], path: Path) -> Node:
+    def condition(self, raw: dict[str, Any], path: Path, parent: str = "") -> Node:
         for kind in ("all", "any"):
             if isinstance(raw.get(kind), list) and "op" not in raw:
-                return Node(kind, children=tuple(self.condition(c, path + (kind, i)) for i, c in enumerate(raw[kind])),
+                return Node(kind, children=tuple(self.condition(c, path + (kind, i), kind) for i, c in enumerate(raw[kind])),
                             doc_path=path)
         if "not" in raw:
-            return Node("not", children=(self.condition(raw["not"], path + ("not",)),), doc_path=path)
+            return Node("not", children=(self.condition(raw["not"], path + ("not",), "not"),), doc_path=path)
         if "criterion" in raw:
-            return dataclasses.replace(self.link(raw["criterion"]), doc_path=path)
+            return dataclasses.replace(self.link(raw["criterion"], parent), doc_path=path)
         return dataclasses.replace(self.test(raw, path), doc_path=path)
 
     def node(self, raw: dict[str, Any], path: Path, ident: str | None, parent: str, top: bool = False,
@@ -244,7 +267,10 @@ class _Tests:
             inner = self.test(raw["test"], path + ("test",))
             node = dataclasses.replace(inner, **common) if inner.kind == "test" else Node("all", children=inner.children, **common)
         elif "criterion" in raw:
-            node = dataclasses.replace(self.link(raw["criterion"]), **common)
+            linked = self.link(raw["criterion"], parent)
+            if linked.kind == "cases" and ident is None:
+                common["id"] = linked.id
+            node = dataclasses.replace(linked, **common)
         elif "all" in raw or "any" in raw:
             kind = "all" if "all" in raw else "any"
             kids = tuple(self.node(c, path + (kind, i), c.get("id"), kind, depth=depth + 1) for i, c in enumerate(raw[kind]))
@@ -260,6 +286,8 @@ class _Tests:
                            self.node(c["then"], path + ("cases", i, "then"), c["then"].get("id"), "cases",
                                      depth=depth + 1))
                           for i, c in enumerate(raw["cases"]))
+            if ident is None:
+                common["id"] = self.anonymous("cases")
             node = Node("cases", cases=cases, otherwise=raw.get("otherwise", NOT_MET), **common)
         return self._applicability(raw, path, node, parent)
 
@@ -284,12 +312,12 @@ class _Tests:
             return node
         when = conditions[0] if len(conditions) == 1 else Node("all", children=tuple(conditions))
         # A `cases` body keeps an id of its own so that the case taken is still recorded.
-        body = dataclasses.replace(node, id=f"{node.id}{CASES_BODY}" if node.kind == "cases" and node.id else None)
-        wrapper = Node("cases", id=node.id, title=node.title, cite=node.cite, discretionary=node.discretionary,
+        ident = node.id if node.id is not None else self.anonymous("applies")
+        body = dataclasses.replace(node, id=f"{ident}{CASES_BODY}" if node.kind == "cases" else None)
+        wrapper = Node("cases", id=ident, title=node.title, cite=node.cite, discretionary=node.discretionary,
                        note=node.note, cases=((when, body),), otherwise=MET if parent == "all" else NOT_MET,
                        doc_path=node.doc_path)
-        if node.id is not None:
-            self.applicability[node.id] = Applicability(node.id, reason or {"zh": "不适用", "en": "does not apply"})
+        self.applicability[ident] = Applicability(ident, reason or {"zh": "不适用", "en": "does not apply"})
         return wrapper
 
 
@@ -387,7 +415,9 @@ def build2(document: Document, raw_bytes: bytes, as_of: dt.date,
     parsed: dict[str, tuple[str, OpArgs, Unit | None, dict[str, Any]]] = {}
     for name, spec in (doc.get("values") or {}).items():
         path: Path = ("values", name)
-        keys = [k for k in spec if k not in VALUE_KEYS]
+        # Keys an operation reads beside itself (`otherwise:` beside `cases:`) are not operations.
+        beside = {b for k in spec if k in OPS for b in OPS[k].beside}
+        keys = [k for k in spec if k not in VALUE_KEYS and k not in beside]
         unit = None
         if "unit" in spec:
             unit = parse_unit(spec["unit"])
@@ -408,6 +438,7 @@ def build2(document: Document, raw_bytes: bytes, as_of: dt.date,
             continue
         key = keys[0]
         ctx.reads = set()
+        ctx.spec = spec
         args = OPS[key].parse(spec[key], ctx, path + (key,))
         if unit is None and OPS[key].points:
             unit = parse_unit("分")
@@ -475,6 +506,7 @@ def build2(document: Document, raw_bytes: bytes, as_of: dt.date,
     crit_phase = {n: phase[n] for n in criteria_raw}
     for p in sorted(set(crit_phase.values()) | {n.phase for n in notes.values()}):
         builder = _Tests(ctx, as_of, titles)
+        builder.may_not_apply = {n for n, raw in criteria_raw.items() if "applies_when" in raw or "due" in raw}
         names = tuple(n for n in criteria_raw if crit_phase[n] == p)
         kids = tuple(builder.node(criteria_raw[n], ("criteria", n), n, "top", top=True) for n in names)
         here = tuple(i for i, n in notes.items() if n.phase == p)

@@ -205,6 +205,8 @@ class Runner:
         for ident, (status, branch) in statuses.items():
             if ident.endswith(CASES_BODY):
                 continue  # the branch of a `cases` criterion that may not apply: shown on the criterion
+            if "~" in ident and ident not in stage.applicability:
+                continue  # an anonymous `cases` node's own branch (build2 `_Tests.anonymous`)
             st = Status(status)
             applicability = stage.applicability.get(ident)
             if applicability is not None and branch == "otherwise":
@@ -253,6 +255,8 @@ class Runner:
         criteria = []
         order = {ident: i for i, ident in enumerate(pack.titles)}  # document order, stage by stage
         for ident, (status, branch, phase) in sorted(env.statuses.items(), key=lambda kv: order.get(kv[0], len(order))):
+            if "~" in ident:
+                continue  # internal: anonymous nodes the pack gives no id
             info = pack.titles.get(ident, {})
             reason = None
             if status is Status.NOT_APPLICABLE:
