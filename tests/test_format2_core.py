@@ -329,3 +329,21 @@ def test_with_the_value_operations_of_engine_compile_values(tmp_path):
     assert durable[0].value("staff_share").value == 12 and durable[0].value("staff_share").steps
     reference = evaluate2(pack, subjects, "reference")
     assert [r.statuses() for r in durable] == [r.statuses() for r in reference]
+
+
+def test_suite_checks_values_exactly(tmp_path):
+    from engine.commands.packtest import run_suite
+
+    (tmp_path / "p.yaml").write_text(PACK, encoding="utf-8")
+    suite = tmp_path / "p.tests.yaml"
+    suite.write_text("pack: p.yaml\nas_of: \"2024-06-30\"\ncases:\n"
+                     "  - name: ok\n    entity: {id: f1, tech_staff: 12, total_staff: 100, revenue: 800万元, sector: mfg, no_accident: 是}\n"
+                     "    expect: {outcome: pass, values: {staff_share: 12%}, flags: {large: false}}\n"
+                     "  - name: wrong value\n    entity: {id: f2, tech_staff: 1, total_staff: 3, revenue: 800万元}\n"
+                     "    expect: {values: {staff_share: 33.33%}, missing_inputs: [no_accident, sector]}\n"
+                     "  - name: unknown\n    entity: {id: f3, tech_staff: 1, total_staff: 0}\n"
+                     "    expect: {values: {staff_share: unknown}, outcome: undetermined}\n", encoding="utf-8")
+    result = run_suite(str(suite))
+    assert result.problems == []
+    assert [c.passed for c in result.cases] == [True, False, True]
+    assert result.cases[1].diffs == ["values.staff_share: expected 33.33%, got ≈33.3333%"]

@@ -158,3 +158,47 @@ def test_durable_matches_reference(tmp_path):
             seen |= {(c.id, c.status) for c in a.criteria}
         assert ("services_rereview", Status.NOT_APPLICABLE) in seen and ("certified", Status.UNKNOWN) in seen
         assert {r.outcome for r in durable} == {Outcome.PASS, Outcome.FAIL, Outcome.UNDETERMINED}
+
+
+SUITE = """\
+pack: p.yaml
+as_of: "2024-06-30"
+cases:
+  - name: 新申请不需公共服务
+    entity: {id: c1, procedure: new, output: 12亿元, services: 否, green: 否, accident: 否}
+    expect:
+      outcome: pass
+      criteria: {services_rereview: not_applicable, output_ok: met}
+      consequences: {interview: false}
+      flags: {large: false}
+      choices: {accident_rule: veto}
+  - name: 事故，仅提醒
+    set: {accident_rule: warn}
+    entity: {id: c2, procedure: new, output: 12亿元, accident: 是}
+    expect: {outcome: pass, choices: {accident_rule: warn}, consequences: {interview: false}}
+  - name: 两个对象一起判定
+    entities:
+      - {id: a, procedure: new, output: 12亿元, accident: 否}
+      - {id: b, procedure: re_review, output: 9亿元, accident: 否}
+    expect:
+      a: {outcome: pass}
+      b: {outcome: fail, criteria: {services_rereview: unknown, output_ok: not_met}}
+  - name: 故意写错
+    entity: {id: c3, procedure: new, output: 12亿元, accident: 否}
+    expect: {outcome: fail, criteria: {output_ok: not_met}, values: {nothing: 3}}
+"""
+
+
+def test_certify_test_runs_a_format2_suite(tmp_path):
+    from engine.commands.packtest import run_suite
+
+    _pack(tmp_path)  # writes p.yaml
+    suite = tmp_path / "p.tests.yaml"
+    suite.write_text(SUITE, encoding="utf-8")
+    result = run_suite(str(suite))
+    assert result.problems == []
+    assert [c.passed for c in result.cases] == [True, True, True, False]
+    assert result.cases[3].diffs == ["outcome: expected fail, got pass", "criteria.output_ok: expected not_met, got met",
+                                    "values.nothing: expected 3, got no such item"]
+    assert result.pack_id == "demo-applies"
+    assert "not_applicable" in result.coverage["services_rereview"]

@@ -20,6 +20,10 @@ A suite is `rules/<pack>.tests.yaml`:
         set: {some_threshold_min: 8亿元}       # optional: parameter overrides for this case
                                              # (like --set), e.g. for a number the policy leaves unset
 
+A suite whose pack is `format: 2` also checks values, points, subtotals, ranks, consequences and
+choices, and a case may decide several entities together (`entities:`, one cohort): see
+`_run_suite2` below.
+
 The runner is used by `certify test` and by pytest (tests/test_pack_suites.py), so CI and
 officers run the same cases.
 """
@@ -28,6 +32,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from fractions import Fraction
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,7 +43,10 @@ from engine.evaluate.evaluate import Decider
 from engine.explain.records import Explainer
 from engine.compile.model import MET, NOT_MET, STATUSES, UNKNOWN, CompiledPack
 from engine.evaluate.normalize import normalise
-from engine.evaluate.pipeline import load_pack
+from engine.evaluate.pipeline import load_pack, load_pack2, pack_format
+from engine.evaluate.record2 import Record2
+from engine.evaluate.run2 import Runner, subject_of
+from engine.core.units import AmountError, format_amount, parse_amount, parse_unit, to_fraction
 from engine.core.problems import Problem, ProblemsError, shown
 from engine.load.yamlsafe import iso_date, load_yaml_file
 
@@ -236,6 +244,9 @@ def _run_suite(path: str, engine: str = "durable") -> SuiteResult:
                                        refused.message_zh))
         return result
     pack_path = str(base / suite["pack"])
+    if pack_format(pack_path) == 2:
+        _run_suite2(path, doc, pack_path, result, engine)
+        return result
     default_as_of = iso_date(suite.get("as_of")) or dt.date.today()
     packs: dict[tuple[dt.date, tuple[tuple[str, str], ...]], tuple[CompiledPack, Decider, Explainer]] = {}
 
@@ -315,6 +326,201 @@ def _run_suite(path: str, engine: str = "durable") -> SuiteResult:
             continue
         run_one(str(case.get("name") or ident), source, entity, case["expect"], as_of, sets)
     return result
+
+
+# ---------------------------------------------------------------------------------------------
+# Format 2 (docs/format2.md): the same suite file, with expectations on values, points, ranks
+#
+#     cases:
+#       - name: 占比恰好10%
+#         entity: {id: F1, tech_staff: 10, total_staff: 100, ...}
+#         set: {veto_last_award: allowed}     # parameters and choices, like --set
+#         expect:
+#           outcome: pass
+#           criteria: {staff_ok: met, rereview_only: not_applicable}
+#           flags: {large: false}             # flags and consequences: true | false | unknown
+#           values: {staff_share: 10%}        # exact, in the value's unit; unknown when not computed
+#           points: {rd_points: 12分}          # (points, subtotals, ranks: the same check, named
+#           subtotals: {innovation: 18分}      #  for the reader)
+#           ranks: {place: 2}
+#           missing_inputs: [revenue]
+#           choices: {veto_last_award: allowed}
+#       - name: 同一批次内排名
+#         entities: [{id: Z1, ...}, {id: Z2, ...}]   # decided together: one cohort
+#         expect: {Z1: {ranks: {place: 1}}, Z2: {ranks: {place: 2}}}
+
+_EXPECT2_KEYS = {"outcome", "criteria", "flags", "consequences", "values", "points", "subtotals", "ranks",
+                 "missing_inputs", "choices"}
+_CASE2_KEYS = {"name", "as_of", "entity", "entities", "expect", "set"}
+_STATUS2 = ("met", "not_met", "unknown", "not_applicable")
+
+
+def _expected_amount(want: Any, unit: str | None) -> Any:
+    """What an expectation means: None for unknown, an exact amount in base units, or text."""
+    if want is None or want == "unknown":
+        return None
+    if isinstance(want, bool):
+        return want
+    try:
+        return parse_amount(want, parse_unit(unit) if unit else None)[0]
+    except AmountError:
+        pass
+    try:
+        return to_fraction(want)
+    except AmountError:
+        return str(want)
+
+
+def _shown2(value: Any, unit: str | None) -> str:
+    if value is None:
+        return "unknown"
+    if isinstance(value, (int, Fraction)) and not isinstance(value, bool):
+        return format_amount(Fraction(value), parse_unit(unit) if unit else None, "zh")
+    return str(value)
+
+
+def compare2(record: Record2, expect: dict[str, Any]) -> list[str]:
+    """Readable differences between a format-2 record and what the case expects."""
+    diffs: list[str] = []
+    unknown_keys = sorted(set(expect) - _EXPECT2_KEYS)
+    if unknown_keys:
+        diffs.append(f"unknown expect field(s) {unknown_keys}; allowed: {sorted(_EXPECT2_KEYS)}")
+    got_outcome = record.outcome.value if record.outcome else None
+    if "outcome" in expect and expect["outcome"] != got_outcome:
+        diffs.append(f"outcome: expected {expect['outcome']}, got {got_outcome}")
+    statuses = {c.id: c.status.value for c in record.criteria}
+    for ident, want in (expect.get("criteria") or {}).items():
+        if want not in _STATUS2:
+            diffs.append(f"criteria.{ident}: expected status must be one of {', '.join(_STATUS2)}, not {want!r}")
+        elif statuses.get(ident) != want:
+            diffs.append(f"criteria.{ident}: expected {want}, got {statuses.get(ident, 'no such criterion')}")
+    notes = {n.id: n.status.value for n in record.notes}
+    for section in ("flags", "consequences"):
+        for ident, want in (expect.get(section) or {}).items():
+            want_status = _FLAG_WORDS.get(want, str(want))
+            if notes.get(ident) != want_status:
+                diffs.append(f"{section}.{ident}: expected {want_status}, got {notes.get(ident, 'no such flag')}")
+    values = {v.name: v for v in record.values}
+    for section in ("values", "points", "subtotals", "ranks"):
+        for name, want in (expect.get(section) or {}).items():
+            got = values.get(name)
+            if got is None:
+                diffs.append(f"{section}.{name}: expected {want}, got no such item")
+                continue
+            expected = _expected_amount(want, got.unit)
+            actual = got.value
+            if isinstance(actual, (int, Fraction)) and not isinstance(actual, bool) and isinstance(expected, (int, Fraction)):
+                same = Fraction(actual) == Fraction(expected)
+            else:
+                same = actual == expected or (actual is not None and str(actual) == str(expected))
+            if not same:
+                diffs.append(f"{section}.{name}: expected {want}, got {_shown2(actual, got.unit)}")
+    if "missing_inputs" in expect and sorted(expect["missing_inputs"]) != list(record.missing_inputs):
+        diffs.append(f"missing_inputs: expected {sorted(expect['missing_inputs'])}, got {list(record.missing_inputs)}")
+    chosen = {c.name: c.option for c in record.choices}
+    for name, want in (expect.get("choices") or {}).items():
+        if chosen.get(name) != want:
+            diffs.append(f"choices.{name}: expected {want}, got {chosen.get(name, 'no such item')}")
+    return diffs
+
+
+def _run_suite2(path: str, doc: Any, pack_path: str, result: SuiteResult, engine: str) -> None:
+    """A suite whose pack is format 2 (see above)."""
+    suite = doc.value
+    base = Path(path).parent
+    default_as_of = iso_date(suite.get("as_of")) or dt.date.today()
+    runners: dict[tuple[dt.date, tuple[tuple[str, str], ...]], Runner] = {}
+
+    def runner_for(as_of: dt.date, sets: dict[str, Any] | None = None) -> Runner:
+        key = (as_of, tuple(sorted((str(k), str(v)) for k, v in (sets or {}).items())))
+        if key not in runners:
+            overrides = {str(k): (f"{path} (set)", v) for k, v in (sets or {}).items()} or None
+            runners[key] = Runner(load_pack2(pack_path, as_of, overrides), engine)
+        return runners[key]
+
+    try:
+        pack = runner_for(default_as_of).pack
+    except ProblemsError as error:
+        result.problems.extend(error.problems)
+        return
+    result.pack_id = pack.meta.id
+    result.coverage_ids = list(ident for ident in pack.titles if "~" not in ident) + [f"flag:{n}" for n in pack.notes]
+    result.coverage = {ident: set() for ident in result.coverage_ids}
+
+    def run_batch(name: str, source: str, entities: list[RawEntity], expects: dict[str, dict[str, Any]],
+                  as_of: dt.date, sets: dict[str, Any] | None = None) -> None:
+        started = time.perf_counter()
+        try:
+            runner = runner_for(as_of, sets)
+        except ProblemsError as error:
+            diffs: list[str] = [Said(f"set: {p.message}", f"set：{p.text('zh')}") for p in error.problems]
+            result.cases.append(CaseResult(path, name, source, False, diffs, None))
+            return
+        subjects, data_problems = [], []
+        for entity in entities:
+            subject, found = subject_of(runner.pack, entity)
+            subjects.append(subject)
+            data_problems += [p for p in found if p.severity == "error"]
+        records = runner.evaluate(subjects)
+        for record in records:
+            for c in record.criteria:
+                result.coverage.setdefault(c.id, set()).add(c.status.value)
+            for n in record.notes:
+                result.coverage.setdefault(f"flag:{n.id}", set()).add(n.status.value)
+        diffs = []
+        by_id = {r.entity_id: r for r in records}
+        for ident, expect in expects.items():
+            record = by_id.get(ident)
+            if record is None:
+                diffs.append(f"{ident}: no such entity in the cohort")
+                continue
+            prefix = f"{ident}: " if len(entities) > 1 else ""
+            diffs += [prefix + d for d in compare2(record, expect)]
+        diffs += [Said(f"data problem: {p.message}", f"数据问题：{p.text('zh')}") for p in data_problems]
+        outcome = records[0].outcome.value if len(records) == 1 and records[0].outcome else None
+        result.cases.append(CaseResult(path, name, source, not diffs, diffs, outcome, time.perf_counter() - started))
+
+    for rel in suite.get("fixtures") or []:
+        file = str(base / rel)
+        problems: list[Problem] = []
+        try:
+            for entity in load_entities(file, problems):
+                if entity.expect is None:
+                    continue
+                label = f"{entity.id} {entity.name or ''}".strip()
+                run_batch(label, f"{entity.file}:{entity.line}", [entity], {entity.id: entity.expect}, default_as_of)
+        except ProblemsError as error:
+            problems.extend(error.problems)
+        result.problems.extend(p for p in problems if p.severity == "error")
+    for index, case in enumerate(suite.get("cases") or []):
+        where = doc.where(("cases", index))
+        source = f"{path}:{where[0]}"
+        one = isinstance(case, dict) and isinstance(case.get("entity"), dict)
+        many = isinstance(case, dict) and isinstance(case.get("entities"), list) and case["entities"] and \
+            all(isinstance(e, dict) for e in case["entities"])
+        if not (one or many) or not isinstance(case.get("expect"), dict):
+            result.problems.append(doc.problem("E111", "a case needs entity: {...} (or entities: [...]) and expect: {...}",
+                                               ("cases", index),
+                                               message_zh="每个用例需要写 entity: {...}（或 entities: [...]）和 expect: {...}"))
+            continue
+        for key in sorted(set(case) - _CASE2_KEYS):
+            result.problems.append(doc.problem("E110", f"unknown field {shown(key)} in a case", ("cases", index, key),
+                                               message_zh=f"用例中有未知字段 {shown(key)}（允许的字段："
+                                               f"{'、'.join(sorted(_CASE2_KEYS))}）"))
+        rows = [case["entity"]] if one else case["entities"]
+        entities = []
+        for i, row in enumerate(rows):
+            fields = {k: v for k, v in row.items() if k not in ("id", "name")}
+            ident = str(row.get("id", f"case{index + 1}" if one else f"case{index + 1}.{i + 1}"))
+            entities.append(RawEntity(path, where[0], ident, row.get("name"), fields))
+        expects = {entities[0].id: case["expect"]} if one else {str(k): v for k, v in case["expect"].items()}
+        as_of = iso_date(case.get("as_of")) or default_as_of
+        sets = case.get("set")
+        if sets is not None and not isinstance(sets, dict):
+            result.problems.append(doc.problem("E112", "set: maps parameter or choice names to values", ("cases", index, "set"),
+                                               message_zh="set: 应写成 参数名或选项名: 数值 的映射"))
+            continue
+        run_batch(str(case.get("name") or entities[0].id), source, entities, expects, as_of, sets)
 
 
 def coverage_gaps(result: SuiteResult) -> dict[str, list[str]]:
