@@ -575,3 +575,20 @@ def test_yangzhou_scoring_converts_to_points_values_and_names_what_format2_lacks
     # a points value points at its indicator in the format-1 file
     doc = conversion.document
     assert doc.where(("values", "firms", "items", "cap")) == _load(path).where(("indicators", 4, "cap"))
+
+
+@pytest.mark.parametrize("path", [RULES / "huguan-specialized-town.yaml", RULES / "lianyungang-four-highs.yaml"],
+                         ids=lambda p: p.stem)
+def test_the_written_file_decides_as_the_converted_pack(path: Path, tmp_path: Path) -> None:
+    """What `certify migrate` writes is the pack an officer keeps: read back from its own file,
+    it decides every suite entity as the format-1 pack does."""
+    _f2(path, dt.date(2024, 6, 30), ())  # skips, naming why, while format 2 cannot decide the pack
+    out = tmp_path / path.name
+    assert run_migrate(str(path), str(out), "en") == 0
+    written, raw = load_yaml_file(str(out))
+    for name, entity, as_of, sets in _suite_entities(path):
+        pack = build2(written, raw, as_of, {k: ("test", v) for k, v in sets} or None)
+        subject, _ = subject_of(pack, entity)
+        (record,) = Runner(pack, "reference").evaluate([subject])
+        old, _ = _decide_both(path, entity, as_of, sets)
+        assert _f2_result(converted(path), record, False) == old, name
