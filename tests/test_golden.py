@@ -19,7 +19,7 @@ What is pinned (see VIEWS for the exact command of each file):
 - diff: an eligibility pack (text zh/en, Markdown, JSON) and a scoring pack (text, Markdown);
 - test: the shipped Huguan suites (text with coverage, JSON, JUnit XML) and a suite with a
   failing case and a broken suite (text, JUnit XML);
-- validate and lint: problems as text zh/en, JSON and GitHub annotations.
+- validate and lint: problems as text zh/en, JSON and GitHub annotations; `certify schema`.
 
 Masked, because they truly vary: sha256 hashes (of packs and inputs), the engine and
 durable-rules versions, JUnit's timings, and the temporary folder the tests write in (`<tmp>`).
@@ -229,6 +229,8 @@ VIEWS: dict[str, View] = {
     "test-failing.en.txt": View(("test", "{tmp}/rules", "--lang", "en"), exit_code=1, prepare=_failing_suite),
     "test-failing.junit.xml": View(("test", "{tmp}/rules", "--junit", "{out}.xml"), read="out", shape=pretty_xml,
                                    exit_code=1, prepare=_failing_suite),
+    # the JSON Schema of the pack format (for editors)
+    "schema.json": View(("schema",)),
     # validate and lint (--sources: an empty folder, so the answer does not depend on the machine)
     "validate.zh.txt": View(("validate", *BROKEN[:2]), exit_code=1),
     "validate.en.txt": View(("validate", *BROKEN[:2], "--lang", "en"), exit_code=1),
