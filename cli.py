@@ -30,6 +30,7 @@ from engine.compile.build2 import check_pack2
 from engine.evaluate.pipeline import (INPUT_FORMATS, STDIN, RowCounts, decide_files, decide_files2, load_pack, load_pack2,
                                       pack_format, parse_overrides, spool_stdin, worker_count)
 from engine.report.format2_views import render_text2, write_json2
+from engine.report.pages2 import render_html2, render_markdown2
 from engine.core.problems import DecisionError, EngineError, ProblemsError, has_errors
 from engine.report.problems import PROBLEM_RENDERERS
 from engine.report.text import encode_record, render_text, stream_evaluation_json
@@ -334,7 +335,7 @@ def _evaluate2(pack_path: str, data: tuple[str, ...], date: dt.date, overrides: 
     records = list(decide_files2(pack, files, engine, problems, read=_read_options(), counts=counts))
     with open_output(output) as out:
         if fmt == "json":
-            write_json2(records, problems, out, rows=counts)
+            write_json2(records, problems, out, rows=counts, pack=pack)
         else:
             render_text2(records, pack, out, lang, view=view or "auto")
     return _finish(problems, counts, lang)
@@ -386,6 +387,8 @@ def run_report(pack_path: str, data: tuple[str, ...], output: str | None, fmt: s
         raise click.UsageError("--format xlsx writes a file: add -o FILE.xlsx (or -o - for standard output)")
     date = _as_of(as_of, lang)
     overrides = _overrides(sets, override_files, lang)
+    if pack_format(pack_path) == 2:
+        return _report2(pack_path, data, date, overrides, fmt, output, lang, engine, input_format)
     if is_scoring_file(pack_path):
         return _score_report(pack_path, data, date, overrides, fmt, output, lang, engine, input_format)
     pack = _pack(pack_path, date, overrides, lang)
@@ -397,6 +400,20 @@ def run_report(pack_path: str, data: tuple[str, ...], output: str | None, fmt: s
     records = progress(decide_files(pack, files, engine, problems, workers=workers, what_it_takes=what_it_takes,
                                     read=_read_options(), counts=counts))
     write_report(fmt, records, output, pack, lang, problems, clauses)
+    return _finish(problems, counts, lang)
+
+
+def _report2(pack_path: str, data: tuple[str, ...], date: dt.date, overrides: dict[str, Any], fmt: str,
+             output: str | None, lang: str, engine: str, input_format: str | None) -> int:
+    """`certify report` for a format-2 pack: the HTML or Markdown page (engine.report.pages2)."""
+    if fmt not in ("html", "markdown"):
+        raise click.UsageError("format-2 packs are reported as html or markdown for now (csv/xlsx: not yet)")
+    pack = _pack2(pack_path, date, overrides, lang)
+    problems: list[Any] = []
+    counts = RowCounts()
+    records = list(decide_files2(pack, _data(data, input_format), engine, problems, read=_read_options(), counts=counts))
+    with open_output(output) as out:
+        (render_html2 if fmt == "html" else render_markdown2)(records, pack, out, lang, problems)
     return _finish(problems, counts, lang)
 
 

@@ -277,7 +277,7 @@ def test_cli_validate_and_evaluate(tmp_path):
     assert result.exit_code == 0, result.output
     result = runner.invoke(cli.main, ["evaluate", "--rules", str(pack), str(data), "--as-of", "2024-06-30"])
     assert result.exit_code == 0, result.output
-    assert "f1 甲公司 — 通过" in result.output and "f2 — 不通过：科技人员占比不低于10%" in result.output
+    assert "f1 甲公司 — 通过" in result.output and "f2 — 不通过：第六条 科技人员占比不低于10%：5% < 10%" in result.output
     result = runner.invoke(cli.main, ["evaluate", "--rules", str(pack), str(data), "--as-of", "2024-06-30",
                                       "--full", "--lang", "en"])
     assert "criteria (decided by durable-rules)" in result.output and "12 / 100 = 12%" in result.output

@@ -19,6 +19,8 @@ What is pinned (see VIEWS for the exact command of each file):
 - diff: an eligibility pack (text zh/en, Markdown, JSON) and a scoring pack (text, Markdown);
 - test: the shipped Huguan suites (text with coverage, JSON, JUnit XML) and a suite with a
   failing case and a broken suite (text, JUnit XML);
+- format 2 (tests/golden/format2/, a synthetic pack and firms): evaluate text zh/en short/full and
+  JSON, report HTML and Markdown zh/en, and the validity warning (text, Markdown);
 - validate and lint: problems as text zh/en, JSON and GitHub annotations; `certify schema`.
 
 Masked, because they truly vary: sha256 hashes (of packs and inputs), the engine and
@@ -63,6 +65,8 @@ ZONES = "fixtures/yangzhou-zones.yaml"
 Y_AS_OF = "2024-12-31"
 TARGETS = "rules/huguan-town-targets.yaml"
 COUNTY = "fixtures/huguan-county.yaml"
+PACK2 = "tests/golden/format2/firm-points.yaml"  # synthetic format-2 pack and firms
+FIRMS2 = "tests/golden/format2/firms.yaml"
 SUITES = ("rules/huguan-specialized-town.tests.yaml", "rules/huguan-town-targets.tests.yaml")
 BROKEN = ("tests/packs/broken/E120-unknown-param.yaml", "tests/packs/broken/E123-chinese-numeral.yaml",
           "tests/packs/broken/W200-unused-parameter.yaml", "tests/packs/broken/W202-no-cite.yaml")
@@ -79,7 +83,7 @@ def mask(text: str, tmp: Path | None = None) -> str:
     text = re.sub(r"\b[0-9a-f]{64}\b", "<sha256>", text)
     text = re.sub(r"(sha256 `?)[0-9a-f]{12}\b", r"\1<hash>", text)
     engine = re.escape(ENGINE_VERSION)
-    text = re.sub(rf"\b{engine} / durable-rules [0-9][0-9.]*", "<versions>", text)
+    text = re.sub(rf"\b{engine} / durable-rules( [0-9][0-9.]*[0-9])?", "<versions>", text)
     text = re.sub(r"durable-rules [0-9][0-9.]*[0-9]", "durable-rules <version>", text)
     text = re.sub(rf'("engine_version": ")[^"]*"', r'\1<version>"', text)
     return re.sub(r'\btime="[0-9.]+"', 'time="<t>"', text)
@@ -168,6 +172,8 @@ REPORT = ("report", "--rules", HUGUAN, TOWNS_CSV, "--as-of", AS_OF, "--what-it-t
 SCORE = ("score", "--rules", YANGZHOU, ZONES, "--as-of", Y_AS_OF)
 SCORE_REPORT = ("report", "--rules", YANGZHOU, ZONES, "--as-of", Y_AS_OF, "--sources", "{tmp}")
 TARGETS_EVAL = ("evaluate", "--rules", TARGETS, COUNTY, "--as-of", Y_AS_OF)
+EVALUATE2 = ("evaluate", "--rules", PACK2, FIRMS2, "--as-of", AS_OF)
+REPORT2 = ("report", "--rules", PACK2, FIRMS2, "--as-of", AS_OF)
 DIFF = ("diff", HUGUAN, "{tmp}/huguan-8yi.yaml", "--data", TOWNS, "--as-of", AS_OF)
 
 VIEWS: dict[str, View] = {
@@ -229,6 +235,21 @@ VIEWS: dict[str, View] = {
     "test-failing.en.txt": View(("test", "{tmp}/rules", "--lang", "en"), exit_code=1, prepare=_failing_suite),
     "test-failing.junit.xml": View(("test", "{tmp}/rules", "--junit", "{out}.xml"), read="out", shape=pretty_xml,
                                    exit_code=1, prepare=_failing_suite),
+    # format 2 (a synthetic pack: points in bands, a capped group with a minimum, a fast track, a
+    # criterion for re-reviews only, a choice): a firm failing only on the group minimum (F2) and
+    # one passing only by the fast track (F3) must read right in every view
+    "format2.zh.short.txt": View(EVALUATE2),
+    "format2.en.short.txt": View((*EVALUATE2, "--lang", "en")),
+    "format2.zh.full.txt": View((*EVALUATE2, "--full")),
+    "format2.en.full.txt": View((*EVALUATE2, "--full", "--lang", "en")),
+    "format2.json": View((*EVALUATE2, "--format", "json"), shape=pretty_json),
+    "format2.report.zh.html": View((*REPORT2, "-o", "{out}.html"), read="out"),
+    "format2.report.en.html": View((*REPORT2, "--lang", "en", "-o", "{out}.html"), read="out"),
+    "format2.report.zh.md": View((*REPORT2, "-o", "{out}.md"), read="out"),
+    "format2.report.en.md": View((*REPORT2, "--lang", "en", "-o", "{out}.md"), read="out"),
+    "format2.expired.zh.md": View(("report", "--rules", PACK2, FIRMS2, "--as-of", "2026-06-30", "-o", "{out}.md"),
+                                  read="out"),
+    "format2.expired.zh.txt": View(("evaluate", "--rules", PACK2, FIRMS2, "--as-of", "2026-06-30"), read="stdout"),
     # the JSON Schema of the pack format (for editors)
     "schema.json": View(("schema",)),
     # validate and lint (--sources: an empty folder, so the answer does not depend on the machine)

@@ -15,6 +15,7 @@ from engine.compile.model2 import Pack2
 from engine.core.problems import Problem
 from engine.core.units import format_amount, parse_unit
 from engine.evaluate.record2 import Record2
+from engine.explain.explain2 import criterion_nodes, fails_only_on_group_minimum, headline
 
 OUTPUT_SCHEMA2 = "certify.evaluation/2"
 VIEWS = ("auto", "full", "short")
@@ -58,10 +59,6 @@ def shown_value(value: Any, unit: str | None, lang: str) -> str:
     return str(value)
 
 
-def _outcome(rec: Record2, lang: str) -> str:
-    return WORDS2[lang][rec.outcome.value] if rec.outcome else WORDS2[lang]["none"]
-
-
 def _header(rec: Record2, pack: Pack2, out: TextIO, lang: str) -> None:
     w = WORDS2[lang]
     prov = rec.provenance
@@ -75,11 +72,11 @@ def _header(rec: Record2, pack: Pack2, out: TextIO, lang: str) -> None:
         out.write(f"  {w['choices']}: {_label(c.label, lang) or c.name} = {option} ({c.option}, {source})\n")
 
 
-def render_record(rec: Record2, pack: Pack2, out: TextIO, lang: str = "zh") -> None:
+def render_record(rec: Record2, pack: Pack2, out: TextIO, lang: str = "zh", nodes: Any = None) -> None:
     """One entity, in full: every value with its steps, every criterion, flag and consequence."""
     w = WORDS2[lang]
     name = f" {rec.entity_name}" if rec.entity_name else ""
-    out.write(f"\n{rec.entity_id}{name} — {_outcome(rec, lang)}\n")
+    out.write(f"\n{rec.entity_id}{name} — {headline(pack, rec, nodes)[lang]}\n")  # h8: the headline (explain2)
     if rec.values:
         out.write(f"  {w['values']}:\n")
         for v in rec.values:
@@ -115,25 +112,30 @@ def render_text2(records: Iterable[Record2], pack: Pack2, out: TextIO, lang: str
         view = "full" if len(records) <= 1 else "short"
     if records:
         _header(records[0], pack, out, lang)
+    nodes = criterion_nodes(pack)
     for rec in records:
         if rec.outcome:
             counts[rec.outcome.value] += 1
         if view == "full":
-            render_record(rec, pack, out, lang)
-        else:
+            render_record(rec, pack, out, lang, nodes)
+        else:  # h8: the headline says why (a group minimum, a fast track), engine.explain.explain2
             name = f" {rec.entity_name}" if rec.entity_name else ""
-            failing = [c for c in rec.criteria if c.top and c.status.value in ("not_met", "unknown")]
-            why = f"：{w['sep'].join(_label(c.title, lang) or c.id for c in failing)}" if failing and rec.outcome and \
-                rec.outcome.value != "pass" else ""
-            out.write(f"{rec.entity_id}{name} — {_outcome(rec, lang)}{why}\n")
+            out.write(f"{rec.entity_id}{name} — {headline(pack, rec, nodes)[lang]}\n")
     if view == "short" and records:
         out.write(w["more"] + "\n")
     out.write(f"{w['summary']}: " + ", ".join(f"{w[k]} {v}" for k, v in counts.items()) + "\n")
     return counts
 
 
-def evaluation_json2(records: Iterable[Record2], problems: list[Problem], rows: Any = None) -> dict[str, Any]:
+def evaluation_json2(records: Iterable[Record2], problems: list[Problem], rows: Any = None,
+                     pack: Pack2 | None = None) -> dict[str, Any]:
+    records = list(records)
     decisions = [r.as_dict() for r in records]
+    if pack is not None:  # h8: the headline of each decision, as the text and HTML views say it
+        nodes = criterion_nodes(pack)
+        for r, d in zip(records, decisions):
+            d["headline"] = headline(pack, r, nodes)
+            d["fails_only_on_group_minimum"] = fails_only_on_group_minimum(pack, r, nodes)
     counts: dict[str, int] = {"pass": 0, "fail": 0, "undetermined": 0}
     for d in decisions:
         if d["outcome"]:
@@ -144,6 +146,7 @@ def evaluation_json2(records: Iterable[Record2], problems: list[Problem], rows: 
             "problems": [p.as_dict() for p in sorted(problems)]}
 
 
-def write_json2(records: Iterable[Record2], problems: list[Problem], out: TextIO, rows: Any = None) -> None:
-    json.dump(evaluation_json2(records, problems, rows), out, ensure_ascii=False, indent=2)
+def write_json2(records: Iterable[Record2], problems: list[Problem], out: TextIO, rows: Any = None,
+                pack: Pack2 | None = None) -> None:
+    json.dump(evaluation_json2(records, problems, rows, pack), out, ensure_ascii=False, indent=2)
     out.write("\n")

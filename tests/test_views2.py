@@ -1,0 +1,150 @@
+"""Format-2 views read right (issue 12, "Done when"): a firm that fails only on a group minimum,
+and one that passes only by a fast track, say so in the headline of every view; each value shows
+the band taken with its endpoints, the points, the cap applied, a group's subtotal against its
+minimum; a criterion that does not apply gives its reason; the choices in force and a validity
+warning are shown.
+
+The pack and firms are synthetic (tests/golden/format2/); the whole pages are pinned by the
+golden files (tests/test_golden.py), these tests pin the facts that must never be lost.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from cli import main
+from engine.evaluate.pipeline import decide_files2, load_pack2
+from engine.explain.explain2 import explain2, headline
+
+ROOT = Path(__file__).resolve().parent.parent
+PACK = str(ROOT / "tests" / "golden" / "format2" / "firm-points.yaml")
+FIRMS = str(ROOT / "tests" / "golden" / "format2" / "firms.yaml")
+GROUP_ONLY_ZH = "不通过：仅因 第六条 创新能力小计 15分，低于最低要求 20分"
+GROUP_ONLY_EN = "FAIL only on a group minimum: 第六条 innovation subtotal 15分, under the minimum of 20分"
+FAST_TRACK_ZH = "通过：经 第八条 直接认定(获得国家级科技奖励)；第五条 按评分认定 不满足"
+FAST_TRACK_EN = "PASS by 第八条 fast track (national science award); 第五条 by the score not met"
+
+
+@pytest.fixture(scope="module")
+def decided():
+    pack = load_pack2(PACK, dt.date(2024, 6, 30), {})
+    records = {r.entity_id: r for r in decide_files2(pack, [FIRMS], "durable", [])}
+    return pack, records
+
+
+def run(*args: str) -> str:
+    result = CliRunner().invoke(main, list(args), catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    return result.stdout
+
+
+def test_the_headlines_name_the_group_minimum_and_the_fast_track(decided) -> None:
+    pack, records = decided
+    assert headline(pack, records["F2"])["zh"].startswith(GROUP_ONLY_ZH)
+    assert headline(pack, records["F2"])["en"].startswith(GROUP_ONLY_EN)
+    assert headline(pack, records["F3"])["zh"].startswith(FAST_TRACK_ZH)
+    assert headline(pack, records["F3"])["en"].startswith(FAST_TRACK_EN)
+    # the fast-track firm's score route failed on the score and on the group minimum: both named
+    assert "0分 < 60分" in headline(pack, records["F3"])["zh"]
+    assert "创新能力小计 0分，低于最低要求 20分" in headline(pack, records["F3"])["zh"]
+    # a firm that passes by its score is a plain pass; one short of data is not called a failure
+    assert headline(pack, records["F1"])["zh"] == "通过"
+    assert headline(pack, records["F4"])["zh"].startswith("无法判定：第七条 上次复核合格：未知")
+    assert not headline(pack, records["F5"])["zh"].startswith("不通过")
+
+
+def test_points_show_band_endpoints_cap_and_subtotal_against_minimum(decided) -> None:
+    pack, records = decided
+    values = {v.name: v for v in explain2(pack, records["F2"]).values}
+    assert values["rd_points"].value["zh"] == "15分"
+    assert values["rd_points"].band["zh"] == "[4%, 6%)（不低于4%且低于6%）"
+    assert values["rd_points"].band["en"] == "[4%, 6%) (≥ 4% and < 6%)"
+    assert values["innovation"].subtotal["zh"] == "小计 15分，最低要求 20分（未达到）"
+    assert values["innovation"].meets_minimum is False and values["innovation"].cap is None
+    capped = {v.name: v for v in explain2(pack, records["F1"]).values}["innovation"]
+    assert capped.cap["zh"] == "上限 40分，已封顶（原 60分）" and capped.meets_minimum is True
+    low = {v.name: v for v in explain2(pack, records["F3"]).values}["rd_points"]
+    assert low.band["zh"] == "(-∞, 2%]（不超过2%）"  # an included upper end: 不超过
+
+
+def test_not_applicable_reason_and_choices_in_force(decided) -> None:
+    pack, records = decided
+    view = explain2(pack, records["F2"])
+    review = next(c for c in view.criteria if c.criterion.id == "review_ok")
+    assert review.reason == {"zh": "新申请不适用此项", "en": "not required for a new application"}
+    assert [(c["name"], c["option_id"], c["source"]) for c in view.choices] == [("patent_rounding", "capped", "default")]
+
+
+class _Rows(HTMLParser):
+    """The text of each element carrying data-entity, keyed by entity id (the overview rows)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.rows: dict[str, str] = {}
+        self.current: str | None = None
+        self.depth = 0
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if tag == "tr" and "data-entity" in attrs:
+            self.current = attrs["data-entity"]
+            self.rows[self.current] = ""
+
+    def handle_endtag(self, tag):
+        if tag == "tr":
+            self.current = None
+
+    def handle_data(self, data):
+        if self.current:
+            self.rows[self.current] += data
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_html_and_markdown_read_right(lang: str, tmp_path: Path) -> None:
+    group, fast = (GROUP_ONLY_ZH, FAST_TRACK_ZH) if lang == "zh" else (GROUP_ONLY_EN, FAST_TRACK_EN)
+    page = tmp_path / "report.html"
+    run("report", "--rules", PACK, FIRMS, "--as-of", "2024-06-30", "--lang", lang, "-o", str(page))
+    parser = _Rows()
+    parser.feed(page.read_text(encoding="utf-8"))
+    assert group in parser.rows["F2"] and fast in parser.rows["F3"]
+    html = page.read_text(encoding="utf-8")
+    assert 'data-entity="F2" data-outcome="fail" data-only-group-minimum="true"' in html
+    assert ('小计 15分，最低要求 20分（未达到）' if lang == "zh" else "subtotal 15分, minimum 20分 (not met)") in html
+    md = run("report", "--rules", PACK, FIRMS, "--as-of", "2024-06-30", "--lang", lang, "--format", "markdown")
+    assert group in md and fast in md
+
+
+def test_a_validity_warning_is_in_the_page(tmp_path: Path) -> None:
+    md = run("report", "--rules", PACK, FIRMS, "--as-of", "2026-06-30", "--format", "markdown")
+    assert "> ⚠ **W180**" in md
+    page = tmp_path / "report.html"
+    run("report", "--rules", PACK, FIRMS, "--as-of", "2026-06-30", "-o", str(page))
+    assert 'data-validity="warning"' in page.read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_text_reads_right_short_and_full(lang: str) -> None:
+    group, fast = (GROUP_ONLY_ZH, FAST_TRACK_ZH) if lang == "zh" else (GROUP_ONLY_EN, FAST_TRACK_EN)
+    short = run("evaluate", "--rules", PACK, FIRMS, "--as-of", "2024-06-30", "--lang", lang)
+    lines = {line.split(" ", 1)[0]: line for line in short.splitlines()}
+    assert group in lines["F2"] and fast in lines["F3"]
+    full = run("evaluate", "--rules", PACK, FIRMS, "--as-of", "2024-06-30", "--lang", lang, "--full")
+    assert group in full and fast in full
+    assert ("小计 15分，最低要求 20分（未达到）" if lang == "zh" else "subtotal 15 points, minimum 20 points (not met)") in full
+
+
+def test_json_carries_the_headline() -> None:
+    decisions = {d["id"]: d for d in json.loads(run("evaluate", "--rules", PACK, FIRMS, "--as-of", "2024-06-30",
+                                                    "--format", "json"))["decisions"]}
+    assert decisions["F2"]["headline"]["zh"].startswith(GROUP_ONLY_ZH)
+    assert decisions["F2"]["headline"]["en"].startswith(GROUP_ONLY_EN)
+    assert decisions["F3"]["headline"]["zh"].startswith(FAST_TRACK_ZH) and decisions["F3"]["outcome"] == "pass"
+    assert [i for i, d in decisions.items() if d["fails_only_on_group_minimum"]] == ["F2"]
+    group = next(v for v in decisions["F2"]["values"] if v["name"] == "innovation")
+    assert (group["value"], group["detail"]["minimum"], group["detail"]["meets_minimum"]) == ("15", "20", False)
