@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+from dataclasses import dataclass
 import hashlib
 from fractions import Fraction
 from typing import Any
@@ -35,7 +36,7 @@ from engine.compile.targets import member_specs
 from engine.compile.titles import fill_title
 from engine.core.problems import ERROR, WARNING, Problem, ProblemsError, has_errors, kind_zh, shown
 from engine.core.status import Status
-from engine.core.units import AmountError, Unit, parse_amount, parse_unit
+from engine.core.units import AmountError, Unit, parse_amount, parse_unit, to_fraction
 from engine.load.yamlsafe import Document, iso_date
 from engine.validate.format2 import (AS_OF, DATE_OPS, NameTable, check_format2, condition_reads, name_table,
                                      node_reads)
@@ -59,6 +60,7 @@ class _Context:
         self.problems: list[Problem] = []
         self.reads: set[str] = set()  # every name referred to while parsing the current value
         self.spec: dict[str, Any] = {}  # the value being parsed (for declared_unit and beside)
+        self.tables: dict[str, Table] = {}  # parameters written as a lookup table
 
     # -- ParseContext --------------------------------------------------------------------------
 
@@ -125,6 +127,7 @@ class _Tests:
         self.applicability: dict[str, Applicability] = {}
         self.titles = titles
         self.may_not_apply: set[str] = set()  # top-level criteria that can be not applicable (links read them)
+        self.tolerance: str | None = None  # the `tolerance:` of the node whose test is being built
         self._anonymous = 0
 
     def anonymous(self, what: str) -> str:
@@ -157,13 +160,34 @@ class _Tests:
                 if not slot_fits(spec.value):
                     en, zh = slot_message(spec.written, spec.value, spec.unit)
                     ctx.problem("E140", path + ("param",), en, zh)
-            return spec.value, raw["param"], spec.value is None
+            value = spec.value
+            if self.tolerance is not None and value is not None:
+                # `tolerance: P` on the node: met within P of the threshold (≥ target − P, ≤ target + P)
+                tol = ctx.params.get(self.tolerance)
+                if tol is None or tol.value is None:
+                    return None, raw["param"], True
+                if tol.unit and spec.unit and tol.unit.dimension != spec.unit.dimension:
+                    ctx.problem("E184", path + ("param",), f"tolerance {self.tolerance!r} measures {tol.unit.dimension}, "
+                                f"but {raw['param']!r} measures {spec.unit.dimension}",
+                                f"容差 {self.tolerance!r} 计量的是{kind_zh(tol.unit.dimension)}，而 {raw['param']!r} "
+                                f"计量的是{kind_zh(spec.unit.dimension)}")
+                value = value - tol.value if raw.get("op") in (">=", ">") else value + tol.value
+                if not slot_fits(value):
+                    en, zh = slot_message(f"{spec.written} ± {tol.written}", value, spec.unit)
+                    ctx.problem("E140", path + ("param",), en, zh)
+            return value, raw["param"], value is None
         if raw.get("as_of") is True:
             return Fraction(self.as_of.toordinal()), None, False
         if "on" in raw:
             day = iso_date(raw["on"])
             return (Fraction(day.toordinal()) if day else None), None, day is None
         if "number" in raw:
+            if unit is None and not isinstance(raw["number"], bool):
+                # a value without a unit (a place, a count of years): a bare number
+                try:
+                    return to_fraction(raw["number"]), None, False
+                except AmountError:
+                    pass
             return ctx.amount(raw["number"], path + ("number",), unit=unit), None, False
         ctx.problem("E111", path, "a comparison needs param: NAME (or number: for a figure the policy states)",
                     "比较需要 param: 参数名（或政策原文给出的数字 number:）")
@@ -229,10 +253,43 @@ class _Tests:
             ctx.problem("E124", path + ("op",), f"operator {shown(op)} does not apply to {name!r}",
                         f"运算符 {shown(op)} 不适用于 {name!r}")
             op = ">="
+        if raw.get("param") in ctx.tables:
+            return self._table_test(ctx.tables[raw["param"]], name, op, path)
         threshold, param, unset = self._threshold(raw, name, path)
         if threshold is None and not unset:
             unset = True
         return self._add(input=name, op=op, param=param, threshold=threshold, unset=unset)
+
+    def _table_test(self, table: "Table", name: str, op: str, path: Path) -> Node:
+        """A comparison with a lookup-table parameter: one case per row, each a constant threshold,
+        selected by the entity's keys; a key missing from the data makes it unknown (the case is
+        undecided), a row the table lists as missing (or does not have) is unknown (otherwise)."""
+        ctx = self.ctx
+        unit = ctx.unit_of(name)
+        if unit and table.unit and unit.dimension != table.unit.dimension:
+            ctx.problem("E184", path + ("param",), f"{name!r} measures {unit.dimension} but the table {table.name!r} "
+                        f"measures {table.unit.dimension}",
+                        f"单位不一致：{name!r} 计量的是{kind_zh(unit.dimension)}，而查找表 {table.name!r} 计量的是"
+                        f"{kind_zh(table.unit.dimension)}")
+        cases = []
+        for row, threshold in table.rows.items():
+            keys = []
+            for key, option in zip(table.keys, row):
+                universe = self._universe(key)
+                inside = None
+                if key in ctx.choices:
+                    inside = MET if ctx.choices[key].option == option else NOT_MET
+                keys.append(self._add(input=key, op="in", values=(option,), universe=universe, constant=inside))
+            when = keys[0] if len(keys) == 1 else Node("all", children=tuple(keys))
+            then = self._add(input=name, op=op, param=table.name, threshold=threshold)
+            cases.append((when, then))
+        return Node("cases", id=self.anonymous("table"), cases=tuple(cases), otherwise="unknown")
+
+    def _universe(self, key: str) -> tuple[str, ...]:
+        if key in self.ctx.choices:
+            return tuple(self.ctx.choices[key].options)
+        spec = self.ctx.inputs.get(key)
+        return tuple(spec.values) if spec is not None else ()
 
     def link(self, name: str, parent: str = "") -> Node:
         """{criterion: X}: X's status, decided in an earlier stage, read from its slot. When X may
@@ -264,8 +321,17 @@ class _Tests:
         if ident is not None:
             self.titles[ident] = {"title": title, "cite": raw.get("cite"), "top": top, "depth": depth}
         if "test" in raw:
-            inner = self.test(raw["test"], path + ("test",))
-            node = dataclasses.replace(inner, **common) if inner.kind == "test" else Node("all", children=inner.children, **common)
+            self.tolerance = raw.get("tolerance")
+            try:
+                inner = self.test(raw["test"], path + ("test",))
+            finally:
+                self.tolerance = None
+            if inner.kind == "test":
+                node = dataclasses.replace(inner, **common)
+            elif inner.kind == "cases":  # a table parameter: the branch taken names the row
+                node = dataclasses.replace(inner, **{**common, "id": ident or inner.id})
+            else:
+                node = Node("all", children=inner.children, **common)
         elif "criterion" in raw:
             linked = self.link(raw["criterion"], parent)
             if linked.kind == "cases" and ident is None:
@@ -321,6 +387,86 @@ class _Tests:
         return wrapper
 
 
+@dataclass(frozen=True)
+class Table:
+    """A parameter written as a lookup table (K5: sector × region): a threshold per row of keys."""
+
+    name: str
+    keys: tuple[str, ...]
+    unit: Unit | None
+    rows: dict[tuple[str, ...], Fraction]
+    missing: dict[tuple[str, ...], str]
+
+
+def _table(name: str, spec: dict[str, Any], doc: dict[str, Any], add: Any) -> Table:
+    table = spec["table"]
+    path: Path = ("parameters", name, "table")
+    keys = tuple(table["keys"])
+    unit = parse_unit(table["unit"]) if isinstance(table.get("unit"), str) else None
+    if "unit" in table and unit is None:
+        add("E112", path + ("unit",), f"unknown unit {shown(table['unit'])}", f"未知单位 {shown(table['unit'])}")
+    options: list[tuple[str, ...]] = []
+    for i, key in enumerate(keys):
+        inp = (doc.get("inputs") or {}).get(key)
+        choice = (doc.get("choices") or {}).get(key)
+        if isinstance(inp, dict) and inp.get("type") == "enum":
+            options.append(tuple(inp.get("values") or ()))
+        elif isinstance(choice, dict):
+            options.append(tuple(choice.get("options") or ()))
+        else:
+            add("E183", path + ("keys", i), f"table key {shown(key)} must be an enum input or a choice",
+                f"查找表的键 {shown(key)} 必须是枚举输入项或待定选项")
+            options.append(())
+    rows: dict[tuple[str, ...], Fraction] = {}
+    missing = {tuple(str(k).split(".")): str(v) for k, v in (table.get("missing") or {}).items()}
+
+    def amount(raw: Any, where: Path) -> Fraction | None:
+        try:
+            value, written = parse_amount(raw, unit)
+        except AmountError as error:
+            add("E123", where, f"cannot read the amount {shown(raw)}: {error}", f"无法读取数额 {shown(raw)}：{error.zh}")
+            return None
+        if unit is not None and written.dimension != unit.dimension:
+            add("E184", where, f"{shown(raw)} measures {written.dimension}, the table {unit.dimension}",
+                f"{shown(raw)} 计量的是{kind_zh(written.dimension)}，而查找表计量的是{kind_zh(unit.dimension)}")
+        if not slot_fits(value):
+            en, zh = slot_message(raw, value, written)
+            add("E140", where, en, zh)
+        return value
+
+    for first, row in table["rows"].items():
+        if options and options[0] and first not in options[0]:
+            add("E182", path + ("rows", first), f"{shown(first)} is not a value of {keys[0]!r}{did_you_mean(first, options[0])}",
+                f"{shown(first)} 不是 {keys[0]!r} 的取值{did_you_mean_zh(first, options[0])}")
+        if len(keys) == 1:
+            value = amount(row, path + ("rows", first))
+            if value is not None:
+                rows[(first,)] = value
+            continue
+        if not isinstance(row, dict):
+            add("E112", path + ("rows", first), f"a table with two keys maps each {keys[0]} to {{{keys[1]}: amount}}",
+                f"两个键的查找表中，每个 {keys[0]} 应写成 {{{keys[1]}: 数额}}")
+            continue
+        for second, raw in row.items():
+            if len(options) > 1 and options[1] and second not in options[1]:
+                add("E182", path + ("rows", first, second),
+                    f"{shown(second)} is not a value of {keys[1]!r}{did_you_mean(second, options[1])}",
+                    f"{shown(second)} 不是 {keys[1]!r} 的取值{did_you_mean_zh(second, options[1])}")
+            value = amount(raw, path + ("rows", first, second))
+            if value is not None:
+                rows[(first, second)] = value
+    # every row of the keys' values is given, or listed under `missing` with the reason
+    grid: list[tuple[str, ...]] = [()]
+    for opts in options:
+        grid = [g + (o,) for g in grid for o in opts]
+    for row_key in grid:
+        if row_key not in rows and row_key not in missing and row_key[:1] not in missing:
+            add("E111", path + ("rows",), f"table {name!r} has no row for {' × '.join(row_key)}: give it, or list it "
+                "under missing: with the reason (the policy states no number for it)",
+                f"查找表 {name!r} 缺少 {' × '.join(row_key)} 这一行：请补上，或在 missing: 中列出并说明原因")
+    return Table(name, keys, unit, rows, missing)
+
+
 def _years_before(day: dt.date, years: int) -> dt.date:
     try:
         return day.replace(year=day.year - years)
@@ -367,6 +513,7 @@ def build2(document: Document, raw_bytes: bytes, as_of: dt.date,
                 f"--set 的名称不是参数或待定选项：{shown(name)}{did_you_mean_zh(name, known)}", origin)
 
     params: dict[str, ParamSpec] = {}
+    tables: dict[str, Table] = {}
     for name, spec in params_raw.items():
         override = param_overrides.get(name)
         if override is not None:
@@ -379,11 +526,9 @@ def build2(document: Document, raw_bytes: bytes, as_of: dt.date,
             base = params_raw.get(spec["scaled"]["of"])
             params[name] = _scaled(name, spec, base, as_of, param_overrides.get(spec["scaled"]["of"]), add)
         elif "table" in spec and override is None:
-            # TODO(M3): table parameters expand into cases per row; until then a test on one is unknown.
-            params[name] = ParamSpec(name, spec["label"], spec["cite"], spec.get("quote"), None, None, None, None,
-                                     "a lookup table (not yet compiled)")
-            add("E189", ("parameters", name, "table"), "table parameters are not built yet (issue 12, M3)",
-                "参数查找表尚未实现（issue 12，M3）")
+            tables[name] = _table(name, spec, doc, add)
+            params[name] = ParamSpec(name, spec["label"], spec["cite"], spec.get("quote"), None, tables[name].unit,
+                                     "table", None, None)
         else:
             params[name] = resolve_param(name, spec, as_of, override)
 
@@ -410,6 +555,7 @@ def build2(document: Document, raw_bytes: bytes, as_of: dt.date,
                                  signed=spec.get("signed") is True)
 
     ctx = _Context(document, table, inputs, params, choices)
+    ctx.tables = tables
 
     # values: each one operation, parsed by its own parser
     parsed: dict[str, tuple[str, OpArgs, Unit | None, dict[str, Any]]] = {}

@@ -139,7 +139,6 @@ CODES: dict[str, str] = {
     "E182": "format 2: unknown name (or option), with did-you-mean",
     "E183": "format 2: a name of the wrong sort here (a criterion where a number is needed …)",
     "E184": "format 2: unit dimensions do not match (money compared with a percent …)",
-    "E189": "format 2: a construct of the design not built yet (the message names it)",
     "W180": "format 2: the evaluation date is outside the pack's effective..until window",
     #   E200-E204 migration (format 1 converted to format 2, engine/load/format1.py)
     "E200": "not a format-1 pack that can be converted (format 2 already, or no criteria): nothing converted",

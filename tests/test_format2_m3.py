@@ -1,0 +1,219 @@
+"""Format 2: lookup-table parameters (one case per row, each a constant threshold in durable-rules),
+scaled parameters, tolerance and due dates on targets (docs/format2.md "Parameters", "Targets")."""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+import textwrap
+
+import pytest
+
+from engine.compile.build2 import build2, check_pack2
+from engine.core.problems import ProblemsError
+from engine.core.status import Outcome, Status
+from engine.evaluate.run2 import evaluate2, subjects_from_dicts
+from engine.load.yamlsafe import load_yaml_file
+
+AS_OF = dt.date(2024, 6, 30)
+
+PACK = """\
+format: 2
+pack: {id: demo-tables, version: "1.0.0", entity: firm, title: {zh: 龙头企业}}
+inputs:
+  sector: {type: enum, label: {zh: 行业}, values: {livestock: {zh: 畜牧}, forestry: {zh: 林业}, comprehensive: {zh: 综合}}}
+  region: {type: enum, label: {zh: 地区}, values: {coastal: {zh: 沿海}, mountain: {zh: 山区}}}
+  sales: {type: money, unit: 万元, label: {zh: 年销售收入}}
+  crop_output: {type: money, unit: 万元, label: {zh: 种植业产值}}
+  emissions: {type: percent, unit: "%", label: {zh: 能耗下降率}, signed: true}
+parameters:
+  sales_min:
+    label: {zh: 年销售收入标准}
+    cite: 第五条
+    table:
+      keys: [sector, region]
+      unit: 万元
+      rows:
+        livestock: {coastal: 8000, mountain: 7000}
+        forestry: {coastal: 10000, mountain: 7000}
+      missing: {comprehensive: 原文"综合"类标准缺失(来源截断)，不予判定}
+  crop_min: {value: 1000万元, cite: 三, label: {zh: 种植业标准}}
+  mixed_min:
+    label: {zh: 种养结合类标准}
+    cite: 三(四)
+    scaled: {of: crop_min, by: 70%}
+  drop_target: {value: 5%, cite: 七, label: {zh: 下降目标}}
+  drop_tolerance: {value: 0.5%, cite: 七, label: {zh: 容差}}
+  open_tolerance: {unset: 原文未规定容差, cite: 七, label: {zh: 未定容差}}
+criteria:
+  sales_ok:
+    title: {zh: 销售收入达到标准}
+    cite: 第五条
+    test: {value: sales, op: ">=", param: sales_min}
+  mixed_ok:
+    title: {zh: 种养结合}
+    cite: 三(四)
+    test: {value: crop_output, op: ">=", param: mixed_min}
+  emissions_2025:
+    title: {zh: 2025年能耗下降}
+    cite: 七
+    due: "2025-12-31"
+    test: {value: emissions, op: ">=", param: drop_target}
+  emissions_2023:
+    title: {zh: 2023年能耗下降}
+    cite: 七
+    due: "2023-12-31"
+    tolerance: drop_tolerance
+    test: {value: emissions, op: ">=", param: drop_target}
+  emissions_open:
+    title: {zh: 容差未定}
+    cite: 七
+    tolerance: open_tolerance
+    test: {value: emissions, op: ">=", param: drop_target}
+outcomes:
+  decision: sales_ok
+"""
+
+
+def _pack(tmp_path, text=PACK, as_of=AS_OF):
+    path = tmp_path / "p.yaml"
+    path.write_text(textwrap.dedent(text), encoding="utf-8")
+    doc, raw = load_yaml_file(str(path))
+    return build2(doc, raw, as_of)
+
+
+def _records(pack, rows, engine="durable"):
+    subjects, problems = subjects_from_dicts(pack, rows)
+    assert [p for p in problems if p.severity == "error"] == []
+    return evaluate2(pack, subjects, engine)
+
+
+def test_table_threshold_by_the_entitys_row(tmp_path):
+    pack = _pack(tmp_path)
+    rows = [{"id": "a", "sector": "livestock", "region": "coastal", "sales": "8000万元"},
+            {"id": "b", "sector": "livestock", "region": "coastal", "sales": "7999万元"},
+            {"id": "c", "sector": "livestock", "region": "mountain", "sales": "7999万元"},
+            {"id": "d", "sector": "forestry", "region": "coastal", "sales": "9000万元"},
+            {"id": "e", "sector": "comprehensive", "region": "coastal", "sales": "99999万元"},
+            {"id": "f", "region": "coastal", "sales": "99999万元"}]
+    got = {r.entity_id: r.criterion("sales_ok").status for r in _records(pack, rows)}
+    assert got == {"a": Status.MET, "b": Status.NOT_MET, "c": Status.MET, "d": Status.NOT_MET,
+                   "e": Status.UNKNOWN, "f": Status.UNKNOWN}
+
+
+def test_scaled_parameter(tmp_path):
+    pack = _pack(tmp_path)
+    assert pack.params["mixed_min"].value == 700 * 10**4
+    got = [r.criterion("mixed_ok").status for r in _records(pack, [{"id": "a", "crop_output": "700万元"},
+                                                                    {"id": "b", "crop_output": "699.99万元"}])]
+    assert got == [Status.MET, Status.NOT_MET]
+
+
+def test_due_and_tolerance(tmp_path):
+    pack = _pack(tmp_path)
+    records = _records(pack, [{"id": "a", "emissions": "4.5%"}, {"id": "b", "emissions": "4.49%"}])
+    a, b = records
+    assert a.criterion("emissions_2025").status is Status.NOT_APPLICABLE
+    assert a.criterion("emissions_2025").reason == {"zh": "未到期", "en": "not yet due"}
+    assert a.criterion("emissions_2023").status is Status.MET  # within 0.5% of 5%
+    assert b.criterion("emissions_2023").status is Status.NOT_MET
+    assert a.criterion("emissions_open").status is Status.UNKNOWN  # an unset tolerance decides nothing
+    later = _pack(tmp_path, as_of=dt.date(2026, 1, 1))
+    assert _records(later, [{"id": "a", "emissions": "4.5%"}])[0].criterion("emissions_2025").status is Status.NOT_MET
+
+
+def test_durable_matches_reference(tmp_path):
+    pack = _pack(tmp_path)
+    rows = [{"id": f"e{i}", **{k: v for k, v in zip(("sector", "region", "sales", "emissions"), combo) if v is not None}}
+            for i, combo in enumerate(itertools.product((None, "livestock", "forestry", "comprehensive"),
+                                                        (None, "coastal", "mountain"),
+                                                        (None, "6999万元", "7000万元", "8000万元", "10000万元"),
+                                                        (None, "-1%", "4.5%", "5%")))]
+    durable, reference = _records(pack, rows), _records(pack, rows, "reference")
+    key = lambda r: (r.outcome, [(c.id, c.status, c.branch) for c in r.criteria])  # noqa: E731
+    assert [key(r) for r in durable] == [key(r) for r in reference]
+    assert {r.outcome for r in durable} == {Outcome.PASS, Outcome.FAIL, Outcome.UNDETERMINED}
+
+
+def test_table_problems(tmp_path):
+    text = PACK.replace("forestry: {coastal: 10000, mountain: 7000}", "forestry: {coastal: 10000, mountian: 7000}")
+    path = tmp_path / "p.yaml"
+    path.write_text(text, encoding="utf-8")
+    doc, _ = load_yaml_file(str(path))
+    codes = [(p.code, p.line) for p in check_pack2(doc, AS_OF)]
+    assert ("E182", 18) in codes and ("E111", 16) in codes  # the misspelt region, and the row it leaves out
+    with pytest.raises(ProblemsError):
+        _pack(tmp_path, text)
+
+
+# ---------------------------------------------------------------------------------------------
+# Cohort barrier: a rank over the batch reads a criterion (placed last when vetoed), and a
+# criterion reads the rank. A tiny cohort operation of this test's own (h3 lands the real one).
+
+from dataclasses import dataclass as _dataclass  # noqa: E402
+from fractions import Fraction  # noqa: E402
+from typing import Any  # noqa: E402
+
+from engine.compile.ops import OPS, op  # noqa: E402
+from engine.evaluate.ops import Computed, Step, computes_cohort  # noqa: E402
+
+
+@_dataclass(frozen=True)
+class _Rank:
+    of: str
+    last: str
+
+    def reads(self) -> tuple[str, ...]:
+        return (self.of, self.last)
+
+
+if "h1_test_rank" not in OPS:
+    @op("h1_test_rank", cohort=True)
+    def _parse_rank(raw: Any, ctx: Any, path: tuple[Any, ...]) -> _Rank:
+        return _Rank(ctx.ref(raw["of"], path + ("of",)), ctx.ref(raw["last"], path + ("last",), sorts=("criterion",)))
+
+    @computes_cohort("h1_test_rank")
+    def _compute_rank(args: _Rank, envs: Any) -> list[Computed]:
+        def key(env: Any) -> tuple[int, Fraction]:
+            last = env.get(args.last) is Status.MET
+            return (1 if last else 0, -(env.get(args.of) or Fraction(0)))
+        order = sorted(envs, key=key)
+        place = {id(env): i for i, env in enumerate(order, start=1)}
+        return [Computed(Fraction(place[id(env)]), steps=(Step(f"第{place[id(env)]}名", f"place {place[id(env)]}"),))
+                for env in envs]
+
+
+COHORT = """\
+format: 2
+pack: {id: demo-rank, version: "1.0.0", entity: zone, title: {zh: 排名}}
+inputs:
+  output: {type: money, unit: 亿元, label: {zh: 产值}}
+  accident: {type: boolean, label: {zh: 重大事故}}
+values:
+  place:
+    label: {zh: 名次}
+    h1_test_rank: {of: output, last: vetoed}
+criteria:
+  vetoed:
+    title: {zh: 发生重大事故}
+    cite: 十
+    test: {value: accident, op: is_true}
+  top_two:
+    title: {zh: 前两名}
+    cite: 十一
+    test: {value: place, op: "<=", number: 2}
+outcomes:
+  decision: top_two
+"""
+
+
+def test_cohort_barrier_orders_values_and_criteria(tmp_path):
+    pack = _pack(tmp_path, COHORT)
+    assert pack.values["place"].phase == 2 and pack.criteria == {"vetoed": 1, "top_two": 3}
+    rows = [{"id": "a", "output": "30亿元", "accident": True}, {"id": "b", "output": "20亿元", "accident": False},
+            {"id": "c", "output": "10亿元", "accident": False}, {"id": "d", "output": "5亿元", "accident": False}]
+    for engine in ("durable", "reference"):
+        records = {r.entity_id: r for r in _records(pack, rows, engine)}
+        assert {k: r.value("place").value for k, r in records.items()} == {"a": 4, "b": 1, "c": 2, "d": 3}
+        assert {k: r.outcome for k, r in records.items()} == {"a": Outcome.FAIL, "b": Outcome.PASS,
+                                                              "c": Outcome.PASS, "d": Outcome.FAIL}
