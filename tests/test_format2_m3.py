@@ -217,3 +217,81 @@ def test_cohort_barrier_orders_values_and_criteria(tmp_path):
         assert {k: r.value("place").value for k, r in records.items()} == {"a": 4, "b": 1, "c": 2, "d": 3}
         assert {k: r.outcome for k, r in records.items()} == {"a": Outcome.FAIL, "b": Outcome.PASS,
                                                               "c": Outcome.PASS, "d": Outcome.FAIL}
+
+
+AWARDS = COHORT.replace("""outcomes:
+  decision: top_two
+""", """choices:
+  award_pass_down:
+    label: {zh: 不能获奖者的名额是否顺延}
+    cite: 办法 10
+    options: {pass_down: {zh: 由后一名递补}, vacant: {zh: 名额空缺}}
+    default: pass_down
+    reason: 原文未说明；默认顺延。
+outcomes:
+  decision: top_two
+  awards:
+    place: place
+    eligible: award_ok
+    pass_down: {choice: award_pass_down}
+    total: 1000万元
+    by_group:
+      all: [{place: 1, amount: 600万元, title: {zh: 一等奖}}, {place: 2, amount: 400万元, title: {zh: 二等奖}}]
+""").replace("""criteria:
+""", """criteria:
+  award_ok:
+    title: {zh: 可以获奖}
+    cite: 办法 10
+    not: {test: {value: accident, op: is_true}}
+""")
+
+
+def test_awards_pass_down_or_stay_vacant(tmp_path):
+    text = AWARDS.replace("not: {test: {value: accident, op: is_true}}", "not: {test: {value: late, op: is_true}}")
+    text = text.replace("  accident: {type: boolean, label: {zh: 重大事故}}\n",
+                        "  accident: {type: boolean, label: {zh: 重大事故}}\n  late: {type: boolean, label: {zh: 逾期报送}}\n")
+    rows = [{"id": "a", "output": "30亿元", "accident": False, "late": True},
+            {"id": "b", "output": "20亿元", "accident": True, "late": False},
+            {"id": "c", "output": "10亿元", "accident": False, "late": False},
+            {"id": "d", "output": "5亿元", "accident": False, "late": False}]
+    # places: a 1, c 2, d 3, b 4 (vetoed: last); a may not take an award (late)
+    pack = _pack(tmp_path, text)
+    got = {r.entity_id: (r.award.status, r.award.place, r.award.amount) for r in _records(pack, rows)}
+    assert got == {"a": ("excluded", None, None), "c": ("awarded", 1, 600 * 10**4),
+                   "d": ("awarded", 2, 400 * 10**4), "b": ("none", None, None)}
+    path = tmp_path / "p.yaml"
+    doc, raw = load_yaml_file(str(path))
+    vacant = build2(doc, raw, AS_OF, {"award_pass_down": ("--set", "vacant")})
+    records = {r.entity_id: r for r in _records(vacant, rows)}
+    got = {k: (r.award.status, r.award.place, r.award.amount) for k, r in records.items()}
+    assert got == {"a": ("excluded", 1, None), "c": ("awarded", 2, 400 * 10**4), "d": ("none", None, None),
+                   "b": ("none", None, None)}
+    assert records["a"].award.forfeited == 600 * 10**4
+    assert records["c"].as_dict()["award"]["amount"] == "4000000"
+    rows[0]["late"] = None  # eligibility unknown: a's award is held, nobody moves up
+    records = {r.entity_id: r for r in _records(pack, rows)}
+    assert (records["a"].award.status, records["a"].award.held) == ("pending", 600 * 10**4)
+    assert records["c"].award.amount == 400 * 10**4
+    for engine in ("durable", "reference"):
+        assert [r.award for r in _records(pack, rows, engine)] == [records[k].award for k in "abcd"]
+
+
+def test_award_in_views_and_suites(tmp_path):
+    import io
+
+    from engine.commands.packtest import run_suite
+    from engine.report.format2_views import render_text2
+
+    pack = _pack(tmp_path, AWARDS)
+    rows = [{"id": "a", "output": "30亿元", "accident": False}, {"id": "b", "output": "20亿元", "accident": False}]
+    out = io.StringIO()
+    render_text2(_records(pack, rows), pack, out, "zh", view="full")
+    assert "奖励（金额由 Python 计算）: 一等奖 600万元（奖励名次 1）" in out.getvalue()
+    (tmp_path / "p.tests.yaml").write_text(
+        "pack: p.yaml\nas_of: \"2024-06-30\"\ncases:\n  - name: 两区\n    entities:\n"
+        "      - {id: a, output: 30亿元, accident: 否}\n      - {id: b, output: 20亿元, accident: 否}\n"
+        "    expect:\n      a: {award: {status: awarded, place: 1, amount: 600万元}, ranks: {place: 1}}\n"
+        "      b: {award: {amount: 600万元}}\n", encoding="utf-8")
+    result = run_suite(str(tmp_path / "p.tests.yaml"))
+    assert result.problems == [] and len(result.cases) == 1
+    assert result.cases[0].diffs == ["b: award.amount: expected 600万元, got 400万元"]

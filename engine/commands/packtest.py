@@ -345,12 +345,13 @@ def _run_suite(path: str, engine: str = "durable") -> SuiteResult:
 #           ranks: {place: 2}
 #           missing_inputs: [revenue]
 #           choices: {veto_last_award: allowed}
+#           award: {status: awarded, place: 1, amount: 600万元}   # outcomes.awards
 #       - name: 同一批次内排名
 #         entities: [{id: Z1, ...}, {id: Z2, ...}]   # decided together: one cohort
 #         expect: {Z1: {ranks: {place: 1}}, Z2: {ranks: {place: 2}}}
 
 _EXPECT2_KEYS = {"outcome", "criteria", "flags", "consequences", "values", "points", "subtotals", "ranks",
-                 "missing_inputs", "choices"}
+                 "missing_inputs", "choices", "award"}
 _CASE2_KEYS = {"name", "as_of", "entity", "entities", "expect", "set"}
 _STATUS2 = ("met", "not_met", "unknown", "not_applicable")
 
@@ -417,6 +418,19 @@ def compare2(record: Record2, expect: dict[str, Any]) -> list[str]:
                 diffs.append(f"{section}.{name}: expected {want}, got {_shown2(actual, got.unit)}")
     if "missing_inputs" in expect and sorted(expect["missing_inputs"]) != list(record.missing_inputs):
         diffs.append(f"missing_inputs: expected {sorted(expect['missing_inputs'])}, got {list(record.missing_inputs)}")
+    if "award" in expect:
+        award = record.award
+        want = expect["award"] if isinstance(expect["award"], dict) else {}
+        if award is None:
+            diffs.append("award: expected an award, got none (the pack has no outcomes.awards)")
+        else:
+            for key in ("status", "place"):
+                if key in want and want[key] != getattr(award, key):
+                    diffs.append(f"award.{key}: expected {want[key]}, got {getattr(award, key)}")
+            if "amount" in want:
+                expected = _expected_amount(want["amount"], award.unit)
+                if (expected is None) != (award.amount is None) or (expected is not None and award.amount != expected):
+                    diffs.append(f"award.amount: expected {want['amount']}, got {_shown2(award.amount, award.unit)}")
     chosen = {c.name: c.option for c in record.choices}
     for name, want in (expect.get("choices") or {}).items():
         if chosen.get(name) != want:

@@ -30,7 +30,7 @@ import engine.compile.values  # noqa: F401  (fills OPS with the value operations
 from engine.compile.compile import (CompileError, emit_ruleset, parse_param_value, resolve_param, slot_fits,
                                     slot_message)
 from engine.compile.model import MET, NOT_MET, CompiledPack, Flag, InputSpec, Node, PackMeta, ParamSpec, Test
-from engine.compile.model2 import (CASES_BODY, Applicability, ChoiceDef, CriteriaStage, NoteRule, Pack2, PackMeta2, ValueDef)
+from engine.compile.model2 import (CASES_BODY, Applicability, AwardPlace, AwardsDef, ChoiceDef, CriteriaStage, NoteRule, Pack2, PackMeta2, ValueDef)
 from engine.compile.ops import OPS, OpArgs, Path
 from engine.compile.targets import member_specs
 from engine.compile.titles import fill_title
@@ -467,6 +467,68 @@ def _table(name: str, spec: dict[str, Any], doc: dict[str, Any], add: Any) -> Ta
     return Table(name, keys, unit, rows, missing)
 
 
+def _awards(raw: Any, ctx: _Context, values: dict[str, ValueDef], criteria: dict[str, int],
+            choices: dict[str, ChoiceDef]) -> AwardsDef | None:
+    path: Path = ("outcomes", "awards")
+    if not isinstance(raw, dict):
+        ctx.problem("E112", path, "awards is a mapping: place, eligible, pass_down, total, by_group",
+                    "awards 应写成映射：place、eligible、pass_down、total、by_group")
+        return None
+    allowed = {"place", "eligible", "pass_down", "total", "by_group", "within", "cite"}
+    for key in sorted(set(raw) - allowed):
+        ctx.problem("E110", path + (key,), f"unknown field {shown(key)}{did_you_mean(key, allowed)} (allowed here: "
+                    f"{', '.join(sorted(allowed))})", f"未知字段 {shown(key)}{did_you_mean_zh(key, allowed)}"
+                    f"（此处允许的字段：{', '.join(sorted(allowed))}）")
+    place = ctx.ref(raw.get("place"), path + ("place",), sorts=("number",))
+    if place not in values and place in ctx.table.names:
+        ctx.problem("E183", path + ("place",), f"{place!r} must be a value (a rank)", f"{place!r} 必须是计算值（名次）")
+    eligible = ctx.ref(raw["eligible"], path + ("eligible",), sorts=("criterion",)) if "eligible" in raw else None
+    pass_down, pass_down_choice = True, None
+    written = raw.get("pass_down", True)
+    if isinstance(written, dict) and "choice" in written:
+        pass_down_choice = ctx.ref(written["choice"], path + ("pass_down", "choice"), sorts=("choice",))
+        option = choices[pass_down_choice].option if pass_down_choice in choices else "pass_down"
+        pass_down = option in ("pass_down", "true", "yes")
+    elif isinstance(written, bool):
+        pass_down = written
+    else:
+        ctx.problem("E112", path + ("pass_down",), "pass_down is true, false or {choice: NAME}",
+                    "pass_down 应写 true、false 或 {choice: 名称}")
+    within = raw.get("within")
+    if within is not None:
+        within = ctx.ref(within, path + ("within",), sorts=("enum",))
+    elif place in values:
+        within = getattr(values[place].args, "within", None)
+    unit: Unit | None = None
+    by_group: dict[str, tuple[AwardPlace, ...]] = {}
+    for group, places in (raw.get("by_group") or {}).items():
+        out = []
+        for i, entry in enumerate(places if isinstance(places, list) else []):
+            where = path + ("by_group", group, i)
+            if not isinstance(entry, dict) or not isinstance(entry.get("place"), int) or "amount" not in entry:
+                ctx.problem("E112", where, "an award is {place: N, amount: 600万元, title: {zh: 一等奖}}",
+                            "每项奖励应写成 {place: 名次, amount: 600万元, title: {zh: 一等奖}}")
+                continue
+            try:
+                amount, written_unit = parse_amount(entry["amount"], unit)
+            except AmountError as error:
+                ctx.problem("E123", where + ("amount",), f"cannot read the amount {shown(entry['amount'])}: {error}",
+                            f"无法读取数额 {shown(entry['amount'])}：{error.zh}")
+                continue
+            unit = unit or written_unit
+            out.append(AwardPlace(entry["place"], amount, entry.get("title")))
+        by_group[str(group)] = tuple(sorted(out, key=lambda a: a.place))
+    total = None
+    if "total" in raw:
+        try:
+            total, total_unit = parse_amount(raw["total"], unit)
+            unit = unit or total_unit
+        except AmountError as error:
+            ctx.problem("E123", path + ("total",), f"cannot read the amount {shown(raw['total'])}: {error}",
+                        f"无法读取数额 {shown(raw['total'])}：{error.zh}")
+    return AwardsDef(place, eligible, pass_down, pass_down_choice, within, by_group, total, unit, raw.get("cite"))
+
+
 def _years_before(day: dt.date, years: int) -> dt.date:
     try:
         return day.replace(year=day.year - years)
@@ -669,9 +731,12 @@ def build2(document: Document, raw_bytes: bytes, as_of: dt.date,
     if has_errors(ctx.problems):
         raise ProblemsError(problems + ctx.problems)
 
+    awards = _awards(outcomes.get("awards"), ctx, values, crit_phase, choices) if outcomes.get("awards") else None
+    if has_errors(ctx.problems):
+        raise ProblemsError(problems + ctx.problems)
     pack = Pack2(meta=meta, file=document.file, sha256=sha, as_of=as_of, inputs=inputs, params=params, choices=choices,
                  values=values, criteria=crit_phase, stages=stages, decision=outcomes.get("decision"), notes=notes,
-                 titles=titles)
+                 titles=titles, awards=awards)
     pack.warnings = [p for p in problems + ctx.problems if p.severity != ERROR] + validity_warnings(document, meta, as_of)
     return pack
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
+from fractions import Fraction
 from typing import Any
 
 from engine.compile.model import CompiledPack, InputSpec, ParamSpec
@@ -84,6 +85,30 @@ class NoteRule:
     phase: int
 
 
+@dataclass(frozen=True)
+class AwardPlace:
+    place: int
+    amount: Fraction
+    title: dict[str, str] | None = None
+
+
+@dataclass(frozen=True)
+class AwardsDef:
+    """`outcomes.awards`: amounts by place within a group, for entities the `eligible` criterion
+    admits (decided by durable-rules); amounts are Python's. `pass_down`: when an entity is not
+    eligible, the next eligible one takes its place in the award table (else the award stays vacant)."""
+
+    place: str  # a rank value
+    eligible: str | None  # a criterion
+    pass_down: bool
+    pass_down_choice: str | None  # the choice that set it, if any
+    within: str | None  # the input that splits the batch into groups (the rank's `within`)
+    by_group: dict[str, tuple[AwardPlace, ...]]
+    total: Fraction | None
+    unit: Unit | None
+    cite: str | None = None
+
+
 @dataclass
 class CriteriaStage:
     """One durable ruleset: the criteria (and flags, consequences) of one phase."""
@@ -113,6 +138,7 @@ class Pack2:
     format: int = FORMAT2
     warnings: list[Any] = field(default_factory=list)  # Problems that do not stop evaluation (W180 …)
     variant: Any = None  # engine.load.variants.Variant when the pack extends another (set by the loader)
+    awards: AwardsDef | None = None
     rule_groups: int = 1  # read by format-1 helpers that size work; stages carry their own
 
     @property

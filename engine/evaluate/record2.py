@@ -81,6 +81,22 @@ class ChoiceInForce:
 
 
 @dataclass(frozen=True)
+class AwardResult:
+    """The entity's award: eligibility decided by durable-rules (the `eligible` criterion), the
+    place in the award table and the amount computed by Python."""
+
+    status: str  # "awarded", "pending" (eligibility unknown: the amount is held), "excluded", "none"
+    group: str | None
+    place: int | None  # the place in the award table (after passing down)
+    amount: Fraction | None
+    unit: str | None
+    title: Mapping[str, str] | None = None
+    held: Fraction | None = None  # pending: what it would take
+    forfeited: Fraction | None = None  # excluded without pass_down: the award left vacant
+    computed_by: str = COMPUTED_BY
+
+
+@dataclass(frozen=True)
 class Record2:
     entity_id: str
     entity_name: str | None
@@ -94,6 +110,7 @@ class Record2:
     choices: tuple[ChoiceInForce, ...]
     validity: tuple[Mapping[str, str], ...] = ()  # W180: {"code", "en", "zh"}
     missing_inputs: tuple[str, ...] = ()  # inputs absent or unusable in the data
+    award: AwardResult | None = None  # when the pack has outcomes.awards
 
     def criterion(self, ident: str) -> CriterionResult:
         for c in self.criteria:
@@ -140,6 +157,7 @@ class Record2:
             "notes": [{"id": n.id, "kind": n.kind, "status": n.status.value, "decided_by": n.decided_by,
                        "title": dict(n.title), "cite": n.cite} for n in self.notes],
             "missing_inputs": list(self.missing_inputs),
+            **({"award": {k: json_value(v) for k, v in vars(self.award).items()}} if self.award else {}),
         }
 
 

@@ -32,7 +32,7 @@ from engine.evaluate.durable_adapter import DurableSession
 from engine.evaluate.evaluate import applicable_ids, fact_slots
 from engine.evaluate.normalize import normalise
 from engine.evaluate.ops import COMPUTE, COMPUTE_COHORT, Computed
-from engine.evaluate.record2 import (DECIDED_BY, ChoiceInForce, CriterionResult, NoteResult, Provenance, Record2,
+from engine.evaluate.record2 import (DECIDED_BY, AwardResult, ChoiceInForce, CriterionResult, NoteResult, Provenance, Record2,
                                      ValueResult)
 from engine.load.data import RawEntity
 
@@ -177,7 +177,52 @@ class Runner:
             if phase in stages:
                 for env in envs:
                     self._decide(stages[phase], env)
-        return [self._record(env) for env in envs]
+        awards = self._awards(envs) if pack.awards is not None else {}
+        return [self._record(env, awards.get(id(env))) for env in envs]
+
+    def _awards(self, envs: list[_Env]) -> dict[int, AwardResult]:
+        """Amounts by place within each group, in place order over the entities that may take one
+        (the `eligible` criterion, decided by durable-rules; unknown holds the award, pending)."""
+        a = self.pack.awards
+        assert a is not None
+        unit = a.unit.name if a.unit else None
+        groups: dict[str | None, list[_Env]] = {}
+        for env in envs:
+            key = env.get(a.within) if a.within else (next(iter(a.by_group)) if len(a.by_group) == 1 else None)
+            groups.setdefault(key, []).append(env)
+        out: dict[int, AwardResult] = {}
+        for key, members in groups.items():
+            table = {p.place: p for p in a.by_group.get(str(key), ())} if key is not None else {}
+
+            def state(env: _Env) -> str:
+                if a.eligible is None:
+                    return "eligible"
+                status = env.statuses.get(a.eligible, (Status.UNKNOWN, None, 0))[0]
+                return {Status.NOT_MET: "excluded", Status.UNKNOWN: "pending"}.get(status, "eligible")
+
+            ranked = [e for e in members if e.get(a.place) is not None]
+            contenders = [e for e in ranked if not (a.pass_down and state(e) == "excluded")]
+            for env in members:
+                if env not in ranked:
+                    out[id(env)] = AwardResult("none", key, None, None, unit)
+                    continue
+                st = state(env)
+                if st == "excluded" and a.pass_down:
+                    out[id(env)] = AwardResult("excluded", key, None, None, unit)
+                    continue
+                place = 1 + sum(1 for o in contenders if o.get(a.place) < env.get(a.place))
+                entry = table.get(place)
+                title = entry.title if entry else None
+                if st == "excluded":
+                    out[id(env)] = AwardResult("excluded", key, place, None, unit, title,
+                                               forfeited=entry.amount if entry else None)
+                elif entry is None:
+                    out[id(env)] = AwardResult("none", key, None, None, unit)
+                elif st == "pending":
+                    out[id(env)] = AwardResult("pending", key, place, None, unit, title, held=entry.amount)
+                else:
+                    out[id(env)] = AwardResult("awarded", key, place, entry.amount, unit, title)
+        return out
 
     def _compute(self, name: str, envs: list[_Env]) -> None:
         value = self.pack.values[name]
@@ -249,7 +294,7 @@ class Runner:
             raise DecisionError(f"a status fired for criterion {extra[0]!r}, which does not apply")
         return statuses, flags
 
-    def _record(self, env: _Env) -> Record2:
+    def _record(self, env: _Env, award: AwardResult | None = None) -> Record2:
         pack = self.pack
         subject = env.subject
         criteria = []
@@ -285,7 +330,7 @@ class Runner:
                                 pack.as_of.isoformat(), input_sha256(subject.fields or subject.values))
         missing = tuple(sorted(n for n in pack.inputs if n not in subject.values))
         return Record2(subject.id, subject.name, subject.where, provenance, outcome, pack.decision, tuple(criteria),
-                       tuple(values), notes, choices, validity, missing)
+                       tuple(values), notes, choices, validity, missing, award)
 
 
 def input_sha256(fields: Mapping[str, Any]) -> str:

@@ -26,14 +26,14 @@ WORDS2 = {
            "as_of": "评定基准日", "values": "计算值（由 Python 精确计算）", "criteria": "条件（由 durable-rules 判定）",
            "criteria_ref": "条件（由参照求值器判定）", "flag": "标记", "consequence": "后果", "choices": "待定选项",
            "default": "默认", "missing": "缺少", "unknown_value": "未知", "yes": "是", "no": "否",
-           "missing_inputs": "缺少的数据", "more": "（每个对象一行；加 --full 显示每项条件和计算值）",
+           "missing_inputs": "缺少的数据", "award": "奖励（金额由 Python 计算）", "more": "（每个对象一行；加 --full 显示每项条件和计算值）",
            "sep": "、", "summary": "合计"},
     "en": {"pass": "PASS", "fail": "FAIL", "undetermined": "UNDETERMINED", "none": "(the pack names no decision)",
            "met": "met", "not_met": "not met", "unknown": "unknown", "not_applicable": "not applicable",
            "as_of": "as of", "values": "values (computed exactly by Python)", "criteria": "criteria (decided by durable-rules)",
            "criteria_ref": "criteria (decided by the reference evaluator)", "flag": "flag", "consequence": "consequence",
            "choices": "choices", "default": "default", "missing": "missing", "unknown_value": "unknown", "yes": "yes",
-           "no": "no", "missing_inputs": "missing data", "more": "(one line per entity; --full shows every criterion and value)",
+           "no": "no", "missing_inputs": "missing data", "award": "award (amount computed by Python)", "more": "(one line per entity; --full shows every criterion and value)",
            "sep": "; ", "summary": "total"},
 }
 _MARK = {"met": "✔", "not_met": "✘", "unknown": "?", "not_applicable": "–"}
@@ -99,9 +99,28 @@ def render_record(rec: Record2, pack: Pack2, out: TextIO, lang: str = "zh", node
             out.write(line + "\n")
     for n in rec.notes:
         out.write(f"  {w[n.kind]}: {_label(n.title, lang) or n.id}: {w[n.status.value]}\n")
+    if rec.award is not None:
+        out.write(f"  {w['award']}: {award_text(rec, lang)}\n")
     if rec.missing_inputs:
         labels = [_label(pack.inputs[i].label, lang) or i for i in rec.missing_inputs]
         out.write(f"  {w['missing_inputs']}: {w['sep'].join(labels)}\n")
+
+
+def award_text(rec: Record2, lang: str) -> str:
+    a = rec.award
+    assert a is not None
+    title = _label(a.title, lang)
+    if a.status == "awarded":
+        return f"{title} {shown_value(a.amount, a.unit, lang)}".strip() + (f"（奖励名次 {a.place}）" if lang == "zh" else f" (award place {a.place})")
+    if a.status == "pending":
+        held = shown_value(a.held, a.unit, lang)
+        return f"待定：能否获奖尚无法判定，暂留 {held}" if lang == "zh" else f"pending: eligibility unknown, {held} held"
+    if a.status == "excluded":
+        if a.forfeited is not None:
+            left = shown_value(a.forfeited, a.unit, lang)
+            return f"不能获奖（名额空缺 {left}）" if lang == "zh" else f"not eligible (the award of {left} stays vacant)"
+        return "不能获奖（名额由后一名递补）" if lang == "zh" else "not eligible (the award passes down)"
+    return "无" if lang == "zh" else "none"
 
 
 def render_text2(records: Iterable[Record2], pack: Pack2, out: TextIO, lang: str = "zh", view: str = "auto") -> dict[str, int]:
