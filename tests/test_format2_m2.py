@@ -202,3 +202,21 @@ def test_certify_test_runs_a_format2_suite(tmp_path):
                                     "values.nothing: expected 3, got no such item"]
     assert result.pack_id == "demo-applies"
     assert "not_applicable" in result.coverage["services_rereview"]
+
+
+def test_a_variant_is_evaluated_with_its_provenance(tmp_path):
+    from engine.evaluate.pipeline import load_pack2
+
+    (tmp_path / "base.yaml").write_text(PACK, encoding="utf-8")
+    (tmp_path / "v.yaml").write_text(
+        "format: 2\npack: {id: demo-applies-province, version: \"1.1.0\", extends: base.yaml, title: {zh: 省级}}\n"
+        "parameters:\n  output_min: {value: 8亿元, cite: 省三, label: {zh: 省产值标准}}\n", encoding="utf-8")
+    pack = load_pack2(str(tmp_path / "v.yaml"), AS_OF)
+    assert pack.params["output_min"].value == 8 * 10**8
+    subjects, _ = subjects_from_dicts(pack, [{**BASE, "output": "9亿元"}])
+    (record,) = evaluate2(pack, subjects)
+    assert record.outcome is Outcome.PASS  # 9亿元 passes the province's 8亿元, not the base's 10亿元
+    prov = record.provenance
+    assert prov.pack_id == "demo-applies-province" and prov.pack_sha256 == pack.variant.sha256
+    assert [f.rsplit("/", 1)[-1] for f, _ in prov.pack_files] == ["v.yaml", "base.yaml"]
+    assert prov.replaced[0]["name"] == "output_min" and prov.replaced[0]["section"] == "parameters"

@@ -295,3 +295,58 @@ def test_award_in_views_and_suites(tmp_path):
     result = run_suite(str(tmp_path / "p.tests.yaml"))
     assert result.problems == [] and len(result.cases) == 1
     assert result.cases[0].diffs == ["b: award.amount: expected 600万元, got 400万元"]
+
+
+DATES = """\
+format: 2
+pack: {id: demo-dates, version: "1.0.0", entity: firm, title: {zh: 日期}}
+inputs:
+  hte_valid_until: {type: date, label: {zh: 高企证书有效期至}}
+  award_date: {type: date, label: {zh: 获奖日期}}
+  cert_from: {type: date, label: {zh: 证书起}}
+  cert_until: {type: date, label: {zh: 证书止}}
+  rd_2022: {type: percent, unit: "%", label: {zh: 2022研发占比}}
+  rd_2023: {type: percent, unit: "%", label: {zh: 2023研发占比}}
+parameters:
+  rd_min: {value: 3%, cite: 五, label: {zh: 研发占比下限}}
+  deadline: {value: "2024-03-31", cite: 六, label: {zh: 截止日期}}
+criteria:
+  hte_valid:
+    title: {zh: 高企证书在评价日有效}
+    cite: 四
+    test: {date: hte_valid_until, op: on_or_after, as_of: true}
+  recent_award:
+    title: {zh: 近3年获奖}
+    cite: 四
+    test: {date: award_date, op: within_years_before, years: 3}
+  certificate:
+    title: {zh: 证书在评价日有效}
+    cite: 四
+    test: {valid_on: {from: cert_from, until: cert_until}}
+  rd_each_year:
+    title: {zh: 每年研发占比不低于3%}
+    cite: 五
+    test: {each: [rd_2022, rd_2023], op: ">=", param: rd_min}
+  before_deadline:
+    title: {zh: 截止日期前获奖}
+    cite: 六
+    test: {date: award_date, op: on_or_before, param: deadline}
+"""
+
+
+def test_date_and_each_tests(tmp_path):
+    pack = _pack(tmp_path, DATES)
+    rows = [{"id": "a", "hte_valid_until": "2024-06-30", "award_date": "2021-06-30", "cert_from": "2024-06-30",
+             "cert_until": "2024-06-30", "rd_2022": "3%", "rd_2023": "3.5%"},
+            {"id": "b", "hte_valid_until": "2024-06-29", "award_date": "2021-06-29", "cert_from": "2024-07-01",
+             "cert_until": "2025-01-01", "rd_2022": "2.9%", "rd_2023": "9%"},
+            {"id": "c", "award_date": "2024-07-01", "cert_from": "2024-01-01", "rd_2023": "9%"}]
+    for engine in ("durable", "reference"):
+        got = {r.entity_id: {c.id: c.status.value for c in r.criteria} for r in _records(pack, rows, engine)}
+        assert got["a"] == {"hte_valid": "met", "recent_award": "met", "certificate": "met", "rd_each_year": "met",
+                            "before_deadline": "met"}
+        assert got["b"] == {"hte_valid": "not_met", "recent_award": "not_met", "certificate": "not_met",
+                            "rd_each_year": "not_met", "before_deadline": "met"}
+        # an award after the evaluation date is not "within the last 3 years"; a missing end is unknown
+        assert got["c"] == {"hte_valid": "unknown", "recent_award": "not_met", "certificate": "unknown",
+                            "rd_each_year": "unknown", "before_deadline": "not_met"}

@@ -28,6 +28,10 @@ class Provenance:
     engine_version: str
     as_of: str
     input_sha256: str  # of the entity's fields as read (canonical JSON)
+    # pack.extends (engine.load.variants): every file of the chain with its sha256 (pack_sha256 is
+    # then one hash over them), and each replaced or added name with the file it came from
+    pack_files: tuple[tuple[str, str], ...] = ()
+    replaced: tuple[Mapping[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -142,7 +146,8 @@ class Record2:
             "where": self.where,
             "outcome": self.outcome.value if self.outcome else None,
             "decision": self.decision,
-            "provenance": dict(vars(self.provenance)),
+            "provenance": {**vars(self.provenance), "pack_files": [list(f) for f in self.provenance.pack_files],
+                           "replaced": [dict(r) for r in self.provenance.replaced]},
             "validity": [dict(v) for v in self.validity],
             "choices": [{"name": c.name, "option": c.option, "source": c.source, "default": c.default}
                         for c in self.choices],

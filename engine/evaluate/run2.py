@@ -162,6 +162,13 @@ class Runner:
         self._sessions = {
             stage.phase: DurableSession(stage.pack.ruleset, f"{pack.meta.id}-p{stage.phase}", groups=stage.pack.rule_groups)
             for stage in pack.stages} if engine == "durable" else {}
+        variant = pack.variant
+        self._variant: tuple[tuple[tuple[str, str], ...], tuple[dict[str, str], ...]] = ((), ())
+        if variant is not None:
+            self._variant = (tuple(zip(variant.files, variant.sha256s)),
+                             tuple({"section": r.section, "name": r.name, "from": r.base_file, "in": r.variant_file}
+                                   for r in variant.replaced)
+                             + tuple({"section": a.section, "name": a.name, "added_in": a.file} for a in variant.added))
 
     def evaluate(self, subjects: Sequence[Subject]) -> list[Record2]:
         """Every subject's record, in order. The batch is one cohort for rank-like values."""
@@ -327,7 +334,8 @@ class Runner:
         validity = tuple({"code": p.code, "en": p.message, "zh": p.message_zh or p.message}
                          for p in pack.warnings if p.code == "W180")
         provenance = Provenance(pack.meta.id, pack.meta.version, pack.sha256, pack.file, ENGINE_VERSION,
-                                pack.as_of.isoformat(), input_sha256(subject.fields or subject.values))
+                                pack.as_of.isoformat(), input_sha256(subject.fields or subject.values),
+                                *self._variant)
         missing = tuple(sorted(n for n in pack.inputs if n not in subject.values))
         return Record2(subject.id, subject.name, subject.where, provenance, outcome, pack.decision, tuple(criteria),
                        tuple(values), notes, choices, validity, missing, award)
