@@ -355,6 +355,10 @@ class _Tests:
             if ident is None:
                 common["id"] = self.anonymous("cases")
             node = Node("cases", cases=cases, otherwise=raw.get("otherwise", NOT_MET), **common)
+        if ident is not None and node.kind == "test" and node.test is not None and node.test.input != AS_OF:
+            t = node.test
+            self.titles[ident]["test"] = {"name": t.input, "op": t.op, "param": t.param, "threshold": t.threshold,
+                                          "values": t.values}
         return self._applicability(raw, path, node, parent)
 
     def _applicability(self, raw: dict[str, Any], path: Path, node: Node, parent: str) -> Node:

@@ -46,6 +46,8 @@ class CriterionResult:
     cite: str | None = None
     reason: Mapping[str, str] | None = None  # why not applicable
     depth: int = 0  # nesting under its top-level criterion
+    # a single comparison: {"name", "op", "value", "unit", "threshold", "param", "values"} (value as read)
+    test: Mapping[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -153,7 +155,8 @@ class Record2:
                         for c in self.choices],
             "criteria": [{"id": c.id, "status": c.status.value, "branch": c.branch, "decided_by": c.decided_by,
                           "phase": c.phase, "top": c.top, "depth": c.depth, "title": dict(c.title), "cite": c.cite,
-                          **({"reason": dict(c.reason)} if c.reason else {})} for c in self.criteria],
+                          **({"reason": dict(c.reason)} if c.reason else {}),
+                          **({"test": json_value(c.test)} if c.test else {})} for c in self.criteria],
             "values": [{"name": v.name, "value": json_value(v.value), "unit": v.unit, "op": v.op, "phase": v.phase,
                         "computed_by": v.computed_by, "steps": [{"zh": s.zh, "en": s.en} for s in v.steps],
                         "missing": list(v.missing),

@@ -301,6 +301,26 @@ class Runner:
             raise DecisionError(f"a status fired for criterion {extra[0]!r}, which does not apply")
         return statuses, flags
 
+    def _test_view(self, test: Mapping[str, Any] | None, env: _Env) -> dict[str, Any] | None:
+        """What a comparison compared, for explanations: the value as read, the threshold in force."""
+        if not test:
+            return None
+        name = test["name"]
+        value = env.get(name) if name in self.pack.values or name in self.pack.inputs or name in self.pack.choices else None
+        if isinstance(value, Status):
+            value = value.value
+        out = {"name": name, "op": test["op"], "value": value, "unit": _unit_name(self.pack, name)}
+        if test.get("threshold") is not None:
+            threshold = test["threshold"]
+            if self.pack.inputs.get(name) is not None and self.pack.inputs[name].type == "date":
+                threshold = dt.date.fromordinal(int(threshold))
+            out["threshold"] = threshold
+        if test.get("param"):
+            out["param"] = test["param"]
+        if test.get("values"):
+            out["values"] = list(test["values"])
+        return out
+
     def _record(self, env: _Env, award: AwardResult | None = None) -> Record2:
         pack = self.pack
         subject = env.subject
@@ -317,7 +337,7 @@ class Runner:
                         reason = stage.applicability[ident].reason
             criteria.append(CriterionResult(ident, status, branch, self.decided_by, phase, bool(info.get("top")),
                                             info.get("title") or {}, info.get("cite"), reason,
-                                            info.get("depth", 0)))
+                                            info.get("depth", 0), self._test_view(info.get("test"), env)))
         values = []
         for name, computed in env.computed.items():
             v = pack.values[name]
@@ -339,6 +359,18 @@ class Runner:
         missing = tuple(sorted(n for n in pack.inputs if n not in subject.values))
         return Record2(subject.id, subject.name, subject.where, provenance, outcome, pack.decision, tuple(criteria),
                        tuple(values), notes, choices, validity, missing, award)
+
+
+def _unit_name(pack: Pack2, name: str) -> str | None:
+    if name in pack.values:
+        unit = pack.values[name].unit
+    elif name in pack.inputs:
+        unit = pack.inputs[name].unit
+    elif name in pack.params:
+        unit = pack.params[name].unit
+    else:
+        unit = None
+    return unit.name if unit else None
 
 
 def input_sha256(fields: Mapping[str, Any]) -> str:

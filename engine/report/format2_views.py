@@ -37,6 +37,8 @@ WORDS2 = {
            "sep": "; ", "summary": "total"},
 }
 _MARK = {"met": "✔", "not_met": "✘", "unknown": "?", "not_applicable": "–"}
+# the comparison the policy asks for (shown whatever the outcome: the mark says whether it held)
+_OP = {">=": "≥", ">": ">", "<=": "≤", "<": "<", "=": "=", "!=": "≠"}
 
 
 def _label(label: Mapping[str, str] | None, lang: str) -> str:
@@ -96,6 +98,10 @@ def render_record(rec: Record2, pack: Pack2, out: TextIO, lang: str = "zh", node
             line = f"    {'  ' * c.depth}{_MARK[c.status.value]} {cite}{_label(c.title, lang) or c.id}: {w[c.status.value]}"
             if c.reason:
                 line += f" ({_label(c.reason, lang)})"
+            elif c.test and c.test.get("op") in _OP and "threshold" in c.test:
+                t = c.test
+                line += (f"（{shown_value(t['value'], t['unit'], lang)} {_OP[t['op']]} "
+                         f"{shown_value(t['threshold'], t['unit'], lang)}）")
             out.write(line + "\n")
     for n in rec.notes:
         out.write(f"  {w[n.kind]}: {_label(n.title, lang) or n.id}: {w[n.status.value]}\n")
