@@ -348,3 +348,10 @@ def test_suite_checks_values_exactly(tmp_path):
     assert result.problems == []
     assert [c.passed for c in result.cases] == [True, False, True]
     assert result.cases[1].diffs == ["values.staff_share: expected 33.33%, got ≈33.3333%"]
+
+
+def test_w181_parameter_nothing_reads(tmp_path):
+    text = PACK.replace("parameters:\n", "parameters:\n  spare_min: {value: 1人, cite: 第七条, label: {zh: 备用}}\n", 1)
+    problems = _codes(tmp_path, text)
+    assert [(p[0], p[1]) for p in problems] == [("W181", 15)]
+    assert "spare_min" in problems[0][3]

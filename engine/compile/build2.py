@@ -39,7 +39,7 @@ from engine.core.status import Status
 from engine.core.units import AmountError, Unit, parse_amount, parse_unit, to_fraction
 from engine.load.yamlsafe import Document, iso_date
 from engine.validate.format2 import (AS_OF, DATE_OPS, NameTable, check_format2, condition_reads, name_table,
-                                     node_reads)
+                                     node_reads, param_reads)
 from engine.validate.schema_report import did_you_mean, did_you_mean_zh
 
 VALUE_KEYS = ("label", "unit", "cite", "note", "slot")  # a value's own fields; the other key is its operation
@@ -741,7 +741,8 @@ def build2(document: Document, raw_bytes: bytes, as_of: dt.date,
     pack = Pack2(meta=meta, file=document.file, sha256=sha, as_of=as_of, inputs=inputs, params=params, choices=choices,
                  values=values, criteria=crit_phase, stages=stages, decision=outcomes.get("decision"), notes=notes,
                  titles=titles, awards=awards)
-    pack.warnings = [p for p in problems + ctx.problems if p.severity != ERROR] + validity_warnings(document, meta, as_of)
+    pack.warnings = ([p for p in problems + ctx.problems if p.severity != ERROR] + validity_warnings(document, meta, as_of)
+                     + _unread(document, parsed, criteria_raw, outcomes))
     return pack
 
 
@@ -767,6 +768,37 @@ def _scaled(name: str, spec: dict[str, Any], base: Any, as_of: dt.date, base_ove
     value = of.value * factor
     written = f"{spec['scaled']['by']} × {of.written}"
     return ParamSpec(name, label, cite, spec.get("quote"), value, of.unit, written, of.since)
+
+
+def _unread(document: Document, parsed: dict[str, Any], criteria: dict[str, Any], outcomes: dict[str, Any]) -> list[Problem]:
+    """W181: a parameter or choice nothing reads (a typo elsewhere, or a clause not yet written)."""
+    doc = document.value
+    read: set[str] = set()
+    for key, args, _, _ in parsed.values():
+        read.update(args.reads())
+    for name, node in criteria.items():
+        read.update(r for r, _, _ in node_reads(node, ()))
+        read.update(r for r, _ in param_reads(node, ()))
+    for section in ("flags", "consequences"):
+        for rule in outcomes.get(section) or []:
+            read.update(r for r, _, _ in condition_reads(rule.get("when"), ()))
+            read.update(r for r, _ in param_reads(rule.get("when"), ()))
+    awards = outcomes.get("awards")
+    if isinstance(awards, dict) and isinstance(awards.get("pass_down"), dict):
+        read.add(str(awards["pass_down"].get("choice")))
+    for spec in (doc.get("parameters") or {}).values():  # scaled: {of: P}; table keys
+        if isinstance(spec, dict) and isinstance(spec.get("scaled"), dict):
+            read.add(str(spec["scaled"].get("of")))
+        if isinstance(spec, dict) and isinstance(spec.get("table"), dict):
+            read.update(str(k) for k in spec["table"].get("keys") or ())
+    out = []
+    for section, what, what_zh in (("parameters", "parameter", "参数"), ("choices", "choice", "待定选项")):
+        for name in doc.get(section) or {}:
+            if name not in read:
+                out.append(document.problem("W181", f"{what} {name!r} is declared but nothing reads it",
+                                            (section, name), WARNING,
+                                            f"{what_zh} {name!r} 已声明，但没有任何计算值或条件使用它；请删除它或在规则中引用"))
+    return out
 
 
 def validity_warnings(document: Document, meta: PackMeta2, as_of: dt.date) -> list[Problem]:

@@ -140,6 +140,7 @@ CODES: dict[str, str] = {
     "E183": "format 2: a name of the wrong sort here (a criterion where a number is needed …)",
     "E184": "format 2: unit dimensions do not match (money compared with a percent …)",
     "W180": "format 2: the evaluation date is outside the pack's effective..until window",
+    "W181": "format 2: a parameter or choice that nothing reads",
     #   E200-E204 migration (format 1 converted to format 2, engine/load/format1.py)
     "E200": "not a format-1 pack that can be converted (format 2 already, or no criteria): nothing converted",
     "E201": "a format-1 scoring construct that format 2 cannot state yet (named): the pack is not converted",
