@@ -99,6 +99,10 @@ def test_table_threshold_by_the_entitys_row(tmp_path):
     got = {r.entity_id: r.criterion("sales_ok").status for r in _records(pack, rows)}
     assert got == {"a": Status.MET, "b": Status.NOT_MET, "c": Status.MET, "d": Status.NOT_MET,
                    "e": Status.UNKNOWN, "f": Status.UNKNOWN}
+    records = {r.entity_id: r for r in _records(pack, rows)}
+    assert records["e"].criterion("sales_ok").reason["zh"] == '原文"综合"类标准缺失(来源截断)，不予判定'
+    assert records["f"].criterion("sales_ok").reason["zh"] == "缺少行业，无法确定适用的标准"
+    assert records["a"].criterion("sales_ok").branch == "case1" and records["c"].criterion("sales_ok").branch == "case2"
 
 
 def test_scaled_parameter(tmp_path):

@@ -330,6 +330,8 @@ class _Tests:
                 node = dataclasses.replace(inner, **common)
             elif inner.kind == "cases":  # a table parameter: the branch taken names the row
                 node = dataclasses.replace(inner, **{**common, "id": ident or inner.id})
+                if ident is not None:
+                    self.titles[ident]["table"] = raw["test"].get("param")
             else:
                 node = Node("all", children=inner.children, **common)
         elif "criterion" in raw:
@@ -740,7 +742,7 @@ def build2(document: Document, raw_bytes: bytes, as_of: dt.date,
         raise ProblemsError(problems + ctx.problems)
     pack = Pack2(meta=meta, file=document.file, sha256=sha, as_of=as_of, inputs=inputs, params=params, choices=choices,
                  values=values, criteria=crit_phase, stages=stages, decision=outcomes.get("decision"), notes=notes,
-                 titles=titles, awards=awards)
+                 titles=titles, awards=awards, tables=tables)
     pack.warnings = ([p for p in problems + ctx.problems if p.severity != ERROR] + validity_warnings(document, meta, as_of)
                      + _unread(document, parsed, criteria_raw, outcomes))
     return pack

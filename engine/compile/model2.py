@@ -139,6 +139,7 @@ class Pack2:
     warnings: list[Any] = field(default_factory=list)  # Problems that do not stop evaluation (W180 …)
     variant: Any = None  # engine.load.variants.Variant when the pack extends another (set by the loader)
     awards: AwardsDef | None = None
+    tables: dict[str, Any] = field(default_factory=dict)  # lookup-table parameters (build2.Table)
     rule_groups: int = 1  # read by format-1 helpers that size work; stages carry their own
 
     @property

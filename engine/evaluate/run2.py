@@ -301,6 +301,19 @@ class Runner:
             raise DecisionError(f"a status fired for criterion {extra[0]!r}, which does not apply")
         return statuses, flags
 
+    def _table_reason(self, table: Any, env: _Env) -> dict[str, str] | None:
+        """Why a comparison with a lookup table is unknown: a key not given, or a row the policy lacks."""
+        keys = tuple(env.get(k) for k in table.keys)
+        missing = [k for k, v in zip(table.keys, keys) if v is None]
+        if missing:
+            labels = [(self.pack.inputs[k].label if k in self.pack.inputs else {"zh": k}) for k in missing]
+            return {"zh": "缺少" + "、".join(lab.get("zh", k) for lab, k in zip(labels, missing)) + "，无法确定适用的标准",
+                    "en": f"{', '.join(missing)} not given: the threshold that applies is unknown"}
+        why = table.missing.get(keys) or table.missing.get(keys[:1])
+        if why:
+            return {"zh": why, "en": f"the policy gives no threshold for {' × '.join(keys)}: {why}"}
+        return None
+
     def _test_view(self, test: Mapping[str, Any] | None, env: _Env) -> dict[str, Any] | None:
         """What a comparison compared, for explanations: the value as read, the threshold in force."""
         if not test:
@@ -335,6 +348,8 @@ class Runner:
                 for stage in pack.stages:
                     if ident in stage.applicability:
                         reason = stage.applicability[ident].reason
+            elif status is Status.UNKNOWN and info.get("table") in pack.tables:
+                reason = self._table_reason(pack.tables[info["table"]], env)
             criteria.append(CriterionResult(ident, status, branch, self.decided_by, phase, bool(info.get("top")),
                                             info.get("title") or {}, info.get("cite"), reason,
                                             info.get("depth", 0), self._test_view(info.get("test"), env)))
