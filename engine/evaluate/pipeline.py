@@ -120,9 +120,9 @@ def load_pack(path: str, as_of: dt.date, overrides: dict[str, tuple[str, Any]] |
         raise ProblemsError(problems)
     if doc.value.get("format") == 2:
         # The format-2 path is load_pack2 (engine.compile.build2); this command has no format-2 view yet.
-        raise ProblemsError([doc.problem("E112", "this is a format-2 pack: certify validate, evaluate and test read it; "
+        raise ProblemsError([doc.problem("E112", "this is a format-2 pack: certify validate, evaluate, test and report read it; "
                                          "this command does not yet", ("format",),
-                                         message_zh="这是格式 2 的规则包：certify validate、evaluate 和 test 可以读取；"
+                                         message_zh="这是格式 2 的规则包：certify validate、evaluate、test 和 report 可以读取；"
                                          "本命令暂不支持")])
     if doc.value["pack"]["kind"] == "scoring":
         # A scoring pack's criteria are only a side part of it (ranks and awards are the point);

@@ -37,8 +37,23 @@ WORDS2 = {
            "sep": "; ", "summary": "total"},
 }
 _MARK = {"met": "✔", "not_met": "✘", "unknown": "?", "not_applicable": "–"}
-# the comparison the policy asks for (shown whatever the outcome: the mark says whether it held)
 _OP = {">=": "≥", ">": ">", "<=": "≤", "<": "<", "=": "=", "!=": "≠"}
+_NEGATED = {">=": "<", ">": "≤", "<=": ">", "<": "≥", "=": "≠", "!=": "="}
+
+
+def comparison_text(status: str, test: Mapping[str, Any], lang: str) -> str:
+    """What a comparison found: （12% ≥ 10%） when it holds, （5% < 10%，须 ≥ 10%） when it does not,
+    （数值未知，须 ≥ 10%） when the value is unknown."""
+    value = shown_value(test["value"], test["unit"], lang)
+    threshold = shown_value(test["threshold"], test["unit"], lang)
+    op = test["op"]
+    if status == "met":
+        return f"（{value} {_OP[op]} {threshold}）" if lang == "zh" else f" ({value} {_OP[op]} {threshold})"
+    if status == "not_met" and test["value"] is not None:
+        return (f"（{value} {_NEGATED[op]} {threshold}，须 {_OP[op]} {threshold}）" if lang == "zh" else
+                f" ({value} {_NEGATED[op]} {threshold}; required {_OP[op]} {threshold})")
+    return (f"（数值未知，须 {_OP[op]} {threshold}）" if lang == "zh" else
+            f" (value unknown; required {_OP[op]} {threshold})")
 
 
 def _label(label: Mapping[str, str] | None, lang: str) -> str:
@@ -99,9 +114,7 @@ def render_record(rec: Record2, pack: Pack2, out: TextIO, lang: str = "zh", node
             if c.reason:
                 line += f" ({_label(c.reason, lang)})"
             elif c.test and c.test.get("op") in _OP and "threshold" in c.test:
-                t = c.test
-                line += (f"（{shown_value(t['value'], t['unit'], lang)} {_OP[t['op']]} "
-                         f"{shown_value(t['threshold'], t['unit'], lang)}）")
+                line += comparison_text(c.status.value, c.test, lang)
             out.write(line + "\n")
     for n in rec.notes:
         out.write(f"  {w[n.kind]}: {_label(n.title, lang) or n.id}: {w[n.status.value]}\n")
