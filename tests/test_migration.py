@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 import yaml
 from click.testing import CliRunner
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from cli import main
@@ -534,6 +534,12 @@ def test_generated_entities_decide_identically(path: Path, data: st.DataObject) 
     fields = data.draw(st.fixed_dictionaries({}, optional=strategies), label="fields")
     entity = RawEntity("generated", 1, "G1", None, fields)
     old, new = _decide_both(path, entity, as_of)
+    # (h1) format 2 makes a value beyond what the engine compares exactly unknown (docs/format2.md
+    # "Values": 18 digits in the base unit), where format 1 clamps it: a generated 60-digit amount is
+    # not a case the two must agree on. Surfaced once format 2 applied `tolerance:` (jiangxi-park-targets).
+    pack2, runner = _f2(path, as_of, ())
+    (record,) = runner.evaluate([subject_of(pack2, entity)[0]])
+    assume(not any(v.reason is not None and "compares exactly" in v.reason.en for v in record.values))
     assert new == old, f"fields: {fields!r}"
 
 
