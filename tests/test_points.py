@@ -106,7 +106,7 @@ def money(text: str) -> Fraction:
 
 
 def test_points_operations_are_registered_as_points() -> None:
-    for key in ("bands", "map", "weighted", "group"):
+    for key in ("bands", "map", "weighted", "group", "per_unit", "items", "baseline_step", "deductions"):
         assert OPS[key].points and not OPS[key].cohort, key
         assert key in COMPUTE, key
 
@@ -376,3 +376,156 @@ def test_bands_overlap_and_gap_checks_agree_with_trying_every_value() -> None:
         assert ("E197" in codes) == (len(nonempty) < len(spec) or any(s[0] is None and s[2] is None for s in spec))
 
     check()
+
+
+# ---------------------------------------------------------------------------------------------
+# per_unit and items: Yangzhou 办法 5 and 8
+
+
+def capacity_ctx() -> FakeContext:
+    return FakeContext({"factory_area": ("number", "万平方米"), "land": ("number", "亩"), "firms": ("number", "家"),
+                        "gazelles": ("number", "家"), "seeds": ("number", "家")},
+                       choices={"step_rounding": ("whole", "proportional"), "bad_choice": ("whole", "round_half")})
+
+
+def test_per_unit_whole_and_proportional_steps() -> None:
+    ctx = capacity_ctx()
+    whole = parse("per_unit", {"of": "factory_area", "per": "1万平方米", "points": 1, "cap": 10, "steps": "whole"}, ctx)
+    area = money("1.8万平方米")
+    result = compute("per_unit", whole, factory_area=area)
+    assert result.value == 1 and result.detail["counted"] == 1 and result.detail["units"] == F(18, 10)
+    assert result.steps[0].zh == "factory_area 1.8万平方米 ÷ 1万平方米 = 1.8，只计整数 1 个单位 × 1分 = 1分"
+    prop = parse("per_unit", {"of": "factory_area", "per": "1万平方米", "points": 1, "steps": "proportional"}, ctx)
+    assert compute("per_unit", prop, factory_area=area).value == F(18, 10)
+    capped = compute("per_unit", whole, factory_area=money("12.5万平方米"))
+    assert capped.value == 10 and capped.detail["uncapped"] == 12 and capped.detail["cap_applied"] is True
+
+
+def test_per_unit_steps_from_a_choice() -> None:
+    ctx = capacity_ctx()
+    args = parse("per_unit", {"of": "land", "per": "50亩", "points": 2, "steps": {"choice": "step_rounding"}}, ctx)
+    assert args.reads() == ("land", "step_rounding")
+    assert compute("per_unit", args, land=money("120亩"), step_rounding="whole").value == 4
+    assert compute("per_unit", args, land=money("120亩"), step_rounding="proportional").value == F(24, 5)
+    ctx = capacity_ctx()
+    parse("per_unit", {"of": "land", "per": "50亩", "points": 2, "steps": {"choice": "bad_choice"}}, ctx, clean=False)
+    assert ctx.codes() == ["E199"]
+
+
+def test_per_unit_refuses_missing_steps_zero_per_and_negative_points() -> None:
+    ctx = capacity_ctx()
+    parse("per_unit", {"of": "land", "per": "50亩", "points": 2}, ctx, clean=False)
+    assert ctx.codes() == ["E111"]
+    ctx = capacity_ctx()
+    parse("per_unit", {"of": "land", "per": "0亩", "points": -2, "steps": "whole"}, ctx, clean=False)
+    assert ctx.codes() == ["E198", "E198"]
+    ctx = capacity_ctx()
+    parse("per_unit", {"of": "land", "per": "50亩", "points": 2, "steps": "round"}, ctx, clean=False)
+    assert ctx.codes() == ["E199"]
+
+
+def test_items_per_item_held_with_a_cap() -> None:
+    ctx = capacity_ctx()
+    args = parse("items", {"items": [{"of": "firms", "points": 3}, {"of": "gazelles", "points": 1},
+                                     {"of": "seeds", "points": 0.5}], "cap": 10}, ctx)
+    assert args.reads() == ("firms", "gazelles", "seeds")
+    result = compute("items", args, firms=F(1), gazelles=F(2), seeds=F(3))
+    assert result.value == F(13, 2) and result.detail["cap_applied"] is False
+    assert [s.zh for s in result.steps] == ["firms 1家 × 3分 = 3分", "gazelles 2家 × 1分 = 2分", "seeds 3家 × 0.5分 = 1.5分",
+                                           "合计 6.5分"]
+    over = compute("items", args, firms=F(3), gazelles=F(2), seeds=F(0))
+    assert over.value == 10 and over.detail["uncapped"] == 11 and over.steps[-1].zh == "超过上限 10分，计 10分"
+    unknown = compute("items", args, firms=F(1), seeds=F(1))
+    assert unknown.value is None and unknown.missing == ("gazelles",) and unknown.detail["known_subtotal"] == F(7, 2)
+
+
+def test_items_with_per_and_a_list_with_cap_beside() -> None:
+    class Beside(FakeContext):
+        def beside(self, key: str) -> Any:
+            return {"cap": 10}.get(key)
+
+    ctx = Beside(capacity_ctx().names, capacity_ctx().choices)
+    args = parse("items", [{"of": "factory_area", "per": "1万平方米", "points": 1, "steps": "whole"},
+                           {"of": "land", "per": "50亩", "points": 2, "steps": "whole"}], ctx)
+    assert args.cap == 10
+    assert compute("items", args, factory_area=money("1.8万平方米"), land=money("120亩")).value == 5
+    ctx = capacity_ctx()
+    parse("items", {"items": [{"of": "firms", "points": 3}, {"of": "firms", "points": 3}]}, ctx, clean=False)
+    assert ctx.codes() == ["E112"]
+
+
+# ---------------------------------------------------------------------------------------------
+# baseline_step: J and H
+
+
+def j_ctx() -> FakeContext:
+    return FakeContext({"new_firms": ("number", "家"), "tax_growth": ("number", "%"), "investment": ("number", "万元"),
+                        "county_growth": ("number", "%"), "growth": ("number", "%")})
+
+
+def test_baseline_step_new_firms_three_to_ten_plus_two_each() -> None:
+    # J: new firms entering: 3 → 10; < 3 → 0; +2 per extra firm (no cap).
+    args = parse("baseline_step", {"of": "new_firms", "baseline": 3, "points": 10, "above": {"per": 1, "points": 2},
+                                   "steps": "whole", "zero_below": 3}, j_ctx())
+    assert [compute("baseline_step", args, new_firms=F(n)).value for n in (0, 2, 3, 4, 7)] == [0, 0, 10, 12, 18]
+    two = compute("baseline_step", args, new_firms=F(2))
+    assert two.detail["zero_below_applied"] is True and two.steps[0].zh == "2家 低于 3家：0分"
+    seven = compute("baseline_step", args, new_firms=F(7))
+    assert seven.detail["steps_counted"] == 4 and seven.detail["direction"] == "above"
+
+
+def test_baseline_step_asymmetric_whole_steps_with_cap_and_floor() -> None:
+    # J: sales growth against the county average: equal → 10; +1 per 4 pp above; −1 per 3 pp below.
+    args = parse("baseline_step", {"of": "growth", "baseline": "county_growth", "points": 10,
+                                   "above": {"per": "4%", "points": 1}, "below": {"per": "3%", "points": 1},
+                                   "steps": "whole", "cap": 12, "floor": 0}, j_ctx())
+    assert args.reads() == ("growth", "county_growth")
+
+    def at(growth: str) -> Computed:
+        return compute("baseline_step", args, growth=money(growth), county_growth=F(8))
+
+    assert at("8%").value == 10 and at("8%").steps[0].zh == "8% 等于基准 8%：10分"
+    assert at("11.9%").value == 10  # 3.9 pp above: no whole step
+    assert at("12%").value == 11
+    assert at("16%").value == 12 and at("16%").detail["cap_applied"] is False
+    assert at("30%").value == 12 and at("30%").detail["cap_applied"] is True and at("30%").detail["uncapped"] == 15
+    assert at("5%").value == 9 and at("5.1%").value == 10
+    assert at("-40%").value == 0 and at("-40%").detail["floor_applied"] is True
+    assert at("12%").steps[0].zh == ("12% 高于基准 8% 4%，每 4% +1分：4% ÷ 4% = 1 档；10分 + 1 × 1分 = 11分")
+    assert compute("baseline_step", args, growth=F(9)).missing == ("county_growth",)
+
+
+def test_baseline_step_proportional_h_investment() -> None:
+    # H: equal to last year → 2; ±0.1 per ±2 pp of change; cap 4 (the floor is an open point: a choice).
+    args = parse("baseline_step", {"of": "growth", "baseline": "0%", "points": 2, "above": {"per": "2%", "points": 0.1},
+                                   "below": {"per": "2%", "points": 0.1}, "steps": "proportional", "cap": 4}, j_ctx())
+    assert compute("baseline_step", args, growth=F(3)).value == F(215, 100)
+    assert compute("baseline_step", args, growth=F(-50)).value == F(-1, 2)  # no floor written: can fall below 0
+    assert compute("baseline_step", args, growth=F(50)).value == 4
+
+
+def test_baseline_step_needs_a_side_and_steps() -> None:
+    ctx = j_ctx()
+    parse("baseline_step", {"of": "growth", "baseline": "0%", "points": 2}, ctx, clean=False)
+    assert ctx.codes() == ["E111"]
+    ctx = j_ctx()
+    parse("baseline_step", {"of": "growth", "baseline": "0%", "points": 2, "above": {"per": "0%", "points": 1},
+                            "cap": 1, "floor": 2}, ctx, clean=False)
+    assert sorted(ctx.codes()) == ["E111", "E198", "E198"]
+
+
+# ---------------------------------------------------------------------------------------------
+# deductions: J investment intensity
+
+
+def test_deductions_per_event_with_floor() -> None:
+    ctx = FakeContext({"low_projects": ("number", "个"), "violations": ("number", "次")})
+    args = parse("deductions", {"start": 10, "per_event": {"of": "low_projects", "points": 3}, "floor": 0}, ctx)
+    assert [compute("deductions", args, low_projects=F(n)).value for n in (0, 1, 3, 4)] == [10, 7, 1, 0]
+    four = compute("deductions", args, low_projects=F(4))
+    assert four.detail["floor_applied"] is True and four.detail["deducted"] == 12
+    assert four.steps[0].zh == "10分 − 4 × 3分 = -2分" and four.steps[1].zh == "低于下限 0分，计 0分"
+    two = parse("deductions", {"start": 10, "per_event": [{"of": "low_projects", "points": 3},
+                                                          {"of": "violations", "points": 1}]}, ctx)
+    assert compute("deductions", two, low_projects=F(1), violations=F(2)).value == 5
+    assert compute("deductions", two, low_projects=F(1)).missing == ("violations",)

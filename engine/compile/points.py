@@ -80,6 +80,11 @@ def _names(*things: Any) -> tuple[str, ...]:
     return tuple(out)
 
 
+def _chosen(option: Option | None) -> ChoiceRef | None:
+    """The choice an option is read from (a name the rule reads), None for a word written as is."""
+    return option if isinstance(option, ChoiceRef) else None
+
+
 def _problem(ctx: ParseContext, code: str, path: Path, en: str, zh: str) -> None:
     ctx.problem(code, path, en, zh)
 
@@ -450,3 +455,210 @@ def parse_group(raw: Any, ctx: ParseContext, path: Path) -> GroupArgs:
         _problem(ctx, "E198", path + ("minimum",), f"minimum {minimum} is above the cap {cap}: no entity can meet it",
                  f"最低要求 {minimum}分 高于上限 {cap}分：任何对象都无法达到")
     return GroupArgs(tuple(parts), cap, minimum)
+
+
+# ---------------------------------------------------------------------------------------------
+# per_unit and items
+
+
+@dataclass(frozen=True)
+class PerUnit:
+    """Points for each `per` of a value (each 1万平方米: 1分), whole steps or proportional."""
+
+    of: str
+    per: Amount | None  # None: each unit counted as it is (a count of firms)
+    points: Amount
+    steps: Option | None  # None only when `per` is None
+    unit: Unit | None
+
+    def names(self) -> tuple[str, ...]:
+        return _names(self.of, self.per, self.points, _chosen(self.steps))
+
+
+def _per_unit(fields: dict[str, Any], ctx: ParseContext, path: Path, *, need_per: bool) -> PerUnit:
+    of = _name(fields.get("of"), ctx, path + ("of",), ("number",))
+    unit = ctx.unit_of(of)
+    per: Amount | None = None
+    if "per" in fields:
+        per = _amount(fields["per"], ctx, path + ("per",), unit)
+        _nonnegative(per, ctx, path + ("per",), "per", "计量单位 per", positive=True)
+    elif need_per:
+        _problem(ctx, "E111", path, "per_unit: field 'per' is required", "per_unit：缺少必填字段 'per'")
+    points = _points(fields.get("points", 0), ctx, path + ("points",))
+    _nonnegative(points, ctx, path + ("points",), "points", "每单位分值")
+    steps: Option | None = None
+    if "steps" in fields:
+        steps = _option(fields["steps"], ctx, path + ("steps",), "steps", STEPS)
+    elif per is not None:
+        # Whether 1.8万平方米 earns 1 or 1.8 points is the policy's to say (or a choice): never assumed.
+        _problem(ctx, "E111", path, "steps is required with per: whole, proportional or {choice: NAME}",
+                 "写了 per 时须写 steps：whole（只计整数单位）、proportional（按比例）或 {choice: 名称}")
+    return PerUnit(of, per, points, steps, unit)
+
+
+@dataclass(frozen=True)
+class PerUnitArgs:
+    rule: PerUnit
+    cap: Amount | None
+
+    def reads(self) -> tuple[str, ...]:
+        return _names(self.rule.names(), self.cap)
+
+
+@op("per_unit", points=True)
+def parse_per_unit(raw: Any, ctx: ParseContext, path: Path) -> PerUnitArgs:
+    fields = _fields(raw, ctx, path, "per_unit", ("of", "per", "points"), ("cap", "steps"))
+    rule = _per_unit(fields, ctx, path, need_per=False)
+    return PerUnitArgs(rule, _cap(fields, ctx, path))
+
+
+def _cap(fields: dict[str, Any], ctx: ParseContext, path: Path, key: str = "cap") -> Amount | None:
+    if key not in fields:
+        return None
+    cap = _points(fields[key], ctx, path + (key,))
+    _nonnegative(cap, ctx, path + (key,), key, "上限" if key == "cap" else "下限")
+    return cap
+
+
+@dataclass(frozen=True)
+class ItemsArgs:
+    items: tuple[PerUnit, ...]
+    cap: Amount | None
+
+    def reads(self) -> tuple[str, ...]:
+        return _names([i.names() for i in self.items], self.cap)
+
+
+@op("items", points=True, beside=("cap",))
+def parse_items(raw: Any, ctx: ParseContext, path: Path) -> ItemsArgs:
+    """`items: [{of: new_listed_firms, points: 3}, ...]` with `cap:` beside it, or the whole rule
+    as a mapping `{items: [...], cap: 10}`."""
+    if isinstance(raw, dict):
+        fields = _fields(raw, ctx, path, "items", ("items",), ("cap",))
+        listed, cap_fields, cap_path = fields.get("items"), fields, path
+    else:
+        listed = raw
+        beside = _beside(ctx, "cap")
+        cap_fields, cap_path = ({"cap": beside} if beside is not None else {}), path[:-1]
+    items: list[PerUnit] = []
+    if not isinstance(listed, list) or not listed:
+        _problem(ctx, "E112", path, "items: expected a non-empty list of {of: NAME, points: N}",
+                 "items：应为非空的 {of: 名称, points: 分值} 列表")
+    else:
+        for i, item in enumerate(listed):
+            where = path + (i,) if not isinstance(raw, dict) else path + ("items", i)
+            f = _fields(item, ctx, where, "items", ("of", "points"), ("per", "steps"))
+            if f:
+                items.append(_per_unit(f, ctx, where, need_per=False))
+        seen: set[str] = set()
+        for i, item in enumerate(items):
+            if item.of in seen:
+                _problem(ctx, "E112", path + (i,), f"items: {item.of!r} is listed twice (it would be counted twice)",
+                         f"items：{item.of!r} 列了两次（会被重复计分）")
+            seen.add(item.of)
+    return ItemsArgs(tuple(items), _cap(cap_fields, ctx, cap_path))
+
+
+def _beside(ctx: ParseContext, key: str) -> Any:
+    beside = getattr(ctx, "beside", None)
+    return beside(key) if beside is not None else None
+
+
+# ---------------------------------------------------------------------------------------------
+# baseline_step
+
+
+@dataclass(frozen=True)
+class StepRule:
+    per: Amount
+    points: Amount
+
+
+@dataclass(frozen=True)
+class BaselineStepArgs:
+    of: str
+    baseline: Amount
+    points: Amount
+    above: StepRule | None
+    below: StepRule | None
+    steps: Option | None
+    cap: Amount | None
+    floor: Amount | None
+    zero_below: Amount | None
+    unit: Unit | None
+
+    def reads(self) -> tuple[str, ...]:
+        parts = [self.of, self.baseline, self.points, _chosen(self.steps), self.cap, self.floor, self.zero_below]
+        for s in (self.above, self.below):
+            if s is not None:
+                parts += [s.per, s.points]
+        return _names(*parts)
+
+
+@op("baseline_step", points=True)
+def parse_baseline_step(raw: Any, ctx: ParseContext, path: Path) -> BaselineStepArgs:
+    fields = _fields(raw, ctx, path, "baseline_step", ("of", "baseline", "points"),
+                     ("above", "below", "steps", "cap", "floor", "zero_below"))
+    of = _name(fields.get("of"), ctx, path + ("of",), ("number",))
+    unit = ctx.unit_of(of)
+    baseline = _amount(fields.get("baseline", 0), ctx, path + ("baseline",), unit)
+    points = _points(fields.get("points", 0), ctx, path + ("points",))
+    sides: dict[str, StepRule | None] = {"above": None, "below": None}
+    for side in sides:
+        if side not in fields:
+            continue
+        where = path + (side,)
+        f = _fields(fields[side], ctx, where, f"baseline_step.{side}", ("per", "points"))
+        if f:
+            per = _amount(f.get("per", 1), ctx, where + ("per",), unit)
+            _nonnegative(per, ctx, where + ("per",), "per", "每档幅度 per", positive=True)
+            step_points = _points(f.get("points", 0), ctx, where + ("points",))
+            _nonnegative(step_points, ctx, where + ("points",), "points per step", "每档分值")
+            sides[side] = StepRule(per, step_points)
+    if not any(sides.values()):
+        _problem(ctx, "E111", path, "baseline_step: write above: {per, points} and/or below: {per, points}",
+                 "baseline_step：请写 above: {per, points} 和/或 below: {per, points}")
+    steps: Option | None = None
+    if "steps" in fields:
+        steps = _option(fields["steps"], ctx, path + ("steps",), "steps", STEPS)
+    elif any(sides.values()):
+        _problem(ctx, "E111", path, "baseline_step: steps is required: whole, proportional or {choice: NAME}",
+                 "baseline_step：须写 steps：whole（只计整档）、proportional（按比例）或 {choice: 名称}")
+    cap, floor = _cap(fields, ctx, path), _cap(fields, ctx, path, "floor") if "floor" in fields else None
+    if isinstance(cap, Fraction) and isinstance(floor, Fraction) and floor > cap:
+        _problem(ctx, "E198", path + ("floor",), f"floor {floor} is above the cap {cap}",
+                 f"下限 {floor}分 高于上限 {cap}分")
+    zero_below = _amount(fields["zero_below"], ctx, path + ("zero_below",), unit) if "zero_below" in fields else None
+    return BaselineStepArgs(of, baseline, points, sides["above"], sides["below"], steps, cap, floor, zero_below, unit)
+
+
+# ---------------------------------------------------------------------------------------------
+# deductions
+
+
+@dataclass(frozen=True)
+class DeductionsArgs:
+    start: Amount
+    events: tuple[tuple[str, Amount], ...]  # (count of events, points deducted per event)
+    floor: Amount | None
+
+    def reads(self) -> tuple[str, ...]:
+        return _names(self.start, [[n, p] for n, p in self.events], self.floor)
+
+
+@op("deductions", points=True)
+def parse_deductions(raw: Any, ctx: ParseContext, path: Path) -> DeductionsArgs:
+    fields = _fields(raw, ctx, path, "deductions", ("start", "per_event"), ("floor",))
+    start = _points(fields.get("start", 0), ctx, path + ("start",))
+    _nonnegative(start, ctx, path + ("start",), "start", "起始分")
+    listed = fields.get("per_event")
+    entries = listed if isinstance(listed, list) else [listed] if listed is not None else []
+    events: list[tuple[str, Amount]] = []
+    for i, entry in enumerate(entries):
+        where = path + ("per_event", i) if isinstance(listed, list) else path + ("per_event",)
+        f = _fields(entry, ctx, where, "deductions.per_event", ("of", "points"))
+        if f:
+            per_event = _points(f.get("points", 0), ctx, where + ("points",))
+            _nonnegative(per_event, ctx, where + ("points",), "points per event", "每次扣分")
+            events.append((_name(f.get("of"), ctx, where + ("of",), ("number",)), per_event))
+    return DeductionsArgs(start, tuple(events), _cap(fields, ctx, path, "floor"))

@@ -19,10 +19,15 @@ from typing import Any
 from engine.compile.points import (
     Amount,
     BandsArgs,
+    BaselineStepArgs,
     ChoiceRef,
+    DeductionsArgs,
     GroupArgs,
+    ItemsArgs,
     MapArgs,
     Option,
+    PerUnit,
+    PerUnitArgs,
     WeightedArgs,
 )
 from engine.core.status import Status
@@ -236,4 +241,171 @@ def compute_group(args: GroupArgs, env: Env) -> Computed:  # type: ignore[overri
     return Computed(value, tuple(steps), detail=detail)
 
 
-__all__ = ["compute_bands", "compute_group", "compute_map", "compute_weighted", "pct", "pts", "shown_value"]
+# ---------------------------------------------------------------------------------------------
+# per_unit and items
+
+
+def _cap_step(value: Fraction, cap: Fraction | None) -> tuple[Fraction, bool, Step | None]:
+    if cap is not None and value > cap:
+        return cap, True, Step(f"超过上限 {pts(cap)[0]}，计 {pts(cap)[0]}", f"over the cap of {pts(cap)[1]}: {pts(cap)[1]}")
+    return value, False, None
+
+
+def _per_unit_points(rule: PerUnit, r: _Reader) -> tuple[Fraction | None, Step | None, dict[str, Any]]:
+    """(points before any cap, the step, detail) for one per-unit rule; None when unknown."""
+    value = r.number(rule.of)
+    per = r.amount(rule.per)
+    each = r.amount(rule.points)
+    steps = r.option(rule.steps) if rule.steps is not None else None
+    if value is None or each is None or (rule.per is not None and (per is None or steps is None)):
+        return None, None, {"of": rule.of, "value": value}
+    shown = shown_value(value, rule.unit)
+    if per is None:
+        points = value * each
+        return points, Step(f"{rule.of} {shown} × {pts(each)[0]} = {pts(points)[0]}",
+                            f"{rule.of} {shown} × {pts(each)[1]} = {pts(points)[1]}"), \
+            {"of": rule.of, "value": value, "units": value, "counted": value, "points_each": each, "points": points}
+    units = value / per
+    counted = Fraction(math.floor(units)) if steps == "whole" else units
+    points = counted * each
+    per_text = shown_value(per, rule.unit)
+    if steps == "whole" and counted != units:
+        zh = (f"{rule.of} {shown} ÷ {per_text} = {format_number(units)}，只计整数 {format_number(counted)} 个单位"
+              f" × {pts(each)[0]} = {pts(points)[0]}")
+        en = (f"{rule.of} {shown} ÷ {per_text} = {format_number(units)}, whole units only: {format_number(counted)}"
+              f" × {pts(each)[1]} = {pts(points)[1]}")
+    else:
+        zh = f"{rule.of} {shown} ÷ {per_text} = {format_number(counted)} × {pts(each)[0]} = {pts(points)[0]}"
+        en = f"{rule.of} {shown} ÷ {per_text} = {format_number(counted)} × {pts(each)[1]} = {pts(points)[1]}"
+    return points, Step(zh, en), {"of": rule.of, "value": value, "per": per, "units": units, "counted": counted,
+                                  "steps": steps, "points_each": each, "points": points}
+
+
+@computes("per_unit")
+def compute_per_unit(args: PerUnitArgs, env: Env) -> Computed:  # type: ignore[override]
+    r = _Reader(env)
+    points, step, detail = _per_unit_points(args.rule, r)
+    cap = r.amount(args.cap)
+    if points is None or step is None or r.missing:
+        return r.unknown(detail=detail)
+    value, capped, cap_step = _cap_step(points, cap)
+    detail.update(uncapped=points, cap=cap, cap_applied=capped)
+    return Computed(value, (step,) + ((cap_step,) if cap_step else ()), detail=detail)
+
+
+@computes("items")
+def compute_items(args: ItemsArgs, env: Env) -> Computed:  # type: ignore[override]
+    r = _Reader(env)
+    lines, steps, known = [], [], Fraction(0)
+    for rule in args.items:
+        points, step, detail = _per_unit_points(rule, r)
+        lines.append(detail)
+        if points is not None and step is not None:
+            known += points
+            steps.append(step)
+    cap = r.amount(args.cap)
+    detail_all: dict[str, Any] = {"items": lines, "cap": cap}
+    if r.missing:
+        detail_all["known_subtotal"] = known
+        return r.unknown(steps, detail=detail_all)
+    if len(lines) > 1:
+        steps.append(Step(f"合计 {pts(known)[0]}", f"total {pts(known)[1]}"))
+    value, capped, cap_step = _cap_step(known, cap)
+    if cap_step:
+        steps.append(cap_step)
+    detail_all.update(uncapped=known, cap_applied=capped)
+    return Computed(value, tuple(steps), detail=detail_all)
+
+
+# ---------------------------------------------------------------------------------------------
+# baseline_step
+
+
+@computes("baseline_step")
+def compute_baseline_step(args: BaselineStepArgs, env: Env) -> Computed:  # type: ignore[override]
+    r = _Reader(env)
+    value = r.number(args.of)
+    baseline, base_points = r.amount(args.baseline), r.amount(args.points)
+    cap, floor, zero_below = r.amount(args.cap), r.amount(args.floor), r.amount(args.zero_below)
+    side = args.above if value is not None and baseline is not None and value > baseline else args.below
+    per = r.amount(side.per) if side is not None else None
+    each = r.amount(side.points) if side is not None else None
+    mode = r.option(args.steps) if args.steps is not None else None
+    if r.missing or value is None or baseline is None or base_points is None:
+        return r.unknown()
+    shown, base_shown = shown_value(value, args.unit), shown_value(baseline, args.unit)
+    detail: dict[str, Any] = {"value": value, "baseline": baseline, "baseline_points": base_points, "cap": cap,
+                              "floor": floor, "zero_below": zero_below, "zero_below_applied": False,
+                              "cap_applied": False, "floor_applied": False}
+    if zero_below is not None and value < zero_below:
+        z = shown_value(zero_below, args.unit)
+        detail.update(points=Fraction(0), zero_below_applied=True, direction=None, steps_counted=Fraction(0))
+        return Computed(Fraction(0), (Step(f"{shown} 低于 {z}：0分", f"{shown} is below {z}: 0 points"),), detail=detail)
+    difference = value - baseline
+    direction = "above" if difference > 0 else "below" if difference < 0 else None
+    steps_list: list[Step] = []
+    points = base_points
+    counted = Fraction(0)
+    if direction is None or side is None:
+        word = ("等于", "equals") if direction is None else (("高于", "is above") if direction == "above" else ("低于", "is below"))
+        steps_list.append(Step(f"{shown} {word[0]}基准 {base_shown}：{pts(points)[0]}",
+                               f"{shown} {word[1]} the baseline {base_shown}: {pts(points)[1]}"))
+    else:
+        assert per is not None and each is not None
+        units = abs(difference) / per
+        counted = Fraction(math.floor(units)) if mode == "whole" else units
+        change = counted * each
+        points = base_points + change if direction == "above" else base_points - change
+        sign = "+" if direction == "above" else "−"
+        word = ("高于", "above") if direction == "above" else ("低于", "below")
+        per_text, diff_text = shown_value(per, args.unit), shown_value(abs(difference), args.unit)
+        whole = mode == "whole" and counted != units
+        count_zh = f"{format_number(units)}，只计整档 {format_number(counted)}" if whole else format_number(counted)
+        count_en = f"{format_number(units)}, whole steps only: {format_number(counted)}" if whole else format_number(counted)
+        steps_list.append(Step(
+            f"{shown} {word[0]}基准 {base_shown} {diff_text}，每 {per_text} {sign}{pts(each)[0]}：{diff_text} ÷ {per_text} = "
+            f"{count_zh} 档；{pts(base_points)[0]} {sign} {format_number(counted)} × {pts(each)[0]} = {pts(points)[0]}",
+            f"{shown} is {diff_text} {word[1]} the baseline {base_shown}, {sign}{pts(each)[1]} per {per_text}: "
+            f"{diff_text} ÷ {per_text} = {count_en} steps; {format_number(base_points)} {sign} {format_number(counted)} × "
+            f"{format_number(each)} = {pts(points)[1]}"))
+    detail.update(direction=direction, difference=difference, steps_counted=counted, uncapped=points)
+    if cap is not None and points > cap:
+        points = cap
+        detail["cap_applied"] = True
+        steps_list.append(Step(f"超过上限 {pts(cap)[0]}，计 {pts(cap)[0]}", f"over the cap of {pts(cap)[1]}: {pts(cap)[1]}"))
+    if floor is not None and points < floor:
+        points = floor
+        detail["floor_applied"] = True
+        steps_list.append(Step(f"低于下限 {pts(floor)[0]}，计 {pts(floor)[0]}", f"below the floor of {pts(floor)[1]}: {pts(floor)[1]}"))
+    detail["points"] = points
+    return Computed(points, tuple(steps_list), detail=detail)
+
+
+# ---------------------------------------------------------------------------------------------
+# deductions
+
+
+@computes("deductions")
+def compute_deductions(args: DeductionsArgs, env: Env) -> Computed:  # type: ignore[override]
+    r = _Reader(env)
+    start, floor = r.amount(args.start), r.amount(args.floor)
+    events = [(name, r.number(name), r.amount(each)) for name, each in args.events]
+    if r.missing or start is None:
+        return r.unknown()
+    deducted = sum((n * each for _, n, each in events if n is not None and each is not None), Fraction(0))
+    terms_zh = " − ".join(f"{format_number(n)} × {pts(each)[0]}" for _, n, each in events if n is not None and each is not None)
+    terms_en = " − ".join(f"{format_number(n)} × {format_number(each)}" for _, n, each in events if n is not None and each is not None)
+    points = start - deducted
+    steps = [Step(f"{pts(start)[0]} − {terms_zh} = {pts(points)[0]}", f"{format_number(start)} − {terms_en} = {pts(points)[1]}")]
+    floored = floor is not None and points < floor
+    if floored:
+        assert floor is not None
+        points = floor
+        steps.append(Step(f"低于下限 {pts(floor)[0]}，计 {pts(floor)[0]}", f"below the floor of {pts(floor)[1]}: {pts(floor)[1]}"))
+    return Computed(points, tuple(steps), detail={
+        "start": start, "events": [{"of": name, "count": n, "points_each": each} for name, n, each in events],
+        "deducted": deducted, "floor": floor, "floor_applied": floored, "points": points})
+
+
+__all__ = ["compute_bands", "compute_baseline_step", "compute_deductions", "compute_group", "compute_items", "compute_map",
+           "compute_per_unit", "compute_weighted", "pct", "pts", "shown_value"]
