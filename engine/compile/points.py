@@ -662,3 +662,145 @@ def parse_deductions(raw: Any, ctx: ParseContext, path: Path) -> DeductionsArgs:
             _nonnegative(per_event, ctx, where + ("points",), "points per event", "每次扣分")
             events.append((_name(f.get("of"), ctx, where + ("of",), ("number",)), per_event))
     return DeductionsArgs(start, tuple(events), _cap(fields, ctx, path, "floor"))
+
+
+# ---------------------------------------------------------------------------------------------
+# rank_points and rank: over the entities of a batch (cohort operations)
+
+
+RANK_MISSING = ("unknown", "zero")
+
+
+@dataclass(frozen=True)
+class RankPointsArgs:
+    """Points by place within a group: full − step × (place − 1), not below `floor`."""
+
+    of: str
+    within: str | None
+    order: Option
+    full: Amount
+    step: Amount
+    floor: Amount | None
+    ties: Option
+    exclude: str | None  # a condition: an entity for which it holds takes no place
+    excluded_points: Amount | ChoiceRef | None  # what an excluded entity gets
+    missing: Option  # unknown: a missing value is unknown; zero: it takes no place and scores 0 (provisional)
+    unit: Unit | None
+
+    def reads(self) -> tuple[str, ...]:
+        return _names(self.of, self.within, _chosen(self.order), self.full, self.step, self.floor, _chosen(self.ties),
+                      self.exclude, self.excluded_points, _chosen(self.missing))
+
+
+def _excluded_points(raw: Any, ctx: ParseContext, path: Path) -> Amount | ChoiceRef:
+    """Points for an excluded entity: an amount, a parameter, or `{choice: NAME}` whose options
+    are amounts of points (`0`, `1.5分`) or `full` (the full points of the rule)."""
+    if isinstance(raw, dict) and set(raw) == {"choice"}:
+        name = ctx.ref(raw["choice"], path + ("choice",), sorts=("choice",))
+        for option in ctx.choice_options(name):
+            if option_points(option) is None:
+                _problem(ctx, "E199", path + ("choice",),
+                         f"excluded_points: option {option!r} of choice {name!r} is not an amount of points or `full`",
+                         f"excluded_points：选项 {name!r} 的取值 {option!r} 不是分值，也不是 full（满分）")
+        return ChoiceRef(name)
+    points = _points(raw, ctx, path)
+    _nonnegative(points, ctx, path, "excluded_points", "排除对象的分值")
+    return points
+
+
+def option_points(option: Any) -> Fraction | str | None:
+    """A choice option read as points: "full", or an amount ("0", "1.5分"); None if neither."""
+    text = str(option).strip()
+    if text == "full":
+        return "full"
+    if text.endswith("分"):
+        text = text[:-1]
+    try:
+        value = Fraction(text)
+    except (ValueError, ZeroDivisionError):
+        return None
+    return value if value >= 0 else None
+
+
+@op("rank_points", points=True, cohort=True)
+def parse_rank_points(raw: Any, ctx: ParseContext, path: Path) -> RankPointsArgs:
+    fields = _fields(raw, ctx, path, "rank_points", ("of", "order", "full", "step", "ties"),
+                     ("within", "floor", "exclude", "excluded_points", "missing"))
+    of = _name(fields.get("of"), ctx, path + ("of",), ("number",))
+    within = _name(fields["within"], ctx, path + ("within",), ("enum",)) if "within" in fields else None
+    order = _option(fields.get("order", HIGHER_FIRST), ctx, path + ("order",), "order", ORDERS)
+    full = _points(fields.get("full", 0), ctx, path + ("full",))
+    step = _points(fields.get("step", 0), ctx, path + ("step",))
+    _nonnegative(full, ctx, path + ("full",), "full", "满分")
+    _nonnegative(step, ctx, path + ("step",), "step", "每名次递减分值")
+    floor = _cap(fields, ctx, path, "floor")
+    ties = _option(fields.get("ties", "shared"), ctx, path + ("ties",), "ties", TIES)
+    exclude = _name(fields["exclude"], ctx, path + ("exclude",), CONDITION_SORTS) if "exclude" in fields else None
+    excluded: Amount | ChoiceRef | None = None
+    if "excluded_points" in fields:
+        excluded = _excluded_points(fields["excluded_points"], ctx, path + ("excluded_points",))
+        if exclude is None:
+            _problem(ctx, "E111", path, "rank_points: excluded_points without exclude", "rank_points：写了 excluded_points 但未写 exclude")
+    elif exclude is not None:
+        # What an excluded member gets is the policy's to say (银川: open), never assumed.
+        _problem(ctx, "E111", path, "rank_points: exclude needs excluded_points (an amount, `full` by a choice, or {choice: NAME})",
+                 "rank_points：写了 exclude 时须写 excluded_points（分值，或 {choice: 名称}）")
+    missing = _option(fields.get("missing", "unknown"), ctx, path + ("missing",), "missing", RANK_MISSING)
+    return RankPointsArgs(of, within, order, full, step, floor, ties, exclude, excluded, missing, ctx.unit_of(of))
+
+
+@dataclass(frozen=True)
+class TieBreak:
+    of: str
+    order: Option
+
+
+RANK_TIES = ("shared", "dense", "split")
+
+
+@dataclass(frozen=True)
+class RankArgs:
+    """The place of each entity within its group: by `of`, then each tie-break in turn; an
+    entity for which `last` holds is placed after every other."""
+
+    of: str
+    within: str | None
+    order: Option
+    tie_break: tuple[TieBreak, ...]
+    ties: Option
+    last: str | None
+    unit: Unit | None
+
+    def reads(self) -> tuple[str, ...]:
+        return _names(self.of, self.within, _chosen(self.order), [[t.of, _chosen(t.order)] for t in self.tie_break],
+                      _chosen(self.ties), self.last)
+
+
+@op("rank", cohort=True)
+def parse_rank(raw: Any, ctx: ParseContext, path: Path) -> RankArgs:
+    fields = _fields(raw, ctx, path, "rank", ("of",), ("within", "order", "tie_break", "ties", "last"))
+    of = _name(fields.get("of"), ctx, path + ("of",), ("number",))
+    within = _name(fields["within"], ctx, path + ("within",), ("enum",)) if "within" in fields else None
+    if "order" not in fields:
+        _problem(ctx, "E111", path, "rank: order is required (higher_first or lower_first)",
+                 "rank：须写 order（higher_first 数值大者在前，或 lower_first）")
+    order = _option(fields.get("order", HIGHER_FIRST), ctx, path + ("order",), "order", ORDERS)
+    tie_break: list[TieBreak] = []
+    listed = fields.get("tie_break") or []
+    if not isinstance(listed, list):
+        _problem(ctx, "E112", path + ("tie_break",), "rank: tie_break is a list of names (or {of: NAME, order: ...})",
+                 "rank：tie_break 应为名称列表（或 {of: 名称, order: ...}）")
+        listed = []
+    for i, item in enumerate(listed):
+        where = path + ("tie_break", i)
+        if isinstance(item, dict):
+            f = _fields(item, ctx, where, "rank.tie_break", ("of",), ("order",))
+            tie_break.append(TieBreak(_name(f.get("of"), ctx, where + ("of",), ("number",)),
+                                      _option(f.get("order", HIGHER_FIRST), ctx, where + ("order",), "order", ORDERS)))
+        else:
+            tie_break.append(TieBreak(_name(item, ctx, where, ("number",)), HIGHER_FIRST))
+    # `split` places tied entities as `shared` does; the awards of the places they occupy are
+    # split among them by outcomes.awards.
+    ties = _option(fields.get("ties", "shared"), ctx, path + ("ties",), "ties", RANK_TIES)
+    last = _name(fields["last"], ctx, path + ("last",), CONDITION_SORTS) if fields.get("last") is not None else None
+    return RankArgs(of, within, order, tuple(tie_break), ties, last, ctx.unit_of(of))

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 from fractions import Fraction
-from typing import Any
+from typing import Any, Sequence
 
 from engine.compile.points import (
     Amount,
@@ -28,11 +28,14 @@ from engine.compile.points import (
     Option,
     PerUnit,
     PerUnitArgs,
+    RankArgs,
+    RankPointsArgs,
     WeightedArgs,
+    option_points,
 )
 from engine.core.status import Status
 from engine.core.units import Unit, format_amount, format_number
-from engine.evaluate.ops import Computed, Env, Step, computes
+from engine.evaluate.ops import Computed, Env, Step, computes, computes_cohort
 
 
 def pts(value: Fraction) -> tuple[str, str]:
@@ -407,5 +410,195 @@ def compute_deductions(args: DeductionsArgs, env: Env) -> Computed:  # type: ign
         "deducted": deducted, "floor": floor, "floor_applied": floored, "points": points})
 
 
+# ---------------------------------------------------------------------------------------------
+# rank_points and rank
+
+
+def _places(keys: dict[int, tuple[Any, ...]], ties: str) -> dict[int, int]:
+    """Place of each entity (1 = best) from sort keys, smaller key = better: shared places skip
+    after a tie (1, 2, 2, 4), dense ones do not (1, 2, 2, 3). As engine.evaluate.scoring.places."""
+    if ties == "dense":
+        distinct = sorted(set(keys.values()))
+        index = {key: i + 1 for i, key in enumerate(distinct)}
+        return {i: index[key] for i, key in keys.items()}
+    ordered = sorted(keys.values())
+    out = {}
+    for i, key in keys.items():
+        # 1 + how many have a strictly better key (bisect on the sorted keys: n log n)
+        out[i] = 1 + _count_less(ordered, key)
+    return out
+
+
+def _count_less(ordered: list[tuple[Any, ...]], key: tuple[Any, ...]) -> int:
+    lo, hi = 0, len(ordered)
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if ordered[mid] < key:
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo
+
+
+def _group_label(group: Any) -> str:
+    return "全体" if group is None else str(group)
+
+
+def _sign(order: str | None, value: Fraction) -> Fraction:
+    return -value if order == "higher_first" else value
+
+
+@computes_cohort("rank_points")
+def compute_rank_points(args: RankPointsArgs, envs: Sequence[Env]) -> list[Computed]:  # type: ignore[override]
+    results: list[Computed | None] = [None] * len(envs)
+    readers = [_Reader(env) for env in envs]
+    groups: dict[Any, list[int]] = {}
+    values: dict[int, Fraction] = {}
+    excluded: dict[int, bool] = {}
+    for i, (env, r) in enumerate(zip(envs, readers)):
+        if args.within is not None:
+            group = r.get(args.within)
+            if group is None:
+                results[i] = r.unknown(reason=Step(f"{args.within} 未知，无法确定参与排名的分组",
+                                                   f"{args.within} unknown: no group to be ranked in"))
+                continue
+        else:
+            group = None
+        groups.setdefault(group, []).append(i)
+        if args.exclude is not None:
+            held = r.holds(args.exclude)
+            if held is None:
+                results[i] = r.unknown(reason=Step(f"{args.exclude} 未判定：不知是否参加排名",
+                                                   f"{args.exclude} undecided: whether it is ranked is not known"),
+                                       detail={"excluded": None})
+                continue
+            excluded[i] = held
+            if held:
+                continue
+        value = env.get(args.of)
+        if value is not None:
+            values[i] = Fraction(value)
+    for group, members in groups.items():
+        first = readers[members[0]]
+        order, ties, missing = first.option(args.order), first.option(args.ties), first.option(args.missing)
+        full, step, floor = first.amount(args.full), first.amount(args.step), first.amount(args.floor)
+        ranked = {i: (_sign(order, values[i]),) for i in members if i in values and results[i] is None}
+        places = _places(ranked, ties or "shared")
+        undecided = [envs[i].entity_id for i in members if results[i] is not None]
+        for i in members:
+            if results[i] is not None:
+                continue
+            r = readers[i]
+            if first.missing or order is None or ties is None or full is None or step is None or missing is None:
+                r.missing.extend(n for n in first.missing if n not in r.missing)
+                results[i] = r.unknown()
+                continue
+            base = {"group": group, "of": len(ranked), "full": full, "step": step, "floor": floor, "ties": ties}
+            if undecided:
+                base["undecided"] = undecided  # entities whose exclusion is unknown: places may change
+            if excluded.get(i):
+                results[i] = _excluded(args, r, full, base)
+                continue
+            if i not in places:
+                value_missing = Step(f"{args.of} 未知，不参加排名", f"{args.of} unknown: not ranked")
+                if missing == "zero":
+                    results[i] = Computed(Fraction(0), (Step(f"{value_missing.zh}，记0分（暂定）",
+                                                             f"{value_missing.en}, 0 points (provisional)"),),
+                                          (args.of,), None, {**base, "place": None, "provisional": True, "points": Fraction(0)})
+                else:
+                    r.missing.append(args.of)
+                    results[i] = r.unknown(detail={**base, "place": None})
+                continue
+            place = places[i]
+            tied = [envs[j].entity_id for j, p in places.items() if p == place and j != i]
+            points = full - step * (place - 1)
+            shown = shown_value(values[i], args.unit)
+            tie_zh = f"，与 {'、'.join(tied)} 并列" if tied else ""
+            tie_en = f", tied with {', '.join(tied)}" if tied else ""
+            steps = [Step(f"{args.of} {shown} 在 {_group_label(group)} 中排第 {place} 名（共 {len(ranked)} 个{tie_zh}）："
+                          f"{pts(full)[0]} − {format_number(step)} × {place - 1} = {pts(points)[0]}",
+                          f"{args.of} {shown}: place {place} of {len(ranked)} in {_group_label(group)}{tie_en}: "
+                          f"{format_number(full)} − {format_number(step)} × {place - 1} = {pts(points)[1]}")]
+            floored = floor is not None and points < floor
+            if floored:
+                assert floor is not None
+                points = floor
+                steps.append(Step(f"低于下限 {pts(floor)[0]}，计 {pts(floor)[0]}", f"below the floor of {pts(floor)[1]}: {pts(floor)[1]}"))
+            results[i] = Computed(points, tuple(steps), detail={**base, "place": place, "value": values[i], "tied_with": tied,
+                                                                "floor_applied": floored, "points": points})
+    return [c if c is not None else Computed(None) for c in results]
+
+
+def _excluded(args: RankPointsArgs, r: _Reader, full: Fraction, base: dict[str, Any]) -> Computed:
+    if isinstance(args.excluded_points, ChoiceRef):
+        option = r.get(args.excluded_points.name)
+        read = option_points(option) if option is not None else None
+        points = full if read == "full" else read if isinstance(read, Fraction) else None
+    else:
+        points = r.amount(args.excluded_points)
+    detail = {**base, "place": None, "excluded": True}
+    if points is None:
+        return r.unknown(detail=detail)
+    detail["points"] = points
+    return Computed(points, (Step(f"{args.exclude} 成立：不参加排名，计 {pts(points)[0]}",
+                                  f"{args.exclude} holds: not ranked, {pts(points)[1]}"),), detail=detail)
+
+
+@computes_cohort("rank")
+def compute_rank(args: RankArgs, envs: Sequence[Env]) -> list[Computed]:  # type: ignore[override]
+    results: list[Computed | None] = [None] * len(envs)
+    readers = [_Reader(env) for env in envs]
+    groups: dict[Any, list[int]] = {}
+    keys: dict[int, tuple[Any, ...]] = {}
+    last: dict[int, bool | None] = {}
+    shown: dict[int, str] = {}
+    for i, (env, r) in enumerate(zip(envs, readers)):
+        group = r.get(args.within) if args.within is not None else None
+        if args.within is not None and group is None:
+            results[i] = r.unknown(reason=Step(f"{args.within} 未知，无法确定参与排名的分组",
+                                               f"{args.within} unknown: no group to be ranked in"))
+            continue
+        order = r.option(args.order)
+        value = r.number(args.of)
+        breaks = [(r.number(t.of), r.option(t.order)) for t in args.tie_break]
+        last[i] = r.holds(args.last) if args.last is not None else False
+        groups.setdefault(group, []).append(i)
+        if value is None or order is None or any(v is None or o is None for v, o in breaks):
+            results[i] = r.unknown(reason=Step(f"{'、'.join(r.missing)} 未知，不参加排名",
+                                               f"{', '.join(r.missing)} unknown: not ranked"))
+            continue
+        # An undecided `last` ranks the entity by its points (as format 1 does) and says so.
+        keys[i] = (1 if last[i] else 0, _sign(order, value), *(_sign(o, v) for v, o in breaks if v is not None))
+        shown[i] = shown_value(value, args.unit)
+    for group, members in groups.items():
+        ranked = {i: keys[i] for i in members if i in keys}
+        ties = readers[members[0]].option(args.ties) or "shared"
+        places = _places(ranked, "dense" if ties == "dense" else "shared")
+        lowest = max(places.values()) if places else None
+        not_ranked = [envs[i].entity_id for i in members if i not in ranked]
+        for i in members:
+            if i not in places:
+                continue
+            place = places[i]
+            tied = [envs[j].entity_id for j, p in places.items() if p == place and j != i]
+            tie_zh = f"，与 {'、'.join(tied)} 并列" if tied else ""
+            tie_en = f", tied with {', '.join(tied)}" if tied else ""
+            steps = []
+            if last[i]:
+                steps.append(Step(f"{args.last} 成立：列为最后", f"{args.last} holds: placed last"))
+            steps.append(Step(f"{args.of} {shown[i]}，在 {_group_label(group)} 中排第 {place} 名（共 {len(ranked)} 个{tie_zh}）",
+                              f"{args.of} {shown[i]}: place {place} of {len(ranked)} in {_group_label(group)}{tie_en}"))
+            provisional = last[i] is None or bool(not_ranked)
+            if last[i] is None:
+                steps.append(Step(f"{args.last} 未判定：名次暂定", f"{args.last} undecided: the place is provisional"))
+            if not_ranked:
+                steps.append(Step(f"{'、'.join(not_ranked)} 未参加排名（数据不全）：名次暂定",
+                                  f"{', '.join(not_ranked)} not ranked (data missing): the place is provisional"))
+            results[i] = Computed(Fraction(place), tuple(steps), detail={
+                "place": place, "of": len(ranked), "group": group, "last": place == lowest, "forced_last": last[i],
+                "tied_with": tied, "ties": ties, "provisional": provisional, "not_ranked": not_ranked})
+    return [c if c is not None else Computed(None) for c in results]
+
+
 __all__ = ["compute_bands", "compute_baseline_step", "compute_deductions", "compute_group", "compute_items", "compute_map",
-           "compute_per_unit", "compute_weighted", "pct", "pts", "shown_value"]
+           "compute_per_unit", "compute_rank", "compute_rank_points", "compute_weighted", "pct", "pts", "shown_value"]
