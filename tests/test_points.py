@@ -9,6 +9,7 @@ today's format-1 scoring (engine/evaluate/scoring.py) on the Yangzhou fixtures.
 from __future__ import annotations
 
 import datetime as dt
+import textwrap
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
@@ -17,12 +18,15 @@ from typing import Any
 import pytest
 
 from engine.compile import points as cp
+from engine.compile.build2 import build2, check_pack2
 from engine.compile.ops import OPS
 from engine.core.problems import CODES
-from engine.core.status import Status
+from engine.core.status import Outcome, Status
 from engine.core.units import AmountError, Unit, fraction_json, parse_amount, parse_unit
-from engine.evaluate import points as ep
+import engine.evaluate.points  # noqa: F401  (fills COMPUTE and COMPUTE_COHORT with the points operations)
 from engine.evaluate.ops import COMPUTE, COMPUTE_COHORT, Computed
+from engine.evaluate.run2 import evaluate2, subjects_from_dicts
+from engine.load.yamlsafe import load_yaml_file
 
 F = Fraction
 
@@ -776,3 +780,89 @@ def test_rank_points_and_rank_reproduce_format1_scoring_on_generated_cohorts(tmp
         path.write_text(yaml.safe_dump(doc, allow_unicode=True), encoding="utf-8")
         ties = ("shared", "dense")[run % 2]
         assert compare_with_format1(str(path), {"rank_ties": ties, "step_rounding": ("whole", "proportional")[run // 3]}) == 14
+
+
+# ---------------------------------------------------------------------------------------------
+# Through the real format-2 builder (engine/compile/build2.py) and runner (engine/evaluate/run2.py)
+
+
+POINTS_PACK = """\
+format: 2
+pack:
+  id: demo-points
+  version: "1.0.0"
+  entity: zone
+  title: {zh: 计分演示, en: points demo}
+  effective: "2020-01-01"
+inputs:
+  zone_type: {type: enum, label: {zh: 类型}, values: {k: {zh: 重点}, o: {zh: 优化}}}
+  growth: {type: percent, signed: true, unit: "%", label: {zh: 增幅}}
+  staff_share: {type: percent, unit: "%", label: {zh: 科技人员占比}}
+  incident: {type: boolean, label: {zh: 发生较大事故}}
+parameters:
+  group_min: {value: 20分, cite: 第六条, label: {zh: 小计最低要求}}
+choices:
+  rank_ties:
+    label: {zh: 并列名次}
+    cite: 办法 1
+    options: {shared: {zh: 并列顺延}, dense: {zh: 并列连续}}
+    default: shared
+    reason: 原文未规定。
+values:
+  staff_points:
+    label: {zh: 科技人员得分}
+    bands: {of: staff_share, bands: [{at_least: 30%, points: 20}, {at_least: 10%, below: 30%, points: 10}, {below: 10%, points: 0}]}
+  growth_points:
+    label: {zh: 增幅排名得分}
+    rank_points: {of: growth, within: zone_type, order: higher_first, full: 10, step: 0.5, floor: 0, ties: {choice: rank_ties}}
+  subtotal:
+    label: {zh: 小计}
+    group: {of: [staff_points, growth_points], cap: 25, minimum: group_min}
+  place:
+    label: {zh: 名次}
+    unit: 名
+    rank: {of: subtotal, within: zone_type, order: higher_first, last: placed_last}
+criteria:
+  placed_last:
+    title: {zh: 发生较大事故列为最后一名}
+    cite: 办法 10
+    test: {value: incident, op: is_true}
+  meets_minimum:
+    title: {zh: 小计达到最低要求}
+    cite: 第六条
+    test: {value: subtotal, op: ">=", param: group_min}
+outcomes:
+  decision: meets_minimum
+"""
+
+
+def test_points_ops_through_the_format2_builder_and_runner(tmp_path: Any) -> None:
+    path = tmp_path / "p.yaml"
+    path.write_text(textwrap.dedent(POINTS_PACK), encoding="utf-8")
+    doc, raw = load_yaml_file(str(path))
+    assert check_pack2(doc, dt.date(2024, 12, 31)) == []
+    pack = build2(doc, raw, dt.date(2024, 12, 31), None)
+    rows = [{"id": "a", "zone_type": "k", "growth": "9%", "staff_share": "35%", "incident": True},
+            {"id": "b", "zone_type": "k", "growth": "5%", "staff_share": "12%", "incident": False},
+            {"id": "c", "zone_type": "k", "growth": "5%", "staff_share": "5%", "incident": False}]
+    subjects, problems = subjects_from_dicts(pack, rows)
+    assert problems == []
+    a, b, c = evaluate2(pack, subjects)
+    assert a.value("staff_points").value == 20 and a.value("growth_points").value == 10
+    assert a.value("subtotal").value == 25  # 30 capped at 25
+    assert a.value("place").value == 3  # placed last by the criterion
+    assert b.value("growth_points").value == F(19, 2) and c.value("growth_points").value == F(19, 2)
+    assert b.value("subtotal").value == F(39, 2) and b.outcome is Outcome.FAIL
+    assert [b.value("place").value, c.value("place").value] == [1, 2]
+    assert a.outcome is Outcome.PASS
+    assert a.criterion("placed_last").status is Status.MET
+
+
+def test_points_problems_through_the_format2_builder_point_at_the_line(tmp_path: Any) -> None:
+    text = textwrap.dedent(POINTS_PACK).replace("{at_least: 10%, below: 30%, points: 10}", "{above: 10%, below: 30%, points: 10}")
+    path = tmp_path / "p.yaml"
+    path.write_text(text, encoding="utf-8")
+    doc, _ = load_yaml_file(str(path))
+    found = [(p.code, p.line) for p in check_pack2(doc, dt.date(2024, 12, 31))]
+    line = next(i for i, row in enumerate(text.splitlines(), start=1) if "above: 10%" in row)
+    assert [code for code, _ in found] == ["E196"] and found[0][1] == line
