@@ -495,9 +495,33 @@ def good_for_field(spec: Any) -> st.SearchStrategy[Any]:
     return good_for(None, spec)[None]  # type: ignore[arg-type]
 
 
+_LEADING_NUMBER = re.compile(r"\s*[-+]?0*([0-9][0-9,]*)(?:\.([0-9]*))?")
+
+
+def _within_bounds(value: Any) -> bool:
+    """Whether a raw amount is small enough that a value computed from it stays within format 2's
+    bounds (18 significant digits in the base unit, docs/format2.md "Values"). Format 1 compares a
+    derived value of any size (clamped); format 2 makes an out-of-bounds value unknown: that one
+    difference is pinned by test_out_of_bounds_derived_value_is_the_known_difference, and the
+    generator keeps to amounts where the two are meant to agree."""
+    if isinstance(value, bool) or value is None:
+        return True
+    if isinstance(value, float):
+        return value != value or abs(value) < 10**9 and len(repr(value)) <= 16  # NaN is junk either way
+    if isinstance(value, int):
+        return abs(value) < 10**9
+    if hasattr(value, "is_finite"):  # Decimal: at most 9 digits before the point and 6 after
+        return not value.is_finite() or value.is_zero() or (value.adjusted() < 9 and value.as_tuple().exponent >= -6)
+    if isinstance(value, str):
+        match = _LEADING_NUMBER.match(value)
+        return match is None or (len(match.group(1).replace(",", "")) <= 9 and len(match.group(2) or "") <= 6)
+    return True
+
+
 @functools.cache
 def _strategies(path: Path, as_of: dt.date) -> dict[str, st.SearchStrategy[Any]]:
     pack, _ = _f1(path, as_of, ())
+    feeds_derived = {op for spec in pack.inputs.values() if spec.derived is not None for op in spec.derived[1]}
     out = {}
     for name, spec in pack.inputs.items():
         if spec.derived is not None:
@@ -513,6 +537,8 @@ def _strategies(path: Path, as_of: dt.date) -> dict[str, st.SearchStrategy[Any]]
                                   st.integers(-50, 50) if spec.signed else st.just(7), bad_for(spec))
         else:
             out[name] = st.one_of(good_for(pack, spec)[None], good_for(pack, spec)[None], bad_for(spec))
+        if name in feeds_derived:
+            out[name] = out[name].filter(_within_bounds)
     return out
 
 
@@ -598,3 +624,20 @@ def test_the_written_file_decides_as_the_converted_pack(path: Path, tmp_path: Pa
         (record,) = Runner(pack, "reference").evaluate([subject])
         old, _ = _decide_both(path, entity, as_of, sets)
         assert _f2_result(converted(path), record, False) == old, name
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "a known difference, for the lead to decide before format 1 is retired: format 2 bounds every computed "
+    "value (18 significant digits, docs/format2.md 'Values') and makes one out of bounds unknown; format 1 "
+    "computes a derived value of any size and compares it clamped, so a 60-digit investment is 'met'"))
+def test_out_of_bounds_derived_value_is_the_known_difference() -> None:
+    path = RULES / "lianyungang-four-highs.yaml"
+    sets = tuple(sorted({"investment_intensity_min": "100万元/亩", "output_per_mu_min": "100万元/亩",
+                         "tax_per_mu_min": "10万元/亩", "local_employment_min": "10人"}.items()))
+    fields = {"in_zone": "是", "land_area": 1, "annual_output": "500万元", "annual_tax": "50万元", "local_employees": 20}
+    ordinary = RawEntity("x", 1, "X1", None, {**fields, "investment": "1000万元"})
+    old, new = _decide_both(path, ordinary, dt.date(2024, 6, 30), sets)
+    assert old["flags"] == new["flags"] == {"four_highs": "met"}  # the sets make the flag decidable
+    huge = RawEntity("x", 2, "X2", None, {**fields, "investment": "1" * 60})
+    old, new = _decide_both(path, huge, dt.date(2024, 6, 30), sets)
+    assert new == old
