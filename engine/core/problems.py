@@ -143,10 +143,10 @@ CODES: dict[str, str] = {
     "W181": "format 2: a parameter or choice that nothing reads",
     #   E200-E204 migration (format 1 converted to format 2, engine/load/format1.py)
     "E200": "not a format-1 pack that can be converted (format 2 already, or no criteria): nothing converted",
-    "E201": "a format-1 scoring construct that format 2 cannot state yet (named): the pack is not converted",
+    "E201": "format-1 missing_value (a missing figure scores 0 with a provisional rank, or is not ranked) has no complete format-2 form yet",
     "E202": "a condition reads result_last / result_rank, which format 2 has no value for yet: not converted",
     "E203": "a parameter or choice has the name of an input or value; format 2 has one namespace: rename one",
-    "E204": "a format-1 award rule format 2 cannot state yet (total_ties: split, tied entities sharing awards): not converted",
+    "E204": "(no longer produced: total_ties is written as the rank's ties: split | shared)",
     #   E205-E209 variants (pack.extends, engine/load/variants.py)
     "E205": "pack.extends is not a pack file in the same folder (a path, a missing file, a symlink out)",
     "E206": "pack.extends between packs that are not both format 2",

@@ -480,18 +480,18 @@ class _Scoring:
             reason = (raw.get(name) or {}).get("note") or "格式1默认值 (format-1 default)"
             self.choices[name] = {"label": label, "options": copy.deepcopy(options), "default": default, "reason": reason}
             out.mirror(("choices", name), ("choices", name) if name in raw else ("pack",))
-        for name in ("missing_value",):
-            out.problem("E201", ("choices", name) if name in raw else ("pack", "kind"),
-                        f"missing_value: {self.settings[name]} (a missing figure scores 0 and the rank is provisional, or the "
-                        "entity is left out of the ranking) has no format-2 form yet: format 2 makes a value with a missing "
-                        "operand unknown",
-                        f"missing_value: {self.settings[name]}（缺数据的分项记0分、名次暂定，或不参加排名）在格式2中尚无对应写法："
-                        "格式2中缺少操作数的计算值为未知")
-        if self.settings["total_ties"] == "split" and (self.doc.get("awards") or {}).get("by_cohort"):
-            out.problem("E204", ("choices", "total_ties") if "total_ties" in raw else ("awards",),
-                        "total_ties: split (entities still tied share the awards of the places they occupy) has no "
-                        "format-2 form yet in outcomes.awards",
-                        "total_ties: split（总分仍并列者平分所占名次的奖金）在格式2的 outcomes.awards 中尚无对应写法")
+        missing = self.settings["missing_value"]
+        out.problem("E201", ("choices", "missing_value") if "missing_value" in raw else ("pack", "kind"),
+                    f"missing_value: {missing} has no complete format-2 form yet: a rank_points part with a missing "
+                    "figure scores 0 (`missing: zero`, written), but format 2 cannot yet mark the total as a lower bound, "
+                    "the rank as provisional and the award as held"
+                    if missing == "zero" else
+                    f"missing_value: {missing} (an entity missing a scored figure is left out of the ranking) has no "
+                    "format-2 form yet",
+                    f"missing_value: {missing} 在格式2中尚无完整写法：排名得分缺数据时记0分（已写为 missing: zero），"
+                    "但格式2尚不能把总分标为下限、名次标为暂定、奖金暂缓发放"
+                    if missing == "zero" else
+                    f"missing_value: {missing}（缺少计分数据的对象不参加排名）在格式2中尚无对应写法")
         floor = self.settings["rank_floor"]
         self.notes.append(f"由格式1转换：rank_floor={floor}、tie_break={self.settings['tie_break']} 已直接写入各排名规则"
                           "（格式2的待定选项只能是名称，不能是数字或列表）")
@@ -508,6 +508,8 @@ class _Scoring:
             args["floor"] = floor
         ties = rank.get("ties")
         args["ties"] = ties if ties is not None else {"choice": "rank_ties"}
+        if self.settings["missing_value"] == "zero":
+            args["missing"] = "zero"  # a missing figure takes no place and scores 0 (format 1's missing_value: zero)
         return args
 
     def bands(self, raw: dict[str, Any]) -> dict[str, Any]:
@@ -622,6 +624,8 @@ class _Scoring:
         rank["order"] = "higher_first"
         if self.settings["tie_break"]:
             rank["tie_break"] = list(self.settings["tie_break"])
+        # entities still tied share a place; `split`: they share the awards of the places they occupy
+        rank["ties"] = self.settings["total_ties"]
         if last:
             rank["last"] = last[0] if len(last) == 1 else None
             if len(last) > 1:
