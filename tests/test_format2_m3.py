@@ -354,3 +354,70 @@ def test_date_and_each_tests(tmp_path):
         # an award after the evaluation date is not "within the last 3 years"; a missing end is unknown
         assert got["c"] == {"hte_valid": "unknown", "recent_award": "not_met", "certificate": "unknown",
                             "rd_each_year": "unknown", "before_deadline": "not_met"}
+
+
+# Members reach an operation as a list of dicts (the Env contract, engine.evaluate.ops.Env):
+# {"name": ..., field: Fraction | date | str | bool | None}.
+
+@_dataclass(frozen=True)
+class _Count:
+    members: str
+
+    def reads(self) -> tuple[str, ...]:
+        return (self.members,)
+
+
+if "h1_test_members" not in OPS:
+    @op("h1_test_members")
+    def _parse_members(raw: Any, ctx: Any, path: tuple[Any, ...]) -> _Count:
+        return _Count(ctx.ref(raw["members"], path + ("members",), sorts=("members",)))
+
+    from engine.evaluate.ops import computes  # noqa: E402
+
+    @computes("h1_test_members")
+    def _compute_members(args: _Count, env: Any) -> Computed:
+        members = env.get(args.members)
+        if members is None:
+            return Computed(None, missing=(args.members,))
+        big = [m for m in members if m["revenue"] is not None and m["revenue"] >= 10**8
+               and m["listed_on"] is not None and m["listed_on"] <= env.as_of]
+        return Computed(Fraction(len(big)), detail={"members": [m["name"] for m in big],
+                                                    "types": sorted({type(v).__name__ for m in members for v in m.values()})})
+
+
+MEMBERS = """\
+format: 2
+pack: {id: demo-members, version: "1.0.0", entity: cluster, title: {zh: 成员}}
+inputs:
+  firms:
+    type: members
+    label: {zh: 成员企业}
+    fields:
+      revenue: {type: money, unit: 万元, label: {zh: 营业收入}}
+      listed_on: {type: date, label: {zh: 入规日期}}
+parameters:
+  big_firms_min: {value: 2家, cite: 三, label: {zh: 亿元以上企业数}}
+values:
+  big_firms:
+    label: {zh: 营业收入1亿元以上的企业数}
+    unit: 家
+    h1_test_members: {members: firms}
+criteria:
+  enough_big_firms:
+    title: {zh: 亿元企业不少于2家}
+    cite: 三
+    test: {value: big_firms, op: ">=", param: big_firms_min}
+"""
+
+
+def test_members_reach_operations_as_records(tmp_path):
+    pack = _pack(tmp_path, MEMBERS)
+    rows = [{"id": "c", "firms": [{"name": "甲", "revenue": "1.2亿元", "listed_on": "2020-01-01"},
+                                  {"name": "乙", "revenue": "10000万元", "listed_on": "2024-06-30"},
+                                  {"name": "丙", "revenue": "9999万元", "listed_on": "2020-01-01"},
+                                  {"name": "丁", "listed_on": "2024-07-01"}]}]
+    (record,) = _records(pack, rows)
+    v = record.value("big_firms")
+    assert v.value == 2 and v.detail["members"] == ["甲", "乙"]
+    assert v.detail["types"] == ["Fraction", "NoneType", "date", "str"]
+    assert record.criterion("enough_big_firms").status is Status.MET
