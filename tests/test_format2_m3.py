@@ -421,3 +421,25 @@ def test_members_reach_operations_as_records(tmp_path):
     assert v.value == 2 and v.detail["members"] == ["甲", "乙"]
     assert v.detail["types"] == ["Fraction", "NoneType", "date", "str"]
     assert record.criterion("enough_big_firms").status is Status.MET
+
+
+def test_awards_with_the_rank_of_engine_compile_points(tmp_path):
+    """The award test's pack with h3's `rank` (engine/compile/points.py) in place of this test's op."""
+    if "rank" not in OPS:
+        pytest.skip("rank not registered")
+    text = AWARDS.replace("h1_test_rank: {of: output, last: vetoed}", "rank: {of: output, within: kind, order: higher_first, last: vetoed}")
+    text = text.replace("  accident: {type: boolean, label: {zh: 重大事故}}\n",
+                        "  accident: {type: boolean, label: {zh: 重大事故}}\n"
+                        "  kind: {type: enum, label: {zh: 类别}, values: {all: {zh: 全部}, other: {zh: 其他}}}\n")
+    pack = _pack(tmp_path, text)
+    assert pack.awards.within == "kind" and pack.values["place"].cohort
+    rows = [{"id": "a", "output": "30亿元", "accident": True, "kind": "all"},
+            {"id": "b", "output": "20亿元", "accident": False, "kind": "all"},
+            {"id": "c", "output": "10亿元", "accident": False, "kind": "all"},
+            {"id": "x", "output": "90亿元", "accident": False, "kind": "other"}]
+    for engine in ("durable", "reference"):
+        records = {r.entity_id: r for r in _records(pack, rows, engine)}
+        assert {k: r.value("place").value for k, r in records.items()} == {"a": 3, "b": 1, "c": 2, "x": 1}
+        assert {k: (r.award.status, r.award.amount) for k, r in records.items()} == {
+            "a": ("excluded", None), "b": ("awarded", 600 * 10**4), "c": ("awarded", 400 * 10**4),
+            "x": ("none", None)}  # no award table for "other"
