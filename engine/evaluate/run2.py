@@ -162,6 +162,8 @@ class Runner:
         self._sessions = {
             stage.phase: DurableSession(stage.pack.ruleset, f"{pack.meta.id}-p{stage.phase}", groups=stage.pack.rule_groups)
             for stage in pack.stages} if engine == "durable" else {}
+        self._order = {ident: i for i, ident in enumerate(pack.titles)}  # records list criteria in document order
+        self._na_reason = {ident: a.reason for stage in pack.stages for ident, a in stage.applicability.items()}
         variant = pack.variant
         self._variant: tuple[tuple[tuple[str, str], ...], tuple[dict[str, str], ...]] = ((), ())
         if variant is not None:
@@ -338,16 +340,14 @@ class Runner:
         pack = self.pack
         subject = env.subject
         criteria = []
-        order = {ident: i for i, ident in enumerate(pack.titles)}  # document order, stage by stage
+        order = self._order
         for ident, (status, branch, phase) in sorted(env.statuses.items(), key=lambda kv: order.get(kv[0], len(order))):
             if "~" in ident:
                 continue  # internal: anonymous nodes the pack gives no id
             info = pack.titles.get(ident, {})
             reason = None
             if status is Status.NOT_APPLICABLE:
-                for stage in pack.stages:
-                    if ident in stage.applicability:
-                        reason = stage.applicability[ident].reason
+                reason = self._na_reason.get(ident)
             elif status is Status.UNKNOWN and info.get("table") in pack.tables:
                 reason = self._table_reason(pack.tables[info["table"]], env)
             criteria.append(CriterionResult(ident, status, branch, self.decided_by, phase, bool(info.get("top")),
