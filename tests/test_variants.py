@@ -7,12 +7,15 @@ the provenance record, and that every refusal names the right file, line and cod
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import textwrap
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
+from cli import main
 from engine.core.problems import ProblemsError
 from engine.load.variants import MergedDocument, resolve
 from engine.load.yamlsafe import load_yaml_file
@@ -248,3 +251,63 @@ def test_slot_must_be_true(tmp_path):
     path = write(tmp_path, "base.yaml", BASE.replace("slot: true", "slot: yes please"))
     [problem] = refused(path)
     assert problem.code == "E209" and problem.line == 14
+
+
+# ---------------------------------------------------------------------------------------------
+# End to end: the example template and its provincial variant (docs/examples/format2/variant-*).
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLES = ROOT / "docs" / "examples" / "format2"
+FIRMS = ROOT / "fixtures" / "example-variant-firms.yaml"
+
+
+def certify(*args: str):
+    return CliRunner().invoke(main, list(args))
+
+
+def decisions(pack: Path) -> dict:
+    result = certify("evaluate", "--rules", str(pack), str(FIRMS), "--as-of", "2024-06-30", "--format", "json")
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)["decisions"]
+
+
+def test_the_province_s_lower_staff_limit_decides_and_the_record_says_where_it_came_from():
+    template = {d["id"]: d for d in decisions(EXAMPLES / "variant-template.yaml")}
+    province = {d["id"]: d for d in decisions(EXAMPLES / "variant-province.yaml")}
+    # F2 has 400 staff: within the template's 500, over the province's 300.
+    assert template["F2"]["outcome"] == "pass" and province["F2"]["outcome"] == "fail"
+    assert {k: d["outcome"] for k, d in template.items() if k != "F2"} == \
+        {k: d["outcome"] for k, d in province.items() if k != "F2"}
+
+    assert template["F2"]["provenance"]["pack_files"] == []
+    prov = province["F2"]["provenance"]
+    assert [Path(f).name for f, _ in prov["pack_files"]] == ["variant-province.yaml", "variant-template.yaml"]
+    for f, sha in prov["pack_files"]:
+        assert sha == hashlib.sha256(Path(f).read_bytes()).hexdigest()
+    assert [(r["section"], r["name"], Path(r["from"]).name, Path(r["in"]).name) for r in prov["replaced"]] == \
+        [("parameters", "staff_max", "variant-template.yaml", "variant-province.yaml")]
+    assert prov["pack_sha256"] not in {sha for _, sha in prov["pack_files"]}  # the chain's hash
+
+
+def test_the_text_view_names_the_chain_and_each_replaced_item():
+    result = certify("evaluate", "--rules", str(EXAMPLES / "variant-province.yaml"), str(FIRMS),
+                     "--as-of", "2024-06-30", "--lang", "zh")
+    assert result.exit_code == 0, result.output
+    assert "变体: variant-province.yaml" in result.stdout and "继承 variant-template.yaml" in result.stdout
+    assert "替换 参数 staff_max: 原在 variant-template.yaml, 改在 variant-province.yaml" in result.stdout
+    english = certify("evaluate", "--rules", str(EXAMPLES / "variant-province.yaml"), str(FIRMS),
+                      "--as-of", "2024-06-30", "--lang", "en")
+    assert "replaced parameter staff_max: was in variant-template.yaml, now in variant-province.yaml" in english.stdout
+
+
+def test_validate_checks_the_merged_pack_and_points_into_the_variant(tmp_path):
+    for name in ("variant-template.yaml", "variant-province.yaml"):
+        (tmp_path / name).write_text((EXAMPLES / name).read_text(encoding="utf-8"), encoding="utf-8")
+    assert certify("validate", str(tmp_path)).exit_code == 0
+    text = (tmp_path / "variant-province.yaml").read_text(encoding="utf-8")
+    (tmp_path / "variant-province.yaml").write_text(
+        text + "values:\n  tech_share:\n    label: {zh: 占比}\n    unit: \"%\"\n    ratio: {of: tech_staf, per: total_staff}\n",
+        encoding="utf-8")
+    result = certify("validate", str(tmp_path / "variant-province.yaml"))
+    assert result.exit_code != 0
+    assert "variant-province.yaml:" in result.output and "E182" in result.output and "tech_staff" in result.output

@@ -148,7 +148,9 @@ def _base_path(doc: Document, name: Any) -> tuple[str | None, list[Problem]]:
         return None, [doc.problem(
             "E205", f"pack.extends: no pack named {name} next to this one",
             where, message_zh=f"pack.extends：本规则包所在文件夹中没有 {name}")]
-    return path, []
+    # Named as the officer named the variant (relative stays relative), so records do not
+    # depend on the folder the engine ran in.
+    return os.path.join(os.path.dirname(doc.file), name), []
 
 
 def resolve(doc: Document, raw: bytes, read: Reader = load_yaml_file) -> tuple[Document, Variant | None]:

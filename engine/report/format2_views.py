@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 from fractions import Fraction
 from typing import Any, Iterable, Mapping, TextIO
 
@@ -27,14 +28,18 @@ WORDS2 = {
            "criteria_ref": "条件（由参照求值器判定）", "flag": "标记", "consequence": "后果", "choices": "待定选项",
            "default": "默认", "missing": "缺少", "unknown_value": "未知", "yes": "是", "no": "否",
            "missing_inputs": "缺少的数据", "award": "奖励（金额由 Python 计算）", "more": "（每个对象一行；加 --full 显示每项条件和计算值）",
-           "sep": "、", "summary": "合计"},
+           "sep": "、", "summary": "合计", "variant": "变体", "extends": "继承", "replaced": "替换",
+           "added": "新增", "written_in": "原在", "now_in": "改在", "section": {"parameters": "参数", "choices": "待定选项",
+           "values": "计算值", "criteria": "条件", "inputs": "输入项"}},
     "en": {"pass": "PASS", "fail": "FAIL", "undetermined": "UNDETERMINED", "none": "(the pack names no decision)",
            "met": "met", "not_met": "not met", "unknown": "unknown", "not_applicable": "not applicable",
            "as_of": "as of", "values": "values (computed exactly by Python)", "criteria": "criteria (decided by durable-rules)",
            "criteria_ref": "criteria (decided by the reference evaluator)", "flag": "flag", "consequence": "consequence",
            "choices": "choices", "default": "default", "missing": "missing", "unknown_value": "unknown", "yes": "yes",
            "no": "no", "missing_inputs": "missing data", "award": "award (amount computed by Python)", "more": "(one line per entity; --full shows every criterion and value)",
-           "sep": "; ", "summary": "total"},
+           "sep": "; ", "summary": "total", "variant": "variant", "extends": "extends", "replaced": "replaced",
+           "added": "added", "written_in": "was in", "now_in": "now in", "section": {"parameters": "parameter",
+           "choices": "choice", "values": "value", "criteria": "criterion", "inputs": "input"}},
 }
 _MARK = {"met": "✔", "not_met": "✘", "unknown": "?", "not_applicable": "–"}
 _OP = {">=": "≥", ">": ">", "<=": "≤", "<": "<", "=": "=", "!=": "≠"}
@@ -83,10 +88,26 @@ def _header(rec: Record2, pack: Pack2, out: TextIO, lang: str) -> None:
               f"(sha256 {prov.pack_sha256[:12]}), {w['as_of']} {prov.as_of}\n")
     for v in rec.validity:
         out.write(f"  ⚠ {v['code']} {v['zh'] if lang == 'zh' else v['en']}\n")
+    if prov.pack_files:
+        _variant_lines(prov, out, lang)
     for c in rec.choices:
         option = _label(pack.choices[c.name].options.get(c.option), lang) or c.option
         source = w["default"] if c.source == "default" else c.source
         out.write(f"  {w['choices']}: {_label(c.label, lang) or c.name} = {option} ({c.option}, {source})\n")
+
+
+def _variant_lines(prov: Any, out: TextIO, lang: str) -> None:
+    """Where a variant's parts came from: the chain of files, then each replaced or added name."""
+    w = WORDS2[lang]
+    chain = f" {w['extends']} ".join(f"{os.path.basename(f)} (sha256 {s[:12]})" for f, s in prov.pack_files)
+    out.write(f"  {w['variant']}: {chain}\n")
+    for r in prov.replaced:
+        what = w["section"].get(r["section"], r["section"])
+        if "added_in" in r:
+            out.write(f"    {w['added']} {what} {r['name']}: {os.path.basename(r['added_in'])}\n")
+        else:
+            out.write(f"    {w['replaced']} {what} {r['name']}: {w['written_in']} {os.path.basename(r['from'])}, "
+                      f"{w['now_in']} {os.path.basename(r['in'])}\n")
 
 
 def render_record(rec: Record2, pack: Pack2, out: TextIO, lang: str = "zh", nodes: Any = None) -> None:
