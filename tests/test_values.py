@@ -281,3 +281,104 @@ def test_codes_of_this_module_are_documented() -> None:
     for code in ("E190", "E191", "E192", "E193", "E194"):
         assert code in CODES
         assert f"| {code} |" in readme
+
+
+# ---------------------------------------------------------------------------------------------
+# mean, growth, cagr
+
+
+def test_mean_over_given_years_is_exact() -> None:
+    c = run("mean", ["output_2021", "output_2022"], {"output_2021": wan(100), "output_2022": wan(115)})
+    assert c.value == wan("107.5")
+    assert c.steps[0].zh == "（100万元 + 115万元）÷ 2 = 107.5万元"
+    c = run("mean", ["output_2021", "output_2022", "output_2023"],
+            {"output_2021": Fraction(1), "output_2022": Fraction(1), "output_2023": Fraction(2)})
+    assert c.value == Fraction(4, 3)
+
+
+def test_growth_in_percent_signed_and_its_reasons() -> None:
+    c = run("growth", {"from": "output_2021", "to": "output_2022"}, {"output_2021": wan(100), "output_2022": wan(90)})
+    assert c.value == -10
+    assert c.steps[0].zh == "（90万元 − 100万元）÷ 100万元 = -10%"
+    c = run("growth", {"from": "output_2021", "to": "output_2022"}, {"output_2021": 0, "output_2022": wan(90)})
+    assert c.value is None and c.reason is not None and "分母为0" in c.reason.zh
+    c = run("growth", {"from": "output_2021", "to": "output_2022"}, {"output_2021": -wan(1), "output_2022": wan(90)})
+    assert c.value is None and c.reason is not None
+    _, ctx = parse("growth", {"from": "output_2021", "to": "output_2022"}, "万元")
+    assert ctx.codes() == ["E184"]
+    _, ctx = parse("growth", {"from": "output_2021"})
+    assert ctx.codes() == ["E190"]
+
+
+def test_cagr_is_held_as_the_exact_growth_factor() -> None:
+    args, ctx = parse("cagr", {"from": "output_2021", "to": "output_2023", "years": 3}, "%")
+    assert ctx.problems == [] and args.dimension == "growth_factor"
+    c = COMPUTE["cagr"](args, FakeEnv({"output_2021": wan(100), "output_2023": wan("133.1")}))
+    assert c.value == Fraction(1331, 1000)
+    # ">= 10%" is decided on the factor against 1.1^3, exactly: 1.331 is exactly at the edge
+    assert args.factor_of(Fraction(10)) == Fraction(1331, 1000)
+    assert c.value >= args.factor_of(Fraction(10))
+    assert not c.value >= args.factor_of(Fraction(1001, 100))
+    assert "≈ 10.00%" in c.steps[1].zh and c.detail["approx_percent"] == "10.00"
+
+
+def test_cagr_just_below_the_edge_is_below() -> None:
+    c = run("cagr", {"from": "output_2021", "to": "output_2023", "years": 3},
+            {"output_2021": wan(100), "output_2023": Fraction(1330999)}, "%")
+    args, _ = parse("cagr", {"from": "output_2021", "to": "output_2023", "years": 3}, "%")
+    assert c.value < args.factor_of(Fraction(10))  # shown ≈10.00%, decided below 10%
+    assert c.detail["approx_percent"] == "10.00"
+
+
+@pytest.mark.parametrize("years", [0, -1, 2.5, "3", True, 51])
+def test_cagr_years_must_be_a_whole_number_from_1_to_50(years: Any) -> None:
+    _, ctx = parse("cagr", {"from": "output_2021", "to": "output_2023", "years": years}, "%")
+    assert ctx.codes() == ["E193"]
+
+
+def test_cagr_without_years_and_non_positive_values() -> None:
+    _, ctx = parse("cagr", {"from": "output_2021", "to": "output_2023"}, "%")
+    assert ctx.codes() == ["E190"]
+    for start, end in ((0, 5), (-5, 5), (5, -5)):
+        c = run("cagr", {"from": "output_2021", "to": "output_2023", "years": 2},
+                {"output_2021": Fraction(start), "output_2023": Fraction(end)}, "%")
+        assert c.value is None and c.reason is not None
+    c = run("cagr", {"from": "output_2021", "to": "output_2023", "years": 2},
+            {"output_2021": Fraction(5), "output_2023": Fraction(0)}, "%")
+    assert c.value == 0 and c.detail["approx_percent"] == "-100.00"
+
+
+# ---------------------------------------------------------------------------------------------
+# days_since, years_since
+
+
+@pytest.mark.parametrize("registered,as_of,years,days", [
+    (dt.date(2021, 6, 30), dt.date(2024, 6, 30), 3, 1096),
+    (dt.date(2021, 7, 1), dt.date(2024, 6, 30), 2, 1095),
+    (dt.date(2020, 2, 29), dt.date(2021, 2, 28), 0, 365),
+    (dt.date(2020, 2, 29), dt.date(2021, 3, 1), 1, 366),
+    (dt.date(2024, 6, 30), dt.date(2024, 6, 30), 0, 0),
+])
+def test_whole_years_and_days_to_the_evaluation_date(registered: dt.date, as_of: dt.date, years: int, days: int) -> None:
+    for key, expected in (("years_since", years), ("days_since", days)):
+        args, ctx = parse(key, {"date": "registered_on"})
+        assert ctx.problems == []
+        c = COMPUTE[key](args, FakeEnv({"registered_on": registered}, as_of=as_of))
+        assert c.value == expected, key
+
+
+def test_a_date_after_the_evaluation_date_is_unknown_with_the_reason() -> None:
+    args, _ = parse("years_since", {"date": "registered_on"})
+    c = COMPUTE["years_since"](args, FakeEnv({"registered_on": dt.date(2024, 7, 1)}))
+    assert c.value is None and c.reason is not None and "晚于评价日" in c.reason.zh
+    c = COMPUTE["years_since"](args, FakeEnv({}))
+    assert c.value is None and c.missing == ("registered_on",)
+
+
+def test_since_reads_a_date_and_counts_in_years() -> None:
+    _, ctx = parse("days_since", {"date": "output"})
+    assert ctx.codes() == ["E183"]
+    args, ctx = parse("years_since", {"date": "registered_on"}, "年")
+    assert ctx.problems == [] and args.unit == U("年")
+    _, ctx = parse("years_since", {"date": "registered_on"}, "万元")
+    assert ctx.codes() == ["E184"]

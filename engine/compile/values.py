@@ -299,3 +299,113 @@ def parse_product(raw: Any, ctx: ParseContext, path: Path) -> Product:
                     f"product：{of}（{_dim_zh(a)}）不能乘以{_dim_zh(b)}；只能乘以百分比、纯数或按其单位计的比率")
     unit = _result_unit(ctx, path, "product", dim, of_unit)
     return Product(of, of_unit, by_name, by_value, by_unit, scale, unit, dim)
+
+
+# ---------------------------------------------------------------------------------------------
+# Over time: growth, cagr (mean is above, with the other lists of like operands)
+
+
+@dataclass(frozen=True)
+class Growth:
+    start: str  # `from:` (a Python keyword)
+    end: str  # `to:`
+    units: tuple[Unit | None, Unit | None]
+    unit: Unit | None
+    dimension: str | None
+
+    def reads(self) -> tuple[str, ...]:
+        return (self.start, self.end)
+
+
+def _from_to(key: str, raw: Any, ctx: ParseContext, path: Path, optional: tuple[str, ...] = (),
+             example: str = "{from: output_2021, to: output_2022}") -> tuple[dict[str, Any], tuple[str, ...], tuple[Unit | None, ...]]:
+    body = _mapping(raw, ctx, path, key, ("from", "to"), optional, example=example) or {}
+    if "from" not in body or "to" not in body:
+        return body, (), ()
+    names, units = _refs([body["from"], body["to"]], ctx, path)
+    _same_dims(names, units, ctx, path, key)
+    return body, names, units
+
+
+@op("growth")
+def parse_growth(raw: Any, ctx: ParseContext, path: Path) -> Growth:
+    _, names, units = _from_to("growth", raw, ctx, path)
+    unit = _result_unit(ctx, path, "growth", "percent") or PERCENT
+    if not names:
+        return Growth("", "", (None, None), unit, "percent")
+    return Growth(names[0], names[1], (units[0], units[1]), unit, "percent")
+
+
+@dataclass(frozen=True)
+class Cagr:
+    """Compound annual growth, held exactly as the growth factor to ÷ from (an n-th root is not
+    exact). Its `dimension` is "growth_factor", not percent, so a test reading it cannot be
+    compiled as an ordinary percent comparison by mistake: the core compares the factor with
+    `factor_of(threshold)` = (1 + t)^years, which is exact (≥ 10% over 3 years is ≥ 1.331)."""
+
+    start: str
+    end: str
+    years: int
+    units: tuple[Unit | None, Unit | None]
+    unit: Unit | None  # how it is shown: %, rounded with ≈
+    dimension: str = "growth_factor"
+
+    def reads(self) -> tuple[str, ...]:
+        return (self.start, self.end)
+
+    def factor_of(self, percent: Fraction) -> Fraction:
+        """The growth factor a compound rate of `percent` (in percentage points: 10 for 10%)
+        gives over the years: the exact threshold for the factor. Monotone for rates above
+        −100%, so `cagr >= t` ⇔ factor >= factor_of(t)."""
+        return (1 + Fraction(percent) / 100) ** self.years
+
+
+@op("cagr")
+def parse_cagr(raw: Any, ctx: ParseContext, path: Path) -> Cagr:
+    body, names, units = _from_to("cagr", raw, ctx, path, ("years",) , "{from: output_2019, to: output_2022, years: 3}")
+    years = body.get("years")
+    if "years" not in body and body:
+        ctx.problem("E190", path, "cagr needs years: (for example {from: output_2019, to: output_2022, years: 3})",
+                    "cagr 缺少 years:（例如 {from: output_2019, to: output_2022, years: 3}）")
+        years = 1
+    elif body and (isinstance(years, bool) or not isinstance(years, int) or not 1 <= years <= MAX_YEARS):
+        ctx.problem("E193", path + ("years",), f"years of a compound growth is a whole number from 1 to {MAX_YEARS}, "
+                    f"not {shown(years)}", f"复合增长的年数应为 1 至 {MAX_YEARS} 的整数，而不是 {shown(years)}")
+        years = 1
+    unit = _result_unit(ctx, path, "cagr", "percent") or PERCENT
+    if not names:
+        return Cagr("", "", 1, (None, None), unit)
+    return Cagr(names[0], names[1], int(years or 1), (units[0], units[1]), unit)
+
+
+# ---------------------------------------------------------------------------------------------
+# Dates: days_since, years_since
+
+
+@dataclass(frozen=True)
+class Since:
+    key: str  # days_since | years_since
+    date: str
+    unit: Unit | None
+    dimension: str = "count"
+
+    def reads(self) -> tuple[str, ...]:
+        return (self.date,)
+
+
+def _parse_since(key: str, raw: Any, ctx: ParseContext, path: Path) -> Since:
+    body = _mapping(raw, ctx, path, key, ("date",), example="{date: registered_on}") or {}
+    name = ctx.ref(body["date"], path + ("date",), sorts=("date",)) if "date" in body else ""
+    word = "天" if key == "days_since" else "年"
+    unit = _result_unit(ctx, path, key, "count") or parse_unit(word)
+    return Since(key, name, unit)
+
+
+@op("days_since")
+def parse_days_since(raw: Any, ctx: ParseContext, path: Path) -> Since:
+    return _parse_since("days_since", raw, ctx, path)
+
+
+@op("years_since")
+def parse_years_since(raw: Any, ctx: ParseContext, path: Path) -> Since:
+    return _parse_since("years_since", raw, ctx, path)

@@ -37,7 +37,8 @@ _SIMPLE: dict[str, tuple[str, Fraction]] = {
 }
 # Count units all share one dimension: a "家" of firms and a "个" of platforms are both counts.
 # A period counted in whole months (a loan term "不超过两年" is 24个月) is a count too.
-for _name in ("家", "个", "户", "项", "人", "名", "家次", "批", "件", "次", "座", "所", "个月"):
+# Whole days and years since a date (format 2 `days_since`, `years_since`) are counts as well.
+for _name in ("家", "个", "户", "项", "人", "名", "家次", "批", "件", "次", "座", "所", "个月", "天", "年"):
     _SIMPLE[_name] = ("count", Fraction(1))
 
 # Short forms officers use in spreadsheets and data ("12亿", "5000万").

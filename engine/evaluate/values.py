@@ -13,12 +13,14 @@ unknown with that reason, never an error.
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
+from decimal import ROUND_HALF_EVEN, Decimal, localcontext
 from fractions import Fraction
 from typing import Any, Sequence
 
 from engine.compile.compile import SLOT_DIGITS
-from engine.compile.values import Combine, Difference, Product, Ratio
+from engine.compile.values import Cagr, Combine, Difference, Growth, Product, Ratio, Since
 from engine.core.units import Unit, format_amount, format_number, fraction_json
 from engine.evaluate.ops import Computed, Env, Step, computes
 
@@ -188,3 +190,122 @@ def compute_mean(args: Combine, env: Env) -> Computed:  # type: ignore[override]
     n = len(got.values)
     steps = (Step(f"（{zh}）÷ {n} = {show(result, args.unit)}", f"({en}) ÷ {n} = {show(result, args.unit, 'en')}"),)
     return bounded(result, steps, {"operands": dict(zip(args.names, map(fraction_json, got.values)))})
+
+
+# ---------------------------------------------------------------------------------------------
+# Over time
+
+
+@computes("growth")
+def compute_growth(args: Growth, env: Env) -> Computed:  # type: ignore[override]
+    got = read(env, args.reads())
+    if got.missing:
+        return unknown_for(got.missing, "增长率", "growth")
+    a, b = got.values
+    ua, ub = args.units
+    operands = {"from": fraction_json(a), "to": fraction_json(b)}
+    shown_zh = f"（{show(b, ub)} − {show(a, ua)}）÷ {show(a, ua)}"
+    shown_en = f"({show(b, ub, 'en')} − {show(a, ua, 'en')}) ÷ {show(a, ua, 'en')}"
+    if a == 0:
+        return unknown_because("分母为0（基期值为0）", "the denominator is 0 (the starting value is 0)",
+                               (Step(f"{shown_zh}：分母为0", f"{shown_en}: the denominator is 0"),), {"operands": operands})
+    if a < 0:
+        return unknown_because("基期值为负数，增长率无意义", "the starting value is negative: a growth rate means nothing",
+                               (Step(f"{shown_zh}：基期值为负数", f"{shown_en}: the starting value is negative"),),
+                               {"operands": operands})
+    result = (b - a) / a * 100
+    steps = (Step(f"{shown_zh} = {show(result, args.unit)}", f"{shown_en} = {show(result, args.unit, 'en')}"),)
+    return bounded(result, steps, {"operands": operands})
+
+
+def approx_rate(factor: Fraction, years: int) -> Decimal:
+    """factor^(1/years) − 1 in percent, to two places: for showing only, never compared."""
+    with localcontext() as ctx:
+        ctx.prec = 40
+        if factor == 0:
+            return Decimal(-100).quantize(Decimal("0.01"))
+        root = (Decimal(factor.numerator) / Decimal(factor.denominator)) ** (Decimal(1) / Decimal(years))
+        return ((root - 1) * 100).quantize(Decimal("0.01"), rounding=ROUND_HALF_EVEN)
+
+
+@computes("cagr")
+def compute_cagr(args: Cagr, env: Env) -> Computed:  # type: ignore[override]
+    got = read(env, args.reads())
+    if got.missing:
+        return unknown_for(got.missing, "年均复合增长率", "compound annual growth")
+    a, b = got.values
+    ua, ub = args.units
+    operands = {"from": fraction_json(a), "to": fraction_json(b), "years": args.years}
+    if a <= 0:
+        return unknown_because("基期值不为正数，复合增长率无意义" if a < 0 else "分母为0（基期值为0）",
+                               "the starting value is not positive: a compound growth rate means nothing"
+                               if a < 0 else "the denominator is 0 (the starting value is 0)",
+                               detail={"operands": operands})
+    if b < 0:
+        return unknown_because("末期值为负数，复合增长率无意义", "the final value is negative: a compound growth rate means nothing",
+                               detail={"operands": operands})
+    factor = b / a
+    rate = approx_rate(factor, args.years)
+    steps = (
+        Step(f"增长倍数 {show(b, ub)} ÷ {show(a, ua)} = {format_number(factor)}",
+             f"growth factor {show(b, ub, 'en')} ÷ {show(a, ua, 'en')} = {format_number(factor)}"),
+        Step(f"年均复合增长率 = {format_number(factor)}^(1/{args.years}) − 1 ≈ {rate}%"
+             f"（按倍数精确比较：≥ t 即倍数 ≥ (1+t)^{args.years}）",
+             f"compound annual growth = {format_number(factor)}^(1/{args.years}) − 1 ≈ {rate}% "
+             f"(compared exactly as the factor: ≥ t means factor ≥ (1+t)^{args.years})"),
+    )
+    out = bounded(factor, steps, {"operands": operands, "factor": fraction_json(factor), "years": args.years,
+                                  "approx_percent": str(rate)})
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# Dates
+
+
+def as_date(value: Any) -> dt.date | None:
+    """A date from the Env (dt.date), or a day number as format 1 normalises dates."""
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    if isinstance(value, (int, Fraction)) and not isinstance(value, bool) and Fraction(value).denominator == 1:
+        ordinal = int(value)
+        if 1 <= ordinal <= dt.date.max.toordinal():
+            return dt.date.fromordinal(ordinal)
+    return None
+
+
+def whole_years(start: dt.date, end: dt.date) -> int:
+    """Whole years from start to end: a year is complete on its anniversary (29 Feb: on 1 Mar)."""
+    years = end.year - start.year
+    if (end.month, end.day) < (start.month, start.day):
+        years -= 1
+    return years
+
+
+def _since(args: Since, env: Env) -> Computed:
+    day = as_date(env.get(args.date))
+    if day is None:
+        return unknown_for((args.date,), "日期", "date")
+    if day > env.as_of:
+        return unknown_because(f"{args.date} {day.isoformat()} 晚于评价日 {env.as_of.isoformat()}",
+                               f"{args.date} {day.isoformat()} is after the evaluation date {env.as_of.isoformat()}",
+                               detail={"date": day.isoformat(), "as_of": env.as_of.isoformat()})
+    if args.key == "days_since":
+        result, zh, en = (env.as_of - day).days, "天", "days"
+    else:
+        result, zh, en = whole_years(day, env.as_of), "整年", "whole years"
+    steps = (Step(f"{args.date} {day.isoformat()} 至评价日 {env.as_of.isoformat()}：{result} {zh}",
+                  f"{args.date} {day.isoformat()} to the evaluation date {env.as_of.isoformat()}: {result} {en}"),)
+    return bounded(Fraction(result), steps, {"date": day.isoformat(), "as_of": env.as_of.isoformat()})
+
+
+@computes("days_since")
+def compute_days_since(args: Since, env: Env) -> Computed:  # type: ignore[override]
+    return _since(args, env)
+
+
+@computes("years_since")
+def compute_years_since(args: Since, env: Env) -> Computed:  # type: ignore[override]
+    return _since(args, env)
