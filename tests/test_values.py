@@ -382,3 +382,266 @@ def test_since_reads_a_date_and_counts_in_years() -> None:
     assert ctx.problems == [] and args.unit == U("年")
     _, ctx = parse("years_since", {"date": "registered_on"}, "万元")
     assert ctx.codes() == ["E184"]
+
+
+# ---------------------------------------------------------------------------------------------
+# count, total, share over members
+
+
+FIRM_FIELDS = {
+    "revenue": {"type": "money", "unit": "万元"},
+    "sector": {"type": "enum", "values": {"manufacturing": {"zh": "制造业"}, "services": {"zh": "服务业"}}},
+    "listed": {"type": "boolean"},
+    "founded": {"type": "date"},
+    "staff": {"type": "count", "unit": "人"},
+}
+FIRMS = [
+    {"name": "甲", "revenue": wan(600), "sector": "manufacturing", "listed": True, "founded": dt.date(2020, 1, 1), "staff": 50},
+    {"name": "乙", "revenue": wan(400), "sector": "manufacturing", "listed": False, "founded": dt.date(2015, 1, 1), "staff": 30},
+    {"name": "丙", "revenue": wan(900), "sector": "services", "listed": False, "founded": dt.date(2022, 5, 1), "staff": 10},
+    {"name": "丁", "revenue": wan(500), "sector": "manufacturing", "listed": True, "founded": dt.date(2019, 7, 1), "staff": 20},
+]
+REVENUE_OVER_MIN = {"field": "revenue", "op": ">=", "param": "min_output"}
+
+
+def members_run(key: str, body: Any, firms: list[dict[str, Any]], extra: dict[str, Any] | None = None,
+                declared: str | None = None) -> Computed:
+    return run(key, body, {"firms": firms, "min_output": wan(500), **(extra or {})}, declared,
+               members={"firms": FIRM_FIELDS})
+
+
+def test_count_with_a_parameter_lists_every_members_verdict() -> None:
+    c = members_run("count", {"members": "firms", "where": REVENUE_OVER_MIN}, FIRMS)
+    assert c.value == 3  # 500万元 >= 500万元 counts: 以上 includes the number
+    assert c.detail["counted"] == ["甲", "丙", "丁"] and c.detail["not_counted"] == ["乙"]
+    assert [v["verdict"] for v in c.detail["verdicts"]] == ["met", "not_met", "met", "met"]
+    assert c.steps[1].zh == "乙：revenue 400万元 ≥ min_output 500万元（否） → 不计入"
+    assert c.steps[-1].zh == "计入 3 个（共 4 个）"
+
+
+def test_count_with_all_any_not_over_several_fields() -> None:
+    where = {"all": [REVENUE_OVER_MIN,
+                     {"any": [{"field": "sector", "op": "in", "values": ["manufacturing"]},
+                              {"field": "listed", "op": "is_true"}]},
+                     {"not": {"field": "founded", "op": "within_years_before", "years": 3}}]}
+    c = members_run("count", {"members": "firms", "where": where}, FIRMS)
+    # 甲: founded 2020-01-01 is not within 3 years of 2024-06-30; 丙: services, not listed; 丁 counts
+    assert c.detail["counted"] == ["甲", "丁"] and c.value == 2
+
+
+def test_count_with_a_literal_and_without_a_condition() -> None:
+    c = members_run("count", {"members": "firms", "where": {"field": "staff", "op": ">", "number": 20}}, FIRMS)
+    assert c.value == 2
+    c = members_run("count", {"members": "firms"}, FIRMS)
+    assert c.value == 4
+
+
+def test_a_member_without_the_field_makes_the_count_unknown_and_is_named() -> None:
+    firms = FIRMS + [{"name": "戊", "sector": "services"}]
+    c = members_run("count", {"members": "firms", "where": REVENUE_OVER_MIN}, firms)
+    assert c.value is None and c.missing == ("firms",)
+    assert c.detail["unknown"] == ["戊"] and c.detail["verdicts"][-1]["lacking"] == ["revenue"]
+    assert c.reason is not None and "戊" in c.reason.zh
+    # ... unless the condition is decided without it
+    where = {"any": [{"field": "sector", "op": "in", "values": ["services"]}, REVENUE_OVER_MIN]}
+    c = members_run("count", {"members": "firms", "where": where}, firms)
+    assert c.value == 4
+
+
+def test_an_unset_parameter_leaves_the_count_unknown_naming_it() -> None:
+    c = members_run("count", {"members": "firms", "where": REVENUE_OVER_MIN}, FIRMS, {"min_output": None})
+    assert c.value is None and c.missing == ("min_output",)
+
+
+def test_format_1_member_records_are_read_too() -> None:
+    records = [{"name": f["name"], "values": {k: v for k, v in f.items() if k != "name"}, "notes": {}} for f in FIRMS]
+    records[0]["values"]["founded"] = Fraction(dt.date(2020, 1, 1).toordinal())
+    c = members_run("count", {"members": "firms", "where": {"field": "founded", "op": "on_or_after",
+                                                             "date": "2019-07-01"}}, records)
+    assert c.detail["counted"] == ["甲", "丙", "丁"]
+
+
+def test_total_sums_a_field_over_members_meeting_the_condition() -> None:
+    c = members_run("total", {"members": "firms", "field": "revenue",
+                              "where": {"field": "sector", "op": "in", "values": ["manufacturing"]}}, FIRMS)
+    assert c.value == wan(1500)
+    assert c.steps[-1].zh == "计入 3 个，合计 1,500万元"
+    firms = FIRMS + [{"name": "戊", "sector": "manufacturing"}, {"name": "己", "sector": "services"}]
+    c = members_run("total", {"members": "firms", "field": "revenue",
+                              "where": {"field": "sector", "op": "in", "values": ["manufacturing"]}}, firms)
+    assert c.value is None and "戊" in c.reason.zh and "己" not in c.reason.zh  # type: ignore[union-attr]
+
+
+def test_share_in_percent_and_an_empty_list() -> None:
+    c = members_run("share", {"members": "firms", "where": {"field": "listed", "op": "is_true"}}, FIRMS, declared="%")
+    assert c.value == 50 and c.steps[-1].zh == "2 ÷ 4 = 50%"
+    c = members_run("share", {"members": "firms", "where": {"field": "listed", "op": "is_true"}}, [], declared="%")
+    assert c.value is None and c.reason is not None and "分母为0" in c.reason.zh
+
+
+@pytest.mark.parametrize("body,code", [
+    ({"members": "firms", "where": {"field": "revenu", "op": ">=", "param": "min_output"}}, "E192"),
+    ({"members": "firms", "field": "sector"}, "E192"),
+    ({"members": "firms", "field": "turnover"}, "E192"),
+    ({"members": "firms", "where": {"field": "revenue", "op": "in", "values": ["x"]}}, "E194"),
+    ({"members": "firms", "where": {"field": "revenue", "op": ">="}}, "E194"),
+    ({"members": "firms", "where": {"field": "revenue", "op": ">=", "param": "min_output", "number": 3}}, "E194"),
+    ({"members": "firms", "where": {"field": "listed", "op": "is_true", "number": 1}}, "E194"),
+    ({"members": "firms", "where": {"field": "sector", "op": "in", "values": ["manufacture"]}}, "E125"),
+    ({"members": "firms", "where": {"field": "founded", "op": "within_years_before", "years": 0}}, "E193"),
+    ({"members": "firms", "where": {"field": "founded", "op": "on_or_before", "date": "2024-13-01"}}, "E194"),
+    ({"members": "firms", "where": {"all": []}}, "E194"),
+    ({"members": "firms", "where": {"field": "revenue", "op": ">=", "param": "share_param"}}, "E184"),
+    ({"members": "firms", "where": "revenue >= 500"}, "E194"),
+    ({"members": "firms", "whre": {}}, "E190"),
+    ({"members": "output"}, "E183"),
+])
+def test_member_problems(body: dict[str, Any], code: str) -> None:
+    key = "total" if "field" in body else "count"
+    ctx = FakeContext(dict(NAMES), members={"firms": FIRM_FIELDS, "output": {}})
+    OPS[key].parse(body, ctx, ("values", "v", key))
+    assert code in ctx.codes(), ctx.problems
+
+
+def test_did_you_mean_for_a_member_field() -> None:
+    _, ctx = parse("count", {"members": "firms", "where": {"field": "revenu", "op": ">=", "param": "min_output"}},
+                   members={"firms": FIRM_FIELDS})
+    assert "did you mean 'revenue'" in ctx.problems[0][2] and "是否应为 'revenue'" in ctx.problems[0][3]
+
+
+def test_members_reads_its_parameters() -> None:
+    args, _ = parse("count", {"members": "firms", "where": REVENUE_OVER_MIN}, members={"firms": FIRM_FIELDS})
+    assert args.reads() == ("firms", "min_output")
+
+
+# ---------------------------------------------------------------------------------------------
+# cohort_mean
+
+
+COHORT_NAMES = {**NAMES, "zone_type": ("enum", None), "growth": ("number", U("%"))}
+
+
+def cohort(body: Any, rows: list[tuple[str, Any, Any]]) -> list[Computed]:
+    ctx = FakeContext(dict(COHORT_NAMES))
+    args = OPS["cohort_mean"].parse(body, ctx, ("values", "m", "cohort_mean"))
+    assert ctx.problems == [] and OPS["cohort_mean"].cohort
+    envs = [FakeEnv({"zone_type": zone, "growth": growth}, entity_id=ident) for ident, zone, growth in rows]
+    return COMPUTE_COHORT["cohort_mean"](args, envs)
+
+
+def test_cohort_mean_within_groups() -> None:
+    out = cohort({"of": "growth", "within": "zone_type"},
+                 [("a", "key", Fraction(10)), ("b", "key", Fraction(15)), ("c", "other", Fraction(1)),
+                  ("d", "key", Fraction(20))])
+    assert [c.value for c in out] == [15, 15, 1, 15]
+    assert out[0].detail["entities"] == ["a", "b", "d"]
+    assert out[0].steps[0].zh == "zone_type 为 key 的3 个对象的 growth 平均值：45% ÷ 3 = 15%"
+
+
+def test_cohort_mean_over_the_whole_batch_is_exact() -> None:
+    out = cohort({"of": "growth"}, [("a", None, Fraction(1)), ("b", None, Fraction(1)), ("c", None, Fraction(2))])
+    assert [c.value for c in out] == [Fraction(4, 3)] * 3
+
+
+def test_a_group_with_a_missing_value_has_no_mean_and_names_who_lacks_it() -> None:
+    out = cohort({"of": "growth", "within": "zone_type"},
+                 [("a", "key", Fraction(10)), ("b", "key", None), ("c", "other", Fraction(1)), ("d", None, Fraction(3))])
+    assert out[0].value is None and out[0].missing == () and "b" in out[0].reason.zh  # type: ignore[union-attr]
+    assert out[1].value is None and out[1].missing == ("growth",)
+    assert out[2].value == 1
+    assert out[3].value is None and out[3].missing == ("zone_type",)
+
+
+def test_cohort_mean_problems() -> None:
+    ctx = FakeContext(dict(COHORT_NAMES))
+    OPS["cohort_mean"].parse({"of": "growth", "within": "growth"}, ctx, ("values", "m", "cohort_mean"))
+    assert ctx.codes() == ["E183"]
+    ctx = FakeContext(dict(COHORT_NAMES))
+    OPS["cohort_mean"].parse({"of": "growth", "by": "zone_type"}, ctx, ("values", "m", "cohort_mean"))
+    assert ctx.codes() == ["E190"]
+
+
+# ---------------------------------------------------------------------------------------------
+# cases
+
+
+CASE_NAMES = {**NAMES, "procedure": ("choice", None), "livestock_min": ("param", U("万元")),
+              "forestry_min": ("param", U("万元")), "certified": ("boolean", None)}
+SECTOR_CASES = [
+    {"when": {"value": "sector", "op": "in", "values": ["livestock"]}, "then": "livestock_min"},
+    {"when": {"value": "sector", "op": "in", "values": ["forestry"]}, "then": "forestry_min"},
+]
+
+
+def cases_run(body: Any, values: dict[str, Any], otherwise: Any = None, declared: str | None = "万元") -> Computed:
+    ctx = FakeContext(dict(CASE_NAMES), declared=declared, beside={"otherwise": otherwise} if otherwise is not None else {},
+                      choices={"procedure": ("new", "re_review")})
+    args = OPS["cases"].parse(body, ctx, ("values", "v", "cases"))
+    assert ctx.problems == [], ctx.problems
+    return COMPUTE["cases"](args, FakeEnv(values))
+
+
+PARAMS = {"livestock_min": wan(8000), "forestry_min": wan(10000)}
+
+
+def test_cases_take_the_first_that_holds() -> None:
+    c = cases_run(SECTOR_CASES, {"sector": "forestry", **PARAMS})
+    assert c.value == wan(10000) and c.detail == {"case": 2, "taken": "forestry_min", "value": "100000000"}
+    assert c.steps[-1].zh == "取 forestry_min 10,000万元"
+
+
+def test_cases_otherwise_and_no_case() -> None:
+    c = cases_run(SECTOR_CASES, {"sector": "crops", **PARAMS}, otherwise="5000万元")
+    assert c.value == wan(5000) and c.detail["case"] == "otherwise"
+    c = cases_run(SECTOR_CASES, {"sector": "crops", **PARAMS})
+    assert c.value is None and c.reason is not None and "otherwise" in c.reason.zh
+
+
+def test_an_undecided_earlier_case_leaves_the_value_unknown() -> None:
+    c = cases_run(SECTOR_CASES, {**PARAMS})
+    assert c.value is None and c.missing == ("sector",)
+    c = cases_run(SECTOR_CASES, {"sector": "livestock", "forestry_min": wan(1)})
+    assert c.value is None and c.missing == ("livestock_min",)
+
+
+def test_cases_over_criteria_booleans_choices_and_numbers() -> None:
+    body = [
+        {"when": {"criterion": "fast_track"}, "then": "0万元"},
+        {"when": {"all": [{"attested": "certified"}, {"value": "procedure", "op": "in", "values": ["re_review"]}]},
+         "then": "livestock_min"},
+        {"when": {"value": "output", "op": ">", "param": "forestry_min"}, "then": "forestry_min"},
+    ]
+    base = {**PARAMS, "certified": True, "procedure": "new", "output": wan(20000)}
+    assert cases_run(body, {**base, "fast_track": Status.MET}).value == 0
+    assert cases_run(body, {**base, "fast_track": Status.NOT_MET}).value == wan(10000)
+    c = cases_run(body, {**base, "fast_track": Status.NOT_MET, "procedure": "re_review"})
+    assert c.value == wan(8000) and c.detail["case"] == 2
+    c = cases_run(body, {**base, "fast_track": Status.UNKNOWN})
+    assert c.value is None and c.missing == ("fast_track",)  # the core names the inputs behind it
+    assert c.steps[0].zh == "情形 1：条件 fast_track 无法判定"
+    c = cases_run(body, {**base, "fast_track": Status.NOT_APPLICABLE})
+    assert c.detail["case"] == 3  # a criterion that does not apply does not hold
+
+
+@pytest.mark.parametrize("body,beside,code", [
+    ("sector", None, "E190"),
+    ([], None, "E191"),
+    ([{"when": {"value": "sector", "op": "in", "values": ["x"]}}], None, "E190"),
+    ([{"when": {"value": "sector", "op": ">=", "param": "livestock_min"}, "then": "livestock_min"}], None, "E183"),
+    ([{"when": {"value": "procedure", "op": "in", "values": ["renewal"]}, "then": "livestock_min"}], None, "E125"),
+    ([{"when": {"value": "sector", "op": "in", "values": ["x"]}, "then": "30%"}], None, "E184"),
+    ([{"when": {"value": "sector", "op": "in", "values": ["x"]}, "then": "livestock_min"}], "30%", "E184"),
+    ([{"when": {"sector": "x"}, "then": "livestock_min"}], None, "E194"),
+])
+def test_cases_problems(body: Any, beside: Any, code: str) -> None:
+    ctx = FakeContext(dict(CASE_NAMES), declared="万元", beside={"otherwise": beside} if beside else {},
+                      choices={"procedure": ("new", "re_review")})
+    OPS["cases"].parse(body, ctx, ("values", "v", "cases"))
+    assert code in ctx.codes(), ctx.problems
+
+
+def test_cases_reads_conditions_and_outcomes_and_declares_otherwise() -> None:
+    ctx = FakeContext(dict(CASE_NAMES), declared="万元", beside={"otherwise": "bonus"})
+    args = OPS["cases"].parse(SECTOR_CASES, ctx, ("values", "v", "cases"))
+    assert args.reads() == ("sector", "livestock_min", "forestry_min", "bonus")
+    assert OPS["cases"].beside == ("otherwise",)

@@ -12,6 +12,8 @@ core can check the tests that read the value without asking the operation again.
 
 from __future__ import annotations
 
+import datetime as dt
+import difflib
 import re
 from dataclasses import dataclass
 from fractions import Fraction
@@ -409,3 +411,409 @@ def parse_days_since(raw: Any, ctx: ParseContext, path: Path) -> Since:
 @op("years_since")
 def parse_years_since(raw: Any, ctx: ParseContext, path: Path) -> Since:
     return _parse_since("years_since", raw, ctx, path)
+
+
+# ---------------------------------------------------------------------------------------------
+# Conditions: over member fields (`where:` of count / total / share) and over names (`when:` of
+# cases). Both are trees of all / any / not over tests, as criteria are written.
+
+NUMERIC_OPS = (">=", ">", "<=", "<", "=", "!=")
+ENUM_OPS = ("in", "not_in")
+BOOL_OPS = ("is_true", "is_false")
+DATE_OPS = ("on_or_before", "on_or_after", "within_years_before")
+_NUMERIC_TYPES = ("money", "count", "percent", "area", "number")
+
+
+@dataclass(frozen=True)
+class Test:
+    """One comparison: `subject` is a member field (in `where`) or a name (in `when`)."""
+
+    subject: str
+    op: str
+    kind: str  # "number", "enum", "boolean", "date", "criterion"
+    unit: Unit | None = None  # the subject's unit, for showing
+    param: str | None = None  # compared with a parameter (or a value, in `when`)
+    amount: Fraction | None = None  # compared with a literal the policy states
+    values: tuple[str, ...] = ()  # in / not_in
+    as_of: bool = False  # a date compared with the evaluation date
+    date: str | None = None  # a date compared with a fixed date (ISO)
+    years: int | None = None  # within_years_before
+    member: bool = False  # subject is a member field (not a name of the pack)
+
+
+@dataclass(frozen=True)
+class Cond:
+    kind: str  # "all", "any", "not", "test"
+    parts: tuple["Cond", ...] = ()
+    test: Test | None = None
+
+    def tests(self) -> tuple[Test, ...]:
+        if self.test is not None:
+            return (self.test,)
+        return tuple(t for p in self.parts for t in p.tests())
+
+    def reads(self) -> tuple[str, ...]:
+        """Names read outside the members: parameters, and in `when` the names tested."""
+        out: list[str] = []
+        for t in self.tests():
+            if not t.member:
+                out.append(t.subject)
+            if t.param:
+                out.append(t.param)
+        return tuple(dict.fromkeys(n for n in out if n))
+
+
+def _spec_get(spec: Any, key: str) -> Any:
+    return spec.get(key) if isinstance(spec, Mapping) else getattr(spec, key, None)
+
+
+def field_type(spec: Any) -> str:
+    return str(_spec_get(spec, "type") or "")
+
+
+def field_unit(spec: Any) -> Unit | None:
+    unit = _spec_get(spec, "unit")
+    if isinstance(unit, str):
+        return parse_unit(unit)
+    return unit if isinstance(unit, Unit) else None
+
+
+def _close(name: Any, choices: Iterable[str]) -> tuple[str, str]:
+    close = difflib.get_close_matches(str(name)[:200], list(choices), n=1, cutoff=0.6)
+    return (f"; did you mean {close[0]!r}?", f"；是否应为 {close[0]!r}？") if close else ("", "")
+
+
+class _CondReader:
+    """Reads one condition tree. `fields` is given for member conditions (subjects are fields);
+    None for `when` conditions (subjects are names of the pack)."""
+
+    def __init__(self, ctx: ParseContext, where: str, fields: Mapping[str, Any] | None, members: str = ""):
+        self.ctx, self.where, self.fields, self.members = ctx, where, fields, members
+
+    def bad(self, path: Path, en: str, zh: str) -> Cond:
+        self.ctx.problem("E194", path, f"{self.where}: {en}", f"{self.where}：{zh}")
+        return Cond("all")  # parsing goes on; the pack is refused for the problem
+
+    def read(self, raw: Any, path: Path, depth: int = 0) -> Cond:
+        if depth > MAX_DEPTH:
+            return self.bad(path, f"nested more than {MAX_DEPTH} levels", f"嵌套超过 {MAX_DEPTH} 层")
+        if not isinstance(raw, Mapping):
+            return self.bad(path, f"a condition is a mapping such as {{field: revenue, op: \">=\", param: p}}, not {shown(raw)}",
+                            f"条件应写成映射，例如 {{field: revenue, op: \">=\", param: p}}，而不是 {shown(raw)}")
+        for key in ("all", "any"):
+            if key in raw:
+                if len(raw) != 1 or not isinstance(raw[key], list) or not 1 <= len(raw[key]) <= MAX_OPERANDS:
+                    return self.bad(path, f"{key} takes a list of 1 to {MAX_OPERANDS} conditions and nothing beside it",
+                                    f"{key} 应为 1 至 {MAX_OPERANDS} 个条件的列表，且不能与其他键并列")
+                return Cond(key, tuple(self.read(r, path + (key, i), depth + 1) for i, r in enumerate(raw[key])))
+        if "not" in raw:
+            if len(raw) != 1:
+                return self.bad(path, "not takes one condition and nothing beside it", "not 只能包含一个条件，且不能与其他键并列")
+            return Cond("not", (self.read(raw["not"], path + ("not",), depth + 1),))
+        test = self.test(raw, path)
+        return Cond("test", test=test) if test is not None else Cond("all")
+
+    def test(self, raw: Mapping[str, Any], path: Path) -> Test | None:
+        if self.fields is not None:
+            return self.member_test(raw, path)
+        return self.name_test(raw, path)
+
+    def member_test(self, raw: Mapping[str, Any], path: Path) -> Test | None:
+        assert self.fields is not None
+        name = raw.get("field")
+        if "field" not in raw:
+            self.bad(path, "a member condition names a field: {field: revenue, op: \">=\", param: p}",
+                     "成员条件应指明字段：{field: revenue, op: \">=\", param: p}")
+            return None
+        if name not in self.fields:
+            en, zh = _close(name, self.fields)
+            self.ctx.problem("E192", path + ("field",),
+                             f"{self.where}: members {self.members} have no field {shown(name)}{en}",
+                             f"{self.where}：成员列表 {self.members} 没有字段 {shown(name)}{zh}")
+            return None
+        spec = self.fields[name]
+        ftype = field_type(spec)
+        kind = "number" if ftype in _NUMERIC_TYPES else ("boolean" if ftype in ("boolean", "attestation") else ftype)
+        return self.comparison(raw, path, str(name), kind, field_unit(spec) if kind == "number" else None,
+                               ("field",), enum_values=tuple(_spec_get(spec, "values") or ()), member=True)
+
+    def name_test(self, raw: Mapping[str, Any], path: Path) -> Test | None:
+        if set(raw) == {"criterion"}:
+            name = self.ctx.ref(raw["criterion"], path + ("criterion",), sorts=("criterion",))
+            return Test(name, "met", "criterion")
+        if set(raw) == {"attested"}:
+            name = self.ctx.ref(raw["attested"], path + ("attested",), sorts=("boolean",))
+            return Test(name, "is_true", "boolean")
+        if "value" not in raw:
+            self.bad(path, "a condition is {value: NAME, op: …}, {attested: NAME}, {criterion: NAME}, or all / any / not",
+                     "条件应写成 {value: 名称, op: …}、{attested: 名称}、{criterion: 名称}，或 all / any / not")
+            return None
+        op_ = raw.get("op")
+        sorts = {"in": ("enum", "choice"), "not_in": ("enum", "choice"), "is_true": ("boolean",),
+                 "is_false": ("boolean",)}.get(str(op_), ("number", "param") if op_ in NUMERIC_OPS else ("date",))
+        name = self.ctx.ref(raw["value"], path + ("value",), sorts=sorts)
+        kind = {"enum": "enum", "choice": "enum", "boolean": "boolean", "date": "date"}.get(sorts[0], "number")
+        enum_values: tuple[str, ...] = ()
+        if kind == "enum":
+            try:
+                enum_values = tuple(self.ctx.choice_options(name))
+            except (KeyError, LookupError, TypeError, ValueError):
+                enum_values = ()  # an enum input: its values are checked by the core's schema
+        return self.comparison(raw, path, name, kind, self.ctx.unit_of(name) if kind == "number" else None,
+                               ("value",), enum_values=enum_values, member=False)
+
+    def comparison(self, raw: Mapping[str, Any], path: Path, subject: str, kind: str, unit: Unit | None,
+                   subject_keys: tuple[str, ...], enum_values: tuple[str, ...], member: bool) -> Test | None:
+        op_ = raw.get("op")
+        allowed = {"number": NUMERIC_OPS, "enum": ENUM_OPS, "boolean": BOOL_OPS, "date": DATE_OPS}.get(kind, ())
+        if op_ not in allowed:
+            self.bad(path + ("op",), f"{subject} ({kind or 'text'}) takes op {' / '.join(allowed) or 'none'}, "
+                     f"not {shown(op_)}",
+                     f"{subject}（{kind_zh(kind) if kind != 'number' else '数值'}）可用的 op 为 "
+                     f"{' / '.join(allowed) or '无'}，而不是 {shown(op_)}")
+            return None
+        comparands = {"number": ("param", "number"), "enum": ("values",), "boolean": (),
+                      "date": ("as_of", "date", "years")}[kind]
+        extra = sorted(set(raw) - set(subject_keys) - {"op"} - set(comparands))
+        if extra:
+            self.bad(path + (extra[0],), f"{shown(extra[0])} does not belong in this test (it takes "
+                     f"{', '.join(subject_keys + ('op',) + comparands)})",
+                     f"{shown(extra[0])} 不属于此比较（可用：{'、'.join(subject_keys + ('op',) + comparands)}）")
+            return None
+        if kind == "number":
+            if ("param" in raw) == ("number" in raw):
+                self.bad(path, f"{subject} {op_} is compared with one of param: or number:", f"{subject} {op_} 应与 param: 或 number: 之一比较")
+                return None
+            if "param" in raw:
+                param = self.ctx.ref(raw["param"], path + ("param",), sorts=("param", "number"))
+                punit = self.ctx.unit_of(param)
+                if not same_dimension(dimension_of(unit), dimension_of(punit)):
+                    self.ctx.problem("E184", path + ("param",),
+                                     f"{self.where}: {subject} measures {_dim_en(dimension_of(unit))} but {param} measures "
+                                     f"{_dim_en(dimension_of(punit))}",
+                                     f"{self.where}：{subject} 计量的是{_dim_zh(dimension_of(unit))}，而 {param} 计量的是"
+                                     f"{_dim_zh(dimension_of(punit))}")
+                return Test(subject, str(op_), kind, unit, param=param, member=member)
+            amount = self.ctx.amount(raw["number"], path + ("number",), unit=unit or parse_unit("个"))
+            return Test(subject, str(op_), kind, unit, amount=amount, member=member)
+        if kind == "enum":
+            values = raw.get("values")
+            if not isinstance(values, list) or not values or not all(isinstance(v, str) for v in values):
+                self.bad(path + ("values",), f"{op_} takes values: a list of options such as [manufacturing]",
+                         f"{op_} 需要 values：选项列表，例如 [manufacturing]")
+                return None
+            undeclared = [v for v in values if enum_values and v not in enum_values]
+            if undeclared:
+                en, zh = _close(undeclared[0], enum_values)
+                self.ctx.problem("E125", path + ("values",), f"{self.where}: {subject} has no option {shown(undeclared[0])}{en}",
+                                 f"{self.where}：{subject} 没有选项 {shown(undeclared[0])}{zh}")
+            return Test(subject, str(op_), kind, values=tuple(values), member=member)
+        if kind == "boolean":
+            return Test(subject, str(op_), kind, member=member)
+        # dates
+        if op_ == "within_years_before":
+            years = raw.get("years")
+            if isinstance(years, bool) or not isinstance(years, int) or not 1 <= years <= MAX_YEARS or len(raw) != len(subject_keys) + 2:
+                self.ctx.problem("E193", path + ("years",), f"{self.where}: within_years_before takes years: a whole "
+                                 f"number from 1 to {MAX_YEARS}", f"{self.where}：within_years_before 的 years 应为 1 至 {MAX_YEARS} 的整数")
+                return None
+            return Test(subject, str(op_), kind, years=years, as_of=True, member=member)
+        if raw.get("as_of") is True and "date" not in raw and "years" not in raw:
+            return Test(subject, str(op_), kind, as_of=True, member=member)
+        date = raw.get("date")
+        text = date.isoformat() if isinstance(date, dt.date) else date
+        if "as_of" in raw or "years" in raw or not isinstance(text, str) or not _iso(text):
+            self.bad(path, f"{op_} compares with as_of: true or date: \"2024-01-01\"",
+                     f"{op_} 应与 as_of: true 或 date: \"2024-01-01\" 比较")
+            return None
+        return Test(subject, str(op_), kind, date=text, member=member)
+
+
+def _iso(text: str) -> bool:
+    try:
+        dt.date.fromisoformat(text)
+    except ValueError:
+        return False
+    return len(text) == 10
+
+
+def read_condition(raw: Any, ctx: ParseContext, path: Path, where: str,
+                   fields: Mapping[str, Any] | None = None, members: str = "") -> Cond:
+    return _CondReader(ctx, where, fields, members).read(raw, path)
+
+
+# ---------------------------------------------------------------------------------------------
+# Over member lists: count, total, share
+
+
+@dataclass(frozen=True)
+class Members:
+    key: str  # count | total | share
+    members: str
+    where: Cond | None
+    field: str | None  # total: the field summed
+    field_unit: Unit | None
+    unit: Unit | None
+    dimension: str | None
+
+    def reads(self) -> tuple[str, ...]:
+        return (self.members,) + (self.where.reads() if self.where is not None else ())
+
+
+def _parse_members(key: str, raw: Any, ctx: ParseContext, path: Path) -> Members:
+    required = ("members", "field") if key == "total" else ("members",)
+    example = ("{members: projects, field: investment, where: {field: status, op: in, values: [started]}}"
+               if key == "total" else "{members: firms, where: {field: revenue, op: \">=\", param: revenue_min}}")
+    if key == "share" and isinstance(raw, Mapping) and "where" not in raw and "members" in raw:
+        ctx.problem("E190", path, "share needs where: (the share of members meeting it)",
+                    "share 缺少 where:（满足该条件的成员所占比例）")
+    body = _mapping(raw, ctx, path, key, required, ("where",), example=example) or {}
+    members = ctx.ref(body["members"], path + ("members",), sorts=("members",)) if "members" in body else ""
+    fields: Mapping[str, Any] = {}
+    if members:
+        try:
+            fields = ctx.members_fields(members) or {}
+        except (KeyError, LookupError, TypeError, ValueError):
+            fields = {}  # not a members input: ctx.ref reported it
+    where = read_condition(body["where"], ctx, path + ("where",), key, fields, members) if "where" in body else None
+    field_name, funit = None, None
+    dim: str | None = "count"
+    if key == "total" and "field" in body:
+        field_name = body["field"]
+        if field_name not in fields:
+            en, zh = _close(field_name, fields)
+            ctx.problem("E192", path + ("field",), f"total: members {members} have no field {shown(field_name)}{en}",
+                        f"total：成员列表 {members} 没有字段 {shown(field_name)}{zh}")
+        elif field_type(fields[field_name]) not in _NUMERIC_TYPES:
+            ctx.problem("E192", path + ("field",), f"total: field {field_name} is {field_type(fields[field_name])}, "
+                        "not an amount that can be added", f"total：字段 {field_name} 的类型是"
+                        f"{kind_zh(field_type(fields[field_name]))}，不是可以相加的数量")
+        else:
+            funit = field_unit(fields[field_name])
+            dim = dimension_of(funit)
+    if key == "share":
+        dim = "percent"
+    unit = _result_unit(ctx, path, key, dim, funit) or (PERCENT if key == "share" else None)
+    return Members(key, members, where, field_name if isinstance(field_name, str) else None, funit, unit, dim)
+
+
+@op("count")
+def parse_count(raw: Any, ctx: ParseContext, path: Path) -> Members:
+    return _parse_members("count", raw, ctx, path)
+
+
+@op("total")
+def parse_total(raw: Any, ctx: ParseContext, path: Path) -> Members:
+    return _parse_members("total", raw, ctx, path)
+
+
+@op("share")
+def parse_share(raw: Any, ctx: ParseContext, path: Path) -> Members:
+    return _parse_members("share", raw, ctx, path)
+
+
+# ---------------------------------------------------------------------------------------------
+# The batch: cohort_mean
+
+
+@dataclass(frozen=True)
+class CohortMean:
+    of: str
+    within: str | None  # an enum (or boolean) input grouping the batch; None: the whole batch
+    of_unit: Unit | None
+    unit: Unit | None
+    dimension: str | None
+
+    def reads(self) -> tuple[str, ...]:
+        return (self.of,) + ((self.within,) if self.within else ())
+
+
+@op("cohort_mean", cohort=True)
+def parse_cohort_mean(raw: Any, ctx: ParseContext, path: Path) -> CohortMean:
+    body = _mapping(raw, ctx, path, "cohort_mean", ("of",), ("within",), example="{of: output_growth, within: zone_type}") or {}
+    of = ctx.ref(body["of"], path + ("of",), sorts=("number",)) if "of" in body else ""
+    within = ctx.ref(body["within"], path + ("within",), sorts=("enum", "boolean")) if "within" in body else None
+    of_unit = ctx.unit_of(of) if of else None
+    dim = dimension_of(of_unit)
+    return CohortMean(of, within, of_unit, _result_unit(ctx, path, "cohort_mean", dim, of_unit), dim)
+
+
+# ---------------------------------------------------------------------------------------------
+# cases: the first case whose condition holds
+
+
+@dataclass(frozen=True)
+class Case:
+    when: Cond
+    then_name: str | None
+    then_value: Fraction | None
+
+
+@dataclass(frozen=True)
+class Cases:
+    cases: tuple[Case, ...]
+    otherwise: Case | None  # `when` unused; None when the value writes no otherwise
+    unit: Unit | None
+    dimension: str | None
+
+    def reads(self) -> tuple[str, ...]:
+        out: list[str] = []
+        for case in self.cases:
+            out += case.when.reads()
+        for case in self.cases + ((self.otherwise,) if self.otherwise else ()):
+            if case.then_name:
+                out.append(case.then_name)
+        return tuple(dict.fromkeys(out))
+
+
+def _outcome(raw: Any, ctx: ParseContext, path: Path, declared: Unit | None) -> tuple[str | None, Fraction | None, str | None]:
+    """(name, constant, dimension) of a `then:` or `otherwise:`."""
+    if is_name(raw):
+        name = ctx.ref(raw, path, sorts=NUMERIC_SORTS)
+        return name, None, dimension_of(ctx.unit_of(name))
+    if isinstance(raw, str):
+        try:
+            unit = parse_amount(raw, declared)[1]
+        except AmountError:
+            unit = declared  # ctx.amount reports it
+        return None, ctx.amount(raw, path, unit=declared), dimension_of(unit)
+    return None, ctx.amount(raw, path, unit=declared or parse_unit("个")), dimension_of(declared)
+
+
+@op("cases", beside=("otherwise",))
+def parse_cases(raw: Any, ctx: ParseContext, path: Path) -> Cases:
+    declared = ctx.declared_unit()
+    example = "[{when: {value: sector, op: in, values: [livestock]}, then: livestock_min}, ...]"
+    if not isinstance(raw, list) or not 1 <= len(raw) <= MAX_OPERANDS:
+        if isinstance(raw, list):
+            ctx.problem("E191", path, f"cases takes 1 to {MAX_OPERANDS} cases, not {len(raw)}",
+                        f"cases 需要 1 至 {MAX_OPERANDS} 个情形，而不是 {len(raw)} 个")
+        else:
+            ctx.problem("E190", path, f"cases is a list such as {example}, not {shown(raw)}",
+                        f"cases 应写成列表，例如 {example}，而不是 {shown(raw)}")
+        raw = []
+    cases: list[Case] = []
+    dims: list[tuple[Path, str | None]] = []
+    for i, item in enumerate(raw):
+        body = _mapping(item, ctx, path + (i,), "cases", ("when", "then"), example="{when: …, then: …}")
+        if body is None:
+            continue
+        when = read_condition(body["when"], ctx, path + (i, "when"), "cases")
+        name, value, dim = _outcome(body["then"], ctx, path + (i, "then"), declared)
+        cases.append(Case(when, name, value))
+        dims.append((path + (i, "then"), dim))
+    otherwise = None
+    written = ctx.beside("otherwise")
+    if written is not None:
+        name, value, dim = _outcome(written, ctx, path[:-1] + ("otherwise",), declared)
+        otherwise = Case(Cond("all"), name, value)
+        dims.append((path[:-1] + ("otherwise",), dim))
+    first = dims[0][1] if dims else None
+    for where, dim in dims:
+        if not same_dimension(first, dim):
+            ctx.problem("E184", where, f"cases: every outcome measures the same thing; this one is {_dim_en(dim)}, "
+                        f"the first {_dim_en(first)}", f"cases：各情形的结果应计量同一种量；此项是{_dim_zh(dim)}，"
+                        f"第一项是{_dim_zh(first)}")
+            break
+    unit = _result_unit(ctx, path, "cases", first)
+    return Cases(tuple(cases), otherwise, unit, first)

@@ -17,12 +17,13 @@ import datetime as dt
 from dataclasses import dataclass
 from decimal import ROUND_HALF_EVEN, Decimal, localcontext
 from fractions import Fraction
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
 from engine.compile.compile import SLOT_DIGITS
-from engine.compile.values import Cagr, Combine, Difference, Growth, Product, Ratio, Since
+from engine.compile.values import Cagr, Case, Cases, CohortMean, Combine, Cond, Difference, Growth, Members, Product, Ratio, Since, Test
+from engine.core.status import Status
 from engine.core.units import Unit, format_amount, format_number, fraction_json
-from engine.evaluate.ops import Computed, Env, Step, computes
+from engine.evaluate.ops import Computed, Env, Step, computes, computes_cohort
 
 # |value| below this in its base unit, as a threshold (E140); a denominator below the square of it
 # keeps every later product and comparison cheap and exact.
@@ -309,3 +310,309 @@ def compute_days_since(args: Since, env: Env) -> Computed:  # type: ignore[overr
 @computes("years_since")
 def compute_years_since(args: Since, env: Env) -> Computed:  # type: ignore[override]
     return _since(args, env)
+
+
+# ---------------------------------------------------------------------------------------------
+# Conditions, three-valued (True, False, None = cannot tell), with the text of every test
+
+_SYMBOL = {">=": ("≥", "≥"), ">": (">", ">"), "<=": ("≤", "≤"), "<": ("<", "<"), "=": ("=", "="), "!=": ("≠", "≠"),
+           "in": ("属于", "in"), "not_in": ("不属于", "not in"), "is_true": ("为是", "is yes"),
+           "is_false": ("为否", "is no"), "on_or_before": ("不晚于", "on or before"),
+           "on_or_after": ("不早于", "on or after"), "met": ("满足", "is met")}
+_COMPARE = {">=": lambda a, b: a >= b, ">": lambda a, b: a > b, "<=": lambda a, b: a <= b,
+            "<": lambda a, b: a < b, "=": lambda a, b: a == b, "!=": lambda a, b: a != b}
+_MARK = {True: ("是", "yes"), False: ("否", "no"), None: ("无法判定", "cannot tell")}
+
+
+@dataclass
+class Verdict:
+    holds: bool | None
+    zh: list[str]
+    en: list[str]
+    missing: list[str]  # names of the pack that were unknown (parameters, tested names)
+    lacking: list[str]  # member fields that were unknown
+
+
+def years_before(day: dt.date, years: int) -> dt.date:
+    """The same day `years` earlier; 29 Feb falls back to 28 Feb."""
+    try:
+        return day.replace(year=day.year - years)
+    except ValueError:
+        return day.replace(year=day.year - years, day=28)
+
+
+def _test(test: Test, get: Any, env: Env) -> Verdict:
+    """`get(subject)` reads the subject (a member field or a name); parameters come from env."""
+    raw = get(test.subject)
+    sym_zh, sym_en = _SYMBOL.get(test.op, (test.op, test.op))
+    missing: list[str] = []
+    lacking: list[str] = []
+    holds: bool | None = None
+    if test.kind == "number":
+        value = number(raw)
+        threshold = test.amount
+        if test.param is not None:
+            threshold = number(env.get(test.param))
+            if threshold is None:
+                missing.append(test.param)
+        left_zh = show(value, test.unit) if value is not None else "未知"
+        left_en = show(value, test.unit, "en") if value is not None else "unknown"
+        right_zh = show(threshold, test.unit) if threshold is not None else f"{test.param}（未知）"
+        right_en = show(threshold, test.unit, "en") if threshold is not None else f"{test.param} (unknown)"
+        if test.param is not None:
+            right_zh, right_en = f"{test.param} {right_zh}", f"{test.param} {right_en}"
+        if value is not None and threshold is not None:
+            holds = _COMPARE[test.op](value, threshold)
+        zh, en = f"{test.subject} {left_zh} {sym_zh} {right_zh}", f"{test.subject} {left_en} {sym_en} {right_en}"
+    elif test.kind == "enum":
+        value = raw if isinstance(raw, str) else None
+        listed = "、".join(test.values)
+        if value is not None:
+            holds = (value in test.values) == (test.op == "in")
+        zh = f"{test.subject} {value if value is not None else '未知'} {sym_zh} [{listed}]"
+        en = f"{test.subject} {value if value is not None else 'unknown'} {sym_en} [{', '.join(test.values)}]"
+    elif test.kind == "boolean":
+        value_b = raw if isinstance(raw, bool) else None
+        if value_b is not None:
+            holds = value_b == (test.op == "is_true")
+        shown_zh = {True: "是", False: "否", None: "未知"}[value_b]
+        shown_en = {True: "yes", False: "no", None: "unknown"}[value_b]
+        zh, en = f"{test.subject} {shown_zh}，{sym_zh}", f"{test.subject} {shown_en}, {sym_en}"
+    elif test.kind == "criterion":
+        status = raw.value if isinstance(raw, Status) else raw
+        holds = {Status.MET.value: True, Status.NOT_MET.value: False, Status.NOT_APPLICABLE.value: False}.get(str(status)) \
+            if status is not None else None
+        words = {"met": ("满足", "met"), "not_met": ("不满足", "not met"), "not_applicable": ("不适用", "not applicable")}
+        word_zh, word_en = words.get(str(status), ("无法判定", "unknown"))
+        zh, en = f"条件 {test.subject} {word_zh}", f"criterion {test.subject} {word_en}"
+    else:  # dates
+        day = as_date(raw)
+        if test.op == "within_years_before":
+            assert test.years is not None
+            start = years_before(env.as_of, test.years)
+            if day is not None:
+                holds = start <= day <= env.as_of
+            zh = f"{test.subject} {day or '未知'} 在评价日 {env.as_of} 前 {test.years} 年内（{start} 至 {env.as_of}）"
+            en = f"{test.subject} {day or 'unknown'} within {test.years} years before {env.as_of} ({start} to {env.as_of})"
+        else:
+            ref = env.as_of if test.as_of else dt.date.fromisoformat(str(test.date))
+            if day is not None:
+                holds = day <= ref if test.op == "on_or_before" else day >= ref
+            ref_zh = f"评价日 {ref}" if test.as_of else str(ref)
+            ref_en = f"the evaluation date {ref}" if test.as_of else str(ref)
+            zh = f"{test.subject} {day or '未知'} {sym_zh} {ref_zh}"
+            en = f"{test.subject} {day or 'unknown'} {sym_en} {ref_en}"
+    if holds is None and not missing:
+        (lacking if test.member else missing).append(test.subject)
+    if test.kind == "criterion":
+        return Verdict(holds, [zh], [en], missing, lacking)  # the status is the verdict
+    mark_zh, mark_en = _MARK[holds]
+    return Verdict(holds, [f"{zh}（{mark_zh}）"], [f"{en} ({mark_en})"], missing, lacking)
+
+
+def decide(cond: Cond, get: Any, env: Env) -> Verdict:
+    if cond.test is not None:
+        return _test(cond.test, get, env)
+    parts = [decide(p, get, env) for p in cond.parts]
+    zh = [t for p in parts for t in p.zh]
+    en = [t for p in parts for t in p.en]
+    missing = [n for p in parts for n in p.missing]
+    lacking = [n for p in parts for n in p.lacking]
+    if cond.kind == "not":
+        holds = parts[0].holds
+        return Verdict(None if holds is None else not holds, [f"并非（{'；'.join(zh)}）"], [f"not ({'; '.join(en)})"],
+                       missing, lacking)
+    verdicts = [p.holds for p in parts]
+    if cond.kind == "all":
+        holds = False if False in verdicts else (None if None in verdicts else True)
+        joined_zh, joined_en = "；且 ".join(zh), "; and ".join(en)
+    else:
+        holds = True if True in verdicts else (None if None in verdicts else False)
+        joined_zh, joined_en = "；或 ".join(zh), "; or ".join(en)
+    if holds is not None:
+        missing, lacking = [], []  # decided whatever the unknown parts are
+    return Verdict(holds, [joined_zh] if zh else [], [joined_en] if en else [], missing, lacking)
+
+
+# ---------------------------------------------------------------------------------------------
+# Over member lists
+
+
+def member_record(item: Any, index: int) -> tuple[str, Mapping[str, Any]]:
+    """(name, fields) of one member: format 1's normalised record {name, values, notes} or a
+    plain mapping of fields with `name` or `id`."""
+    if isinstance(item, Mapping) and isinstance(item.get("values"), Mapping):
+        return str(item.get("name") or f"#{index}"), item["values"]
+    if isinstance(item, Mapping):
+        return str(item.get("name") or item.get("id") or f"#{index}"), item
+    return f"#{index}", {}
+
+
+def _members(args: Members, env: Env) -> Computed:
+    items = env.get(args.members)
+    if not isinstance(items, list):
+        return unknown_for((args.members,), "成员列表", "members")
+    counted, not_counted, undecided = [], [], []
+    verdicts: list[dict[str, Any]] = []
+    steps: list[Step] = []
+    total = Fraction(0)
+    missing: list[str] = []
+    lacking_total: list[str] = []
+    for i, item in enumerate(items, start=1):
+        name, fields = member_record(item, i)
+        if args.where is None:
+            verdict = Verdict(True, ["无条件"], ["no condition"], [], [])
+        else:
+            verdict = decide(args.where, fields.get, env)
+        missing += verdict.missing
+        amount = None
+        if args.key == "total" and verdict.holds:
+            assert args.field is not None
+            amount = number(fields.get(args.field))
+            if amount is None:
+                lacking_total.append(name)
+        word_zh = {True: "计入", False: "不计入", None: "无法判定"}[verdict.holds]
+        word_en = {True: "counted", False: "not counted", None: "cannot tell"}[verdict.holds]
+        entry: dict[str, Any] = {"name": name, "verdict": {True: "met", False: "not_met", None: "unknown"}[verdict.holds],
+                                 "tests": verdict.zh}
+        if verdict.lacking:
+            entry["lacking"] = verdict.lacking
+        add_zh = add_en = ""
+        if args.key == "total" and verdict.holds:
+            entry[args.field or "value"] = fraction_json(amount) if amount is not None else None
+            add_zh = f"，{args.field} {show(amount, args.field_unit) if amount is not None else '未知'}"
+            add_en = f", {args.field} {show(amount, args.field_unit, 'en') if amount is not None else 'unknown'}"
+            if amount is not None:
+                total += amount
+        verdicts.append(entry)
+        (counted if verdict.holds else not_counted if verdict.holds is False else undecided).append(name)
+        steps.append(Step(f"{name}：{'；'.join(verdict.zh)} → {word_zh}{add_zh}",
+                          f"{name}: {'; '.join(verdict.en)} → {word_en}{add_en}"))
+    detail: dict[str, Any] = {"members": args.members, "counted": counted, "not_counted": not_counted,
+                              "unknown": undecided, "verdicts": verdicts}
+    missing_names = tuple(dict.fromkeys(missing))
+    if missing_names:
+        # an unset parameter or an unknown name decides no member
+        return Computed(None, tuple(steps), missing=missing_names, detail=detail)
+    if undecided or lacking_total:
+        names = undecided + lacking_total
+        field_zh = f"（缺少 {args.field}）" if lacking_total and not undecided else ""
+        return Computed(None, tuple(steps), missing=(args.members,), detail=detail, reason=Step(
+            f"{len(names)} 个成员无法判定{field_zh}：{'、'.join(names[:10])}{' 等' if len(names) > 10 else ''}",
+            f"{len(names)} member(s) cannot be decided: {', '.join(names[:10])}{' …' if len(names) > 10 else ''}"))
+    if args.key == "count":
+        result = Fraction(len(counted))
+        steps.append(Step(f"计入 {len(counted)} 个（共 {len(items)} 个）", f"{len(counted)} of {len(items)} counted"))
+    elif args.key == "total":
+        result = total
+        steps.append(Step(f"计入 {len(counted)} 个，合计 {show(result, args.unit)}",
+                          f"{len(counted)} counted, total {show(result, args.unit, 'en')}"))
+    else:
+        if not items:
+            return unknown_because("分母为0（成员列表为空）", "the denominator is 0 (the member list is empty)",
+                                   tuple(steps), detail)
+        result = Fraction(len(counted), len(items)) * 100
+        steps.append(Step(f"{len(counted)} ÷ {len(items)} = {show(result, args.unit)}",
+                          f"{len(counted)} ÷ {len(items)} = {show(result, args.unit, 'en')}"))
+    return bounded(result, tuple(steps), detail)
+
+
+@computes("count")
+def compute_count(args: Members, env: Env) -> Computed:  # type: ignore[override]
+    return _members(args, env)
+
+
+@computes("total")
+def compute_total(args: Members, env: Env) -> Computed:  # type: ignore[override]
+    return _members(args, env)
+
+
+@computes("share")
+def compute_share(args: Members, env: Env) -> Computed:  # type: ignore[override]
+    return _members(args, env)
+
+
+# ---------------------------------------------------------------------------------------------
+# The batch
+
+
+@computes_cohort("cohort_mean")
+def compute_cohort_mean(args: CohortMean, envs: Sequence[Env]) -> list[Computed]:  # type: ignore[override]
+    """The mean of `of` over the entities of the batch in the same `within` group. A group in
+    which any entity lacks the value has no mean: leaving that entity out would change the
+    reference every other entity is compared with, without a word."""
+    groups: dict[Any, list[int]] = {}
+    keys: list[Any] = []
+    for i, env in enumerate(envs):
+        key = env.get(args.within) if args.within else "*"
+        keys.append(key)
+        if key is not None:
+            groups.setdefault(key, []).append(i)
+    values = [number(env.get(args.of)) for env in envs]
+    out: list[Computed] = []
+    for i, env in enumerate(envs):
+        key = keys[i]
+        if key is None:
+            out.append(unknown_for((str(args.within),), "所属分组", "group"))
+            continue
+        members = groups[key]
+        group_zh = f"{args.within} 为 {key} 的" if args.within else "本批"
+        group_en = f"with {args.within} {key}" if args.within else "in the batch"
+        lacking = [envs[j].entity_id for j in members if values[j] is None]
+        detail: dict[str, Any] = {"group": key if args.within else None, "entities": [envs[j].entity_id for j in members]}
+        if lacking:
+            shown_ids = "、".join(lacking[:10]) + (" 等" if len(lacking) > 10 else "")
+            own_missing = (args.of,) if values[i] is None else ()
+            out.append(Computed(None, missing=own_missing, detail={**detail, "lacking": lacking}, reason=Step(
+                f"{group_zh}{len(members)} 个对象中 {len(lacking)} 个缺少 {args.of}（{shown_ids}），无法计算平均值",
+                f"{len(lacking)} of the {len(members)} entities {group_en} lack {args.of} "
+                f"({', '.join(lacking[:10])}{' …' if len(lacking) > 10 else ''}): no mean")))
+            continue
+        total = sum((values[j] for j in members), Fraction(0))  # type: ignore[misc]
+        result = total / len(members)
+        steps = (Step(f"{group_zh}{len(members)} 个对象的 {args.of} 平均值：{show(total, args.of_unit)} ÷ {len(members)} "
+                      f"= {show(result, args.unit)}",
+                      f"mean of {args.of} over the {len(members)} entities {group_en}: {show(total, args.of_unit, 'en')} "
+                      f"÷ {len(members)} = {show(result, args.unit, 'en')}"),)
+        out.append(bounded(result, steps, detail))
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# cases
+
+
+def _then(case: Case, env: Env) -> tuple[Fraction | None, str | None]:
+    if case.then_name is None:
+        return case.then_value, None
+    return number(env.get(case.then_name)), case.then_name
+
+
+@computes("cases")
+def compute_cases(args: Cases, env: Env) -> Computed:  # type: ignore[override]
+    steps: list[Step] = []
+    for i, case in enumerate(args.cases, start=1):
+        verdict = decide(case.when, env.get, env)
+        steps.append(Step(f"情形 {i}：{'；'.join(verdict.zh)}", f"case {i}: {'; '.join(verdict.en)}"))
+        if verdict.holds is None:
+            # as criteria's cases: an earlier case that cannot be decided leaves the choice open
+            missing = tuple(dict.fromkeys(verdict.missing + verdict.lacking))
+            return Computed(None, tuple(steps), missing=missing, detail={"case": None},
+                            reason=None if missing else Step("无法确定适用哪一情形", "cannot tell which case applies"))
+        if verdict.holds:
+            return _taken(args, case, env, steps, i)
+    if args.otherwise is None:
+        return unknown_because("没有适用的情形（未写 otherwise）", "no case applies (the value writes no otherwise)",
+                               tuple(steps), {"case": None})
+    steps.append(Step("以上情形均不适用：取 otherwise", "no case applies: otherwise"))
+    return _taken(args, args.otherwise, env, steps, "otherwise")
+
+
+def _taken(args: Cases, case: Case, env: Env, steps: list[Step], which: Any) -> Computed:
+    value, name = _then(case, env)
+    if value is None:
+        assert name is not None
+        return Computed(None, tuple(steps), missing=(name,), detail={"case": which})
+    label = f"{name} " if name else ""
+    steps.append(Step(f"取 {label}{show(value, args.unit)}", f"takes {label}{show(value, args.unit, 'en')}"))
+    return bounded(value, tuple(steps), {"case": which, **({"taken": name} if name else {})})
