@@ -196,7 +196,9 @@ class Combine:
 
 
 def _parse_combine(key: str, raw: Any, ctx: ParseContext, path: Path) -> Combine:
-    raws = _operand_list(raw, ctx, path, key) or []
+    # A sum of one is a slot a variant fills in (`score: {sum: [sales], slot: true}`); the smaller
+    # of one, or the mean of one year, is a slip.
+    raws = _operand_list(raw, ctx, path, key, least=1 if key == "sum" else 2) or []
     names, units = _refs(raws, ctx, path)
     dim = _same_dims(names, units, ctx, path, key) if names else None
     return Combine(key, names, units, _result_unit(ctx, path, key, dim, units[0] if units else None), dim)
