@@ -639,6 +639,9 @@ def test_cases_over_criteria_booleans_choices_and_numbers() -> None:
     ([{"when": {"value": "sector", "op": "in", "values": ["x"]}, "then": "30%"}], None, "E184"),
     ([{"when": {"value": "sector", "op": "in", "values": ["x"]}, "then": "livestock_min"}], "30%", "E184"),
     ([{"when": {"sector": "x"}, "then": "livestock_min"}], None, "E194"),
+    ([{"when": {"value": "sector", "op": "is", "values": ["x"]}, "then": "livestock_min"}], None, "E194"),
+    ([{"when": {"value": "registered_on", "op": "on_or_before", "as_of": True}, "then": "livestock_min"},
+      {"when": {"value": "registered_on", "op": "on_or_before"}, "then": "livestock_min"}], None, "E194"),
 ])
 def test_cases_problems(body: Any, beside: Any, code: str) -> None:
     ctx = FakeContext(dict(CASE_NAMES), declared="万元", beside={"otherwise": beside} if beside else {},
@@ -769,3 +772,12 @@ def test_the_cohort_mean_example_over_a_batch() -> None:
         env.values["growth_gap"] = COMPUTE[key2](args2, env).value
     assert [e.values["group_growth"] for e in envs] == [11, 11, 5, 11]
     assert [e.values["growth_gap"] for e in envs] == [1, -3, 0, 2]
+
+
+def test_cases_over_dates_relative_to_the_evaluation_date() -> None:
+    body = [{"when": {"value": "registered_on", "op": "within_years_before", "years": 3}, "then": "livestock_min"},
+            {"when": {"value": "registered_on", "op": "on_or_before", "date": "2010-12-31"}, "then": "forestry_min"}]
+    assert cases_run(body, {**PARAMS, "registered_on": D("2021-06-30")}).value == wan(8000)  # 3 years to the day
+    assert cases_run(body, {**PARAMS, "registered_on": D("2021-06-29")}, otherwise="1万元").value == wan(1)
+    assert cases_run(body, {**PARAMS, "registered_on": D("2010-12-31")}).value == wan(10000)
+    assert cases_run(body, {**PARAMS, "registered_on": D("2024-07-01")}, otherwise="1万元").value == wan(1)  # after as_of

@@ -551,6 +551,10 @@ class _CondReader:
                      "条件应写成 {value: 名称, op: …}、{attested: 名称}、{criterion: 名称}，或 all / any / not")
             return None
         op_ = raw.get("op")
+        if op_ not in NUMERIC_OPS + ENUM_OPS + BOOL_OPS + DATE_OPS:
+            ops = " / ".join(NUMERIC_OPS + ENUM_OPS + BOOL_OPS + DATE_OPS)
+            self.bad(path + ("op",), f"op is one of {ops}, not {shown(op_)}", f"op 应为 {ops} 之一，而不是 {shown(op_)}")
+            return None
         sorts = {"in": ("enum", "choice"), "not_in": ("enum", "choice"), "is_true": ("boolean",),
                  "is_false": ("boolean",)}.get(str(op_), ("number", "param") if op_ in NUMERIC_OPS else ("date",))
         name = self.ctx.ref(raw["value"], path + ("value",), sorts=sorts)
