@@ -9,6 +9,7 @@ builder does: names with a sort and a unit, amounts through engine.core.units.
 from __future__ import annotations
 
 import datetime as dt
+import math
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
@@ -317,24 +318,41 @@ def test_growth_in_percent_signed_and_its_reasons() -> None:
     assert ctx.codes() == ["E190"]
 
 
-def test_cagr_is_held_as_the_exact_growth_factor() -> None:
+def test_cagr_with_a_rational_root_is_the_rate_exactly() -> None:
     args, ctx = parse("cagr", {"from": "output_2021", "to": "output_2023", "years": 3}, "%")
-    assert ctx.problems == [] and args.dimension == "growth_factor"
+    assert ctx.problems == [] and args.dimension == "percent"
     c = COMPUTE["cagr"](args, FakeEnv({"output_2021": wan(100), "output_2023": wan("133.1")}))
-    assert c.value == Fraction(1331, 1000)
-    # ">= 10%" is decided on the factor against 1.1^3, exactly: 1.331 is exactly at the edge
+    assert c.value == 10 and c.detail["exact"] is True and c.detail["factor"] == "1.331"
     assert args.factor_of(Fraction(10)) == Fraction(1331, 1000)
-    assert c.value >= args.factor_of(Fraction(10))
-    assert not c.value >= args.factor_of(Fraction(1001, 100))
-    assert "≈ 10.00%" in c.steps[1].zh and c.detail["approx_percent"] == "10.00"
+    assert c.steps[1].zh == "年均复合增长率 = 1.331^(1/3) − 1 = 10%"
 
 
-def test_cagr_just_below_the_edge_is_below() -> None:
-    c = run("cagr", {"from": "output_2021", "to": "output_2023", "years": 3},
-            {"output_2021": wan(100), "output_2023": Fraction(1330999)}, "%")
+def test_cagr_just_below_the_edge_is_below_every_threshold_it_is_below() -> None:
     args, _ = parse("cagr", {"from": "output_2021", "to": "output_2023", "years": 3}, "%")
-    assert c.value < args.factor_of(Fraction(10))  # shown ≈10.00%, decided below 10%
-    assert c.detail["approx_percent"] == "10.00"
+    c = COMPUTE["cagr"](args, FakeEnv({"output_2021": wan(100), "output_2023": Fraction(1330999)}))
+    assert c.detail["exact"] is False and c.detail["approx_percent"] == "10.00"
+    assert "≈ 10.00%" in c.steps[1].zh
+    # decided as the factor would be: 1.330999 < 1.1^3, so below 10% — and above 9.9999% (≈ 9.9999725%)
+    assert c.value < 10 and Fraction(1330999, 1000000) < args.factor_of(Fraction(10))
+    assert c.value > Fraction(99999, 10000) and Fraction(1330999, 1000000) > args.factor_of(Fraction(99999, 10000))
+
+
+@pytest.mark.parametrize("start,end,years", [(3, 5, 2), (100, 101, 7), (7, 3, 3), (1, 10**12, 50), (999, 1000, 1),
+                                             (10**6, 10**6 + 1, 12)])
+def test_cagr_agrees_with_the_factor_on_every_threshold_near_it(start: int, end: int, years: int) -> None:
+    args, _ = parse("cagr", {"from": "output_2021", "to": "output_2023", "years": years}, "%")
+    c = COMPUTE["cagr"](args, FakeEnv({"output_2021": Fraction(start), "output_2023": Fraction(end)}))
+    factor = Fraction(end, start)
+    rate = c.value
+    assert rate is not None
+    # thresholds around the rate at every scale down to 18 decimals: the value is on the side the factor says
+    for places in range(0, 19):
+        step = Fraction(1, 10**places)
+        base = math.floor(rate / step) * step
+        for t in (base - step, base, base + step):
+            if t > -100:
+                assert (rate >= t) == (factor >= args.factor_of(t)), (t, places)
+                assert (rate > t) == (factor > args.factor_of(t)), (t, places)
 
 
 @pytest.mark.parametrize("years", [0, -1, 2.5, "3", True, 51])
@@ -352,7 +370,7 @@ def test_cagr_without_years_and_non_positive_values() -> None:
         assert c.value is None and c.reason is not None
     c = run("cagr", {"from": "output_2021", "to": "output_2023", "years": 2},
             {"output_2021": Fraction(5), "output_2023": Fraction(0)}, "%")
-    assert c.value == 0 and c.detail["approx_percent"] == "-100.00"
+    assert c.value == -100 and c.detail["approx_percent"] == "-100.00"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -715,7 +733,7 @@ EXAMPLE_CASES: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {
     "values-best_of.yaml": ({"rd_to_revenue": Fraction(4), "rd_to_cost": Fraction(6)}, {"rd_intensity": 6}),
     "values-mean.yaml": ({"output_2022": wan(40), "output_2023": wan(61)}, {"output_mean": wan("50.5")}),
     "values-growth.yaml": ({"revenue_2022": wan(2000), "revenue_2023": wan(2200)}, {"revenue_growth": 10}),
-    "values-cagr.yaml": ({"revenue_2020": wan(1000), "revenue_2023": wan(1331)}, {"revenue_cagr": Fraction(1331, 1000)}),
+    "values-cagr.yaml": ({"revenue_2020": wan(1000), "revenue_2023": wan(1331)}, {"revenue_cagr": 10}),
     "values-count.yaml": ({"firms": [
         {"name": "甲", "revenue": wan(2500), "sector": "manufacturing", "closed": False},
         {"name": "乙", "revenue": wan(2000), "sector": "manufacturing", "closed": True},

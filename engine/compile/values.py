@@ -342,25 +342,27 @@ def parse_growth(raw: Any, ctx: ParseContext, path: Path) -> Growth:
 
 @dataclass(frozen=True)
 class Cagr:
-    """Compound annual growth, held exactly as the growth factor to ÷ from (an n-th root is not
-    exact). Its `dimension` is "growth_factor", not percent, so a test reading it cannot be
-    compiled as an ordinary percent comparison by mistake: the core compares the factor with
-    `factor_of(threshold)` = (1 + t)^years, which is exact (≥ 10% over 3 years is ≥ 1.331)."""
+    """Compound annual growth (to ÷ from)^(1/years) − 1, in %. The growth factor to ÷ from is
+    exact; its n-th root usually is not. The value is then a rational that lies strictly on the
+    same side as the true rate of every threshold with a denominator up to 10^30 (every written
+    amount and every threshold the engine holds), so "≥ 10%" decides exactly as to ÷ from ≥ 1.1³
+    would; when the root is rational (1.331 over 3 years: 10%) the value is the rate itself. The
+    factor and the rounded rate (≈) are in the trace."""
 
     start: str
     end: str
     years: int
     units: tuple[Unit | None, Unit | None]
-    unit: Unit | None  # how it is shown: %, rounded with ≈
-    dimension: str = "growth_factor"
+    unit: Unit | None  # %, shown rounded with ≈ when the rate is not exact
+    dimension: str = "percent"
 
     def reads(self) -> tuple[str, ...]:
         return (self.start, self.end)
 
     def factor_of(self, percent: Fraction) -> Fraction:
         """The growth factor a compound rate of `percent` (in percentage points: 10 for 10%)
-        gives over the years: the exact threshold for the factor. Monotone for rates above
-        −100%, so `cagr >= t` ⇔ factor >= factor_of(t)."""
+        gives over the years. Monotone for rates above −100%: `cagr >= t` ⇔ factor >= factor_of(t)
+        (what the value is chosen to agree with)."""
         return (1 + Fraction(percent) / 100) ** self.years
 
 

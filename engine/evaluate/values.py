@@ -14,6 +14,7 @@ unknown with that reason, never an error.
 from __future__ import annotations
 
 import datetime as dt
+import math
 from dataclasses import dataclass
 from decimal import ROUND_HALF_EVEN, Decimal, localcontext
 from fractions import Fraction
@@ -71,9 +72,10 @@ def unknown_because(zh: str, en: str, steps: tuple[Step, ...] = (), detail: dict
     return Computed(None, steps, reason=Step(zh, en), detail=detail or {})
 
 
-def bounded(value: Fraction, steps: tuple[Step, ...], detail: dict[str, Any]) -> Computed:
+def bounded(value: Fraction, steps: tuple[Step, ...], detail: dict[str, Any],
+            max_denominator: int = MAX_DENOMINATOR) -> Computed:
     """The result, or unknown when it is beyond what the engine compares exactly."""
-    if abs(value) >= LIMIT or value.denominator >= MAX_DENOMINATOR:
+    if abs(value) >= LIMIT or value.denominator >= max_denominator:
         return unknown_because(
             f"结果超出可精确比较的范围（以基本单位计最多 {SLOT_DIGITS} 位数字），无法判定",
             f"the result is beyond what the engine compares exactly (at most {SLOT_DIGITS} digits in its base unit)",
@@ -219,14 +221,66 @@ def compute_growth(args: Growth, env: Env) -> Computed:  # type: ignore[override
     return bounded(result, steps, {"operands": operands})
 
 
-def approx_rate(factor: Fraction, years: int) -> Decimal:
-    """factor^(1/years) − 1 in percent, to two places: for showing only, never compared."""
+def approx_rate(rate: Fraction) -> Decimal:
+    """A rate in percent to two places: for showing only, never compared."""
     with localcontext() as ctx:
-        ctx.prec = 40
-        if factor == 0:
-            return Decimal(-100).quantize(Decimal("0.01"))
-        root = (Decimal(factor.numerator) / Decimal(factor.denominator)) ** (Decimal(1) / Decimal(years))
-        return ((root - 1) * 100).quantize(Decimal("0.01"), rounding=ROUND_HALF_EVEN)
+        ctx.prec = 60
+        return (Decimal(rate.numerator) / Decimal(rate.denominator)).quantize(Decimal("0.01"), rounding=ROUND_HALF_EVEN)
+
+
+def integer_root(n: int, k: int) -> int:
+    """floor(n^(1/k)) for n >= 0, in integers."""
+    if n < 2:
+        return n
+    root = 1 << ((n.bit_length() + k - 1) // k)  # above the root
+    while True:
+        smaller = ((k - 1) * root + n // root ** (k - 1)) // k
+        if smaller >= root:
+            return root
+        root = smaller
+
+
+def simplest_between(lo: Fraction, hi: Fraction) -> Fraction:
+    """The rational with the smallest denominator in [lo, hi] (lo <= hi)."""
+    if lo <= 0 <= hi:
+        return Fraction(0)
+    if hi < 0:
+        return -simplest_between(-hi, -lo)
+    whole = math.floor(lo)
+    if whole == lo:
+        return lo
+    if whole + 1 <= hi:
+        return Fraction(whole + 1)
+    return whole + 1 / simplest_between(1 / (hi - whole), 1 / (lo - whole))
+
+
+# The compound rate (a value in %) decides exactly against every threshold with a denominator up to
+# this: written amounts (decimals) and every threshold the engine holds (engine/compile SLOT_DIGITS).
+CAGR_SEPARATES = 10**30
+
+
+def compound_rate(factor: Fraction, years: int) -> tuple[Fraction, bool] | None:
+    """(rate in %, exact) for factor^(1/years) − 1; None if no precision tried separates it."""
+    num, den = factor.numerator, factor.denominator
+    rn, rd = integer_root(num, years), integer_root(den, years)
+    if rn**years == num and rd**years == den:
+        return (Fraction(rn, rd) - 1) * 100, True  # a rational root: the rate exactly
+    for digits in (80, 160, 320):
+        with localcontext() as ctx:
+            ctx.prec = digits
+            root = Fraction((Decimal(num) / Decimal(den)) ** (Decimal(1) / Decimal(years)))
+        margin = root / 10 ** (digits - 10) + Fraction(1, 10**digits)
+        lo, hi = max(root - margin, Fraction(0)), root + margin
+        if not (lo**years <= factor <= hi**years):
+            continue  # the interval does not hold the root for certain: more digits
+        # The true rate lies in [low, high] and is irrational; when the simplest rational in the
+        # interval has a denominator beyond CAGR_SEPARATES, no threshold lies inside, so that
+        # rational and the true rate are on the same side of each.
+        low, high = (lo - 1) * 100, (hi - 1) * 100
+        simplest = simplest_between(low, high)
+        if simplest.denominator > CAGR_SEPARATES:
+            return simplest, False
+    return None
 
 
 @computes("cagr")
@@ -246,18 +300,24 @@ def compute_cagr(args: Cagr, env: Env) -> Computed:  # type: ignore[override]
         return unknown_because("末期值为负数，复合增长率无意义", "the final value is negative: a compound growth rate means nothing",
                                detail={"operands": operands})
     factor = b / a
-    rate = approx_rate(factor, args.years)
-    steps = (
-        Step(f"增长倍数 {show(b, ub)} ÷ {show(a, ua)} = {format_number(factor)}",
-             f"growth factor {show(b, ub, 'en')} ÷ {show(a, ua, 'en')} = {format_number(factor)}"),
-        Step(f"年均复合增长率 = {format_number(factor)}^(1/{args.years}) − 1 ≈ {rate}%"
-             f"（按倍数精确比较：≥ t 即倍数 ≥ (1+t)^{args.years}）",
-             f"compound annual growth = {format_number(factor)}^(1/{args.years}) − 1 ≈ {rate}% "
-             f"(compared exactly as the factor: ≥ t means factor ≥ (1+t)^{args.years})"),
-    )
-    out = bounded(factor, steps, {"operands": operands, "factor": fraction_json(factor), "years": args.years,
-                                  "approx_percent": str(rate)})
-    return out
+    factor_step = Step(f"增长倍数 {show(b, ub)} ÷ {show(a, ua)} = {format_number(factor)}",
+                       f"growth factor {show(b, ub, 'en')} ÷ {show(a, ua, 'en')} = {format_number(factor)}")
+    detail = {"operands": operands, "factor": fraction_json(factor), "years": args.years}
+    if abs(factor) >= LIMIT or factor.denominator >= MAX_DENOMINATOR:
+        return bounded(factor, (factor_step,), detail)  # out of bounds: unknown with the reason
+    found = compound_rate(factor, args.years)
+    if found is None:
+        return unknown_because("年均复合增长率无法精确判定", "the compound growth rate cannot be placed exactly",
+                               (factor_step,), detail)
+    rate, exact = found
+    shown_rate = show(rate, args.unit) if exact else f"≈ {approx_rate(rate)}%"
+    rate_step = Step(
+        f"年均复合增长率 = {format_number(factor)}^(1/{args.years}) − 1 {'= ' if exact else ''}{shown_rate}"
+        + ("" if exact else "（与任一阈值比较均与精确值一致）"),
+        f"compound annual growth = {format_number(factor)}^(1/{args.years}) − 1 {'= ' if exact else ''}{shown_rate}"
+        + ("" if exact else " (on the same side of every threshold as the exact rate)"))
+    return bounded(rate, (factor_step, rate_step), {**detail, "exact": exact, "approx_percent": str(approx_rate(rate))},
+                   max_denominator=CAGR_SEPARATES**3)
 
 
 # ---------------------------------------------------------------------------------------------
