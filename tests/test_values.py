@@ -19,6 +19,8 @@ import pytest
 
 import engine.compile.values  # noqa: F401  (fills OPS)
 import engine.evaluate.values  # noqa: F401  (fills COMPUTE)
+from engine.commands.packtest import run_suite
+from engine.compile.build2 import check_pack2
 from engine.compile.ops import OPS
 from engine.core.problems import CODES
 from engine.core.status import Status
@@ -277,11 +279,15 @@ def test_a_result_beyond_the_engine_slots_is_unknown_with_a_reason() -> None:
     assert c.value == big
 
 
+def value_ops() -> list[str]:
+    """The operations of engine/compile/values.py (other tests register operations of their own)."""
+    return [k for k, d in OPS.items() if d.parse.__module__ == "engine.compile.values"]
+
+
 def test_every_parser_has_a_compute() -> None:
-    for key, opdef in OPS.items():
-        if opdef.points:
-            continue  # engine/compile/points.py is tested in tests/test_points.py
-        assert key in (COMPUTE_COHORT if opdef.cohort else COMPUTE), key
+    assert len(value_ops()) == 17
+    for key in value_ops():
+        assert key in (COMPUTE_COHORT if OPS[key].cohort else COMPUTE), key
 
 
 def test_codes_of_this_module_are_documented() -> None:
@@ -728,8 +734,8 @@ EXAMPLE_CASES: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {
     "values-sum.yaml": ({"rd_internal": wan(60), "rd_external": wan(45)}, {"rd_total": wan(105)}),
     "values-difference.yaml": ({"output_2022": wan(1000), "output_2023": wan(1600)}, {"output_increase": wan(600)}),
     "values-product.yaml": ({"output": wan(25)}, {"mixed_output_min": wan(21), "output_margin": wan(4)}),
-    "values-min.yaml": ({"revenue_2022": wan(1800), "revenue_2023": wan(2500)}, {"revenue_min": wan(1800)}),
-    "values-max.yaml": ({"revenue_2022": wan(1800), "revenue_2023": wan(2500)}, {"revenue_max": wan(2500)}),
+    "values-min.yaml": ({"revenue_2022": wan(1800), "revenue_2023": wan(2500)}, {"revenue_smaller": wan(1800)}),
+    "values-max.yaml": ({"revenue_2022": wan(1800), "revenue_2023": wan(2500)}, {"revenue_larger": wan(2500)}),
     "values-best_of.yaml": ({"rd_to_revenue": Fraction(4), "rd_to_cost": Fraction(6)}, {"rd_intensity": 6}),
     "values-mean.yaml": ({"output_2022": wan(40), "output_2023": wan(61)}, {"output_mean": wan("50.5")}),
     "values-growth.yaml": ({"revenue_2022": wan(2000), "revenue_2023": wan(2200)}, {"revenue_growth": 10}),
@@ -756,12 +762,11 @@ EXAMPLE_CASES: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {
 
 
 def example_files() -> list[str]:
-    return sorted(p.name for p in EXAMPLES.glob("values-*.yaml"))
+    return sorted(p.name for p in EXAMPLES.glob("values-*.yaml") if not p.name.endswith(".tests.yaml"))
 
 
 def test_every_value_operation_has_an_example() -> None:
-    ops = {k for k, d in OPS.items() if not d.points and k in COMPUTE or k in COMPUTE_COHORT and not d.points}
-    assert {f"values-{k}.yaml" for k in ops} <= set(example_files())
+    assert {f"values-{k}.yaml" for k in value_ops()} <= set(example_files())
 
 
 @pytest.mark.parametrize("name", [n for n in example_files() if n in EXAMPLE_CASES])
@@ -770,12 +775,15 @@ def test_example_values_compute_as_written(name: str) -> None:
     inputs, expected = EXAMPLE_CASES[name]
     _, params = example_context(doc.value)
     env = FakeEnv({**inputs, **params})
+    checked = []
     for value_name, key, args, _ctx in example_values(doc.value):
         computed = COMPUTE[key](args, env)
         env.values[value_name] = computed.value
         if value_name in expected:
             assert computed.value == expected[value_name], (value_name, computed)
             assert computed.steps and all(s.zh and s.en for s in computed.steps)
+            checked.append(value_name)
+    assert sorted(checked) == sorted(expected)
 
 
 def test_the_cohort_mean_example_over_a_batch() -> None:
@@ -799,3 +807,30 @@ def test_cases_over_dates_relative_to_the_evaluation_date() -> None:
     assert cases_run(body, {**PARAMS, "registered_on": D("2021-06-29")}, otherwise="1万元").value == wan(1)
     assert cases_run(body, {**PARAMS, "registered_on": D("2010-12-31")}).value == wan(10000)
     assert cases_run(body, {**PARAMS, "registered_on": D("2024-07-01")}, otherwise="1万元").value == wan(1)  # after as_of
+
+
+# ---------------------------------------------------------------------------------------------
+# The examples, whole: validated by the format-2 builder and decided by their suites
+# (docs/examples/format2/values-*.tests.yaml), by durable-rules and by the reference evaluator.
+
+
+@pytest.mark.parametrize("name", example_files())
+def test_example_validates_clean_and_its_suite_passes(name: str) -> None:
+    doc, _ = load_yaml_file(str(EXAMPLES / name))
+    assert check_pack2(doc, dt.date(2024, 6, 30)) == []
+    suite = EXAMPLES / name.replace(".yaml", ".tests.yaml")
+    assert suite.exists(), f"{suite.name}: every example has a suite"
+    for engine in ("durable", "reference"):
+        result = run_suite(str(suite), engine)
+        assert result.problems == []
+        assert len(result.cases) >= 2
+        assert [(c.name, c.diffs) for c in result.cases if not c.passed] == [], engine
+
+
+def test_an_example_suite_fails_on_a_wrong_value(tmp_path: Path) -> None:
+    (tmp_path / "values-cagr.yaml").write_text((EXAMPLES / "values-cagr.yaml").read_text(encoding="utf-8"), encoding="utf-8")
+    text = (EXAMPLES / "values-cagr.tests.yaml").read_text(encoding="utf-8")
+    (tmp_path / "s.tests.yaml").write_text(text.replace("{revenue_cagr: 10%}", "{revenue_cagr: 10.01%}")
+                                           .replace("expect: {outcome: fail}", "expect: {outcome: pass}"), encoding="utf-8")
+    result = run_suite(str(tmp_path / "s.tests.yaml"))
+    assert [c.passed for c in result.cases] == [False, False, True]

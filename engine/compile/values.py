@@ -141,6 +141,16 @@ def _result_unit(ctx: ParseContext, path: Path, key: str, dim: str | None,
     return declared
 
 
+def written_amount(ctx: ParseContext, raw: Any, path: Path, default: Unit | None) -> tuple[Fraction, Unit | None]:
+    """An amount and the unit it is written in (`default` for a bare number). The context reads
+    it (E123, E140); whether its dimension fits is the operation's question (E184)."""
+    try:
+        unit = parse_amount(raw, default)[1] if not isinstance(raw, bool) else default
+    except AmountError:
+        unit = default  # ctx.amount reports why it cannot be read
+    return ctx.amount(raw, path, unit=unit), unit
+
+
 # ---------------------------------------------------------------------------------------------
 # Arithmetic: ratio, sum, difference, product, min, max, best_of
 
@@ -280,14 +290,7 @@ def parse_product(raw: Any, ctx: ParseContext, path: Path) -> Product:
         by_unit = ctx.unit_of(by_name)
     elif body:
         # a bare number multiplies as it is (倍): `by: 2`
-        by_value = ctx.amount(by, path + ("by",), unit=parse_unit("倍"))
-        if isinstance(by, str):
-            try:
-                by_unit = parse_amount(by, parse_unit("倍"))[1]
-            except AmountError:
-                by_unit = None  # ctx.amount reported it
-        else:
-            by_unit = parse_unit("倍")
+        by_value, by_unit = written_amount(ctx, by, path + ("by",), parse_unit("倍"))
     a, b = dimension_of(of_unit), dimension_of(by_unit)
     scale = Fraction(1, 100) if b == "percent" else Fraction(1)
     if b in _PLAIN or b == "percent":
@@ -779,13 +782,8 @@ def _outcome(raw: Any, ctx: ParseContext, path: Path, declared: Unit | None) -> 
     if is_name(raw):
         name = ctx.ref(raw, path, sorts=NUMERIC_SORTS)
         return name, None, dimension_of(ctx.unit_of(name))
-    if isinstance(raw, str):
-        try:
-            unit = parse_amount(raw, declared)[1]
-        except AmountError:
-            unit = declared  # ctx.amount reports it
-        return None, ctx.amount(raw, path, unit=declared), dimension_of(unit)
-    return None, ctx.amount(raw, path, unit=declared or parse_unit("个")), dimension_of(declared)
+    value, unit = written_amount(ctx, raw, path, declared or parse_unit("个"))
+    return None, value, dimension_of(unit)
 
 
 @op("cases", beside=("otherwise",))
