@@ -26,6 +26,7 @@ from engine.core.problems import CODES
 from engine.core.status import Status
 from engine.core.units import AmountError, Unit, parse_amount, parse_unit
 from engine.evaluate.ops import COMPUTE, COMPUTE_COHORT, Computed
+from engine.evaluate.values import integer_root, simplest_between
 from engine.load.yamlsafe import load_yaml_file
 
 U = parse_unit
@@ -834,3 +835,27 @@ def test_an_example_suite_fails_on_a_wrong_value(tmp_path: Path) -> None:
                                            .replace("expect: {outcome: fail}", "expect: {outcome: pass}"), encoding="utf-8")
     result = run_suite(str(tmp_path / "s.tests.yaml"))
     assert [c.passed for c in result.cases] == [False, False, True]
+
+
+# ---------------------------------------------------------------------------------------------
+# The exact helpers behind cagr
+
+
+@pytest.mark.parametrize("n,k", [(0, 3), (1, 2), (8, 3), (9, 3), (10**30, 3), (10**30 - 1, 3), (2**200 + 1, 7), (3, 50)])
+def test_integer_root_is_the_floor_of_the_root(n: int, k: int) -> None:
+    r = integer_root(n, k)
+    assert r**k <= n < (r + 1) ** k
+
+
+@pytest.mark.parametrize("lo,hi,want", [(Fraction(1, 3), Fraction(1, 2), Fraction(1, 2)),
+                                        (Fraction(31, 100), Fraction(32, 100), Fraction(5, 16)),
+                                        (Fraction(-32, 100), Fraction(-31, 100), Fraction(-5, 16)),
+                                        (Fraction(-1, 7), Fraction(1, 9), Fraction(0)),
+                                        (Fraction(27, 10), Fraction(28, 10), Fraction(11, 4)),
+                                        (Fraction(3), Fraction(3), Fraction(3))])
+def test_simplest_between(lo: Fraction, hi: Fraction, want: Fraction) -> None:
+    got = simplest_between(lo, hi)
+    assert got == want and lo <= got <= hi
+    # no rational of a smaller denominator lies in the interval
+    for den in range(1, got.denominator):
+        assert not any(lo <= Fraction(num, den) <= hi for num in range(math.floor(lo * den) - 1, math.ceil(hi * den) + 2))
