@@ -355,3 +355,13 @@ def test_w181_parameter_nothing_reads(tmp_path):
     problems = _codes(tmp_path, text)
     assert [(p[0], p[1]) for p in problems] == [("W181", 15)]
     assert "spare_min" in problems[0][3]
+
+
+def test_a_criterion_too_large_for_the_engine_is_refused(tmp_path):
+    lines = ["format: 2", 'pack: {id: big, version: "1.0.0", entity: firm, title: {zh: 大}}', "inputs:"]
+    lines += [f"  a{i}: {{type: money, unit: 万元, label: {{zh: a{i}}}}}" for i in range(12)]
+    lines += ["parameters:", "  m: {value: 1万元, cite: x, label: {zh: m}}", "criteria:", "  c:", "    title: {zh: c}",
+              "    cite: x", "    at_least:", "      k: 5", "      of:"]
+    lines += [f"        - {{id: t{i}, test: {{value: a{i}, op: \">=\", param: m}}}}" for i in range(12)]
+    problems = _codes(tmp_path, "\n".join(lines) + "\n")  # refused by the compiler's bounds, not expanded
+    assert [(p[0], p[1]) for p in problems] == [("E126", 19)] and "split an at_least" in problems[0][3]

@@ -731,7 +731,13 @@ def build2(document: Document, raw_bytes: bytes, as_of: dt.date,
         try:
             stage_pack.ruleset, stage_pack.rule_meta = emit_ruleset(stage_pack, decision=False)
         except CompileError as error:
-            ctx.problem(error.code, ("criteria",), f"phase {p}: {error}", error.message_zh or f"第 {p} 阶段：{error}")
+            # Point at the criteria of this phase; the compiler's own words say which limit was hit.
+            where = ("criteria", names[0]) if names else ("outcomes",)
+            ctx.problem(error.code, where,
+                        f"the criteria {', '.join(names) or '(flags)'} are too large for the engine: {error}; split an "
+                        "at_least of many criteria into groups, or move parts into criteria of their own",
+                        error.message_zh or f"条件 {'、'.join(names) or '（标记）'} 展开后过于庞大，引擎无法处理（{error}）；"
+                        "请把包含很多项的 at_least 拆成几组，或把部分内容拆成单独的条件")
             continue
         stages.append(CriteriaStage(p, names, here, stage_pack, dict(builder.applicability)))
     if has_errors(ctx.problems):
