@@ -29,7 +29,7 @@ from engine.commands.migrate import run_migrate
 from engine.compile.build2 import check_pack2
 from engine.evaluate.pipeline import (INPUT_FORMATS, STDIN, RowCounts, decide_files, decide_files2, load_pack, load_pack2,
                                       pack_format, parse_overrides, spool_stdin, worker_count)
-from engine.report.format2_views import render_text2, write_json2
+from engine.report.format2_views import render_text2, write_csv2, write_json2
 from engine.report.pages2 import render_html2, render_markdown2
 from engine.core.problems import DecisionError, EngineError, ProblemsError, has_errors
 from engine.report.problems import PROBLEM_RENDERERS
@@ -322,8 +322,8 @@ def _evaluate2(pack_path: str, data: tuple[str, ...], date: dt.date, overrides: 
                engine: str, output: str | None, workers: int, what_it_takes: bool, input_format: str | None,
                view: str | None) -> int:
     """`certify evaluate` on a format-2 pack: text (zh/en) or JSON."""
-    if fmt not in ("text", "json"):
-        raise click.UsageError("format-2 packs are shown as text or json for now (--format csv/xlsx: not yet)")
+    if fmt not in ("text", "json", "csv"):
+        raise click.UsageError("format-2 packs are shown as text, json or csv for now (--format xlsx: not yet)")
     if what_it_takes:
         raise click.UsageError("--what-it-takes is not available for format-2 packs yet")
     if workers != 1:
@@ -336,6 +336,8 @@ def _evaluate2(pack_path: str, data: tuple[str, ...], date: dt.date, overrides: 
     with open_output(output) as out:
         if fmt == "json":
             write_json2(records, problems, out, rows=counts, pack=pack)
+        elif fmt == "csv":
+            write_csv2(records, pack, out, lang)
         else:
             render_text2(records, pack, out, lang, view=view or "auto")
     return _finish(problems, counts, lang)

@@ -443,3 +443,18 @@ def test_awards_with_the_rank_of_engine_compile_points(tmp_path):
         assert {k: (r.award.status, r.award.amount) for k, r in records.items()} == {
             "a": ("excluded", None), "b": ("awarded", 600 * 10**4), "c": ("awarded", 400 * 10**4),
             "x": ("none", None)}  # no award table for "other"
+
+
+def test_csv_view(tmp_path):
+    import csv
+    import io
+
+    from engine.report.format2_views import write_csv2
+
+    pack = _pack(tmp_path, AWARDS)
+    rows = [{"id": "a", "output": "30亿元", "accident": False}, {"id": "b", "output": "20亿元", "accident": False}]
+    out = io.StringIO()
+    write_csv2(_records(pack, rows), pack, out, "zh")
+    table = list(csv.reader(io.StringIO(out.getvalue())))
+    assert table[0] == ["id", "名称", "结论", "可以获奖", "发生重大事故", "前两名", "名次", "奖励（金额由 Python 计算）"]
+    assert table[1] == ["a", "", "通过", "满足", "不满足", "满足", "1", "一等奖 600万元（奖励名次 1）"]

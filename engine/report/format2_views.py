@@ -6,6 +6,7 @@ part was decided by durable-rules and which computed by Python.
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
 import json
 import os
@@ -209,3 +210,30 @@ def write_json2(records: Iterable[Record2], problems: list[Problem], out: TextIO
                 pack: Pack2 | None = None) -> None:
     json.dump(evaluation_json2(records, problems, rows, pack), out, ensure_ascii=False, indent=2)
     out.write("\n")
+
+
+def write_csv2(records: Iterable[Record2], pack: Pack2, out: TextIO, lang: str = "zh") -> None:
+    """One row per entity: outcome, each top-level criterion's status, each value exactly (in its
+    unit, as the text view shows it), the award; headers are the officer's labels."""
+    w = WORDS2[lang]
+    records = list(records)
+    tops = [c for c, phase in pack.criteria.items()]
+    head = ["id", "名称" if lang == "zh" else "name", "结论" if lang == "zh" else "outcome"]
+    head += [_label(pack.titles.get(c, {}).get("title"), lang) or c for c in tops]
+    head += [(_label(v.label, lang) or v.name) + (f"（{v.unit.name}）" if v.unit else "") for v in pack.values.values()]
+    if pack.awards is not None:
+        head.append(w["award"])
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(head)
+    for rec in records:
+        statuses = rec.statuses()
+        values = {v.name: v for v in rec.values}
+        row = [rec.entity_id, rec.entity_name or "", w[rec.outcome.value] if rec.outcome else ""]
+        row += [w[statuses[c].value] if c in statuses else "" for c in tops]
+        for name in pack.values:
+            v = values.get(name)
+            # digits not grouped in a cell (a spreadsheet would split 1,000 into two columns)
+            row.append("" if v is None or v.value is None else shown_value(v.value, v.unit, lang).replace(",", ""))
+        if pack.awards is not None:
+            row.append(award_text(rec, lang) if rec.award else "")
+        writer.writerow(row)
