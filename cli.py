@@ -24,7 +24,7 @@ import click
 from engine import ENGINE_VERSION
 from engine.evaluate.evaluate import ENGINES
 from engine.report.outputs import (STDOUT, OutputError, check_output, install_signal_handlers, open_output, output_path,
-                            progress)
+                                   progress, report_format, write_report)
 from engine.commands.migrate import run_migrate
 from engine.compile.build2 import check_pack2
 from engine.evaluate.pipeline import (INPUT_FORMATS, STDIN, RowCounts, decide_files, decide_files2, load_pack, load_pack2,
@@ -34,7 +34,16 @@ from engine.report.pages2 import render_html2, render_markdown2
 from engine.core.problems import DecisionError, EngineError, ProblemsError, has_errors
 from engine.report.problems import PROBLEM_RENDERERS
 from engine.report.text import encode_record, render_text, stream_evaluation_json
-from engine.validate.validate import validate_file
+from engine.validate.validate import schema as pack_schema, validate_file
+from engine.commands.diff import DIFF_RENDERERS, DiffSourceError, diff_files
+from engine.commands.lint import IGNORED, NOTE, apply_ignores, collect_packs, lint_file
+from engine.commands.packtest import SuiteResult, collect_suites, coverage_gaps, run_suite
+from engine.commands.suite_views import render_junit, render_suites_text, suites_json
+from engine.core.clauses import load_clauses
+from engine.evaluate.scoring import is_scoring_file, load_scoring_pack, score_files
+from engine.load.data import ReadOptions
+from engine.report.scoring_pages import render_score_html, render_score_markdown, write_score_xlsx
+from engine.report.scoring_text import render_score_csv, render_score_json, render_score_text
 
 EXIT = {
     "ok": 0,          # everything decided / every pack clean
@@ -128,8 +137,6 @@ def data_read_options(command: Any) -> Any:
 
 
 def _read_options() -> Any:
-    from engine.load.data import ReadOptions
-
     found = click.get_current_context().meta.get("read_options", {})
     return ReadOptions(encoding=found.get("encoding") or None,
                        allow_unknown_columns=bool(found.get("allow_unknown_columns")))
@@ -206,8 +213,6 @@ def validate(paths: tuple[str, ...], fmt: str, strict: bool, lang: str = "zh", s
 
 
 def run_validate(paths: tuple[str, ...], fmt: str, strict: bool, lang: str, show_ignored: bool) -> int:
-    from engine.commands.lint import IGNORED, apply_ignores, collect_packs
-
     files, missing, problems = collect_packs(paths)  # refused paths (E175, W213) are problems, never read
     if missing:
         raise click.UsageError(f"no such file or folder: {missing[0]}")
@@ -289,8 +294,6 @@ def run_evaluate(pack_path: str, data: tuple[str, ...], as_of: str | None, fmt: 
                                     render=render, read=_read_options(), counts=counts),
                        enabled=not streaming_to_terminal)
     if fmt in ("csv", "xlsx"):
-        from engine.report.outputs import write_report
-
         write_report(fmt, records, output, pack, lang, problems)
     else:
         with open_output(output) as out:
@@ -379,10 +382,6 @@ def report(pack_path: str, data: tuple[str, ...], output: str | None, fmt: str |
 def run_report(pack_path: str, data: tuple[str, ...], output: str | None, fmt: str | None, as_of: str | None,
                lang: str, engine: str, sets: tuple[str, ...], override_files: tuple[str, ...], what_it_takes: bool,
                sources: tuple[str, ...], workers: int, input_format: str | None) -> int:
-    from engine.core.clauses import load_clauses
-    from engine.report.outputs import report_format, write_report
-    from engine.evaluate.scoring import is_scoring_file
-
     check_output(output)
     fmt = report_format(fmt, output)
     if fmt == "xlsx" and not output:
@@ -420,8 +419,6 @@ def _report2(pack_path: str, data: tuple[str, ...], date: dt.date, overrides: di
 
 
 def _load_scoring(pack_path: str, date: dt.date, overrides: dict[str, Any], lang: str = "en") -> Any:
-    from engine.evaluate.scoring import load_scoring_pack
-
     try:
         return load_scoring_pack(pack_path, date, overrides)[0]
     except ProblemsError as error:
@@ -436,10 +433,6 @@ def _load_scoring(pack_path: str, date: dt.date, overrides: dict[str, Any], lang
 def _score_report(pack_path: str, data: tuple[str, ...], date: dt.date, overrides: dict[str, Any], fmt: str,
                   output: str | None, lang: str, engine: str, input_format: str | None) -> int:
     """`certify report` for a scoring pack: score, render, report problems; returns the exit code."""
-    from engine.report.scoring_pages import render_score_html, render_score_markdown, write_score_xlsx
-    from engine.evaluate.scoring import score_files
-    from engine.report.scoring_text import render_score_csv
-
     pack = _load_scoring(pack_path, date, overrides, lang)
     problems: list[Any] = []
     counts = RowCounts()
@@ -484,9 +477,6 @@ def test_command(paths: tuple[str, ...], fmt: str, junit: str | None, coverage: 
 
 def run_test(paths: tuple[str, ...], fmt: str, junit: str | None, coverage: bool,
              require_full_coverage: bool, engine: str, lang: str) -> int:
-    from engine.commands.packtest import SuiteResult, collect_suites, coverage_gaps, run_suite
-    from engine.commands.suite_views import render_junit, render_suites_text, suites_json
-
     check_output(junit)
     suites, refused = collect_suites(list(paths) or ["rules"])
     if paths and not suites:
@@ -534,8 +524,6 @@ def lint(paths: tuple[str, ...], fmt: str, strict: bool, sources: str | None, la
 
 def run_lint(paths: tuple[str, ...], fmt: str, strict: bool, sources: str | None, lang: str,
              show_ignored: bool) -> int:
-    from engine.commands.lint import IGNORED, NOTE, collect_packs, lint_file
-
     files, missing, problems = collect_packs(paths)  # refused paths (E175, W213) are problems, never read
     if missing:
         raise click.UsageError(f"no such file or folder: {missing[0]}")
@@ -581,8 +569,6 @@ def diff(old: str, new: str, data: tuple[str, ...], as_of: str | None, fmt: str,
 
 def run_diff(old: str, new: str, data: tuple[str, ...], as_of: str | None, fmt: str, engine: str,
              fail_on_change: bool, output: str | None, lang: str) -> int:
-    from engine.commands.diff import DIFF_RENDERERS, DiffSourceError, diff_files
-
     check_output(output)
     date = _as_of(as_of, lang)
     try:
@@ -633,9 +619,6 @@ def score(pack_path: str, data: tuple[str, ...], fmt: str, lang: str, as_of: str
 def run_score(pack_path: str, data: tuple[str, ...], fmt: str, lang: str, as_of: str | None, engine: str,
               output: str | None, sets: tuple[str, ...], override_files: tuple[str, ...],
               input_format: str | None, full: bool = False) -> int:
-    from engine.evaluate.scoring import score_files
-    from engine.report.scoring_text import render_score_csv, render_score_json, render_score_text
-
     check_output(output)
     date = _as_of(as_of, lang)
     overrides = _overrides(sets, override_files, lang)
@@ -665,8 +648,6 @@ def schema(output: str | None) -> None:
 
 
 def run_schema(output: str | None) -> int:
-    from engine.validate.validate import schema as pack_schema
-
     check_output(output)
     with open_output(output) as out:
         out.write(json.dumps(pack_schema(), ensure_ascii=False, indent=2) + "\n")

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 import yaml
 
-from engine.compile.compile import SLOT_DIGITS, slot_digits, slot_fits
+from engine.core.numbers import SLOT_DIGITS, slot_digits, slot_fits
 from engine.load.data import RawEntity
 from engine.evaluate.evaluate import Decider
 from engine.evaluate.normalize import normalise

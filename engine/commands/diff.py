@@ -32,6 +32,8 @@ from engine.compile.model import CompiledPack, Node
 from engine.evaluate.pipeline import decide_files, load_pack
 from engine.core.problems import EngineError, Problem, plain, shown
 from engine.report.scoring_text import _award_text
+from engine.evaluate.scoring import is_scoring_document, load_scoring_pack, score_files, zone_index
+from engine.validate.validate import validate_file
 
 DIFF_SCHEMA = "certify.diff/1"
 NOT_APPLICABLE = "not_applicable"
@@ -292,16 +294,12 @@ def diff_decisions(old_pack: CompiledPack, new_pack: CompiledPack, data: Iterabl
 
 
 def _is_scoring(path: str) -> bool:
-    from engine.evaluate.scoring import is_scoring_document
-    from engine.validate.validate import validate_file
-
     return is_scoring_document(validate_file(path)[0])
 
 
 def diff_scoring(old_sp: Any, new_sp: Any, data: Iterable[str], engine: str = "durable",
                  old_label: str | None = None, new_label: str | None = None) -> dict[str, Any]:
     """Score the same entities with two versions of a scoring pack; compare ranks, totals, awards."""
-    from engine.evaluate.scoring import score_files, zone_index
 
     def unit(sp: Any) -> str | None:
         return sp.award_unit.name if sp.award_unit else None
@@ -381,8 +379,6 @@ def diff_files(old_spec: str, new_spec: str, data: Iterable[str], as_of: dt.date
         old_v = read_version(old_spec, workdir, cwd)
         new_v = read_version(new_spec, workdir, cwd)
         if _is_scoring(old_v.path) and _is_scoring(new_v.path):
-            from engine.evaluate.scoring import load_scoring_pack
-
             old_sp, _ = load_scoring_pack(old_v.path, as_of)
             new_sp, _ = load_scoring_pack(new_v.path, as_of)
             return diff_scoring(old_sp, new_sp, data, engine, old_v.label, new_v.label)

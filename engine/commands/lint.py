@@ -41,9 +41,8 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
-from engine.compile.compile import parse_param_value
 from engine.core.problems import WARNING, Problem, has_errors, plain, shown
-from engine.core.units import AmountError, format_amount, parse_amount, parse_unit
+from engine.core.units import AmountError, format_amount, parse_amount, parse_param_value, parse_unit
 from engine.validate.validate import validate_file
 from engine.load.yamlsafe import Document
 

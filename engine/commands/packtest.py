@@ -49,6 +49,7 @@ from engine.evaluate.run2 import Runner, subject_of
 from engine.core.units import AmountError, format_amount, parse_amount, parse_unit, to_fraction
 from engine.core.problems import Problem, ProblemsError, shown
 from engine.load.yamlsafe import iso_date, load_yaml_file
+from engine.commands.lint import check_path
 
 _FLAG_WORDS = {True: MET, False: NOT_MET, "unknown": UNKNOWN, None: UNKNOWN}
 _OUTCOME_STATUS = {"pass": MET, "fail": NOT_MET, "undetermined": UNKNOWN}
@@ -235,8 +236,6 @@ def _run_suite(path: str, engine: str = "durable") -> SuiteResult:
         result.problems.append(doc.problem("E112", "pack: must name the pack file beside the suite", ("pack",),
                                            message_zh="pack: 应写出与测试文件同一文件夹中的规则包文件名"))
         return result
-    from engine.commands.lint import check_path
-
     refused = check_path(base / suite["pack"], base, "suite pack")
     if refused is not None:  # `pack: ../../secret` is refused, never read
         line, col = doc.where(("pack",))
@@ -555,8 +554,6 @@ def find_suites(paths: list[str]) -> list[str]:
 def collect_suites(paths: list[str]) -> tuple[list[str], list[Problem]]:
     """Suites (*.tests.yaml) named by `paths`, and the files refused without being read: a suite
     that leads out of the folder being checked (E175) or is not a regular file (W213)."""
-    from engine.commands.lint import check_path
-
     files: list[str] = []
     problems: list[Problem] = []
     for path in paths:

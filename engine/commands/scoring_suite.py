@@ -38,6 +38,7 @@ from typing import Any
 from engine.load.data import RawEntity, load_entities
 from engine.core.problems import Problem, ProblemsError
 from engine.load.yamlsafe import Document, iso_date
+from engine.evaluate.scoring import Scorer, load_scoring_pack, score_files, zone_index
 
 _COHORT_KEYS = {"name", "as_of", "fixtures", "entities", "expect"}
 _EXPECT_KEYS = {"awards_paid", "cohorts", "zones"}
@@ -98,8 +99,6 @@ def compare_zone(zone: dict[str, Any], expect: dict[str, Any]) -> list[str]:
 def run_scoring_suite(path: str, doc: Document, result: Any, engine: str = "durable") -> None:
     """Fill `result` (a packtest.SuiteResult) from the suite's cohorts."""
     from engine.commands.packtest import CaseResult
-    from engine.evaluate.scoring import load_scoring_pack, score_files, zone_index  # noqa: F401 - score_files kept for symmetry
-
     suite = doc.value
     base = Path(path).parent
     pack_path = str(base / suite["pack"])
@@ -120,8 +119,6 @@ def run_scoring_suite(path: str, doc: Document, result: Any, engine: str = "dura
     root = sp.decisions.root
     result.coverage_ids = ([root.id] if sp.has_criteria and root.id else []) + [f"veto:{v.id}" for v in sp.vetoes]
     result.coverage = {ident: set() for ident in result.coverage_ids}
-    from engine.evaluate.scoring import Scorer
-
     for index, cohort in enumerate(suite.get("cohorts") or []):
         where = doc.where(("cohorts", index))
         source = f"{path}:{where[0]}"

@@ -37,8 +37,9 @@ from engine.compile.model import (
 )
 from engine.compile import targets
 from engine.validate.limits import limit_problems
+from engine.core.numbers import COMPARE, slot_fits, slot_message
 from engine.core.problems import ProblemsError
-from engine.core.units import AmountError, Unit, parse_amount, parse_unit
+from engine.core.units import AmountError, Unit, parse_amount, parse_param_value, parse_unit
 from engine.compile.titles import fill_title
 from engine.load.yamlsafe import Document, iso_date
 
@@ -47,69 +48,11 @@ ENTITY_KIND = "entity"
 # Thresholds are validated to lie well inside it, so clamping never changes a comparison.
 CLAMP = 2**62
 THRESHOLD_LIMIT = 2**60
-# A threshold t = T/S reaches the engine as its numerator T (see `project`), so T — not the size
-# of t — must fit the slot: 100000000.00000000000001元 is a modest amount whose T is 10^22.
-# Officers are told the limit as digits: a threshold written in its base unit (元, 平方米, %, …)
-# has at most SLOT_DIGITS digits counting its decimals; then |T| < 10^18 < THRESHOLD_LIMIT, and
-# every clamped value stays on the right side of it.
-SLOT_DIGITS = 18
-
-
-def slot_digits(value: Fraction) -> int | None:
-    """How many digits `value` needs written as a decimal in its base unit (leading zeros and a
-    trailing zero fraction not counted: 12.5 → 3, 0.001 → 1, 300 → 3), or None when it has no
-    finite decimal form (thirds of a 亩 in 平方米)."""
-    num, den = abs(value.numerator), value.denominator
-    d, places = den, 0
-    for p in (2, 5):
-        while d % p == 0:
-            d //= p
-    if d != 1:
-        return None
-    while den != 1 and 10**places % den:
-        places += 1
-    return len(str(num * 10**places // den))
-
-
-def slot_fits(value: Fraction) -> bool:
-    """Whether a threshold is compared exactly by the engine's integer slots."""
-    digits = slot_digits(value)
-    if digits is None:
-        return abs(value.numerator) < 10**SLOT_DIGITS and value.denominator < 10**SLOT_DIGITS
-    return digits <= SLOT_DIGITS
-
-
-def slot_message(written: Any, value: Fraction, unit: Unit | None) -> tuple[str, str]:
-    """(English, Chinese) explanation of why a threshold does not fit, in officer terms."""
-    from engine.core.problems import shown
-
-    base = {"money": "元", "area": "平方米", "percent": "%", "count": "个"}.get(unit.dimension, "") if unit else ""
-    digits = slot_digits(value)
-    need = f"{digits} digits" if digits is not None else "more digits than that"
-    need_zh = f"共 {digits} 位数字" if digits is not None else "位数更多"
-    where = f" when written in {base}" if base else ""
-    where_zh = f"换算为{base}后" if base else ""
-    return (
-        f"{shown(str(written))} needs {need}{where} (counting its decimals); a threshold may have at "
-        f"most {SLOT_DIGITS} so that every comparison with it is exact: round it, or check for a typo",
-        f"{shown(str(written))}{where_zh}{need_zh}（含小数位）；阈值最多 {SLOT_DIGITS} 位数字，"
-        "才能保证每次比较都精确。请减少小数位数，或检查是否写错。",
-    )
+# Thresholds reach the engine as integer slots of at most SLOT_DIGITS digits (engine.core.numbers).
 
 
 # ---------------------------------------------------------------------------------------------
 # Parameter values
-
-
-def parse_param_value(written: Any) -> tuple[Fraction, Unit | None, str]:
-    """(value in base units, unit, dimension) of a parameter value as written."""
-    date = iso_date(written) if isinstance(written, str) else None
-    if date is not None:
-        return Fraction(date.toordinal()), None, "date"
-    if isinstance(written, bool):
-        raise AmountError(f"{written!r} is a yes/no value, not an amount")
-    value, unit = parse_amount(written, None)
-    return value, unit, unit.dimension
 
 
 def resolve_param(
@@ -208,8 +151,6 @@ class _Builder:
             if spec.derived is not None and spec.derived[0] == "as_of" and threshold is not None and self.as_of:
                 # The as-of date is fixed for a compiled pack, so "is the deadline reached" is a
                 # constant: folding it keeps an `all` of N dated targets at one rule, not 2^N.
-                from engine.evaluate.reference import COMPARE
-
                 constant = MET if COMPARE[op](Fraction(self.as_of.toordinal()), threshold) else NOT_MET
             test = Test(field, raw["input"], op, param, tuple(raw.get("values", ())), threshold, unset,
                         universe, constant)

@@ -51,12 +51,15 @@ import datetime as dt
 from fractions import Fraction
 from typing import Any
 
+from engine.compile.model import InputSpec
+from engine.core.numbers import COMPARE, slot_fits, slot_message
 from engine.core.problems import kind_zh, shown
-from engine.core.units import format_amount, fraction_json, parse_unit
+from engine.core.suggest import did_you_mean, did_you_mean_zh
+from engine.core.units import format_amount, fraction_json, parse_param_value, parse_unit
+from engine.load.yamlsafe import iso_date
 
 CLOCK = "as_of"  # the input that carries the evaluation date
 ROOT_ID = "targets"
-from engine.evaluate.reference import COMPARE  # noqa: E402 - one definition of the operators
 
 PERIODS = ("by_date", "per_year", "cumulative")
 TARGET_STATUSES = ("met", "not_met", "not_yet_due", "unknown")
@@ -265,8 +268,6 @@ def derived_how(spec: dict[str, Any]) -> tuple[str, tuple[str, ...]] | None:
 
 def member_specs(spec: dict[str, Any]) -> dict[str, Any]:
     """InputSpecs for the fields of a members input."""
-    from engine.compile.model import InputSpec
-
     out = {}
     for name, field in (spec.get("fields") or {}).items():
         unit = parse_unit(field["unit"]) if "unit" in field else None
@@ -466,8 +467,6 @@ def check_members(sem: Any, name: str, spec: dict[str, Any]) -> None:
 
 
 def check_count(sem: Any, name: str, spec: dict[str, Any], unit: Any) -> None:
-    from engine.validate.validate import did_you_mean, did_you_mean_zh
-
     path = ("derived", name, "count")
     count = spec.get("count") or {}
     members = count.get("members")
@@ -516,8 +515,6 @@ def check_count(sem: Any, name: str, spec: dict[str, Any], unit: Any) -> None:
 
 
 def _param_dimension(spec: Any) -> str | None:
-    from engine.compile.compile import parse_param_value
-
     if not isinstance(spec, dict):
         return None
     written = [spec.get("value")] + [v.get("value") for v in spec.get("values") or [] if isinstance(v, dict)]
@@ -532,8 +529,6 @@ def _param_dimension(spec: Any) -> str | None:
 
 
 def check_targets(sem: Any) -> None:
-    from engine.validate.validate import did_you_mean, did_you_mean_zh
-
     if CLOCK in sem.inputs:
         where = ("inputs", CLOCK) if CLOCK in (sem.value.get("inputs") or {}) else ("derived", CLOCK)
         sem.add("E121", f"{CLOCK!r} is reserved for the as-of date in a targets pack; rename this input", where,
@@ -586,8 +581,6 @@ def check_targets(sem: Any) -> None:
 
 
 def _written_values(spec: Any) -> list[tuple[Any, Fraction]]:
-    from engine.compile.compile import parse_param_value
-
     if not isinstance(spec, dict):
         return []
     written = [spec.get("value")] + [v.get("value") for v in spec.get("values") or [] if isinstance(v, dict)]
@@ -603,8 +596,6 @@ def _written_values(spec: Any) -> list[tuple[Any, Fraction]]:
 def _check_tolerance_digits(sem: Any, t: dict[str, Any], target: str, tolerance: str, path: tuple[Any, ...]) -> None:
     """The compiled threshold is target − tolerance (target + tolerance for <=, <): it must fit
     the engine's slots like a written threshold (E140), which two fitting values need not."""
-    from engine.compile.compile import slot_fits, slot_message
-
     declared = sem.value.get("parameters") or {}
     high = t.get("op", ">=") in (">=", ">")
     for raw_t, value_t in _written_values(declared.get(target)):
@@ -619,8 +610,6 @@ def _check_tolerance_digits(sem: Any, t: dict[str, Any], target: str, tolerance:
 
 
 def iso_date_ok(value: Any) -> bool:
-    from engine.load.yamlsafe import iso_date
-
     return iso_date(value) is not None
 
 

@@ -17,6 +17,7 @@ import re
 from typing import Any, Iterable
 
 from engine.core.units import format_amount
+from engine.core.suggest import did_you_mean
 
 PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
 UNSET_TEXT = {"zh": "(未定)", "en": "(not set)"}
@@ -78,8 +79,6 @@ def _titled(value: dict[str, Any]) -> Iterable[tuple[Any, tuple[Any, ...]]]:
 
 def check_title_placeholders(sem: Any) -> None:
     """E120 for a `{name}` in a title that names no parameter (validate's meaning pass)."""
-    from engine.validate.validate import did_you_mean
-
     declared = sem.value.get("parameters")
     declared = declared if isinstance(declared, dict) else {}
     for title, path in _titled(sem.value):

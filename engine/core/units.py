@@ -7,11 +7,14 @@ binary floating point ever touches money or a threshold. 1 亩 = 2000/3 平方�
 
 from __future__ import annotations
 
+import datetime as _dt
 import re
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from fractions import Fraction
 from typing import Any
+
+from engine.core.problems import shown
 
 
 @dataclass(frozen=True)
@@ -138,8 +141,6 @@ def to_fraction(value: Any) -> Fraction:
 
 
 def _shown(value: Any) -> str:
-    from engine.core.problems import shown  # bounded quoting: a 100 kB cell is not echoed whole
-
     return shown(value)
 
 
@@ -262,3 +263,29 @@ def fraction_json(value: Fraction) -> str:
     """A lossless text for JSON output: "12.5" when decimal, else "1/3"."""
     text = _terminating(value)
     return text if text is not None else f"{value.numerator}/{value.denominator}"
+
+
+_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+def iso_date(value: Any) -> _dt.date | None:
+    """A YYYY-MM-DD text (or a date) as a date, else None."""
+    if isinstance(value, _dt.date):
+        return value
+    if isinstance(value, str) and _ISO_DATE.match(value.strip()):
+        try:
+            return _dt.date.fromisoformat(value.strip())
+        except ValueError:
+            return None
+    return None
+
+
+def parse_param_value(written: Any) -> tuple[Fraction, Unit | None, str]:
+    """(value in base units, unit, dimension) of a parameter value as written."""
+    date = iso_date(written) if isinstance(written, str) else None
+    if date is not None:
+        return Fraction(date.toordinal()), None, "date"
+    if isinstance(written, bool):
+        raise AmountError(f"{written!r} is a yes/no value, not an amount")
+    value, unit = parse_amount(written, None)
+    return value, unit, unit.dimension

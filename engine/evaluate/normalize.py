@@ -18,7 +18,7 @@ from engine.load.data import RawEntity, label_ids
 from engine.compile.model import CompiledPack, InputSpec
 from engine.core.problems import ERROR, WARNING, Problem, shown
 from engine.core.units import AmountError, parse_amount
-from engine.validate.validate import did_you_mean
+from engine.core.suggest import did_you_mean
 from engine.load.yamlsafe import iso_date
 
 _TRUE = {"true", "yes", "y", "1", "是", "有", "符合", "满足", "对", "√", "✓", "t", "滿足", "對"}

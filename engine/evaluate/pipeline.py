@@ -39,9 +39,9 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Iterator
 
 from engine.compile.build2 import build2
-from engine.compile.compile import CompileError, build, parse_param_value
+from engine.compile.compile import CompileError, build
 from engine.compile.model2 import Pack2
-from engine.load.data import ReadOptions, load_entities
+from engine.load.data import MAX_DATA_BYTES, ReadOptions, load_entities
 from engine.evaluate.evaluate import Decider
 from engine.explain.records import Explainer
 from engine.compile.model import CompiledPack
@@ -49,7 +49,7 @@ from engine.evaluate.normalize import normalise
 from engine.evaluate.record2 import Record2
 from engine.evaluate.run2 import Runner, Subject, subject_of
 from engine.core.problems import ERROR, Problem, ProblemsError, clip, has_errors, shown
-from engine.core.units import AmountError
+from engine.core.units import AmountError, parse_param_value
 from engine.validate.validate import check_document, validate_file
 from engine.load.variants import resolve as resolve_variant
 from engine.load.yamlsafe import Document, load_yaml_file
@@ -264,8 +264,6 @@ def sniff_format(head: bytes) -> str:
 def spool_stdin(input_format: str | None = None, stream: Any = None) -> str:
     """Copy standard input to a private temporary file named for its format; returns its path.
     The copy stops one byte past the data size limit, so the reader refuses it as too large."""
-    from engine.load.data import MAX_DATA_BYTES
-
     source = stream if stream is not None else sys.stdin.buffer
     import atexit
 

@@ -11,16 +11,8 @@ from __future__ import annotations
 from fractions import Fraction
 from typing import Any
 
+from engine.core.numbers import COMPARE
 from engine.compile.model import MET, NOT_MET, OUTCOME_OF, UNKNOWN, CompiledPack, Node, Test, Verdict
-
-COMPARE = {  # the comparison operators of a test, exactly (Fractions)
-    ">=": lambda a, b: a >= b,
-    ">": lambda a, b: a > b,
-    "<=": lambda a, b: a <= b,
-    "<": lambda a, b: a < b,
-    "=": lambda a, b: a == b,
-    "!=": lambda a, b: a != b,
-}
 
 
 def test_status(test: Test, values: dict[str, Any]) -> str:

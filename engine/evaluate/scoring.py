@@ -31,23 +31,19 @@ from typing import Any, Iterable
 import yaml
 
 from engine.compile.compile import CompileError, build
-from engine.load.data import RawEntity, load_entities
+from engine.load.data import RawEntity, ReadOptions, load_entities
 from engine.evaluate.evaluate import Decider
 from engine.explain.records import Explainer, provenance
 from engine.compile.model import MET, NOT_MET, OUTCOME_OF, UNKNOWN, CompiledPack
 from engine.evaluate.normalize import normalise
 from engine.core.problems import ERROR, Problem, ProblemsError, clip, has_errors, shown
-from engine.core.units import AmountError, Unit, format_amount, fraction_json, parse_amount, parse_unit, to_fraction
+from engine.core.units import (AmountError, Unit, format_amount, fraction_json, parse_amount, parse_param_value, parse_unit,
+                               to_fraction)
 from engine.validate.validate import check_document, validate_file
+from engine.validate.validate_scoring import RESULT_INPUTS
 from engine.load.yamlsafe import Document, load_yaml_file
 
 OUTPUT_SCHEMA = "certify.scoring/1"
-
-# Inputs the scoring stage supplies after ranking; only consequences may read them.
-RESULT_INPUTS: dict[str, dict[str, Any]] = {
-    "result_rank": {"type": "count", "unit": "名", "label": {"zh": "本次评价名次", "en": "rank in this evaluation"}},
-    "result_last": {"type": "boolean", "label": {"zh": "本次评价列所在类型最后一名", "en": "ranked last in its cohort"}},
-}
 
 # Choices a pack must make where the policy is silent: name -> (allowed values, default).
 CHOICES: dict[str, tuple[tuple[Any, ...] | None, Any]] = {
@@ -326,7 +322,6 @@ def load_scoring_pack(path: str, as_of: dt.date, overrides: dict[str, tuple[str,
                for p in after if p.severity == ERROR and (p.code, p.message) not in before]
         problems = after
     if not bad and params:
-        from engine.compile.compile import parse_param_value
         from engine.evaluate.pipeline import _override_unit_problems  # the checks `evaluate` makes on --set
 
         for name, (origin, value) in params.items():
@@ -815,8 +810,6 @@ def score_files(sp: ScoringPack, files: Iterable[str], engine: str = "durable",
     `read` (engine.load.data.ReadOptions) sets the encoding; columns are checked against the pack.
     Rows read, scored (decided) and refused are added to `counts` (a pipeline.RowCounts)."""
     from dataclasses import replace
-
-    from engine.load.data import ReadOptions
 
     problems = problems if problems is not None else []
     entities = entities_from_files(files, problems, replace(read or ReadOptions(), pack=sp.decisions), counts)

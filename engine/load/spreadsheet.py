@@ -28,6 +28,7 @@ from xml.parsers import expat
 
 from engine.load.data import HEADER_ALIASES, IGNORED_HEADERS, RawEntity, ReadOptions, entity_from_item, map_header
 from engine.core.problems import ERROR, WARNING, Problem, ProblemsError, shown
+from engine.core.units import parse_unit
 
 # Limits on what a workbook may make us read. Each is checked while the file is streamed (never
 # trusting a declared <dimension> or a zip entry's declared size), so a small hostile file is
@@ -678,8 +679,6 @@ def _header_texts(cells: dict[int, Any]) -> tuple[list[str], dict[int, str]]:
     the input's label, and that column's bare numbers are read in 万元 ("120000万元"), never
     silently in the input's declared unit. A parenthesis that is not a unit stays part of the name.
     When 序号 is the only id-like column, it is the id (a running number is unique in the sheet)."""
-    from engine.core.units import parse_unit
-
     texts = [""] * max(cells)
     for col, value in cells.items():
         if not isinstance(value, (_Bad, bool)) and value is not None:

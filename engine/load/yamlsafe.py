@@ -12,7 +12,6 @@ loader and build Python values ourselves so that we can:
 
 from __future__ import annotations
 
-import datetime as _dt
 import re
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
@@ -21,6 +20,7 @@ from typing import Any
 import yaml
 
 from engine.core.problems import ERROR, Problem, ProblemsError, shown
+from engine.core.units import iso_date  # noqa: F401 - imported from here by many modules
 
 try:  # the C composer is several times faster and keeps marks just the same
     _Loader: Any = yaml.CSafeLoader
@@ -524,15 +524,3 @@ def load_yaml_file(file: str, max_bytes: int = MAX_BYTES,
         raise ProblemsError([_unreadable(file, error)])
     text = read_text(file, raw, max_bytes)
     return parse_yaml(text, file, max_nodes), raw
-
-
-def iso_date(value: Any) -> _dt.date | None:
-    """A YYYY-MM-DD text (or a date) as a date, else None."""
-    if isinstance(value, _dt.date):
-        return value
-    if isinstance(value, str) and _DATE_RE.match(value.strip()):
-        try:
-            return _dt.date.fromisoformat(value.strip())
-        except ValueError:
-            return None
-    return None

@@ -40,8 +40,14 @@ from typing import Any, Iterable, Iterator, TextIO
 
 from engine.compile.model import CompiledPack
 from engine.core.problems import EngineError, Problem
+from engine.core.clauses import clauses_for
+from engine.report.html import render_html
+from engine.report.markdown import render_markdown
+from engine.report.tables import stream_columns, write_results_csv, write_results_xlsx
 
 REPORT_FORMATS = ("html", "markdown", "csv", "xlsx")
+# Whole-batch pages by format (csv and xlsx stream their rows instead: see write_report).
+PAGE_RENDERERS = {"html": render_html, "markdown": render_markdown}
 SUFFIX_FORMAT = {".html": "html", ".htm": "html", ".md": "markdown", ".markdown": "markdown",
                  ".csv": "csv", ".xlsx": "xlsx"}
 STDOUT = "-"
@@ -323,8 +329,6 @@ def write_report(fmt: str, records: Iterable[dict[str, Any]], output: str | None
                  lang: str = "zh", problems: list[Any] | None = None, clauses: dict[str, str] | None = None,
                  stdout: TextIO | None = None) -> dict[str, int]:
     """Render `records` as html / markdown / csv / xlsx to `output` (atomically) or stdout."""
-    from engine.report.tables import stream_columns, write_results_csv, write_results_xlsx
-
     problems = problems if problems is not None else []
     stdout = stdout if stdout is not None else sys.stdout
     criteria = [n for n in pack.root.criteria() if n is not pack.root]
@@ -342,17 +346,12 @@ def write_report(fmt: str, records: Iterable[dict[str, Any]], output: str | None
                 return write_results_csv(stream, handle, columns, lang)
         return write_results_csv(stream, stdout, columns, lang, bom=False)
     recs = list(records)  # the summary comes first, so the whole batch is needed
-    from engine.core.clauses import clauses_for
-
     cited = clauses_for(recs, clauses or {})
     # Eligibility records carry no ranking: scoring packs have their own report (engine.report.scoring_pages).
     kwargs = dict(lang=lang, pack_title=pack.meta.title, source=dict(pack.meta.source), clauses=cited,
                   problems=problems)
-    if fmt == "html":
-        from engine.report.html import render_html as render
-    elif fmt == "markdown":
-        from engine.report.markdown import render_markdown as render
-    else:
+    render = PAGE_RENDERERS.get(fmt)
+    if render is None:
         raise ValueError(f"unknown report format {fmt!r}; choose one of {', '.join(REPORT_FORMATS)}")
     if to_file:
         with open_output(output) as handle:

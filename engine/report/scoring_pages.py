@@ -18,6 +18,7 @@ from typing import Any, Iterable, TextIO
 
 from engine.report.html import CSS, _Writer, page_head
 from engine.report.scoring_text import WORDS, _award_text, _l, _marks, part_line, render_score_csv
+from engine.report.tables import _Sheet
 
 EXTRA = {
     "zh": {
@@ -351,8 +352,6 @@ def write_score_xlsx(result: dict[str, Any], path: str, lang: str = "zh") -> Non
     award unit, then award, vetoes and consequences as words. Chinese headers unless lang is en;
     frozen header, autofilter, widths that fit the headers. Text cells stay text, never formulas."""
     from openpyxl import Workbook
-
-    from engine.report.tables import _Sheet
 
     w, x = WORDS[lang], _SCORE_XLSX[lang]
     indicators: list[dict[str, Any]] = []

@@ -7,6 +7,7 @@ import json
 from typing import Any, TextIO
 
 from engine.core.problems import Problem
+from engine.core.units import fraction_json
 
 WORDS = {
     "zh": {
@@ -138,8 +139,6 @@ def part_line(part: dict[str, Any], lang: str, unit_words: dict[str, str] | None
 
 def _pct(weight: str) -> str:
     from fractions import Fraction
-
-    from engine.core.units import fraction_json
 
     return f"{fraction_json(Fraction(weight) * 100)}%"
 

@@ -9,6 +9,8 @@ from typing import Any, Iterable, TextIO
 
 from engine.explain.records import Explainer, _missing_text, count_phrase, describe_test
 from engine.core.problems import Problem
+from engine.compile.targets import render_text_lines
+from engine.explain.whatif import describe
 
 OUTPUT_SCHEMA = "certify.evaluation/1"
 
@@ -146,8 +148,6 @@ def _flags_set(rec: dict[str, Any], lang: str) -> list[str]:
 def _render_what_it_takes(rec: dict[str, Any], out: TextIO, lang: str, indent: str) -> None:
     if rec.get("what_it_takes") is None:
         return
-    from engine.explain.whatif import describe
-
     wit = rec["what_it_takes"]
     out.write(f"{indent}{'如何才能通过' if lang == 'zh' else 'what it would take'}:\n")
     for i, option in enumerate(wit.get("options", []), 1):
@@ -182,8 +182,6 @@ def _render_full(rec: dict[str, Any], out: TextIO, lang: str) -> None:
                   for i in rec["discretionary_met"]]
         out.write(f"  {w['discretionary_met']}: {w['list_sep'].join(judged)}\n")
     if rec.get("targets"):
-        from engine.compile.targets import render_text_lines
-
         for text in render_text_lines(rec["targets"], lang):
             out.write(f"  {text}\n")
     for f in rec["flags"]:

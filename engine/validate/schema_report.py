@@ -5,16 +5,16 @@ a message in English and Chinese that never quotes more than a bounded part of t
 
 from __future__ import annotations
 
-import difflib
 import json
 from decimal import Decimal
 from functools import lru_cache
 from importlib import resources
-from typing import Any, Iterable
+from typing import Any
 
 import jsonschema
 
 from engine.core.problems import Problem, shown
+from engine.core.suggest import did_you_mean, did_you_mean_zh  # the one home; imported from here too
 from engine.load.yamlsafe import Document
 
 SCHEMA_FILE = "rulepack.schema.json"
@@ -24,17 +24,6 @@ SCHEMA_FILE = "rulepack.schema.json"
 def schema() -> dict[str, Any]:
     text = resources.files("engine.validate").joinpath("schema").joinpath(SCHEMA_FILE).read_text(encoding="utf-8")
     return json.loads(text)  # type: ignore[no-any-return]
-
-
-def did_you_mean(name: str, choices: Iterable[str]) -> str:
-    close = difflib.get_close_matches(str(name)[:200], list(choices), n=1, cutoff=0.6)
-    return f"; did you mean {close[0]!r}?" if close else ""
-
-
-def did_you_mean_zh(name: str, choices: Iterable[str]) -> str:
-    """The Chinese form of `did_you_mean`: `；是否应为 'threshold'？`."""
-    close = difflib.get_close_matches(str(name)[:200], list(choices), n=1, cutoff=0.6)
-    return f"；是否应为 {close[0]!r}？" if close else ""
 
 
 # Names of JSON types for messages: what an officer should write instead.

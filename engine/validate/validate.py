@@ -10,15 +10,16 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from engine.compile.compile import parse_param_value, slot_fits, slot_message
 from engine.validate.limits import limit_problems
 from engine.core.problems import WARNING, Problem, ProblemsError, has_errors, clip, kind_zh, shown
-from engine.core.units import AmountError, parse_unit
+from engine.core.numbers import slot_fits, slot_message
+from engine.core.units import AmountError, parse_param_value, parse_unit
 from engine.load.variants import resolve as resolve_variant
 from engine.load.yamlsafe import Document, iso_date, load_yaml_file
 from engine.validate.format2 import check_format2
 from engine.validate.schema_report import (SCHEMA_FILE, did_you_mean, did_you_mean_zh, schema,  # noqa: F401 (re-exported)
                                            schema_problems)
+from engine.validate.validate_scoring import check_scoring
 
 # at_least expands to combinations of its children, and they overlap: "unknown" is (fewer than
 # k met) and (fewer than n-k+1 not met), up to C(n,k)·C(n,n-k+1) rules that can fire together.
@@ -75,8 +76,6 @@ class _Semantics:
 
             check_targets(self)
         if (self.value.get("pack") or {}).get("kind") == "scoring":
-            from engine.validate.validate_scoring import check_scoring  # scoring packs: cohort, indicators, vetoes, awards
-
             check_scoring(self)
         from engine.compile.titles import check_title_placeholders  # {parameter} in titles (E120)
 

@@ -15,8 +15,15 @@ from typing import Any
 
 from engine.core.problems import WARNING, clip, kind_zh, shown
 from engine.core.units import AmountError, parse_amount, parse_unit, to_fraction
+from engine.core.suggest import did_you_mean, did_you_mean_zh
 
 _NUMERIC = ("money", "count", "percent", "area", "derived")
+
+# Inputs the scoring stage supplies after ranking; only consequences may read them.
+RESULT_INPUTS: dict[str, dict[str, Any]] = {
+    "result_rank": {"type": "count", "unit": "名", "label": {"zh": "本次评价名次", "en": "rank in this evaluation"}},
+    "result_last": {"type": "boolean", "label": {"zh": "本次评价列所在类型最后一名", "en": "ranked last in its cohort"}},
+}
 
 
 def _points(raw: Any) -> Fraction | None:
@@ -63,8 +70,6 @@ def _unit_of(sem: Any, name: str):  # noqa: ANN202
 
 
 def _numeric_input(sem: Any, name: Any, path: tuple[Any, ...]) -> bool:
-    from engine.validate.validate import did_you_mean, did_you_mean_zh
-
     if name not in sem.inputs:
         sem.add("E120", f"unknown input {shown(name)}{did_you_mean(name, sem.inputs)}", path,
                 zh=f"未知输入项 {shown(name)}{did_you_mean_zh(name, sem.inputs)}")
@@ -139,9 +144,6 @@ def _part_max(sem: Any, part: dict[str, Any], path: tuple[Any, ...]) -> Fraction
 
 
 def check_scoring(sem: Any) -> None:
-    from engine.evaluate.scoring import RESULT_INPUTS
-    from engine.validate.validate import did_you_mean, did_you_mean_zh
-
     doc = sem.value
     for name in RESULT_INPUTS:
         if name in (doc.get("inputs") or {}):
