@@ -37,7 +37,8 @@ from engine.report.text import encode_record, render_text, stream_evaluation_jso
 from engine.validate.validate import schema as pack_schema, validate_file
 from engine.commands.diff import DIFF_RENDERERS, DiffSourceError, diff_files
 from engine.commands.lint import IGNORED, NOTE, apply_ignores, collect_packs, lint_file
-from engine.commands.packtest import SuiteResult, collect_suites, coverage_gaps, run_suite
+from engine.commands.packtest import collect_suites, coverage_gaps, run_suite
+from engine.commands.suite_results import SuiteResult
 from engine.commands.suite_views import render_junit, render_suites_text, suites_json
 from engine.core.clauses import load_clauses
 from engine.evaluate.scoring import is_scoring_file, load_scoring_pack, score_files

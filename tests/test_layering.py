@@ -24,12 +24,6 @@ WHY = "# import here:"
 # Imports inside functions still to be removed (issue 12): (module, function, imported module).
 # This list only shrinks; the test fails if an entry is gone, so that it is deleted here too.
 KNOWN: set[tuple[str, str, str]] = {
-    ("engine.commands.packtest", "_run_suite", "engine.commands.scoring_suite"),
-    ("engine.commands.scoring_suite", "run_scoring_suite", "engine.commands.packtest"),
-    ("engine.compile.targets", "normalise_members", "engine.evaluate.normalize"),
-    ("engine.compile.targets", "resolved", "engine.compile.compile"),
-    ("engine.evaluate.normalize", "_one", "engine.compile.targets"),
-    ("engine.evaluate.normalize", "normalise", "engine.compile.targets"),
     ("engine.evaluate.pipeline", "spool_stdin", "engine.report.outputs"),
     ("engine.evaluate.pipeline", "_decide_chunk", "engine.explain.whatif"),
     ("engine.evaluate.scoring", "entities_from_files", "engine.evaluate.pipeline"),
@@ -39,10 +33,6 @@ KNOWN: set[tuple[str, str, str]] = {
     ("engine.validate.limits", "_literal_sizes", "engine.compile.model"),
     ("engine.validate.limits", "_lowered", "engine.compile.targets"),
     ("engine.validate.limits", "_overlap_refused", "engine.compile.compile"),
-    ("engine.validate.validate", "run", "engine.compile.titles"),
-    ("engine.validate.validate", "run", "engine.compile.targets"),
-    ("engine.validate.validate", "check_derived", "engine.compile.targets"),
-    ("engine.validate.validate", "check_inputs", "engine.compile.targets"),
 }
 
 

@@ -34,7 +34,6 @@ import datetime as dt
 import re
 from fractions import Fraction
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +49,8 @@ from engine.core.units import AmountError, format_amount, parse_amount, parse_un
 from engine.core.problems import Problem, ProblemsError, shown
 from engine.load.yamlsafe import iso_date, load_yaml_file
 from engine.commands.lint import check_path
+from engine.commands.scoring_suite import run_scoring_suite
+from engine.commands.suite_results import CaseResult, SuiteResult
 
 _FLAG_WORDS = {True: MET, False: NOT_MET, "unknown": UNKNOWN, None: UNKNOWN}
 _OUTCOME_STATUS = {"pass": MET, "fail": NOT_MET, "undetermined": UNKNOWN}
@@ -57,28 +58,6 @@ _SUITE_KEYS = {"pack", "as_of", "fixtures", "cases", "cohorts"}  # cohorts: scor
 _CASE_KEYS = {"name", "as_of", "entity", "expect", "set"}
 _EXPECT_KEYS = {"outcome", "criteria", "path", "flags", "missing_inputs", "why", "targets"}
 _TARGET_STATUSES = ("met", "not_met", "not_yet_due", "unknown")
-
-
-@dataclass
-class CaseResult:
-    suite: str
-    name: str
-    source: str
-    passed: bool
-    diffs: list[str] = field(default_factory=list)
-    outcome: str | None = None
-    time: float = 0.0  # seconds spent deciding this case (JUnit `time`)
-
-
-@dataclass
-class SuiteResult:
-    file: str
-    pack_id: str | None = None
-    cases: list[CaseResult] = field(default_factory=list)
-    problems: list[Problem] = field(default_factory=list)
-    coverage: dict[str, set[str]] = field(default_factory=dict)  # criterion or flag id -> statuses seen
-    coverage_ids: list[str] = field(default_factory=list)
-    time: float = 0.0  # seconds for the whole suite, loading included (JUnit `time`)
 
 
 def compare(record: dict[str, Any], expect: dict[str, Any], pack: CompiledPack) -> list[str]:
@@ -227,8 +206,6 @@ def _run_suite(path: str, engine: str = "durable") -> SuiteResult:
         result.problems.append(doc.problem("E110", f"unknown field {shown(key)} (allowed: {sorted(_SUITE_KEYS)})", (key,),
                                            message_zh=f"未知字段 {shown(key)}（允许的字段：{'、'.join(sorted(_SUITE_KEYS))}）"))
     if "cohorts" in suite:
-        from engine.commands.scoring_suite import run_scoring_suite
-
         run_scoring_suite(path, doc, result, engine)
         return result
     base = Path(path).parent

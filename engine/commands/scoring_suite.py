@@ -38,7 +38,8 @@ from typing import Any
 from engine.load.data import RawEntity, load_entities
 from engine.core.problems import Problem, ProblemsError
 from engine.load.yamlsafe import Document, iso_date
-from engine.evaluate.scoring import Scorer, load_scoring_pack, score_files, zone_index
+from engine.commands.suite_results import CaseResult
+from engine.evaluate.scoring import Scorer, load_scoring_pack, zone_index
 
 _COHORT_KEYS = {"name", "as_of", "fixtures", "entities", "expect"}
 _EXPECT_KEYS = {"awards_paid", "cohorts", "zones"}
@@ -97,8 +98,7 @@ def compare_zone(zone: dict[str, Any], expect: dict[str, Any]) -> list[str]:
 
 
 def run_scoring_suite(path: str, doc: Document, result: Any, engine: str = "durable") -> None:
-    """Fill `result` (a packtest.SuiteResult) from the suite's cohorts."""
-    from engine.commands.packtest import CaseResult
+    """Fill `result` (a suite_results.SuiteResult) from the suite's cohorts."""
     suite = doc.value
     base = Path(path).parent
     pack_path = str(base / suite["pack"])

@@ -27,16 +27,16 @@ from typing import Any
 
 import engine.compile.points  # noqa: F401  (fills OPS with the points operations)
 import engine.compile.values  # noqa: F401  (fills OPS with the value operations)
-from engine.compile.compile import (CompileError, emit_ruleset, parse_param_value, resolve_param, slot_fits,
-                                    slot_message)
-from engine.compile.model import MET, NOT_MET, CompiledPack, Flag, InputSpec, Node, PackMeta, ParamSpec, Test
+from engine.compile.compile import CompileError, emit_ruleset
+from engine.compile.model import MET, NOT_MET, CompiledPack, Flag, InputSpec, Node, PackMeta, ParamSpec, Test, resolve_param
 from engine.compile.model2 import (CASES_BODY, Applicability, AwardPlace, AwardsDef, ChoiceDef, CriteriaStage, NoteRule, Pack2, PackMeta2, ValueDef)
 from engine.compile.ops import OPS, OpArgs, Path
 from engine.compile.targets import member_specs
 from engine.compile.titles import fill_title
+from engine.core.numbers import slot_fits, slot_message
 from engine.core.problems import ERROR, WARNING, Problem, ProblemsError, has_errors, kind_zh, shown
 from engine.core.status import Status
-from engine.core.units import AmountError, Unit, parse_amount, parse_unit, to_fraction
+from engine.core.units import AmountError, Unit, parse_amount, parse_param_value, parse_unit, to_fraction
 from engine.load.yamlsafe import Document, iso_date
 from engine.validate.format2 import (AS_OF, DATE_OPS, NameTable, check_format2, condition_reads, name_table,
                                      node_reads, param_reads)

@@ -34,14 +34,15 @@ from engine.compile.model import (
     PackMeta,
     ParamSpec,
     Test,
+    resolve_param,
 )
 from engine.compile import targets
 from engine.validate.limits import limit_problems
 from engine.core.numbers import COMPARE, slot_fits, slot_message
 from engine.core.problems import ProblemsError
-from engine.core.units import AmountError, Unit, parse_amount, parse_param_value, parse_unit
+from engine.core.units import parse_unit
 from engine.compile.titles import fill_title
-from engine.load.yamlsafe import Document, iso_date
+from engine.load.yamlsafe import Document
 
 ENTITY_KIND = "entity"
 # Values beyond this are clamped before they reach the engine (its integers saturate at 2^63).
@@ -49,43 +50,6 @@ ENTITY_KIND = "entity"
 CLAMP = 2**62
 THRESHOLD_LIMIT = 2**60
 # Thresholds reach the engine as integer slots of at most SLOT_DIGITS digits (engine.core.numbers).
-
-
-# ---------------------------------------------------------------------------------------------
-# Parameter values
-
-
-def resolve_param(
-    name: str, spec: dict[str, Any], as_of: dt.date, override: tuple[str, Any] | None = None
-) -> ParamSpec:
-    """The parameter's value in force on `as_of` (or the override an officer supplied)."""
-    label, cite, quote = spec["label"], spec["cite"], spec.get("quote")
-    written: Any = None
-    since: str | None = None
-    unset_reason: str | None = spec.get("unset")
-    if override is not None:
-        origin, written = override
-        unset_reason = None
-    elif "value" in spec:
-        # A blank value (`value: ~`) is refused by validation (E143): "unset" is only ever
-        # written out, so a reviewer is never told "the policy sets no number" for a typo.
-        written = spec["value"]
-    elif "values" in spec:
-        in_force = [v for v in spec["values"] if iso_date(v["since"]) <= as_of]  # type: ignore[operator]
-        if in_force:
-            chosen = max(in_force, key=lambda v: v["since"])
-            written, since = chosen["value"], chosen["since"]
-        else:
-            first = min(v["since"] for v in spec["values"])
-            unset_reason = f"no value in force on {as_of.isoformat()} (the first takes effect {first})"
-    if written is None:
-        return ParamSpec(name, label, cite, quote, None, None, None, since, unset_reason or "unset",
-                         unset_because=spec.get("unset_because"))
-    value, unit, _ = parse_param_value(written)
-    return ParamSpec(
-        name, label, cite, quote, value, unit, str(written), since, None,
-        override[0] if override else None,
-    )
 
 
 # ---------------------------------------------------------------------------------------------

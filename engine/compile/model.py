@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any
 
-from engine.core.units import Unit
+from engine.core.units import Unit, iso_date, parse_param_value
 
 MET, NOT_MET, UNKNOWN = "met", "not_met", "unknown"
 STATUSES = (MET, NOT_MET, UNKNOWN)
@@ -152,3 +152,36 @@ class Verdict:
 
     def key(self) -> tuple[Any, ...]:
         return (self.outcome, sorted(self.statuses.items()), sorted(self.flags.items()))
+
+
+def resolve_param(
+    name: str, spec: dict[str, Any], as_of: dt.date, override: tuple[str, Any] | None = None
+) -> ParamSpec:
+    """The parameter's value in force on `as_of` (or the override an officer supplied)."""
+    label, cite, quote = spec["label"], spec["cite"], spec.get("quote")
+    written: Any = None
+    since: str | None = None
+    unset_reason: str | None = spec.get("unset")
+    if override is not None:
+        origin, written = override
+        unset_reason = None
+    elif "value" in spec:
+        # A blank value (`value: ~`) is refused by validation (E143): "unset" is only ever
+        # written out, so a reviewer is never told "the policy sets no number" for a typo.
+        written = spec["value"]
+    elif "values" in spec:
+        in_force = [v for v in spec["values"] if iso_date(v["since"]) <= as_of]  # type: ignore[operator]
+        if in_force:
+            chosen = max(in_force, key=lambda v: v["since"])
+            written, since = chosen["value"], chosen["since"]
+        else:
+            first = min(v["since"] for v in spec["values"])
+            unset_reason = f"no value in force on {as_of.isoformat()} (the first takes effect {first})"
+    if written is None:
+        return ParamSpec(name, label, cite, quote, None, None, None, since, unset_reason or "unset",
+                         unset_because=spec.get("unset_because"))
+    value, unit, _ = parse_param_value(written)
+    return ParamSpec(
+        name, label, cite, quote, value, unit, str(written), since, None,
+        override[0] if override else None,
+    )

@@ -17,7 +17,8 @@ from typing import Any
 from engine.load.data import RawEntity, label_ids
 from engine.compile.model import CompiledPack, InputSpec
 from engine.core.problems import ERROR, WARNING, Problem, shown
-from engine.core.units import AmountError, parse_amount
+from engine.core.numbers import COMPARE
+from engine.core.units import AmountError, format_amount, fraction_json, parse_amount
 from engine.core.suggest import did_you_mean
 from engine.load.yamlsafe import iso_date
 
@@ -115,8 +116,6 @@ def _one(spec: InputSpec, raw: Any) -> Any:
                            f"{shown(raw)} 不是日期; 请写作 2024-03-01 的形式")
         return Fraction(date.toordinal())
     if kind == "members":
-        from engine.compile.targets import normalise_members
-
         return normalise_members(spec, raw)
     if kind == "text":
         return str(raw)
@@ -214,8 +213,6 @@ def normalise(pack: CompiledPack, entity: RawEntity) -> Normalised:
     for name, spec in pack.inputs.items():
         if spec.derived is not None:
             if spec.derived[0] in ("count", "as_of"):
-                from engine.compile.targets import derive
-
                 value, why = derive(pack, spec, out.values, out.counted)
             else:
                 value, why = _derive(spec, out.values)
@@ -224,3 +221,81 @@ def normalise(pack: CompiledPack, entity: RawEntity) -> Normalised:
             else:
                 out.values[name] = value
     return out
+
+
+# Member lists (targets packs): each member's fields read like inputs, and counts over them.
+
+
+def normalise_members(spec: Any, raw: Any) -> list[dict[str, Any]]:
+    """A list of member records: {"name": str, "values": {field: value}, "notes": {field: why}}."""
+    if not isinstance(raw, list):
+        raise ValueError(f"{spec.name} must be a list of records such as [{{name: …, …}}], not {raw!r}")
+    out = []
+    for i, item in enumerate(raw, start=1):
+        if not isinstance(item, dict):
+            raise ValueError(f"{spec.name} item {i} must be a record such as {{name: …}}, not {item!r}")
+        name = str(item.get("name") or item.get("id") or f"#{i}")
+        values: dict[str, Any] = {}
+        notes: dict[str, str] = {}
+        for key, fspec in (spec.members or {}).items():
+            value = item.get(key)
+            if value is None or (isinstance(value, str) and not value.strip()):
+                notes[key] = "not given"
+                continue
+            try:
+                values[key] = _one(fspec, value)
+            except ValueError as error:
+                notes[key] = f"invalid: {error}"
+        extra = sorted(set(item) - set(spec.members or {}) - {"name", "id"})
+        if extra:
+            raise ValueError(f"{spec.name} item {i} ({name}): unknown field {extra[0]!r} "
+                             f"(declared: {', '.join(spec.members or {})})")
+        out.append({"name": name, "values": values, "notes": notes})
+    return out
+
+
+def derive(pack: Any, spec: Any, values: dict[str, Any], counted: dict[str, Any]) -> tuple[Any, str | None]:
+    """Value of a count or the clock; for counts, `counted[name]` says which members counted."""
+    how, operands = spec.derived
+    if how == "as_of":
+        return Fraction(pack.as_of.toordinal()), None
+    members_name, field, op, param_name = operands
+    members = values.get(members_name)
+    if members is None:
+        return None, f"needs {members_name}"
+    threshold = None
+    if param_name:
+        param = pack.params[param_name]
+        if param.value is None:
+            counted[spec.name] = {"members": members_name, "counted": [], "not_counted": [], "unknown": [],
+                                  "parameter": param_name}
+            return None, f"the policy sets no number for {param_name}"
+        threshold = param.value
+    fspec = pack.inputs[members_name].members.get(field) if field else None
+    yes, no, unknown = [], [], []
+    for m in members:
+        if not field:
+            yes.append({"name": m["name"]})
+            continue
+        value = m["values"].get(field)
+        shown = format_amount(Fraction(value), fspec.unit) if (value is not None and fspec is not None and fspec.unit) else value
+        entry = {"name": m["name"], "value": fraction_json(Fraction(value)) if isinstance(value, (int, Fraction)) and not isinstance(value, bool) else value}
+        if fspec is not None and fspec.type == "date" and value is not None:
+            # normalisation keeps a date as its day number; the record shows the date
+            shown = entry["value"] = dt.date.fromordinal(int(value)).isoformat()
+            entry["type"] = "date"
+        if shown is not None:
+            entry["text"] = str(shown)
+        if value is None:
+            entry["why"] = m["notes"].get(field, "not given")
+            unknown.append(entry)
+        elif COMPARE[op](Fraction(value), threshold):
+            yes.append(entry)
+        else:
+            no.append(entry)
+    counted[spec.name] = {"members": members_name, "field": field, "op": op, "parameter": param_name or None,
+                          "counted": yes, "not_counted": no, "unknown": unknown}
+    if unknown:
+        names = "、".join(e["name"] for e in unknown)
+        return None, f"{len(unknown)} member(s) of {members_name} lack {field}: {names}"
+    return len(yes), None

@@ -20,6 +20,8 @@ from engine.validate.format2 import check_format2
 from engine.validate.schema_report import (SCHEMA_FILE, did_you_mean, did_you_mean_zh, schema,  # noqa: F401 (re-exported)
                                            schema_problems)
 from engine.validate.validate_scoring import check_scoring
+from engine.validate.targets import check_count, check_members, check_targets
+from engine.validate.titles import check_title_placeholders
 
 # at_least expands to combinations of its children, and they overlap: "unknown" is (fewer than
 # k met) and (fewer than n-k+1 not met), up to C(n,k)·C(n,n-k+1) rules that can fire together.
@@ -72,14 +74,10 @@ class _Semantics:
                 if isinstance(flag.get("when"), dict):
                     self.check_condition(flag["when"], ("flags", i, "when"))
         if (self.value.get("pack") or {}).get("kind") == "targets":
-            from engine.compile.targets import check_targets  # targets packs: measures, targets, deadlines
-
             check_targets(self)
         if (self.value.get("pack") or {}).get("kind") == "scoring":
             check_scoring(self)
-        from engine.compile.titles import check_title_placeholders  # {parameter} in titles (E120)
-
-        check_title_placeholders(self)
+        check_title_placeholders(self)  # {parameter} in titles (E120)
         for name in self.param_dims:
             if name not in self.used_params:
                 self.add("W200", f"parameter {name!r} is declared but no criterion uses it",
@@ -116,8 +114,6 @@ class _Semantics:
             elif kind in ("date", "enum", "boolean", "attestation", "text"):
                 self.dims[name] = kind
             elif kind == "members":
-                from engine.compile.targets import check_members  # lists of zones or firms, counted by `count`
-
                 check_members(self, name, spec)
 
     def check_derived(self) -> None:
@@ -141,8 +137,6 @@ class _Semantics:
             self.inputs[name] = {"type": "derived"}
             self.dims[name] = unit.dimension
             if "count" in spec:
-                from engine.compile.targets import check_count
-
                 check_count(self, name, spec, unit)
                 continue
             operands: list[tuple[str, tuple[Any, ...]]] = []
