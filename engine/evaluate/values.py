@@ -20,7 +20,7 @@ from decimal import ROUND_HALF_EVEN, Decimal, localcontext
 from fractions import Fraction
 from typing import Any, Mapping, Sequence
 
-from engine.compile.compile import SLOT_DIGITS
+from engine.core.numbers import SLOT_DIGITS
 from engine.compile.values import Cagr, Case, Cases, CohortMean, Combine, Cond, Difference, Growth, Members, Product, Ratio, Since, Test
 from engine.core.status import Status
 from engine.core.units import Unit, format_amount, format_number, fraction_json
