@@ -4,7 +4,7 @@ Each click function only parses its options and calls one `run_*` function, whic
 and returns the exit code (README "Exit codes", `EXIT`). `_command` turns the errors every
 command can meet into messages and codes: an output that cannot be written (E170-E173, exit 2),
 a fault of the decision engine (exit 5). SIGINT / SIGTERM end the run with 130 / 143, temporary
-files removed and workers stopped (engine.report.outputs.install_signal_handlers).
+files removed and workers stopped (engine.core.files.install_signal_handlers).
 
 Streams: with a machine format (`--format json`, `csv`, …) standard output carries only that
 format; banners, warnings, progress, problems and counts go to standard error.
@@ -23,12 +23,13 @@ import click
 
 from engine import ENGINE_VERSION
 from engine.evaluate.evaluate import ENGINES
-from engine.report.outputs import (STDOUT, OutputError, check_output, install_signal_handlers, open_output, output_path,
-                                   progress, report_format, write_report)
+from engine.core.files import STDOUT, OutputError, check_output, install_signal_handlers, open_output, output_path
+from engine.report.outputs import progress, report_format, write_report
 from engine.commands.migrate import run_migrate
 from engine.compile.build2 import check_pack2
-from engine.evaluate.pipeline import (INPUT_FORMATS, STDIN, RowCounts, decide_files, decide_files2, load_pack, load_pack2,
-                                      pack_format, parse_overrides, spool_stdin, worker_count)
+from engine.evaluate.pipeline import (INPUT_FORMATS, STDIN, RowCounts, decide_files2, load_pack, load_pack2, pack_format,
+                                      parse_overrides, spool_stdin, worker_count)
+from engine.explain.batch import decide_files
 from engine.report.format2_views import render_text2, write_csv2, write_json2
 from engine.report.pages2 import render_html2, render_markdown2
 from engine.core.problems import DecisionError, EngineError, ProblemsError, has_errors
@@ -41,7 +42,7 @@ from engine.commands.packtest import collect_suites, coverage_gaps, run_suite
 from engine.commands.suite_results import SuiteResult
 from engine.commands.suite_views import render_junit, render_suites_text, suites_json
 from engine.core.clauses import load_clauses
-from engine.evaluate.scoring import is_scoring_file, load_scoring_pack, score_files
+from engine.explain.scoring import is_scoring_file, load_scoring_pack, score_files
 from engine.load.data import ReadOptions
 from engine.report.scoring_pages import render_score_html, render_score_markdown, write_score_xlsx
 from engine.report.scoring_text import render_score_csv, render_score_json, render_score_text

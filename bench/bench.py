@@ -232,7 +232,7 @@ def worker_decide(engine: str, csv_path: str) -> dict:
 
 
 def worker_e2e(engine: str, csv_path: str, out_path: str, workers: str = "1") -> dict:
-    from engine.evaluate.pipeline import decide_files
+    from engine.explain.batch import decide_files
 
     pack, load_s = _load()
     kwargs = {"workers": int(workers)} if int(workers) != 1 else {}
@@ -330,7 +330,8 @@ def profile_e2e(engine: str, csv_path: Path, n: int) -> Path:
     import io
     import pstats
 
-    from engine.evaluate.pipeline import decide_files, load_pack
+    from engine.evaluate.pipeline import load_pack
+    from engine.explain.batch import decide_files
 
     pack, _ = load_pack(str(PACK), AS_OF)
     out_path = OUT / f"profile-{engine}.jsonl"
@@ -358,7 +359,7 @@ def profile_e2e(engine: str, csv_path: Path, n: int) -> Path:
 def _pipeline_has_workers() -> bool:
     import inspect
 
-    from engine.evaluate.pipeline import decide_files
+    from engine.explain.batch import decide_files
 
     return "workers" in inspect.signature(decide_files).parameters
 

@@ -9,7 +9,8 @@ from typing import Any
 import pytest
 
 from engine.compile.model import CompiledPack
-from engine.evaluate.pipeline import decide_files, load_pack
+from engine.evaluate.pipeline import load_pack
+from engine.explain.batch import decide_files
 from engine.core.problems import ERROR, WARNING, Problem, has_errors
 from engine.load.yamlsafe import load_yaml_file
 
@@ -338,7 +339,8 @@ def test_entity_without_id_is_skipped(pack, tmp_path):
 def test_problems_in_json_data_point_at_their_line(tmp_path):
     import datetime as dt
 
-    from engine.evaluate.pipeline import decide_files, load_pack
+    from engine.evaluate.pipeline import load_pack
+    from engine.explain.batch import decide_files
 
     data = tmp_path / "towns.json"
     data.write_text('{"entities": [\n  {"id": "J1", "lead_output": "12亿元"},\n  {"id": "J2",\n'

@@ -13,7 +13,8 @@ import pytest
 
 from engine.load.data import (MAX_CSV_COLUMNS, MAX_RECORD_CHARS, MAX_RECORD_LINES, PLAUSIBLE_SHARE, ReadOptions,
                          _gb_plausibility, load_entities, map_header)
-from engine.evaluate.pipeline import decide_files, load_pack
+from engine.evaluate.pipeline import load_pack
+from engine.explain.batch import decide_files
 from engine.core.problems import ERROR, WARNING, ProblemsError
 from engine.core.units import AmountError, parse_amount, parse_unit
 

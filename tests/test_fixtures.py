@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from engine.compile.model import CompiledPack
-from engine.evaluate.pipeline import decide_files
+from engine.explain.batch import decide_files
 
 from conftest import HUGUAN_TOWNS, criterion
 

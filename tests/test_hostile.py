@@ -20,7 +20,8 @@ import pytest
 
 from engine.load import data as data_module
 from engine.load.data import MAX_CSV_COLUMNS, load_entities
-from engine.evaluate.pipeline import decide_files, load_pack
+from engine.evaluate.pipeline import load_pack
+from engine.explain.batch import decide_files
 from engine.core.problems import ProblemsError
 from engine.core.units import MAX_AMOUNT_TEXT, AmountError, parse_amount, parse_unit
 from engine.validate.validate import validate_file

@@ -16,7 +16,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 WHY = "# import here:"
@@ -24,11 +23,6 @@ WHY = "# import here:"
 # Imports inside functions still to be removed (issue 12): (module, function, imported module).
 # This list only shrinks; the test fails if an entry is gone, so that it is deleted here too.
 KNOWN: set[tuple[str, str, str]] = {
-    ("engine.evaluate.pipeline", "spool_stdin", "engine.report.outputs"),
-    ("engine.evaluate.pipeline", "_decide_chunk", "engine.explain.whatif"),
-    ("engine.evaluate.scoring", "entities_from_files", "engine.evaluate.pipeline"),
-    ("engine.evaluate.scoring", "load_scoring_pack", "engine.evaluate.pipeline"),
-    ("engine.load.data", "load_entities", "engine.load.spreadsheet"),
     ("engine.validate.limits", "_literal_sizes", "engine.compile.compile"),
     ("engine.validate.limits", "_literal_sizes", "engine.compile.model"),
     ("engine.validate.limits", "_lowered", "engine.compile.targets"),

@@ -125,7 +125,8 @@ def test_cli_test_and_diff_speak_both_languages(tmp_path):
 
 def test_data_and_override_problems_are_bilingual(tmp_path):
     """A sample of data problems (bad rows, a duplicate id) and override problems."""
-    from engine.evaluate.pipeline import decide_files, load_pack, parse_overrides
+    from engine.evaluate.pipeline import load_pack, parse_overrides
+    from engine.explain.batch import decide_files
     from engine.core.problems import ProblemsError
     import datetime as dt
 

@@ -1,4 +1,4 @@
-"""Outputs written safely (engine/outputs.py) and the command line's streams, counts and exit
+"""Outputs written safely (engine/core/files.py) and the command line's streams, counts and exit
 codes: `-` for stdin and stdout, targets that are not regular files, the folder checked before
 any work, a full disk, concurrent runs, SIGINT/SIGTERM, --workers capped, git option injection."""
 
@@ -19,8 +19,9 @@ import pytest
 from click.testing import CliRunner
 
 from cli import main
-from engine.report.outputs import OutputError, atomic_path, check_output, open_output
-from engine.evaluate.pipeline import RowCounts, decide_files, load_pack, sniff_format, worker_count
+from engine.core.files import OutputError, atomic_path, check_output, open_output
+from engine.evaluate.pipeline import RowCounts, load_pack, sniff_format, worker_count
+from engine.explain.batch import decide_files
 
 ROOT = Path(__file__).resolve().parent.parent
 PACK = ROOT / "rules" / "huguan-specialized-town.yaml"

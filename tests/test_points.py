@@ -3,7 +3,7 @@
 
 The fakes implement exactly the protocols of engine/compile/ops.py and engine/evaluate/ops.py;
 the real ones are the format-2 builder's (h1). Rank and rank points are also checked against
-today's format-1 scoring (engine/evaluate/scoring.py) on the Yangzhou fixtures.
+today's format-1 scoring (engine/explain/scoring.py) on the Yangzhou fixtures.
 """
 
 from __future__ import annotations

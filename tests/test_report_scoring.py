@@ -13,7 +13,7 @@ import pytest
 from click.testing import CliRunner
 
 from cli import main
-from engine.evaluate.scoring import load_scoring_pack, score_files
+from engine.explain.scoring import load_scoring_pack, score_files
 from engine.report.scoring_text import _award_text, render_score_text
 
 from conftest import ROOT

@@ -14,7 +14,7 @@ from click.testing import CliRunner
 
 from cli import main
 from engine.commands.packtest import run_suite
-from engine.evaluate.scoring import Band, RankRule, band_points, load_scoring_pack, places, rank_points, score_files, zone_index
+from engine.explain.scoring import Band, RankRule, band_points, load_scoring_pack, places, rank_points, score_files, zone_index
 from engine.validate.validate import validate_file
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -15,7 +15,7 @@ import yaml
 openpyxl = pytest.importorskip("openpyxl")
 
 from engine.load.data import load_entities  # noqa: E402
-from engine.evaluate.pipeline import decide_files  # noqa: E402
+from engine.explain.batch import decide_files  # noqa: E402
 from engine.load.spreadsheet import write_entities_xlsx  # noqa: E402
 
 from conftest import HUGUAN_PACK, HUGUAN_TOWNS, ROOT  # noqa: E402
@@ -183,7 +183,7 @@ def test_unreadable_data_is_reported_and_the_table_still_replaces_the_file_whole
 
 
 def test_atomic_path_leaves_the_old_file_when_writing_fails(tmp_path):
-    from engine.report.outputs import atomic_text
+    from engine.core.files import atomic_text
 
     out = tmp_path / "report.html"
     out.write_text("old", encoding="utf-8")

@@ -165,7 +165,8 @@ def test_gap_below_one_yuan_precision(decide, town, engine):
 def test_a_pack_whose_root_is_a_single_test_still_names_the_missing_input(tmp_path):
     import datetime as dt
 
-    from engine.evaluate.pipeline import decide_files, load_pack
+    from engine.evaluate.pipeline import load_pack
+    from engine.explain.batch import decide_files
 
     pack_file = tmp_path / "one.yaml"
     pack_file.write_text(
@@ -184,7 +185,8 @@ def test_a_pack_whose_root_is_a_single_test_still_names_the_missing_input(tmp_pa
 def test_a_one_test_pack_lists_its_criterion_with_value_and_threshold(tmp_path):
     import datetime as dt
 
-    from engine.evaluate.pipeline import decide_files, load_pack
+    from engine.evaluate.pipeline import load_pack
+    from engine.explain.batch import decide_files
 
     pack_file = tmp_path / "one.yaml"
     pack_file.write_text(

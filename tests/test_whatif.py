@@ -13,7 +13,8 @@ from typing import Any
 from engine.load.data import RawEntity, load_entities
 from engine.evaluate.evaluate import Decider
 from engine.evaluate.normalize import normalise
-from engine.evaluate.pipeline import decide_files, load_pack
+from engine.evaluate.pipeline import load_pack
+from engine.explain.batch import decide_files
 from engine.evaluate.reference import evaluate
 from engine.explain.whatif import describe, what_it_takes
 

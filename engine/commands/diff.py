@@ -29,10 +29,11 @@ from pathlib import Path
 from typing import Any, Iterable, TextIO
 
 from engine.compile.model import CompiledPack, Node
-from engine.evaluate.pipeline import decide_files, load_pack
+from engine.evaluate.pipeline import load_pack
+from engine.explain.batch import decide_files
 from engine.core.problems import EngineError, Problem, plain, shown
 from engine.report.scoring_text import _award_text
-from engine.evaluate.scoring import is_scoring_document, load_scoring_pack, score_files, zone_index
+from engine.explain.scoring import is_scoring_document, load_scoring_pack, score_files, zone_index
 from engine.validate.validate import validate_file
 
 DIFF_SCHEMA = "certify.diff/1"

@@ -21,7 +21,7 @@ from engine.core.problems import Problem, has_errors
 from engine.core.problems import ProblemsError
 from engine.load.format1 import convert, is_format1
 from engine.load.yamlsafe import load_yaml_file
-from engine.report.outputs import check_output, open_output
+from engine.core.files import check_output, open_output
 from engine.report.problems import PROBLEM_RENDERERS
 from engine.validate.validate import check_document
 

@@ -39,7 +39,7 @@ from engine.load.data import RawEntity, load_entities
 from engine.core.problems import Problem, ProblemsError
 from engine.load.yamlsafe import Document, iso_date
 from engine.commands.suite_results import CaseResult
-from engine.evaluate.scoring import Scorer, load_scoring_pack, zone_index
+from engine.explain.scoring import Scorer, load_scoring_pack, zone_index
 
 _COHORT_KEYS = {"name", "as_of", "fixtures", "entities", "expect"}
 _EXPECT_KEYS = {"awards_paid", "cohorts", "zones"}

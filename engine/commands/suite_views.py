@@ -8,7 +8,7 @@ from typing import Any, TextIO
 
 from engine.commands.packtest import coverage_gaps, line_text
 from engine.core.problems import clip
-from engine.report.outputs import atomic_path
+from engine.core.files import atomic_path
 
 
 def render_suites_text(results: list[Any], out: TextIO, show_coverage: bool = False, lang: str = "en") -> None:

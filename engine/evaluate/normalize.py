@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any
 
-from engine.load.data import RawEntity, label_ids
+from engine.load.entities import RawEntity, label_ids
 from engine.compile.model import CompiledPack, InputSpec
 from engine.core.problems import ERROR, WARNING, Problem, shown
 from engine.core.numbers import COMPARE

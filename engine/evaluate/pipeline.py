@@ -1,5 +1,7 @@
-"""The stages in order — load → validate → compile → evaluate → explain — for callers that want
-whole results (the CLI, the pack test runner, benchmarks). Rendering is left to `report`.
+"""What a batch needs before deciding: the pack loaded (load → validate → compile, with --set
+overrides), the data files read into entities with rows counted, standard input spooled, and the
+number of worker processes; format-2 packs are decided here too (`decide_files2`). Deciding and
+explaining a format-1 batch is engine.explain.batch (`decide_files`); rendering is left to `report`.
 
 Counting rows (`RowCounts`). Every batch ends with how many rows (entities) were read, decided
 and refused, and the exit code is 3 when any was refused. A *refused* row is one a reader read
@@ -12,7 +14,8 @@ id…). Readers report it the way they report any problem, with one flag set:
 `entities()` looks at the problems a reader appended while it produced each entity: every one
 flagged `refused_row` counts one refused row (so a reader flags exactly one problem per refused
 row). Problems without the flag (a bad value treated as missing, an unknown column) do not
-refuse the row: it is decided with those values unknown. `decide_files` counts decided rows.
+refuse the row: it is decided with those values unknown. `decide_files` (engine.explain.batch)
+counts decided rows.
 So `read == decided + refused` once a batch has been consumed, except for files that could not
 be read at all (`unreadable_files`: their rows were never read).
 
@@ -28,24 +31,18 @@ import re
 
 import dataclasses
 import datetime as dt
-import multiprocessing as mp
 import os
 import shutil
-import signal
 import sys
 import tempfile
-from collections import deque
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Iterator
+from typing import Any, Iterable, Iterator
 
 from engine.compile.build2 import build2
 from engine.compile.compile import CompileError, build
 from engine.compile.model2 import Pack2
 from engine.load.data import MAX_DATA_BYTES, ReadOptions, load_entities
-from engine.evaluate.evaluate import Decider
-from engine.explain.records import Explainer
 from engine.compile.model import CompiledPack
-from engine.evaluate.normalize import normalise
 from engine.evaluate.record2 import Record2
 from engine.evaluate.run2 import Runner, Subject, subject_of
 from engine.core.problems import ERROR, Problem, ProblemsError, clip, has_errors, shown
@@ -53,6 +50,7 @@ from engine.core.units import AmountError, parse_param_value
 from engine.validate.validate import check_document, validate_file
 from engine.load.variants import resolve as resolve_variant
 from engine.load.yamlsafe import Document, load_yaml_file
+from engine.core.files import register_temporary
 
 
 def parse_overrides(pairs: Iterable[str], files: Iterable[str] = ()) -> dict[str, tuple[str, Any]]:
@@ -207,42 +205,6 @@ class RowCounts:
         return bool(self.refused or self.unreadable_files)
 
 
-def _decide_chunk(state: dict[str, Any], chunk: list[Any]) -> list[tuple[dict[str, Any], list[Problem]]]:
-    decider, explainer, pack = state["decider"], state["explainer"], state["pack"]
-    out = []
-    for entity, where in chunk:
-        normalised = normalise(pack, entity)
-        verdict = decider.decide(normalised.values)
-        record = explainer.explain(entity.id, entity.name, entity.fields, normalised, verdict, where)
-        if entity.expect is not None:
-            record["_expect"] = entity.expect
-        if state.get("what_it_takes") and record["outcome"] != "pass":
-            from engine.explain.whatif import what_it_takes  # the smallest verified changes that would make it pass
-
-            record["what_it_takes"] = what_it_takes(pack, normalised.values)
-        render = state.get("render")
-        out.append((render(record) if render else record, normalised.problems))
-    return out
-
-
-_WORKER: dict[str, Any] = {}
-IN_FLIGHT_PER_WORKER = 3  # chunks queued per worker: enough to keep it busy, bounded memory
-
-
-def _worker_init(pack: CompiledPack, engine: str, what_it_takes: bool = False, render: Any = None) -> None:
-    # The parent handles SIGINT (a terminal sends it to the whole group) and stops the pool with
-    # SIGTERM, which must simply end a worker (the parent's handler was inherited by fork).
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    # One durable Host per worker process: durable-rules is not safe to share across processes.
-    _WORKER.update(pack=pack, decider=Decider(pack, engine), explainer=Explainer(pack, engine),
-                   what_it_takes=what_it_takes, render=render)
-
-
-def _worker_run(chunk: list[Any]) -> list[tuple[dict[str, Any], list[Problem]]]:
-    return _decide_chunk(_WORKER, chunk)
-
-
 STDIN = "-"
 INPUT_FORMATS = ("csv", "json", "yaml", "xlsx")
 _SPOOLED: dict[str, str] = {}  # spooled temporary file -> the name shown for it ("-")
@@ -266,8 +228,6 @@ def spool_stdin(input_format: str | None = None, stream: Any = None) -> str:
     The copy stops one byte past the data size limit, so the reader refuses it as too large."""
     source = stream if stream is not None else sys.stdin.buffer
     import atexit
-
-    from engine.report.outputs import register_temporary
 
     folder = tempfile.mkdtemp(prefix="certify-stdin-")
     register_temporary(folder)  # removed if the run is interrupted
@@ -338,17 +298,6 @@ def entities(files: Iterable[str], problems: list[Problem], read: ReadOptions | 
             problems.extend(_shown_as(p, path, name) for p in error.problems)
 
 
-def _chunks(items: Iterator[Any], size: int) -> Iterator[list[Any]]:
-    chunk: list[Any] = []
-    for item in items:
-        chunk.append(item)
-        if len(chunk) == size:
-            yield chunk
-            chunk = []
-    if chunk:
-        yield chunk
-
-
 def available_cpus() -> int:
     """CPUs this process may run on (its affinity mask where the OS has one)."""
     try:
@@ -364,61 +313,6 @@ def worker_count(requested: int) -> tuple[int, bool]:
     if requested == 0:
         return cpus, False
     return (cpus, True) if requested > cpus else (requested, False)
-
-
-def decide_files(pack: CompiledPack, files: Iterable[str], engine: str = "durable",
-                 problems: list[Problem] | None = None, workers: int = 1,
-                 chunk_size: int = 256, what_it_takes: bool = False,
-                 render: Callable[[dict[str, Any]], Any] | None = None,
-                 read: ReadOptions | None = None, counts: RowCounts | None = None) -> Iterator[Any]:
-    """Decide every entity in `files`, in input order; problems are appended to `problems`.
-
-    A file that cannot be read is reported and skipped; a row that cannot be used is reported
-    and skipped; every other entity is decided. With `workers` > 1 the entities are decided in
-    that many processes (0 = one per core), each with its own durable Host; the records come
-    back in input order and are identical to a single-process run. With `what_it_takes`, each
-    record that does not pass gets a "what_it_takes" key (see `engine.explain.whatif`). With `render`
-    (a module-level function, so worker processes can use it) each record is rendered where it
-    was decided and the rendered value is yielded: sending text back from a worker is far
-    cheaper than sending the record. `read` sets the data files' encoding and whether unknown
-    columns that look like misspelt inputs are allowed; columns are checked against `pack`.
-    Rows read, decided and refused are added to `counts`.
-    """
-    problems = problems if problems is not None else []
-    counts = counts if counts is not None else RowCounts()
-    entities_iter = entities(files, problems, dataclasses.replace(read or ReadOptions(), pack=pack), counts)
-    workers = worker_count(workers)[0]
-    if workers <= 1:
-        state = {"pack": pack, "decider": Decider(pack, engine), "explainer": Explainer(pack, engine),
-                 "what_it_takes": what_it_takes, "render": render}
-        for chunk in _chunks(entities_iter, chunk_size):
-            for record, found in _decide_chunk(state, chunk):
-                problems.extend(found)
-                counts.decided += 1
-                yield record
-        return
-    method = "fork" if "fork" in mp.get_all_start_methods() else "spawn"
-    # At most a few chunks per worker in flight: Pool.imap would read the whole input ahead and
-    # hold every finished result, so memory would grow with the batch.
-    limit = IN_FLIGHT_PER_WORKER * workers
-    with mp.get_context(method).Pool(workers, _worker_init, (pack, engine, what_it_takes, render)) as pool:
-        pending: deque[Any] = deque()
-        for chunk in _chunks(entities_iter, chunk_size):
-            pending.append(pool.apply_async(_worker_run, (chunk,)))
-            while len(pending) >= limit:
-                for record, found in pending.popleft().get():
-                    problems.extend(found)
-                    counts.decided += 1
-                    yield record
-        while pending:
-            for record, found in pending.popleft().get():
-                problems.extend(found)
-                counts.decided += 1
-                yield record
-
-
-# ---------------------------------------------------------------------------------------------
-# Format 2 (docs/format2.md): one pack, evaluated in phases over the whole batch
 
 
 def pack_format(path: str) -> int | None:

@@ -412,7 +412,7 @@ class _Targets:
 # ---------------------------------------------------------------------------------------------
 # Scoring
 
-# Format-1 scoring choices and their defaults (engine.evaluate.scoring.CHOICES; the load stage
+# Format-1 scoring choices and their defaults (engine.explain.scoring.CHOICES; the load stage
 # may not import it). Options are written as format-2 choice options.
 SCORING_DEFAULTS: dict[str, Any] = {"rank_ties": "shared", "rank_floor": 0, "missing_value": "zero",
                                     "award_pass_down": True, "total_ties": "split", "tie_break": [],

@@ -26,7 +26,7 @@ from decimal import Decimal
 from typing import Any, Callable, Iterable, Iterator, Sequence
 from xml.parsers import expat
 
-from engine.load.data import HEADER_ALIASES, IGNORED_HEADERS, RawEntity, ReadOptions, entity_from_item, map_header
+from engine.load.entities import HEADER_ALIASES, IGNORED_HEADERS, RawEntity, ReadOptions, entity_from_item, map_header
 from engine.core.problems import ERROR, WARNING, Problem, ProblemsError, shown
 from engine.core.units import parse_unit
 

@@ -1,6 +1,6 @@
 """Reviewer reports for scoring packs (`kind: scoring`): HTML, Markdown, and the CSV / XLSX table.
 
-They render a `certify score` result (`engine.evaluate.scoring.Scorer.score`); nothing here decides or
+They render a `certify score` result (`engine.explain.scoring.Scorer.score`); nothing here decides or
 computes a point. Per cohort: the ranking table (rank, zone, total, each indicator's points,
 award, vetoes and consequences); per zone: its points by indicator as an inline SVG bar chart and
 the arithmetic behind each indicator, as `certify score` prints it. The HTML is one file with

@@ -1,4 +1,4 @@
-"""Views of a scoring result (`engine.evaluate.scoring`): text, JSON and CSV. Nothing here decides anything."""
+"""Views of a scoring result (`engine.explain.scoring`): text, JSON and CSV. Nothing here decides anything."""
 
 from __future__ import annotations
 
@@ -40,7 +40,7 @@ WORDS = {
 _MARK = {"met": "✔", "not_met": "✘", "unknown": "?"}
 _MORE = {"zh": "(加 --full 显示每个对象的逐项计分过程)", "en": "(--full shows every entity's points, item by item)"}
 
-# The choices a scoring pack makes where the policy is silent (engine.evaluate.scoring.CHOICES), in words:
+# The choices a scoring pack makes where the policy is silent (engine.explain.scoring.CHOICES), in words:
 # what each decides and what each value means. Chinese output shows these, never the keys.
 CHOICE_TEXT: dict[str, dict[str, Any]] = {
     "rank_ties": {"label": {"zh": "同一指标完成值相同时的名次", "en": "equal values within an indicator"},

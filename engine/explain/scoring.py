@@ -42,6 +42,7 @@ from engine.core.units import (AmountError, Unit, format_amount, fraction_json, 
 from engine.validate.validate import check_document, validate_file
 from engine.validate.validate_scoring import RESULT_INPUTS
 from engine.load.yamlsafe import Document, load_yaml_file
+from engine.evaluate.pipeline import _override_unit_problems, entities
 
 OUTPUT_SCHEMA = "certify.scoring/1"
 
@@ -322,8 +323,6 @@ def load_scoring_pack(path: str, as_of: dt.date, overrides: dict[str, tuple[str,
                for p in after if p.severity == ERROR and (p.code, p.message) not in before]
         problems = after
     if not bad and params:
-        from engine.evaluate.pipeline import _override_unit_problems  # the checks `evaluate` makes on --set
-
         for name, (origin, value) in params.items():
             try:
                 parse_param_value(value)
@@ -799,8 +798,6 @@ def _award_num(amount: Fraction, sp: ScoringPack) -> str:
 def entities_from_files(files: Iterable[str], problems: list[Problem], read: Any = None,
                         counts: Any = None) -> list[tuple[RawEntity, str]]:
     """A cohort is ranked as a whole, so its entities are read into a list."""
-    from engine.evaluate.pipeline import entities  # the same reading and duplicate-id rule as evaluate
-
     return list(entities(files, problems, read, counts))
 
 

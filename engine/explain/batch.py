@@ -1,0 +1,124 @@
+"""Batches decided and explained: every entity of the data files, in input order, in one process
+or several. Each entity is normalised and decided (engine.evaluate) and its decision record
+written with reasons (engine.explain.records), optionally with what it would take to pass
+(engine.explain.whatif). Loading the pack, reading the data and counting rows are in
+engine.evaluate.pipeline (see its docstring for how rows are counted).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import multiprocessing as mp
+import signal
+from collections import deque
+from typing import Any, Callable, Iterable, Iterator
+
+from engine.compile.model import CompiledPack
+from engine.core.problems import Problem
+from engine.evaluate.evaluate import Decider
+from engine.evaluate.normalize import normalise
+from engine.evaluate.pipeline import RowCounts, entities, worker_count
+from engine.explain.records import Explainer
+from engine.explain.whatif import what_it_takes as _what_it_takes
+from engine.load.data import ReadOptions
+
+
+def _decide_chunk(state: dict[str, Any], chunk: list[Any]) -> list[tuple[dict[str, Any], list[Problem]]]:
+    decider, explainer, pack = state["decider"], state["explainer"], state["pack"]
+    out = []
+    for entity, where in chunk:
+        normalised = normalise(pack, entity)
+        verdict = decider.decide(normalised.values)
+        record = explainer.explain(entity.id, entity.name, entity.fields, normalised, verdict, where)
+        if entity.expect is not None:
+            record["_expect"] = entity.expect
+        if state.get("what_it_takes") and record["outcome"] != "pass":
+            # the smallest verified changes that would make it pass
+            record["what_it_takes"] = _what_it_takes(pack, normalised.values)
+        render = state.get("render")
+        out.append((render(record) if render else record, normalised.problems))
+    return out
+
+
+_WORKER: dict[str, Any] = {}
+IN_FLIGHT_PER_WORKER = 3  # chunks queued per worker: enough to keep it busy, bounded memory
+
+
+def _worker_init(pack: CompiledPack, engine: str, what_it_takes: bool = False, render: Any = None) -> None:
+    # The parent handles SIGINT (a terminal sends it to the whole group) and stops the pool with
+    # SIGTERM, which must simply end a worker (the parent's handler was inherited by fork).
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    # One durable Host per worker process: durable-rules is not safe to share across processes.
+    _WORKER.update(pack=pack, decider=Decider(pack, engine), explainer=Explainer(pack, engine),
+                   what_it_takes=what_it_takes, render=render)
+
+
+def _worker_run(chunk: list[Any]) -> list[tuple[dict[str, Any], list[Problem]]]:
+    return _decide_chunk(_WORKER, chunk)
+
+
+def _chunks(items: Iterator[Any], size: int) -> Iterator[list[Any]]:
+    chunk: list[Any] = []
+    for item in items:
+        chunk.append(item)
+        if len(chunk) == size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def decide_files(pack: CompiledPack, files: Iterable[str], engine: str = "durable",
+                 problems: list[Problem] | None = None, workers: int = 1,
+                 chunk_size: int = 256, what_it_takes: bool = False,
+                 render: Callable[[dict[str, Any]], Any] | None = None,
+                 read: ReadOptions | None = None, counts: RowCounts | None = None) -> Iterator[Any]:
+    """Decide every entity in `files`, in input order; problems are appended to `problems`.
+
+    A file that cannot be read is reported and skipped; a row that cannot be used is reported
+    and skipped; every other entity is decided. With `workers` > 1 the entities are decided in
+    that many processes (0 = one per core), each with its own durable Host; the records come
+    back in input order and are identical to a single-process run. With `what_it_takes`, each
+    record that does not pass gets a "what_it_takes" key (see `engine.explain.whatif`). With `render`
+    (a module-level function, so worker processes can use it) each record is rendered where it
+    was decided and the rendered value is yielded: sending text back from a worker is far
+    cheaper than sending the record. `read` sets the data files' encoding and whether unknown
+    columns that look like misspelt inputs are allowed; columns are checked against `pack`.
+    Rows read, decided and refused are added to `counts`.
+    """
+    problems = problems if problems is not None else []
+    counts = counts if counts is not None else RowCounts()
+    entities_iter = entities(files, problems, dataclasses.replace(read or ReadOptions(), pack=pack), counts)
+    workers = worker_count(workers)[0]
+    if workers <= 1:
+        state = {"pack": pack, "decider": Decider(pack, engine), "explainer": Explainer(pack, engine),
+                 "what_it_takes": what_it_takes, "render": render}
+        for chunk in _chunks(entities_iter, chunk_size):
+            for record, found in _decide_chunk(state, chunk):
+                problems.extend(found)
+                counts.decided += 1
+                yield record
+        return
+    method = "fork" if "fork" in mp.get_all_start_methods() else "spawn"
+    # At most a few chunks per worker in flight: Pool.imap would read the whole input ahead and
+    # hold every finished result, so memory would grow with the batch.
+    limit = IN_FLIGHT_PER_WORKER * workers
+    with mp.get_context(method).Pool(workers, _worker_init, (pack, engine, what_it_takes, render)) as pool:
+        pending: deque[Any] = deque()
+        for chunk in _chunks(entities_iter, chunk_size):
+            pending.append(pool.apply_async(_worker_run, (chunk,)))
+            while len(pending) >= limit:
+                for record, found in pending.popleft().get():
+                    problems.extend(found)
+                    counts.decided += 1
+                    yield record
+        while pending:
+            for record, found in pending.popleft().get():
+                problems.extend(found)
+                counts.decided += 1
+                yield record
+
+
+# ---------------------------------------------------------------------------------------------
+# Format 2 (docs/format2.md): one pack, evaluated in phases over the whole batch
