@@ -44,8 +44,7 @@ from engine.commands.suite_views import render_junit, render_suites_text, suites
 from engine.core.clauses import load_clauses
 from engine.explain.scoring import is_scoring_file, load_scoring_pack, score_files
 from engine.load.data import ReadOptions
-from engine.report.scoring_pages import render_score_html, render_score_markdown, write_score_xlsx
-from engine.report.scoring_text import render_score_csv, render_score_json, render_score_text
+from engine.report.scoring_pages import SCORE_RENDERERS, ScoreView, write_score_xlsx
 
 EXIT = {
     "ok": 0,          # everything decided / every pack clean
@@ -445,13 +444,9 @@ def _score_report(pack_path: str, data: tuple[str, ...], date: dt.date, override
         with output_path(output) as tmp:
             write_score_xlsx(result, tmp, lang)
     else:
+        view = ScoreView(lang, pack.meta.title, dict(pack.meta.source), problems)
         with open_output(output, newline="" if fmt == "csv" else None) as out:
-            if fmt == "csv":
-                render_score_csv(result, out, lang)
-            elif fmt == "markdown":
-                render_score_markdown(result, out, lang, pack.meta.title, dict(pack.meta.source), problems)
-            else:
-                render_score_html(result, out, lang, pack.meta.title, dict(pack.meta.source), problems)
+            SCORE_RENDERERS[fmt if fmt in ("csv", "markdown") else "html"](result, out, view)
     return _finish(problems, counts, lang)
 
 
@@ -628,13 +623,9 @@ def run_score(pack_path: str, data: tuple[str, ...], fmt: str, lang: str, as_of:
     problems: list[Any] = []
     counts = RowCounts()
     result = score_files(pack, _data(data, input_format), engine, problems, read=_read_options(), counts=counts)
+    view = ScoreView(lang, pack.meta.title, problems=problems, counts=counts.as_dict(), full=full)
     with open_output(output, newline="" if fmt == "csv" else None) as out:
-        if fmt == "json":
-            render_score_json({**result, "counts": counts.as_dict()}, problems, out)
-        elif fmt == "csv":
-            render_score_csv(result, out, lang)
-        else:
-            render_score_text(result, out, lang, pack.meta.title, view="full" if full else "short")
+        SCORE_RENDERERS[fmt if fmt in ("json", "csv") else "text"](result, out, view)
     return _finish(problems, counts, lang)
 
 

@@ -13,11 +13,13 @@ import csv
 import html
 import io
 import json
+from dataclasses import dataclass, field
 from fractions import Fraction
-from typing import Any, Iterable, TextIO
+from typing import Any, Callable, Iterable, TextIO
 
 from engine.report.html import CSS, _Writer, page_head
-from engine.report.scoring_text import WORDS, _award_text, _l, _marks, part_line, render_score_csv
+from engine.report.scoring_text import (WORDS, _award_text, _l, _marks, part_line, render_score_csv, render_score_json,
+                                        render_score_text)
 from engine.report.tables import _Sheet
 
 EXTRA = {
@@ -394,3 +396,30 @@ def write_score_xlsx(result: dict[str, Any], path: str, lang: str = "zh") -> Non
             sheet.append(cells)
     sheet.finish()
     book.save(path)
+
+
+# ---------------------------------------------------------------------------------------------
+# Every view of a scoring result, by format
+
+
+@dataclass(frozen=True)
+class ScoreView:
+    """What the views of one scoring result may need besides the result itself."""
+
+    lang: str = "zh"
+    pack_title: Any = None
+    source: dict[str, Any] | None = None
+    problems: list[Any] = field(default_factory=list)
+    counts: dict[str, int] | None = None  # rows read / decided / refused (the JSON view carries them)
+    full: bool = False  # text: each entity's points item by item
+
+
+# One renderer per format, each writing to an open text stream (XLSX is a file: write_score_xlsx).
+SCORE_RENDERERS: dict[str, Callable[[dict[str, Any], TextIO, ScoreView], None]] = {
+    "text": lambda result, out, v: render_score_text(result, out, v.lang, v.pack_title,
+                                                     view="full" if v.full else "short"),
+    "json": lambda result, out, v: render_score_json({**result, "counts": v.counts}, v.problems, out),
+    "csv": lambda result, out, v: render_score_csv(result, out, v.lang),
+    "markdown": lambda result, out, v: render_score_markdown(result, out, v.lang, v.pack_title, v.source, v.problems),
+    "html": lambda result, out, v: render_score_html(result, out, v.lang, v.pack_title, v.source, v.problems),
+}
