@@ -32,7 +32,7 @@ from engine.core.problems import CODES, ProblemsError
 from engine.evaluate.evaluate import Decider
 from engine.evaluate.normalize import normalise
 from engine.evaluate.pipeline import load_pack
-from engine.evaluate.scoring import entities_from_files, load_scoring_pack, score_files, zone_index
+from engine.explain.scoring import entities_from_files, load_scoring_pack, score_files, zone_index
 from engine.load.data import RawEntity, load_entities
 from engine.load.format1 import TARGETS_ROOT, Conversion, convert
 from engine.load.yamlsafe import Document, iso_date, load_yaml_file, parse_yaml

@@ -639,7 +639,7 @@ def test_rank_with_tie_break_last_and_ties() -> None:
 
 
 # ---------------------------------------------------------------------------------------------
-# Equivalence with format-1 scoring (engine/evaluate/scoring.py) on the Yangzhou pack
+# Equivalence with format-1 scoring (engine/explain/scoring.py) on the Yangzhou pack
 
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -727,7 +727,7 @@ def run_format2(sp: Any, zones_file: str, choices: dict[str, str]) -> dict[str, 
 
 
 def compare_with_format1(zones_file: str, choices: dict[str, str]) -> int:
-    from engine.evaluate.scoring import load_scoring_pack, score_files, zone_index
+    from engine.explain.scoring import load_scoring_pack, score_files, zone_index
 
     # format 1 reads its choices when the pack is built: set them as `--set choices.NAME=` does
     sp, _ = load_scoring_pack(YZ_PACK, YZ_AS_OF, {f"choices.{k}": ("test", v) for k, v in choices.items()})

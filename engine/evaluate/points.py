@@ -416,7 +416,7 @@ def compute_deductions(args: DeductionsArgs, env: Env) -> Computed:  # type: ign
 
 def _places(keys: dict[int, tuple[Any, ...]], ties: str) -> dict[int, int]:
     """Place of each entity (1 = best) from sort keys, smaller key = better: shared places skip
-    after a tie (1, 2, 2, 4), dense ones do not (1, 2, 2, 3). As engine.evaluate.scoring.places."""
+    after a tie (1, 2, 2, 4), dense ones do not (1, 2, 2, 3). As engine.explain.scoring.places."""
     if ties == "dense":
         distinct = sorted(set(keys.values()))
         index = {key: i + 1 for i, key in enumerate(distinct)}
