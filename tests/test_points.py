@@ -866,3 +866,31 @@ def test_points_problems_through_the_format2_builder_point_at_the_line(tmp_path:
     found = [(p.code, p.line) for p in check_pack2(doc, dt.date(2024, 12, 31))]
     line = next(i for i, row in enumerate(text.splitlines(), start=1) if "above: 10%" in row)
     assert [code for code, _ in found] == ["E196"] and found[0][1] == line
+
+
+def test_yangzhou_converted_by_migrate_decides_places_as_format1_with_missing_zero() -> None:
+    # The lead's converter (engine/load/format1.py) refuses missing_value: zero (E201); written as
+    # `missing: zero` on each rank_points value, the converted pack built by build2 and run by run2
+    # gives every zone format 1's total and place (K08 lacks a figure: 0 points there, ranked).
+    from engine.evaluate.pipeline import entities
+    from engine.evaluate.run2 import subject_of
+    from engine.evaluate.scoring import load_scoring_pack, score_files, zone_index
+    from engine.load.format1 import convert
+
+    doc, _ = load_yaml_file(YZ_PACK)
+    conversion = convert(doc)
+    value = conversion.document.value
+    value.get("outcomes", {}).pop("consequences", None)  # they read result_last (E202): not points
+    rank_values = [spec["rank_points"] for spec in value["values"].values() if "rank_points" in spec]
+    assert len(rank_values) == 8
+    for spec in rank_values:
+        spec["missing"] = "zero"
+    pack = build2(conversion.document, b"", YZ_AS_OF, None)
+    subjects = [subject_of(pack, entity)[0] for entity, _ in entities([YZ_ZONES], [])]
+    records = {r.entity_id: r for r in evaluate2(pack, subjects)}
+    sp, _ = load_scoring_pack(YZ_PACK, YZ_AS_OF)
+    zones = zone_index(score_files(sp, [YZ_ZONES], "reference", []))
+    assert set(records) == set(zones)
+    for ident, zone in zones.items():
+        assert records[ident].value("total").value == F(zone["total"]), ident
+        assert records[ident].value("place").value == zone["rank"], ident
