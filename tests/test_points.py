@@ -874,7 +874,7 @@ def test_yangzhou_converted_by_migrate_decides_places_as_format1_with_missing_ze
     # gives every zone format 1's total and place (K08 lacks a figure: 0 points there, ranked).
     from engine.evaluate.pipeline import entities
     from engine.evaluate.run2 import subject_of
-    from engine.evaluate.scoring import load_scoring_pack, score_files, zone_index
+    from engine.explain.scoring import load_scoring_pack, score_files, zone_index
     from engine.load.format1 import convert
 
     doc, _ = load_yaml_file(YZ_PACK)
