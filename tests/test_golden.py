@@ -20,7 +20,8 @@ What is pinned (see VIEWS for the exact command of each file):
 - test: the shipped Huguan suites (text with coverage, JSON, JUnit XML) and a suite with a
   failing case and a broken suite (text, JUnit XML);
 - format 2 (tests/golden/format2/, a synthetic pack and firms): evaluate text zh/en short/full and
-  JSON, report HTML and Markdown zh/en, and the validity warning (text, Markdown);
+  JSON, report HTML and Markdown zh/en, the validity warning (text, Markdown), and `certify test`
+  of its hand-computed suite asserting points and subtotals (text with coverage, JUnit XML);
 - validate and lint: problems as text zh/en, JSON and GitHub annotations; `certify schema`.
 
 Masked, because they truly vary: sha256 hashes (of packs and inputs), the engine and
@@ -249,6 +250,9 @@ VIEWS: dict[str, View] = {
     "format2.report.en.md": View((*REPORT2, "--lang", "en", "-o", "{out}.md"), read="out"),
     "format2.expired.zh.md": View(("report", "--rules", PACK2, FIRMS2, "--as-of", "2026-06-30", "-o", "{out}.md"),
                                   read="out"),
+    "format2.test.zh.txt": View(("test", "tests/golden/format2/firm-points.tests.yaml", "--coverage")),
+    "format2.test.junit.xml": View(("test", "tests/golden/format2/firm-points.tests.yaml", "--junit", "{out}.xml"),
+                                   read="out", shape=pretty_xml),
     "format2.expired.zh.txt": View(("evaluate", "--rules", PACK2, FIRMS2, "--as-of", "2026-06-30"), read="stdout"),
     # the JSON Schema of the pack format (for editors)
     "schema.json": View(("schema",)),
