@@ -148,3 +148,20 @@ def test_json_carries_the_headline() -> None:
     assert [i for i, d in decisions.items() if d["fails_only_on_group_minimum"]] == ["F2"]
     group = next(v for v in decisions["F2"]["values"] if v["name"] == "innovation")
     assert (group["value"], group["detail"]["minimum"], group["detail"]["meets_minimum"]) == ("15", "20", False)
+
+
+def test_an_input_comparison_is_explained_and_a_second_failure_is_not_only_the_minimum(tmp_path: Path) -> None:
+    """A criterion comparing an input says what was read; a firm short on the group minimum and on
+    another criterion is not said to fail only on the minimum."""
+    text = Path(PACK).read_text(encoding="utf-8")
+    assert "      - id: fast_track" in text
+    text = text.replace("      - id: fast_track", "          - id: staff_limit\n"
+                        "            title: {zh: 职工总数不超过50人, en: staff at most 50}\n            cite: 第九条\n"
+                        "            test: {value: total_staff, op: \"<=\", number: 50人}\n      - id: fast_track", 1)
+    (tmp_path / "p.yaml").write_text(text, encoding="utf-8")
+    pack = load_pack2(str(tmp_path / "p.yaml"), dt.date(2024, 6, 30), {})
+    records = {r.entity_id: r for r in decide_files2(pack, [FIRMS], "durable", [])}
+    line = headline(pack, records["F2"])["zh"]
+    assert "第九条 职工总数不超过50人：100人 > 50人 (要求 ≤ 50人)" in line
+    assert line.startswith("不通过：第六条 创新能力小计不低于20分：小计 15分，最低要求 20分（未达到）；")
+    assert not explain2(pack, records["F2"]).only_group_minimum

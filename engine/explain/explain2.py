@@ -281,6 +281,20 @@ def because(pack: Pack2, rec: Record2, c: CriterionResult, nodes: dict[str, Node
                 return f"{value}{missing} ({w['required']} {_SYM[test.op]} {threshold})"
 
             facts = _both(compare)
+    if facts is None and c.test and c.test.get("op") in _SYM and c.test.get("threshold") is not None:
+        # a comparison of an input: the record carries the value as read and the threshold in force
+        read, unit_name, op = c.test.get("value"), c.test.get("unit"), c.test["op"]
+
+        def compared(lang: str) -> str:
+            w = _WORDS[lang]
+            value, threshold = shown(read, unit_name, lang), shown(c.test["threshold"], unit_name, lang)
+            if c.status is Status.MET:
+                return f"{value} {_SYM[op]} {threshold}"
+            if c.status is Status.NOT_MET and read is not None:
+                return f"{value} {_NEGATED[op]} {threshold} ({w['required']} {_SYM[op]} {threshold})"
+            return f"{value} ({w['required']} {_SYM[op]} {threshold})"
+
+        facts = _both(compared)
     if facts is None:
         facts = _both(lambda lang: _WORDS[lang][c.status.value])
     text = {"zh": f"{head}：{facts['zh']}", "en": f"{head_en}: {facts['en']}"}
