@@ -169,9 +169,12 @@ YANGZHOU_V2 = _changed_pack(YANGZHOU, "yangzhou-v2.yaml", [
 
 EVALUATE = ("evaluate", "--rules", HUGUAN, TOWNS, "--as-of", AS_OF)
 EVALUATE_CSV = ("evaluate", "--rules", HUGUAN, TOWNS_CSV, "--as-of", AS_OF)
-REPORT = ("report", "--rules", HUGUAN, TOWNS_CSV, "--as-of", AS_OF, "--what-it-takes", "--sources", "{tmp}")
+# The policy texts the reports quote: a copy in the repository, so a page reads the same in a clone
+# with ../shared/seeds beside it and in one without (the search falls back to that folder).
+SOURCES = "tests/golden/sources"
+REPORT = ("report", "--rules", HUGUAN, TOWNS_CSV, "--as-of", AS_OF, "--what-it-takes", "--sources", SOURCES)
 SCORE = ("score", "--rules", YANGZHOU, ZONES, "--as-of", Y_AS_OF)
-SCORE_REPORT = ("report", "--rules", YANGZHOU, ZONES, "--as-of", Y_AS_OF, "--sources", "{tmp}")
+SCORE_REPORT = ("report", "--rules", YANGZHOU, ZONES, "--as-of", Y_AS_OF, "--sources", SOURCES)
 TARGETS_EVAL = ("evaluate", "--rules", TARGETS, COUNTY, "--as-of", Y_AS_OF)
 EVALUATE2 = ("evaluate", "--rules", PACK2, FIRMS2, "--as-of", AS_OF)
 REPORT2 = ("report", "--rules", PACK2, FIRMS2, "--as-of", AS_OF)
@@ -203,8 +206,7 @@ VIEWS: dict[str, View] = {
     "targets.zh.full.txt": View((*TARGETS_EVAL, "--full")),
     "targets.en.short.txt": View((*TARGETS_EVAL, "--lang", "en")),
     "targets.json": View((*TARGETS_EVAL, "--format", "json"), shape=pretty_json),
-    # report (the page source; --sources is an empty folder so that the policy text beside a
-    # clone does not change the page)
+    # report (the page source; the policy texts from tests/golden/sources, see SOURCES)
     "report.zh.html": View((*REPORT, "-o", "{out}.html"), read="out"),
     "report.en.html": View((*REPORT, "--lang", "en", "-o", "{out}.html"), read="out"),
     "report.zh.md": View((*REPORT, "-o", "{out}.md"), read="out"),
