@@ -32,7 +32,7 @@ from engine.core.problems import CODES, ProblemsError
 from engine.evaluate.evaluate import Decider
 from engine.evaluate.normalize import normalise
 from engine.evaluate.pipeline import load_pack
-from engine.explain.scoring import entities_from_files, load_scoring_pack, score_files, zone_index
+from engine.explain.scoring import Scorer, load_scoring_pack, zone_index
 from engine.load.data import RawEntity, load_entities
 from engine.load.format1 import TARGETS_ROOT, Conversion, convert
 from engine.load.yamlsafe import Document, iso_date, load_yaml_file, parse_yaml
@@ -650,12 +650,23 @@ def test_out_of_bounds_derived_value_is_the_known_difference() -> None:
     assert new == old
 
 
-def test_scoring_points_totals_places_and_vetoes_identical() -> None:
-    """Yangzhou, as far as format 2 can state it: the consequences that read result_last (E202)
-    left out. Every zone's indicator points, total, place, vetoes and staff-post criterion must
-    agree; a zone missing a figure scores the same points (`missing: zero`), though format 2 does
-    not yet mark its total a lower bound and its place provisional (E201). Awards are compared
-    once the format-2 record carries them."""
+def _cohorts(suite_path: Path) -> list[tuple[str, list[RawEntity]]]:
+    """Each cohort of a scoring suite: its fixture entities and inline entities, scored together."""
+    suite = _load(suite_path).value
+    out = []
+    for cohort in suite.get("cohorts") or []:
+        entities = []
+        for rel in cohort.get("fixtures") or []:
+            entities += list(load_entities(str(suite_path.parent / rel), []))
+        for j, raw in enumerate(cohort.get("entities") or []):
+            fields = {k: v for k, v in raw.items() if k not in ("id", "name")}
+            entities.append(RawEntity(str(suite_path), j, str(raw.get("id", f"E{j + 1}")), raw.get("name"), fields))
+        out.append((str(cohort.get("name")), entities))
+    return out
+
+
+def _yangzhou_both() -> list[tuple[str, dict[str, Any], Any]]:
+    """(cohort name, format-1 zone view, format-2 record) of every zone of every suite cohort."""
     path = RULES / "yangzhou-zone-evaluation.yaml"
     as_of = dt.date(2024, 12, 31)
     if FORMAT2_MISSING:
@@ -672,18 +683,56 @@ def test_scoring_points_totals_places_and_vetoes_identical() -> None:
         missing = sorted({f"{p.code} {p.message}" for p in error.problems})
         pytest.skip("format 2 cannot score yangzhou-zone-evaluation.yaml yet: " + "; ".join(missing))
     sp, _ = load_scoring_pack(str(path), as_of)
-    fixtures = [str(ROOT / "fixtures" / "yangzhou-zones.yaml")]
-    zones = zone_index(score_files(sp, fixtures))
-    raw = [e for e, _ in entities_from_files(fixtures, [])]
-    subjects = [subject_of(pack2, e)[0] for e in raw]
-    records = {r.entity_id: r for r in Runner(pack2, "durable").evaluate(subjects)}
-    assert set(records) == set(zones) and len(zones) == 14
-    for ident, zone in zones.items():
-        record = records[ident]
+    runner = Runner(pack2, "durable")
+    out = []
+    for name, entities in _cohorts(path.with_name(path.stem + ".tests.yaml")):
+        zones = zone_index(Scorer(sp, "durable").score([(e, e.file) for e in entities]))
+        records = {r.entity_id: r for r in runner.evaluate([subject_of(pack2, e)[0] for e in entities])}
+        out += [(name, zone, records[ident]) for ident, zone in zones.items()]
+    return out
+
+
+def _award(zone: dict[str, Any]) -> tuple[Any, ...]:
+    amount = Fraction(zone["award"]["amount"]) * 10**4 if zone["award"].get("amount") is not None else None  # 万元
+    return (zone["award"]["status"], zone["award"].get("place"), amount)
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "format 2 places tied totals together (rank ties: split) but outcomes.awards does not yet split the "
+    "awards of the places they occupy: format 1 pays P1 and P2 (tied first) 400万元 each, (500 + 300) / 2"))
+def test_tied_totals_split_their_awards_as_in_format1() -> None:
+    tied = [(zone, record) for _, zone, record in _yangzhou_both() if zone["award"].get("shared_with")]
+    assert tied
+    for zone, record in tied:
+        assert (record.award.status, record.award.place, record.award.amount) == _award(zone), zone["id"]
+
+
+def test_scoring_points_totals_places_vetoes_and_awards_identical() -> None:
+    """Yangzhou, as far as format 2 can state it: the consequences that read result_last (E202)
+    left out. In every cohort of the suite (the 14 fixture zones; tied totals and missing data
+    inline), every zone's indicator points, total, place, vetoes, staff-post criterion and award
+    must agree. For a zone missing a figure (E201) only the indicators format 1 knows are compared:
+    format 2 scores a missing figure 0 in rank points only, and does not yet mark a total a lower
+    bound, a place provisional or an award held."""
+    compared = awards = 0
+    for name, zone, record in _yangzhou_both():
         got = {v.name: v.value for v in record.values}
         statuses = {c.id: str(c.status) for c in record.criteria}
-        assert {i: got[i] for i in zone["points"]} == {i: Fraction(p) for i, p in zone["points"].items()}, ident
-        assert got["total"] == Fraction(zone["total"]), ident
-        assert got["place"] == zone["rank"], ident
-        assert {v["id"]: statuses[v["id"]] for v in zone["vetoes"]} == {v["id"]: v["status"] for v in zone["vetoes"]}
-        assert str(record.outcome) == zone["criteria"]["outcome"], ident
+        where = f"{name}: {zone['id']}"
+        if zone["provisional"]:
+            # E201: format 1 scores a missing figure 0 in every part and ranks on the lower bound;
+            # format 2 does so for rank points only (`missing: zero`): compare what format 1 knows
+            known = [i for i in zone["points"] if i not in zone["unknown_indicators"]]
+            assert {i: got[i] for i in known} == {i: Fraction(zone["points"][i]) for i in known}, where
+        else:
+            assert {i: got[i] for i in zone["points"]} == {i: Fraction(p) for i, p in zone["points"].items()}, where
+            assert got["total"] == Fraction(zone["total"]), where
+            assert got["place"] == zone["rank"], where
+        assert {v["id"]: statuses[v["id"]] for v in zone["vetoes"]} == {v["id"]: v["status"] for v in zone["vetoes"]}, where
+        assert str(record.outcome) == zone["criteria"]["outcome"], where
+        compared += 1
+        if zone["provisional"] or zone["award"].get("shared_with"):
+            continue  # held awards (E201) and split awards (test_tied_totals_split_their_awards_as_in_format1)
+        assert (record.award.status, record.award.place, record.award.amount) == _award(zone), where
+        awards += 1
+    assert compared >= 18 and awards >= 14, (compared, awards)

@@ -483,13 +483,14 @@ class _Scoring:
         missing = self.settings["missing_value"]
         out.problem("E201", ("choices", "missing_value") if "missing_value" in raw else ("pack", "kind"),
                     f"missing_value: {missing} has no complete format-2 form yet: a rank_points part with a missing "
-                    "figure scores 0 (`missing: zero`, written), but format 2 cannot yet mark the total as a lower bound, "
-                    "the rank as provisional and the award as held"
+                    "figure scores 0 (`missing: zero`, written), but items and per-unit points with a missing figure are "
+                    "unknown in format 2, and it cannot yet mark the total as a lower bound, the rank as provisional and "
+                    "the award as held"
                     if missing == "zero" else
                     f"missing_value: {missing} (an entity missing a scored figure is left out of the ranking) has no "
                     "format-2 form yet",
                     f"missing_value: {missing} 在格式2中尚无完整写法：排名得分缺数据时记0分（已写为 missing: zero），"
-                    "但格式2尚不能把总分标为下限、名次标为暂定、奖金暂缓发放"
+                    "但按项、按单位计分缺数据时在格式2中为未知，且尚不能把总分标为下限、名次标为暂定、奖金暂缓发放"
                     if missing == "zero" else
                     f"missing_value: {missing}（缺少计分数据的对象不参加排名）在格式2中尚无对应写法")
         floor = self.settings["rank_floor"]
