@@ -34,7 +34,7 @@ from engine.compile.ops import OPS, OpArgs, Path
 from engine.compile.targets import member_specs
 from engine.compile.titles import fill_title
 from engine.core.numbers import slot_fits, slot_message
-from engine.core.problems import ERROR, WARNING, Problem, ProblemsError, has_errors, kind_zh, shown
+from engine.core.problems import clip, ERROR, WARNING, Problem, ProblemsError, has_errors, kind_zh, shown
 from engine.core.status import Status
 from engine.core.units import AmountError, Unit, parse_amount, parse_param_value, parse_unit, to_fraction
 from engine.load.yamlsafe import Document, iso_date
@@ -590,15 +590,21 @@ def build2(document: Document, raw_bytes: bytes, as_of: dt.date,
             except AmountError as error:
                 add("E123", (), f"override {name}: {error}", f"覆盖值 {name} 无法读取：{shown(override[1])}", override[0])
                 override = None
-        if "scaled" in spec and override is None:
-            base = params_raw.get(spec["scaled"]["of"])
-            params[name] = _scaled(name, spec, base, as_of, param_overrides.get(spec["scaled"]["of"]), add)
-        elif "table" in spec and override is None:
-            tables[name] = _table(name, spec, doc, add)
-            params[name] = ParamSpec(name, spec["label"], spec["cite"], spec.get("quote"), None, tables[name].unit,
-                                     "table", None, None)
-        else:
-            params[name] = resolve_param(name, spec, as_of, override)
+        try:
+            if "scaled" in spec and override is None:
+                base = params_raw.get(spec["scaled"]["of"])
+                params[name] = _scaled(name, spec, base, as_of, param_overrides.get(spec["scaled"]["of"]), add)
+            elif "table" in spec and override is None:
+                tables[name] = _table(name, spec, doc, add)
+                params[name] = ParamSpec(name, spec["label"], spec["cite"], spec.get("quote"), None, tables[name].unit,
+                                         "table", None, None)
+            else:
+                params[name] = resolve_param(name, spec, as_of, override)
+        except AmountError as error:  # an amount in a unit the engine does not know (200头): a problem, not a traceback
+            add("E123", ("parameters", name, "value") if "value" in spec else ("parameters", name),
+                f"parameter {name}: {clip(error, 160)}", f"参数 {name} 的数值无法读取（{clip(error, 120)}）；请写已知单位的数额")
+            params[name] = ParamSpec(name, spec.get("label") or {}, spec.get("cite") or "", spec.get("quote"), None,
+                                     None, None, None)
 
     choices: dict[str, ChoiceDef] = {}
     for name, spec in choices_raw.items():
