@@ -34,6 +34,7 @@ from engine.compile.ops import OPS, OpArgs, Path
 from engine.compile.targets import member_specs
 from engine.compile.titles import fill_title
 from engine.core.numbers import slot_fits, slot_message
+from engine.core.graph import cycles
 from engine.core.problems import clip, ERROR, WARNING, Problem, ProblemsError, has_errors, kind_zh, shown
 from engine.core.status import Status
 from engine.core.units import AmountError, Unit, parse_amount, parse_param_value, parse_unit, to_fraction
@@ -676,7 +677,7 @@ def build2(document: Document, raw_bytes: bytes, as_of: dt.date,
         kind_of[name] = "criterion"
         graph[name] = [r for r, _, _ in node_reads(node, ("criteria", name)) if r in parsed or r in criteria_raw]
         graph[name] = list(dict.fromkeys(graph[name]))
-    for cycle in _cycles(graph):
+    for cycle in cycles(graph):
         first = cycle[0]
         where = ("values", first) if kind_of[first] == "value" else ("criteria", first)
         text = " → ".join(cycle)
@@ -843,38 +844,6 @@ def check_pack2(document: Document, as_of: dt.date | None = None) -> list[Proble
 
 # ---------------------------------------------------------------------------------------------
 # Graph helpers
-
-
-def _cycles(graph: dict[str, list[str]]) -> list[list[str]]:
-    """Each cycle once, as [a, b, …, a] starting at its first-declared member. Iterative DFS."""
-    order = {name: i for i, name in enumerate(graph)}
-    state: dict[str, int] = {}
-    cycles: list[list[str]] = []
-    seen: set[frozenset[str]] = set()
-    for start in graph:
-        if start in state:
-            continue
-        path = [start]
-        stack = [iter(graph[start])]
-        state[start] = 1
-        while stack:
-            nxt = next(stack[-1], None)
-            if nxt is None:
-                state[path.pop()] = 2
-                stack.pop()
-                continue
-            if state.get(nxt) == 1:
-                loop = path[path.index(nxt):]
-                if frozenset(loop) not in seen:
-                    seen.add(frozenset(loop))
-                    first = min(range(len(loop)), key=lambda i: order[loop[i]])
-                    loop = loop[first:] + loop[:first]
-                    cycles.append(loop + [loop[0]])
-            elif nxt not in state:
-                state[nxt] = 1
-                path.append(nxt)
-                stack.append(iter(graph[nxt]))
-    return cycles
 
 
 def _postorder(graph: dict[str, list[str]]) -> list[str]:

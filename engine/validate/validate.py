@@ -11,6 +11,7 @@ import math
 from typing import Any
 
 from engine.validate.limits import limit_problems
+from engine.core.graph import cycles
 from engine.core.problems import WARNING, Problem, ProblemsError, has_errors, clip, kind_zh, shown
 from engine.core.numbers import slot_fits, slot_message
 from engine.core.units import AmountError, parse_param_value, parse_unit
@@ -391,34 +392,7 @@ def derived_cycles(derived: dict[str, dict[str, Any]]) -> list[list[str]]:
     Iterative depth-first search: a pack can declare thousands of derived values in a chain."""
     graph = {name: [o for o in _operands(spec) if isinstance(o, str) and o in derived]
              for name, spec in derived.items()}
-    order = {name: i for i, name in enumerate(derived)}
-    state: dict[str, int] = {}  # 1 on the current path, 2 done
-    cycles: list[list[str]] = []
-    seen: set[frozenset[str]] = set()
-    for start in derived:
-        if start in state:
-            continue
-        path = [start]
-        stack = [iter(graph[start])]
-        state[start] = 1
-        while stack:
-            nxt = next(stack[-1], None)
-            if nxt is None:
-                state[path.pop()] = 2
-                stack.pop()
-                continue
-            if state.get(nxt) == 1:
-                loop = path[path.index(nxt):]
-                if frozenset(loop) not in seen:
-                    seen.add(frozenset(loop))
-                    first = min(range(len(loop)), key=lambda i: order[loop[i]])
-                    loop = loop[first:] + loop[:first]
-                    cycles.append(loop + [loop[0]])
-            elif nxt not in state:
-                state[nxt] = 1
-                path.append(nxt)
-                stack.append(iter(graph[nxt]))
-    return cycles
+    return cycles(graph)
 
 
 def check_document(doc: Document) -> list[Problem]:
