@@ -56,12 +56,17 @@ def python_of(version: str) -> str | None:
     return None
 
 
+def canonical(name: str) -> str:
+    """A package name as PEP 503 compares them: ruamel.yaml, ruamel_yaml and Ruamel-YAML are one."""
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
 def locked_versions() -> dict[str, list[str]]:
     versions: dict[str, list[str]] = {}
     for line in LOCK.read_text(encoding="utf-8").splitlines():
         found = re.match(r"^([A-Za-z0-9_.-]+)==([^ ;\\]+)", line)
         if found:
-            versions.setdefault(found.group(1).lower().replace("_", "-"), []).append(found.group(2))
+            versions.setdefault(canonical(found.group(1)), []).append(found.group(2))
     return versions
 
 
@@ -86,7 +91,7 @@ def test_the_lock_is_within_the_ranges_of_pyproject():
     versions = locked_versions()
     for text in wanted:
         requirement = Requirement(text)
-        name = requirement.name.lower().replace("_", "-")
+        name = canonical(requirement.name)
         assert name in versions, f"{name} (pyproject.toml) is missing from {LOCK.name}: run scripts/refresh-lock.sh"
         for version in versions[name]:
             assert requirement.specifier.contains(version, prereleases=True), (
