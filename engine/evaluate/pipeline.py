@@ -30,13 +30,16 @@ from __future__ import annotations
 import re
 
 import dataclasses
+import multiprocessing as mp
+import signal
+from collections import deque
 import datetime as dt
 import os
 import shutil
 import sys
 import tempfile
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Iterator
+from typing import Any, Callable, Iterable, Iterator
 
 from engine.compile.build2 import build2
 from engine.compile.compile import CompileError, build
@@ -337,22 +340,36 @@ def load_pack2(path: str, as_of: dt.date, overrides: dict[str, tuple[str, Any]] 
     return pack
 
 
+Annotate = Callable[[Pack2, Subject, Record2], Any]  # see decide_files2
+
+
 def decide_files2(pack: Pack2, files: Iterable[str], engine: str = "durable", problems: list[Problem] | None = None,
                   read: ReadOptions | None = None, counts: RowCounts | None = None,
-                  chunk_size: int = 256) -> Iterator[Record2]:
+                  chunk_size: int = 256, workers: int = 1, annotate: Annotate | None = None) -> Iterator[Any]:
     """Every entity in `files`, decided in input order. A pack with a cohort value (rank …) is
-    evaluated as one batch (every entity is one cohort); otherwise in chunks, so memory stays flat."""
+    evaluated as one batch (every entity is one cohort); otherwise in chunks, so memory stays flat.
+    With `workers` > 1 (0 = one per CPU) the chunks of a pack without a cohort value are decided in
+    that many processes, each with its own durable sessions; the records come back in input order
+    and are the same as in one process. A cohort pack is always one batch in one process: every
+    entity's rank reads every other entity's figures (`cohort_workers` says so to the caller).
+    With `annotate` (a module-level function, so worker processes can call it) each item yielded is
+    `(record, annotate(pack, subject, record))`, computed where the entity was decided: a later stage
+    (what it would take, engine.explain.whatif2) adds to a record without this stage importing it."""
     problems = problems if problems is not None else []
     counts = counts if counts is not None else RowCounts()
-    runner = Runner(pack, engine)
     stream = entities(files, problems, dataclasses.replace(read or ReadOptions(), pack=pack), counts)
+    workers = worker_count(workers)[0]
+    if workers > 1 and not pack.cohort():
+        yield from _decide_parallel2(pack, stream, engine, problems, counts, chunk_size, workers, annotate)
+        return
+    runner = Runner(pack, engine)
     size = None if pack.cohort() else chunk_size
     batch: list[Subject] = []
 
-    def flush() -> Iterator[Record2]:
-        for record in runner.evaluate(batch):
+    def flush() -> Iterator[Any]:
+        for subject, record in zip(batch, runner.evaluate(batch)):
             counts.decided += 1
-            yield record
+            yield (record, annotate(pack, subject, record)) if annotate is not None else record
         batch.clear()
 
     for entity, _where in stream:
@@ -362,3 +379,66 @@ def decide_files2(pack: Pack2, files: Iterable[str], engine: str = "durable", pr
         if size is not None and len(batch) >= size:
             yield from flush()
     yield from flush()
+
+
+def cohort_workers(pack: Pack2, workers: int) -> bool:
+    """True when more than one worker was asked for a pack that is decided in one process anyway
+    (a cohort value: rank, rank_points, cohort_mean read the whole batch)."""
+    return workers != 1 and pack.cohort()
+
+
+_WORKER2: dict[str, Any] = {}
+_IN_FLIGHT_PER_WORKER = 3  # chunks queued per worker: enough to keep it busy, memory bounded
+
+
+def _worker_init2(pack: Pack2, engine: str, annotate: Annotate | None = None) -> None:
+    # The parent handles SIGINT and stops the pool with SIGTERM, which must simply end a worker.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    # durable-rules is not safe to share across processes: one Runner (its sessions) per worker
+    _WORKER2.update(pack=pack, runner=Runner(pack, engine), annotate=annotate)
+
+
+def _worker_chunk2(chunk: list[Any]) -> tuple[list[Any], list[Problem]]:
+    pack, runner, annotate = _WORKER2["pack"], _WORKER2["runner"], _WORKER2["annotate"]
+    subjects, problems = [], []
+    for entity in chunk:
+        subject, found = subject_of(pack, entity)
+        problems.extend(found)
+        subjects.append(subject)
+    records = runner.evaluate(subjects)
+    if annotate is not None:
+        return [(r, annotate(pack, s, r)) for s, r in zip(subjects, records)], problems
+    return records, problems
+
+
+def _decide_parallel2(pack: Pack2, stream: Iterator[tuple[Any, str]], engine: str, problems: list[Problem],
+                      counts: RowCounts, chunk_size: int, workers: int, annotate: Annotate | None) -> Iterator[Any]:
+    method = "fork" if "fork" in mp.get_all_start_methods() else "spawn"
+    limit = _IN_FLIGHT_PER_WORKER * workers  # never the whole input ahead (Pool.imap would read it all)
+
+    def chunks() -> Iterator[list[Any]]:
+        chunk: list[Any] = []
+        for entity, _where in stream:
+            chunk.append(entity)
+            if len(chunk) == chunk_size:
+                yield chunk
+                chunk = []
+        if chunk:
+            yield chunk
+
+    def take(result: Any) -> Iterator[Any]:
+        records, found = result.get()
+        problems.extend(found)
+        for record in records:
+            counts.decided += 1
+            yield record
+
+    with mp.get_context(method).Pool(workers, _worker_init2, (pack, engine, annotate)) as pool:
+        pending: deque[Any] = deque()
+        for chunk in chunks():
+            pending.append(pool.apply_async(_worker_chunk2, (chunk,)))
+            while len(pending) >= limit:
+                yield from take(pending.popleft())
+        while pending:
+            yield from take(pending.popleft())

@@ -18,6 +18,7 @@ from engine.core.problems import Problem
 from engine.core.units import format_amount, parse_unit
 from engine.evaluate.record2 import Record2
 from engine.explain.explain2 import criterion_nodes, fails_only_on_group_minimum, headline
+from engine.explain.whatif import describe
 
 OUTPUT_SCHEMA2 = "certify.evaluation/2"
 VIEWS = ("auto", "full", "short")
@@ -30,7 +31,8 @@ WORDS2 = {
            "default": "默认", "missing": "缺少", "unknown_value": "未知", "yes": "是", "no": "否",
            "missing_inputs": "缺少的数据", "award": "奖励（金额由 Python 计算）", "more": "（每个对象一行；加 --full 显示每项条件和计算值）",
            "sep": "、", "summary": "合计", "variant": "变体", "extends": "继承", "replaced": "替换",
-           "added": "新增", "written_in": "原在", "now_in": "改在", "section": {"parameters": "参数", "choices": "待定选项",
+           "added": "新增", "written_in": "原在", "now_in": "改在", "wit": "如何才能通过",
+           "wit_more": "另有 {n} 种办法（见 --format json）", "section": {"parameters": "参数", "choices": "待定选项",
            "values": "计算值", "criteria": "条件", "inputs": "输入项"}},
     "en": {"pass": "PASS", "fail": "FAIL", "undetermined": "UNDETERMINED", "none": "(the pack names no decision)",
            "met": "met", "not_met": "not met", "unknown": "unknown", "not_applicable": "not applicable",
@@ -39,7 +41,8 @@ WORDS2 = {
            "choices": "choices", "default": "default", "missing": "missing", "unknown_value": "unknown", "yes": "yes",
            "no": "no", "missing_inputs": "missing data", "award": "award (amount computed by Python)", "more": "(one line per entity; --full shows every criterion and value)",
            "sep": "; ", "summary": "total", "variant": "variant", "extends": "extends", "replaced": "replaced",
-           "added": "added", "written_in": "was in", "now_in": "now in", "section": {"parameters": "parameter",
+           "added": "added", "written_in": "was in", "now_in": "now in", "wit": "what it would take",
+           "wit_more": "{n} more (see --format json)", "section": {"parameters": "parameter",
            "choices": "choice", "values": "value", "criteria": "criterion", "inputs": "input"}},
 }
 _MARK = {"met": "✔", "not_met": "✘", "unknown": "?", "not_applicable": "–"}
@@ -111,7 +114,24 @@ def _variant_lines(prov: Any, out: TextIO, lang: str) -> None:
                       f"{w['now_in']} {os.path.basename(r['in'])}\n")
 
 
-def render_record(rec: Record2, pack: Pack2, out: TextIO, lang: str = "zh", nodes: Any = None) -> None:
+def render_what_it_takes(wit: Mapping[str, Any] | None, out: TextIO, lang: str, indent: str = "    ") -> None:
+    """The suggestions of one record (engine.explain.whatif2), numbered, as format 1 shows them."""
+    if not wit:
+        return
+    w = WORDS2[lang]
+    if not wit.get("options"):
+        if wit.get("note"):
+            out.write(f"{indent}{w['wit']}: {_label(wit['note'], lang)}\n")
+        return
+    out.write(f"{indent}{w['wit']}:\n")
+    for i, option in enumerate(wit["options"], start=1):
+        out.write(f"{indent}  {i}. {describe(option, lang)}\n")
+    if wit.get("more"):
+        out.write(f"{indent}  {w['wit_more'].format(n=wit['more'])}\n")
+
+
+def render_record(rec: Record2, pack: Pack2, out: TextIO, lang: str = "zh", nodes: Any = None,
+                  wit: Mapping[str, Any] | None = None) -> None:
     """One entity, in full: every value with its steps, every criterion, flag and consequence."""
     w = WORDS2[lang]
     name = f" {rec.entity_name}" if rec.entity_name else ""
@@ -145,6 +165,7 @@ def render_record(rec: Record2, pack: Pack2, out: TextIO, lang: str = "zh", node
     if rec.missing_inputs:
         labels = [_label(pack.inputs[i].label, lang) or i for i in rec.missing_inputs]
         out.write(f"  {w['missing_inputs']}: {w['sep'].join(labels)}\n")
+    render_what_it_takes(wit, out, lang, "  ")
 
 
 def award_text(rec: Record2, lang: str) -> str:
@@ -164,8 +185,11 @@ def award_text(rec: Record2, lang: str) -> str:
     return "无" if lang == "zh" else "none"
 
 
-def render_text2(records: Iterable[Record2], pack: Pack2, out: TextIO, lang: str = "zh", view: str = "auto") -> dict[str, int]:
+def render_text2(records: Iterable[Record2], pack: Pack2, out: TextIO, lang: str = "zh", view: str = "auto",
+                 suggestions: Mapping[str, Any] | None = None) -> dict[str, int]:
+    """`suggestions`: what it would take (engine.explain.whatif2) by entity id, shown under each record."""
     records = list(records)
+    suggestions = suggestions or {}
     w = WORDS2[lang]
     counts = {"pass": 0, "fail": 0, "undetermined": 0}
     if view == "auto":
@@ -177,10 +201,11 @@ def render_text2(records: Iterable[Record2], pack: Pack2, out: TextIO, lang: str
         if rec.outcome:
             counts[rec.outcome.value] += 1
         if view == "full":
-            render_record(rec, pack, out, lang, nodes)
+            render_record(rec, pack, out, lang, nodes, suggestions.get(rec.entity_id))
         else:  # h8: the headline says why (a group minimum, a fast track), engine.explain.explain2
             name = f" {rec.entity_name}" if rec.entity_name else ""
             out.write(f"{rec.entity_id}{name} — {headline(pack, rec, nodes)[lang]}\n")
+            render_what_it_takes(suggestions.get(rec.entity_id), out, lang)
     if view == "short" and records:
         out.write(w["more"] + "\n")
     out.write(f"{w['summary']}: " + ", ".join(f"{w[k]} {v}" for k, v in counts.items()) + "\n")
@@ -188,9 +213,12 @@ def render_text2(records: Iterable[Record2], pack: Pack2, out: TextIO, lang: str
 
 
 def evaluation_json2(records: Iterable[Record2], problems: list[Problem], rows: Any = None,
-                     pack: Pack2 | None = None) -> dict[str, Any]:
+                     pack: Pack2 | None = None, suggestions: Mapping[str, Any] | None = None) -> dict[str, Any]:
     records = list(records)
     decisions = [r.as_dict() for r in records]
+    for r, d in zip(records, decisions):
+        if suggestions and suggestions.get(r.entity_id) is not None:
+            d["what_it_takes"] = suggestions[r.entity_id]  # only with --what-it-takes, on records that do not pass
     if pack is not None:  # h8: the headline of each decision, as the text and HTML views say it
         nodes = criterion_nodes(pack)
         for r, d in zip(records, decisions):
@@ -207,8 +235,8 @@ def evaluation_json2(records: Iterable[Record2], problems: list[Problem], rows: 
 
 
 def write_json2(records: Iterable[Record2], problems: list[Problem], out: TextIO, rows: Any = None,
-                pack: Pack2 | None = None) -> None:
-    json.dump(evaluation_json2(records, problems, rows, pack), out, ensure_ascii=False, indent=2)
+                pack: Pack2 | None = None, suggestions: Mapping[str, Any] | None = None) -> None:
+    json.dump(evaluation_json2(records, problems, rows, pack, suggestions), out, ensure_ascii=False, indent=2)
     out.write("\n")
 
 
