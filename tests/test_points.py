@@ -894,3 +894,129 @@ def test_yangzhou_converted_by_migrate_decides_places_as_format1_with_missing_ze
     for ident, zone in zones.items():
         assert records[ident].value("total").value == F(zone["total"]), ident
         assert records[ident].value("place").value == zone["rank"], ident
+
+
+# ---------------------------------------------------------------------------------------------
+# Missing figures scored 0 (format 1's missing_value: zero): lower bounds, provisional places,
+# held awards; tied places splitting their awards; "placed last" as a value
+
+
+def test_items_per_unit_and_bands_score_a_missing_figure_zero_as_a_lower_bound() -> None:
+    ctx = capacity_ctx()
+    args = parse("items", {"items": [{"of": "firms", "points": 3}, {"of": "gazelles", "points": 1}], "cap": 10,
+                           "missing": "zero"}, ctx)
+    got = compute("items", args, firms=F(2))
+    assert got.value == 6 and got.missing == ("gazelles",) and got.detail["provisional"] is True
+    assert got.steps[1].zh == "gazelles 缺少数据，记0分" and got.steps[-1].zh == "gazelles 缺少数据，按0分计：6分为下限（暂定）"
+    assert compute("items", args, firms=F(2), gazelles=F(1)).missing == ()  # nothing missing: known
+    # without missing: zero the points are unknown, never 0
+    plain = parse("items", {"items": [{"of": "firms", "points": 3}, {"of": "gazelles", "points": 1}]}, capacity_ctx())
+    assert compute("items", plain, firms=F(2)).value is None
+    per = parse("per_unit", {"of": "land", "per": "50亩", "points": 2, "steps": "whole", "missing": "zero"}, capacity_ctx())
+    got = compute("per_unit", per)
+    assert got.value == 0 and got.missing == ("land",) and got.detail["provisional"] is True
+    bands = parse("bands", {**D_STAFF, "missing": "zero"}, staff_ctx())
+    got = compute("bands", bands)
+    assert got.value == 0 and got.missing == ("staff_share",)
+    assert compute("bands", bands, staff_share=money("31%")).value == 20
+    ctx = capacity_ctx()
+    parse("items", {"items": [{"of": "firms", "points": 3}], "missing": "ignore"}, ctx, clean=False)
+    assert ctx.codes() == ["E199"]
+
+
+SCORED_PACK = """\
+format: 2
+pack: {id: scored, version: "1.0.0", entity: zone, title: {zh: 计分与奖励}, effective: "2020-01-01"}
+inputs:
+  zone_type: {type: enum, label: {zh: 类型}, values: {k: {zh: 重点}}}
+  growth: {type: percent, unit: "%", label: {zh: 增幅}}
+  firms: {type: count, unit: 家, label: {zh: 新增企业}}
+  incident: {type: boolean, label: {zh: 发生较大事故}}
+parameters:
+  total_min: {value: 10分, cite: 第六条, label: {zh: 总分最低要求}}
+values:
+  growth_points:
+    label: {zh: 增幅排名得分}
+    rank_points: {of: growth, within: zone_type, order: higher_first, full: 10, step: 1, ties: shared, missing: zero}
+  firm_points:
+    label: {zh: 企业培育得分}
+    items: {items: [{of: firms, points: 2}], cap: 10, missing: zero}
+  total:
+    label: {zh: 总分}
+    group: {of: [growth_points, firm_points]}
+  place:
+    label: {zh: 名次}
+    unit: 名
+    rank: {of: total, within: zone_type, order: higher_first, ties: split, last: placed_last}
+  place_is_last:
+    label: {zh: 列最后一名}
+    placed_last: place
+criteria:
+  placed_last:
+    title: {zh: 发生较大事故列为最后一名}
+    test: {value: incident, op: is_true}
+  high_total:
+    title: {zh: 总分达到要求}
+    test: {value: total, op: ">=", param: total_min}
+outcomes:
+  decision: high_total
+  awards:
+    place: place
+    by_group:
+      k:
+        - {place: 1, amount: 500万元}
+        - {place: 2, amount: 300万元}
+        - {place: 3, amount: 100万元}
+  consequences:
+    - {id: interview, title: {zh: 最后一名约谈}, when: {value: place_is_last, op: is_true}}
+"""
+
+
+def _scored(rows: list[dict[str, Any]], tmp_path: Any) -> dict[str, Any]:
+    path = tmp_path / "scored.yaml"
+    path.write_text(SCORED_PACK, encoding="utf-8")
+    doc, raw = load_yaml_file(str(path))
+    assert check_pack2(doc, dt.date(2024, 12, 31)) == []
+    pack = build2(doc, raw, dt.date(2024, 12, 31), None)
+    subjects, problems = subjects_from_dicts(pack, rows)
+    assert problems == []
+    return {r.entity_id: r for r in evaluate2(pack, subjects)}
+
+
+def test_a_missing_figure_gives_a_lower_bound_total_a_provisional_place_and_a_held_award(tmp_path: Any) -> None:
+    rows = [{"id": "a", "zone_type": "k", "growth": "9%", "firms": 1, "incident": False},
+            {"id": "b", "zone_type": "k", "firms": 5, "incident": False},            # growth missing: 0, lower bound
+            {"id": "c", "zone_type": "k", "growth": "5%", "firms": 0, "incident": False}]
+    got = _scored(rows, tmp_path)
+    a, b, c = got["a"], got["b"], got["c"]
+    assert [a.value("total").value, b.value("total").value, c.value("total").value] == [12, 10, 9]
+    assert b.value("growth_points").missing == ("growth",) and b.value("total").missing == ("growth",)
+    assert b.value("total").detail["provisional"] is True and a.value("total").missing == ()
+    # ranked on the lower bound, as format 1 does; its place is provisional, the others' are not
+    assert [a.value("place").value, b.value("place").value, c.value("place").value] == [1, 2, 3]
+    assert b.value("place").detail["provisional"] is True and a.value("place").detail["provisional"] is False
+    assert b.value("place").steps[-1].zh == "growth 缺少数据，按下限排名：名次暂定"
+    assert (b.award.status, b.award.place, b.award.amount, b.award.held) == ("pending", 2, None, 300 * 10**4)
+    assert (a.award.status, a.award.amount) == ("awarded", 500 * 10**4)
+    # durable-rules never reads a lower bound as the value: the total test is unknown for b
+    assert b.criterion("high_total").status is Status.UNKNOWN and a.criterion("high_total").status is Status.MET
+    assert c.criterion("high_total").status is Status.NOT_MET
+    # placed last as a value, read by a consequence
+    assert [r.value("place_is_last").value for r in (a, b, c)] == [False, False, True]
+    assert {r.entity_id: {n.id: n.status for n in r.notes}["interview"] for r in (a, b, c)} == {
+        "a": Status.NOT_MET, "b": Status.NOT_MET, "c": Status.MET}
+
+
+def test_tied_places_split_the_awards_of_the_places_they_occupy(tmp_path: Any) -> None:
+    rows = [{"id": "a", "zone_type": "k", "growth": "9%", "firms": 1, "incident": False},
+            {"id": "b", "zone_type": "k", "growth": "9%", "firms": 1, "incident": False},
+            {"id": "c", "zone_type": "k", "growth": "5%", "firms": 0, "incident": True},   # placed last
+            {"id": "d", "zone_type": "k", "growth": "1%", "firms": 0, "incident": False}]
+    got = _scored(rows, tmp_path)
+    assert [got[i].value("place").value for i in "abcd"] == [1, 1, 4, 3]
+    for ident in "ab":  # places 1 and 2: (500 + 300) / 2 each
+        award = got[ident].award
+        assert (award.status, award.place, award.amount, award.shared_with) == ("awarded", 1, 400 * 10**4, 2)
+    assert (got["d"].award.status, got["d"].award.place, got["d"].award.amount) == ("awarded", 3, 100 * 10**4)
+    assert got["d"].award.shared_with is None and got["c"].award.status == "none"
+    assert got["c"].value("place_is_last").value is True and got["c"].value("place").detail["forced_last"] is True

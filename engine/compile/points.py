@@ -33,6 +33,12 @@ HIGHER_FIRST, LOWER_FIRST = "higher_first", "lower_first"
 ORDERS = (HIGHER_FIRST, LOWER_FIRST)
 TIES = ("shared", "dense")
 STEPS = ("whole", "proportional")
+# What a missing figure scores (format 1's scoring `missing_value`): `unknown` (the points are
+# unknown), or `zero` (it scores 0 and the points are a lower bound, provisional: the value keeps
+# the names it lacks in `missing`, and only points operations that can carry a lower bound - a
+# weighted sum, a group, a rank - read it; every other reader, durable-rules included, sees it
+# unknown).
+MISSING = ("unknown", "zero")
 
 # A condition (`when`, `exclude`, `last`) is a yes/no decided by durable-rules before the points
 # are computed: a criterion, or a boolean/attestation input read as it is.
@@ -193,9 +199,10 @@ class BandsArgs:
     bands: tuple[Band, ...]
     otherwise: Amount | None
     unit: Unit | None  # the unit of `of`, to show the endpoints
+    missing: Option = "unknown"  # MISSING: what a missing `of` scores
 
     def reads(self) -> tuple[str, ...]:
-        return _names(self.of, [b.points for b in self.bands], self.otherwise)
+        return _names(self.of, [b.points for b in self.bands], self.otherwise, _chosen(self.missing))
 
     def text(self, band: Band) -> str:
         return interval_text(band.low, band.low_included, band.high, band.high_included, self.unit)
@@ -282,7 +289,7 @@ def _band(raw: Any, ctx: ParseContext, path: Path, unit: Unit | None) -> Band | 
 
 @op("bands", points=True)
 def parse_bands(raw: Any, ctx: ParseContext, path: Path) -> BandsArgs:
-    fields = _fields(raw, ctx, path, "bands", ("of", "bands"), ("otherwise",))
+    fields = _fields(raw, ctx, path, "bands", ("of", "bands"), ("otherwise", "missing"))
     of = _name(fields.get("of"), ctx, path + ("of",), ("number",))
     unit = ctx.unit_of(of)
     raw_bands = fields.get("bands")
@@ -295,7 +302,7 @@ def parse_bands(raw: Any, ctx: ParseContext, path: Path) -> BandsArgs:
             if band is not None:
                 bands.append(band)
     otherwise = _points(fields["otherwise"], ctx, path + ("otherwise",)) if "otherwise" in fields else None
-    args = BandsArgs(of, tuple(bands), otherwise, unit)
+    args = BandsArgs(of, tuple(bands), otherwise, unit, _missing(fields, ctx, path))
     good = [b for b in bands if _nonempty(b)]
     for i, a in enumerate(good):
         for b in good[i + 1:]:
@@ -500,16 +507,21 @@ def _per_unit(fields: dict[str, Any], ctx: ParseContext, path: Path, *, need_per
 class PerUnitArgs:
     rule: PerUnit
     cap: Amount | None
+    missing: Option = "unknown"  # MISSING: what a missing `of` scores
 
     def reads(self) -> tuple[str, ...]:
-        return _names(self.rule.names(), self.cap)
+        return _names(self.rule.names(), self.cap, _chosen(self.missing))
 
 
 @op("per_unit", points=True)
 def parse_per_unit(raw: Any, ctx: ParseContext, path: Path) -> PerUnitArgs:
-    fields = _fields(raw, ctx, path, "per_unit", ("of", "per", "points"), ("cap", "steps"))
+    fields = _fields(raw, ctx, path, "per_unit", ("of", "per", "points"), ("cap", "steps", "missing"))
     rule = _per_unit(fields, ctx, path, need_per=False)
-    return PerUnitArgs(rule, _cap(fields, ctx, path))
+    return PerUnitArgs(rule, _cap(fields, ctx, path), _missing(fields, ctx, path))
+
+
+def _missing(fields: dict[str, Any], ctx: ParseContext, path: Path) -> Option:
+    return _option(fields.get("missing", "unknown"), ctx, path + ("missing",), "missing", MISSING)
 
 
 def _cap(fields: dict[str, Any], ctx: ParseContext, path: Path, key: str = "cap") -> Amount | None:
@@ -524,18 +536,21 @@ def _cap(fields: dict[str, Any], ctx: ParseContext, path: Path, key: str = "cap"
 class ItemsArgs:
     items: tuple[PerUnit, ...]
     cap: Amount | None
+    missing: Option = "unknown"  # MISSING: what an item whose figure is missing scores
 
     def reads(self) -> tuple[str, ...]:
-        return _names([i.names() for i in self.items], self.cap)
+        return _names([i.names() for i in self.items], self.cap, _chosen(self.missing))
 
 
 @op("items", points=True, beside=("cap",))
 def parse_items(raw: Any, ctx: ParseContext, path: Path) -> ItemsArgs:
     """`items: [{of: new_listed_firms, points: 3}, ...]` with `cap:` beside it, or the whole rule
-    as a mapping `{items: [...], cap: 10}`."""
+    as a mapping `{items: [...], cap: 10, missing: zero}`."""
+    missing: Option = "unknown"
     if isinstance(raw, dict):
-        fields = _fields(raw, ctx, path, "items", ("items",), ("cap",))
+        fields = _fields(raw, ctx, path, "items", ("items",), ("cap", "missing"))
         listed, cap_fields, cap_path = fields.get("items"), fields, path
+        missing = _missing(fields, ctx, path)
     else:
         listed = raw
         beside = _beside(ctx, "cap")
@@ -556,7 +571,7 @@ def parse_items(raw: Any, ctx: ParseContext, path: Path) -> ItemsArgs:
                 _problem(ctx, "E112", path + (i,), f"items: {item.of!r} is listed twice (it would be counted twice)",
                          f"items：{item.of!r} 列了两次（会被重复计分）")
             seen.add(item.of)
-    return ItemsArgs(tuple(items), _cap(cap_fields, ctx, cap_path))
+    return ItemsArgs(tuple(items), _cap(cap_fields, ctx, cap_path), missing)
 
 
 def _beside(ctx: ParseContext, key: str) -> Any:
@@ -668,7 +683,7 @@ def parse_deductions(raw: Any, ctx: ParseContext, path: Path) -> DeductionsArgs:
 # rank_points and rank: over the entities of a batch (cohort operations)
 
 
-RANK_MISSING = ("unknown", "zero")
+RANK_MISSING = MISSING
 
 
 @dataclass(frozen=True)
@@ -804,3 +819,23 @@ def parse_rank(raw: Any, ctx: ParseContext, path: Path) -> RankArgs:
     ties = _option(fields.get("ties", "shared"), ctx, path + ("ties",), "ties", RANK_TIES)
     last = _name(fields["last"], ctx, path + ("last",), CONDITION_SORTS) if fields.get("last") is not None else None
     return RankArgs(of, within, order, tuple(tie_break), ties, last, ctx.unit_of(of))
+
+
+@dataclass(frozen=True)
+class PlacedLastArgs:
+    """Whether the entity holds the last place of its group in a `rank` value (format 1's
+    `result_last`): yes/no, read by criteria, flags and consequences with `op: is_true`."""
+
+    of: str
+
+    def reads(self) -> tuple[str, ...]:
+        return (self.of,)
+
+
+@op("placed_last")
+def parse_placed_last(raw: Any, ctx: ParseContext, path: Path) -> PlacedLastArgs:
+    """`placed_last: place` (the name of a rank value), or `{of: place}`."""
+    if isinstance(raw, dict):
+        raw = _fields(raw, ctx, path, "placed_last", ("of",)).get("of")
+        path = path + ("of",)
+    return PlacedLastArgs(_name(raw, ctx, path, ("number",)))

@@ -143,8 +143,8 @@ CODES: dict[str, str] = {
     "W181": "format 2: a parameter or choice that nothing reads",
     #   E200-E204 migration (format 1 converted to format 2, engine/load/format1.py)
     "E200": "not a format-1 pack that can be converted (format 2 already, or no criteria): nothing converted",
-    "E201": "format-1 missing_value (a missing figure scores 0 with a provisional rank, or is not ranked) has no complete format-2 form yet",
-    "E202": "a condition reads result_last / result_rank, which format 2 has no value for yet: not converted",
+    "E201": "format-1 missing_value: exclude (an entity missing a scored figure is not ranked) has no format-2 form yet",
+    "E202": "a condition outside a scoring pack reads result_last / result_rank (only a scoring pack ranks): not converted",
     "E203": "a parameter or choice has the name of an input or value; format 2 has one namespace: rename one",
     "E204": "(no longer produced: total_ties is written as the rank's ties: split | shared)",
     #   E205-E209 variants (pack.extends, engine/load/variants.py)

@@ -8,6 +8,13 @@ and whether it applied, the step count, the place). Every yes/no a rule reads (a
 
 Unknown: a rule whose operand is unknown is unknown (`value=None`) and lists the names it
 could not read in `missing` (the builder maps a value's name to the inputs it depends on).
+
+A lower bound (format 1's scoring `missing_value: zero`): with `missing: zero`, a missing figure
+scores 0 and the points are a lower bound, provisional - a value AND the names it lacks in
+`missing` (`detail["provisional"]`). Env.get gives such a value as unknown, so no other operation
+and no criterion reads it as if it were known; a weighted sum, a group and a rank, whose result is
+again a lower bound (points are never negative) or a provisional place, read it through
+`Env.lower_bound` and carry the names on.
 """
 
 from __future__ import annotations
@@ -28,6 +35,7 @@ from engine.compile.points import (
     Option,
     PerUnit,
     PerUnitArgs,
+    PlacedLastArgs,
     RankArgs,
     RankPointsArgs,
     WeightedArgs,
@@ -60,6 +68,7 @@ class _Reader:
     def __init__(self, env: Env):
         self.env = env
         self.missing: list[str] = []
+        self.partial: list[str] = []  # names lacking behind a lower bound read (a figure scored 0)
 
     def get(self, name: str) -> Any:
         value = self.env.get(name)
@@ -67,7 +76,15 @@ class _Reader:
             self.missing.append(name)
         return value
 
-    def number(self, name: str) -> Fraction | None:
+    def number(self, name: str, *, lower_bound: bool = False) -> Fraction | None:
+        """A number; with `lower_bound`, a lower bound (a value with a figure scored 0) counts as
+        the number, and what it lacks is remembered in `partial`."""
+        if lower_bound:
+            read = getattr(self.env, "lower_bound", None)  # a fake Env in a test may not have it
+            bound = read(name) if read is not None else None
+            if bound is not None:
+                self.partial.extend(n for n in bound[1] if n not in self.partial)
+                return Fraction(bound[0])
         value = self.get(name)
         if value is None:
             return None
@@ -97,6 +114,28 @@ class _Reader:
             return None
         return value == Status.MET
 
+    def figure(self, name: str, zero: bool) -> Fraction | None:
+        """A scored figure: with `zero` (missing: zero), a missing one is 0 and remembered in
+        `partial`; otherwise as `number`."""
+        value = self.number(name, lower_bound=zero)
+        if value is None and zero:
+            self.missing.remove(name)
+            if name not in self.partial:
+                self.partial.append(name)
+            return None
+        return value
+
+    def result(self, value: Fraction, steps: list[Step] | tuple[Step, ...], detail: dict[str, Any]) -> Computed:
+        """A computed value: known, or a lower bound when a figure it reads was scored 0."""
+        if not self.partial:
+            return Computed(value, tuple(steps), detail=detail)
+        names = "、".join(self.partial)
+        zh, en = pts(value)
+        return Computed(value, tuple(steps) + (Step(f"{names} 缺少数据，按0分计：{zh}为下限（暂定）",
+                                                    f"{', '.join(self.partial)} missing, scored 0: {en} is a lower bound "
+                                                    "(provisional)"),),
+                        tuple(self.partial), None, {**detail, "provisional": True})
+
     def unknown(self, steps: list[Step] | tuple[Step, ...] = (), reason: Step | None = None,
                 detail: dict[str, Any] | None = None) -> Computed:
         if reason is None and self.missing:
@@ -112,8 +151,11 @@ class _Reader:
 @computes("bands")
 def compute_bands(args: BandsArgs, env: Env) -> Computed:  # type: ignore[override]
     r = _Reader(env)
-    value = r.number(args.of)
+    value = r.figure(args.of, r.option(args.missing) == "zero")
     if value is None:
+        if r.partial and not r.missing:
+            return r.result(Fraction(0), (Step(f"{args.of} 缺少数据，记0分", f"{args.of} missing: 0 points"),),
+                            {"value": None, "band": None, "points": Fraction(0)})
         return r.unknown()
     shown = shown_value(value, args.unit)
     for index, band in enumerate(args.bands):
@@ -195,15 +237,15 @@ def _otherwise(r: _Reader, amount: Amount | None, detail: dict[str, Any], why: S
 @computes("weighted")
 def compute_weighted(args: WeightedArgs, env: Env) -> Computed:  # type: ignore[override]
     r = _Reader(env)
-    values = [(name, r.number(name), weight) for name, weight in args.parts]
+    values = [(name, r.number(name, lower_bound=True), weight) for name, weight in args.parts]
     if r.missing:
         return r.unknown()
     total = sum((v * w for _, v, w in values if v is not None), Fraction(0))
     terms_zh = " + ".join(f"{pts(v)[0]} × {pct(w)}" for _, v, w in values if v is not None)
     terms_en = " + ".join(f"{format_number(v)} × {pct(w)}" for _, v, w in values if v is not None)
     zh, en = pts(total)
-    return Computed(total, (Step(f"{terms_zh} = {zh}", f"{terms_en} = {en}"),),
-                    detail={"parts": [{"of": n, "points": v, "weight": w, "weighted": v * w} for n, v, w in values if v is not None]})
+    return r.result(total, (Step(f"{terms_zh} = {zh}", f"{terms_en} = {en}"),),
+                    {"parts": [{"of": n, "points": v, "weight": w, "weighted": v * w} for n, v, w in values if v is not None]})
 
 
 # ---------------------------------------------------------------------------------------------
@@ -213,7 +255,7 @@ def compute_weighted(args: WeightedArgs, env: Env) -> Computed:  # type: ignore[
 @computes("group")
 def compute_group(args: GroupArgs, env: Env) -> Computed:  # type: ignore[override]
     r = _Reader(env)
-    values = [(name, r.number(name)) for name in args.parts]
+    values = [(name, r.number(name, lower_bound=True)) for name in args.parts]
     cap = r.amount(args.cap)
     # An unset minimum (a parameter the policy leaves blank) leaves the subtotal known: only the
     # criterion testing the minimum is unknown, and durable-rules decides that.
@@ -235,13 +277,13 @@ def compute_group(args: GroupArgs, env: Env) -> Computed:  # type: ignore[overri
     detail.update(subtotal=value, uncapped=subtotal, cap_applied=capped)
     if args.minimum is not None and minimum is None:
         steps.append(Step(f"小计 {pts(value)[0]}，最低要求未设定", f"subtotal {pts(value)[1]}, minimum not set"))
-    if minimum is not None:
+    if minimum is not None and not r.partial:
         meets = value >= minimum
         detail["meets_minimum"] = meets
         word_zh, word_en = ("已达到", "met") if meets else ("未达到", "not met")
         steps.append(Step(f"小计 {pts(value)[0]}，最低要求 {pts(minimum)[0]}（{word_zh}）",
                           f"subtotal {pts(value)[1]}, minimum {pts(minimum)[1]} ({word_en})"))
-    return Computed(value, tuple(steps), detail=detail)
+    return r.result(value, steps, detail)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -254,9 +296,13 @@ def _cap_step(value: Fraction, cap: Fraction | None) -> tuple[Fraction, bool, St
     return value, False, None
 
 
-def _per_unit_points(rule: PerUnit, r: _Reader) -> tuple[Fraction | None, Step | None, dict[str, Any]]:
-    """(points before any cap, the step, detail) for one per-unit rule; None when unknown."""
-    value = r.number(rule.of)
+def _per_unit_points(rule: PerUnit, r: _Reader, zero: bool = False) -> tuple[Fraction | None, Step | None, dict[str, Any]]:
+    """(points before any cap, the step, detail) for one per-unit rule; None when unknown. With
+    `zero` (missing: zero) a missing figure scores 0 and is remembered in `r.partial`."""
+    value = r.figure(rule.of, zero)
+    if value is None and rule.of in r.partial:
+        return Fraction(0), Step(f"{rule.of} 缺少数据，记0分", f"{rule.of} missing: 0 points"), \
+            {"of": rule.of, "value": None, "points": Fraction(0), "missing": True}
     per = r.amount(rule.per)
     each = r.amount(rule.points)
     steps = r.option(rule.steps) if rule.steps is not None else None
@@ -287,21 +333,22 @@ def _per_unit_points(rule: PerUnit, r: _Reader) -> tuple[Fraction | None, Step |
 @computes("per_unit")
 def compute_per_unit(args: PerUnitArgs, env: Env) -> Computed:  # type: ignore[override]
     r = _Reader(env)
-    points, step, detail = _per_unit_points(args.rule, r)
+    points, step, detail = _per_unit_points(args.rule, r, r.option(args.missing) == "zero")
     cap = r.amount(args.cap)
     if points is None or step is None or r.missing:
         return r.unknown(detail=detail)
     value, capped, cap_step = _cap_step(points, cap)
     detail.update(uncapped=points, cap=cap, cap_applied=capped)
-    return Computed(value, (step,) + ((cap_step,) if cap_step else ()), detail=detail)
+    return r.result(value, (step,) + ((cap_step,) if cap_step else ()), detail)
 
 
 @computes("items")
 def compute_items(args: ItemsArgs, env: Env) -> Computed:  # type: ignore[override]
     r = _Reader(env)
     lines, steps, known = [], [], Fraction(0)
+    zero = r.option(args.missing) == "zero"
     for rule in args.items:
-        points, step, detail = _per_unit_points(rule, r)
+        points, step, detail = _per_unit_points(rule, r, zero)
         lines.append(detail)
         if points is not None and step is not None:
             known += points
@@ -317,7 +364,7 @@ def compute_items(args: ItemsArgs, env: Env) -> Computed:  # type: ignore[overri
     if cap_step:
         steps.append(cap_step)
     detail_all.update(uncapped=known, cap_applied=capped)
-    return Computed(value, tuple(steps), detail=detail_all)
+    return r.result(value, steps, detail_all)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -552,6 +599,7 @@ def compute_rank(args: RankArgs, envs: Sequence[Env]) -> list[Computed]:  # type
     keys: dict[int, tuple[Any, ...]] = {}
     last: dict[int, bool | None] = {}
     shown: dict[int, str] = {}
+    lacking: dict[int, list[str]] = {}
     for i, (env, r) in enumerate(zip(envs, readers)):
         group = r.get(args.within) if args.within is not None else None
         if args.within is not None and group is None:
@@ -559,8 +607,11 @@ def compute_rank(args: RankArgs, envs: Sequence[Env]) -> list[Computed]:  # type
                                                f"{args.within} unknown: no group to be ranked in"))
             continue
         order = r.option(args.order)
-        value = r.number(args.of)
-        breaks = [(r.number(t.of), r.option(t.order)) for t in args.tie_break]
+        # A lower bound (a figure scored 0, format 1's missing_value: zero) is ranked as it stands,
+        # and the place is provisional, as format 1 ranks it.
+        value = r.number(args.of, lower_bound=True)
+        breaks = [(r.number(t.of, lower_bound=True), r.option(t.order)) for t in args.tie_break]
+        lacking[i] = list(r.partial)
         last[i] = r.holds(args.last) if args.last is not None else False
         groups.setdefault(group, []).append(i)
         if value is None or order is None or any(v is None or o is None for v, o in breaks):
@@ -588,17 +639,41 @@ def compute_rank(args: RankArgs, envs: Sequence[Env]) -> list[Computed]:  # type
                 steps.append(Step(f"{args.last} 成立：列为最后", f"{args.last} holds: placed last"))
             steps.append(Step(f"{args.of} {shown[i]}，在 {_group_label(group)} 中排第 {place} 名（共 {len(ranked)} 个{tie_zh}）",
                               f"{args.of} {shown[i]}: place {place} of {len(ranked)} in {_group_label(group)}{tie_en}"))
-            provisional = last[i] is None or bool(not_ranked)
+            provisional = last[i] is None or bool(not_ranked) or bool(lacking.get(i))
             if last[i] is None:
                 steps.append(Step(f"{args.last} 未判定：名次暂定", f"{args.last} undecided: the place is provisional"))
+            if lacking.get(i):
+                names = lacking[i]
+                steps.append(Step(f"{'、'.join(names)} 缺少数据，按下限排名：名次暂定",
+                                  f"{', '.join(names)} missing: ranked on a lower bound, the place is provisional"))
             if not_ranked:
                 steps.append(Step(f"{'、'.join(not_ranked)} 未参加排名（数据不全）：名次暂定",
                                   f"{', '.join(not_ranked)} not ranked (data missing): the place is provisional"))
             results[i] = Computed(Fraction(place), tuple(steps), detail={
                 "place": place, "of": len(ranked), "group": group, "last": place == lowest, "forced_last": last[i],
-                "tied_with": tied, "ties": ties, "provisional": provisional, "not_ranked": not_ranked})
+                "tied_with": tied, "ties": ties, "provisional": provisional, "not_ranked": not_ranked,
+                "lacking": lacking.get(i, [])})
     return [c if c is not None else Computed(None) for c in results]
 
 
+@computes("placed_last")
+def compute_placed_last(args: PlacedLastArgs, env: Env) -> Computed:  # type: ignore[override]
+    """Yes when the entity's place is the last of its group (a place forced last, or the lowest
+    by points): as format 1's `result_last`, provisional places included."""
+    r = _Reader(env)
+    place = r.number(args.of)
+    read = getattr(env, "detail", None)  # the facts the rank computed (engine.evaluate.run2._Env)
+    detail = read(args.of) if read is not None else {}
+    if place is None or "last" not in detail:
+        return r.unknown(reason=None if place is None else Step(f"{args.of} 不是名次", f"{args.of} is not a place"))
+    last, of = bool(detail["last"]), detail.get("of")
+    zh = f"第 {format_number(place)} 名（共 {of} 个）：{'是' if last else '不是'}最后一名"
+    en = f"place {format_number(place)} of {of}: {'' if last else 'not '}the last"
+    if detail.get("provisional"):
+        zh, en = zh + "（名次暂定）", en + " (the place is provisional)"
+    return Computed(last, (Step(zh, en),), detail={"place": place, "of": of, "last": last,
+                                                   "provisional": bool(detail.get("provisional"))})
+
+
 __all__ = ["compute_bands", "compute_baseline_step", "compute_deductions", "compute_group", "compute_items", "compute_map",
-           "compute_per_unit", "compute_rank", "compute_rank_points", "compute_weighted", "pct", "pts", "shown_value"]
+           "compute_per_unit", "compute_placed_last", "compute_rank", "compute_rank_points", "compute_weighted", "pct", "pts", "shown_value"]

@@ -99,6 +99,7 @@ class AwardResult:
     title: Mapping[str, str] | None = None
     held: Fraction | None = None  # pending: what it would take
     forfeited: Fraction | None = None  # excluded without pass_down: the award left vacant
+    shared_with: int | None = None  # tied on a rank with ties: split: how many share the places' amounts
     computed_by: str = COMPUTED_BY
 
 

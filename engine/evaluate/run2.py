@@ -97,7 +97,8 @@ class _Env:
             return self.as_of
         if name in pack.values:
             done = self.computed.get(name)
-            return done.value if done is not None else None
+            # a lower bound (points with a figure scored 0) is not the value: read it with lower_bound
+            return done.value if done is not None and not done.missing else None
         if name in pack.params:
             return pack.params[name].value
         if name in pack.choices:
@@ -111,10 +112,22 @@ class _Env:
             raise KeyError(name)
         return _env_value(spec, self.subject.values.get(name))
 
+    def detail(self, name: str) -> Mapping[str, Any]:
+        """The facts a value's computation recorded (a rank's `last`, `of`, `provisional`)."""
+        done = self.computed.get(name)
+        return done.detail if done is not None else {}
+
+    def lower_bound(self, name: str) -> tuple[Any, tuple[str, ...]] | None:
+        """(value, the names it lacks) of a value that is a lower bound (engine.evaluate.points)."""
+        done = self.computed.get(name)
+        if done is None or done.value is None or not done.missing:
+            return None
+        return done.value, tuple(done.missing)
+
     def set_value(self, name: str, computed: Computed) -> None:
         self.computed[name] = computed
         value = computed.value
-        if value is None:
+        if value is None or computed.missing:  # unknown, or a lower bound: durable-rules sees it unknown
             self.slots.pop(name, None)
         elif isinstance(value, dt.date):
             self.slots[name] = Fraction(value.toordinal())
@@ -191,7 +204,9 @@ class Runner:
 
     def _awards(self, envs: list[_Env]) -> dict[int, AwardResult]:
         """Amounts by place within each group, in place order over the entities that may take one
-        (the `eligible` criterion, decided by durable-rules; unknown holds the award, pending)."""
+        (the `eligible` criterion, decided by durable-rules; unknown holds the award, pending, as
+        does a provisional place). Entities tied on a rank whose ties are `split` share the
+        amounts of the places they occupy, in equal parts (format 1's total_ties: split)."""
         a = self.pack.awards
         assert a is not None
         unit = a.unit.name if a.unit else None
@@ -204,10 +219,19 @@ class Runner:
             table = {p.place: p for p in a.by_group.get(str(key), ())} if key is not None else {}
 
             def state(env: _Env) -> str:
-                if a.eligible is None:
-                    return "eligible"
-                status = env.statuses.get(a.eligible, (Status.UNKNOWN, None, 0))[0]
-                return {Status.NOT_MET: "excluded", Status.UNKNOWN: "pending"}.get(status, "eligible")
+                status = env.statuses.get(a.eligible, (Status.UNKNOWN, None, 0))[0] if a.eligible else Status.MET
+                if status is Status.NOT_MET:
+                    return "excluded"
+                # the entity's own place is provisional (format 1 holds these): ranked on a lower
+                # bound, or its `last` undecided; a place provisional only because another entity
+                # could not be ranked is paid
+                detail = env.computed[a.place].detail if a.place in env.computed else {}
+                own = bool(detail.get("lacking")) or ("forced_last" in detail and detail["forced_last"] is None)
+                return "pending" if status is Status.UNKNOWN or own else "eligible"
+
+            def split(env: _Env) -> bool:
+                place = env.computed.get(a.place)
+                return place is not None and place.detail.get("ties") == "split"
 
             ranked = [e for e in members if e.get(a.place) is not None]
             contenders = [e for e in ranked if not (a.pass_down and state(e) == "excluded")]
@@ -222,15 +246,21 @@ class Runner:
                 place = 1 + sum(1 for o in contenders if o.get(a.place) < env.get(a.place))
                 entry = table.get(place)
                 title = entry.title if entry else None
+                amount = entry.amount if entry else None
+                shared_with = None
+                if split(env):
+                    tied = sum(1 for o in contenders if o.get(a.place) == env.get(a.place)) or 1
+                    occupied = [table[p].amount for p in range(place, place + tied) if p in table]
+                    amount = sum(occupied, Fraction(0)) / tied if occupied else None
+                    shared_with = tied if tied > 1 else None
                 if st == "excluded":
-                    out[id(env)] = AwardResult("excluded", key, place, None, unit, title,
-                                               forfeited=entry.amount if entry else None)
-                elif entry is None:
+                    out[id(env)] = AwardResult("excluded", key, place, None, unit, title, forfeited=amount)
+                elif amount is None:
                     out[id(env)] = AwardResult("none", key, None, None, unit)
                 elif st == "pending":
-                    out[id(env)] = AwardResult("pending", key, place, None, unit, title, held=entry.amount)
+                    out[id(env)] = AwardResult("pending", key, place, None, unit, title, held=amount)
                 else:
-                    out[id(env)] = AwardResult("awarded", key, place, entry.amount, unit, title)
+                    out[id(env)] = AwardResult("awarded", key, place, amount, unit, title, shared_with=shared_with)
         return out
 
     def _compute(self, name: str, envs: list[_Env]) -> None:

@@ -71,6 +71,10 @@ class _Out:
         self.src = doc
         self.positions: dict[Path, tuple[int, int]] = {(): doc.where(())}
         self.problems: list[Problem] = []
+        # a scoring pack's names for what format 1 supplies after ranking (result_rank: the rank
+        # value; result_last: a `placed_last` value), and which of them a condition read
+        self.results: dict[str, str] = {}
+        self.results_read: set[str] = set()
         # positions under each source path, so a subtree's positions are copied without scanning all
         self._under: dict[Path, list[Path]] = {}
         for path in doc.positions:
@@ -110,11 +114,15 @@ def _test(out: _Out, raw: dict[str, Any], src: Path, dst: Path) -> dict[str, Any
         result[new_key] = copy.deepcopy(value)
         out.mirror(dst + (new_key,), src + (key,))
         if key == "input" and value in RESERVED_SCORING:
-            out.problem("E202", src + (key,),
-                        f"{value!r} is the place a format-1 scoring pack supplies after ranking; format 2 has no "
-                        "value for it yet (a rank value and 'placed last' as a name): this condition is not converted",
-                        f"{value!r} 是格式1评分规则包排名后提供的名次信息；格式2尚无对应的计算值（名次、是否最后一名），"
-                        "此条件未转换")
+            if value in out.results:
+                # the place after ranking is the rank value; "placed last" a `placed_last` value of it
+                result[new_key] = out.results[value]
+                out.results_read.add(value)
+            else:
+                out.problem("E202", src + (key,),
+                            f"{value!r} is the place a format-1 scoring pack supplies after ranking; only a scoring "
+                            "pack has it: this condition is not converted",
+                            f"{value!r} 是格式1评分规则包排名后提供的名次信息，只有评分规则包才有：此条件未转换")
     out.at(dst, src)
     return result
 
@@ -481,18 +489,13 @@ class _Scoring:
             self.choices[name] = {"label": label, "options": copy.deepcopy(options), "default": default, "reason": reason}
             out.mirror(("choices", name), ("choices", name) if name in raw else ("pack",))
         missing = self.settings["missing_value"]
-        out.problem("E201", ("choices", "missing_value") if "missing_value" in raw else ("pack", "kind"),
-                    f"missing_value: {missing} has no complete format-2 form yet: a rank_points part with a missing "
-                    "figure scores 0 (`missing: zero`, written), but items and per-unit points with a missing figure are "
-                    "unknown in format 2, and it cannot yet mark the total as a lower bound, the rank as provisional and "
-                    "the award as held"
-                    if missing == "zero" else
-                    f"missing_value: {missing} (an entity missing a scored figure is left out of the ranking) has no "
-                    "format-2 form yet",
-                    f"missing_value: {missing} 在格式2中尚无完整写法：排名得分缺数据时记0分（已写为 missing: zero），"
-                    "但按项、按单位计分缺数据时在格式2中为未知，且尚不能把总分标为下限、名次标为暂定、奖金暂缓发放"
-                    if missing == "zero" else
-                    f"missing_value: {missing}（缺少计分数据的对象不参加排名）在格式2中尚无对应写法")
+        if missing != "zero":
+            # zero is written `missing: zero` on every points part: a missing figure scores 0, the
+            # points, the total are lower bounds, the place provisional, the award held
+            out.problem("E201", ("choices", "missing_value") if "missing_value" in raw else ("pack", "kind"),
+                        f"missing_value: {missing} (an entity missing a scored figure is left out of the ranking) has no "
+                        "format-2 form yet",
+                        f"missing_value: {missing}（缺少计分数据的对象不参加排名）在格式2中尚无对应写法")
         floor = self.settings["rank_floor"]
         self.notes.append(f"由格式1转换：rank_floor={floor}、tie_break={self.settings['tie_break']} 已直接写入各排名规则"
                           "（格式2的待定选项只能是名称，不能是数字或列表）")
@@ -524,7 +527,11 @@ class _Scoring:
                 band[INCLUDE[include[1]]] = tier["to"]
             band["points"] = tier["points"]
             out.append(band)
-        return {"of": raw["input"], "bands": out}
+        return {"of": raw["input"], "bands": out, **self.missing()}
+
+    def missing(self) -> dict[str, str]:
+        """format 1's missing_value: zero on a points part (a missing figure scores 0, provisional)."""
+        return {"missing": "zero"} if self.settings["missing_value"] == "zero" else {}
 
     def part(self, raw: dict[str, Any], src: Path, name: str, label: Any, cite: Any, base: str | None = None) -> list[str]:
         """The values of one indicator or weighted part: one named `name`, or (items with
@@ -543,13 +550,13 @@ class _Scoring:
         if plain:
             plain_name = name if not stepped else self.name(f"{base}_items")
             self.value(plain_name, src + ("items",), label, "items",
-                       {"items": [{"of": i["input"], "points": i["points"]} for i in plain]}, cite)
+                       {"items": [{"of": i["input"], "points": i["points"]} for i in plain], **self.missing()}, cite)
             names.append(plain_name)
         for n, item in stepped:
             item_name = name if len(items) == 1 else self.name(f"{base}_{item['input']}")
             steps = item.get("steps")
             args = {"of": item["input"], "per": item["per"], "points": item["points"],
-                    "steps": steps if steps is not None else {"choice": "step_rounding"}}
+                    "steps": steps if steps is not None else {"choice": "step_rounding"}, **self.missing()}
             item_label = (self.inputs.get(item["input"]) or {}).get("label", label)
             self.value(item_name, src + ("items", n), item_label, "per_unit", args, cite)
             names.append(item_name)
@@ -601,6 +608,10 @@ class _Scoring:
     def run(self) -> dict[str, Any]:
         doc, out = self.doc, self.out
         self.scoring_choices()
+        # what format 1 supplies after ranking, as format-2 names (conditions below read them)
+        place = self.name("place")
+        placed_last = self.name("place_is_last")
+        out.results = {"result_rank": place, "result_last": placed_last}
         if isinstance(doc.get("criteria"), dict):
             root = doc["criteria"]
             self.criteria[root["id"]] = _node(out, root, ("criteria",), ("criteria", root["id"]), top=True)
@@ -635,7 +646,6 @@ class _Scoring:
                                          "any": [{"criterion": v} for v in last]}
                 out.mirror(("criteria", either), ("vetoes",))
                 rank["last"] = either
-        place = self.name("place")
         self.value(place, ("total",), {"zh": "综合评价名次", "en": "place"}, "rank", rank, (doc.get("cohort") or {}).get("cite"))
         self.values[place]["unit"] = "名"
         outcomes: dict[str, Any] = {}
@@ -667,6 +677,9 @@ class _Scoring:
             outcomes["consequences"] = [_note_rule(out, c, ("consequences", i), ("outcomes", "consequences", i))
                                         for i, c in enumerate(doc["consequences"])]
             out.at(("outcomes", "consequences"), ("consequences",))
+        if "result_last" in out.results_read:
+            self.values[placed_last] = {"label": {"zh": "综合评价列最后一名", "en": "placed last"}, "placed_last": place}
+            out.mirror(("values", placed_last), ("total",))
         out.at(("outcomes",), ("awards",) if awards_raw else ("pack",))
         pack = _pack(out, doc)
         cohort = doc.get("cohort") or {}

@@ -240,7 +240,9 @@ def name_table(doc: Document) -> NameTable:
         table.claim(name, "choices", "choice", ("choices", name))
     for name, spec in _items(value.get("values")):
         unit = parse_unit(spec["unit"]) if isinstance(spec, dict) and isinstance(spec.get("unit"), str) else None
-        table.claim(name, "values", "number", ("values", name), unit)
+        # a value is a number, except `placed_last` (yes/no: format 1's result_last, read with is_true)
+        sort = "boolean" if isinstance(spec, dict) and "placed_last" in spec else "number"
+        table.claim(name, "values", sort, ("values", name), unit)
     for name, node in _items(value.get("criteria")):
         table.claim(name, "criteria", "criterion", ("criteria", name))
         if isinstance(node, dict):
