@@ -293,11 +293,41 @@ def test_targets_become_dated_criteria_per_year_with_tolerance() -> None:
     # a per-year target on a dated parameter reads the value in force on 31 December of each year
     tancheng = converted(RULES / "tancheng-industrial-targets.yaml").document.value
     params = tancheng["parameters"]
-    assert params["new_above_scale_min__2020"]["values"] == [{"since": "2020-01-01", "value": "30家"}]
-    assert params["new_above_scale_min__2021"]["values"] == [{"since": "2020-01-01", "value": "30家"}]
-    assert params["new_above_scale_min__2022"]["values"] == [{"since": "2022-01-01", "value": "40家"}]
+    assert params["new_above_scale_min__2020"]["in_force"] == {"of": "new_above_scale_min", "on": "2020-12-31"}
+    assert params["new_above_scale_min__2022"]["in_force"] == {"of": "new_above_scale_min", "on": "2022-12-31"}
+    assert params["new_above_scale_min__2022"]["label"]["zh"] == "当年新增规上企业目标 (2022)"
     node = [n for n in tancheng["criteria"][TARGETS_ROOT]["all"] if n["id"].startswith("new_above_scale_2022")][0]
     assert node["test"]["param"] == "new_above_scale_min__2022" and node["due"] == "2022-12-31"
+
+
+def test_an_override_reaches_the_per_year_copies_of_a_dated_target() -> None:
+    """A per-year target on a dated parameter reads, per year, the value in force on 31 December
+    (`in_force: {of: P, on: YEAR-12-31}`); `--set P=…` reaches every year's copy, as in format 1."""
+    if FORMAT2_MISSING:
+        pytest.skip(FORMAT2_MISSING)
+    path = RULES / "tancheng-industrial-targets.yaml"
+    doc = converted(path).document
+    as_of = dt.date(2022, 6, 30)
+    years = {y: f"new_above_scale_min__{y}" for y in (2020, 2021, 2022)}
+    pack = build2(doc, b"", as_of)
+    assert {y: pack.params[n].value for y, n in years.items()} == {2020: 30, 2021: 30, 2022: 40}
+    assert pack.params[years[2022]].since == "2022-01-01" and pack.params[years[2022]].written == "40家"
+    pack = build2(doc, b"", as_of, {"new_above_scale_min": ("--set", "35家")})
+    assert {y: pack.params[n].value for y, n in years.items()} == {2020: 35, 2021: 35, 2022: 35}
+    assert {pack.params[n].overridden for n in years.values()} == {"--set"}
+    # and it decides as format 1 with the same override
+    fields = {f"new_above_scale_{y}": n for y, n in ((2020, 36), (2021, 34), (2022, 36))}
+    entity = RawEntity("x", 1, "T1", None, fields)
+    old, new = _decide_both(path, entity, dt.date(2023, 3, 1), (("new_above_scale_min", "35家"),))
+    assert new == old
+    assert {k: v for k, v in new["targets"].items() if k.startswith("new_above_scale_20")} == {
+        "new_above_scale_2020": "met", "new_above_scale_2021": "not_met", "new_above_scale_2022": "met"}
+    # in_force must read a parameter with a value
+    bad = dict(doc.value, parameters={**doc.value["parameters"], years[2020]: {
+        "label": {"zh": "x"}, "cite": "二(三)", "in_force": {"of": "above_scale_firms_2022", "on": "2020-12-31"}}})
+    with pytest.raises(ProblemsError) as error:
+        build2(Document(doc.file, bad, doc.positions), b"", as_of)
+    assert "E183" in {p.code for p in error.value.problems}
 
 
 def test_a_format2_pack_is_not_converted() -> None:
@@ -417,11 +447,8 @@ def _f2(path: Path, as_of: dt.date, sets: tuple[tuple[str, Any], ...]) -> Any:
                          for node in _walk(top))
     if uses_tolerance and _format2_tolerance_gap():
         pytest.skip(f"{path.name}: {_format2_tolerance_gap()}")
-    params = conversion.document.value.get("parameters") or {}
-    overrides = {}
-    for name, written in sets:  # a format-1 override of a per-year target's parameter reaches every year
-        for copy_name in [name] + [p for p in params if p.startswith(f"{name}__")]:
-            overrides[copy_name] = ("test", written)
+    # an override names the parameter as in format 1; build2 carries it to the per-year copies
+    overrides = {name: ("test", written) for name, written in sets}
     try:
         pack = build2(conversion.document, b"", as_of, overrides or None)
         return pack, Runner(pack, "durable")  # one durable ruleset per pack, as for format 1

@@ -595,6 +595,9 @@ def build2(document: Document, raw_bytes: bytes, as_of: dt.date,
             if "scaled" in spec and override is None:
                 base = params_raw.get(spec["scaled"]["of"])
                 params[name] = _scaled(name, spec, base, as_of, param_overrides.get(spec["scaled"]["of"]), add)
+            elif "in_force" in spec and override is None:
+                of = spec["in_force"]["of"]
+                params[name] = _in_force(name, spec, params_raw.get(of), param_overrides.get(of), add)
             elif "table" in spec and override is None:
                 tables[name] = _table(name, spec, doc, add)
                 params[name] = ParamSpec(name, spec["label"], spec["cite"], spec.get("quote"), None, tables[name].unit,
@@ -785,6 +788,22 @@ def _scaled(name: str, spec: dict[str, Any], base: Any, as_of: dt.date, base_ove
     return ParamSpec(name, label, cite, spec.get("quote"), value, of.unit, written, of.since)
 
 
+def _in_force(name: str, spec: dict[str, Any], base: Any, base_override: Any, add: Any) -> ParamSpec:
+    """`in_force: {of: P, on: DATE}`: P's value in force on DATE (not on the as-of date), or the
+    override of P when one is given (`--set P=…` reaches every copy, as it does in format 1)."""
+    label, cite = spec["label"], spec["cite"]
+    on = iso_date(spec["in_force"]["on"])
+    if not isinstance(base, dict) or not ({"value", "values", "unset"} & set(base)) or on is None:
+        add("E183", ("parameters", name, "in_force", "of"), "in_force: of must name a parameter with a value, "
+            "dated values or unset, and on a date", "in_force 的 of 必须是有数值（或分日期数值、unset）的参数，on 必须是日期")
+        return ParamSpec(name, label, cite, spec.get("quote"), None, None, None, None, "invalid")
+    of = resolve_param(spec["in_force"]["of"], base, on, base_override)
+    if of.value is None:
+        return ParamSpec(name, label, cite, spec.get("quote"), None, of.unit, None, of.since,
+                         f"{spec['in_force']['of']} 在 {on.isoformat()} 无有效值 / {of.unset_reason}", unset_because=of.name)
+    return ParamSpec(name, label, cite, spec.get("quote"), of.value, of.unit, of.written, of.since, None, of.overridden)
+
+
 def _unread(document: Document, parsed: dict[str, Any], criteria: dict[str, Any], outcomes: dict[str, Any]) -> list[Problem]:
     """W181: a parameter or choice nothing reads (a typo elsewhere, or a clause not yet written)."""
     doc = document.value
@@ -804,6 +823,8 @@ def _unread(document: Document, parsed: dict[str, Any], criteria: dict[str, Any]
     for spec in (doc.get("parameters") or {}).values():  # scaled: {of: P}; table keys
         if isinstance(spec, dict) and isinstance(spec.get("scaled"), dict):
             read.add(str(spec["scaled"].get("of")))
+        if isinstance(spec, dict) and isinstance(spec.get("in_force"), dict):
+            read.add(str(spec["in_force"].get("of")))
         if isinstance(spec, dict) and isinstance(spec.get("table"), dict):
             read.update(str(k) for k in spec["table"].get("keys") or ())
     out = []

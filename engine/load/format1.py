@@ -29,12 +29,11 @@ such problem is found in one pass.
 from __future__ import annotations
 
 import copy
-import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
 from engine.core.problems import ERROR, Problem
-from engine.load.yamlsafe import Document, Path, iso_date
+from engine.load.yamlsafe import Document, Path
 
 # The order of a format-2 pack's sections and of its `pack:` keys (docs/format2.md).
 SECTIONS = ("format", "pack", "inputs", "parameters", "choices", "values", "criteria", "outcomes", "lint")
@@ -260,11 +259,6 @@ def _year_end(year: int) -> str:
     return f"{year:04d}-12-31"
 
 
-def _in_force(spec: dict[str, Any], on: dt.date) -> dict[str, Any] | None:
-    dated = [v for v in spec["values"] if iso_date(v.get("since")) is not None and iso_date(v["since"]) <= on]
-    return max(dated, key=lambda v: str(v["since"])) if dated else None
-
-
 class _Targets:
     def __init__(self, out: _Out, doc: dict[str, Any]):
         self.out = out
@@ -305,26 +299,19 @@ class _Targets:
 
     def param_for_year(self, name: str, year: int, src: Path) -> str:
         """The parameter a per-year node reads: the parameter itself, or, when its values are
-        dated, a copy fixed to the value in force on 31 December of the year (as format 1)."""
+        dated, a copy reading the value in force on 31 December of the year (as format 1):
+        `in_force: {of: P, on: YEAR-12-31}`, so that an override of P reaches every year."""
         spec = self.params.get(name)
         if not isinstance(spec, dict) or "values" not in spec:
             return name
         new = f"{name}__{year}"
         if new in self.params:
             return new
-        copy_spec: dict[str, Any] = {}
-        chosen = _in_force(spec, dt.date(year, 12, 31))
-        if chosen is None:
-            first = min(str(v["since"]) for v in spec["values"])
-            copy_spec["unset"] = f"{_year_end(year)} 无有效值(最早 {first} 起施行) / no value in force on {_year_end(year)}"
-        else:
-            copy_spec["values"] = [{"since": chosen["since"], "value": chosen["value"]}]
+        copy_spec: dict[str, Any] = {"in_force": {"of": name, "on": _year_end(year)}}
         copy_spec["cite"] = spec["cite"]
         if spec.get("quote"):
             copy_spec["quote"] = spec["quote"]
         copy_spec["label"] = {k: f"{v} ({year})" for k, v in spec["label"].items()}
-        if spec.get("signed"):
-            copy_spec["signed"] = True
         self.params[new] = copy_spec
         self.out.mirror(("parameters", new), ("parameters", name))
         return new

@@ -67,7 +67,11 @@ def schema2() -> dict[str, Any]:
                        "missing": {"type": "object", "additionalProperties": ref("text")}}}
     param["properties"]["scaled"] = {"type": "object", "additionalProperties": False, "required": ["of", "by"],
                                      "properties": {"of": ref("name"), "by": ref("amount")}}
-    param["oneOf"] = [{"required": [k]} for k in ("value", "values", "unset", "table", "scaled")]
+    # in_force: {of: P, on: DATE}: P's value in force on DATE (a converted per-year target reads
+    # the value in force on 31 December of each year); an override of P reaches it
+    param["properties"]["in_force"] = {"type": "object", "additionalProperties": False, "required": ["of", "on"],
+                                       "properties": {"of": ref("name"), "on": ref("date")}}
+    param["oneOf"] = [{"required": [k]} for k in ("value", "values", "unset", "table", "scaled", "in_force")]
     defs["parameter"] = param
     defs["choice"] = {
         "type": "object", "additionalProperties": False, "required": ["label", "options", "default", "reason"],
