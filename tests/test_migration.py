@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 import yaml
 from click.testing import CliRunner
-from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from cli import main
@@ -546,33 +546,9 @@ def good_for_field(spec: Any) -> st.SearchStrategy[Any]:
     return good_for(None, spec)[None]  # type: ignore[arg-type]
 
 
-_LEADING_NUMBER = re.compile(r"\s*[-+]?0*([0-9][0-9,]*)(?:\.([0-9]*))?")
-
-
-def _within_bounds(value: Any) -> bool:
-    """Whether a raw amount is small enough that a value computed from it stays within format 2's
-    bounds (18 significant digits in the base unit, docs/format2.md "Values"). Format 1 compares a
-    derived value of any size (clamped); format 2 makes an out-of-bounds value unknown: that one
-    difference is pinned by test_out_of_bounds_derived_value_is_the_known_difference, and the
-    generator keeps to amounts where the two are meant to agree."""
-    if isinstance(value, bool) or value is None:
-        return True
-    if isinstance(value, float):
-        return value != value or abs(value) < 10**9 and len(repr(value)) <= 16  # NaN is junk either way
-    if isinstance(value, int):
-        return abs(value) < 10**9
-    if hasattr(value, "is_finite"):  # Decimal: at most 9 digits before the point and 6 after
-        return not value.is_finite() or value.is_zero() or (value.adjusted() < 9 and value.as_tuple().exponent >= -6)
-    if isinstance(value, str):
-        match = _LEADING_NUMBER.match(value)
-        return match is None or (len(match.group(1).replace(",", "")) <= 9 and len(match.group(2) or "") <= 6)
-    return True
-
-
 @functools.cache
 def _strategies(path: Path, as_of: dt.date) -> dict[str, st.SearchStrategy[Any]]:
     pack, _ = _f1(path, as_of, ())
-    feeds_derived = {op for spec in pack.inputs.values() if spec.derived is not None for op in spec.derived[1]}
     out = {}
     for name, spec in pack.inputs.items():
         if spec.derived is not None:
@@ -588,8 +564,6 @@ def _strategies(path: Path, as_of: dt.date) -> dict[str, st.SearchStrategy[Any]]
                                   st.integers(-50, 50) if spec.signed else st.just(7), bad_for(spec))
         else:
             out[name] = st.one_of(good_for(pack, spec)[None], good_for(pack, spec)[None], bad_for(spec))
-        if name in feeds_derived:
-            out[name] = out[name].filter(_within_bounds)
     return out
 
 
@@ -608,13 +582,9 @@ def test_generated_entities_decide_identically(path: Path, data: st.DataObject) 
     strategies = _strategies(path, as_of)
     fields = data.draw(st.fixed_dictionaries({}, optional=strategies), label="fields")
     entity = RawEntity("generated", 1, "G1", None, fields)
+    # amounts of any size (60 digits, 1E-60): a computed value beyond the bounds is unknown in both
+    # formats (test_a_computed_value_out_of_bounds_is_unknown_in_both_formats)
     old, new = _decide_both(path, entity, as_of)
-    # (h1) format 2 makes a value beyond what the engine compares exactly unknown (docs/format2.md
-    # "Values": 18 digits in the base unit), where format 1 clamps it: a generated 60-digit amount is
-    # not a case the two must agree on. Surfaced once format 2 applied `tolerance:` (jiangxi-park-targets).
-    pack2, runner = _f2(path, as_of, ())
-    (record,) = runner.evaluate([subject_of(pack2, entity)[0]])
-    assume(not any(v.reason is not None and "compares exactly" in v.reason.en for v in record.values))
     assert new == old, f"fields: {fields!r}"
 
 
@@ -681,11 +651,10 @@ def test_the_written_file_decides_as_the_converted_pack(path: Path, tmp_path: Pa
         assert _f2_result(converted(path), record, False) == old, name
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "a known difference, for the lead to decide before format 1 is retired: format 2 bounds every computed "
-    "value (18 significant digits, docs/format2.md 'Values') and makes one out of bounds unknown; format 1 "
-    "computes a derived value of any size and compares it clamped, so a 60-digit investment is 'met'"))
-def test_out_of_bounds_derived_value_is_the_known_difference() -> None:
+def test_a_computed_value_out_of_bounds_is_unknown_in_both_formats() -> None:
+    """One behaviour (docs/format2.md "Format 1"): a computed value beyond 18 digits in its base
+    unit (or with a denominator beyond 10^36) is unknown with the reason, in format 1 (a derived
+    input) as in format 2 (a value), never a clamped amount."""
     path = RULES / "lianyungang-four-highs.yaml"
     sets = tuple(sorted({"investment_intensity_min": "100万元/亩", "output_per_mu_min": "100万元/亩",
                          "tax_per_mu_min": "10万元/亩", "local_employment_min": "10人"}.items()))
@@ -695,7 +664,16 @@ def test_out_of_bounds_derived_value_is_the_known_difference() -> None:
     assert old["flags"] == new["flags"] == {"four_highs": "met"}  # the sets make the flag decidable
     huge = RawEntity("x", 2, "X2", None, {**fields, "investment": "1" * 60})
     old, new = _decide_both(path, huge, dt.date(2024, 6, 30), sets)
-    assert new == old
+    assert new == old and old["flags"] == {"four_highs": "unknown"}
+    pack1, _ = _f1(path, dt.date(2024, 6, 30), sets)
+    assert normalise(pack1, huge).notes["investment_intensity"].startswith("the result is beyond what the engine compares")
+    pack2, runner = _f2(path, dt.date(2024, 6, 30), sets)
+    (record,) = runner.evaluate([subject_of(pack2, huge)[0]])
+    assert record.value("investment_intensity").value is None
+    assert record.value("investment_intensity").reason.zh.startswith("结果超出可精确比较的范围")
+    tiny = RawEntity("x", 3, "X3", None, {**fields, "investment": "1000万元", "land_area": "1" * 40})
+    old, new = _decide_both(path, tiny, dt.date(2024, 6, 30), sets)
+    assert new == old and old["flags"] == {"four_highs": "unknown"}
 
 
 def _cohorts(suite_path: Path) -> list[tuple[str, list[RawEntity]]]:

@@ -31,6 +31,21 @@ COMPARE = {  # the comparison operators of a test, exactly (Fractions)
 SLOT_DIGITS = 18
 
 
+# A computed value (a format-1 derived input, a format-2 value) is held to the same size as a
+# threshold: |value| below 10^18 in its base unit, and a denominator below the square of that,
+# which keeps every later product and comparison cheap and exact. Beyond that it is unknown, with
+# OUT_OF_BOUNDS as the reason, in both formats (docs/format2.md "Format 1").
+VALUE_LIMIT = Fraction(10**SLOT_DIGITS)
+VALUE_MAX_DENOMINATOR = 10 ** (2 * SLOT_DIGITS)
+OUT_OF_BOUNDS = (f"the result is beyond what the engine compares exactly (at most {SLOT_DIGITS} digits in its base unit)",
+                 f"结果超出可精确比较的范围（以基本单位计最多 {SLOT_DIGITS} 位数字），无法判定")
+
+
+def value_in_bounds(value: Fraction, max_denominator: int = VALUE_MAX_DENOMINATOR) -> bool:
+    """Whether a computed value is within VALUE_LIMIT and its denominator below `max_denominator`."""
+    return abs(value) < VALUE_LIMIT and value.denominator < max_denominator
+
+
 def slot_digits(value: Fraction) -> int | None:
     """How many digits `value` needs written as a decimal in its base unit (leading zeros and a
     trailing zero fraction not counted: 12.5 → 3, 0.001 → 1, 300 → 3), or None when it has no

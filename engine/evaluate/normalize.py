@@ -17,7 +17,7 @@ from typing import Any
 from engine.load.entities import RawEntity, label_ids
 from engine.compile.model import CompiledPack, InputSpec
 from engine.core.problems import ERROR, WARNING, Problem, shown
-from engine.core.numbers import COMPARE
+from engine.core.numbers import COMPARE, OUT_OF_BOUNDS, value_in_bounds
 from engine.core.units import AmountError, format_amount, fraction_json, parse_amount
 from engine.core.suggest import did_you_mean
 from engine.load.yamlsafe import iso_date
@@ -142,6 +142,9 @@ def _derive(spec: InputSpec, values: dict[str, Any]) -> tuple[Any, str | None]:
         result *= 100  # a share of like quantities, shown in percent
     # Base units divide into base units (元 / 平方米), so the result is already in the base of
     # the derived unit (万元/亩 = 15 元/平方米), like every other quantity.
+    if not value_in_bounds(result):
+        # as a format-2 value: unknown, never a clamped 60-digit amount (engine.core.numbers)
+        return None, OUT_OF_BOUNDS[0]
     return result, None
 
 

@@ -20,16 +20,17 @@ from decimal import ROUND_HALF_EVEN, Decimal, localcontext
 from fractions import Fraction
 from typing import Any, Mapping, Sequence
 
-from engine.core.numbers import SLOT_DIGITS
+from engine.core.numbers import OUT_OF_BOUNDS, SLOT_DIGITS, VALUE_LIMIT, VALUE_MAX_DENOMINATOR, value_in_bounds
 from engine.compile.values import Cagr, Case, Cases, CohortMean, Combine, Cond, Difference, Growth, Members, Product, Ratio, Since, Test
 from engine.core.status import Status
 from engine.core.units import Unit, format_amount, format_number, fraction_json
 from engine.evaluate.ops import Computed, Env, Step, computes, computes_cohort
 
 # |value| below this in its base unit, as a threshold (E140); a denominator below the square of it
-# keeps every later product and comparison cheap and exact.
-LIMIT = Fraction(10**SLOT_DIGITS)
-MAX_DENOMINATOR = 10 ** (2 * SLOT_DIGITS)
+# keeps every later product and comparison cheap and exact (engine.core.numbers: format 1's
+# derived values are held to the same bounds).
+LIMIT = VALUE_LIMIT
+MAX_DENOMINATOR = VALUE_MAX_DENOMINATOR
 
 
 def show(value: Fraction, unit: Unit | None, lang: str = "zh") -> str:
@@ -75,11 +76,8 @@ def unknown_because(zh: str, en: str, steps: tuple[Step, ...] = (), detail: dict
 def bounded(value: Fraction, steps: tuple[Step, ...], detail: dict[str, Any],
             max_denominator: int = MAX_DENOMINATOR) -> Computed:
     """The result, or unknown when it is beyond what the engine compares exactly."""
-    if abs(value) >= LIMIT or value.denominator >= max_denominator:
-        return unknown_because(
-            f"结果超出可精确比较的范围（以基本单位计最多 {SLOT_DIGITS} 位数字），无法判定",
-            f"the result is beyond what the engine compares exactly (at most {SLOT_DIGITS} digits in its base unit)",
-            steps, detail)
+    if not value_in_bounds(value, max_denominator):
+        return unknown_because(OUT_OF_BOUNDS[1], OUT_OF_BOUNDS[0], steps, detail)
     return Computed(value, steps, detail={**detail, "value": fraction_json(value)})
 
 
