@@ -1,4 +1,4 @@
-"""Command line: `certify validate | evaluate | report | score | test | lint | diff | schema`.
+"""Command line: `certify validate | evaluate | report | score | test | lint | diff | schema | migrate | serve`.
 
 Each click function only parses its options and calls one `run_*` function, which does the work
 and returns the exit code (README "Exit codes", `EXIT`). `_command` turns the errors every
@@ -45,6 +45,8 @@ from engine.core.clauses import load_clauses
 from engine.explain.scoring import is_scoring_file, load_scoring_pack, score_files
 from engine.load.data import ReadOptions
 from engine.report.scoring_pages import SCORE_RENDERERS, ScoreView, write_score_xlsx
+from engine.web.app import serve as run_serve
+from engine.web.guard import Limits
 
 EXIT = {
     "ok": 0,          # everything decided / every pack clean
@@ -659,6 +661,28 @@ def migrate(pack_path: str, output: str | None, lang: str) -> None:
     """Write a format-1 pack as a format-2 pack (docs/format2.md); nothing is written when part of it
     cannot be converted (E200-E204)."""
     _command(run_migrate, lang, pack_path=pack_path, output=output, lang=lang)
+
+
+# ---------------------------------------------------------------------------------------------
+# serve
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address to listen on. Anything but 127.0.0.1 / localhost needs --token.")
+@click.option("--port", type=click.IntRange(0, 65535), default=8000, show_default=True)
+@click.option("--packs", "packs", default="rules", show_default=True, type=click.Path(file_okay=False, exists=True),
+              help="The folder of rule packs to serve (each pack is named by its pack.id).")
+@click.option("--token", envvar="CERTIFY_TOKEN", help="Token every request must carry (env CERTIFY_TOKEN).")
+@click.option("--max-upload-mb", "max_upload_mb", type=click.IntRange(min=1), default=20, show_default=True,
+              help="Largest request body (an uploaded data file), in MiB.")
+@click.option("--max-rows", "max_rows", type=click.IntRange(min=1), default=20_000, show_default=True,
+              help="Most rows (entities) one request may decide.")
+@click.option("--lang", type=click.Choice(["zh", "en"]), default="zh", show_default=True)
+def serve(host: str, port: int, packs: str, token: str | None, max_upload_mb: int, max_rows: int, lang: str) -> None:
+    """The officer's workbench: a local web app and the HTTP API (/api/v1, OpenAPI at /api/v1/openapi.json)."""
+    _command(run_serve, lang, host=host, port=port, packs=packs, token=token,
+             limits=Limits(max_body=max_upload_mb * 1024 * 1024, max_rows=max_rows), lang=lang)
 
 
 def run() -> None:  # console-script entry point: turn our own errors into messages, not traces

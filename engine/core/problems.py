@@ -168,6 +168,18 @@ CODES: dict[str, str] = {
     "E192": "members: no such member field (or the field cannot be used there)",
     "E193": "years of a compound growth (or a date condition) is not a whole number from 1 to 50",
     "E194": "condition in a value (member `where`, `cases` `when`) written wrongly: operator not allowed for the type, comparand missing or extra",
+    #
+    #   E230-E239 the workbench server (engine/web, `certify serve`)
+    "E230": "request body larger than the server accepts",
+    "E231": "request body is not JSON (UTF-8)",
+    "E232": "JSON nested too deep",
+    "E233": "nothing at this address: no pack with this id, or no such API route",
+    "E234": "more rows or entities than one request may decide",
+    "E235": "a request field missing or wrong, or a method or content type not accepted",
+    "E236": "the server's token is missing or wrong",
+    "E237": "cross-site request or form without its check token refused",
+    "E238": "the pack changed since the page was opened; nothing saved",
+    "E239": "the server could not complete the request (no trace in the response)",
 }
 
 

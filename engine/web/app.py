@@ -1,0 +1,136 @@
+"""The Starlette application of `certify serve`, and `serve` itself (uvicorn).
+
+Every request passes one gate (`_gate`): the token when the server has one (E236), the origin of
+anything that is not a GET (E237). Refusals anywhere become problem records (`Refused`); any other
+exception becomes E239 with no trace in the response (the trace goes to the server's log).
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import uvicorn
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.middleware.base import BaseHTTPMiddleware
+from starlette.requests import Request
+from starlette.responses import Response
+
+from engine.core.problems import Problem
+from engine.web import api, pages
+from engine.web.guard import (TOKEN_COOKIE, Limits, Refused, cross_site, is_local, problem, problems_response,
+                              same_origin, token_ok, unauthorised)
+from engine.web.service import Batch, Catalog
+
+log = logging.getLogger("certify.web")
+SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
+
+
+def log_decisions(batch: Batch, who: str) -> int:
+    """Every decision handed out goes to the decision log (issue 13, engine/audit, h6).
+    Not wired yet: engine/audit has not landed; this is the one place to call it from."""
+    return 0
+
+
+@dataclass
+class Workbench:
+    """What the routes share: the pack folder, the limits, the token, the batches kept for the pages."""
+
+    catalog: Catalog
+    limits: Limits = field(default_factory=Limits)
+    token: str | None = None
+    logger: Callable[[Batch, str], int] = log_decisions
+    batches: dict[str, Batch] = field(default_factory=dict)
+    logged: int = 0
+
+    def who(self, request: Request) -> str:
+        """Who asked, for the log: the client's address (users are not configured yet)."""
+        client = request.client
+        return f"{client.host}" if client else "unknown"
+
+    def log(self, batch: Batch, who: str) -> None:
+        self.logged += self.logger(batch, who)
+
+
+class _Gate(BaseHTTPMiddleware):
+    async def dispatch(self, request: Request, call_next: Any) -> Response:
+        bench: Workbench = request.app.state.workbench
+        try:
+            if not token_ok(request, bench.token):
+                raise unauthorised()
+            if request.method not in SAFE_METHODS and not same_origin(request):
+                raise cross_site()
+        except Refused as refused:
+            return problems_response(refused.status, refused.problems)
+        response = await call_next(request)
+        if bench.token and request.query_params.get("token") and not request.url.path.startswith(api.API):
+            # a browser opened a page with ?token=: keep it for the next pages
+            response.set_cookie(TOKEN_COOKIE, bench.token, httponly=True, samesite="strict")
+        return response
+
+
+async def _refused(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, Refused)
+    if not request.url.path.startswith(api.API):
+        return pages.refused_page(request, exc)
+    return problems_response(exc.status, exc.problems)
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    """Starlette's own refusals (no such route, a method not allowed) as problem records."""
+    assert isinstance(exc, HTTPException)
+    if exc.status_code == 404:
+        found = problem("E233", f"nothing here: {request.url.path[:120]} (GET {api.API}/openapi.json lists the API)",
+                        f"此地址不存在：{request.url.path[:120]}（GET {api.API}/openapi.json 列出全部接口）")
+    else:
+        found = problem("E235", f"{request.method} is not accepted here ({exc.status_code})",
+                        f"此地址不接受 {request.method} 请求（{exc.status_code}）")
+    return await _refused(request, Refused(exc.status_code, [found]))
+
+
+async def _failed(request: Request, exc: Exception) -> Response:
+    log.exception("request failed: %s %s", request.method, request.url.path)
+    found: list[Problem] = [problem("E239", "the server could not complete this request; nothing was decided or saved "
+                                    "(the server's log has the details)",
+                                    "服务器未能完成此请求；未作判定、未保存（详情见服务器日志）")]
+    return problems_response(500, found)
+
+
+def create_app(packs: str = "rules", token: str | None = None, limits: Limits | None = None,
+               logger: Callable[[Batch, str], int] | None = None) -> Starlette:
+    app = Starlette(routes=api.ROUTES + pages.ROUTES, middleware=[Middleware(_Gate)],
+                    exception_handlers={Refused: _refused, HTTPException: _http_error, Exception: _failed})
+    app.state.workbench = Workbench(Catalog(packs), limits or Limits(), token, logger or log_decisions)
+    return app
+
+
+def start_message(host: str, port: int, packs: str, count: int, token: str | None, lang: str = "zh") -> str:
+    url = f"http://{'[' + host + ']' if ':' in host else host}:{port}/"
+    if is_local(host):
+        return (f"certify serve: {url} （规则包目录 {packs}，{count} 个规则包；仅本机可访问）" if lang == "zh" else
+                f"certify serve: {url} (packs: {packs}, {count} pack(s); only this machine can connect)")
+    return (f"certify serve: {url} （规则包目录 {packs}，{count} 个规则包）\n"
+            f"  监听 {host}：其他机器可以访问，每个请求都须带令牌（Authorization: Bearer 令牌；浏览器首次打开 {url}?token=令牌）"
+            if lang == "zh" else
+            f"certify serve: {url} (packs: {packs}, {count} pack(s))\n"
+            f"  listening on {host}: other machines can connect; every request needs the token "
+            f"(Authorization: Bearer TOKEN; a browser opens {url}?token=TOKEN once)")
+
+
+def serve(host: str, port: int, packs: str, token: str | None, limits: Limits, lang: str = "zh") -> int:
+    """Run the server until interrupted. Refuses (exit 2) a non-local address without a token."""
+    if not is_local(host) and not token:
+        print("certify serve: 只在 127.0.0.1 上无需令牌；监听其他地址请给出 --token（或环境变量 CERTIFY_TOKEN）"
+              if lang == "zh" else
+              "certify serve: only 127.0.0.1 is served without a token; give --token (or CERTIFY_TOKEN) to listen on "
+              + host, file=sys.stderr)
+        return 2
+    app = create_app(packs, token, limits)
+    count = len(app.state.workbench.catalog.entries())
+    print(start_message(host, port, packs, count, token, lang), file=sys.stderr, flush=True)
+    uvicorn.run(app, host=host, port=port, log_level="warning", server_header=False)
+    return 0
