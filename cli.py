@@ -1,10 +1,12 @@
 """Command line: `certify validate | evaluate | report | score | test | lint | diff | schema | migrate | serve`.
 
-Each click function only parses its options and calls one `run_*` function, which does the work
-and returns the exit code (README "Exit codes", `EXIT`). `_command` turns the errors every
-command can meet into messages and codes: an output that cannot be written (E170-E173, exit 2),
-a fault of the decision engine (exit 5). SIGINT / SIGTERM end the run with 130 / 143, temporary
-files removed and workers stopped (engine.core.files.install_signal_handlers).
+This module only parses: each click function reads its options and calls one `run_<command>`
+function of engine/commands/<command>.py (`serve`: engine/web/app.py), which does the work and returns the exit code (README
+"Exit codes", `EXIT`). `_command` turns the errors every command can meet into messages and codes:
+a command line the command refuses (`UsageError`, click's usage message, exit 2), an output that
+cannot be written (E170-E173, exit 2), a fault of the decision engine (exit 5). SIGINT / SIGTERM
+end the run with 130 / 143, temporary files removed and workers stopped
+(engine.core.files.install_signal_handlers).
 
 Streams: with a machine format (`--format json`, `csv`, …) standard output carries only that
 format; banners, warnings, progress, problems and counts go to standard error.
@@ -12,68 +14,32 @@ format; banners, warnings, progress, problems and counts go to standard error.
 
 from __future__ import annotations
 
-import datetime as dt
-import json
-import os
 import sys
-from pathlib import Path
 from typing import Any, Callable, NoReturn
 
 import click
 
 from engine import ENGINE_VERSION
-from engine.evaluate.evaluate import ENGINES
-from engine.core.files import STDOUT, OutputError, check_output, install_signal_handlers, open_output, output_path
-from engine.report.outputs import progress, report_format, write_report
+from engine.commands.common import EXIT, Stop, UsageError, say
+from engine.commands.diff import run_diff
+from engine.commands.evaluate import run_evaluate
+from engine.commands.lint import run_lint
 from engine.commands.migrate import run_migrate
-from engine.compile.build2 import check_pack2
-from engine.evaluate.pipeline import (INPUT_FORMATS, STDIN, RowCounts, decide_files2, load_pack, load_pack2, pack_format,
-                                      parse_overrides, spool_stdin, worker_count)
-from engine.explain.batch import decide_files
-from engine.report.format2_views import render_text2, write_csv2, write_json2
-from engine.report.pages2 import render_html2, render_markdown2
-from engine.core.problems import DecisionError, EngineError, ProblemsError, has_errors
-from engine.report.problems import PROBLEM_RENDERERS
-from engine.report.text import encode_record, render_text, stream_evaluation_json
-from engine.validate.validate import schema as pack_schema, validate_file
-from engine.commands.diff import DIFF_RENDERERS, DiffSourceError, diff_files
-from engine.commands.lint import IGNORED, NOTE, apply_ignores, collect_packs, lint_file
-from engine.commands.packtest import collect_suites, coverage_gaps, run_suite
-from engine.commands.suite_results import SuiteResult
-from engine.commands.suite_views import render_junit, render_suites_text, suites_json
-from engine.core.clauses import load_clauses
-from engine.explain.scoring import is_scoring_file, load_scoring_pack, score_files
+from engine.commands.report import run_report
+from engine.commands.schema import run_schema
+from engine.commands.score import run_score
+from engine.commands.test import run_test
+from engine.commands.validate import run_validate
+from engine.core.files import OutputError, install_signal_handlers
+from engine.core.problems import DecisionError, EngineError
+from engine.evaluate.evaluate import ENGINES
+from engine.evaluate.pipeline import INPUT_FORMATS
 from engine.load.data import ReadOptions
-from engine.report.scoring_pages import SCORE_RENDERERS, ScoreView, write_score_xlsx
+from engine.report.problems import PROBLEM_RENDERERS
 from engine.web.app import serve as run_serve
 from engine.web.guard import Limits
 
-EXIT = {
-    "ok": 0,          # everything decided / every pack clean
-    "problems": 1,    # validate: a pack has errors; test: a case failed
-    "usage": 2,       # bad command line (click's own code), or an output that cannot be written
-    "bad_data": 3,    # evaluate: some data could not be used (rows refused or values bad); the rest was decided
-    "bad_pack": 4,    # evaluate: the rule pack has errors; nothing was decided
-    "engine": 5,      # the decision engine misbehaved; no record was written for it
-}
-
-
-class Stop(Exception):
-    """End the command with this exit code (its messages are already on stderr)."""
-
-    def __init__(self, code: int):
-        super().__init__(code)
-        self.code = code
-
-
-def _say(message: str) -> None:
-    click.echo(message, err=True)
-
-
-def _stop(code: str, message: str = "") -> NoReturn:
-    if message:
-        _say(message)
-    raise Stop(EXIT[code])
+__all__ = ["EXIT", "main", "run"]
 
 
 def _command(work: Callable[..., int], lang: str = "en", /, **options: Any) -> NoReturn:
@@ -82,11 +48,15 @@ def _command(work: Callable[..., int], lang: str = "en", /, **options: Any) -> N
         code = work(**options)
     except Stop as stop:
         code = stop.code
+    except UsageError as error:  # click prints the usage line and exits 2
+        if error.param_hint:
+            raise click.BadParameter(error.message, param_hint=error.param_hint)
+        raise click.UsageError(error.message)
     except OutputError as error:
-        _say(error.problem.format(lang))
+        say(error.problem.format(lang))
         code = EXIT["usage"]
     except DecisionError as error:
-        _say(f"decision engine fault: {error}")
+        say(f"decision engine fault: {error}")
         code = EXIT["engine"]
     sys.exit(code)
 
@@ -95,42 +65,13 @@ def _command(work: Callable[..., int], lang: str = "en", /, **options: Any) -> N
 # Options shared by several commands
 
 
-def _overrides(sets: tuple[str, ...], files: tuple[str, ...], lang: str = "en") -> dict[str, Any]:
-    """--set and --overrides as one table; a malformed one is a usage error (exit 2)."""
-    try:
-        return parse_overrides(sets, files)
-    except ValueError as error:
-        raise click.UsageError(str(error))
-    except ProblemsError as error:
-        PROBLEM_RENDERERS["text"](error.problems, sys.stderr, lang)
-        _stop("usage")
-
-
-def _only_overrides(problems: list[Any], pack_path: str) -> bool:
-    """True when every problem is in an override (--set or an --overrides file), none in the pack."""
-    return bool(problems) and all(os.path.abspath(p.file) != os.path.abspath(pack_path) for p in problems)
-
-
-def _pack(path: str, date: dt.date, overrides: dict[str, Any], lang: str = "en") -> Any:
-    """The compiled pack, or its problems on stderr and exit 4 (nothing is decided)."""
-    try:
-        return load_pack(path, date, overrides)[0]
-    except ProblemsError as error:
-        PROBLEM_RENDERERS["text"](error.problems, sys.stderr, lang)
-        if _only_overrides(error.problems, path):  # the pack is fine; the command line is not
-            _stop("usage", "--set / --overrides 有错误，未作判定" if lang == "zh" else
-                  "--set / --overrides has errors; nothing was decided")
-        _stop("bad_pack", f"规则包 {path} 有错误，未作判定" if lang == "zh" else
-              f"the rule pack {path} has errors; nothing was decided")
-
-
 def _store_read_option(ctx: click.Context, param: click.Parameter, value: Any) -> None:
     ctx.meta.setdefault("read_options", {})[param.name] = value
 
 
 def data_read_options(command: Any) -> Any:
     """--encoding and --allow-unknown-columns for a command that reads data files; the values
-    reach the readers through `_read_options()`, so the command's own signature is unchanged."""
+    reach the command through `_read_options()`, so the click function's signature is unchanged."""
     command = click.option("--allow-unknown-columns", "allow_unknown_columns", is_flag=True, expose_value=False,
                            callback=_store_read_option,
                            help="Accept a column that looks like a misspelt input (a warning, not an error).")(command)
@@ -139,46 +80,10 @@ def data_read_options(command: Any) -> Any:
                              "default: UTF-8, or GBK/GB18030 when that reads as plausible Chinese.")(command)
 
 
-def _read_options() -> Any:
+def _read_options() -> ReadOptions:
     found = click.get_current_context().meta.get("read_options", {})
     return ReadOptions(encoding=found.get("encoding") or None,
                        allow_unknown_columns=bool(found.get("allow_unknown_columns")))
-
-
-def _as_of(value: str | None, lang: str = "en") -> dt.date:
-    """The --as-of date; defaulted to today with a warning naming the date (decisions depend on it)."""
-    if value is None:
-        today = dt.date.today()
-        _say(f"警告: 未给出 --as-of, 按今天 {today.isoformat()} 判定" if lang == "zh" else
-             f"warning: no --as-of given; deciding as of today, {today.isoformat()}")
-        return today
-    try:
-        return dt.date.fromisoformat(value)
-    except ValueError:
-        raise click.BadParameter(f"{value!r} is not a date; write it as 2024-01-01", param_hint="--as-of")
-
-
-def _workers(requested: int, lang: str = "en") -> int:
-    count, capped = worker_count(requested)
-    if capped:
-        _say(f"警告: --workers {requested} 超过可用的 {count} 个 CPU, 按 {count} 个进程判定" if lang == "zh" else
-             f"warning: --workers {requested} is more than the {count} CPU(s) available; using {count}")
-    return count
-
-
-def _data(data: tuple[str, ...], input_format: str | None) -> list[str]:
-    """DATA arguments, with `-` (standard input, at most once) spooled to a file of its format."""
-    if list(data).count(STDIN) > 1:
-        raise click.UsageError("'-' (standard input) can be given once")
-    return [spool_stdin(input_format) if file == STDIN else file for file in data]
-
-
-def _finish(problems: list[Any], counts: RowCounts, lang: str) -> int:
-    """Problems and the row counts on stderr; exit 3 when any row was refused or had bad data."""
-    if problems:
-        PROBLEM_RENDERERS["text"](problems, sys.stderr, lang)
-    _say(counts.line(lang))
-    return EXIT["bad_data"] if (has_errors(problems) or counts.bad) else EXIT["ok"]
 
 
 _AS_OF_HELP = "Decide as on this date (YYYY-MM-DD); default today, with a warning naming the date."
@@ -215,28 +120,6 @@ def validate(paths: tuple[str, ...], fmt: str, strict: bool, lang: str = "zh", s
     _command(run_validate, lang, paths=paths, fmt=fmt, strict=strict, lang=lang, show_ignored=show_ignored)
 
 
-def run_validate(paths: tuple[str, ...], fmt: str, strict: bool, lang: str, show_ignored: bool) -> int:
-    files, missing, problems = collect_packs(paths)  # refused paths (E175, W213) are problems, never read
-    if missing:
-        raise click.UsageError(f"no such file or folder: {missing[0]}")
-    for file in files:
-        doc, _, found = validate_file(file)
-        if doc is not None and isinstance(doc.value, dict) and doc.value.get("format") == 2 and not has_errors(found):
-            found = check_pack2(doc)  # format 2: also what parsing the values and the stages finds
-        problems.extend(apply_ignores(doc, found) if doc is not None else found)
-    ignored = sum(1 for p in problems if p.severity == IGNORED)
-    problems = [p for p in problems if show_ignored or p.severity != IGNORED]
-    PROBLEM_RENDERERS[fmt](problems, sys.stdout, lang)
-    live = [p for p in problems if p.severity != IGNORED]
-    if fmt == "text":
-        errors = sum(1 for p in live if p.severity == "error")
-        _say(f"已检查 {len(files)} 个规则包：{errors} 个错误，{len(live) - errors} 个警告，{ignored} 个已忽略"
-             if lang == "zh" else
-             f"{len(files)} pack(s) checked: {errors} error(s), {len(live) - errors} warning(s), {ignored} ignored")
-    failed = has_errors(problems) or (strict and bool(live))
-    return EXIT["problems"] if failed else EXIT["ok"]
-
-
 # ---------------------------------------------------------------------------------------------
 # evaluate
 
@@ -270,83 +153,7 @@ def evaluate(pack_path: str, data: tuple[str, ...], as_of: str | None, fmt: str,
     refused on stderr; exit 3 when any row was refused or had bad data."""
     _command(run_evaluate, lang, pack_path=pack_path, data=data, as_of=as_of, fmt=fmt, lang=lang, engine=engine,
              sets=sets, override_files=override_files, output=output, workers=workers,
-             what_it_takes=what_it_takes, input_format=input_format, view=view)
-
-
-def run_evaluate(pack_path: str, data: tuple[str, ...], as_of: str | None, fmt: str, lang: str, engine: str,
-                 sets: tuple[str, ...], override_files: tuple[str, ...], output: str | None, workers: int,
-                 what_it_takes: bool, input_format: str | None, view: str | None) -> int:
-    check_output(output)  # before any work: a batch must not be decided only to be lost
-    if fmt == "xlsx" and not output:
-        raise click.UsageError("--format xlsx writes a file: add -o FILE.xlsx (or -o - for standard output)")
-    date = _as_of(as_of, lang)
-    overrides = _overrides(sets, override_files, lang)
-    if pack_format(pack_path) == 2:
-        return _evaluate2(pack_path, data, date, overrides, fmt, lang, engine, output, workers, what_it_takes,
-                          input_format, view)
-    pack = _pack(pack_path, date, overrides, lang)
-    workers = _workers(workers, lang)
-    files = _data(data, input_format)
-    problems: list[Any] = []
-    counts = RowCounts()
-    to_stdout = not output or output == STDOUT
-    streaming_to_terminal = to_stdout and fmt in ("text", "json") and sys.stdout.isatty()
-    # JSON is encoded where each entity is decided (in the worker processes with --workers).
-    render = encode_record if fmt == "json" else None
-    records = progress(decide_files(pack, files, engine, problems, workers=workers, what_it_takes=what_it_takes,
-                                    render=render, read=_read_options(), counts=counts),
-                       enabled=not streaming_to_terminal)
-    if fmt in ("csv", "xlsx"):
-        write_report(fmt, records, output, pack, lang, problems)
-    else:
-        with open_output(output) as out:
-            if fmt == "json":
-                stream_evaluation_json(records, problems, out, rows=counts)
-            else:
-                render_text(records, out, lang, pack.meta.title, view=view or "auto",
-                            param_labels={name: p.label for name, p in pack.params.items()})
-    return _finish(problems, counts, lang)
-
-
-def _pack2(path: str, date: dt.date, overrides: dict[str, Any], lang: str = "en") -> Any:
-    """The compiled format-2 pack, or its problems on stderr and exit 4 (nothing is decided)."""
-    try:
-        pack = load_pack2(path, date, overrides)
-    except ProblemsError as error:
-        PROBLEM_RENDERERS["text"](error.problems, sys.stderr, lang)
-        if _only_overrides(error.problems, path):
-            _stop("usage", "--set / --overrides 有错误，未作判定" if lang == "zh" else
-                  "--set / --overrides has errors; nothing was decided")
-        _stop("bad_pack", f"规则包 {path} 有错误，未作判定" if lang == "zh" else
-              f"the rule pack {path} has errors; nothing was decided")
-    if pack.warnings:
-        PROBLEM_RENDERERS["text"](pack.warnings, sys.stderr, lang)
-    return pack
-
-
-def _evaluate2(pack_path: str, data: tuple[str, ...], date: dt.date, overrides: dict[str, Any], fmt: str, lang: str,
-               engine: str, output: str | None, workers: int, what_it_takes: bool, input_format: str | None,
-               view: str | None) -> int:
-    """`certify evaluate` on a format-2 pack: text (zh/en) or JSON."""
-    if fmt not in ("text", "json", "csv"):
-        raise click.UsageError("format-2 packs are shown as text, json or csv for now (--format xlsx: not yet)")
-    if what_it_takes:
-        raise click.UsageError("--what-it-takes is not available for format-2 packs yet")
-    if workers != 1:
-        _say("注意: 格式 2 规则包在一个进程中判定" if lang == "zh" else "note: format-2 packs are decided in one process")
-    pack = _pack2(pack_path, date, overrides, lang)
-    files = _data(data, input_format)
-    problems: list[Any] = []
-    counts = RowCounts()
-    records = list(decide_files2(pack, files, engine, problems, read=_read_options(), counts=counts))
-    with open_output(output) as out:
-        if fmt == "json":
-            write_json2(records, problems, out, rows=counts, pack=pack)
-        elif fmt == "csv":
-            write_csv2(records, pack, out, lang)
-        else:
-            render_text2(records, pack, out, lang, view=view or "auto")
-    return _finish(problems, counts, lang)
+             what_it_takes=what_it_takes, input_format=input_format, view=view, read=_read_options())
 
 
 # ---------------------------------------------------------------------------------------------
@@ -379,77 +186,7 @@ def report(pack_path: str, data: tuple[str, ...], output: str | None, fmt: str |
     per zone its points by indicator."""
     _command(run_report, lang, pack_path=pack_path, data=data, output=output, fmt=fmt, as_of=as_of, lang=lang,
              engine=engine, sets=sets, override_files=override_files, what_it_takes=what_it_takes,
-             sources=sources, workers=workers, input_format=input_format)
-
-
-def run_report(pack_path: str, data: tuple[str, ...], output: str | None, fmt: str | None, as_of: str | None,
-               lang: str, engine: str, sets: tuple[str, ...], override_files: tuple[str, ...], what_it_takes: bool,
-               sources: tuple[str, ...], workers: int, input_format: str | None) -> int:
-    check_output(output)
-    fmt = report_format(fmt, output)
-    if fmt == "xlsx" and not output:
-        raise click.UsageError("--format xlsx writes a file: add -o FILE.xlsx (or -o - for standard output)")
-    date = _as_of(as_of, lang)
-    overrides = _overrides(sets, override_files, lang)
-    if pack_format(pack_path) == 2:
-        return _report2(pack_path, data, date, overrides, fmt, output, lang, engine, input_format)
-    if is_scoring_file(pack_path):
-        return _score_report(pack_path, data, date, overrides, fmt, output, lang, engine, input_format)
-    pack = _pack(pack_path, date, overrides, lang)
-    workers = _workers(workers, lang)
-    files = _data(data, input_format)
-    clauses = load_clauses(pack_path, pack.meta.source.get("seed"), sources) if fmt in ("html", "markdown") else {}
-    problems: list[Any] = []
-    counts = RowCounts()
-    records = progress(decide_files(pack, files, engine, problems, workers=workers, what_it_takes=what_it_takes,
-                                    read=_read_options(), counts=counts))
-    write_report(fmt, records, output, pack, lang, problems, clauses)
-    return _finish(problems, counts, lang)
-
-
-def _report2(pack_path: str, data: tuple[str, ...], date: dt.date, overrides: dict[str, Any], fmt: str,
-             output: str | None, lang: str, engine: str, input_format: str | None) -> int:
-    """`certify report` for a format-2 pack: the HTML or Markdown page (engine.report.pages2)."""
-    if fmt not in ("html", "markdown"):
-        raise click.UsageError("format-2 packs are reported as html or markdown for now (csv/xlsx: not yet)")
-    pack = _pack2(pack_path, date, overrides, lang)
-    problems: list[Any] = []
-    counts = RowCounts()
-    records = list(decide_files2(pack, _data(data, input_format), engine, problems, read=_read_options(), counts=counts))
-    with open_output(output) as out:
-        (render_html2 if fmt == "html" else render_markdown2)(records, pack, out, lang, problems)
-    return _finish(problems, counts, lang)
-
-
-def _load_scoring(pack_path: str, date: dt.date, overrides: dict[str, Any], lang: str = "en") -> Any:
-    try:
-        return load_scoring_pack(pack_path, date, overrides)[0]
-    except ProblemsError as error:
-        PROBLEM_RENDERERS["text"](error.problems, sys.stderr, lang)
-        if _only_overrides(error.problems, pack_path):
-            _stop("usage", "--set / --overrides 有错误，未作评分" if lang == "zh" else
-                  "--set / --overrides has errors; nothing was scored")
-        _stop("bad_pack", f"规则包 {pack_path} 有错误，未作评分" if lang == "zh" else
-              f"the rule pack {pack_path} has errors; nothing was scored")
-
-
-def _score_report(pack_path: str, data: tuple[str, ...], date: dt.date, overrides: dict[str, Any], fmt: str,
-                  output: str | None, lang: str, engine: str, input_format: str | None) -> int:
-    """`certify report` for a scoring pack: score, render, report problems; returns the exit code."""
-    pack = _load_scoring(pack_path, date, overrides, lang)
-    problems: list[Any] = []
-    counts = RowCounts()
-    result = score_files(pack, _data(data, input_format), engine, problems, read=_read_options(), counts=counts)
-
-    if fmt == "xlsx":
-        assert output
-        with output_path(output) as tmp:
-            write_score_xlsx(result, tmp, lang)
-    else:
-        view = ScoreView(lang, pack.meta.title, dict(pack.meta.source), problems)
-        with open_output(output, newline="" if fmt == "csv" else None) as out:
-            SCORE_RENDERERS[fmt if fmt in ("csv", "markdown") else "html"](result, out, view)
-    return _finish(problems, counts, lang)
+             sources=sources, workers=workers, input_format=input_format, read=_read_options())
 
 
 # ---------------------------------------------------------------------------------------------
@@ -474,32 +211,6 @@ def test_command(paths: tuple[str, ...], fmt: str, junit: str | None, coverage: 
              require_full_coverage=require_full_coverage, engine=engine, lang=lang)
 
 
-def run_test(paths: tuple[str, ...], fmt: str, junit: str | None, coverage: bool,
-             require_full_coverage: bool, engine: str, lang: str) -> int:
-    check_output(junit)
-    suites, refused = collect_suites(list(paths) or ["rules"])
-    if paths and not suites:
-        missing = [p for p in paths if not Path(p).exists()]
-        if missing:
-            raise click.UsageError(f"no such file or folder: {missing[0]}")
-    results = [SuiteResult(p.file, problems=[p]) for p in refused] + [run_suite(s, engine) for s in suites]
-    if fmt == "json":
-        json.dump(suites_json(results), sys.stdout, ensure_ascii=False, indent=2)
-        sys.stdout.write("\n")
-    else:
-        render_suites_text(results, sys.stdout, show_coverage=coverage or require_full_coverage, lang=lang)
-    if junit:
-        with output_path(junit) as tmp:
-            render_junit(results, tmp, lang)
-    ran = sum(len(r.cases) for r in results)
-    failed = sum(1 for r in results for c in r.cases if not c.passed)
-    broken = any(p.severity == "error" for r in results for p in r.problems)
-    gaps = any(coverage_gaps(r) for r in results) if require_full_coverage else False
-    if ran == 0:
-        _say("没有运行任何测试用例" if lang == "zh" else "no test case ran")
-    return EXIT["problems"] if (failed or broken or gaps or ran == 0) else EXIT["ok"]
-
-
 # ---------------------------------------------------------------------------------------------
 # lint
 
@@ -519,26 +230,6 @@ def lint(paths: tuple[str, ...], fmt: str, strict: bool, sources: str | None, la
     in the source text, overlapping or gapped bands, suspicious magnitudes. Exit 0 / 1 / 2 as validate."""
     _command(run_lint, lang, paths=paths, fmt=fmt, strict=strict, sources=sources, lang=lang,
              show_ignored=show_ignored)
-
-
-def run_lint(paths: tuple[str, ...], fmt: str, strict: bool, sources: str | None, lang: str,
-             show_ignored: bool) -> int:
-    files, missing, problems = collect_packs(paths)  # refused paths (E175, W213) are problems, never read
-    if missing:
-        raise click.UsageError(f"no such file or folder: {missing[0]}")
-    problems += [p for file in files for p in lint_file(file, sources)]
-    ignored = sum(1 for p in problems if p.severity == IGNORED)
-    problems = [p for p in problems if show_ignored or p.severity != IGNORED]
-    PROBLEM_RENDERERS[fmt](problems, sys.stdout, lang)
-    if fmt == "text":
-        errors = sum(1 for p in problems if p.severity == "error")
-        notes = sum(1 for p in problems if p.severity == NOTE)
-        warnings = sum(1 for p in problems if p.severity == "warning")
-        _say(f"已检查 {len(files)} 个规则包：{errors} 个错误，{warnings} 个警告，{notes} 个提示，{ignored} 个已忽略"
-             if lang == "zh" else
-             f"{len(files)} pack(s) linted: {errors} error(s), {warnings} warning(s), {notes} note(s), {ignored} ignored")
-    failed = has_errors(problems) or (strict and any(p.severity not in ("error", NOTE, IGNORED) for p in problems))
-    return EXIT["problems"] if failed else EXIT["ok"]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -566,27 +257,6 @@ def diff(old: str, new: str, data: tuple[str, ...], as_of: str | None, fmt: str,
              fail_on_change=fail_on_change, output=output, lang=lang)
 
 
-def run_diff(old: str, new: str, data: tuple[str, ...], as_of: str | None, fmt: str, engine: str,
-             fail_on_change: bool, output: str | None, lang: str) -> int:
-    check_output(output)
-    date = _as_of(as_of, lang)
-    try:
-        result = diff_files(old, new, data, date, engine)
-    except DiffSourceError as error:
-        if error.code:  # a refusal with a code: the message says it all
-            _stop("usage", error.message_zh if lang == "zh" else str(error))
-        raise click.UsageError(str(error))
-    except ProblemsError as error:
-        PROBLEM_RENDERERS["text"](error.problems, sys.stderr, lang)
-        _stop("bad_pack", "规则包的某个版本有错误，未作比较" if lang == "zh" else
-              "a version of the rule pack has errors; nothing was compared")
-    with open_output(output) as out:
-        DIFF_RENDERERS[fmt](result, out, lang)
-    counts = result["counts"]  # scoring packs: a changed rank or award counts as a changed outcome
-    changed = counts.get("outcome_changed", counts.get("rank_changed", 0) + counts.get("award_changed", 0))
-    return EXIT["problems"] if (fail_on_change and changed) else EXIT["ok"]
-
-
 # ---------------------------------------------------------------------------------------------
 # score
 
@@ -612,23 +282,8 @@ def score(pack_path: str, data: tuple[str, ...], fmt: str, lang: str, as_of: str
     """Score, rank and award every entity in DATA with a scoring pack (one cohort per type);
     '-' reads standard input."""
     _command(run_score, lang, pack_path=pack_path, data=data, fmt=fmt, lang=lang, as_of=as_of, engine=engine,
-             output=output, sets=sets, override_files=override_files, input_format=input_format, full=full)
-
-
-def run_score(pack_path: str, data: tuple[str, ...], fmt: str, lang: str, as_of: str | None, engine: str,
-              output: str | None, sets: tuple[str, ...], override_files: tuple[str, ...],
-              input_format: str | None, full: bool = False) -> int:
-    check_output(output)
-    date = _as_of(as_of, lang)
-    overrides = _overrides(sets, override_files, lang)
-    pack = _load_scoring(pack_path, date, overrides, lang)
-    problems: list[Any] = []
-    counts = RowCounts()
-    result = score_files(pack, _data(data, input_format), engine, problems, read=_read_options(), counts=counts)
-    view = ScoreView(lang, pack.meta.title, problems=problems, counts=counts.as_dict(), full=full)
-    with open_output(output, newline="" if fmt == "csv" else None) as out:
-        SCORE_RENDERERS[fmt if fmt in ("json", "csv") else "text"](result, out, view)
-    return _finish(problems, counts, lang)
+             output=output, sets=sets, override_files=override_files, input_format=input_format, full=full,
+             read=_read_options())
 
 
 # ---------------------------------------------------------------------------------------------
@@ -640,13 +295,6 @@ def run_score(pack_path: str, data: tuple[str, ...], fmt: str, lang: str, as_of:
 def schema(output: str | None) -> None:
     """Print the JSON Schema of the rule pack format (for editors and CI)."""
     _command(run_schema, output=output)
-
-
-def run_schema(output: str | None) -> int:
-    check_output(output)
-    with open_output(output) as out:
-        out.write(json.dumps(pack_schema(), ensure_ascii=False, indent=2) + "\n")
-    return EXIT["ok"]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -690,7 +338,7 @@ def run() -> None:  # console-script entry point: turn our own errors into messa
     try:
         main()
     except EngineError as error:
-        _say(f"error: {error}")
+        say(f"error: {error}")
         sys.exit(EXIT["problems"])
 
 

@@ -28,10 +28,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, TextIO
 
+from engine.commands.common import EXIT, UsageError, parse_as_of, show_problems, stop
 from engine.compile.model import CompiledPack, Node
+from engine.core.files import check_output, open_output
 from engine.evaluate.pipeline import load_pack
 from engine.explain.batch import decide_files
-from engine.core.problems import EngineError, Problem, plain, shown
+from engine.core.problems import EngineError, Problem, ProblemsError, plain, shown
 from engine.report.scoring_text import _award_text
 from engine.explain.scoring import is_scoring_document, load_scoring_pack, score_files, zone_index
 from engine.validate.validate import validate_file
@@ -640,3 +642,25 @@ def render_diff_json(result: dict[str, Any], out: TextIO, lang: str = "en") -> N
 
 
 DIFF_RENDERERS = {"text": render_diff_text, "json": render_diff_json, "markdown": render_diff_markdown}
+
+
+def run_diff(old: str, new: str, data: tuple[str, ...], as_of: str | None, fmt: str, engine: str,
+             fail_on_change: bool, output: str | None, lang: str) -> int:
+    """`certify diff OLD NEW --data ...`: exit 1 with --fail-on-change when an outcome changed."""
+    check_output(output)
+    date = parse_as_of(as_of, lang)
+    try:
+        result = diff_files(old, new, data, date, engine)
+    except DiffSourceError as error:
+        if error.code:  # a refusal with a code: the message says it all
+            stop("usage", error.message_zh if lang == "zh" else str(error))
+        raise UsageError(str(error))
+    except ProblemsError as error:
+        show_problems(error.problems, lang)
+        stop("bad_pack", "规则包的某个版本有错误，未作比较" if lang == "zh" else
+             "a version of the rule pack has errors; nothing was compared")
+    with open_output(output) as out:
+        DIFF_RENDERERS[fmt](result, out, lang)
+    counts = result["counts"]  # scoring packs: a changed rank or award counts as a changed outcome
+    changed = counts.get("outcome_changed", counts.get("rank_changed", 0) + counts.get("award_changed", 0))
+    return EXIT["problems"] if (fail_on_change and changed) else EXIT["ok"]

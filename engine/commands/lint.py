@@ -36,15 +36,18 @@ import itertools
 import os
 import re
 import stat
+import sys
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
+from engine.commands.common import EXIT, UsageError, say
 from engine.core.problems import WARNING, Problem, has_errors, plain, shown
 from engine.core.units import AmountError, format_amount, parse_amount, parse_param_value, parse_unit
 from engine.validate.validate import validate_file
 from engine.load.yamlsafe import Document
+from engine.report.problems import PROBLEM_RENDERERS
 
 NOTE = "note"  # shown, never fails a run (not even with --strict)
 MAX_COMBINATIONS = 100_000
@@ -724,3 +727,24 @@ def collect_packs(paths: Iterable[str]) -> tuple[list[str], list[str], list[Prob
             else:
                 problems.append(refused)
     return files, missing, problems
+
+
+def run_lint(paths: tuple[str, ...], fmt: str, strict: bool, sources: str | None, lang: str,
+             show_ignored: bool) -> int:
+    """`certify lint PATHS`: validate, then the findings above. Exit 0 / 1 as validate."""
+    files, missing, problems = collect_packs(paths)  # refused paths (E175, W213) are problems, never read
+    if missing:
+        raise UsageError(f"no such file or folder: {missing[0]}")
+    problems += [p for file in files for p in lint_file(file, sources)]
+    ignored = sum(1 for p in problems if p.severity == IGNORED)
+    problems = [p for p in problems if show_ignored or p.severity != IGNORED]
+    PROBLEM_RENDERERS[fmt](problems, sys.stdout, lang)
+    if fmt == "text":
+        errors = sum(1 for p in problems if p.severity == "error")
+        notes = sum(1 for p in problems if p.severity == NOTE)
+        warnings = sum(1 for p in problems if p.severity == "warning")
+        say(f"已检查 {len(files)} 个规则包：{errors} 个错误，{warnings} 个警告，{notes} 个提示，{ignored} 个已忽略"
+            if lang == "zh" else
+            f"{len(files)} pack(s) linted: {errors} error(s), {warnings} warning(s), {notes} note(s), {ignored} ignored")
+    failed = has_errors(problems) or (strict and any(p.severity not in ("error", NOTE, IGNORED) for p in problems))
+    return EXIT["problems"] if failed else EXIT["ok"]
