@@ -87,8 +87,8 @@ def test_a_cohort_example_suite_fails_on_a_wrong_place(tmp_path: Path) -> None:
 def test_every_points_and_rank_operation_has_an_example() -> None:
     points = [k for k, d in OPS.items() if d.parse.__module__ == "engine.compile.points"]
     assert set(points) >= {"bands", "map", "per_unit", "items", "rank_points", "baseline_step", "deductions",
-                           "weighted", "group", "rank"}
-    want = {f"ranks-{k}.yaml" if k == "rank" else f"points-{k}.yaml" for k in points}
+                           "weighted", "group", "rank", "placed_last"}
+    want = {f"points-{k}.yaml" if OPS[k].points else f"ranks-{k}.yaml" for k in points}
     assert want <= set(example_packs())
 
 
@@ -119,7 +119,7 @@ def constructs(doc: dict[str, Any]) -> set[str]:
         if spec.get("signed"):
             used.add("input.signed")
     for spec in (doc.get("parameters") or {}).values():
-        used |= {f"parameter.{k}" for k in ("value", "values", "unset", "table", "scaled") if k in spec}
+        used |= {f"parameter.{k}" for k in ("value", "values", "unset", "table", "scaled", "in_force") if k in spec}
         if "missing" in (spec.get("table") or {}):
             used.add("parameter.table.missing")
     if doc.get("choices"):
@@ -128,6 +128,8 @@ def constructs(doc: dict[str, Any]) -> set[str]:
         used |= {f"value.{k}" for k in spec if k in OPS}
         if isinstance(spec.get("map"), dict) and "highest" in spec["map"]:
             used.add("value.map.highest")
+        if any(isinstance(v, dict) and v.get("missing") == "zero" for v in spec.values()):
+            used.add("value.missing.zero")
     for root in (doc.get("criteria") or {}).values():
         for node in nodes(root):
             used |= {f"criterion.{k}" for k in ("all", "any", "at_least", "not", "cases", "criterion", "applies_when",
@@ -146,8 +148,8 @@ LANGUAGE = {
     "input.money", "input.count", "input.percent", "input.area", "input.enum", "input.boolean",
     "input.attestation", "input.date", "input.members", "input.signed",
     "parameter.value", "parameter.values", "parameter.unset", "parameter.table", "parameter.table.missing",
-    "parameter.scaled", "choices",
-    "value.map.highest",
+    "parameter.scaled", "parameter.in_force", "choices",
+    "value.map.highest", "value.missing.zero",
     "criterion.all", "criterion.any", "criterion.at_least", "criterion.not", "criterion.cases",
     "criterion.criterion", "criterion.applies_when", "criterion.due", "criterion.tolerance",
     "criterion.discretionary",
