@@ -80,6 +80,15 @@ def test_counts():
     assert parse_unit("户").dimension == parse_unit("个").dimension == "count"
 
 
+@pytest.mark.parametrize("text, base, unit_name", [("200头", 200, "头"), ("100只", 100, "只"),
+                                                   ("2,000羽", 2000, "羽"), ("20頭", 20, "头")])
+def test_head_of_livestock_are_counts(text: str, base: int, unit_name: str):
+    # K2 (扬州 family farms): 生猪 200头, 肉羊 100只, 蛋禽 2000羽
+    value, unit = parse_amount(text, None)
+    assert value == base and unit.name == unit_name and unit.dimension == "count"
+    assert format_amount(value, unit) == text.replace(",", "").replace("頭", "头").replace("2000", "2,000")
+
+
 def test_bare_number_uses_the_default_unit():
     assert exact(parse_amount("28000", WAN)[0]) == 280_000_000
     assert exact(parse_amount(28000, WAN)[0]) == 280_000_000

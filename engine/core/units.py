@@ -41,14 +41,18 @@ _SIMPLE: dict[str, tuple[str, Fraction]] = {
 # Count units all share one dimension: a "家" of firms and a "个" of platforms are both counts.
 # A period counted in whole months (a loan term "不超过两年" is 24个月) is a count too.
 # Whole days and years since a date (format 2 `days_since`, `years_since`) are counts as well.
-for _name in ("家", "个", "户", "项", "人", "名", "家次", "批", "件", "次", "座", "所", "个月", "天", "年"):
+# Head of livestock (头 of pigs, 只 of sheep, 羽 of poultry: K2's family-farm standards) are
+# counts too: a farm's 200头 and 2000羽 are each compared only with a threshold written in the
+# same measure word by the policy, and the input declares which.
+for _name in ("家", "个", "户", "项", "人", "名", "家次", "批", "件", "次", "座", "所", "个月", "天", "年",
+              "头", "只", "羽"):
     _SIMPLE[_name] = ("count", Fraction(1))
 
 # Short forms officers use in spreadsheets and data ("12亿", "5000万").
 _AMOUNT_ALIASES = {"亿": "亿元", "万": "万元",
                    # Traditional forms, as a Big5 file (read with --encoding big5) writes them.
                    "億元": "亿元", "億": "亿元", "萬元": "万元", "萬": "万元", "畝": "亩", "萬平方米": "万平方米",
-                   "個": "个", "項": "项", "戶": "户", "個月": "个月"}
+                   "個": "个", "項": "项", "戶": "户", "個月": "个月", "頭": "头", "隻": "只"}
 
 UNIT_NAMES = sorted(_SIMPLE) + ["<unit>/<unit>"]
 
