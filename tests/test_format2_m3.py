@@ -1,4 +1,4 @@
-"""Format 2: lookup-table parameters (one case per row, each a constant threshold in durable-rules),
+"""Format 2: lookup-table parameters (one durable test: Python writes value − the row's threshold, durable compares it with 0),
 scaled parameters, tolerance and due dates on targets (docs/format2.md "Parameters", "Targets")."""
 
 from __future__ import annotations
@@ -102,7 +102,14 @@ def test_table_threshold_by_the_entitys_row(tmp_path):
     records = {r.entity_id: r for r in _records(pack, rows)}
     assert records["e"].criterion("sales_ok").reason["zh"] == '原文"综合"类标准缺失(来源截断)，不予判定'
     assert records["f"].criterion("sales_ok").reason["zh"] == "缺少行业，无法确定适用的标准"
-    assert records["a"].criterion("sales_ok").branch == "case1" and records["c"].criterion("sales_ok").branch == "case2"
+    # one durable test per table comparison: the row is named in the trace, with its threshold
+    a, c, e = records["a"].criterion("sales_ok"), records["c"].criterion("sales_ok"), records["e"].criterion("sales_ok")
+    assert a.test["row"] == ["livestock", "coastal"] and a.test["threshold"] == 8000 * 10**4 and a.test["value"] == 8000 * 10**4
+    assert c.test["row"] == ["livestock", "mountain"] and c.test["threshold"] == 7000 * 10**4
+    assert e.test["row"] == ["comprehensive", "coastal"] and "threshold" not in e.test
+    stage = pack.stages[0]
+    assert [t.input for t in stage.pack.tests] == ["~table:sales_min:sales"] + [t.input for t in stage.pack.tests[1:]]
+    assert sum(1 for t in stage.pack.tests if t.param == "sales_min") == 1
 
 
 def test_scaled_parameter(tmp_path):

@@ -29,7 +29,8 @@ import engine.compile.points  # noqa: F401  (fills OPS with the points operation
 import engine.compile.values  # noqa: F401  (fills OPS with the value operations)
 from engine.compile.compile import CompileError, emit_ruleset
 from engine.compile.model import MET, NOT_MET, CompiledPack, Flag, InputSpec, Node, PackMeta, ParamSpec, Test, resolve_param
-from engine.compile.model2 import (CASES_BODY, Applicability, AwardPlace, AwardsDef, ChoiceDef, CriteriaStage, NoteRule, Pack2, PackMeta2, ValueDef)
+from engine.compile.model2 import (CASES_BODY, Applicability, AwardPlace, AwardsDef, ChoiceDef, Count, CriteriaStage, NoteRule, Pack2,
+                                   PackMeta2, ValueDef)
 from engine.compile.ops import OPS, OpArgs, Path
 from engine.compile.targets import member_specs
 from engine.compile.titles import fill_title
@@ -129,6 +130,9 @@ class _Tests:
         self.titles = titles
         self.may_not_apply: set[str] = set()  # top-level criteria that can be not applicable (links read them)
         self.tolerance: str | None = None  # the `tolerance:` of the node whose test is being built
+        self.table_slots: dict[str, tuple[str, str]] = {}  # slot -> (value compared, table parameter)
+        self.counts: list[Count] = []  # at_least nodes decided from counts, inner ones first
+        self.count_kids: dict[str, tuple[Node, ...]] = {}  # their children, decided a step earlier
         self._anonymous = 0
 
     def anonymous(self, what: str) -> str:
@@ -262,9 +266,12 @@ class _Tests:
         return self._add(input=name, op=op, param=param, threshold=threshold, unset=unset)
 
     def _table_test(self, table: "Table", name: str, op: str, path: Path) -> Node:
-        """A comparison with a lookup-table parameter: one case per row, each a constant threshold,
-        selected by the entity's keys; a key missing from the data makes it unknown (the case is
-        undecided), a row the table lists as missing (or does not have) is unknown (otherwise)."""
+        """A comparison with a lookup-table parameter: ONE test. Python picks the row of the
+        entity's keys and writes the slot `value − that row's threshold` (exact arithmetic, the row
+        named in the trace); durable-rules compares the slot with 0, so it still decides the
+        yes/no. A key missing from the data, a row the table lists as missing (or does not have),
+        or a missing value leave the slot empty: unknown. (One case per row, as first built, made
+        the compiler's unknown-handling expand over every pair of rows: E126 on K5's 9 × 2 table.)"""
         ctx = self.ctx
         unit = ctx.unit_of(name)
         if unit and table.unit and unit.dimension != table.unit.dimension:
@@ -272,19 +279,9 @@ class _Tests:
                         f"measures {table.unit.dimension}",
                         f"单位不一致：{name!r} 计量的是{kind_zh(unit.dimension)}，而查找表 {table.name!r} 计量的是"
                         f"{kind_zh(table.unit.dimension)}")
-        cases = []
-        for row, threshold in table.rows.items():
-            keys = []
-            for key, option in zip(table.keys, row):
-                universe = self._universe(key)
-                inside = None
-                if key in ctx.choices:
-                    inside = MET if ctx.choices[key].option == option else NOT_MET
-                keys.append(self._add(input=key, op="in", values=(option,), universe=universe, constant=inside))
-            when = keys[0] if len(keys) == 1 else Node("all", children=tuple(keys))
-            then = self._add(input=name, op=op, param=table.name, threshold=threshold)
-            cases.append((when, then))
-        return Node("cases", id=self.anonymous("table"), cases=tuple(cases), otherwise="unknown")
+        slot = f"~table:{table.name}:{name}"
+        self.table_slots[slot] = (name, table.name)
+        return self._add(input=slot, op=op, param=table.name, threshold=Fraction(0))
 
     def _universe(self, key: str) -> tuple[str, ...]:
         if key in self.ctx.choices:
@@ -329,10 +326,6 @@ class _Tests:
                 self.tolerance = None
             if inner.kind == "test":
                 node = dataclasses.replace(inner, **common)
-            elif inner.kind == "cases":  # a table parameter: the branch taken names the row
-                node = dataclasses.replace(inner, **{**common, "id": ident or inner.id})
-                if ident is not None:
-                    self.titles[ident]["table"] = raw["test"].get("param")
             else:
                 node = Node("all", children=inner.children, **common)
         elif "criterion" in raw:
@@ -346,8 +339,9 @@ class _Tests:
             node = Node(kind, children=kids, **common)
         elif "at_least" in raw:
             of = raw["at_least"]["of"]
+            mark = len(self.counts)
             kids = tuple(self.node(c, path + ("at_least", "of", i), c.get("id"), "at_least", depth=depth + 1) for i, c in enumerate(of))
-            node = Node("at_least", children=kids, k=raw["at_least"]["k"], **common)
+            node = self._counted(kids, raw["at_least"]["k"], common, self.counts[mark:])
         elif "not" in raw:
             node = Node("not", children=(self.node(raw["not"], path + ("not",), raw["not"].get("id"), "not", depth=depth + 1),), **common)
         else:
@@ -360,9 +354,33 @@ class _Tests:
             node = Node("cases", cases=cases, otherwise=raw.get("otherwise", NOT_MET), **common)
         if ident is not None and node.kind == "test" and node.test is not None and node.test.input != AS_OF:
             t = node.test
-            self.titles[ident]["test"] = {"name": t.input, "op": t.op, "param": t.param, "threshold": t.threshold,
-                                          "values": t.values}
+            if t.input in self.table_slots:  # the record shows the value and its row's threshold
+                name, table_name = self.table_slots[t.input]
+                self.titles[ident]["table"] = table_name
+                self.titles[ident]["test"] = {"name": name, "op": t.op, "param": table_name, "threshold": None,
+                                              "values": (), "table": table_name}
+            else:
+                self.titles[ident]["test"] = {"name": t.input, "op": t.op, "param": t.param, "threshold": t.threshold,
+                                              "values": t.values}
         return self._applicability(raw, path, node, parent)
+
+    def _counted(self, kids: tuple[Node, ...], k: int, common: dict[str, Any], inside: list[Count]) -> Node:
+        """An `at_least` decided from counts (model2.Count): written out, "at least k of n" needs a
+        rule per combination of k children for each status, and the unknown status a product of
+        two such sums (E126 on 4 of 8). Counted, it is two tests, however many children."""
+        ident = common["id"] or self.anonymous("at_least")
+        named = []
+        for i, kid in enumerate(kids, start=1):
+            named.append(kid if kid.id is not None else dataclasses.replace(kid, id=f"{ident}~{i}"))
+        low = self._add(input=f"~count:{ident}:met", op=">=", threshold=Fraction(k))
+        high = self._add(input=f"~count:{ident}:possible", op=">=", threshold=Fraction(k))
+        assert low.test is not None and high.test is not None
+        below = tuple(n.id for kid in named for n in kid.walk() if n.id is not None)
+        level = max((c.level for c in inside), default=-1) + 1
+        self.counts.append(Count(ident, k, tuple(n.id or "" for n in named), low.test.input, high.test.input,
+                                 level, below))
+        self.count_kids[ident] = tuple(named)
+        return Node("at_least", children=tuple(named), k=k, count=(low.test, high.test), **{**common, "id": ident})
 
     def _applicability(self, raw: dict[str, Any], path: Path, node: Node, parent: str) -> Node:
         """`applies_when` / `due`: the node becomes `cases: [{when: applies, then: body}]` whose
@@ -736,20 +754,29 @@ def build2(document: Document, raw_bytes: bytes, as_of: dt.date,
         here = tuple(i for i, n in notes.items() if n.phase == p)
         flags = tuple(Flag(i, notes[i].title, notes[i].cite, notes[i].note,
                            builder.condition(note_raw[i]["when"], note_raw[i]["_path"])) for i in here)
-        stage_pack = CompiledPack(meta=meta1, file=document.file, sha256=sha, as_of=as_of, inputs=inputs, params=params,
-                                  root=Node("all", children=kids), flags=flags, tests=tuple(builder.tests))
+        counts = tuple(builder.counts)
+        top = max((c.level for c in counts), default=-1) + 1
+        # steps of the phase: the children of the counted at_least nodes of each level, then the criteria
+        roots = [Node("all", children=tuple(kid for c in counts if c.level == level for kid in builder.count_kids[c.id]))
+                 for level in range(top)] + [Node("all", children=kids)]
+        step_packs = [CompiledPack(meta=meta1, file=document.file, sha256=sha, as_of=as_of, inputs=inputs, params=params,
+                                   root=root, flags=flags if j == top else (), tests=tuple(builder.tests))
+                      for j, root in enumerate(roots)]
         try:
-            stage_pack.ruleset, stage_pack.rule_meta = emit_ruleset(stage_pack, decision=False)
+            for stage_pack in step_packs:
+                stage_pack.ruleset, stage_pack.rule_meta = emit_ruleset(stage_pack, decision=False)
         except CompileError as error:
             # Point at the criteria of this phase; the compiler's own words say which limit was hit.
             where = ("criteria", names[0]) if names else ("outcomes",)
             ctx.problem(error.code, where,
-                        f"the criteria {', '.join(names) or '(flags)'} are too large for the engine: {error}; split an "
-                        "at_least of many criteria into groups, or move parts into criteria of their own",
+                        f"the criteria {', '.join(names) or '(flags)'} are too large for the engine: {error}; move "
+                        "parts of a large any / all into criteria of their own and read them with {criterion: NAME}",
                         error.message_zh or f"条件 {'、'.join(names) or '（标记）'} 展开后过于庞大，引擎无法处理（{error}）；"
-                        "请把包含很多项的 at_least 拆成几组，或把部分内容拆成单独的条件")
+                        "请把很大的 any / all 中的部分拆成单独的条件，再用 {criterion: 名称} 引用")
             continue
-        stages.append(CriteriaStage(p, names, here, stage_pack, dict(builder.applicability)))
+        for j, stage_pack in enumerate(step_packs):
+            stages.append(CriteriaStage(p, names if j == top else (), here if j == top else (), stage_pack,
+                                        dict(builder.applicability), dict(builder.table_slots), counts, j - 1))
     if has_errors(ctx.problems):
         raise ProblemsError(problems + ctx.problems)
 

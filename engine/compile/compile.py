@@ -487,6 +487,12 @@ class Exprs:
                 return {S_M: FALSE, S_N: TRUE, S_U: FALSE, S_MU: FALSE, S_NU: TRUE}
             i = self.index[node.test.field]
             return {s: [{i: s}] for s in (S_M, S_N, S_U, S_MU, S_NU)}
+        if node.count is not None:
+            # counted at_least: low = met count, high = met + unknown count (never missing).
+            # met ⇔ low ≥ k; not met ⇔ high < k; unknown ⇔ low < k ≤ high (low ≤ high always).
+            low, high = (self.index[t.field] for t in node.count)
+            return {S_M: [{low: S_M}], S_N: [{high: S_N}], S_U: [{low: S_N, high: S_M}],
+                    S_MU: [{high: S_M}], S_NU: [{low: S_N}]}
         kids = [self.of5(c) for c in node.children]
         if node.kind == "not":
             c = kids[0]
@@ -820,6 +826,8 @@ def emit_ruleset(
             start_unit(applicable)
             for status, e in zip((MET, NOT_MET, UNKNOWN), exprs.of(node)):
                 add("node", node.id, status, None, d_and(applicable, e))
+        if node.count is not None:
+            return  # a counted at_least: its children were decided in an earlier step
         for child in node.children:
             visit(child, applicable, False)
 

@@ -84,6 +84,10 @@ class Node:
     cases: tuple[tuple["Node", "Node"], ...] = ()
     otherwise: str = NOT_MET
     doc_path: tuple[Any, ...] = ()
+    # An `at_least` counted (format 2): its children are decided in an earlier step, Python counts
+    # them, and the node is decided on two tests of those counts — (met ≥ k, met + unknown ≥ k) —
+    # instead of an expansion over every k of n. The children stay for explanations.
+    count: tuple[Test, Test] | None = None
 
     def walk(self):
         yield self

@@ -109,6 +109,23 @@ class AwardsDef:
     cite: str | None = None
 
 
+@dataclass(frozen=True)
+class Count:
+    """An `at_least` decided from counts (K3: at least 4 of 8 services). Its children are decided
+    by durable-rules in an earlier step of the phase; Python counts them (not applicable counts as
+    not met) into two slots, `low` = met and `high` = met + unknown; durable-rules then decides
+    the node on `low ≥ k` (met) and `high ≥ k` (else not met). `level`: 0 when no counted
+    at_least lies inside its children, else one more than the deepest inside."""
+
+    id: str
+    k: int
+    children: tuple[str, ...]  # ids of the children (anonymous ones get ids with "~")
+    low: str  # slot names
+    high: str
+    level: int
+    below: tuple[str, ...]  # every id inside the children: dropped when the node itself does not apply
+
+
 @dataclass
 class CriteriaStage:
     """One durable ruleset: the criteria (and flags, consequences) of one phase."""
@@ -118,6 +135,14 @@ class CriteriaStage:
     notes: tuple[str, ...]  # flag / consequence ids decided here
     pack: CompiledPack  # root: an anonymous `all` of the criteria (its own status is not used)
     applicability: dict[str, Applicability] = field(default_factory=dict)
+    # A comparison with a lookup-table parameter reads a slot Python fills before the stage is
+    # decided: slot -> (the value compared, the table); the slot holds value − the row's threshold.
+    tables: dict[str, tuple[str, str]] = field(default_factory=dict)
+    # A phase with counted at_least nodes is decided in steps (several stages of one phase, in
+    # order): the children of level-0 counts, then of level 1, ..., then the phase's criteria.
+    # `counts`: every Count of the phase; `count_level`: the level counted before this step (-1: none).
+    counts: tuple[Count, ...] = ()
+    count_level: int = -1
 
 
 @dataclass

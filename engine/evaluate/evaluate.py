@@ -97,5 +97,7 @@ def applicable_ids(root: Node, statuses: dict[str, tuple[str, str | None]]) -> l
             if branch and branch.startswith("case"):
                 stack.append((node.cases[int(branch[4:]) - 1][1], False))
             continue
+        if node.count is not None:
+            continue  # a counted at_least: its children were decided in an earlier step
         stack.extend((child, False) for child in reversed(node.children))
     return out

@@ -60,6 +60,10 @@ class _Run:
         elif node.kind == "not":
             inner = self.status(node.children[0], record)
             result = {MET: NOT_MET, NOT_MET: MET, UNKNOWN: UNKNOWN}[inner]
+        elif node.count is not None:
+            # a counted at_least (format 2): its children were decided in an earlier step
+            low, high = (test_status(t, self.values) for t in node.count)
+            result = MET if low == MET else NOT_MET if high == NOT_MET else UNKNOWN
         elif node.kind in ("all", "any", "at_least"):
             kids = [self.status(c, record) for c in node.children]
             if node.kind == "all":

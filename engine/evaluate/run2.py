@@ -173,7 +173,8 @@ class Runner:
         self.engine = engine
         self.decided_by = DECIDED_BY[engine]
         self._sessions = {
-            stage.phase: DurableSession(stage.pack.ruleset, f"{pack.meta.id}-p{stage.phase}", groups=stage.pack.rule_groups)
+            id(stage): DurableSession(stage.pack.ruleset, f"{pack.meta.id}-p{stage.phase}-{stage.count_level + 1}",
+                                      groups=stage.pack.rule_groups)
             for stage in pack.stages} if engine == "durable" else {}
         self._order = {ident: i for i, ident in enumerate(pack.titles)}  # records list criteria in document order
         self._na_reason = {ident: a.reason for stage in pack.stages for ident, a in stage.applicability.items()}
@@ -189,16 +190,21 @@ class Runner:
         """Every subject's record, in order. The batch is one cohort for rank-like values."""
         pack = self.pack
         envs = [_Env(pack, s) for s in subjects]
-        stages = {s.phase: s for s in pack.stages}
+        stages: dict[int, list[CriteriaStage]] = {}  # a phase with counted at_least nodes has several steps
+        for stage in pack.stages:
+            stages.setdefault(stage.phase, []).append(stage)
         by_phase: dict[int, list[str]] = {}
         for name, v in pack.values.items():  # already in dependency order
             by_phase.setdefault(v.phase, []).append(name)
         for phase in range(pack.phases):
             for name in by_phase.get(phase, ()):
                 self._compute(name, envs)
-            if phase in stages:
-                for env in envs:
-                    self._decide(stages[phase], env)
+            for env in envs:
+                for stage in stages.get(phase, ()):
+                    self._count(stage, env)
+                    self._decide(stage, env)
+                if stages.get(phase):
+                    self._drop_unapplied(stages[phase][-1], env)
         awards = self._awards(envs) if pack.awards is not None else {}
         return [self._record(env, awards.get(id(env))) for env in envs]
 
@@ -278,18 +284,62 @@ class Runner:
         for env, result in zip(envs, results):
             env.set_value(name, result)
 
+    def _row(self, table_name: str, env: _Env) -> tuple[tuple[Any, ...], Fraction | None]:
+        """The entity's keys into a lookup table and the threshold of that row (None: a key not
+        given, or a row the policy lacks)."""
+        table = self.pack.tables[table_name]
+        keys = tuple(env.get(k) for k in table.keys)
+        if any(k is None for k in keys):
+            return keys, None
+        return keys, table.rows.get(keys)
+
+    def _fill_tables(self, stage: CriteriaStage, env: _Env) -> None:
+        """Arithmetic before the stage is decided: each table comparison's slot is the value minus
+        its row's threshold (durable-rules compares it with 0), or empty (unknown)."""
+        for slot, (name, table_name) in stage.tables.items():
+            value = env.get(name)
+            _, threshold = self._row(table_name, env)
+            if value is None or threshold is None or isinstance(value, (Status, str, bool, dt.date)):
+                env.slots.pop(slot, None)
+            else:
+                env.slots[slot] = Fraction(value) - threshold
+
+    def _count(self, stage: CriteriaStage, env: _Env) -> None:
+        """Arithmetic between two steps of a phase: for each at_least of the level just decided,
+        how many children are met (low) and how many are met or unknown (high). Not met and not
+        applicable do not count. Durable-rules then decides the node on these counts."""
+        for count in stage.counts:
+            if count.level != stage.count_level:
+                continue
+            statuses = [env.statuses.get(c, (Status.UNKNOWN, None, 0))[0] for c in count.children]
+            met = sum(1 for st in statuses if st is Status.MET)
+            unknown = sum(1 for st in statuses if st is Status.UNKNOWN)
+            env.slots[count.low] = met
+            env.slots[count.high] = met + unknown
+
+    @staticmethod
+    def _drop_unapplied(stage: CriteriaStage, env: _Env) -> None:
+        """The children of a counted at_least were decided before it; when the at_least itself does
+        not apply (a case not taken), neither do they: their statuses are dropped, outer ones first."""
+        for count in sorted(stage.counts, key=lambda c: -c.level):
+            if count.id not in env.statuses:
+                for ident in count.below:
+                    env.statuses.pop(ident, None)
+
     def _decide(self, stage: CriteriaStage, env: _Env) -> None:
         spack = stage.pack
+        self._fill_tables(stage, env)
         if self.engine == "reference":
             verdict = reference.evaluate(spack, env.slots)
             statuses, flags = dict(verdict.statuses), dict(verdict.flags)
         else:
             statuses, flags = self._durable(stage, env)
         bodies = {i[:-len(CASES_BODY)]: b for i, (_, b) in statuses.items() if i.endswith(CASES_BODY)}
+        counted = {c for count in stage.counts for c in (count.id, *count.children)}  # kept: counts read them
         for ident, (status, branch) in statuses.items():
             if ident.endswith(CASES_BODY):
                 continue  # the branch of a `cases` criterion that may not apply: shown on the criterion
-            if "~" in ident and ident not in stage.applicability:
+            if "~" in ident and ident not in stage.applicability and ident not in counted:
                 continue  # an anonymous `cases` node's own branch (build2 `_Tests.anonymous`)
             st = Status(status)
             applicability = stage.applicability.get(ident)
@@ -304,7 +354,7 @@ class Runner:
 
     def _durable(self, stage: CriteriaStage, env: _Env) -> tuple[dict[str, tuple[str, str | None]], dict[str, str]]:
         spack = stage.pack
-        fired = self._sessions[stage.phase].decide(fact_slots(spack, env.slots))
+        fired = self._sessions[id(stage)].decide(fact_slots(spack, env.slots))
         statuses: dict[str, tuple[str, str | None]] = {}
         flags: dict[str, str] = {}
         for rule in fired:
@@ -355,6 +405,11 @@ class Runner:
         if isinstance(value, Status):
             value = value.value
         out = {"name": name, "op": test["op"], "value": value, "unit": _unit_name(self.pack, name)}
+        if test.get("table"):  # the row of the entity's keys, and its threshold when the policy gives one
+            keys, threshold = self._row(test["table"], env)
+            out["row"] = [k for k in keys]
+            if threshold is not None:
+                out["threshold"] = threshold
         if test.get("threshold") is not None:
             threshold = test["threshold"]
             if self.pack.inputs.get(name) is not None and self.pack.inputs[name].type == "date":
