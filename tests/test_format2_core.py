@@ -350,6 +350,27 @@ def test_suite_checks_values_exactly(tmp_path):
     assert result.cases[1].diffs == ["values.staff_share: expected 33.33%, got ≈33.3333%"]
 
 
+def test_suite_expectations_may_say_why(tmp_path):
+    # as format-1 suites: `why` carries the hand computation; it is read, not compared
+    from engine.commands.packtest import run_suite
+
+    (tmp_path / "p.yaml").write_text(PACK, encoding="utf-8")
+    suite = tmp_path / "p.tests.yaml"
+    firm = "{id: f1, tech_staff: 12, total_staff: 100, revenue: 800万元, sector: mfg, no_accident: 是}"
+    suite.write_text("pack: p.yaml\nas_of: \"2024-06-30\"\ncases:\n"
+                     f"  - name: ok\n    entity: {firm}\n"
+                     "    expect: {outcome: pass, why: \"12 ÷ 100 = 12% ≥ 10%\"}\n"
+                     f"  - name: wrong, with why\n    entity: {firm}\n"
+                     "    expect: {outcome: fail, why: \"12% is enough: this case is wrong on purpose\"}\n"
+                     f"  - name: misspelt\n    entity: {firm}\n"
+                     "    expect: {outcome: pass, whyy: \"typo\"}\n", encoding="utf-8")
+    result = run_suite(str(suite))
+    assert result.problems == []
+    assert [c.passed for c in result.cases] == [True, False, False]
+    assert result.cases[1].diffs == ["outcome: expected fail, got pass"]
+    assert "unknown expect field(s) ['whyy']" in result.cases[2].diffs[0]
+
+
 def test_w181_parameter_nothing_reads(tmp_path):
     text = PACK.replace("parameters:\n", "parameters:\n  spare_min: {value: 1人, cite: 第七条, label: {zh: 备用}}\n", 1)
     problems = _codes(tmp_path, text)
@@ -358,7 +379,8 @@ def test_w181_parameter_nothing_reads(tmp_path):
 
 
 def test_a_criterion_too_large_for_the_engine_is_refused(tmp_path):
-    # an any of 10 anonymous pairs: its unknown status alone needs more than 3000 rules
+    # an any of 10 anonymous pairs: its unknown status alone needs more than 3000 rules (E153, format 1's
+    # code for an expansion too large; E126 before)
     # (an at_least 5 of 12, the former example, is now decided from counts: test_at_least_counted)
     lines = ["format: 2", 'pack: {id: big, version: "1.0.0", entity: firm, title: {zh: 大}}', "inputs:"]
     lines += [f"  a{i}: {{type: money, unit: 万元, label: {{zh: a{i}}}}}" for i in range(20)]
@@ -367,4 +389,4 @@ def test_a_criterion_too_large_for_the_engine_is_refused(tmp_path):
     lines += [f"      - all: [{{test: {{value: a{2 * i}, op: \">=\", param: m}}}}, "
               f"{{test: {{value: a{2 * i + 1}, op: \">=\", param: m}}}}]" for i in range(10)]
     problems = _codes(tmp_path, "\n".join(lines) + "\n")  # refused by the compiler's bounds, not expanded
-    assert [(p[0], p[1]) for p in problems] == [("E126", 27)] and "{criterion: NAME}" in problems[0][3]
+    assert [(p[0], p[1]) for p in problems] == [("E153", 27)] and "{criterion: NAME}" in problems[0][3]

@@ -322,12 +322,14 @@ def _run_suite(path: str, engine: str = "durable") -> SuiteResult:
 #           missing_inputs: [revenue]
 #           choices: {veto_last_award: allowed}
 #           award: {status: awarded, place: 1, amount: 600万元}   # outcomes.awards
+#           why: "10 ÷ 100 = 10%, 以上 includes it"   # the hand computation, for the reader
 #       - name: 同一批次内排名
 #         entities: [{id: Z1, ...}, {id: Z2, ...}]   # decided together: one cohort
 #         expect: {Z1: {ranks: {place: 1}}, Z2: {ranks: {place: 2}}}
 
+# `why`: the hand computation behind the case, for the reader (as in format-1 suites); not compared
 _EXPECT2_KEYS = {"outcome", "criteria", "flags", "consequences", "values", "points", "subtotals", "ranks",
-                 "missing_inputs", "choices", "award"}
+                 "missing_inputs", "choices", "award", "why"}
 _CASE2_KEYS = {"name", "as_of", "entity", "entities", "expect", "set"}
 _STATUS2 = ("met", "not_met", "unknown", "not_applicable")
 

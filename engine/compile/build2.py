@@ -39,6 +39,7 @@ from engine.core.graph import cycles
 from engine.core.problems import clip, ERROR, WARNING, Problem, ProblemsError, has_errors, kind_zh, shown
 from engine.core.status import Status
 from engine.core.units import AmountError, Unit, parse_amount, parse_param_value, parse_unit, to_fraction
+from engine.validate.limits import MAX_ATOMS, MAX_RULES, MAX_TESTS
 from engine.load.yamlsafe import Document, iso_date
 from engine.validate.format2 import (AS_OF, DATE_OPS, NameTable, check_format2, condition_reads, name_table,
                                      node_reads, param_reads)
@@ -364,6 +365,17 @@ class _Tests:
                                               "values": t.values}
         return self._applicability(raw, path, node, parent)
 
+    def inline(self, cond: "Inline") -> Node:
+        """A condition written inside a points value (`map.highest[].when`, `rank_points.exclude`):
+        a criterion of its own, decided by durable-rules in the phase before the value."""
+        node = self.condition(cond.when, cond.path)
+        self.titles[cond.name] = {"title": cond.title, "cite": cond.cite, "top": True, "depth": 0}
+        if node.kind == "test" and node.test is not None and node.test.input != AS_OF:
+            t = node.test
+            self.titles[cond.name]["test"] = {"name": t.input, "op": t.op, "param": t.param, "threshold": t.threshold,
+                                              "values": t.values}
+        return dataclasses.replace(node, id=cond.name, title=cond.title, cite=cond.cite)
+
     def _counted(self, kids: tuple[Node, ...], k: int, common: dict[str, Any], inside: list[Count]) -> Node:
         """An `at_least` decided from counts (model2.Count): written out, "at least k of n" needs a
         rule per combination of k children for each status, and the unknown status a product of
@@ -653,6 +665,14 @@ def build2(document: Document, raw_bytes: bytes, as_of: dt.date,
     ctx = _Context(document, table, inputs, params, choices)
     ctx.tables = tables
 
+    # A points value without a declared unit is in 分 (set below when it is parsed); the name table
+    # knows it now, so a value read before it is parsed (`cases` over points values) measures points.
+    for name, spec in (doc.get("values") or {}).items():
+        d = table.names.get(name)
+        if isinstance(spec, dict) and d is not None and d.unit is None and any(k in OPS and OPS[k].points for k in spec):
+            table.names[name] = dataclasses.replace(d, unit=parse_unit("分"))
+    inline = _inline_conditions(doc, table, ctx)
+
     # values: each one operation, parsed by its own parser
     parsed: dict[str, tuple[str, OpArgs, Unit | None, dict[str, Any]]] = {}
     for name, spec in (doc.get("values") or {}).items():
@@ -681,9 +701,11 @@ def build2(document: Document, raw_bytes: bytes, as_of: dt.date,
         key = keys[0]
         ctx.reads = set()
         ctx.spec = spec
-        args = OPS[key].parse(spec[key], ctx, path + (key,))
+        args = OPS[key].parse(_named(spec[key], key, name, inline), ctx, path + (key,))
         if unit is None and OPS[key].points:
             unit = parse_unit("分")
+        elif unit is None and getattr(getattr(args, "unit", None), "dimension", None) == "points":
+            unit = args.unit  # `cases` over points values: points too
         parsed[name] = (key, args, unit, spec)
 
     # the graph: what each value and criterion reads (values and criteria only)
@@ -693,11 +715,15 @@ def build2(document: Document, raw_bytes: bytes, as_of: dt.date,
     kind_of: dict[str, str] = {}
     for name, (key, args, unit, spec) in parsed.items():
         kind_of[name] = "value"
-        graph[name] = [r for r in dict.fromkeys(args.reads()) if r in parsed or r in criteria_raw]
+        graph[name] = [r for r in dict.fromkeys(args.reads()) if r in parsed or r in criteria_raw or r in inline]
     for name, node in criteria_raw.items():
         kind_of[name] = "criterion"
-        graph[name] = [r for r, _, _ in node_reads(node, ("criteria", name)) if r in parsed or r in criteria_raw]
+        graph[name] = [r for r, _, _ in node_reads(node, ("criteria", name)) if r in parsed or r in criteria_raw or r in inline]
         graph[name] = list(dict.fromkeys(graph[name]))
+    for name, cond in inline.items():
+        kind_of[name] = "criterion"
+        graph[name] = list(dict.fromkeys(r for r, _, _ in condition_reads(cond.when, cond.path)
+                                         if r in parsed or r in criteria_raw or r in inline))
     for cycle in cycles(graph):
         first = cycle[0]
         where = ("values", first) if kind_of[first] == "value" else ("criteria", first)
@@ -745,12 +771,13 @@ def build2(document: Document, raw_bytes: bytes, as_of: dt.date,
     sha = hashlib.sha256(raw_bytes).hexdigest()
     titles: dict[str, dict[str, Any]] = {}
     stages: list[CriteriaStage] = []
-    crit_phase = {n: phase[n] for n in criteria_raw}
+    crit_phase = {n: phase[n] for n in list(criteria_raw) + list(inline)}
     for p in sorted(set(crit_phase.values()) | {n.phase for n in notes.values()}):
         builder = _Tests(ctx, as_of, titles)
         builder.may_not_apply = {n for n, raw in criteria_raw.items() if "applies_when" in raw or "due" in raw}
-        names = tuple(n for n in criteria_raw if crit_phase[n] == p)
-        kids = tuple(builder.node(criteria_raw[n], ("criteria", n), n, "top", top=True) for n in names)
+        names = tuple(n for n in crit_phase if crit_phase[n] == p)
+        kids = tuple(builder.node(criteria_raw[n], ("criteria", n), n, "top", top=True) if n in criteria_raw
+                     else builder.inline(inline[n]) for n in names)
         here = tuple(i for i, n in notes.items() if n.phase == p)
         flags = tuple(Flag(i, notes[i].title, notes[i].cite, notes[i].note,
                            builder.condition(note_raw[i]["when"], note_raw[i]["_path"])) for i in here)
@@ -768,18 +795,34 @@ def build2(document: Document, raw_bytes: bytes, as_of: dt.date,
         except CompileError as error:
             # Point at the criteria of this phase; the compiler's own words say which limit was hit.
             where = ("criteria", names[0]) if names else ("outcomes",)
-            ctx.problem(error.code, where,
+            ctx.problem(_limit_code(error), where,
                         f"the criteria {', '.join(names) or '(flags)'} are too large for the engine: {error}; move "
                         "parts of a large any / all into criteria of their own and read them with {criterion: NAME}",
                         error.message_zh or f"条件 {'、'.join(names) or '（标记）'} 展开后过于庞大，引擎无法处理（{error}）；"
                         "请把很大的 any / all 中的部分拆成单独的条件，再用 {criterion: 名称} 引用")
             continue
+        decided = sum(1 for t in builder.tests if t.constant is None and not t.unset)
+        if decided > MAX_TESTS:
+            ctx.problem("E151", ("criteria", names[0]) if names else ("outcomes",),
+                        f"the criteria {', '.join(names) or '(flags)'} decide {decided} tests per entity in one phase; "
+                        f"the limit is {MAX_TESTS}. Use a value (a count, a sum) instead of repeating a test, or split "
+                        "the pack", f"条件 {'、'.join(names) or '（标记）'} 在同一阶段共有 {decided} 项比较，上限是 "
+                        f"{MAX_TESTS} 项。请用计算值（计数、求和）代替重复的比较，或拆分规则包")
         for j, stage_pack in enumerate(step_packs):
             stages.append(CriteriaStage(p, names if j == top else (), here if j == top else (), stage_pack,
                                         dict(builder.applicability), dict(builder.table_slots), counts, j - 1))
     if has_errors(ctx.problems):
         raise ProblemsError(problems + ctx.problems)
 
+    rules = sum(len(stage.pack.ruleset) for stage in stages)
+    atoms = sum(len(rule["all"][0]["m"]["$and"]) for stage in stages for rule in stage.pack.ruleset.values())
+    for code, count, limit, what, what_zh in (("E155", rules, MAX_RULES, "engine rules", "引擎规则条数"),
+                                             ("E156", atoms, MAX_ATOMS, "comparisons across its engine rules",
+                                              "引擎规则中的比较总数")):
+        if count > limit:
+            ctx.problem(code, ("criteria",), f"the pack needs {count} {what}; the limit is {limit}. Split the largest "
+                        "criteria into criteria of their own, or the pack into several packs",
+                        f"本规则包需要 {count} {what_zh}，上限是 {limit}。请把最大的条件拆成单独的条件，或把规则包拆成几个")
     awards = _awards(outcomes.get("awards"), ctx, values, crit_phase, choices) if outcomes.get("awards") else None
     if has_errors(ctx.problems):
         raise ProblemsError(problems + ctx.problems)
@@ -787,8 +830,88 @@ def build2(document: Document, raw_bytes: bytes, as_of: dt.date,
                  values=values, criteria=crit_phase, stages=stages, decision=outcomes.get("decision"), notes=notes,
                  titles=titles, awards=awards, tables=tables)
     pack.warnings = ([p for p in problems + ctx.problems if p.severity != ERROR] + validity_warnings(document, meta, as_of)
-                     + _unread(document, parsed, criteria_raw, outcomes))
+                     + _unread(document, parsed, {**criteria_raw, **{n: {"applies_when": c.when} for n, c in inline.items()}},
+                               outcomes))
     return pack
+
+
+def _limit_code(error: CompileError) -> str:
+    """The bounded-work code of a compiler refusal (format 1's names for them), else its own."""
+    text = str(error)
+    if "at once" in text:
+        return "E158"  # rules of one criterion that could fire at once
+    if "rules" in text and "more than" in text:
+        return "E153"  # one expression's conjunctions
+    if "conjunctions" in text or "combinations" in text:
+        return "E154"  # the simplification's work
+    if "engine rules" in text:
+        return "E155"
+    return error.code
+
+
+@dataclass(frozen=True)
+class Inline:
+    """A condition written inline where a points value reads a yes/no (docs/format2.md "points"):
+    compiled as a criterion named after its place, `VALUE_when_N` or `VALUE_exclude`."""
+
+    name: str
+    when: dict[str, Any]
+    path: Path
+    title: dict[str, str]
+    cite: str | None
+    value: str
+    where: tuple[Any, ...]  # ("highest", i) or ("exclude",) inside the operation
+
+
+def _inline_conditions(doc: dict[str, Any], table: NameTable, ctx: _Context) -> dict[str, Inline]:
+    """Inline conditions of `map.highest[].when` and `rank_points.exclude`, each a criterion
+    claimed in the name table (its references checked as any criterion's)."""
+    out: dict[str, Inline] = {}
+    for vname, spec in (doc.get("values") or {}).items():
+        if not isinstance(spec, dict):
+            continue
+        label = spec.get("label") if isinstance(spec.get("label"), dict) else {"zh": vname}
+        found: list[tuple[str, dict[str, Any], Path, dict[str, str], tuple[Any, ...]]] = []
+        body = spec.get("map")
+        if isinstance(body, dict) and isinstance(body.get("highest"), list):
+            for i, item in enumerate(body["highest"]):
+                if isinstance(item, dict) and isinstance(item.get("when"), dict):
+                    found.append((f"{vname}_when_{i + 1}", item["when"], ("values", vname, "map", "highest", i, "when"),
+                                  {"zh": f"{label.get('zh', vname)}：第 {i + 1} 项的条件",
+                                   "en": f"{label.get('en', vname)}: condition of item {i + 1}"}, ("highest", i)))
+        body = spec.get("rank_points")
+        if isinstance(body, dict) and isinstance(body.get("exclude"), dict):
+            found.append((f"{vname}_exclude", body["exclude"], ("values", vname, "rank_points", "exclude"),
+                          {"zh": f"{label.get('zh', vname)}：不参加排名的条件",
+                           "en": f"{label.get('en', vname)}: not ranked when"}, ("exclude",)))
+        for name, when, path, title, where in found:
+            while name in table.names:  # a name the pack uses itself stays the pack's
+                name += "_"
+            table.claim(name, "criteria", "criterion", path)
+            for ref, rpath, sorts in condition_reads(when, path):
+                table.check(ref, rpath, sorts)
+            for ref, rpath in param_reads(when, path):
+                table.check(ref, rpath, ("param",))
+            out[name] = Inline(name, when, path, title, spec.get("cite"), vname, where)
+    ctx.problems += table.problems
+    table.problems.clear()
+    return out
+
+
+def _named(raw: Any, key: str, value: str, inline: dict[str, Inline]) -> Any:
+    """The operation as its parser reads it: each inline condition replaced by its criterion's name."""
+    mine = [c for c in inline.values() if c.value == value]
+    if not mine or not isinstance(raw, dict):
+        return raw
+    out = dict(raw)
+    for c in mine:
+        if key == "map" and c.where[0] == "highest":
+            items = list(out["highest"])
+            items[c.where[1]] = {**items[c.where[1]], "when": c.name}
+            out["highest"] = items
+        elif key == "rank_points" and c.where == ("exclude",):
+            out["exclude"] = c.name
+    return out
 
 
 def _scaled(name: str, spec: dict[str, Any], base: Any, as_of: dt.date, base_override: Any, add: Any) -> ParamSpec:

@@ -37,7 +37,7 @@ PERCENT = Unit("%", "percent", Fraction(1))
 NUMERIC_SORTS = ("number", "param")
 # Dimensionless results: a plain number, a count, a ratio of like quantities (倍).
 _PLAIN = {None, "count", "ratio", "number"}
-_BASE_UNIT = {"money": "元", "area": "平方米", "percent": "%"}
+_BASE_UNIT = {"money": "元", "area": "平方米", "percent": "%", "points": "分"}
 
 
 def dimension_of(unit: Unit | None) -> str | None:

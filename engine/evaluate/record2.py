@@ -48,6 +48,8 @@ class CriterionResult:
     depth: int = 0  # nesting under its top-level criterion
     # a single comparison: {"name", "op", "value", "unit", "threshold", "param", "values"} (value as read)
     test: Mapping[str, Any] | None = None
+    # when unknown: the inputs absent from the data that it needs (through values and linked criteria)
+    missing: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -116,7 +118,9 @@ class Record2:
     notes: tuple[NoteResult, ...]
     choices: tuple[ChoiceInForce, ...]
     validity: tuple[Mapping[str, str], ...] = ()  # W180: {"code", "en", "zh"}
-    missing_inputs: tuple[str, ...] = ()  # inputs absent or unusable in the data
+    # inputs absent or unusable in the data that a criterion which applies needs (or a value no
+    # criterion reads, such as a score): not those of criteria that do not apply
+    missing_inputs: tuple[str, ...] = ()
     award: AwardResult | None = None  # when the pack has outcomes.awards
 
     def criterion(self, ident: str) -> CriterionResult:
@@ -157,7 +161,8 @@ class Record2:
             "criteria": [{"id": c.id, "status": c.status.value, "branch": c.branch, "decided_by": c.decided_by,
                           "phase": c.phase, "top": c.top, "depth": c.depth, "title": dict(c.title), "cite": c.cite,
                           **({"reason": dict(c.reason)} if c.reason else {}),
-                          **({"test": json_value(c.test)} if c.test else {})} for c in self.criteria],
+                          **({"test": json_value(c.test)} if c.test else {}),
+                          **({"missing": list(c.missing)} if c.missing else {})} for c in self.criteria],
             "values": [{"name": v.name, "value": json_value(v.value), "unit": v.unit, "op": v.op, "phase": v.phase,
                         "computed_by": v.computed_by, "steps": [{"zh": s.zh, "en": s.en} for s in v.steps],
                         "missing": list(v.missing),

@@ -24,6 +24,7 @@ from typing import Any, Iterable, Mapping, Sequence
 import engine.evaluate.points  # noqa: F401  (fills COMPUTE with the points operations)
 import engine.evaluate.values  # noqa: F401  (fills COMPUTE with the value operations)
 from engine import ENGINE_VERSION
+from engine.compile.model import Node
 from engine.compile.model2 import CASES_BODY, CriteriaStage, Pack2
 from engine.core.problems import DecisionError, Problem
 from engine.core.status import Outcome, Status
@@ -178,6 +179,13 @@ class Runner:
             for stage in pack.stages} if engine == "durable" else {}
         self._order = {ident: i for i, ident in enumerate(pack.titles)}  # records list criteria in document order
         self._na_reason = {ident: a.reason for stage in pack.stages for ident, a in stage.applicability.items()}
+        # every criterion node by id (an applicability wrapper under its own id), for what each needs
+        self._nodes: dict[str, Node] = {}
+        for stage in pack.stages:
+            for node in stage.pack.root.walk():
+                if node.id is not None:
+                    self._nodes.setdefault(node.id, node)
+        self._unread_values = _values_no_criterion_reads(pack, self._nodes)
         variant = pack.variant
         self._variant: tuple[tuple[tuple[str, str], ...], tuple[dict[str, str], ...]] = ((), ())
         if variant is not None:
@@ -396,6 +404,58 @@ class Runner:
             return {"zh": why, "en": f"the policy gives no threshold for {' × '.join(keys)}: {why}"}
         return None
 
+    def _absent(self, name: str, env: _Env, seen: set[str]) -> list[str]:
+        """The inputs absent from the data behind `name`: the input itself, the missing operands of
+        an unknown value (down to inputs), what an unknown linked criterion needs, a table's value
+        and keys. Parameters, choices and the as-of date are never missing from the data."""
+        if name in seen:
+            return []
+        seen.add(name)
+        pack = self.pack
+        if name.startswith("~table:"):
+            _, table, value = name.split(":", 2)
+            return self._absent(value, env, seen) + [k for key in pack.tables[table].keys
+                                                     for k in self._absent(key, env, seen)]
+        if name in pack.inputs:
+            return [name] if env.get(name) is None else []
+        if name in pack.values:
+            done = env.computed.get(name)
+            if done is None or done.value is not None:
+                return []
+            return [i for m in done.missing for i in self._absent(m, env, seen)]
+        if name in pack.criteria and name in self._nodes:
+            status = env.statuses.get(name)
+            if status is None or status[0] is not Status.UNKNOWN:
+                return []
+            return self._needs(self._nodes[name], env, seen)
+        return []
+
+    def _needs(self, node: Node, env: _Env, seen: set[str]) -> list[str]:
+        """The absent inputs a criterion node reads where it applies: a part that does not apply,
+        or a case not taken, is left out."""
+        status = env.statuses.get(node.id) if node.id is not None else None
+        if status is not None and status[0] is Status.NOT_APPLICABLE:
+            return []
+        if node.kind == "test":
+            assert node.test is not None
+            if node.test.unset or node.test.input.startswith("~count:"):
+                return []
+            return self._absent(node.test.input, env, seen)
+        if node.kind == "cases":
+            branch = status[1] if status is not None and node.id not in self._na_reason else None
+            whens, thens = [w for w, _ in node.cases], [t for _, t in node.cases]
+            if branch and branch.startswith("case"):
+                n = int(branch[4:])
+                parts = whens[:n] + [thens[n - 1]]
+            elif branch and branch.startswith("undecided"):
+                parts = whens[:int(branch[9:])]
+            elif branch == "otherwise":
+                parts = whens
+            else:  # an applicability wrapper that applies, or an internal node whose branch is not kept
+                parts = whens + thens
+            return [i for part in parts for i in self._needs(part, env, seen)]
+        return [i for child in node.children for i in self._needs(child, env, seen)]
+
     def _test_view(self, test: Mapping[str, Any] | None, env: _Env) -> dict[str, Any] | None:
         """What a comparison compared, for explanations: the value as read, the threshold in force."""
         if not test:
@@ -435,9 +495,12 @@ class Runner:
                 reason = self._na_reason.get(ident)
             elif status is Status.UNKNOWN and info.get("table") in pack.tables:
                 reason = self._table_reason(pack.tables[info["table"]], env)
+            missing: tuple[str, ...] = ()
+            if status is Status.UNKNOWN and ident in self._nodes:
+                missing = tuple(sorted(set(self._needs(self._nodes[ident], env, set()))))
             criteria.append(CriterionResult(ident, status, branch, self.decided_by, phase, bool(info.get("top")),
                                             info.get("title") or {}, info.get("cite"), reason,
-                                            info.get("depth", 0), self._test_view(info.get("test"), env)))
+                                            info.get("depth", 0), self._test_view(info.get("test"), env), missing))
         values = []
         for name, computed in env.computed.items():
             v = pack.values[name]
@@ -456,9 +519,28 @@ class Runner:
         provenance = Provenance(pack.meta.id, pack.meta.version, pack.sha256, pack.file, ENGINE_VERSION,
                                 pack.as_of.isoformat(), input_sha256(subject.fields or subject.values),
                                 *self._variant)
-        missing = tuple(sorted(n for n in pack.inputs if n not in subject.values))
+        needed: set[str] = set()
+        for name in pack.criteria:
+            if name in self._nodes and name in env.statuses:
+                needed.update(self._needs(self._nodes[name], env, set()))
+        for name in self._unread_values:
+            needed.update(self._absent(name, env, set()))
+        missing = tuple(sorted(needed))
         return Record2(subject.id, subject.name, subject.where, provenance, outcome, pack.decision, tuple(criteria),
                        tuple(values), notes, choices, validity, missing, award)
+
+
+def _values_no_criterion_reads(pack: Pack2, nodes: Mapping[str, Node]) -> tuple[str, ...]:
+    """Values that no criterion reads, even through other values (scores, totals, places)."""
+    reached: set[str] = set()
+    todo = [n.test.input.split(":")[-1] for node in nodes.values() for n in node.walk() if n.test is not None]
+    while todo:
+        name = todo.pop()
+        if name in reached or name not in pack.values:
+            continue
+        reached.add(name)
+        todo.extend(pack.values[name].reads)
+    return tuple(n for n in pack.values if n not in reached)
 
 
 def _unit_name(pack: Pack2, name: str) -> str | None:

@@ -19,6 +19,7 @@ from typing import Any
 from engine.core.problems import Problem, shown
 from engine.core.units import Unit, parse_unit
 from engine.load.yamlsafe import Document
+from engine.validate.limits2 import shape_problems2
 from engine.validate.schema_report import did_you_mean, did_you_mean_zh, schema, schema_problems
 
 Path = tuple[Any, ...]
@@ -368,7 +369,7 @@ def check_format2(doc: Document) -> list[Problem]:
         return problems
     table = name_table(doc)
     check_references(table)
-    return sorted(set(problems + table.problems))
+    return sorted(set(problems + table.problems + shape_problems2(doc)))
 
 
 def check_references(table: NameTable) -> None:
