@@ -23,12 +23,13 @@ from starlette.routing import Route
 
 from engine import ENGINE_VERSION
 from engine.commands.diff import DiffSourceError, diff_files
+from engine.commands.diff2 import diff_files2
 from engine.compile.build2 import check_pack2
 from engine.core.problems import Problem, ProblemsError, has_errors
 from engine.evaluate.pipeline import sniff_format
 from engine.validate.validate import validate_file
 from engine.web.guard import Refused, parse_json, read_body, refuse
-from engine.web.service import (DATA_SUFFIXES, Batch, Catalog, PackEntry, TooManyRows, compiled, decide,
+from engine.web.service import (DATA_SUFFIXES, DECIDE_LOCK, Batch, Catalog, PackEntry, TooManyRows, compiled, decide,
                                 entities_file, pack_detail, safe_name)
 
 API = "/api/v1"
@@ -48,7 +49,7 @@ def _entry(request: Request) -> PackEntry:
     return entry
 
 
-def _as_of(value: Any) -> dt.date:
+def as_of_date(value: Any) -> dt.date:
     if not isinstance(value, str):
         raise refuse(400, "E235", "as_of is required: the date to decide on, as 2024-06-30",
                      "缺少 as_of：判定所依据的日期，如 2024-06-30")
@@ -112,7 +113,7 @@ async def decide_endpoint(request: Request) -> Response:
             raise refuse(400, "E235", "the form needs a file field named data", "表单缺少名为 data 的文件")
         data = await upload.read()
         name = data_name(upload.filename or "", data[:4096])
-        as_of = _as_of(form.get("as_of"))
+        as_of = as_of_date(form.get("as_of"))
         overrides: dict[str, tuple[str, Any]] = {}
     elif ctype.startswith("application/json"):
         doc = parse_json(body)
@@ -126,7 +127,7 @@ async def decide_endpoint(request: Request) -> Response:
         if len(entities) > state.limits.max_rows:
             raise refuse(413, "E234", f"more than {state.limits.max_rows} entities; send them in smaller batches",
                          f"超过 {state.limits.max_rows} 个对象；请分批发送")
-        as_of = _as_of(doc.get("as_of"))
+        as_of = as_of_date(doc.get("as_of"))
         overrides = _overrides(doc.get("set"))
         data, name = entities_file(entities), "request.json"
     else:
@@ -143,7 +144,7 @@ async def list_packs(request: Request) -> Response:
 async def get_pack(request: Request) -> Response:
     """GET /api/v1/packs/{id}?as_of=2024-06-30 — the pack with its parameters' values in force."""
     entry = _entry(request)
-    as_of = _as_of(request.query_params.get("as_of", dt.date.today().isoformat()))
+    as_of = as_of_date(request.query_params.get("as_of", dt.date.today().isoformat()))
     try:
         pack = await run_in_threadpool(compiled, _state(request).catalog, entry, as_of, {})
     except ProblemsError as error:
@@ -188,25 +189,27 @@ async def diff_endpoint(request: Request) -> Response:
     if not isinstance(doc, dict) or not isinstance(doc.get("text"), str) or not isinstance(doc.get("entities"), list):
         raise refuse(400, "E235", "the body is {as_of, text: <the new pack YAML>, entities: [...]}",
                      "请求内容应为 {as_of, text: <新版规则包 YAML>, entities: [...]}")
-    as_of = _as_of(doc.get("as_of"))
+    as_of = as_of_date(doc.get("as_of"))
     return JSONResponse(await run_in_threadpool(diff_text, entry, doc["text"].encode("utf-8"),
                                                 entities_file(doc["entities"]), as_of))
 
 
-def diff_text(entry: PackEntry, new_text: bytes, data: bytes, as_of: dt.date) -> dict[str, Any]:
-    """`certify diff` of the served pack against a new text over a data file's bytes."""
+def diff_text(entry: PackEntry, new_text: bytes, data: bytes, as_of: dt.date, name: str = "request.json") -> dict[str, Any]:
+    """`certify diff` of the served pack against a new text over a data file's bytes (`name`: its
+    file name, whose suffix says how it is read)."""
     folder = tempfile.mkdtemp(prefix="certify-diff-")
     try:
         # The new version beside the old one's name, in a private folder (a variant's base is not there:
         # diffing a variant needs its base too, not yet)
         new_path = os.path.join(folder, entry.file)
-        data_path = os.path.join(folder, "request.json")
+        data_path = os.path.join(folder, safe_name(name, "request.json"))
         with open(new_path, "wb") as handle:
             handle.write(new_text)
         with open(data_path, "wb") as handle:
             handle.write(data)
         try:
-            result = diff_files(entry.path, new_path, [data_path], as_of)
+            with DECIDE_LOCK:  # durable-rules decides both versions: one thread at a time
+                result = (diff_files2 if entry.format == 2 else diff_files)(entry.path, new_path, [data_path], as_of)
         except DiffSourceError as error:
             raise refuse(400, error.code or "E235", str(error), error.message_zh)
         except ProblemsError as error:

@@ -150,6 +150,7 @@ class Batch:
     document: dict[str, Any]
     data_name: str
     overrides: dict[str, tuple[str, Any]] = field(default_factory=dict)
+    data: bytes = b""  # the data as uploaded: the impact of an edit is shown over the last batch
 
     @property
     def format(self) -> int:
@@ -160,7 +161,7 @@ class TooManyRows(Exception):
     pass
 
 
-_DECIDE_LOCK = threading.Lock()
+DECIDE_LOCK = threading.Lock()
 _PACKS: OrderedDict[tuple[Any, ...], Any] = OrderedDict()
 _PACKS_KEPT = 32
 
@@ -169,12 +170,12 @@ def compiled(catalog: Catalog, entry: PackEntry, as_of: dt.date, overrides: dict
     """The compiled pack (cached by file contents, date and overrides). Raises ProblemsError."""
     key = (entry.path, entry.sha256, catalog.generation(), as_of,
            tuple(sorted((k, json.dumps(v, default=str)) for k, v in overrides.items())))
-    with _DECIDE_LOCK:
+    with DECIDE_LOCK:
         if key in _PACKS:
             _PACKS.move_to_end(key)
             return _PACKS[key]
     pack = load_pack2(entry.path, as_of, overrides) if entry.format == 2 else load_pack(entry.path, as_of, overrides)[0]
-    with _DECIDE_LOCK:
+    with DECIDE_LOCK:
         _PACKS[key] = pack
         while len(_PACKS) > _PACKS_KEPT:
             _PACKS.popitem(last=False)
@@ -212,7 +213,7 @@ def decide(catalog: Catalog, entry: PackEntry, data: bytes, data_name: str, as_o
             handle.write(data)
         problems: list[Problem] = []
         counts = RowCounts()
-        with _DECIDE_LOCK:
+        with DECIDE_LOCK:
             records = list(_records(pack, [path], problems, counts, max_rows))
         prefix = folder + os.sep
         problems = [dataclasses.replace(p, file=p.file.replace(prefix, "")) for p in problems]
@@ -224,7 +225,7 @@ def decide(catalog: Catalog, entry: PackEntry, data: bytes, data_name: str, as_o
             document = evaluation_json(records, problems, counts)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
-    return Batch(entry, as_of, pack, records, problems, counts, document, data_name, overrides)
+    return Batch(entry, as_of, pack, records, problems, counts, document, data_name, overrides, data)
 
 
 def _unprefixed(record: dict[str, Any], prefix: str) -> dict[str, Any]:
@@ -255,6 +256,7 @@ def pack_detail(entry: PackEntry, pack: CompiledPack | Pack2 | None) -> dict[str
                        "value": getattr(compiled_spec, "written", None) if compiled_spec else spec.get("value"),
                        "since": getattr(compiled_spec, "since", None) if compiled_spec else None,
                        "unset": spec.get("unset"), "values": spec.get("values"),
+                       "editable": "value" in spec and not isinstance(spec.get("value"), (dict, list)),
                        "line": doc.where(("parameters", name))[0]})
     choices = []
     for name, spec in (value.get("choices") or {}).items():

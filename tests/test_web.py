@@ -1,0 +1,276 @@
+"""The workbench pages of `certify serve`, over HTTP against the running server, and in a real
+headless Chromium (Playwright) at phone width: upload -> table -> explanation -> download."""
+
+from __future__ import annotations
+
+import difflib
+import html
+import io
+import re
+import shutil
+import subprocess
+import zipfile
+from pathlib import Path
+from typing import Iterator
+
+import httpx
+import pytest
+
+import browser
+from engine.web.edit import EditError, edit_text
+from webserver import ROOT, Server, running
+
+AS_OF = "2024-06-30"
+HOSTILE = '<script>alert("x")</script>'
+
+
+@pytest.fixture(scope="module")
+def packs(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("packs")
+    for name in ("huguan-specialized-town.yaml", "tech-sme-evaluation.yaml"):
+        shutil.copy(ROOT / "rules" / name, folder / name)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def server(packs: Path) -> Iterator[Server]:
+    yield from running(packs)
+
+
+def towns_csv() -> bytes:
+    """The Huguan fixture towns as CSV, the first renamed to a script tag."""
+    text = (ROOT / "fixtures" / "huguan-towns.csv").read_text(encoding="utf-8")
+    quoted = '"' + HOSTILE.replace('"', '""') + '"'  # a CSV cell with quotes inside
+    return text.replace("青崖镇", quoted, 1).encode("utf-8")
+
+
+def form_token(client: httpx.Client, url: str) -> str:
+    found = re.search(r'name="csrf" value="([^"]+)"', client.get(url).text)
+    assert found, "the form carries its check token"
+    return found.group(1)
+
+
+def upload(client: httpx.Client, server: Server, pack: str = "huguan-specialized-town", data: bytes | None = None,
+           name: str = "towns.csv") -> httpx.Response:
+    token = form_token(client, server.url + "/decide")
+    return client.post(server.url + "/decide", data={"pack": pack, "as_of": AS_OF, "csrf": token},
+                       files={"data": (name, data if data is not None else towns_csv())})
+
+
+def test_packs_page_lists_packs_and_switches_language(server: Server) -> None:
+    with httpx.Client() as client:
+        zh = client.get(server.url + "/")
+        assert zh.status_code == 200 and "壶关县县级专业镇认定" in zh.text and 'lang="zh-CN"' in zh.text
+        en = client.get(server.url + "/?lang=en")
+        assert "Huguan county-level specialized town certification" in en.text and 'lang="en"' in en.text
+        # the switch is kept: the next page without ?lang is English
+        assert ">Packs<" in client.get(server.url + "/packs/huguan-specialized-town").text
+
+
+def test_pack_page_shows_parameters_in_force_cited_and_quoted(server: Server) -> None:
+    page = httpx.get(server.url + "/packs/huguan-specialized-town").text
+    row = re.search(r'<tr id="param-manufacturing_output_min">(.*?)</tr>', page)
+    assert row is not None
+    assert "10亿元" in row.group(1) and "二(四)" in row.group(1) and "原则上制造业类专业镇特色主导产业产值应达到10亿元以上" in row.group(1)
+    assert "历史传承厚重" in page  # the criteria tree with its titles
+    assert httpx.get(server.url + "/packs/..%2Fsecret").status_code == 404
+
+
+def test_a_form_without_its_check_token_is_refused(server: Server) -> None:
+    with httpx.Client() as client:
+        client.get(server.url + "/decide")  # has the cookie, but posts no token
+        response = client.post(server.url + "/decide", data={"pack": "huguan-specialized-town", "as_of": AS_OF},
+                               files={"data": ("towns.csv", towns_csv())})
+        assert response.status_code == 403 and "E237" in response.text
+        forged = client.post(server.url + "/decide", files={"data": ("towns.csv", towns_csv())},
+                             data={"pack": "huguan-specialized-town", "as_of": AS_OF, "csrf": "guessed"})
+        assert forged.status_code == 403
+        other_site = client.post(server.url + "/decide", headers={"Origin": "http://evil.example"},
+                                 data={"pack": "huguan-specialized-town", "as_of": AS_OF, "csrf": form_token(client, server.url + "/decide")},
+                                 files={"data": ("towns.csv", towns_csv())})
+        assert other_site.status_code == 403
+
+
+def test_upload_table_filter_search_sort_explanation_downloads(server: Server) -> None:
+    with httpx.Client(follow_redirects=False, timeout=120) as client:
+        response = upload(client, server)
+        assert response.status_code == 303
+        table_url = server.url + response.headers["location"]
+        table = client.get(table_url).text
+        ids = re.findall(r"<tr data-outcome=\"(\w+)\"><td>(HG\d+)</td>", table)
+        assert ("fail", "HG05") in ids and ("pass", "HG02") in ids
+        # every name escaped: the script tag is text, never markup
+        assert HOSTILE not in table and html_escaped(HOSTILE) in table
+        failing = re.findall(r"<tr data-outcome=\"(\w+)\"", client.get(table_url, params={"outcome": "fail"}).text)
+        assert failing and set(failing) == {"fail"}
+        found = re.findall(r"<td>(HG\d+)</td>", client.get(table_url, params={"q": "石磨"}).text)
+        assert found == ["HG05"]
+        by_outcome = re.findall(r"<tr data-outcome=\"(\w+)\"", client.get(table_url, params={"sort": "outcome"}).text)
+        assert by_outcome == sorted(by_outcome)
+        # the explanation of HG05: the report view, with the reason
+        link = re.search(r'<a href="(/batches/[^"]+/entities/\d+)">石磨镇</a>', table)
+        assert link is not None
+        explanation = client.get(server.url + link.group(1)).text
+        assert "制造业类产值达到10亿元以上" in explanation and "石磨镇" in explanation
+        first = client.get(server.url + link.group(1).rsplit("/", 1)[0] + "/0").text
+        assert HOSTILE not in first and "&lt;script&gt;" in first
+        # downloads
+        doc = client.get(table_url + "/download.json").json()
+        assert {d["entity"]["id"]: d["outcome"] for d in doc["decisions"]}["HG05"] == "fail"
+        workbook = client.get(table_url + "/download.xlsx")
+        assert "attachment" in workbook.headers["content-disposition"]
+        assert zipfile.is_zipfile(io.BytesIO(workbook.content))
+        report = client.get(table_url + "/download.html").text
+        assert "石磨镇" in report and HOSTILE not in report
+
+
+def test_a_format2_batch_has_a_table_explanations_and_a_workbook(server: Server) -> None:
+    data = (ROOT / "fixtures" / "tech-sme-firms.yaml").read_bytes()
+    with httpx.Client(follow_redirects=True, timeout=120) as client:
+        table = upload(client, server, "tech-sme-evaluation", data, "firms.yaml")
+        assert table.status_code == 200 and "TS01" in table.text
+        base = str(table.url)
+        assert "青岚传感科技有限公司" in client.get(base + "/entities/0").text
+        assert zipfile.is_zipfile(io.BytesIO(client.get(base + "/download.xlsx").content))
+
+
+def test_a_bad_upload_is_shown_as_problems_not_a_trace(server: Server) -> None:
+    with httpx.Client(follow_redirects=True, timeout=60) as client:
+        response = upload(client, server, data=b"PK\x03\x04 not really a workbook", name="towns.xlsx")
+        assert response.status_code == 200  # the batch page, with the file's problem listed
+        assert "E160" in response.text and "Traceback" not in response.text
+
+
+def html_escaped(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace('"', "&quot;")
+
+
+def test_in_a_browser_at_phone_width(server: Server, tmp_path: Path) -> None:
+    executable = browser.chromium()
+    playwright = pytest.importorskip("playwright.sync_api")
+    csv = tmp_path / "towns.csv"
+    csv.write_bytes(towns_csv())
+    with playwright.sync_playwright() as p:
+        chrome = p.chromium.launch(executable_path=executable, args=["--no-sandbox"])
+        try:
+            page = chrome.new_page(viewport={"width": 375, "height": 740}, accept_downloads=True)
+            page.goto(server.url + "/decide?pack=huguan-specialized-town")
+            page.fill("#as_of", AS_OF)
+            page.set_input_files("#data", str(csv))
+            page.click("button[type=submit]")
+            page.wait_for_url("**/batches/**")
+            assert page.evaluate("document.documentElement.scrollWidth") <= 375  # no sideways scrolling
+            assert page.locator("#decisions tbody tr").count() == 6
+            assert page.evaluate("window.__xss === undefined && !document.querySelector('main script')")
+            page.click('.filters a:has-text("未通过")')
+            assert page.locator("#decisions tbody tr").count() == 1
+            page.click('#decisions a:has-text("石磨镇")')
+            assert "制造业类产值达到10亿元以上" in page.content()
+            assert page.evaluate("document.documentElement.scrollWidth") <= 375
+            page.go_back()
+            with page.expect_download() as download:
+                page.click("text=XLSX")
+            saved = tmp_path / "out.xlsx"
+            download.value.save_as(saved)
+            assert zipfile.is_zipfile(saved)
+            page.click("text=English")
+            assert page.locator("header").inner_text().startswith("Policy workbench")
+        finally:
+            chrome.close()
+
+
+# ---------------------------------------------------------------------------------------------
+# Editing a parameter: check -> impact -> save (round trip), and the refused second save
+
+
+@pytest.fixture(scope="module")
+def git_packs(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A pack folder that is a git work tree with the Huguan pack committed."""
+    folder = tmp_path_factory.mktemp("git-packs")
+    shutil.copy(ROOT / "rules" / "huguan-specialized-town.yaml", folder / "huguan-specialized-town.yaml")
+    for args in (["init", "-q"], ["add", "."], ["-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "-qm", "start"]):
+        subprocess.run(["git", "-C", str(folder), *args], check=True, capture_output=True)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def editing(git_packs: Path) -> Iterator[Server]:
+    yield from running(git_packs)
+
+
+def edit_form(client: httpx.Client, server: Server, param: str = "manufacturing_output_min") -> dict[str, str]:
+    page = client.get(server.url + "/packs/huguan-specialized-town/edit", params={"param": param}).text
+    fields = dict(re.findall(r'<input type="hidden" name="(\w+)" value="([^"]*)"', page))
+    assert {"csrf", "sha256", "param"} <= set(fields)
+    return fields
+
+
+def test_edit_check_impact_save_is_one_value_and_the_version_committed(editing: Server, git_packs: Path) -> None:
+    pack = git_packs / "huguan-specialized-town.yaml"
+    before = pack.read_text(encoding="utf-8")
+    with httpx.Client(timeout=180) as client:
+        towns = (ROOT / "fixtures" / "huguan-towns.yaml").read_bytes()
+        assert upload(client, editing, data=towns, name="huguan-towns.yaml").status_code == 303
+        fields = edit_form(client, editing)
+        # a value in the wrong unit: shown with its line, nothing saved
+        bad = client.post(editing.url + "/packs/huguan-specialized-town/edit", files={"data": ("", b"")},
+                          data={**fields, "value": "8000亩", "as_of": AS_OF, "action": "save"})
+        assert bad.status_code == 422 and "E122" in bad.text
+        # at the test that compares money with it, file:line:col as certify validate says it
+        assert re.search(r"<b>E122</b> huguan-specialized-town.yaml:\d+:\d+ — ", bad.text)
+        assert pack.read_text(encoding="utf-8") == before
+        # check: the impact over the last upload, with the reason
+        checked = client.post(editing.url + "/packs/huguan-specialized-town/edit", files={"data": ("", b"")},
+                              data={**fields, "value": "8亿元", "as_of": AS_OF, "action": "check"})
+        assert checked.status_code == 200
+        changed = re.findall(r'<tr class="changed"><td>(HG\d+)</td><td>[^<]*</td><td>未通过 → 通过</td><td>([^<]*)</td>', checked.text)
+        assert [c[0] for c in changed] == ["HG05", "HG06"]
+        assert all("10亿元 → 8亿元" in why for _, why in changed)
+        assert pack.read_text(encoding="utf-8") == before  # checking saves nothing
+        saved = client.post(editing.url + "/packs/huguan-specialized-town/edit", files={"data": ("", b"")},
+                            data={**fields, "value": "8亿元", "as_of": AS_OF, "action": "save"}, follow_redirects=True)
+        assert saved.status_code == 200 and "1.0.1" in saved.text
+    after = pack.read_text(encoding="utf-8")
+    diff = [row for row in difflib.unified_diff(before.splitlines(), after.splitlines(), n=0, lineterm="")
+            if row[:1] in "+-" and not row.startswith(("+++", "---"))]
+    assert diff == ['-  version: "1.0.0"', '+  version: "1.0.1"', "-    value: 10亿元", "+    value: 8亿元"]
+    log = subprocess.run(["git", "-C", str(git_packs), "log", "-1", "--format=%s", "--name-only"],
+                         capture_output=True, text=True, check=True).stdout
+    assert "manufacturing_output_min 10亿元 → 8亿元 (二(四))" in log and "huguan-specialized-town.yaml" in log
+    assert subprocess.run(["git", "-C", str(git_packs), "status", "--porcelain"], capture_output=True,
+                          text=True).stdout == ""
+    # the API now serves the new value
+    served = httpx.get(editing.url + "/api/v1/packs/huguan-specialized-town", params={"as_of": AS_OF}).json()
+    assert {p["name"]: p["value"] for p in served["parameters"]}["manufacturing_output_min"] == "8亿元"
+    assert served["version"] == "1.0.1"
+
+
+def test_a_second_save_from_a_stale_page_is_refused_and_shows_the_other_change(editing: Server, git_packs: Path) -> None:
+    pack = git_packs / "huguan-specialized-town.yaml"
+    with httpx.Client(timeout=180) as first, httpx.Client(timeout=180) as second:
+        mine, theirs = edit_form(first, editing, "light_agri_output_min"), edit_form(second, editing, "light_agri_output_min")
+        done = first.post(editing.url + "/packs/huguan-specialized-town/edit", files={"data": ("", b"")},
+                          data={**mine, "value": "3亿元", "as_of": AS_OF, "action": "save"})
+        assert done.status_code == 303
+        after_first = pack.read_text(encoding="utf-8")
+        refused = second.post(editing.url + "/packs/huguan-specialized-town/edit", files={"data": ("", b"")},
+                              data={**theirs, "value": "1亿元", "as_of": AS_OF, "action": "save"})
+        assert refused.status_code == 409 and "E238" in refused.text
+        assert "+    value: 3亿元" in html.unescape(refused.text)  # the other's change, shown
+    assert pack.read_text(encoding="utf-8") == after_first  # nothing lost, nothing overwritten
+
+
+def test_edit_text_keeps_layout_in_flow_mappings_and_quoted_versions() -> None:
+    text = ("# a comment\nformat: 2\npack:\n  id: p\n  version: '2.9'   # kept\nparameters:\n"
+            "  staff_max: {value: 300人, cite: 第三条, label: {zh: 职工上限}}  # trailing\n"
+            "choices:\n  ties:\n    options: {shared: {zh: 并列}, dense: {zh: 紧密}}\n    default: shared # why\n")
+    edited = edit_text(text, "parameters", "staff_max", "250人")
+    assert edited.text == text.replace("300人", "250人").replace("'2.9'", "'2.10'")
+    assert (edited.old_value, edited.cite, edited.label) == ("300人", "第三条", "职工上限")
+    chosen = edit_text(text, "choices", "ties", "dense")
+    assert chosen.text == text.replace("default: shared", "default: dense").replace("'2.9'", "'2.10'")
+    with pytest.raises(EditError):
+        edit_text(text, "parameters", "no_such", "1人")
+    with pytest.raises(EditError):
+        edit_text(text, "parameters", "staff_max", "1人\nx: 1")
+    assert edit_text(text, "parameters", "staff_max", "a: b").text.count('"a: b"') == 1  # quoted, stays one string
