@@ -131,6 +131,12 @@ def test_a_format2_batch_has_a_table_explanations_and_a_workbook(server: Server)
         assert table.status_code == 200 and "TS01" in table.text
         base = str(table.url)
         assert "青岚传感科技有限公司" in client.get(base + "/entities/0").text
+        # an entity that does not pass: its explanation says what it would take (verified suggestions)
+        rows = re.findall(r'<tr data-outcome="(\w+)"><td>[^<]*</td><td><a href="[^"]*/entities/(\d+)">', table.text)
+        failing = [index for outcome, index in rows if outcome == "fail"]
+        assert failing
+        page = client.get(base + f"/entities/{failing[0]}").text
+        assert 'id="what-it-takes"' in page and "怎样才能通过" in page
         assert zipfile.is_zipfile(io.BytesIO(client.get(base + "/download.xlsx").content))
 
 

@@ -345,7 +345,8 @@ Annotate = Callable[[Pack2, Subject, Record2], Any]  # see decide_files2
 
 def decide_files2(pack: Pack2, files: Iterable[str], engine: str = "durable", problems: list[Problem] | None = None,
                   read: ReadOptions | None = None, counts: RowCounts | None = None,
-                  chunk_size: int = 256, workers: int = 1, annotate: Annotate | None = None) -> Iterator[Any]:
+                  chunk_size: int = 256, workers: int = 1, annotate: Annotate | None = None,
+                  runner: Runner | None = None) -> Iterator[Any]:
     """Every entity in `files`, decided in input order. A pack with a cohort value (rank …) is
     evaluated as one batch (every entity is one cohort); otherwise in chunks, so memory stays flat.
     With `workers` > 1 (0 = one per CPU) the chunks of a pack without a cohort value are decided in
@@ -362,7 +363,8 @@ def decide_files2(pack: Pack2, files: Iterable[str], engine: str = "durable", pr
     if workers > 1 and not pack.cohort():
         yield from _decide_parallel2(pack, stream, engine, problems, counts, chunk_size, workers, annotate)
         return
-    runner = Runner(pack, engine)
+    # `runner`: one kept by a long-running caller (certify serve): its durable sessions are registered once
+    runner = runner or Runner(pack, engine)
     size = None if pack.cohort() else chunk_size
     batch: list[Subject] = []
 

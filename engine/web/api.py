@@ -76,11 +76,11 @@ def pack_problems(error: ProblemsError, entry: PackEntry) -> Refused:
 
 
 def run_decide(request: Request, entry: PackEntry, data: bytes, name: str, as_of: dt.date,
-               overrides: dict[str, tuple[str, Any]], who: str) -> Batch:
-    """Decide, log every decision handed out, and keep the batch for the pages."""
+               overrides: dict[str, tuple[str, Any]], who: str, what_it_takes: bool = False) -> Batch:
+    """Decide and log every decision handed out."""
     state = _state(request)
     try:
-        batch = decide(state.catalog, entry, data, name, as_of, overrides, state.limits.max_rows)
+        batch = decide(state.catalog, entry, data, name, as_of, overrides, state.limits.max_rows, what_it_takes)
     except ProblemsError as error:
         raise pack_problems(error, entry)
     except TooManyRows:
@@ -235,7 +235,11 @@ def _json_replace(value: Any, replacements: dict[str, str]) -> Any:
 
 
 async def health(request: Request) -> Response:
-    return JSONResponse({"status": "ok", "engine_version": ENGINE_VERSION})
+    """Liveness, the engine version, and the decision-log rows this server has written (None
+    while the log is not wired)."""
+    bench = _state(request)
+    return JSONResponse({"status": "ok", "engine_version": ENGINE_VERSION,
+                         "logged": bench.logged if bench.log_wired else None})
 
 
 async def openapi(request: Request) -> Response:

@@ -47,6 +47,10 @@ class Workbench:
     batches: dict[str, Batch] = field(default_factory=dict)
     logged: int = 0
 
+    @property
+    def log_wired(self) -> bool:
+        return self.logger is not log_decisions
+
     def who(self, request: Request) -> str:
         """Who asked, for the log: the client's address (users are not configured yet)."""
         client = request.client

@@ -26,6 +26,7 @@ from starlette.routing import Route
 
 from engine.compile.model2 import Pack2
 from engine.core.problems import Problem, ProblemsError
+from engine.explain.whatif2 import describe
 from engine.report.html import render_html
 from engine.report.outputs import write_report
 from engine.report.pages2 import render_html2
@@ -84,7 +85,7 @@ WORDS = {
            "new_value": "新数值", "impact_data": "用于查看影响的数据（可不选：用最近一次上传的数据）", "check": "检查并查看影响",
            "save": "保存", "impact": "对已载入数据的影响", "changed": "结果改变", "no_change": "没有对象的结果改变。",
            "impact_over": "影响将按最近上传的数据计算：", "impact_none": "尚未上传数据：可在此选择数据文件以查看影响。",
-           "checked": "检查结果", "valid": "检查通过，没有问题。", "saved": "已保存，版本", "commit": "提交"},
+           "checked": "检查结果", "what_it_takes": "怎样才能通过（已验证的修改）", "valid": "检查通过，没有问题。", "saved": "已保存，版本", "commit": "提交"},
     "en": {"app": "Policy workbench", "packs": "Packs", "decide": "Decide", "switch": "中文", "id": "id",
            "title": "title", "version": "version", "format": "format", "entity": "entity", "effective": "effective",
            "parameters": "Parameters (values in force)", "value": "value", "cite": "clause", "quote": "policy text",
@@ -101,7 +102,7 @@ WORDS = {
            "impact_data": "data to show the impact over (optional: the last upload is used)", "check": "Check and show impact",
            "save": "Save", "impact": "Impact on the loaded data", "changed": "outcome changed",
            "no_change": "No entity changes outcome.", "impact_over": "The impact is computed over the last upload:",
-           "impact_none": "No data uploaded yet: choose a data file here to see the impact.", "checked": "Check",
+           "impact_none": "No data uploaded yet: choose a data file here to see the impact.", "checked": "Check", "what_it_takes": "What it would take (verified changes)",
            "valid": "No problems found.", "saved": "Saved, version", "commit": "commit"},
 }
 
@@ -314,7 +315,7 @@ async def decide_post(request: Request) -> Response:
     as_of = as_of_date(form.get("as_of") or None)
     # the API's own steps: the same reading, limits and log
     batch = await run_in_threadpool(run_decide, request, entry, data, data_name(upload.filename or "", data[:4096]),
-                                    as_of, {}, bench.who(request))
+                                    as_of, {}, bench.who(request), True)
     ident = secrets.token_urlsafe(12)
     bench.batches[ident] = batch
     while len(bench.batches) > BATCHES_KEPT:
@@ -407,7 +408,20 @@ async def entity_page(request: Request) -> Response:
     text = report_html(batch, [record], lang)
     back = f'/batches/{request.path_params["batch_id"]}'
     nav = f'<p style="margin:.5rem 1rem"><a href="{e(back)}">← {e(WORDS[lang]["back"])}</a></p>'
-    return HTMLResponse(text.replace("<body>\n", "<body>\n" + nav, 1))
+    text = text.replace("<body>\n", "<body>\n" + nav, 1)
+    if batch.format == 2 and record.entity_id in batch.suggestions:
+        text = text.replace("</body>", _suggestions_html(batch.suggestions[record.entity_id], lang) + "</body>", 1)
+    return HTMLResponse(text)
+
+
+def _suggestions_html(found: dict[str, Any], lang: str) -> str:
+    """What it would take (engine.explain.whatif2): each verified option in words."""
+    w = WORDS[lang]
+    options = [f"<li>{e(describe(option, lang))}</li>" for option in found.get("options", [])]
+    note = f'<p class="meta">{e(label(found.get("note"), lang))}</p>' if found.get("note") else ""
+    listed = f'<ol>{"".join(options)}</ol>' if options else ""
+    return f'<section id="what-it-takes" style="margin:1rem"><h2>{e(w["what_it_takes"])}</h2>{listed}{note}</section>'
+
 
 
 async def download(request: Request) -> Response:

@@ -34,7 +34,10 @@ from typing import Any, Iterable, Iterator
 from engine.compile.model import CompiledPack
 from engine.compile.model2 import Pack2
 from engine.core.problems import Problem, ProblemsError
+from engine.evaluate.evaluate import Decider
 from engine.evaluate.pipeline import RowCounts, decide_files2, load_pack, load_pack2
+from engine.evaluate.run2 import Runner
+from engine.explain.whatif2 import annotate_what_it_takes
 from engine.explain.batch import decide_files
 from engine.load.data import ReadOptions
 from engine.load.yamlsafe import load_yaml_file
@@ -151,6 +154,7 @@ class Batch:
     data_name: str
     overrides: dict[str, tuple[str, Any]] = field(default_factory=dict)
     data: bytes = b""  # the data as uploaded: the impact of an edit is shown over the last batch
+    suggestions: dict[str, Any] = field(default_factory=dict)  # format 2: what it would take, by entity id
 
     @property
     def format(self) -> int:
@@ -189,11 +193,33 @@ def safe_name(name: str, default: str) -> str:
     return base or default
 
 
-def _records(pack: Any, files: list[str], problems: list[Problem], counts: RowCounts, max_rows: int) -> Iterator[Any]:
+_DECIDERS: dict[int, tuple[Any, Any]] = {}  # id(pack) -> (pack, its Decider or Runner), for the packs kept
+
+
+def _decider(pack: Any) -> Any:
+    """The pack's durable sessions, registered once per compiled pack (about 0.1 s each time, and
+    durable-rules never frees a registered ruleset). Called under DECIDE_LOCK."""
+    kept = _DECIDERS.get(id(pack))
+    if kept is None or kept[0] is not pack:
+        kept = (pack, Runner(pack, "durable") if isinstance(pack, Pack2) else Decider(pack, "durable"))
+        _DECIDERS[id(pack)] = kept
+        alive = {id(p) for p in _PACKS.values()}
+        for ident in [i for i in _DECIDERS if i not in alive and i != id(pack)]:
+            del _DECIDERS[ident]
+    return kept[1]
+
+
+def _records(pack: Any, files: list[str], problems: list[Problem], counts: RowCounts, max_rows: int,
+             what_it_takes: bool = False) -> Iterator[Any]:
+    """Records in input order; with `what_it_takes`, format 2 yields (record, suggestions or None)
+    and format 1's records carry a "what_it_takes" key (as `certify evaluate --what-it-takes`)."""
     if isinstance(pack, Pack2):
-        stream: Iterable[Any] = decide_files2(pack, files, "durable", problems, read=ReadOptions(), counts=counts)
+        stream: Iterable[Any] = decide_files2(pack, files, "durable", problems, read=ReadOptions(), counts=counts,
+                                              runner=_decider(pack),
+                                              annotate=annotate_what_it_takes if what_it_takes else None)
     else:
-        stream = decide_files(pack, files, "durable", problems, read=ReadOptions(), counts=counts)
+        stream = decide_files(pack, files, "durable", problems, read=ReadOptions(), counts=counts,
+                              decider=_decider(pack), what_it_takes=what_it_takes)
     for record in stream:
         if counts.read > max_rows:
             raise TooManyRows()
@@ -201,9 +227,11 @@ def _records(pack: Any, files: list[str], problems: list[Problem], counts: RowCo
 
 
 def decide(catalog: Catalog, entry: PackEntry, data: bytes, data_name: str, as_of: dt.date,
-           overrides: dict[str, tuple[str, Any]] | None = None, max_rows: int = 20_000) -> Batch:
+           overrides: dict[str, tuple[str, Any]] | None = None, max_rows: int = 20_000,
+           what_it_takes: bool = False) -> Batch:
     """Decide every entity in `data` (the bytes of a data file named `data_name`). Raises
-    ProblemsError when the pack (or an override) has errors, TooManyRows past `max_rows`."""
+    ProblemsError when the pack (or an override) has errors, TooManyRows past `max_rows`.
+    `what_it_takes` (the pages): each entity that does not pass gets its verified suggestions."""
     overrides = overrides or {}
     pack = compiled(catalog, entry, as_of, overrides)
     folder = tempfile.mkdtemp(prefix="certify-web-")
@@ -214,7 +242,11 @@ def decide(catalog: Catalog, entry: PackEntry, data: bytes, data_name: str, as_o
         problems: list[Problem] = []
         counts = RowCounts()
         with DECIDE_LOCK:
-            records = list(_records(pack, [path], problems, counts, max_rows))
+            records = list(_records(pack, [path], problems, counts, max_rows, what_it_takes))
+        suggestions: dict[str, Any] = {}
+        if what_it_takes and isinstance(pack, Pack2):
+            suggestions = {r.entity_id: found for r, found in records if found is not None}
+            records = [r for r, _ in records]
         prefix = folder + os.sep
         problems = [dataclasses.replace(p, file=p.file.replace(prefix, "")) for p in problems]
         if isinstance(pack, Pack2):
@@ -225,7 +257,7 @@ def decide(catalog: Catalog, entry: PackEntry, data: bytes, data_name: str, as_o
             document = evaluation_json(records, problems, counts)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
-    return Batch(entry, as_of, pack, records, problems, counts, document, data_name, overrides, data)
+    return Batch(entry, as_of, pack, records, problems, counts, document, data_name, overrides, data, suggestions)
 
 
 def _unprefixed(record: dict[str, Any], prefix: str) -> dict[str, Any]:
