@@ -15,6 +15,7 @@ from typing import Iterator
 
 import httpx
 import pytest
+import yaml
 
 import browser
 from engine.web.edit import EditError, edit_text
@@ -29,6 +30,7 @@ def packs(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("packs")
     for name in ("huguan-specialized-town.yaml", "tech-sme-evaluation.yaml"):
         shutil.copy(ROOT / "rules" / name, folder / name)
+    shutil.copy(ROOT / "tests" / "golden" / "format2" / "zone-ranking.yaml", folder / "zone-ranking.yaml")  # ranks zones
     return folder
 
 
@@ -138,6 +140,26 @@ def test_a_format2_batch_has_a_table_explanations_and_a_workbook(server: Server)
         page = client.get(base + f"/entities/{failing[0]}").text
         assert 'id="what-it-takes"' in page and "怎样才能通过" in page
         assert zipfile.is_zipfile(io.BytesIO(client.get(base + "/download.xlsx").content))
+
+
+def test_a_ranking_pack_has_a_scores_page_by_place(server: Server) -> None:
+    data = (ROOT / "tests" / "golden" / "format2" / "zones.yaml").read_bytes()
+    pack_id = yaml.safe_load((ROOT / "tests" / "golden" / "format2" / "zone-ranking.yaml").read_text(encoding="utf-8"))["pack"]["id"]
+    with httpx.Client(follow_redirects=True, timeout=180) as client:
+        table = upload(client, server, pack_id, data, "zones.yaml")
+        assert table.status_code == 200 and 'id="scores"' in table.text
+        scores = client.get(str(table.url) + "/scores")
+        assert scores.status_code == 200 and "得分与排名" in scores.text
+        for group in scores.text.split('<table class="scores">')[1:]:  # each group by place
+            places = [int(p) for p in re.findall(r"<tr><td>(\d+)[=*]*</td>", group)]
+            assert places and places == sorted(places)
+        served = client.get(str(table.url) + "/download.json").json()
+        assert len(re.findall(r"/entities/\d+", scores.text)) == served["counts"]["decided"]
+    # a pack without points has no scores page
+    with httpx.Client(follow_redirects=True, timeout=180) as client:
+        table = upload(client, server)
+        assert 'id="scores"' not in table.text
+        assert client.get(str(table.url) + "/scores").status_code == 404
 
 
 def test_a_bad_upload_is_shown_as_problems_not_a_trace(server: Server) -> None:

@@ -11,6 +11,7 @@ pages (the same record and view as `certify report`). Every form carries the bro
 from __future__ import annotations
 
 import datetime as dt
+from fractions import Fraction
 import html
 import io
 import os
@@ -27,6 +28,9 @@ from starlette.routing import Route
 from engine.compile.model2 import Pack2
 from engine.core.problems import Problem, ProblemsError
 from engine.explain.whatif2 import describe
+from engine.core.units import format_amount
+from engine.report.format2_views import award_text, shown_value
+from engine.report.score2 import score_groups, score_plan
 from engine.report.html import render_html
 from engine.report.outputs import write_report
 from engine.report.pages2 import render_html2
@@ -85,7 +89,7 @@ WORDS = {
            "new_value": "新数值", "impact_data": "用于查看影响的数据（可不选：用最近一次上传的数据）", "check": "检查并查看影响",
            "save": "保存", "impact": "对已载入数据的影响", "changed": "结果改变", "no_change": "没有对象的结果改变。",
            "impact_over": "影响将按最近上传的数据计算：", "impact_none": "尚未上传数据：可在此选择数据文件以查看影响。",
-           "checked": "检查结果", "what_it_takes": "怎样才能通过（已验证的修改）", "valid": "检查通过，没有问题。", "saved": "已保存，版本", "commit": "提交"},
+           "checked": "检查结果", "scores": "得分与排名", "place": "名次", "award": "奖励", "score_note": "名次后 = 表示并列，* 表示暂定（同组有对象缺数据）；点击名称查看每项得分的计算过程。", "what_it_takes": "怎样才能通过（已验证的修改）", "valid": "检查通过，没有问题。", "saved": "已保存，版本", "commit": "提交"},
     "en": {"app": "Policy workbench", "packs": "Packs", "decide": "Decide", "switch": "中文", "id": "id",
            "title": "title", "version": "version", "format": "format", "entity": "entity", "effective": "effective",
            "parameters": "Parameters (values in force)", "value": "value", "cite": "clause", "quote": "policy text",
@@ -102,7 +106,7 @@ WORDS = {
            "impact_data": "data to show the impact over (optional: the last upload is used)", "check": "Check and show impact",
            "save": "Save", "impact": "Impact on the loaded data", "changed": "outcome changed",
            "no_change": "No entity changes outcome.", "impact_over": "The impact is computed over the last upload:",
-           "impact_none": "No data uploaded yet: choose a data file here to see the impact.", "checked": "Check", "what_it_takes": "What it would take (verified changes)",
+           "impact_none": "No data uploaded yet: choose a data file here to see the impact.", "checked": "Check", "scores": "Scores and ranking", "place": "place", "award": "award", "score_note": "= after a place: tied; *: provisional (an entity of the group lacks data). Open a name for each points value with its steps.", "what_it_takes": "What it would take (verified changes)",
            "valid": "No problems found.", "saved": "Saved, version", "commit": "commit"},
 }
 
@@ -381,6 +385,8 @@ async def batch_page(request: Request) -> Response:
     meta = (f'<p class="meta">{e(label(batch.entry.title, lang))} · {e(w["as_of"])} {batch.as_of.isoformat()} · '
             f'{e(batch.data_name)} · {counts.get("read", 0)} {e(w["read"])}, {counts.get("decided", 0)} {e(w["decided"])}, '
             f'{counts.get("refused", 0)} {e(w["refused"])}</p>')
+    if isinstance(batch.pack, Pack2) and score_plan(batch.pack).total is not None:
+        meta += f'<p><a id="scores" href="{base}/scores">{e(w["scores"])} →</a></p>'
     downloads = (f'<p>{e(w["download"])}: <a href="{base}/download.xlsx">XLSX</a> · <a href="{base}/download.html">HTML</a> · '
                  f'<a href="{base}/download.json">JSON</a></p>')
     problems = (f'<h2>{e(w["problems"])}</h2>{problems_html(batch.problems, lang)}' if batch.problems else "")
@@ -598,6 +604,53 @@ def _conflict_from(conflict: Conflict) -> Refused:
                   "规则包在您打开之后已被他人保存；本次未保存。对方的修改：" + shown)
 
 
+# ---------------------------------------------------------------------------------------------
+# Scores and rankings (format 2 packs with points): per group, by place; each row opens the
+# entity's explanation, where every points value shows the steps Python computed
+
+
+def _amount(value: Any, lang: str) -> str:
+    if value is None:
+        return "?"
+    if isinstance(value, bool):
+        return shown_value(value, None, lang)
+    return format_amount(Fraction(value), None, lang)
+
+
+async def scores_page(request: Request) -> Response:
+    lang = lang_of(request)
+    w = WORDS[lang]
+    batch = _batch(request)
+    if not isinstance(batch.pack, Pack2) or score_plan(batch.pack).total is None:
+        raise refuse(404, "E233", "this pack gives no points or ranking", "该规则包不计分、不排名")
+    pack = batch.pack
+    plan, groups = score_groups(batch.records, pack)
+    index = {id(r): i for i, r in enumerate(batch.records)}
+    base = f'/batches/{request.path_params["batch_id"]}'
+    heads = [w["place"], w["name"], label(pack.values[plan.total].label, lang) or plan.total]
+    heads += [label(pack.values[n].label, lang) or n for n in plan.indicators] + [w["award"]]
+    out = []
+    for key, rows in groups:
+        within = pack.inputs.get(plan.within) if plan.within else None
+        title = (label(within.values.get(str(key)), lang) if within is not None and within.values and str(key) in within.values
+                 else ("" if key is None else str(key)))
+        body = []
+        for row in rows:
+            rec = row["record"]
+            place = "—" if row["place"] is None else (f'{row["place"]}{"=" if row["tied_with"] else ""}'
+                                                     f'{"*" if row["provisional"] else ""}')
+            award = "—" if rec.award is None or rec.award.status == "none" else award_text(rec, lang)
+            cells = [place, f'<a href="{base}/entities/{index[id(rec)]}">{e(row["name"] or row["id"])}</a>',
+                     e(_amount(row["total"], lang))]
+            cells += [e(_amount(row["points"][n], lang)) for n in plan.indicators] + [e(award)]
+            body.append("<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
+        out.append((f"<h2>{e(title)}</h2>" if title else "")
+                   + '<div class="scroll"><table class="scores"><thead><tr>' + "".join(f"<th>{e(h)}</th>" for h in heads)
+                   + f'</tr></thead><tbody>{"".join(body)}</tbody></table></div>')
+    note = f'<p class="meta">{e(w["score_note"])}</p>'
+    return page(request, w["scores"], note + "".join(out) + f'<p><a href="{base}">← {e(w["back"])}</a></p>')
+
+
 ROUTES: list[Route] = [
     Route("/", packs_page, methods=["GET"]),
     Route("/packs/{pack_id}", pack_page, methods=["GET"]),
@@ -607,5 +660,6 @@ ROUTES: list[Route] = [
     Route("/decide", decide_post, methods=["POST"]),
     Route("/batches/{batch_id}", batch_page, methods=["GET"]),
     Route("/batches/{batch_id}/entities/{index}", entity_page, methods=["GET"]),
+    Route("/batches/{batch_id}/scores", scores_page, methods=["GET"]),
     Route("/batches/{batch_id}/download.{kind}", download, methods=["GET"]),
 ]
