@@ -80,13 +80,13 @@ def run_decide(request: Request, entry: PackEntry, data: bytes, name: str, as_of
     """Decide and log every decision handed out."""
     state = _state(request)
     try:
-        batch = decide(state.catalog, entry, data, name, as_of, overrides, state.limits.max_rows, what_it_takes)
+        batch = decide(state.catalog, entry, data, name, as_of, overrides, state.limits.max_rows, what_it_takes,
+                       on_decided=lambda decided, path: state.log(decided, path, who))
     except ProblemsError as error:
         raise pack_problems(error, entry)
     except TooManyRows:
         raise refuse(413, "E234", f"more than {state.limits.max_rows} rows; split the data into smaller files",
                      f"超过 {state.limits.max_rows} 行；请把数据拆成较小的文件")
-    state.log(batch, who)
     return batch
 
 

@@ -30,7 +30,7 @@ log = logging.getLogger("certify.web")
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
 
 
-def log_decisions(batch: Batch, who: str) -> int:
+def log_decisions(batch: Batch, data_path: str, who: str) -> int:
     """Every decision handed out goes to the decision log (issue 13, engine/audit, h6).
     Not wired yet: engine/audit has not landed; this is the one place to call it from."""
     return 0
@@ -43,7 +43,7 @@ class Workbench:
     catalog: Catalog
     limits: Limits = field(default_factory=Limits)
     token: str | None = None
-    logger: Callable[[Batch, str], int] = log_decisions
+    logger: Callable[[Batch, str, str], int] = log_decisions
     batches: dict[str, Batch] = field(default_factory=dict)
     logged: int = 0
 
@@ -56,8 +56,8 @@ class Workbench:
         client = request.client
         return f"{client.host}" if client else "unknown"
 
-    def log(self, batch: Batch, who: str) -> None:
-        self.logged += self.logger(batch, who)
+    def log(self, batch: Batch, data_path: str, who: str) -> None:
+        self.logged += self.logger(batch, data_path, who)
 
 
 class _Gate(BaseHTTPMiddleware):
@@ -105,7 +105,7 @@ async def _failed(request: Request, exc: Exception) -> Response:
 
 
 def create_app(packs: str = "rules", token: str | None = None, limits: Limits | None = None,
-               logger: Callable[[Batch, str], int] | None = None) -> Starlette:
+               logger: Callable[[Batch, str, str], int] | None = None) -> Starlette:
     app = Starlette(routes=api.ROUTES + pages.ROUTES, middleware=[Middleware(_Gate)],
                     exception_handlers={Refused: _refused, HTTPException: _http_error, Exception: _failed})
     app.state.workbench = Workbench(Catalog(packs), limits or Limits(), token, logger or log_decisions)

@@ -29,7 +29,7 @@ import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any, Callable, Iterable, Iterator
 
 from engine.compile.model import CompiledPack
 from engine.compile.model2 import Pack2
@@ -228,10 +228,12 @@ def _records(pack: Any, files: list[str], problems: list[Problem], counts: RowCo
 
 def decide(catalog: Catalog, entry: PackEntry, data: bytes, data_name: str, as_of: dt.date,
            overrides: dict[str, tuple[str, Any]] | None = None, max_rows: int = 20_000,
-           what_it_takes: bool = False) -> Batch:
+           what_it_takes: bool = False, on_decided: Callable[[Batch, str], Any] | None = None) -> Batch:
     """Decide every entity in `data` (the bytes of a data file named `data_name`). Raises
     ProblemsError when the pack (or an override) has errors, TooManyRows past `max_rows`.
-    `what_it_takes` (the pages): each entity that does not pass gets its verified suggestions."""
+    `what_it_takes` (the pages): each entity that does not pass gets its verified suggestions.
+    `on_decided(batch, data_path)` is called while the data file still exists (the decision log
+    reads each entity's input from it, as the readers read it)."""
     overrides = overrides or {}
     pack = compiled(catalog, entry, as_of, overrides)
     folder = tempfile.mkdtemp(prefix="certify-web-")
@@ -255,9 +257,12 @@ def decide(catalog: Catalog, entry: PackEntry, data: bytes, data_name: str, as_o
         else:
             records = [_unprefixed(r, prefix) for r in records]
             document = evaluation_json(records, problems, counts)
+        batch = Batch(entry, as_of, pack, records, problems, counts, document, data_name, overrides, data, suggestions)
+        if on_decided is not None:
+            on_decided(batch, path)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
-    return Batch(entry, as_of, pack, records, problems, counts, document, data_name, overrides, data, suggestions)
+    return batch
 
 
 def _unprefixed(record: dict[str, Any], prefix: str) -> dict[str, Any]:
