@@ -95,7 +95,7 @@ def test_a_form_without_its_check_token_is_refused(server: Server) -> None:
 
 def test_upload_table_filter_search_sort_explanation_downloads(server: Server) -> None:
     with httpx.Client(follow_redirects=False, timeout=120) as client:
-        response = upload(client, server)
+        response = upload(client, server, name="壶关 towns.csv")  # a Chinese file name, as officers name them
         assert response.status_code == 303
         table_url = server.url + response.headers["location"]
         table = client.get(table_url).text
@@ -121,6 +121,7 @@ def test_upload_table_filter_search_sort_explanation_downloads(server: Server) -
         assert {d["entity"]["id"]: d["outcome"] for d in doc["decisions"]}["HG05"] == "fail"
         workbook = client.get(table_url + "/download.xlsx")
         assert "attachment" in workbook.headers["content-disposition"]
+        assert "filename*=UTF-8''%E5%A3%B6%E5%85%B3" in workbook.headers["content-disposition"]
         assert zipfile.is_zipfile(io.BytesIO(workbook.content))
         report = client.get(table_url + "/download.html").text
         assert "石磨镇" in report and HOSTILE not in report

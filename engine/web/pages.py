@@ -18,7 +18,7 @@ import os
 import secrets
 import tempfile
 from typing import Any, Iterable
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -444,7 +444,10 @@ async def download(request: Request) -> Response:
         response = Response(data, media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
     else:
         raise refuse(404, "E233", "downloads are .xlsx, .html or .json", "可下载 .xlsx、.html 或 .json")
-    response.headers["content-disposition"] = f"attachment; filename=\"{stem}.{kind}\""
+    # RFC 6266: an ASCII name for old clients, the real (often Chinese) name as UTF-8
+    fallback = stem.encode("ascii", "replace").decode("ascii").replace("?", "_")
+    response.headers["content-disposition"] = (f'attachment; filename="{fallback}.{kind}"; '
+                                               f"filename*=UTF-8''{quote(stem)}.{kind}")
     return response
 
 
