@@ -303,3 +303,45 @@ def test_edit_text_keeps_layout_in_flow_mappings_and_quoted_versions() -> None:
     with pytest.raises(EditError):
         edit_text(text, "parameters", "staff_max", "1人\nx: 1")
     assert edit_text(text, "parameters", "staff_max", "a: b").text.count('"a: b"') == 1  # quoted, stays one string
+
+
+def test_edit_in_a_browser_at_phone_width(tmp_path: Path) -> None:
+    """The issue's 'done when': 10亿元 -> 8亿元, HG05 and HG06 change from fail to pass with the reason,
+    saved; the file's diff is that value and the version line, comments intact."""
+    executable = browser.chromium()
+    playwright = pytest.importorskip("playwright.sync_api")
+    folder = tmp_path / "packs"
+    folder.mkdir()
+    pack = folder / "huguan-specialized-town.yaml"
+    shutil.copy(ROOT / "rules" / "huguan-specialized-town.yaml", pack)
+    before = pack.read_text(encoding="utf-8")
+    for server in running(folder):
+        with playwright.sync_playwright() as p:
+            chrome = p.chromium.launch(executable_path=executable, args=["--no-sandbox"])
+            try:
+                page = chrome.new_page(viewport={"width": 375, "height": 740})
+                page.goto(server.url + "/decide?pack=huguan-specialized-town")
+                page.fill("#as_of", AS_OF)
+                page.set_input_files("#data", str(ROOT / "fixtures" / "huguan-towns.yaml"))
+                page.click("button[type=submit]")
+                page.wait_for_url("**/batches/**")
+                page.goto(server.url + "/packs/huguan-specialized-town")
+                assert page.evaluate("document.documentElement.scrollWidth") <= 375
+                page.click("#param-manufacturing_output_min a.edit")
+                page.fill("#value", "8亿元")
+                page.click("button[value=check]")
+                rows = page.locator("#impact tbody tr").all_inner_texts()
+                assert [r.split("\t")[0] for r in rows] == ["HG05", "HG06"]
+                assert all("未通过 → 通过" in r and "10亿元 → 8亿元" in r for r in rows)
+                assert page.evaluate("document.documentElement.scrollWidth") <= 375
+                page.click("button[value=save]")
+                page.wait_for_url("**saved=1.0.1**")
+                assert "8亿元" in page.locator("#param-manufacturing_output_min").inner_text()
+            finally:
+                chrome.close()
+    after = pack.read_text(encoding="utf-8")
+    changed = [row for row in difflib.unified_diff(before.splitlines(), after.splitlines(), n=0, lineterm="")
+               if row[:1] in "+-" and not row.startswith(("+++", "---"))]
+    assert changed == ['-  version: "1.0.0"', '+  version: "1.0.1"', "-    value: 10亿元", "+    value: 8亿元"]
+    assert [row for row in after.splitlines() if row.lstrip().startswith("#")] == \
+        [row for row in before.splitlines() if row.lstrip().startswith("#")]
