@@ -157,6 +157,15 @@ def test_malformed_decide_requests_are_problems(server: Server, body: dict[str, 
     assert code in CODES
 
 
+def test_problems_name_the_client_file_never_a_server_path(server: Server) -> None:
+    rows = "id,name,lead_category,lead_output\nD1,甲,manufacturing,12亿元\nD1,乙,manufacturing,12亿元\n"
+    response = httpx.post(server.url + API + "/packs/huguan-specialized-town/decide", timeout=60,
+                          data={"as_of": AS_OF}, files={"data": ("dup.csv", rows.encode())})
+    [problem] = response.json()["problems"]
+    assert problem["code"] == "E132" and problem["file"] == "dup.csv" and "dup.csv:2" in problem["message_zh"]
+    assert "certify-web-" not in response.text
+
+
 def test_too_many_rows_in_an_uploaded_csv_is_refused(server: Server) -> None:
     header = "id,name,lead_category,lead_output\n"
     rows = "".join(f"T{i},镇{i},manufacturing,12亿元\n" for i in range(60))

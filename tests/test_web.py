@@ -9,6 +9,7 @@ import io
 import re
 import shutil
 import subprocess
+import time
 import zipfile
 from pathlib import Path
 from typing import Iterator
@@ -54,9 +55,26 @@ def form_token(client: httpx.Client, url: str) -> str:
 
 def upload(client: httpx.Client, server: Server, pack: str = "huguan-specialized-town", data: bytes | None = None,
            name: str = "towns.csv") -> httpx.Response:
+    """Post the Decide form and wait until the batch is decided: the 303 when the client does not
+    follow redirects, else the batch's table."""
     token = form_token(client, server.url + "/decide")
-    return client.post(server.url + "/decide", data={"pack": pack, "as_of": AS_OF, "csrf": token},
-                       files={"data": (name, data if data is not None else towns_csv())})
+    posted = client.post(server.url + "/decide", data={"pack": pack, "as_of": AS_OF, "csrf": token},
+                         files={"data": (name, data if data is not None else towns_csv())}, follow_redirects=False)
+    if posted.status_code != 303:
+        return posted
+    table = table_of(client, server.url + posted.headers["location"])
+    return table if client.follow_redirects else posted
+
+
+def table_of(client: httpx.Client, url: str, **params: str) -> httpx.Response:
+    """The batch page once the batch is decided (until then it is the progress page, refreshing)."""
+    deadline = time.monotonic() + 300
+    while True:
+        response = client.get(url, params=params, follow_redirects=True)
+        if 'http-equiv="refresh"' not in response.text or time.monotonic() > deadline:
+            return response
+        assert 'id="progress"' in response.text
+        time.sleep(0.5)
 
 
 def test_packs_page_lists_packs_and_switches_language(server: Server) -> None:
@@ -98,16 +116,16 @@ def test_upload_table_filter_search_sort_explanation_downloads(server: Server) -
         response = upload(client, server, name="壶关 towns.csv")  # a Chinese file name, as officers name them
         assert response.status_code == 303
         table_url = server.url + response.headers["location"]
-        table = client.get(table_url).text
+        table = table_of(client, table_url).text
         ids = re.findall(r"<tr data-outcome=\"(\w+)\"><td>(HG\d+)</td>", table)
         assert ("fail", "HG05") in ids and ("pass", "HG02") in ids
         # every name escaped: the script tag is text, never markup
         assert HOSTILE not in table and html_escaped(HOSTILE) in table
-        failing = re.findall(r"<tr data-outcome=\"(\w+)\"", client.get(table_url, params={"outcome": "fail"}).text)
+        failing = re.findall(r"<tr data-outcome=\"(\w+)\"", table_of(client, table_url, outcome="fail").text)
         assert failing and set(failing) == {"fail"}
-        found = re.findall(r"<td>(HG\d+)</td>", client.get(table_url, params={"q": "石磨"}).text)
+        found = re.findall(r"<td>(HG\d+)</td>", table_of(client, table_url, q="石磨").text)
         assert found == ["HG05"]
-        by_outcome = re.findall(r"<tr data-outcome=\"(\w+)\"", client.get(table_url, params={"sort": "outcome"}).text)
+        by_outcome = re.findall(r"<tr data-outcome=\"(\w+)\"", table_of(client, table_url, sort="outcome").text)
         assert by_outcome == sorted(by_outcome)
         # the explanation of HG05: the report view, with the reason
         link = re.search(r'<a href="(/batches/[^"]+/entities/\d+)">石磨镇</a>', table)
@@ -163,6 +181,24 @@ def test_a_ranking_pack_has_a_scores_page_by_place(server: Server) -> None:
         assert client.get(str(table.url) + "/scores").status_code == 404
 
 
+def test_a_long_batch_shows_its_progress_then_its_table(packs: Path) -> None:
+    header, *rows = (ROOT / "fixtures" / "huguan-towns.csv").read_text(encoding="utf-8").splitlines()
+    body = "\n".join(f"X{i}-{j}{row[row.index(','):]}" for i in range(500) for j, row in enumerate(rows[:4]))
+    for server in running(packs, env={"CERTIFY_PROGRESS_AFTER": "0"}):
+        with httpx.Client(timeout=300) as client:
+            token = form_token(client, server.url + "/decide")
+            posted = client.post(server.url + "/decide", data={"pack": "huguan-specialized-town", "as_of": AS_OF, "csrf": token},
+                                 files={"data": ("many.csv", (header + "\n" + body + "\n").encode("utf-8"))})
+            assert posted.status_code == 303
+            url = server.url + posted.headers["location"]
+            first = client.get(url)  # 2,000 towns take seconds: the progress page, refreshing itself
+            assert 'id="progress"' in first.text and 'http-equiv="refresh"' in first.text
+            assert re.search(r'<p id="progress-counts">\d+ 读取', first.text)
+            table = table_of(client, url)
+            assert len(re.findall(r"<tr data-outcome=", table.text)) == 2000
+            assert "certify-web-" not in table.text  # no server path, anywhere
+
+
 def test_a_bad_upload_is_shown_as_problems_not_a_trace(server: Server) -> None:
     with httpx.Client(follow_redirects=True, timeout=60) as client:
         response = upload(client, server, data=b"PK\x03\x04 not really a workbook", name="towns.xlsx")
@@ -188,6 +224,7 @@ def test_in_a_browser_at_phone_width(server: Server, tmp_path: Path) -> None:
             page.set_input_files("#data", str(csv))
             page.click("button[type=submit]")
             page.wait_for_url("**/batches/**")
+            page.wait_for_selector("#decisions", timeout=120_000)  # a long batch shows its progress first
             assert page.evaluate("document.documentElement.scrollWidth") <= 375  # no sideways scrolling
             assert page.locator("#decisions tbody tr").count() == 6
             assert page.evaluate("window.__xss === undefined && !document.querySelector('main script')")
@@ -325,6 +362,7 @@ def test_edit_in_a_browser_at_phone_width(tmp_path: Path) -> None:
                 page.set_input_files("#data", str(ROOT / "fixtures" / "huguan-towns.yaml"))
                 page.click("button[type=submit]")
                 page.wait_for_url("**/batches/**")
+                page.wait_for_selector("#decisions", timeout=120_000)
                 page.goto(server.url + "/packs/huguan-specialized-town")
                 assert page.evaluate("document.documentElement.scrollWidth") <= 375
                 page.click("#param-manufacturing_output_min a.edit")

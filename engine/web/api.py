@@ -26,7 +26,7 @@ from engine.commands.diff import DiffSourceError, diff_files
 from engine.commands.diff2 import diff_files2
 from engine.compile.build2 import check_pack2
 from engine.core.problems import Problem, ProblemsError, has_errors
-from engine.evaluate.pipeline import sniff_format
+from engine.evaluate.pipeline import RowCounts, sniff_format
 from engine.validate.validate import validate_file
 from engine.web.guard import Refused, parse_json, read_body, refuse
 from engine.web.service import (DATA_SUFFIXES, DECIDE_LOCK, Batch, Catalog, PackEntry, TooManyRows, compiled, decide,
@@ -76,12 +76,13 @@ def pack_problems(error: ProblemsError, entry: PackEntry) -> Refused:
 
 
 def run_decide(request: Request, entry: PackEntry, data: bytes, name: str, as_of: dt.date,
-               overrides: dict[str, tuple[str, Any]], who: str, what_it_takes: bool = False) -> Batch:
+               overrides: dict[str, tuple[str, Any]], who: str, what_it_takes: bool = False,
+               counts: RowCounts | None = None) -> Batch:
     """Decide and log every decision handed out."""
     state = _state(request)
     try:
         batch = decide(state.catalog, entry, data, name, as_of, overrides, state.limits.max_rows, what_it_takes,
-                       on_decided=lambda decided, path: state.log(decided, path, who))
+                       on_decided=lambda decided, path: state.log(decided, path, who), counts=counts)
     except ProblemsError as error:
         raise pack_problems(error, entry)
     except TooManyRows:

@@ -44,7 +44,7 @@ class Workbench:
     limits: Limits = field(default_factory=Limits)
     token: str | None = None
     logger: Callable[[Batch, str, str], int] = log_decisions
-    batches: dict[str, Batch] = field(default_factory=dict)
+    batches: dict[str, Any] = field(default_factory=dict)  # pages.Job by id: the batches decided for the pages
     logged: int = 0
 
     @property

@@ -11,12 +11,15 @@ pages (the same record and view as `certify report`). Every form carries the bro
 from __future__ import annotations
 
 import datetime as dt
-from fractions import Fraction
 import html
 import io
+import logging
 import os
 import secrets
 import tempfile
+import threading
+from dataclasses import dataclass, field
+from fractions import Fraction
 from typing import Any, Iterable
 from urllib.parse import quote, urlencode
 
@@ -25,24 +28,29 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
+from engine.commands.diff import why_text
 from engine.compile.model2 import Pack2
 from engine.core.problems import Problem, ProblemsError
-from engine.explain.whatif2 import describe
 from engine.core.units import format_amount
+from engine.evaluate.pipeline import RowCounts
+from engine.explain.whatif2 import describe
 from engine.report.format2_views import award_text, shown_value
-from engine.report.score2 import score_groups, score_plan
 from engine.report.html import render_html
 from engine.report.outputs import write_report
 from engine.report.pages2 import render_html2
+from engine.report.score2 import score_groups, score_plan
 from engine.report.xlsx2 import write_xlsx2
-from engine.commands.diff import why_text
 from engine.web.api import as_of_date, data_name, diff_text, run_decide, validate_text
 from engine.web.edit import Conflict, EditError, edit_text, opened_diff, remember, save
 from engine.web.edit import sha256 as edit_sha
-from engine.web.guard import CSRF_COOKIE, CSRF_FIELD, Refused, cross_site, csrf_ok, csrf_token, read_body, refuse
+from engine.web.guard import (CSRF_COOKIE, CSRF_FIELD, Refused, cross_site, csrf_ok, csrf_token, problem, read_body,
+                              refuse)
 from engine.web.service import Batch, PackEntry, compiled, pack_detail
 
 LANG_COOKIE = "certify_lang"
+# seconds: a batch decided within this goes straight to its table (CERTIFY_PROGRESS_AFTER: tests show the progress page)
+WAIT_BEFORE_PROGRESS = float(os.environ.get("CERTIFY_PROGRESS_AFTER", "2.0"))
+log = logging.getLogger("certify.web")
 BATCHES_KEPT = 50
 
 CSS = """
@@ -89,7 +97,7 @@ WORDS = {
            "new_value": "新数值", "impact_data": "用于查看影响的数据（可不选：用最近一次上传的数据）", "check": "检查并查看影响",
            "save": "保存", "impact": "对已载入数据的影响", "changed": "结果改变", "no_change": "没有对象的结果改变。",
            "impact_over": "影响将按最近上传的数据计算：", "impact_none": "尚未上传数据：可在此选择数据文件以查看影响。",
-           "checked": "检查结果", "scores": "得分与排名", "place": "名次", "award": "奖励", "score_note": "名次后 = 表示并列，* 表示暂定（同组有对象缺数据）；点击名称查看每项得分的计算过程。", "what_it_takes": "怎样才能通过（已验证的修改）", "valid": "检查通过，没有问题。", "saved": "已保存，版本", "commit": "提交"},
+           "checked": "检查结果", "deciding": "正在判定…", "scores": "得分与排名", "place": "名次", "award": "奖励", "score_note": "名次后 = 表示并列，* 表示暂定（同组有对象缺数据）；点击名称查看每项得分的计算过程。", "what_it_takes": "怎样才能通过（已验证的修改）", "valid": "检查通过，没有问题。", "saved": "已保存，版本", "commit": "提交"},
     "en": {"app": "Policy workbench", "packs": "Packs", "decide": "Decide", "switch": "中文", "id": "id",
            "title": "title", "version": "version", "format": "format", "entity": "entity", "effective": "effective",
            "parameters": "Parameters (values in force)", "value": "value", "cite": "clause", "quote": "policy text",
@@ -106,7 +114,7 @@ WORDS = {
            "impact_data": "data to show the impact over (optional: the last upload is used)", "check": "Check and show impact",
            "save": "Save", "impact": "Impact on the loaded data", "changed": "outcome changed",
            "no_change": "No entity changes outcome.", "impact_over": "The impact is computed over the last upload:",
-           "impact_none": "No data uploaded yet: choose a data file here to see the impact.", "checked": "Check", "scores": "Scores and ranking", "place": "place", "award": "award", "score_note": "= after a place: tied; *: provisional (an entity of the group lacks data). Open a name for each points value with its steps.", "what_it_takes": "What it would take (verified changes)",
+           "impact_none": "No data uploaded yet: choose a data file here to see the impact.", "checked": "Check", "deciding": "Deciding…", "scores": "Scores and ranking", "place": "place", "award": "award", "score_note": "= after a place: tied; *: provisional (an entity of the group lacks data). Open a name for each points value with its steps.", "what_it_takes": "What it would take (verified changes)",
            "valid": "No problems found.", "saved": "Saved, version", "commit": "commit"},
 }
 
@@ -126,7 +134,7 @@ def label(value: Any, lang: str) -> str:
     return "" if value is None else str(value)
 
 
-def page(request: Request, title: str, body: str, status: int = 200) -> HTMLResponse:
+def page(request: Request, title: str, body: str, status: int = 200, refresh: int | None = None) -> HTMLResponse:
     """A whole page: header (nav, language switch), the body; sets the language and form-token cookies."""
     lang = lang_of(request)
     w = WORDS[lang]
@@ -138,6 +146,7 @@ def page(request: Request, title: str, body: str, status: int = 200) -> HTMLResp
             f'<meta name="viewport" content="width=device-width, initial-scale=1">'
             f"<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'; "
             f"form-action 'self'; img-src data:\">"
+            + (f'<meta http-equiv="refresh" content="{refresh}">' if refresh else "") +
             f"<title>{e(title)} — {e(w['app'])}</title><style>{CSS}</style></head><body>"
             f'<header><strong>{e(w["app"])}</strong><a href="/">{e(w["packs"])}</a><a href="/decide">{e(w["decide"])}</a>'
             f'<a class="lang" href="{e(switch)}" hreflang="{other}">{e(w["switch"])}</a></header>'
@@ -317,21 +326,71 @@ async def decide_post(request: Request) -> Response:
         raise refuse(400, "E235", "choose a data file to upload", "请选择要上传的数据文件")
     data = await upload.read()
     as_of = as_of_date(form.get("as_of") or None)
-    # the API's own steps: the same reading, limits and log
-    batch = await run_in_threadpool(run_decide, request, entry, data, data_name(upload.filename or "", data[:4096]),
-                                    as_of, {}, bench.who(request), True)
+    name = data_name(upload.filename or "", data[:4096])
+    # decided in the background (the API's own steps: the same reading, limits and log); the batch's
+    # page shows the rows decided so far until it is done
+    job = Job(entry=entry, data_name=name)
     ident = secrets.token_urlsafe(12)
-    bench.batches[ident] = batch
+    bench.batches[ident] = job
     while len(bench.batches) > BATCHES_KEPT:
         bench.batches.pop(next(iter(bench.batches)))
+
+    def work() -> None:
+        try:
+            job.batch = run_decide(request, entry, data, name, as_of, {}, bench.who(request), True, job.counts)
+        except Refused as refused:
+            job.refused = refused
+        except Exception:  # noqa: BLE001 - shown as E239, never a trace; the trace goes to the log
+            log.exception("deciding %s failed", name)
+            job.refused = Refused(500, [problem("E239", "the server could not decide this batch (the server's log has the details)",
+                                                "服务器未能判定这批数据（详情见服务器日志）")])
+        finally:
+            job.done.set()
+
+    threading.Thread(target=work, name=f"decide-{ident}", daemon=True).start()
+    await run_in_threadpool(job.done.wait, WAIT_BEFORE_PROGRESS)  # a small batch goes straight to its table
     return RedirectResponse(f"/batches/{ident}", status_code=303)
 
 
+@dataclass
+class Job:
+    """A batch being decided for the pages: its live row counts, then the batch or why it was refused."""
+
+    entry: PackEntry
+    data_name: str
+    counts: RowCounts = field(default_factory=RowCounts)
+    done: threading.Event = field(default_factory=threading.Event)
+    batch: Batch | None = None
+    refused: Refused | None = None
+
+
+def progress_page(request: Request, job: Job) -> Response:
+    lang = lang_of(request)
+    w = WORDS[lang]
+    counts = job.counts
+    body = (f'<p class="meta">{e(label(job.entry.title, lang))} · {e(job.data_name)}</p>'
+            f'<p><progress id="progress" aria-label="{e(w["deciding"])}"></progress></p>'
+            f'<p id="progress-counts">{counts.read} {e(w["read"])}, {counts.decided} {e(w["decided"])}, '
+            f'{counts.refused} {e(w["refused"])}</p>')
+    response = page(request, w["deciding"], body, refresh=1)
+    return response
+
+
+class _Pending(Exception):
+    def __init__(self, job: Job):
+        self.job = job
+
+
 def _batch(request: Request) -> Batch:
-    batch = _bench(request).batches.get(request.path_params["batch_id"])
-    if batch is None:
+    job = _bench(request).batches.get(request.path_params["batch_id"])
+    if job is None:
         raise refuse(404, "E233", WORDS["en"]["no_batch"], WORDS["zh"]["no_batch"])
-    return batch
+    if not job.done.is_set():
+        raise _Pending(job)
+    if job.refused is not None:
+        raise job.refused
+    assert job.batch is not None
+    return job.batch
 
 
 def rows_of(batch: Batch, lang: str) -> list[dict[str, Any]]:
@@ -352,7 +411,10 @@ async def batch_page(request: Request) -> Response:
     lang = lang_of(request)
     _csrf(request)
     w = WORDS[lang]
-    batch = _batch(request)
+    try:
+        batch = _batch(request)
+    except _Pending as pending:
+        return progress_page(request, pending.job)
     ident = request.path_params["batch_id"]
     rows = rows_of(batch, lang)
     wanted = request.query_params.get("outcome", "")
@@ -479,8 +541,9 @@ def _edit_target(request: Request, form: Any = None) -> tuple[str, str]:
 
 
 def _latest_batch(request: Request, entry: PackEntry) -> Batch | None:
-    for batch in reversed(list(_bench(request).batches.values())):
-        if batch.entry.id == entry.id and batch.data:
+    for job in reversed(list(_bench(request).batches.values())):
+        batch = job.batch
+        if batch is not None and batch.entry.id == entry.id and batch.data:
             return batch
     return None
 

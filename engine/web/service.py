@@ -228,12 +228,14 @@ def _records(pack: Any, files: list[str], problems: list[Problem], counts: RowCo
 
 def decide(catalog: Catalog, entry: PackEntry, data: bytes, data_name: str, as_of: dt.date,
            overrides: dict[str, tuple[str, Any]] | None = None, max_rows: int = 20_000,
-           what_it_takes: bool = False, on_decided: Callable[[Batch, str], Any] | None = None) -> Batch:
+           what_it_takes: bool = False, on_decided: Callable[[Batch, str], Any] | None = None,
+           counts: RowCounts | None = None) -> Batch:
     """Decide every entity in `data` (the bytes of a data file named `data_name`). Raises
     ProblemsError when the pack (or an override) has errors, TooManyRows past `max_rows`.
     `what_it_takes` (the pages): each entity that does not pass gets its verified suggestions.
     `on_decided(batch, data_path)` is called while the data file still exists (the decision log
-    reads each entity's input from it, as the readers read it)."""
+    reads each entity's input from it, as the readers read it). `counts` is updated as rows are read
+    and decided (the pages show it while a long batch runs)."""
     overrides = overrides or {}
     pack = compiled(catalog, entry, as_of, overrides)
     folder = tempfile.mkdtemp(prefix="certify-web-")
@@ -242,7 +244,7 @@ def decide(catalog: Catalog, entry: PackEntry, data: bytes, data_name: str, as_o
         with open(path, "wb") as handle:
             handle.write(data)
         problems: list[Problem] = []
-        counts = RowCounts()
+        counts = counts if counts is not None else RowCounts()
         with DECIDE_LOCK:
             records = list(_records(pack, [path], problems, counts, max_rows, what_it_takes))
         suggestions: dict[str, Any] = {}
@@ -250,7 +252,9 @@ def decide(catalog: Catalog, entry: PackEntry, data: bytes, data_name: str, as_o
             suggestions = {r.entity_id: found for r, found in records if found is not None}
             records = [r for r, _ in records]
         prefix = folder + os.sep
-        problems = [dataclasses.replace(p, file=p.file.replace(prefix, "")) for p in problems]
+        # the temporary folder is never shown: not in a problem's file, nor in its message ("first at …")
+        problems = [dataclasses.replace(p, file=p.file.replace(prefix, ""), message=p.message.replace(prefix, ""),
+                                        message_zh=p.message_zh.replace(prefix, "")) for p in problems]
         if isinstance(pack, Pack2):
             records = [dataclasses.replace(r, where=r.where.replace(prefix, "")) for r in records]
             document = evaluation_json2(records, problems, counts, pack)
