@@ -130,7 +130,7 @@ FAMILIES: dict[str, Callable[[int], str]] = {
 def accepted(text: str) -> bool:
     """Whether `certify validate` accepts the pack (no errors)."""
     from engine.core.problems import has_errors
-    from engine.validate.validate import check_document
+    from engine.compile.check import check_document
     from engine.load.yamlsafe import parse_yaml
 
     return not has_errors(check_document(parse_yaml(text, "limits.yaml")))

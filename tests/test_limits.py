@@ -14,10 +14,11 @@ import pytest
 import yaml
 
 from engine.validate import limits
+from engine.compile import check as compile_check
 from engine.compile.compile import build
 from engine.evaluate.evaluate import Decider
 from engine.core.problems import ProblemsError
-from engine.validate.validate import check_document
+from engine.compile.check import check_document
 from engine.load.yamlsafe import parse_yaml
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -37,6 +38,24 @@ def _pack_text(criteria: dict[str, Any], n: int) -> str:
 
 def _leaf(i: int) -> dict[str, Any]:
     return {"id": f"c{i}", "cite": "一", "test": {"input": f"x{i}", "op": ">=", "param": "floor"}}
+
+
+@pytest.mark.parametrize("op", [">=", ">", "<=", "<", "=", "!=", "in", "not_in", "is_true", "is_false", "attested"])
+@pytest.mark.parametrize("universe", [0, 1, 2, 5])
+def test_the_measure_of_a_test_is_the_compilers_encoding(op: str, universe: int) -> None:
+    # validate cannot import the compiler, so limits keeps its own table of the sizes of
+    # compile._literal; this pins the two together for every operator and status set
+    from fractions import Fraction
+
+    from engine.compile.compile import _literal
+    from engine.compile.model import Test
+
+    values = tuple(f"v{i}" for i in range(universe))
+    test = Test("t0", "x", op, "p", values[:1], Fraction(1), False, values, None)
+    for status_set, (terms, patterns, atoms, overlap) in limits._literal_sizes(op, universe):
+        alternatives = _literal(test, status_set)
+        assert (terms, overlap) == (1, 0)
+        assert (patterns, atoms) == (len(alternatives), max(len(a) for a in alternatives)), (op, universe, status_set)
 
 
 @pytest.mark.parametrize("code, text", [
@@ -155,7 +174,7 @@ def test_the_shipped_packs_have_room() -> None:
         if path.name.endswith(".tests.yaml"):
             continue
         value = yaml.safe_load(path.read_text(encoding="utf-8"))
-        lowered = limits._lowered(value)
+        lowered = limits._lowered(value, compile_check._lower)
         m = limits.measure(lowered)
         assert m["group"][0] <= 0.85 * limits.MAX_GROUP, path.name
         assert m["tests"] <= 0.5 * limits.MAX_TESTS, path.name

@@ -36,7 +36,7 @@ from engine.explain.batch import decide_files
 from engine.core.problems import EngineError, Problem, ProblemsError, plain, shown
 from engine.report.scoring_text import _award_text
 from engine.explain.scoring import is_scoring_document, load_scoring_pack, score_files, zone_index
-from engine.validate.validate import validate_file
+from engine.compile.check import validate_file
 
 DIFF_SCHEMA = "certify.diff/1"
 NOT_APPLICABLE = "not_applicable"

@@ -45,7 +45,7 @@ from typing import Any, Callable, Iterable
 from engine.commands.common import EXIT, UsageError, say
 from engine.core.problems import WARNING, Problem, has_errors, plain, shown
 from engine.core.units import AmountError, format_amount, parse_amount, parse_param_value, parse_unit
-from engine.validate.validate import validate_file
+from engine.compile.check import validate_file
 from engine.load.yamlsafe import Document
 from engine.report.problems import PROBLEM_RENDERERS
 

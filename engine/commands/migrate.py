@@ -23,7 +23,7 @@ from engine.load.format1 import convert, is_format1
 from engine.load.yamlsafe import load_yaml_file
 from engine.core.files import check_output, open_output
 from engine.report.problems import PROBLEM_RENDERERS
-from engine.validate.validate import check_document
+from engine.compile.check import check_document
 
 OK, PROBLEMS = 0, 1
 FLOW_WIDTH = 100  # a mapping or list of scalars shorter than this is written on one line

@@ -10,7 +10,7 @@ from engine.commands.lint import IGNORED, apply_ignores, collect_packs
 from engine.compile.build2 import check_pack2
 from engine.core.problems import has_errors
 from engine.report.problems import PROBLEM_RENDERERS
-from engine.validate.validate import validate_file
+from engine.compile.check import validate_file
 
 
 def run_validate(paths: tuple[str, ...], fmt: str, strict: bool, lang: str, show_ignored: bool) -> int:

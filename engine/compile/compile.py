@@ -176,7 +176,7 @@ def build(
         overrides = {**overrides, **extra}
     # Bounded work even for a caller that skipped validation: measure the tree before expanding it.
     # (rules firing at once are checked below, on the real rules: CompileError, E126)
-    too_big = [p for p in limit_problems(doc, document=document, ask_compiler=False) if p.severity == "error"]
+    too_big = [p for p in limit_problems(doc, document=document) if p.severity == "error"]
     if too_big:
         raise ProblemsError(too_big)
     meta_raw = doc["pack"]

@@ -50,7 +50,7 @@ from engine.evaluate.record2 import Record2
 from engine.evaluate.run2 import Runner, Subject, subject_of
 from engine.core.problems import ERROR, Problem, ProblemsError, clip, has_errors, shown
 from engine.core.units import AmountError, parse_param_value
-from engine.validate.validate import check_document, validate_file
+from engine.compile.check import check_document, validate_file
 from engine.load.variants import resolve as resolve_variant
 from engine.load.yamlsafe import Document, load_yaml_file
 from engine.core.files import register_temporary

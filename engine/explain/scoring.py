@@ -39,7 +39,7 @@ from engine.evaluate.normalize import normalise
 from engine.core.problems import ERROR, Problem, ProblemsError, clip, has_errors, shown
 from engine.core.units import (AmountError, Unit, format_amount, fraction_json, parse_amount, parse_param_value, parse_unit,
                                to_fraction)
-from engine.validate.validate import check_document, validate_file
+from engine.compile.check import check_document, validate_file
 from engine.validate.validate_scoring import RESULT_INPUTS
 from engine.load.yamlsafe import Document, load_yaml_file
 from engine.evaluate.pipeline import _override_unit_problems, entities

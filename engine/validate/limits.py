@@ -133,23 +133,39 @@ S_MU, S_NU = frozenset((MET, UNKNOWN)), frozenset((NOT_MET, UNKNOWN))
 
 @lru_cache(maxsize=None)
 def _literal_sizes(op: str, universe: int) -> tuple[tuple[frozenset[str], Size], ...]:
-    """Patterns and atoms of one test's literal for each status set, read off the compiler's own
-    encoding (compile._literal) so that the measure follows any change to it."""
-    from fractions import Fraction
-
-    from engine.compile.compile import _literal
-    from engine.compile.model import Test
-
-    values = tuple(f"v{i}" for i in range(universe))
-    test = Test("t0", "x", op, "p", values[:1], Fraction(1), False, values, None)
+    """Patterns and atoms of one test's literal for each status set: the sizes of the compiler's
+    encoding (compile._literal) for a test of `op` listing one of `universe` declared values.
+    tests/test_limits.py compares this table with compile._literal itself, so that a change to
+    the encoding cannot leave the measure behind (validate comes before compile: no import)."""
     out = []
     for status_set in (S_M, S_N, S_U, S_MU, S_NU, frozenset((MET, NOT_MET))):
-        try:
-            alternatives = _literal(test, status_set)
-        except (KeyError, ValueError, AssertionError, TypeError):
-            alternatives = [[{}], [{}]]  # unknown encoding: assume the worse case
-        out.append((status_set, (1, len(alternatives), max(len(a) for a in alternatives), 0)))
+        out.append((status_set, (1, *_literal_shape(op, universe, status_set), 0)))
     return tuple(out)
+
+
+def _literal_shape(op: str, universe: int, status_set: frozenset[str]) -> tuple[int, int]:
+    """(alternatives, most atoms in one) of compile._literal for one test and status set."""
+    if op in ("in", "not_in"):
+        # outcomes: the one listed value, the universe - 1 others, or missing; a set of them is
+        # one equality when it holds one outcome, else "none of the excluded ones"
+        inside = min(1, universe)
+        others = universe - inside
+        met, not_met = (inside, others) if op == "in" else (others, inside)
+        count = {MET: met, NOT_MET: not_met, UNKNOWN: 1}
+        included = sum(count[s] for s in status_set)
+        if included == 1:
+            return 1, 1
+        return 1, sum(count[s] for s in (MET, NOT_MET, UNKNOWN) if s not in status_set)
+    if op in ("=", "!="):
+        eq, ne = (MET, NOT_MET) if op == "=" else (NOT_MET, MET)
+        if status_set == frozenset((eq, UNKNOWN)):
+            return 2, 1  # equal, or missing: two rules
+        if status_set == frozenset((ne,)):
+            return 1, 2  # not equal and not missing
+        return 1, 1
+    if op in ("attested", "is_true", "is_false", ">=", ">", "<=", "<"):
+        return 1, 1  # one comparison for every set of statuses (compile._literal says why)
+    return 2, 1  # an operator the table does not know: assume the worse case
 
 
 class _Walker:
@@ -415,37 +431,18 @@ class Shape:
 # The check
 
 
-def _lowered(doc: dict[str, Any]) -> dict[str, Any] | None:
+def _lowered(doc: dict[str, Any], lower: Callable[[dict[str, Any]], dict[str, Any]] | None) -> dict[str, Any] | None:
     """A targets pack as the criteria tree compile will build (its shape does not depend on the
-    date), or None when the pack is too broken to lower (its other problems are reported)."""
+    date), or None when the pack is too broken to lower (its other problems are reported) or when
+    no `lower` (the compiler's, engine.compile.targets) was given: validate alone cannot measure it."""
     if (doc.get("pack") or {}).get("kind") != "targets" or "targets" not in doc:
         return doc
-    from engine.compile.targets import lower
-
+    if lower is None:
+        return None
     try:
-        return lower(doc, dt.date.today())[0]
+        return lower(doc)
     except Exception:  # noqa: BLE001 - a pack broken enough to fail lowering has problems reported already
         return None
-
-
-_COMPILING = False  # set while _overlap_refused compiles, so build's own limit check is skipped
-
-
-def _overlap_refused(document: Any) -> str | None:
-    """The compiler's own words when it refuses the pack for rules firing at once, else None."""
-    global _COMPILING
-    from engine.compile.compile import CompileError, build
-
-    _COMPILING = True
-    try:
-        build(document, b"", dt.date.today())
-    except CompileError as error:
-        return str(error) if "at once" in str(error) else None
-    except Exception:  # noqa: BLE001 - any other fault is reported by the stages that own it
-        return None
-    finally:
-        _COMPILING = False
-    return None
 
 
 def problem_maker(document: Any) -> Callable[..., Problem]:
@@ -501,13 +498,18 @@ def _node_name(doc: dict[str, Any], path: tuple[Any, ...]) -> str:
     return shown(name) if name else "(the pack)"
 
 
-def limit_problems(doc: dict[str, Any], problem: Callable[..., Problem] | None = None,
-                   document: Any = None, ask_compiler: bool = True) -> list[Problem]:
+def limit_problems(doc: dict[str, Any], problem: Callable[..., Problem] | None = None, document: Any = None,
+                   lower: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
+                   overlap: Callable[[Any], str | None] | None = None) -> list[Problem]:
     """Problems for every limit the pack exceeds. `problem(code, message, path, message_zh=...)`
-    makes a Problem at a path of the original document; or give the parsed `document`."""
+    makes a Problem at a path of the original document; or give the parsed `document`.
+    What only the compiler can say is passed in by the compile stage (engine.compile.check):
+    `lower` turns a targets pack into its criteria tree (without it a targets pack is not
+    measured here), `overlap(document)` compiles the pack and returns the compiler's words when
+    it refuses it for rules firing at once (without it E158 is not decided here)."""
     if problem is None:
         problem = problem_maker(document)
-    lowered = _lowered(doc)
+    lowered = _lowered(doc, lower)
     if lowered is None:
         return []
     targets = lowered is not doc
@@ -575,10 +577,10 @@ def limit_problems(doc: dict[str, Any], problem: Callable[..., Problem] | None =
             "“全部满足”里套几个“任一满足”时,组合数相乘(4 组各 10 项即 10^4 种):请把各组拆成带 id 的"
             "子条件,分规则包评审,或只写出真正需要的组合。"))
     firings, fpath = measures["firings"]
-    if firings > MAX_FIRINGS and not out and document is not None and ask_compiler and not _COMPILING:
+    if firings > MAX_FIRINGS and not out and document is not None and overlap is not None:
         # Only an at_least overlaps, and the shape-only estimate of that overlap is far above what
         # simplification leaves: every other limit holds, so the real compile is cheap — ask it.
-        problem_text = _overlap_refused(document)
+        problem_text = overlap(document)
         if problem_text is not None:
             name = _node_name(lowered, fpath)
             out.append(problem(

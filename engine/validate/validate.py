@@ -407,7 +407,8 @@ def check_document(doc: Document) -> list[Problem]:
         if not has_errors(problems):
             raise
     if isinstance(doc.value, dict):
-        # Bounded work: refuse here what would hang or exhaust the compiler (engine/limits.py).
+        # Bounded work: refuse here what would hang or exhaust the compiler (engine/validate/limits.py);
+        # a targets pack's lowered tree and E158 need the compiler: engine.compile.check adds them.
         try:
             problems += limit_problems(doc.value, document=doc)
         except (AttributeError, TypeError, KeyError, ValueError):

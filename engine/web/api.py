@@ -26,8 +26,8 @@ from engine.commands.diff import DiffSourceError, diff_files
 from engine.commands.diff2 import diff_files2
 from engine.compile.build2 import check_pack2
 from engine.core.problems import Problem, ProblemsError, has_errors
+from engine.compile.check import validate_file
 from engine.evaluate.pipeline import RowCounts, sniff_format
-from engine.validate.validate import validate_file
 from engine.web.guard import Refused, parse_json, read_body, refuse
 from engine.web.service import (DATA_SUFFIXES, DECIDE_LOCK, Batch, Catalog, PackEntry, TooManyRows, compiled, decide,
                                 entities_file, pack_detail, safe_name)
