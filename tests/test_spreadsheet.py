@@ -565,6 +565,26 @@ def test_fuzz_xlsx_bytes_never_raise(tmp_path, data):
         assert error.problems
 
 
+def test_a_zip_directory_pointing_before_the_file_is_a_problem(tmp_path):
+    """The rare "negative seek value" of the byte fuzz above: an end record whose directory offset
+    is too large makes zipfile place every part before the start of the file (it adds the
+    difference to each part's offset), so opening one asked BytesIO to seek to -5000."""
+    import struct
+
+    from engine.core.problems import ProblemsError
+
+    path = tmp_path / "base.xlsx"
+    _raw_xlsx(path, '<row r="1"><c r="A1" t="s"><v>0</v></c></row>', strings=["id"])
+    raw = bytearray(path.read_bytes())
+    end = raw.rfind(b"PK\x05\x06")
+    struct.pack_into("<I", raw, end + 16, struct.unpack_from("<I", raw, end + 16)[0] + 5000)
+    path.write_bytes(bytes(raw))
+    with pytest.raises(ProblemsError) as refused:
+        list(load_entities(str(path), []))
+    (problem,) = refused.value.problems
+    assert problem.code == "E160" and "outside the file" in problem.message and "文件之外" in problem.message_zh
+
+
 def test_spreadsheet_problems_are_bilingual(tmp_path):
     """Every problem the spreadsheet reader reports has a Chinese message that is not the English one."""
     import re

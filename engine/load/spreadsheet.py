@@ -155,6 +155,15 @@ class _Zip:
                                     f"{what}); open it in Excel and save it as .xlsx",
                                     "不是可读取的 .xlsx 工作簿（文件已损坏，或并非 Excel 文件）。请在 Excel 中打开，"
                                     "另存为 .xlsx 后再导入。")])
+        # A damaged directory can put a part before the start of the file (zipfile adds the offset
+        # of the whole zip, read from its last record, to each part's own: a wrong last record makes
+        # it negative) or past its end; opening that part would fail with "negative seek value".
+        outside = [i.filename for i in infos if not 0 <= i.header_offset < len(raw)]
+        if outside:
+            raise ProblemsError([_p(file, "E160", f"not a readable .xlsx workbook (the zip is damaged: its directory "
+                                    f"places the part {shown(outside[0])} outside the file); open it in Excel and save "
+                                    "it as .xlsx", "不是可读取的 .xlsx 工作簿（压缩包已损坏：目录中部件 "
+                                    f"{shown(outside[0])} 的位置在文件之外）。请在 Excel 中打开，另存为 .xlsx 后再导入。")])
         if len(infos) > MAX_ZIP_MEMBERS:
             raise ProblemsError([_p(file, "E161", f"the workbook has {len(infos)} parts; at most {MAX_ZIP_MEMBERS} are read",
                                     f"工作簿包含 {len(infos)} 个部件，超过上限 {MAX_ZIP_MEMBERS}，已拒绝读取。")])
@@ -189,7 +198,8 @@ class _Zip:
                                                 f"工作簿部件 {shown(name)} 解压后超过上限 {MAX_UNCOMPRESSED:,} 字节，"
                                                 "或超过其声明的大小（可能是压缩炸弹），已拒绝读取。")])
                     yield chunk
-        except (zipfile.BadZipFile, zlib.error, EOFError, OSError, NotImplementedError, RuntimeError) as error:
+        # ValueError: a seek the damaged zip asks for that the file cannot do (checked above; kept as a guard)
+        except (zipfile.BadZipFile, zlib.error, EOFError, OSError, NotImplementedError, RuntimeError, ValueError) as error:
             encrypted = isinstance(error, RuntimeError) and "encrypt" in str(error).lower()
             raise ProblemsError([_p(self.file, "E160", f"the workbook is damaged: part {shown(name)} cannot be unpacked "
                                     f"({type(error).__name__}{', encrypted' if encrypted else ''}); open it in Excel "
