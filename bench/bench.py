@@ -430,7 +430,7 @@ def limits_worker(family: str, decisions: int) -> None:
     from engine.compile.compile import build
     from engine.evaluate.evaluate import Decider
     from engine.validate.limits import measure
-    from engine.validate.validate import check_document
+    from engine.compile.check import check_document
     from engine.load.yamlsafe import parse_yaml
 
     size, text = at_limit(family)
