@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import datetime as dt
 import textwrap
-from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -22,73 +21,19 @@ from engine.compile.build2 import build2, check_pack2
 from engine.compile.ops import OPS
 from engine.core.problems import CODES
 from engine.core.status import Outcome, Status
-from engine.core.units import AmountError, Unit, fraction_json, parse_amount, parse_unit
+from engine.core.units import fraction_json, parse_amount
 import engine.evaluate.points  # noqa: F401  (fills COMPUTE and COMPUTE_COHORT with the points operations)
 from engine.evaluate.ops import COMPUTE, COMPUTE_COHORT, Computed
 from engine.evaluate.run2 import evaluate2, subjects_from_dicts
 from engine.load.yamlsafe import load_yaml_file
+from fakes2 import FakeContext, FakeEnv
 
 F = Fraction
+AS_OF = dt.date(2024, 12, 31)  # the as-of date of compute()
 
 
 # ---------------------------------------------------------------------------------------------
-# Fakes of the builder's ParseContext and of an entity's Env
-
-
-class FakeContext:
-    """Names: {name: (sort, unit name or None)}; choices: {name: options}."""
-
-    def __init__(self, names: dict[str, tuple[str, str | None]] | None = None,
-                 choices: dict[str, tuple[str, ...]] | None = None):
-        self.names = dict(names or {})
-        self.choices = dict(choices or {})
-        for name in self.choices:
-            self.names.setdefault(name, ("choice", None))
-        self.problems: list[tuple[str, tuple[Any, ...], str, str]] = []
-
-    def ref(self, raw: Any, path: tuple[Any, ...], *, sorts: tuple[str, ...] = ("number",)) -> str:
-        if not isinstance(raw, str) or raw not in self.names:
-            self.problem("E182", path, f"unknown name {raw!r}", f"未定义的名称 {raw!r}")
-            return str(raw)
-        if self.names[raw][0] not in sorts:
-            self.problem("E183", path, f"{raw} is a {self.names[raw][0]}", f"{raw} 类型不符")
-        return raw
-
-    def amount(self, raw: Any, path: tuple[Any, ...], *, unit: Unit | None = None) -> Fraction:
-        try:
-            value, written = parse_amount(raw, unit)
-        except AmountError as error:
-            self.problem("E123", path, str(error), str(error))
-            return Fraction(0)
-        if unit is not None and written.dimension != unit.dimension:
-            self.problem("E184", path, f"{raw} is not in {unit.dimension}", "单位不符")
-        return value
-
-    def unit_of(self, name: str) -> Unit | None:
-        unit = self.names.get(name, ("number", None))[1]
-        return parse_unit(unit) if unit else None
-
-    def members_fields(self, name: str) -> dict[str, Any]:
-        return {}
-
-    def choice_options(self, name: str) -> tuple[str, ...]:
-        return self.choices.get(name, ())
-
-    def problem(self, code: str, path: tuple[Any, ...], en: str, zh: str) -> None:
-        self.problems.append((code, path, en, zh))
-
-    def codes(self) -> list[str]:
-        return [p[0] for p in self.problems]
-
-
-@dataclass
-class FakeEnv:
-    values: dict[str, Any] = field(default_factory=dict)
-    entity_id: str = "e1"
-    as_of: dt.date = dt.date(2024, 12, 31)
-
-    def get(self, name: str) -> Any:
-        return self.values.get(name)
+# The fakes of the builder's ParseContext and of an Env are in tests/fakes2.py (shared with test_values)
 
 
 def parse(key: str, raw: Any, ctx: FakeContext, *, clean: bool = True) -> Any:
@@ -99,7 +44,7 @@ def parse(key: str, raw: Any, ctx: FakeContext, *, clean: bool = True) -> Any:
 
 
 def compute(key: str, args: Any, **values: Any) -> Computed:
-    return COMPUTE[key](args, FakeEnv(dict(values)))
+    return COMPUTE[key](args, FakeEnv(dict(values), as_of=AS_OF))
 
 
 def money(text: str) -> Fraction:

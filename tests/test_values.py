@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -24,74 +23,13 @@ from engine.compile.build2 import check_pack2
 from engine.compile.ops import OPS
 from engine.core.problems import CODES
 from engine.core.status import Status
-from engine.core.units import AmountError, Unit, parse_amount, parse_unit
+from engine.core.units import Unit, parse_amount, parse_unit
 from engine.evaluate.ops import COMPUTE, COMPUTE_COHORT, Computed
 from engine.evaluate.values import integer_root, simplest_between
 from engine.load.yamlsafe import load_yaml_file
+from fakes2 import FakeContext, FakeEnv
 
 U = parse_unit
-
-
-class FakeContext:
-    """A ParseContext over a table of names: name -> (sort, unit)."""
-
-    def __init__(self, names: dict[str, tuple[str, Unit | None]], *, declared: str | None = None,
-                 members: dict[str, dict[str, Any]] | None = None, beside: dict[str, Any] | None = None,
-                 choices: dict[str, tuple[str, ...]] | None = None):
-        self.names = names
-        self.declared = U(declared) if declared else None
-        self.members = members or {}
-        self.besides = beside or {}
-        self.choices = choices or {}
-        self.problems: list[tuple[str, tuple[Any, ...], str, str]] = []
-
-    def ref(self, raw: Any, path: tuple[Any, ...], *, sorts: tuple[str, ...] = ("number",)) -> str:
-        if not isinstance(raw, str) or raw not in self.names:
-            self.problem("E182", path, f"unknown name {raw!r}", f"未知名称 {raw!r}")
-            return str(raw)
-        if self.names[raw][0] not in sorts:
-            self.problem("E183", path, f"{raw} is a {self.names[raw][0]}", f"{raw} 类型不符")
-        return raw
-
-    def amount(self, raw: Any, path: tuple[Any, ...], *, unit: Unit | None = None) -> Fraction:
-        try:
-            return parse_amount(raw, unit)[0]
-        except AmountError as error:
-            self.problem("E123", path, str(error), error.zh)
-            return Fraction(0)
-
-    def unit_of(self, name: str) -> Unit | None:
-        return self.names.get(name, ("", None))[1]
-
-    def members_fields(self, name: str) -> dict[str, Any]:
-        return self.members[name]
-
-    def choice_options(self, name: str) -> tuple[str, ...]:
-        return self.choices[name]
-
-    def problem(self, code: str, path: tuple[Any, ...], en: str, zh: str) -> None:
-        assert code in CODES or code in ("E182", "E183", "E184"), code
-        assert en and zh
-        self.problems.append((code, path, en, zh))
-
-    def declared_unit(self) -> Unit | None:
-        return self.declared
-
-    def beside(self, key: str) -> Any:
-        return self.besides.get(key)
-
-    def codes(self) -> list[str]:
-        return [p[0] for p in self.problems]
-
-
-@dataclass
-class FakeEnv:
-    values: dict[str, Any]
-    as_of: dt.date = dt.date(2024, 6, 30)
-    entity_id: str = "e1"
-
-    def get(self, name: str) -> Any:
-        return self.values.get(name)
 
 
 NAMES: dict[str, tuple[str, Unit | None]] = {
