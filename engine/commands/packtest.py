@@ -35,7 +35,7 @@ import re
 from fractions import Fraction
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from engine.load.data import RawEntity, load_entities
 from engine.evaluate.evaluate import Decider
@@ -183,6 +183,30 @@ def line_text(line: str, lang: str = "en") -> str:
     return text
 
 
+def _fixture_cases(suite: dict[str, Any], base: Path, result: SuiteResult,
+                   run: Callable[[str, str, RawEntity], None]) -> None:
+    """Each entity of the suite's fixture files that carries an `expect:` is a case (formats 1 and 2);
+    a fixture file's errors are the suite's problems."""
+    for rel in suite.get("fixtures") or []:
+        file = str(base / rel)
+        problems: list[Problem] = []
+        try:
+            for entity in load_entities(file, problems):
+                if entity.expect is None:
+                    continue
+                label = f"{entity.id} {entity.name or ''}".strip()
+                run(label, f"{entity.file}:{entity.line}", entity)
+        except ProblemsError as error:
+            problems.extend(error.problems)
+        result.problems.extend(p for p in problems if p.severity == "error")
+
+
+def _set_refused(path: str, name: str, source: str, error: ProblemsError) -> CaseResult:
+    """A case whose `set:` the pack refuses fails with the reasons (formats 1 and 2)."""
+    diffs: list[str] = [Said(f"set: {p.message}", f"set：{p.text('zh')}") for p in error.problems]
+    return CaseResult(path, name, source, False, diffs, None)
+
+
 def run_suite(path: str, engine: str = "durable") -> SuiteResult:
     started = time.perf_counter()
     result = _run_suite(path, engine)
@@ -249,8 +273,7 @@ def _run_suite(path: str, engine: str = "durable") -> SuiteResult:
         try:
             pack, decider, explainer = pack_for(as_of, sets)
         except ProblemsError as error:  # e.g. `set:` names an unknown parameter or a wrong unit
-            diffs: list[str] = [Said(f"set: {p.message}", f"set：{p.text('zh')}") for p in error.problems]
-            result.cases.append(CaseResult(path, name, source, False, diffs, None))
+            result.cases.append(_set_refused(path, name, source, error))
             return
         normalised = normalise(pack, entity)
         verdict = decider.decide(normalised.values)
@@ -268,18 +291,8 @@ def _run_suite(path: str, engine: str = "durable") -> SuiteResult:
         for f in record["flags"]:
             result.coverage.setdefault(f"flag:{f['id']}", set()).add(f["status"])
 
-    for rel in suite.get("fixtures") or []:
-        file = str(base / rel)
-        problems: list[Problem] = []
-        try:
-            for entity in load_entities(file, problems):
-                if entity.expect is None:
-                    continue
-                label = f"{entity.id} {entity.name or ''}".strip()
-                run_one(label, f"{entity.file}:{entity.line}", entity, entity.expect, default_as_of)
-        except ProblemsError as error:
-            problems.extend(error.problems)
-        result.problems.extend(p for p in problems if p.severity == "error")
+    _fixture_cases(suite, base, result,
+                   lambda label, source, entity: run_one(label, source, entity, entity.expect, default_as_of))
     for index, case in enumerate(suite.get("cases") or []):
         where = doc.where(("cases", index))
         source = f"{path}:{where[0]}"
@@ -445,8 +458,7 @@ def _run_suite2(path: str, doc: Any, pack_path: str, result: SuiteResult, engine
         try:
             runner = runner_for(as_of, sets)
         except ProblemsError as error:
-            diffs: list[str] = [Said(f"set: {p.message}", f"set：{p.text('zh')}") for p in error.problems]
-            result.cases.append(CaseResult(path, name, source, False, diffs, None))
+            result.cases.append(_set_refused(path, name, source, error))
             return
         subjects, data_problems = [], []
         for entity in entities:
@@ -472,18 +484,8 @@ def _run_suite2(path: str, doc: Any, pack_path: str, result: SuiteResult, engine
         outcome = records[0].outcome.value if len(records) == 1 and records[0].outcome else None
         result.cases.append(CaseResult(path, name, source, not diffs, diffs, outcome, time.perf_counter() - started))
 
-    for rel in suite.get("fixtures") or []:
-        file = str(base / rel)
-        problems: list[Problem] = []
-        try:
-            for entity in load_entities(file, problems):
-                if entity.expect is None:
-                    continue
-                label = f"{entity.id} {entity.name or ''}".strip()
-                run_batch(label, f"{entity.file}:{entity.line}", [entity], {entity.id: entity.expect}, default_as_of)
-        except ProblemsError as error:
-            problems.extend(error.problems)
-        result.problems.extend(p for p in problems if p.severity == "error")
+    _fixture_cases(suite, base, result, lambda label, source, entity: run_batch(
+        label, source, [entity], {entity.id: entity.expect}, default_as_of))
     for index, case in enumerate(suite.get("cases") or []):
         where = doc.where(("cases", index))
         source = f"{path}:{where[0]}"
