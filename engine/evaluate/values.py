@@ -107,14 +107,20 @@ def compute_ratio(args: Ratio, env: Env) -> Computed:  # type: ignore[override]
     return bounded(result, steps, {"operands": operands})
 
 
+def _added(args: Combine, values: Sequence[Fraction]) -> tuple[Fraction, str, str]:
+    """The exact total of the values read, and the addition written out in Chinese and English
+    (sum and mean show the same terms)."""
+    zh = " + ".join(show(v, u) for v, u in zip(values, args.units))
+    en = " + ".join(show(v, u, "en") for v, u in zip(values, args.units))
+    return sum(values, Fraction(0)), zh, en
+
+
 @computes("sum")
 def compute_sum(args: Combine, env: Env) -> Computed:  # type: ignore[override]
     got = read(env, args.names)
     if got.missing:
         return unknown_for(got.missing, "合计", "sum")
-    result = sum(got.values, Fraction(0))
-    zh = " + ".join(show(v, u) for v, u in zip(got.values, args.units))
-    en = " + ".join(show(v, u, "en") for v, u in zip(got.values, args.units))
+    result, zh, en = _added(args, got.values)
     steps = (Step(f"{zh} = {show(result, args.unit)}", f"{en} = {show(result, args.unit, 'en')}"),)
     return bounded(result, steps, {"operands": dict(zip(args.names, map(fraction_json, got.values)))})
 
@@ -184,11 +190,9 @@ def compute_mean(args: Combine, env: Env) -> Computed:  # type: ignore[override]
     got = read(env, args.names)
     if got.missing:
         return unknown_for(got.missing, "平均值", "mean")
-    total = sum(got.values, Fraction(0))
-    result = total / len(got.values)
-    zh = " + ".join(show(v, u) for v, u in zip(got.values, args.units))
-    en = " + ".join(show(v, u, "en") for v, u in zip(got.values, args.units))
+    total, zh, en = _added(args, got.values)
     n = len(got.values)
+    result = total / n
     steps = (Step(f"（{zh}）÷ {n} = {show(result, args.unit)}", f"({en}) ÷ {n} = {show(result, args.unit, 'en')}"),)
     return bounded(result, steps, {"operands": dict(zip(args.names, map(fraction_json, got.values)))})
 
