@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 import pytest
+from postgres import Unavailable, start as start_postgres
 
 from engine.load.data import RawEntity
 from engine.evaluate.evaluate import Decider
@@ -109,3 +110,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 @pytest.fixture(scope="session")
 def update_golden(request: pytest.FixtureRequest) -> bool:
     return bool(request.config.getoption("--update-golden"))
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Any:
+    """A private PostgreSQL server for the session (tests/postgres.py), or a skip naming why not."""
+    try:
+        server = start_postgres()
+    except Unavailable as error:
+        pytest.skip(f"PostgreSQL unavailable: {error}")
+    yield server
+    server.stop()

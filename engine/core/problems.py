@@ -180,6 +180,13 @@ CODES: dict[str, str] = {
     "E237": "cross-site request or form without its check token refused",
     "E238": "the pack changed since the page was opened; nothing saved",
     "E239": "the server could not complete the request (no trace in the response)",
+    #
+    #   E240-E244 the decision log (engine/audit)
+    "E240": "the decision log cannot be opened, read or written (bad URL, unsupported database, server unreachable)",
+    "E241": "the decision log database has another schema version than this engine writes",
+    "E242": "replay: a logged decision no longer reproduces (its outcome or record differs)",
+    "E243": "replay: a logged decision cannot be decided again (its pack text is not in the log, its input does not match its hash, or the pack no longer compiles)",
+    "E244": "certify log / replay: a filter cannot be read (a date, an outcome, a limit)",
 }
 
 
