@@ -1,4 +1,4 @@
-"""Command line: `certify validate | evaluate | report | score | test | lint | diff | schema | migrate | serve`.
+"""Command line: `certify validate | evaluate | report | score | test | lint | diff | schema | migrate | serve | log | replay`.
 
 This module only parses: each click function reads its options and calls one `run_<command>`
 function of engine/commands/<command>.py (`serve`: engine/web/app.py), which does the work and returns the exit code (README
@@ -20,6 +20,7 @@ from typing import Any, Callable, NoReturn
 import click
 
 from engine import ENGINE_VERSION
+from engine.commands.audit import OUTCOMES, Selection, run_log, run_replay
 from engine.commands.common import EXIT, Stop, UsageError, say
 from engine.commands.diff import run_diff
 from engine.commands.evaluate import run_evaluate
@@ -331,6 +332,60 @@ def serve(host: str, port: int, packs: str, token: str | None, max_upload_mb: in
     """The officer's workbench: a local web app and the HTTP API (/api/v1, OpenAPI at /api/v1/openapi.json)."""
     _command(run_serve, lang, host=host, port=port, packs=packs, token=token,
              limits=Limits(max_body=max_upload_mb * 1024 * 1024, max_rows=max_rows), lang=lang)
+
+
+# ---------------------------------------------------------------------------------------------
+# log, replay: the decision log (engine/audit)
+
+
+def _log_options(command: Any) -> Any:
+    """--db, --data-dir and the filters `certify log` and `certify replay` share."""
+    for option in reversed([
+        click.option("--db", envvar="CERTIFY_LOG_URL", metavar="URL",
+                     help="The decision log: sqlite:///PATH or postgresql://USER@HOST/DB (env CERTIFY_LOG_URL); "
+                          "default: decisions.sqlite in the data folder."),
+        click.option("--data-dir", "data_dir", type=click.Path(file_okay=False),
+                     help="The data folder (env CERTIFY_DATA; default ./data)."),
+        click.option("--pack", "pack", metavar="ID", help="Only decisions made with this pack id."),
+        click.option("--entity", "entity", metavar="ID", help="Only decisions about this entity id."),
+        click.option("--outcome", type=click.Choice(OUTCOMES), help="Only decisions with this outcome."),
+        click.option("--who", metavar="WHO", help="Only decisions handed to this person or client."),
+        click.option("--as-of", "as_of", metavar="DATE", help="Only decisions made as of this date (YYYY-MM-DD)."),
+        click.option("--since", metavar="TIME", help="Only decisions logged at or after this date or time (UTC "
+                                                      "unless a zone is written: 2024-06-30T08:00+08:00)."),
+        click.option("--until", metavar="TIME", help="Only decisions logged before this date or time."),
+        click.option("--limit", type=int, metavar="N", help="Only the newest N of them."),
+        click.option("--lang", type=click.Choice(["zh", "en"]), default="zh", show_default=True),
+    ]):
+        command = option(command)
+    return command
+
+
+@main.command("log")
+@_log_options
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option("--records", is_flag=True, help="JSON: each entry with its full decision record and input.")
+def log_command(db: str | None, data_dir: str | None, pack: str | None, entity: str | None, outcome: str | None,
+                who: str | None, as_of: str | None, since: str | None, until: str | None, limit: int | None,
+                lang: str, fmt: str, records: bool) -> None:
+    """List the decisions handed out (the decision log), oldest first; filters narrow it."""
+    selection = Selection(pack, entity, outcome, who, as_of, since, until, limit)
+    _command(run_log, lang, db=db, data_dir=data_dir, selection=selection, fmt=fmt, records=records, lang=lang,
+             out=sys.stdout, err=sys.stderr)
+
+
+@main.command()
+@_log_options
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+def replay(db: str | None, data_dir: str | None, pack: str | None, entity: str | None, outcome: str | None,
+           who: str | None, as_of: str | None, since: str | None, until: str | None, limit: int | None,
+           lang: str, fmt: str) -> None:
+    """Decide logged decisions again, from the pack text, date, overrides and input the log kept;
+    names each that no longer reproduces (E242) or cannot be replayed (E243). Exit 0 when every
+    one reproduces, 1 otherwise."""
+    selection = Selection(pack, entity, outcome, who, as_of, since, until, limit)
+    _command(run_replay, lang, db=db, data_dir=data_dir, selection=selection, fmt=fmt, lang=lang,
+             out=sys.stdout, err=sys.stderr)
 
 
 def run() -> None:  # console-script entry point: turn our own errors into messages, not traces

@@ -13,9 +13,14 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from click.testing import CliRunner
+
+from cli import main as cli_main
 
 from engine import ENGINE_VERSION
-from engine.audit.log import DecisionLog, Filter, LogError, default_url, inputs_by_id
+from engine.audit import replay as replay_module
+from engine.audit.log import DecisionLog, Filter, LogError, decisions, default_url, inputs_by_id
+from engine.audit.replay import replay
 from engine.evaluate.pipeline import decide_files2, entities, load_pack, load_pack2
 from engine.explain.batch import decide_files
 from engine.evaluate.run2 import Runner, subject_of
@@ -25,6 +30,8 @@ TECH_SME = ROOT / "rules" / "tech-sme-evaluation.yaml"
 TECH_SME_FIRMS = ROOT / "fixtures" / "tech-sme-firms.yaml"
 HUGUAN = ROOT / "rules" / "huguan-specialized-town.yaml"
 HUGUAN_TOWNS = ROOT / "fixtures" / "huguan-towns.yaml"
+YINCHUAN = ROOT / "rules" / "yinchuan-zone-assessment.yaml"  # ranked: a batch is one cohort
+YINCHUAN_ZONES = ROOT / "fixtures" / "yinchuan-zones.yaml"
 AS_OF = dt.date(2024, 6, 30)
 
 
@@ -250,3 +257,149 @@ def test_format_1_records_are_logged_too(open_log: Any) -> None:
     assert log.pack_files(rows[0].pack_sha256)[0]["name"] == HUGUAN.name
     with pytest.raises(ValueError, match="input_sha256"):
         log.append(records[0], inputs[records[1]["entity"]["id"]], who="web")
+
+
+# ---------------------------------------------------------------------------------------------
+# replay
+
+
+def _log_all(log: DecisionLog) -> int:
+    """Decisions of a plain pack, a ranked (cohort) pack and a format-1 pack, logged as the web app does."""
+    count = 0
+    for pack_path, data in ((TECH_SME, TECH_SME_FIRMS), (YINCHUAN, YINCHUAN_ZONES)):
+        pack = load_pack2(str(pack_path), AS_OF)
+        records = list(decide_files2(pack, [str(data)]))
+        count += len(log.append_batch(records, inputs_by_id(pack, [str(data)]), who="web"))
+    pack1 = load_pack(str(HUGUAN), AS_OF)[0]
+    records1 = list(decide_files(pack1, [str(HUGUAN_TOWNS)]))
+    return count + len(log.append_batch(records1, inputs_by_id(pack1, [str(HUGUAN_TOWNS)]), who="web"))
+
+
+def test_replay_reproduces_every_logged_decision(open_log: Any) -> None:
+    log = open_log()
+    logged = _log_all(log)
+    summary = replay(log)
+    assert (summary.total, summary.reproduced, summary.differs, summary.cannot) == (logged, logged, 0, 0)
+    assert {r.entry.pack_id for r in summary.results} == {"tech-sme-evaluation", "yinchuan-zone-assessment",
+                                                          "huguan-specialized-town"}
+    assert summary.line("en").startswith(f"{logged} decision(s) replayed: {logged} reproduced")
+
+
+def test_replay_of_part_of_a_ranked_batch_decides_the_whole_batch(open_log: Any) -> None:
+    log = open_log()
+    pack = load_pack2(str(YINCHUAN), AS_OF)
+    assert pack.cohort()
+    records = list(decide_files2(pack, [str(YINCHUAN_ZONES)]))
+    log.append_batch(records, inputs_by_id(pack, [str(YINCHUAN_ZONES)]), who="web")
+    last = records[-1].entity_id
+    summary = replay(log, Filter(entity_id=last))
+    assert [(r.entry.entity_id, r.status) for r in summary.results] == [(last, "reproduced")]
+    # decided alone, its rank (and so its record) would not be the logged one: the batch matters
+    subject = subject_of(pack, inputs_by_id(pack, [str(YINCHUAN_ZONES)])[last])[0]
+    assert Runner(pack).evaluate([subject])[0].as_dict() != records[-1].as_dict()
+
+
+def test_replay_names_what_no_longer_reproduces(open_log: Any, monkeypatch: Any) -> None:
+    log = open_log()
+    pack1 = load_pack(str(HUGUAN), AS_OF)[0]
+    records1 = list(decide_files(pack1, [str(HUGUAN_TOWNS)]))
+    log.append_batch(records1, inputs_by_id(pack1, [str(HUGUAN_TOWNS)]), who="web")
+    # an engine that now reads the manufacturing threshold as 8亿元 where the pack says 10亿元
+    real = replay_module.load_pack
+    monkeypatch.setattr(replay_module, "load_pack", lambda path, as_of, overrides: real(
+        path, as_of, {**overrides, "manufacturing_output_min": ("engine", "8亿元")}))
+    summary = replay(log)
+    changed = {r.entry.entity_id: r for r in summary.results if r.status == "differs"}
+    assert {"HG05", "HG06"} <= set(changed), summary.line("en")
+    hg05 = changed["HG05"]
+    assert (hg05.entry.outcome, hg05.outcome_now) == ("fail", "pass")
+    assert hg05.problem.code == "E242" and hg05.differences[0] == "outcome: 'fail' -> 'pass'"
+    assert "HG05" in hg05.problem.message and hg05.problem.message_zh
+    assert summary.differs == len(changed) and summary.reproduced == summary.total - len(changed)
+
+
+def test_replay_says_what_cannot_be_replayed(open_log: Any, tmp_path: Path) -> None:
+    log = open_log()
+    pack_file = tmp_path / "pack.yaml"
+    pack_file.write_text(TECH_SME.read_text(encoding="utf-8") + "# a copy\n", encoding="utf-8")
+    pack = load_pack2(str(pack_file), AS_OF)
+    records = list(decide_files2(pack, [str(TECH_SME_FIRMS)]))
+    inputs = inputs_by_id(pack, [str(TECH_SME_FIRMS)])
+    pack_file.write_text(pack_file.read_text(encoding="utf-8") + "# edited after deciding\n", encoding="utf-8")
+    log.append_batch(records[:1], inputs, who="web")  # its text is gone: it cannot be replayed
+    good = load_pack2(str(TECH_SME), AS_OF)
+    good_records = list(decide_files2(good, [str(TECH_SME_FIRMS)]))
+    log.append_batch(good_records[:1], inputs_by_id(good, [str(TECH_SME_FIRMS)]), who="web")
+    # a row whose stored input is not what its hash says (written around this class: insert only)
+    row = dict(log.entries()[-1].__dict__)
+    forged = {k: v for k, v in row.items() if k not in ("id", "input_json", "overrides_json", "record_json")}
+    forged.update(input=row["input_json"].replace("}", ',"forged":1}', 1), overrides=row["overrides_json"],
+                  record=row["record_json"])
+    with log.engine.begin() as conn:
+        conn.execute(decisions.insert().values(**forged))
+    summary = replay(log)
+    assert [r.status for r in summary.results] == ["cannot", "reproduced", "cannot"]
+    assert [r.problem.code for r in summary.results if r.problem] == ["E243", "E243"]
+    assert "not in the log" in summary.results[0].problem.message
+    assert "does not match its hash" in summary.results[2].problem.message
+
+
+# ---------------------------------------------------------------------------------------------
+# certify log, certify replay
+
+
+def certify(*args: Any) -> Any:
+    return CliRunner().invoke(cli_main, [str(a) for a in args], catch_exceptions=False)
+
+
+def test_certify_log_lists_and_filters(open_log: Any, log_url: str) -> None:
+    log = open_log()
+    logged = _log_all(log)
+    everything = certify("log", "--db", log_url, "--lang", "en")
+    assert everything.exit_code == 0
+    lines = everything.stdout.splitlines()
+    assert len(lines) == logged and f"{logged} decision(s) shown ({logged} matching)" in everything.stderr
+    assert lines[0].split("\t")[0] == str(log.entries()[0].id) and "\tweb\t" in lines[0]
+    failing = certify("log", "--db", log_url, "--outcome", "fail", "--pack", "huguan-specialized-town",
+                      "--format", "json")
+    doc = json.loads(failing.stdout)
+    expected = [e.id for e in log.entries(Filter(outcome="fail", pack_id="huguan-specialized-town"))]
+    assert doc["schema"] == "certify.log/1" and [e["id"] for e in doc["entries"]] == expected and expected
+    assert all("record" not in e for e in doc["entries"])
+    newest = json.loads(certify("log", "--db", log_url, "--limit", 2, "--format", "json", "--records").stdout)
+    assert [e["id"] for e in newest["entries"]] == [e.id for e in log.entries()][-2:]
+    assert newest["matching"] == logged and newest["entries"][-1]["record"]["entity"]["id"] == log.entries()[-1].entity_id
+    zh = certify("log", "--db", log_url, "--entity", "HG05")
+    assert zh.exit_code == 0 and "不通过" in zh.stdout and "共 1 条符合条件" in zh.stderr
+
+
+@pytest.mark.parametrize("args, code", [
+    (["--as-of", "2024-13-01"], "E244"), (["--since", "yesterday"], "E244"), (["--limit", "0"], "E244"),
+    (["--db", "mysql://u@h/db"], "E240"),
+])
+def test_certify_log_and_replay_refuse_what_they_cannot_read(tmp_path: Path, args: list[str], code: str) -> None:
+    for command in ("log", "replay"):
+        db = [] if "--db" in args else ["--db", default_url(tmp_path)]
+        result = certify(command, *db, *args, "--lang", "en")
+        assert result.exit_code == 2 and code in result.stderr and "Traceback" not in result.stderr
+
+
+def test_certify_replay_reports_every_decision_reproduced(open_log: Any, log_url: str) -> None:
+    logged = _log_all(open_log())
+    result = certify("replay", "--db", log_url, "--lang", "en")
+    assert result.exit_code == 0, result.stdout + result.stderr
+    assert result.stdout == "" and f"{logged} decision(s) replayed: {logged} reproduced, 0 differ" in result.stderr
+    doc = json.loads(certify("replay", "--db", log_url, "--format", "json", "--pack", "yinchuan-zone-assessment").stdout)
+    assert doc["counts"]["replayed"] == doc["counts"]["reproduced"] > 0
+    assert {r["status"] for r in doc["results"]} == {"reproduced"}
+
+
+def test_certify_replay_exits_1_naming_what_differs(open_log: Any, log_url: str, monkeypatch: Any) -> None:
+    _log_all(open_log())
+    real = replay_module.load_pack
+    monkeypatch.setattr(replay_module, "load_pack", lambda path, as_of, overrides: real(
+        path, as_of, {**overrides, "manufacturing_output_min": ("engine", "8亿元")}))
+    result = certify("replay", "--db", log_url, "--lang", "en")
+    assert result.exit_code == 1
+    assert "E242" in result.stdout and "HG05" in result.stdout and "outcome: 'fail' -> 'pass'" in result.stdout
+    assert "differ" in result.stderr
