@@ -150,7 +150,7 @@ def _names(value: dict[str, Any]) -> set[str]:
     return names
 
 
-@pytest.mark.parametrize("path", [p for p in PACKS if p.stem not in SCORING], ids=lambda p: p.stem)
+@pytest.mark.parametrize("path", PACKS, ids=lambda p: p.stem)
 def test_converted_names_are_unique_and_every_reference_is_defined(path: Path) -> None:
     conversion = converted(path)
     value = conversion.document.value
@@ -361,7 +361,7 @@ def test_migrate_writes_a_readable_pack_that_reads_back(tmp_path: Path) -> None:
     assert "test: {value: lead_output, op: '>=', param: manufacturing_output_min}" in text
 
 
-@pytest.mark.parametrize("path", [p for p in PACKS if p.stem not in SCORING], ids=lambda p: p.stem)
+@pytest.mark.parametrize("path", PACKS, ids=lambda p: p.stem)
 def test_dump_reads_back_identically(path: Path) -> None:
     value = converted(path).document.value
     again = parse_yaml(dump_pack(value, path.name), "again.yaml").value
@@ -762,6 +762,30 @@ def _same_zone(zone: dict[str, Any], record: Any, where: str) -> None:
     assert (record.award.status, record.award.place, record.award.amount) == _award(zone), where
     held = zone["award"].get("held")
     assert record.award.held == (Fraction(held) * 10**4 if held is not None else None), where
+
+
+@functools.cache
+def test_the_written_yangzhou_file_scores_as_format1(tmp_path: Path) -> None:
+    """What `certify migrate` writes for the scoring pack, read back from its own file, scores
+    every zone of every suite cohort as format 1 does."""
+    path = RULES / "yangzhou-zone-evaluation.yaml"
+    if FORMAT2_MISSING:
+        pytest.skip(FORMAT2_MISSING)
+    out = tmp_path / path.name
+    assert run_migrate(str(path), str(out), "en") == 0
+    written, raw = load_yaml_file(str(out))
+    pack2 = build2(written, raw, dt.date(2024, 12, 31))
+    assert pack2.warnings == []
+    scorer, _, _ = _yangzhou_scorers()
+    runner = Runner(pack2, "reference")
+    compared = 0
+    for name, entities in _cohorts(path.with_name(path.stem + ".tests.yaml")):
+        zones = zone_index(scorer.score([(e, e.file) for e in entities]))
+        records = {r.entity_id: r for r in runner.evaluate([subject_of(pack2, e)[0] for e in entities])}
+        for ident, zone in zones.items():
+            _same_zone(zone, records[ident], f"{name}: {ident}")
+            compared += 1
+    assert compared == 18
 
 
 @functools.cache
