@@ -17,6 +17,7 @@ from __future__ import annotations
 import glob
 import os
 import pwd
+import shlex
 import shutil
 import subprocess
 import tempfile
@@ -120,4 +121,12 @@ def start() -> Server:
             log = ""
         stop()
         raise Unavailable(f"{error} {log}".strip()) from None
+    # A test run that is killed never reaches stop(): a watchdog stops the server and removes its
+    # folder once this process is gone (/proc, not kill -0, which a non-root watchdog cannot use on root).
+    pg_ctl = os.path.join(bindir, "pg_ctl")
+    watch = (f"while [ -d /proc/{os.getpid()} ]; do sleep 2; done; "
+             f"{shlex.quote(pg_ctl)} -D {shlex.quote(data)} -m immediate stop; rm -rf {shlex.quote(folder)}")
+    # started in the background of a shell that ends at once: nothing of ours is left running
+    subprocess.run(["sh", "-c", f"( {watch} ) >/dev/null 2>&1 </dev/null &"], cwd="/", env=env, timeout=30,
+                   start_new_session=True, **as_user)
     return Server(f"postgresql+psycopg://certify@/postgres?host={sockets}&port=5432", stop)
