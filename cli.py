@@ -22,7 +22,7 @@ import click
 from engine import ENGINE_VERSION
 from engine.commands.audit import OUTCOMES, Selection, run_log, run_replay
 from engine.commands.common import EXIT, Stop, UsageError, say
-from engine.commands.diff import run_diff
+from engine.commands.diff2 import run_diff_any as run_diff  # format 2 or 1, by the versions' format
 from engine.commands.evaluate import run_evaluate
 from engine.commands.lint import run_lint
 from engine.commands.migrate import run_migrate
@@ -263,7 +263,7 @@ def diff(old: str, new: str, data: tuple[str, ...], as_of: str | None, fmt: str,
 
 
 @main.command()
-@click.option("--rules", "pack_path", required=True, type=click.Path(), help="The scoring pack (YAML, kind: scoring).")
+@click.option("--rules", "pack_path", required=True, type=click.Path(), help="The scoring pack (YAML: format 1 kind: scoring, or a format-2 pack with points and a rank).")
 @click.argument("data", nargs=-1, required=True, type=click.Path(allow_dash=True))
 @click.option("--format", "fmt", type=click.Choice(["text", "json", "csv"]), default="text", show_default=True)
 @click.option("--lang", type=click.Choice(["zh", "en"]), default="zh", show_default=True)

@@ -246,3 +246,39 @@ def test_diff_of_a_ranked_pack_reports_places_and_awards(tmp_path: Path) -> None
     assert items["Z1"]["award"]["new"]["status"] == "none"
     assert items["Z2"]["place"] == {"old": 2, "new": 1}
     assert result["counts"]["outcome_changed"] == 0 and changed_count2(result) >= 3
+
+
+# ---------------------------------------------------------------------------------------------
+# the commands
+
+
+def _cli(*args: str, code: int = 0) -> str:
+    from click.testing import CliRunner
+
+    from cli import main
+
+    result = CliRunner().invoke(main, list(args), catch_exceptions=False)
+    assert result.exit_code == code, result.output
+    return result.stdout
+
+
+@pytest.mark.parametrize("fmt", ["text", "json"])
+def test_workers_on_the_command_line_change_nothing(fmt: str) -> None:
+    base = ("evaluate", "--rules", PACK, FIRMS, "--as-of", "2024-06-30", "--format", fmt, "--what-it-takes")
+    assert _cli(*base, "--workers", "2") == _cli(*base)
+
+
+def test_diff_refuses_a_format1_and_a_format2_version(tmp_path: Path) -> None:
+    out = _cli("diff", str(ROOT / "rules" / "huguan-specialized-town.yaml"), PACK, "--data", FIRMS,
+               "--as-of", "2024-06-30", code=2)
+    assert out == ""
+
+
+def test_diff_fails_on_a_changed_place_with_fail_on_change(tmp_path: Path) -> None:
+    text = Path(ZONES_PACK).read_text(encoding="utf-8")
+    (tmp_path / "new.yaml").write_text(text.replace("- {at_least: 5000万元, points: 10}",
+                                                    "- {at_least: 5000万元, points: 4}", 1), encoding="utf-8")
+    args = ("diff", ZONES_PACK, str(tmp_path / "new.yaml"), "--data", ZONES, "--as-of", "2024-12-31")
+    _cli(*args)
+    _cli(*args, "--fail-on-change", code=1)
+    _cli("diff", ZONES_PACK, ZONES_PACK, "--data", ZONES, "--as-of", "2024-12-31", "--fail-on-change")

@@ -22,6 +22,9 @@ What is pinned (see VIEWS for the exact command of each file):
 - format 2 (tests/golden/format2/, a synthetic pack and firms): evaluate text zh/en short/full and
   JSON, report HTML and Markdown zh/en, the validity warning (text, Markdown), and `certify test`
   of its hand-computed suite asserting points and subtotals (text with coverage, JUnit XML);
+  what it would take (text zh short / en full, JSON, report Markdown), the workbook (XLSX), and a
+  synthetic ranked pack (tests/golden/format2/zone-ranking.yaml): score (text zh short / en full,
+  JSON) and diff of two versions of each pack (text zh/en, Markdown, JSON; a ranked pack's places);
 - validate and lint: problems as text zh/en, JSON and GitHub annotations; `certify schema`.
 
 Masked, because they truly vary: sha256 hashes (of packs and inputs), the engine and
@@ -179,6 +182,15 @@ TARGETS_EVAL = ("evaluate", "--rules", TARGETS, COUNTY, "--as-of", Y_AS_OF)
 EVALUATE2 = ("evaluate", "--rules", PACK2, FIRMS2, "--as-of", AS_OF)
 REPORT2 = ("report", "--rules", PACK2, FIRMS2, "--as-of", AS_OF)
 DIFF = ("diff", HUGUAN, "{tmp}/huguan-8yi.yaml", "--data", TOWNS, "--as-of", AS_OF)
+ZONES2 = ("tests/golden/format2/zone-ranking.yaml", "tests/golden/format2/zones.yaml")
+SCORE2 = ("score", "--rules", ZONES2[0], ZONES2[1], "--as-of", Y_AS_OF)
+# a second version of the synthetic format-2 pack: a higher score minimum, more points in one R&D band
+PACK2_V2 = _changed_pack(PACK2, "firm-points-v2.yaml", [
+    ("version: \"1.0.0\"", "version: \"1.1.0\""), ("score_min: {value: 60分", "score_min: {value: 70分"),
+    ("- {at_least: 4%, below: 6%, points: 15}", "- {at_least: 4%, below: 6%, points: 20}")])
+ZONES2_V2 = _changed_pack(ZONES2[0], "zone-ranking-v2.yaml", [
+    ("version: \"1.0.0\"", "version: \"1.1.0\""), ("- {at_least: 5000万元, points: 10}", "- {at_least: 5000万元, points: 4}")])
+DIFF2 = ("diff", PACK2, "{tmp}/firm-points-v2.yaml", "--data", FIRMS2, "--as-of", AS_OF)
 
 VIEWS: dict[str, View] = {
     # evaluate, text (the names of the first five files predate this table)
@@ -256,6 +268,23 @@ VIEWS: dict[str, View] = {
     "format2.test.junit.xml": View(("test", "tests/golden/format2/firm-points.tests.yaml", "--junit", "{out}.xml"),
                                    read="out", shape=pretty_xml),
     "format2.expired.zh.txt": View(("evaluate", "--rules", PACK2, FIRMS2, "--as-of", "2026-06-30"), read="stdout"),
+    # format 2: what it would take (through values: a subtotal's minimum met by one input), the
+    # officer's workbook, the score view of a ranked pack (ties, a veto placing last, a zone
+    # without a figure making the others' places provisional, awards), diff of two versions
+    "format2.what-it-takes.zh.short.txt": View((*EVALUATE2, "--what-it-takes")),
+    "format2.what-it-takes.en.full.txt": View((*EVALUATE2, "--what-it-takes", "--full", "--lang", "en")),
+    "format2.what-it-takes.json": View((*EVALUATE2, "--what-it-takes", "--format", "json"), shape=pretty_json),
+    "format2.what-it-takes.report.zh.md": View((*REPORT2, "--what-it-takes", "-o", "{out}.md"), read="out"),
+    "format2.zh.xlsx.txt": View((*EVALUATE2, "--format", "xlsx", "-o", "{out}.xlsx"), read="out"),
+    "format2.score.zh.short.txt": View(SCORE2),
+    "format2.score.en.full.txt": View((*SCORE2, "--full", "--lang", "en")),
+    "format2.score.json": View((*SCORE2, "--format", "json"), shape=pretty_json),
+    "format2.diff.zh.txt": View(DIFF2, prepare=PACK2_V2),
+    "format2.diff.en.txt": View((*DIFF2, "--lang", "en"), prepare=PACK2_V2),
+    "format2.diff.zh.md": View((*DIFF2, "--format", "markdown"), prepare=PACK2_V2),
+    "format2.diff.json": View((*DIFF2, "--format", "json"), prepare=PACK2_V2),
+    "format2.diff-score.zh.txt": View(("diff", ZONES2[0], "{tmp}/zone-ranking-v2.yaml", "--data", ZONES2[1],
+                                       "--as-of", Y_AS_OF), prepare=ZONES2_V2),
     # the JSON Schema of the pack format (for editors)
     "schema.json": View(("schema",)),
     # validate and lint (--sources: an empty folder, so the answer does not depend on the machine)

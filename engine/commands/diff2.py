@@ -13,15 +13,18 @@ value's definition), found by walking the value's reads in the new pack.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import tempfile
 from typing import Any, Iterable, TextIO
 
-from engine.commands.diff import (NOT_APPLICABLE, _cause_text, _describe, _md, _moved, _name, _named, _pack_change_lines,
-                                  _param_text, _signature, _summary, _t, _word, read_version)
+from engine.commands.common import EXIT, UsageError, parse_as_of, show_problems, stop
+from engine.commands.diff import (NOT_APPLICABLE, DiffSourceError, run_diff, _cause_text, _describe, _md, _moved, _name, _named, _pack_change_lines,
+                                  _param_text, _signature, _t, _transition, _word, read_version)
 from engine.compile.model import Node
 from engine.compile.model2 import Pack2
-from engine.core.problems import Problem, plain
+from engine.core.files import check_output, open_output
+from engine.core.problems import Problem, ProblemsError, plain
 from engine.evaluate.pipeline import decide_files2, load_pack2, pack_format
 from engine.evaluate.record2 import Record2, json_value
 from engine.report.format2_views import award_text, shown_value
@@ -176,6 +179,9 @@ def _entity_diff(old_rec: Record2, new_rec: Record2, old: Pack2, new: Pack2, cha
     values = []
     for v in new_rec.values:
         before = old_values.get(v.name)
+        if v.op == "rank":  # a place is a plain number, whatever unit the ranked total has
+            v = dataclasses.replace(v, unit=None)
+            before = dataclasses.replace(before, unit=None) if before is not None else None
         if before is None or before.value != v.value:
             values.append({"name": v.name, "label": dict(v.label), "unit": v.unit,
                            "old": json_value(before.value) if before else None, "new": json_value(v.value),
@@ -273,6 +279,37 @@ def diff_files2(old_spec: str, new_spec: str, data: Iterable[str], as_of: dt.dat
         return diff_decisions2(old, new, data, engine, old_v.label, new_v.label)
 
 
+def run_diff_any(old: str, new: str, data: tuple[str, ...], as_of: str | None, fmt: str, engine: str,
+                 fail_on_change: bool, output: str | None, lang: str) -> int:
+    """`certify diff`: two format-2 versions are compared here, two format-1 versions by
+    engine.commands.diff.run_diff; one of each is refused (migrate the format-1 one first)."""
+    try:
+        with tempfile.TemporaryDirectory(prefix="certify-diff-") as workdir:
+            formats = {pack_format(read_version(old, workdir).path), pack_format(read_version(new, workdir).path)}
+    except DiffSourceError:
+        formats = {None}  # run_diff reports why a version cannot be read, as it always has
+    if 2 not in formats:
+        return run_diff(old, new, data, as_of, fmt, engine, fail_on_change, output, lang)
+    if formats != {2}:
+        raise UsageError("one version is a format-2 pack and the other is not: compare two versions of the same "
+                         "format (certify migrate converts a format-1 pack)")
+    check_output(output)
+    date = parse_as_of(as_of, lang)
+    try:
+        result = diff_files2(old, new, data, date, engine)
+    except DiffSourceError as error:
+        if error.code:
+            stop("usage", error.message_zh if lang == "zh" else str(error))
+        raise UsageError(str(error))
+    except ProblemsError as error:
+        show_problems(error.problems, lang)
+        stop("bad_pack", "规则包的某个版本有错误，未作比较" if lang == "zh" else
+             "a version of the rule pack has errors; nothing was compared")
+    with open_output(output) as out:
+        DIFF_RENDERERS2[fmt](result, out, lang)
+    return EXIT["problems"] if (fail_on_change and changed_count2(result)) else EXIT["ok"]
+
+
 def changed_count2(result: dict[str, Any]) -> int:
     """Entities whose outcome, place or award changed (for --fail-on-change)."""
     c = result["counts"]
@@ -313,11 +350,24 @@ def _or_dash(value: Any) -> str:
 
 
 def _summary2(result: dict[str, Any], lang: str) -> str:
+    """Format 1's summary, but an entity whose outcome stands may have changed in its values, place
+    or award, not only in its criteria: said so."""
     c = result["counts"]
-    text = _summary(result, lang)
+    old, new = result["old"], result["new"]
+    trans = ", ".join(f"{_transition(k, lang)}: {v}" for k, v in sorted(c["transitions"].items()))
+    head = f"{old['pack']} {old['version']} ({old['label']}) → {new['pack']} {new['version']} ({new['label']})"
+    if lang == "zh":
+        text = (f"{head}，评估日期 {result['as_of']}：{c['entities']} 个对象中有 {c['outcome_changed']} 个结果改变"
+                + (f"（{trans}）" if trans else "")
+                + (f"；另有 {c['criteria_changed_only']} 个结果不变但有其他改变" if c["criteria_changed_only"] else ""))
+        if c["place_changed"] or c["award_changed"]:
+            text += f"；{c['place_changed']} 个名次改变，{c['award_changed']} 个奖励改变"
+        return text
+    text = (f"{head}, as of {result['as_of']}: {c['outcome_changed']} of {c['entities']} entities change outcome"
+            + (f" ({trans})" if trans else "")
+            + (f"; {c['criteria_changed_only']} more change otherwise" if c["criteria_changed_only"] else ""))
     if c["place_changed"] or c["award_changed"]:
-        text += (f"；{c['place_changed']} 个名次改变，{c['award_changed']} 个奖励改变" if lang == "zh" else
-                 f"; {c['place_changed']} change place, {c['award_changed']} change award")
+        text += f"; {c['place_changed']} change place, {c['award_changed']} change award"
     return text
 
 
@@ -335,7 +385,9 @@ def render_diff_text2(result: dict[str, Any], out: TextIO, lang: str = "en") -> 
             continue
         out.write(f"{title}:\n")
         for item in group:
-            out.write(f"  {_name(item['entity'])}: {_word(item['old_outcome'], lang)} → {_word(item['new_outcome'], lang)}\n")
+            moved = ("" if item["old_outcome"] is None and item["new_outcome"] is None else  # the pack names no decision
+                     f": {_word(item['old_outcome'], lang)} → {_word(item['new_outcome'], lang)}")
+            out.write(f"  {_name(item['entity'])}{moved}\n")
             for c in item["criteria"]:
                 if c["cause"]:
                     out.write(f"    {t('because', '原因：')} {_cause_text(c, lang)}\n")
@@ -377,4 +429,4 @@ def render_diff_json2(result: dict[str, Any], out: TextIO, lang: str = "en") -> 
 
 DIFF_RENDERERS2 = {"text": render_diff_text2, "json": render_diff_json2, "markdown": render_diff_markdown2}
 
-__all__ = ["DIFF_RENDERERS2", "changed_count2", "diff_decisions2", "diff_files2", "is_format2", "pack_changes2"]
+__all__ = ["DIFF_RENDERERS2", "changed_count2", "run_diff_any", "diff_decisions2", "diff_files2", "is_format2", "pack_changes2"]

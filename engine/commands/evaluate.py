@@ -10,13 +10,15 @@ from typing import Any
 
 from engine.commands.common import (UsageError, data_files, finish, overrides, pack1, pack2, parse_as_of, say,
                                      worker_processes)
-from engine.core.files import STDOUT, check_output, open_output
-from engine.evaluate.pipeline import RowCounts, decide_files2, pack_format
+from engine.core.files import STDOUT, check_output, open_output, output_path
+from engine.evaluate.pipeline import RowCounts, cohort_workers, decide_files2, pack_format
 from engine.explain.batch import decide_files
+from engine.explain.whatif2 import annotate_what_it_takes
 from engine.load.data import ReadOptions
 from engine.report.format2_views import render_text2, write_csv2, write_json2
 from engine.report.outputs import progress, write_report
 from engine.report.text import encode_record, render_text, stream_evaluation_json
+from engine.report.xlsx2 import write_xlsx2
 
 
 def run_evaluate(pack_path: str, data: tuple[str, ...], as_of: str | None, fmt: str, lang: str, engine: str,
@@ -57,23 +59,38 @@ def run_evaluate(pack_path: str, data: tuple[str, ...], as_of: str | None, fmt: 
 def _evaluate2(pack_path: str, data: tuple[str, ...], date: dt.date, table: dict[str, Any], fmt: str, lang: str,
                engine: str, output: str | None, workers: int, what_it_takes: bool, input_format: str | None,
                view: str | None, read: ReadOptions) -> int:
-    """`certify evaluate` on a format-2 pack: text (zh/en), JSON or CSV."""
-    if fmt not in ("text", "json", "csv"):
-        raise UsageError("format-2 packs are shown as text, json or csv for now (--format xlsx: not yet)")
-    if what_it_takes:
-        raise UsageError("--what-it-takes is not available for format-2 packs yet")
-    if workers != 1:
-        say("注意: 格式 2 规则包在一个进程中判定" if lang == "zh" else "note: format-2 packs are decided in one process")
+    """`certify evaluate` on a format-2 pack: text (zh/en), JSON, CSV or XLSX, with --what-it-takes
+    (engine.explain.whatif2) and --workers (a ranked batch is decided in one process: said on stderr)."""
     pack = pack2(pack_path, date, table, lang)
-    files = data_files(data, input_format)
     problems: list[Any] = []
     counts = RowCounts()
-    records = list(decide_files2(pack, files, engine, problems, read=read, counts=counts))
-    with open_output(output) as out:
+    records, suggestions = decide2(pack, data_files(data, input_format), engine, problems, read, counts,
+                                   workers, what_it_takes, lang)
+    if fmt == "xlsx":
+        assert output
+        with output_path(output) as tmp:
+            write_xlsx2(records, pack, tmp, lang, suggestions)
+        return finish(problems, counts, lang)
+    with open_output(output, newline="" if fmt == "csv" else None) as out:
         if fmt == "json":
-            write_json2(records, problems, out, rows=counts, pack=pack)
+            write_json2(records, problems, out, rows=counts, pack=pack, suggestions=suggestions)
         elif fmt == "csv":
             write_csv2(records, pack, out, lang)
         else:
-            render_text2(records, pack, out, lang, view=view or "auto")
+            render_text2(records, pack, out, lang, view=view or "auto", suggestions=suggestions)
     return finish(problems, counts, lang)
+
+
+def decide2(pack: Any, files: list[str], engine: str, problems: list[Any], read: ReadOptions, counts: RowCounts,
+            workers: int, what_it_takes: bool, lang: str) -> tuple[list[Any], dict[str, Any] | None]:
+    """A format-2 batch decided (in `workers` processes unless it is ranked), with the suggestions of
+    what it would take by entity id when asked (else None)."""
+    count = worker_processes(workers, lang)
+    if cohort_workers(pack, count):
+        say("注意: 本规则包对整批对象排名，在一个进程中判定" if lang == "zh" else
+            "note: this pack ranks the whole batch; it is decided in one process")
+    annotate = annotate_what_it_takes if what_it_takes else None
+    items = list(decide_files2(pack, files, engine, problems, read=read, counts=counts, workers=count, annotate=annotate))
+    if annotate is None:
+        return items, None
+    return [r for r, _ in items], {r.entity_id: s for r, s in items if s is not None}

@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from engine.commands.evaluate import decide2
 from engine.commands.common import (UsageError, data_files, finish, overrides, pack1, pack2, parse_as_of,
                                     scoring_pack, worker_processes)
 from engine.core.clauses import load_clauses
@@ -15,7 +16,9 @@ from engine.explain.batch import decide_files
 from engine.explain.scoring import is_scoring_file, score_files
 from engine.load.data import ReadOptions
 from engine.report.outputs import progress, report_format, write_report
+from engine.report.format2_views import write_csv2
 from engine.report.pages2 import render_html2, render_markdown2
+from engine.report.xlsx2 import write_xlsx2
 from engine.report.scoring_pages import SCORE_RENDERERS, ScoreView, write_score_xlsx
 
 
@@ -29,7 +32,8 @@ def run_report(pack_path: str, data: tuple[str, ...], output: str | None, fmt: s
     date = parse_as_of(as_of, lang)
     table = overrides(sets, override_files, lang)
     if pack_format(pack_path) == 2:
-        return _report2(pack_path, data, date, table, fmt, output, lang, engine, input_format, read)
+        return _report2(pack_path, data, date, table, fmt, output, lang, engine, input_format, read, what_it_takes,
+                        workers)
     if is_scoring_file(pack_path):
         return _score_report(pack_path, data, date, table, fmt, output, lang, engine, input_format, read)
     pack = pack1(pack_path, date, table, lang)
@@ -45,16 +49,25 @@ def run_report(pack_path: str, data: tuple[str, ...], output: str | None, fmt: s
 
 
 def _report2(pack_path: str, data: tuple[str, ...], date: dt.date, table: dict[str, Any], fmt: str,
-             output: str | None, lang: str, engine: str, input_format: str | None, read: ReadOptions) -> int:
-    """`certify report` for a format-2 pack: the HTML or Markdown page (engine.report.pages2)."""
-    if fmt not in ("html", "markdown"):
-        raise UsageError("format-2 packs are reported as html or markdown for now (csv/xlsx: not yet)")
+             output: str | None, lang: str, engine: str, input_format: str | None, read: ReadOptions,
+             what_it_takes: bool = False, workers: int = 1) -> int:
+    """`certify report` for a format-2 pack: the HTML or Markdown page (engine.report.pages2), or the
+    CSV / XLSX table as `certify evaluate` writes it."""
     pack = pack2(pack_path, date, table, lang)
     problems: list[Any] = []
     counts = RowCounts()
-    records = list(decide_files2(pack, data_files(data, input_format), engine, problems, read=read, counts=counts))
-    with open_output(output) as out:
-        (render_html2 if fmt == "html" else render_markdown2)(records, pack, out, lang, problems)
+    records, suggestions = decide2(pack, data_files(data, input_format), engine, problems, read, counts,
+                                   workers, what_it_takes, lang)
+    if fmt == "xlsx":
+        assert output
+        with output_path(output) as tmp:
+            write_xlsx2(records, pack, tmp, lang, suggestions)
+    else:
+        with open_output(output, newline="" if fmt == "csv" else None) as out:
+            if fmt == "csv":
+                write_csv2(records, pack, out, lang)
+            else:
+                (render_html2 if fmt == "html" else render_markdown2)(records, pack, out, lang, problems, suggestions)
     return finish(problems, counts, lang)
 
 

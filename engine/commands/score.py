@@ -7,7 +7,8 @@ from typing import Any
 
 from engine.commands.common import data_files, finish, overrides, parse_as_of, scoring_pack
 from engine.core.files import check_output, open_output
-from engine.evaluate.pipeline import RowCounts
+from engine.commands.score2 import run_score2
+from engine.evaluate.pipeline import RowCounts, pack_format
 from engine.explain.scoring import score_files
 from engine.load.data import ReadOptions
 from engine.report.scoring_pages import SCORE_RENDERERS, ScoreView
@@ -19,6 +20,8 @@ def run_score(pack_path: str, data: tuple[str, ...], fmt: str, lang: str, as_of:
     check_output(output)
     date = parse_as_of(as_of, lang)
     table = overrides(sets, override_files, lang)
+    if pack_format(pack_path) == 2:  # points, ranks and awards are values of a format-2 pack
+        return run_score2(pack_path, data, date, table, fmt, lang, engine, output, input_format, full, read)
     pack = scoring_pack(pack_path, date, table, lang)
     problems: list[Any] = []
     counts = RowCounts()

@@ -18,6 +18,7 @@ from engine.compile.model2 import Pack2
 from engine.core.problems import Problem
 from engine.evaluate.record2 import Record2
 from engine.explain.explain2 import RecordView, ValueView, explain2, label
+from engine.explain.whatif import describe
 from engine.report.html import CSS, _e, page_head
 
 OUTCOMES = ("pass", "fail", "undetermined")
@@ -32,6 +33,7 @@ td.num{text-align:right;white-space:nowrap}
 WORDS = {
     "zh": {"report": "认定审核报告", "pack": "规则包", "as_of": "评定基准日", "engine": "引擎", "source": "来源",
            "summary_h": "批次汇总", "entities_h": "逐一审核", "total": "合计", "entity": "对象", "outcome": "结果",
+           "wit": "如何才能通过", "wit_none": "未找到只改数据就能通过的办法",
            "why": "结论与主要原因", "pass": "通过", "fail": "不通过", "undetermined": "无法判定", "none": "未指定结论",
            "met": "满足", "not_met": "不满足", "unknown": "未知", "not_applicable": "不适用",
            "choices_h": "待定事项的取值", "choice": "事项", "option": "取值", "from": "来源", "cite": "条款",
@@ -45,6 +47,7 @@ WORDS = {
            "only_group": "仅因小计未达最低要求而不通过", "by_route": "经其他途径通过"},
     "en": {"report": "Certification review report", "pack": "rule pack", "as_of": "as of", "engine": "engine",
            "source": "source", "summary_h": "Batch summary", "entities_h": "Entities", "total": "total",
+           "wit": "what it would take", "wit_none": "no change to the data alone was found",
            "entity": "entity", "outcome": "outcome", "why": "outcome and main reason", "pass": "PASS", "fail": "FAIL",
            "undetermined": "UNDETERMINED", "none": "no decision named", "met": "met", "not_met": "not met",
            "unknown": "unknown", "not_applicable": "not applicable", "choices_h": "Choices in force",
@@ -90,9 +93,19 @@ def _value_cells(v: ValueView, lang: str) -> list[str]:
 # HTML
 
 
+def _wit_lines(wit: Mapping[str, Any] | None, lang: str) -> list[str] | None:
+    """The suggestions of one record (engine.explain.whatif2) as lines, or None when none were asked."""
+    if wit is None:
+        return None
+    if wit.get("options"):
+        return [describe(o, lang) for o in wit["options"]]
+    return [label(wit["note"], lang)] if wit.get("note") else []
+
+
 def render_html2(records: Iterable[Record2], pack: Pack2, out: TextIO, lang: str = "zh",
-                 problems: Iterable[Problem] = ()) -> dict[str, int]:
-    """Write the page; returns the counts by outcome."""
+                 problems: Iterable[Problem] = (), suggestions: Mapping[str, Any] | None = None) -> dict[str, int]:
+    """Write the page; returns the counts by outcome. `suggestions`: what it would take by entity id."""
+    suggestions = suggestions or {}
     w = WORDS[lang]
     views = [explain2(pack, r) for r in records]
     title = label(pack.meta.title, lang) or pack.meta.id
@@ -143,12 +156,12 @@ def render_html2(records: Iterable[Record2], pack: Pack2, out: TextIO, lang: str
         part("</ul>")
     part(f'<h2>{_e(w["entities_h"])}</h2>')
     for v in views:
-        _entity_html(v, pack, lang, part)
+        _entity_html(v, pack, lang, part, suggestions.get(v.record.entity_id))
     out.write("\n</body>\n</html>\n")
     return counts
 
 
-def _entity_html(v: RecordView, pack: Pack2, lang: str, part: Any) -> None:
+def _entity_html(v: RecordView, pack: Pack2, lang: str, part: Any, wit: Mapping[str, Any] | None = None) -> None:
     w = WORDS[lang]
     rec, outcome = v.record, _outcome(v)
     extra = ' data-only-group-minimum="true"' if v.only_group_minimum else ""
@@ -158,6 +171,11 @@ def _entity_html(v: RecordView, pack: Pack2, lang: str, part: Any) -> None:
     part(f'<header><h3>{_e(rec.entity_id)}{name}</h3><span class="badge {outcome} outcome">{_e(w[outcome])}</span>'
          f'<span class="small">{_e(rec.where)}</span></header>')
     part(f'<p class="why">{_e(v.headline[lang])}</p>')
+    lines = _wit_lines(wit, lang)
+    if lines is not None:
+        items = "".join(f"<li>{_e(line)}</li>" for line in lines) if lines else f"<li>{_e(w['wit_none'])}</li>"
+        part(f'<div class="wit" data-what-it-takes="{len((wit or {}).get("options", []))}"><h4>{_e(w["wit"])}</h4>'
+             f'<ol>{items}</ol></div>')
     if v.values:
         part(f'<h4>{_e(w["values_h"])}</h4><div class="scroll"><table class="values"><thead><tr>'
              f'<th>{w["value"]}</th><th>{w["cite"]}</th><th>{w["amount"]}</th><th>{w["band"]}</th><th>{w["cap"]}</th>'
@@ -202,8 +220,9 @@ def _cell(text: Any) -> str:
 
 
 def render_markdown2(records: Iterable[Record2], pack: Pack2, out: TextIO, lang: str = "zh",
-                     problems: Iterable[Problem] = ()) -> dict[str, int]:
+                     problems: Iterable[Problem] = (), suggestions: Mapping[str, Any] | None = None) -> dict[str, int]:
     w = WORDS[lang]
+    suggestions = suggestions or {}
     views = [explain2(pack, r) for r in records]
     title = label(pack.meta.title, lang) or pack.meta.id
     lines = [f"# {title} — {w['report']}", ""]
@@ -237,6 +256,10 @@ def render_markdown2(records: Iterable[Record2], pack: Pack2, out: TextIO, lang:
     for v in views:
         rec = v.record
         lines += [f"### {rec.entity_id} {rec.entity_name or ''}: {w[_outcome(v)]}".rstrip(), "", v.headline[lang], ""]
+        wit_lines = _wit_lines(suggestions.get(rec.entity_id), lang)
+        if wit_lines is not None:
+            lines += [f"{w['wit']}:", ""] + ([f"{i}. {_cell(t)}" for i, t in enumerate(wit_lines, start=1)]
+                                             or [f"- {w['wit_none']}"]) + [""]
         if v.values:
             lines += [f"{w['values_h']}:", "", f"| {w['value']} | {w['cite']} | {w['amount']} | {w['band']} | {w['cap']} | "
                       f"{w['subtotal']} | {w['steps']} |", "|---|---|---:|---|---|---|---|"]
