@@ -328,10 +328,14 @@ def migrate(pack_path: str, output: str | None, lang: str) -> None:
 @click.option("--max-rows", "max_rows", type=click.IntRange(min=1), default=20_000, show_default=True,
               help="Most rows (entities) one request may decide.")
 @click.option("--lang", type=click.Choice(["zh", "en"]), default="zh", show_default=True)
-def serve(host: str, port: int, packs: str, token: str | None, max_upload_mb: int, max_rows: int, lang: str) -> None:
+@click.option("--log", "log_url", envvar="CERTIFY_LOG_URL", metavar="URL",
+              help="Decision log: sqlite:///PATH or postgresql://USER@HOST/DB (env CERTIFY_LOG_URL; "
+                   "default data/decisions.sqlite). Every decision handed out is logged.")
+def serve(host: str, port: int, packs: str, token: str | None, max_upload_mb: int, max_rows: int, lang: str,
+          log_url: str | None = None) -> None:
     """The officer's workbench: a local web app and the HTTP API (/api/v1, OpenAPI at /api/v1/openapi.json)."""
     _command(run_serve, lang, host=host, port=port, packs=packs, token=token,
-             limits=Limits(max_body=max_upload_mb * 1024 * 1024, max_rows=max_rows), lang=lang)
+             limits=Limits(max_body=max_upload_mb * 1024 * 1024, max_rows=max_rows), lang=lang, log_url=log_url)
 
 
 # ---------------------------------------------------------------------------------------------

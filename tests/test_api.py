@@ -17,6 +17,7 @@ import httpx
 import pytest
 import yaml
 
+from engine.audit.log import DecisionLog
 from engine.core.problems import CODES
 from webserver import ROOT, Server, running
 
@@ -128,6 +129,26 @@ def test_decide_json_entities_with_an_override(server: Server) -> None:
 
     assert output_test(plain) == "not_met"  # 9亿元 < 10亿元
     assert output_test(lowered) == "met"  # 9亿元 >= 8亿元
+
+
+def test_every_decision_handed_out_is_in_the_decision_log(server: Server) -> None:
+    log = DecisionLog(server.log_url)
+    try:
+        before = log.count()
+        health = httpx.get(server.url + API + "/health").json()
+        towns = [{"id": f"L{i}", "name": f"日志镇{i}", "lead_category": "manufacturing", "lead_output": f"{9 + i}亿元"}
+                 for i in range(3)]
+        doc = httpx.post(server.url + API + "/packs/huguan-specialized-town/decide", timeout=60,
+                         json={"as_of": AS_OF, "entities": towns, "set": {"manufacturing_output_min": "8亿元"}}).json()
+        assert log.count() == before + 3
+        logged = log.entries(newest_first=True, limit=3)[::-1]
+        assert [e.entity_id for e in logged] == ["L0", "L1", "L2"]
+        assert [e.outcome for e in logged] == [d["outcome"] for d in doc["decisions"]]
+        assert {e.pack_id for e in logged} == {"huguan-specialized-town"} and {e.who for e in logged} == {"127.0.0.1"}
+        assert logged[0].overrides == {"manufacturing_output_min": "8亿元"}
+        assert httpx.get(server.url + API + "/health").json()["logged"] == health["logged"] + 3
+    finally:
+        log.close()
 
 
 def test_a_bad_override_is_a_problem_with_its_code(server: Server) -> None:

@@ -26,8 +26,10 @@ class Server:
     def __init__(self, packs: Path, *extra: str, host: str = "127.0.0.1", env: dict[str, str] | None = None):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
+        # its own decision log, beside the pack folder (never the clone's data/)
+        self.log_url = f"sqlite:///{packs.parent / f'decisions-{self.port}.sqlite'}"
         self.command = [sys.executable, str(ROOT / "cli.py"), "serve", "--host", host, "--port", str(self.port),
-                        "--packs", str(packs), *extra]
+                        "--packs", str(packs), "--log", self.log_url, *extra]
         self.env = {**os.environ, **(env or {})}
         self.process: subprocess.Popen[str] | None = None
         self.stderr = ""

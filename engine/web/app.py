@@ -20,7 +20,8 @@ from starlette.middleware.base import BaseHTTPMiddleware
 from starlette.requests import Request
 from starlette.responses import Response
 
-from engine.core.problems import Problem
+from engine.audit.log import DecisionLog, LogError, inputs_by_id
+from engine.core.problems import Problem, ProblemsError
 from engine.web import api, pages
 from engine.web.guard import (TOKEN_COOKIE, Limits, Refused, cross_site, is_local, problem, problems_response,
                               same_origin, token_ok, unauthorised)
@@ -31,9 +32,25 @@ SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
 
 
 def log_decisions(batch: Batch, data_path: str, who: str) -> int:
-    """Every decision handed out goes to the decision log (issue 13, engine/audit, h6).
-    Not wired yet: engine/audit has not landed; this is the one place to call it from."""
+    """No log (tests of the app that need none): nothing is written."""
     return 0
+
+
+def decision_logger(log: DecisionLog) -> Callable[[Batch, str, str], int]:
+    """Every decision handed out goes to the decision log (engine/audit) with its input as read,
+    the overrides and whom it was handed to, before the answer leaves the server. A log that
+    refuses the write refuses the request (503): no decision is handed out unlogged."""
+
+    def write(batch: Batch, data_path: str, who: str) -> int:
+        if not batch.records:
+            return 0
+        try:
+            return len(log.append_batch(batch.records, inputs_by_id(batch.pack, [data_path]), who=who,
+                                        overrides=batch.overrides))
+        except LogError as error:
+            raise Refused(503, error.problems)
+
+    return write
 
 
 @dataclass
@@ -125,7 +142,8 @@ def start_message(host: str, port: int, packs: str, count: int, token: str | Non
             f"(Authorization: Bearer TOKEN; a browser opens {url}?token=TOKEN once)")
 
 
-def serve(host: str, port: int, packs: str, token: str | None, limits: Limits, lang: str = "zh") -> int:
+def serve(host: str, port: int, packs: str, token: str | None, limits: Limits, lang: str = "zh",
+          log_url: str | None = None) -> int:
     """Run the server until interrupted. Refuses (exit 2) a non-local address without a token."""
     if not is_local(host) and not token:
         print("certify serve: 只在 127.0.0.1 上无需令牌；监听其他地址请给出 --token（或环境变量 CERTIFY_TOKEN）"
@@ -133,8 +151,14 @@ def serve(host: str, port: int, packs: str, token: str | None, limits: Limits, l
               "certify serve: only 127.0.0.1 is served without a token; give --token (or CERTIFY_TOKEN) to listen on "
               + host, file=sys.stderr)
         return 2
-    app = create_app(packs, token, limits)
+    try:
+        log = DecisionLog(log_url)
+    except ProblemsError as error:
+        print("\n".join(p.format(lang) for p in error.problems), file=sys.stderr)
+        return 2
+    app = create_app(packs, token, limits, decision_logger(log))
     count = len(app.state.workbench.catalog.entries())
     print(start_message(host, port, packs, count, token, lang), file=sys.stderr, flush=True)
+    print(f"  判定日志: {log.shown}" if lang == "zh" else f"  decision log: {log.shown}", file=sys.stderr, flush=True)
     uvicorn.run(app, host=host, port=port, log_level="warning", server_header=False)
     return 0
