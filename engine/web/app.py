@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import sys
+import threading
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -63,6 +64,7 @@ class Workbench:
     logger: Callable[[Batch, str, str], int] = log_decisions
     batches: dict[str, Any] = field(default_factory=dict)  # pages.Job by id: the batches decided for the pages
     logged: int = 0
+    _count_lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property
     def log_wired(self) -> bool:
@@ -74,7 +76,9 @@ class Workbench:
         return f"{client.host}" if client else "unknown"
 
     def log(self, batch: Batch, data_path: str, who: str) -> None:
-        self.logged += self.logger(batch, data_path, who)
+        written = self.logger(batch, data_path, who)  # not `self.logged += …`: that reads the count before the slow write
+        with self._count_lock:
+            self.logged += written
 
 
 class _Gate(BaseHTTPMiddleware):
