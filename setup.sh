@@ -15,7 +15,7 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 LOCK=requirements-lock.txt
-IMPORTS="durable, engine, yaml, jsonschema, click, openpyxl, xlrd, starlette, uvicorn, multipart, ruamel.yaml, sqlalchemy, psycopg, pytest, hypothesis, importlinter, httpx, playwright"
+IMPORTS="durable, engine, yaml, jsonschema, click, openpyxl, xlrd, starlette, uvicorn, multipart, ruamel.yaml, sqlalchemy, psycopg, pyarrow, dask, distributed, zen, pytest, hypothesis, importlinter, httpx, playwright"
 # The range pyproject.toml's requires-python allows (">=3.10,<3.13").
 MIN_MINOR=10
 MAX_MINOR=12

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Re-lock: write requirements-lock.txt anew with the newest versions that pyproject.toml allows
-# (runtime + the test extra, exact versions with the sha256 of every file, for Python 3.10-3.12),
+# (runtime + the test and bench extras, exact versions with the sha256 of every file, for Python 3.10-3.12),
 # then install them into a separate venv, .venv-refresh (your .venv is left alone), and run the
 # test suite there. Extra arguments go to pytest:
 #     scripts/refresh-lock.sh                 # re-lock everything to the newest allowed
@@ -21,7 +21,7 @@ trap 'rm -rf "$tools"' EXIT
 "$tools/venv/bin/python" -m pip install --quiet "uv==$UV_VERSION"
 upgrade=(--upgrade)
 if [ -n "${KEEP:-}" ]; then upgrade=(); fi
-"$tools/venv/bin/uv" pip compile --quiet pyproject.toml --extra test --generate-hashes --universal \
+"$tools/venv/bin/uv" pip compile --quiet pyproject.toml --extra test --extra bench --generate-hashes --universal \
     --python-version 3.10 "${upgrade[@]}" --output-file requirements-lock.txt \
     --custom-compile-command "scripts/refresh-lock.sh"
 echo "refresh-lock: requirements-lock.txt written; testing it in .venv-refresh" >&2
