@@ -24,8 +24,10 @@ class FakeContext:
 
     def __init__(self, names: dict[str, tuple[str, Unit | str | None]] | None = None,
                  choices: dict[str, tuple[str, ...]] | None = None, *, declared: str | None = None,
-                 members: dict[str, dict[str, Any]] | None = None, beside: dict[str, Any] | None = None):
+                 members: dict[str, dict[str, Any]] | None = None, beside: dict[str, Any] | None = None,
+                 option_specs: dict[tuple[str, str], Any] | None = None):
         self.names = dict(names or {})
+        self.option_specs = dict(option_specs or {})  # (choice, option) -> the points: written on it
         self.declared = parse_unit(declared) if declared else None
         self.members = members or {}
         self.besides = beside or {}
@@ -61,6 +63,9 @@ class FakeContext:
 
     def choice_options(self, name: str) -> tuple[str, ...]:
         return self.choices.get(name, ())
+
+    def option_points(self, name: str, option: str) -> Any:
+        return self.option_specs.get((name, option))
 
     def problem(self, code: str, path: tuple[Any, ...], en: str, zh: str) -> None:
         assert code in CODES, code

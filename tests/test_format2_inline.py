@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import textwrap
+from fractions import Fraction
 
 import pytest
 
@@ -138,3 +139,55 @@ def test_cases_mixing_points_and_money_is_still_e184(tmp_path):
     path.write_text(text, encoding="utf-8")
     doc, _ = load_yaml_file(str(path))
     assert [p.code for p in check_pack2(doc, AS_OF) if p.severity == "error"] == ["E184"]
+
+
+CHOICE_PACK = """\
+format: 2
+pack: {id: excluded-choice, version: "1.0.0", entity: zone, title: {zh: 测试}}
+inputs:
+  output: {type: money, unit: 万元, label: {zh: 产值}}
+  bonded: {type: boolean, label: {zh: 综合保税区}}
+choices:
+  bonded_points:
+    label: {zh: 综合保税区得分}
+    cite: 五
+    options:
+      full: {zh: 给满分}
+      none: {zh: 不得分, points: 0}
+      half: {zh: 得一半, points: 5分}
+      part: {zh: 得1.5分, points: 1.5}
+    default: half
+    reason: 原文未说明综合保税区得几分
+values:
+  output_points:
+    label: {zh: 产值排名得分}
+    rank_points: {of: output, order: higher_first, full: 10, step: 2, floor: 0, ties: shared,
+                  exclude: {value: bonded, op: is_true}, excluded_points: {choice: bonded_points}}
+criteria:
+  ok: {title: {zh: 达标}, cite: 一, test: {value: output_points, op: ">=", number: 6}}
+outcomes: {decision: ok}
+"""
+
+
+@pytest.mark.parametrize("option,points", [(None, 5), ("none", 0), ("full", 10), ("part", Fraction(3, 2))])
+def test_excluded_points_by_a_choice_whose_options_state_their_points(tmp_path, option, points):
+    path = tmp_path / "p.yaml"
+    path.write_text(CHOICE_PACK, encoding="utf-8")
+    doc, raw = load_yaml_file(str(path))
+    pack = build2(doc, raw, AS_OF, {"bonded_points": ("--set", option)} if option else None)
+    rows = [{"id": "a", "output": "900万元", "bonded": "否"}, {"id": "z", "output": "5000万元", "bonded": "是"},
+            {"id": "b", "output": "800万元", "bonded": "否"}]
+    subjects, _ = subjects_from_dicts(pack, rows)
+    for engine in ("durable", "reference"):
+        records = evaluate2(pack, subjects, engine)
+        # z takes no place: a is 1st (10), b 2nd (8); z gets the option's points
+        assert [r.value("output_points").value for r in records] == [10, points, 8]
+
+
+def test_an_option_without_points_is_e199_where_the_choice_is_read_as_points(tmp_path):
+    path = tmp_path / "p.yaml"
+    path.write_text(CHOICE_PACK.replace("none: {zh: 不得分, points: 0}", "none: {zh: 不得分}"), encoding="utf-8")
+    doc, _ = load_yaml_file(str(path))
+    problems = check_pack2(doc, AS_OF)
+    assert [(p.code, p.line) for p in problems] == [("E199", 21)]  # where excluded_points reads the choice
+    assert "none" in problems[0].message_zh and "points" in problems[0].message_zh

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import subprocess
 import sys
 from decimal import Decimal
@@ -10,7 +11,9 @@ from typing import Any
 
 import pytest
 
+from engine.compile.build2 import build2
 from engine.core.problems import ProblemsError
+from engine.evaluate.run2 import evaluate2, subjects_from_dicts
 from engine.validate.validate import validate_file
 import yaml
 
@@ -313,3 +316,42 @@ def test_syntax_error_is_e101_at_problem_mark():
     problems = problems_of("a: [1, 2\nb: 3\n")
     assert [p.code for p in problems] == ["E101"]
     assert problems[0].line == 2
+
+
+# ---------------------------------------------------------------------------- YAML 1.1 booleans as keys
+
+
+def test_a_bare_on_key_is_read_as_written_not_as_true():
+    """YAML 1.1 reads a bare on / yes / no as a boolean; a key is always a name, so it is read as
+    written (the bare `on:` of `in_force` used to be the key True, refused as E112)."""
+    doc = parse_yaml('in_force: {of: p, on: "2022-12-31"}\nyes: 1\n"no": 2\nflag: on\n', "doc.yaml")
+    assert doc.value == {"in_force": {"of": "p", "on": "2022-12-31"}, "yes": 1, "no": 2, "flag": True}
+    assert doc.where(("in_force", "on")) == (1, 19)  # the key keeps its position
+
+
+def test_a_bare_on_in_in_force_takes_the_value_in_force_that_day(tmp_path: Path):
+    pack_text = """\
+format: 2
+pack: {id: t, version: "1.0.0", entity: firm, title: {zh: 测试}}
+inputs:
+  n: {type: count, unit: 家, label: {zh: 企业数}}
+parameters:
+  n_min:
+    label: {zh: 下限}
+    cite: 一
+    values: [{since: "2020-01-01", value: 3家}, {since: "2023-01-01", value: 5家}]
+  n_min__2022:
+    label: {zh: 2022年下限}
+    cite: 一
+    in_force: {of: n_min, on: "2022-12-31"}
+criteria:
+  ok: {title: {zh: 达标}, cite: 一, test: {value: n, op: ">=", param: n_min__2022}}
+outcomes: {decision: ok}
+"""
+    path = tmp_path / "p.yaml"
+    path.write_text(pack_text, encoding="utf-8")
+    doc, raw = load_yaml_file(str(path))
+    pack = build2(doc, raw, dt.date(2024, 6, 30))
+    assert pack.params["n_min__2022"].value == 3  # in force on 2022-12-31; 5家 only from 2023
+    subjects, _ = subjects_from_dicts(pack, [{"id": "a", "n": "4家"}])
+    assert evaluate2(pack, subjects)[0].outcome.value == "pass"

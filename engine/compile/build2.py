@@ -29,10 +29,11 @@ import engine.compile.points  # noqa: F401  (fills OPS with the points operation
 import engine.compile.values  # noqa: F401  (fills OPS with the value operations)
 from engine.compile.compile import CompileError, emit_ruleset
 from engine.compile.model import MET, NOT_MET, CompiledPack, Flag, InputSpec, Node, PackMeta, ParamSpec, Test, resolve_param
-from engine.compile.model2 import (CASES_BODY, Applicability, AwardPlace, AwardsDef, ChoiceDef, Count, CriteriaStage, NoteRule, Pack2,
+from engine.compile.model2 import (CASES_BODY, WHERE, Applicability, AwardPlace, AwardsDef, ChoiceDef, Count, CriteriaStage, MemberRules, NoteRule, Pack2,
                                    PackMeta2, ValueDef)
 from engine.compile.ops import OPS, OpArgs, Path
 from engine.compile.targets import member_specs
+from engine.compile.values import Cases, Cond, Members
 from engine.compile.titles import fill_title
 from engine.core.numbers import slot_fits, slot_message
 from engine.core.graph import cycles
@@ -104,6 +105,11 @@ class _Context:
         choice = self.choices.get(name)
         return tuple(choice.options) if choice else ()
 
+    def option_points(self, name: str, option: str) -> Any:
+        choice = self.choices.get(name)
+        spec = choice.options.get(option) if choice else None
+        return spec.get("points") if isinstance(spec, dict) else None
+
     def declared_unit(self) -> Unit | None:
         unit = self.spec.get("unit")
         return parse_unit(unit) if isinstance(unit, str) else None
@@ -133,6 +139,7 @@ class _Tests:
         self.tolerance: str | None = None  # the `tolerance:` of the node whose test is being built
         self.table_slots: dict[str, tuple[str, str]] = {}  # slot -> (value compared, table parameter)
         self.counts: list[Count] = []  # at_least nodes decided from counts, inner ones first
+        self.diff_slots: dict[str, tuple[str, str]] = {}  # slot -> (a, b): Python fills a − b
         self.count_kids: dict[str, tuple[Node, ...]] = {}  # their children, decided a step earlier
         self._anonymous = 0
 
@@ -364,6 +371,66 @@ class _Tests:
                 self.titles[ident]["test"] = {"name": t.input, "op": t.op, "param": t.param, "threshold": t.threshold,
                                               "values": t.values}
         return self._applicability(raw, path, node, parent)
+
+    def from_cond(self, cond: Cond, path: Path, fields: dict[str, InputSpec] | None = None) -> Node:
+        """A condition already read and checked by its value's parser (engine.compile.values
+        `Cond`: a `cases` when, or a member `where` when `fields` is given) as Nodes that
+        durable-rules decides. A `{criterion: X}` holds only when X is met: not applicable does not
+        hold (docs/format2.md, `cases`), so a link is compiled as outside `all`."""
+        if cond.kind in ("all", "any"):
+            return Node(cond.kind, children=tuple(self.from_cond(c, path, fields) for c in cond.parts), doc_path=path)
+        if cond.kind == "not":
+            return Node("not", children=(self.from_cond(cond.parts[0], path, fields),), doc_path=path)
+        test = cond.test
+        assert test is not None, "a condition with a problem stops the build before its criteria"
+        ctx = self.ctx
+        subject = test.subject
+        if test.kind == "criterion":
+            return dataclasses.replace(self.link(subject, ""), doc_path=path)
+        if test.kind == "boolean":
+            return self._add(input=subject, op=test.op)
+        if test.kind == "enum":
+            if not test.member and subject in ctx.choices:
+                choice = ctx.choices[subject]
+                inside = choice.option in test.values
+                return self._add(input=subject, op=test.op, values=test.values, universe=tuple(choice.options),
+                                 constant=MET if inside == (test.op == "in") else NOT_MET)
+            spec = (fields or {}).get(subject) if test.member else ctx.inputs.get(subject)
+            universe = tuple(spec.values) if spec is not None else ()
+            return self._add(input=subject, op=test.op, values=test.values, universe=universe)
+        if test.kind == "date":
+            if test.op == "within_years_before":
+                assert test.years is not None
+                start = _years_before(self.as_of, test.years)
+                return Node("all", children=(
+                    self._add(input=subject, op=">=", threshold=Fraction(start.toordinal())),
+                    self._add(input=subject, op="<=", threshold=Fraction(self.as_of.toordinal()))))
+            day = self.as_of if test.as_of else dt.date.fromisoformat(str(test.date))
+            return self._add(input=subject, op=DATE_OPS[test.op], threshold=Fraction(day.toordinal()))
+        # numbers: a literal, a parameter (a lookup table too), or another name of the entity
+        if test.param is None:
+            return self._add(input=subject, op=test.op, threshold=test.amount)
+        if test.param in ctx.params:
+            if test.param in ctx.tables and not test.member:
+                return self._table_test(ctx.tables[test.param], subject, test.op, path)
+            if test.member:  # the parser checked the field's dimension against the parameter
+                spec = ctx.params[test.param]
+                if spec.value is not None and not slot_fits(spec.value):
+                    en, zh = slot_message(spec.written, spec.value, spec.unit)
+                    ctx.problem("E140", path, en, zh)
+                return self._add(input=subject, op=test.op, param=test.param, threshold=spec.value,
+                                 unset=spec.value is None)
+            threshold, param, unset = self._threshold({"param": test.param, "op": test.op}, subject, path)
+            return self._add(input=subject, op=test.op, param=param, threshold=threshold, unset=unset or threshold is None)
+        # a value or an input of the entity: durable-rules compares subject − other with 0
+        slot = f"~diff~{subject}~{test.param}"
+        self.diff_slots[slot] = (subject, test.param)
+        return self._add(input=slot, op=test.op, threshold=Fraction(0))
+
+    def hidden(self, name: str, cond: Cond, path: Path) -> Node:
+        """The `when` of one case of a `cases` value: a hidden criterion (never shown as one; the
+        value's trace says which case durable-rules found to hold)."""
+        return dataclasses.replace(self.from_cond(cond, path), id=name, doc_path=path)
 
     def inline(self, cond: "Inline") -> Node:
         """A condition written inside a points value (`map.highest[].when`, `rank_points.exclude`):
@@ -708,6 +775,21 @@ def build2(document: Document, raw_bytes: bytes, as_of: dt.date,
             unit = args.unit  # `cases` over points values: points too
         parsed[name] = (key, args, unit, spec)
 
+    # The `when` of every case of a `cases` value is a hidden criterion, decided by durable-rules
+    # in the phase before the value (docs/format2.md "What decides what"); the value reads their
+    # statuses. Hidden names hold "~", which no name of a pack can (they never meet a pack's own).
+    hidden: dict[str, tuple[Cond, Path]] = {}
+    for name, (key, args, unit, spec) in list(parsed.items()):
+        if isinstance(args, Cases):
+            deciders = []
+            for i, case in enumerate(args.cases, start=1):
+                hidden_name = f"~when~{name}~{i}"
+                hidden[hidden_name] = (case.when, ("values", name, key, i - 1, "when"))
+                deciders.append(hidden_name)
+            parsed[name] = (key, dataclasses.replace(args, deciders=tuple(deciders)), unit, spec)
+        elif isinstance(args, Members) and args.where is not None:
+            parsed[name] = (key, dataclasses.replace(args, rules=name), unit, spec)
+
     # the graph: what each value and criterion reads (values and criteria only)
     criteria_raw: dict[str, Any] = doc.get("criteria") or {}
     outcomes = doc.get("outcomes") or {}
@@ -715,7 +797,10 @@ def build2(document: Document, raw_bytes: bytes, as_of: dt.date,
     kind_of: dict[str, str] = {}
     for name, (key, args, unit, spec) in parsed.items():
         kind_of[name] = "value"
-        graph[name] = [r for r in dict.fromkeys(args.reads()) if r in parsed or r in criteria_raw or r in inline]
+        reads = args.reads()
+        if isinstance(args, Cases):  # what its conditions read, their hidden criteria read
+            reads = args.deciders + tuple(c.then_name for c in args.cases + (args.otherwise,) if c and c.then_name)
+        graph[name] = [r for r in dict.fromkeys(reads) if r in parsed or r in criteria_raw or r in inline or r in hidden]
     for name, node in criteria_raw.items():
         kind_of[name] = "criterion"
         graph[name] = [r for r, _, _ in node_reads(node, ("criteria", name)) if r in parsed or r in criteria_raw or r in inline]
@@ -724,10 +809,14 @@ def build2(document: Document, raw_bytes: bytes, as_of: dt.date,
         kind_of[name] = "criterion"
         graph[name] = list(dict.fromkeys(r for r, _, _ in condition_reads(cond.when, cond.path)
                                          if r in parsed or r in criteria_raw or r in inline))
+    for name, (cond, _) in hidden.items():
+        kind_of[name] = "criterion"
+        graph[name] = [r for r in dict.fromkeys(cond.reads()) if r in parsed or r in criteria_raw or r in inline]
     for cycle in cycles(graph):
-        first = cycle[0]
+        shown_cycle = [n for n in cycle if n not in hidden]  # a case's condition is its value's
+        first = shown_cycle[0]
         where = ("values", first) if kind_of[first] == "value" else ("criteria", first)
-        text = " → ".join(cycle)
+        text = " → ".join(shown_cycle)
         ctx.problem("E180", where, f"these names are defined in terms of each other: {text}; a value or criterion "
                     "cannot depend on itself — break the cycle", f"以下名称相互依赖，构成循环：{text}；计算值或条件不能依赖自身，请断开循环")
     problems = problems + ctx_problems + ctx.problems
@@ -772,12 +861,24 @@ def build2(document: Document, raw_bytes: bytes, as_of: dt.date,
     titles: dict[str, dict[str, Any]] = {}
     stages: list[CriteriaStage] = []
     crit_phase = {n: phase[n] for n in list(criteria_raw) + list(inline)}
-    for p in sorted(set(crit_phase.values()) | {n.phase for n in notes.values()}):
+    hidden_phase = {n: phase[n] for n in hidden}
+    may_not_apply = {n for n, raw in criteria_raw.items() if "applies_when" in raw or "due" in raw}
+
+    def place(name: str) -> Path:
+        """Where a criterion of a stage is written (a hidden one: its case's `when`)."""
+        if name in hidden:
+            return hidden[name][1]
+        return inline[name].path if name in inline else ("criteria", name)
+
+    for p in sorted(set(crit_phase.values()) | set(hidden_phase.values()) | {n.phase for n in notes.values()}):
         builder = _Tests(ctx, as_of, titles)
-        builder.may_not_apply = {n for n, raw in criteria_raw.items() if "applies_when" in raw or "due" in raw}
-        names = tuple(n for n in crit_phase if crit_phase[n] == p)
+        builder.may_not_apply = may_not_apply
+        names = tuple(n for n in crit_phase if crit_phase[n] == p) + tuple(n for n in hidden if hidden_phase[n] == p)
         kids = tuple(builder.node(criteria_raw[n], ("criteria", n), n, "top", top=True) if n in criteria_raw
+                     else builder.hidden(n, *hidden[n]) if n in hidden
                      else builder.inline(inline[n]) for n in names)
+        # as an officer reads them: a case's condition is named by its value
+        shown_names = tuple(dict.fromkeys(n.split("~")[2] + "（cases）" if n in hidden else n for n in names))
         here = tuple(i for i, n in notes.items() if n.phase == p)
         flags = tuple(Flag(i, notes[i].title, notes[i].cite, notes[i].note,
                            builder.condition(note_raw[i]["when"], note_raw[i]["_path"])) for i in here)
@@ -794,23 +895,25 @@ def build2(document: Document, raw_bytes: bytes, as_of: dt.date,
                 stage_pack.ruleset, stage_pack.rule_meta = emit_ruleset(stage_pack, decision=False)
         except CompileError as error:
             # Point at the criteria of this phase; the compiler's own words say which limit was hit.
-            where = ("criteria", names[0]) if names else ("outcomes",)
+            where = place(names[0]) if names else ("outcomes",)
             ctx.problem(_limit_code(error), where,
-                        f"the criteria {', '.join(names) or '(flags)'} are too large for the engine: {error}; move "
+                        f"the criteria {', '.join(shown_names) or '(flags)'} are too large for the engine: {error}; move "
                         "parts of a large any / all into criteria of their own and read them with {criterion: NAME}",
-                        error.message_zh or f"条件 {'、'.join(names) or '（标记）'} 展开后过于庞大，引擎无法处理（{error}）；"
+                        error.message_zh or f"条件 {'、'.join(shown_names) or '（标记）'} 展开后过于庞大，引擎无法处理（{error}）；"
                         "请把很大的 any / all 中的部分拆成单独的条件，再用 {criterion: 名称} 引用")
             continue
         decided = sum(1 for t in builder.tests if t.constant is None and not t.unset)
         if decided > MAX_TESTS:
-            ctx.problem("E151", ("criteria", names[0]) if names else ("outcomes",),
-                        f"the criteria {', '.join(names) or '(flags)'} decide {decided} tests per entity in one phase; "
+            ctx.problem("E151", place(names[0]) if names else ("outcomes",),
+                        f"the criteria {', '.join(shown_names) or '(flags)'} decide {decided} tests per entity in one phase; "
                         f"the limit is {MAX_TESTS}. Use a value (a count, a sum) instead of repeating a test, or split "
-                        "the pack", f"条件 {'、'.join(names) or '（标记）'} 在同一阶段共有 {decided} 项比较，上限是 "
+                        "the pack", f"条件 {'、'.join(shown_names) or '（标记）'} 在同一阶段共有 {decided} 项比较，上限是 "
                         f"{MAX_TESTS} 项。请用计算值（计数、求和）代替重复的比较，或拆分规则包")
         for j, stage_pack in enumerate(step_packs):
             stages.append(CriteriaStage(p, names if j == top else (), here if j == top else (), stage_pack,
-                                        dict(builder.applicability), dict(builder.table_slots), counts, j - 1))
+                                        dict(builder.applicability), dict(builder.table_slots), counts, j - 1,
+                                        dict(builder.diff_slots)))
+    member_rules = _member_rules(values, inputs, ctx, as_of, meta1, document.file, sha)
     if has_errors(ctx.problems):
         raise ProblemsError(problems + ctx.problems)
 
@@ -828,11 +931,36 @@ def build2(document: Document, raw_bytes: bytes, as_of: dt.date,
         raise ProblemsError(problems + ctx.problems)
     pack = Pack2(meta=meta, file=document.file, sha256=sha, as_of=as_of, inputs=inputs, params=params, choices=choices,
                  values=values, criteria=crit_phase, stages=stages, decision=outcomes.get("decision"), notes=notes,
-                 titles=titles, awards=awards, tables=tables)
+                 titles=titles, awards=awards, tables=tables, hidden=hidden_phase, member_rules=member_rules)
     pack.warnings = ([p for p in problems + ctx.problems if p.severity != ERROR] + validity_warnings(document, meta, as_of)
                      + _unread(document, parsed, {**criteria_raw, **{n: {"applies_when": c.when} for n, c in inline.items()}},
                                outcomes))
     return pack
+
+
+def _member_rules(values: dict[str, ValueDef], inputs: dict[str, InputSpec], ctx: _Context, as_of: dt.date,
+                  meta1: PackMeta, file: str, sha: str) -> dict[str, MemberRules]:
+    """The `where:` of each count / total / share, compiled into a ruleset of its own over one
+    member's fields (one fact per member): durable-rules decides whether each member counts."""
+    out: dict[str, MemberRules] = {}
+    for name, value in values.items():
+        args = value.args
+        if not isinstance(args, Members) or args.where is None:
+            continue
+        path = value.path + (value.op, "where")
+        fields = dict(inputs[args.members].members or {}) if args.members in inputs else {}
+        builder = _Tests(ctx, as_of, {})
+        root = dataclasses.replace(builder.from_cond(args.where, path, fields), id=WHERE)
+        mpack = CompiledPack(meta=meta1, file=file, sha256=sha, as_of=as_of, inputs=fields, params=ctx.params,
+                             root=Node("all", children=(root,)), flags=(), tests=tuple(builder.tests))
+        try:
+            mpack.ruleset, mpack.rule_meta = emit_ruleset(mpack, decision=False)
+        except CompileError as error:
+            ctx.problem(_limit_code(error), path, f"the member condition of {name} is too large for the engine: {error}",
+                        error.message_zh or f"{name} 的成员条件展开后过于庞大，引擎无法处理（{error}）；请简化条件")
+            continue
+        out[name] = MemberRules(name, args.members, mpack, dict(builder.diff_slots))
+    return out
 
 
 def _limit_code(error: CompileError) -> str:

@@ -143,6 +143,27 @@ class CriteriaStage:
     # `counts`: every Count of the phase; `count_level`: the level counted before this step (-1: none).
     counts: tuple[Count, ...] = ()
     count_level: int = -1
+    # A comparison of two names of the entity (`{value: a, op: ">=", param: b}` in a `cases`
+    # condition, where b is a value or an input): slot -> (a, b); Python fills the slot with
+    # a − b and durable-rules compares it with 0, as for a lookup table.
+    diffs: dict[str, tuple[str, str]] = field(default_factory=dict)
+
+
+@dataclass
+class MemberRules:
+    """The `where:` of a count / total / share, compiled into a durable ruleset of its own over
+    the fields of one member: each member is one fact, its yes/no decided by durable-rules (the
+    reference evaluator in a reference run); Python only counts and adds. The ruleset's one
+    criterion is `WHERE`."""
+
+    value: str
+    members: str  # the members input
+    pack: CompiledPack
+    # slot -> (member field, name of the entity): field − the entity's value (compared with 0)
+    diffs: dict[str, tuple[str, str]] = field(default_factory=dict)
+
+
+WHERE = "~where"
 
 
 @dataclass
@@ -166,10 +187,15 @@ class Pack2:
     awards: AwardsDef | None = None
     tables: dict[str, Any] = field(default_factory=dict)  # lookup-table parameters (build2.Table)
     rule_groups: int = 1  # read by format-1 helpers that size work; stages carry their own
+    # Hidden criteria: the `when` of each case of a `cases` value, named `~when~VALUE~N`, decided
+    # by durable-rules in a stage like any criterion, never shown as a criterion (name -> phase).
+    hidden: dict[str, int] = field(default_factory=dict)
+    member_rules: dict[str, MemberRules] = field(default_factory=dict)  # value name -> its where ruleset
 
     @property
     def phases(self) -> int:
-        top = [v.phase for v in self.values.values()] + list(self.criteria.values()) + [n.phase for n in self.notes.values()]
+        top = ([v.phase for v in self.values.values()] + list(self.criteria.values()) + list(self.hidden.values())
+               + [n.phase for n in self.notes.values()])
         return max(top, default=0) + 1
 
     def cohort(self) -> bool:

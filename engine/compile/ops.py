@@ -55,6 +55,10 @@ class ParseContext(Protocol):
         """The options of a choice (for an operation option written `{choice: NAME}`)."""
         ...
 
+    def option_points(self, name: str, option: str) -> Any:
+        """The `points:` written on an option of a choice (None when not written)."""
+        ...
+
     def problem(self, code: str, path: Path, en: str, zh: str) -> None:
         """Report a problem at `path` (codes: see CODES in engine.core.problems)."""
         ...

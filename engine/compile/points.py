@@ -59,9 +59,11 @@ class Ref:
 
 @dataclass(frozen=True)
 class ChoiceRef:
-    """An option given by a pack choice (`steps: {choice: step_rounding}`)."""
+    """An option given by a pack choice (`steps: {choice: step_rounding}`). `points`: for a
+    choice read as points (`excluded_points`), each option's points ("full" or an amount)."""
 
     name: str
+    points: tuple[tuple[str, Fraction | str], ...] = ()
 
 
 Amount = Fraction | Ref
@@ -712,12 +714,20 @@ def _excluded_points(raw: Any, ctx: ParseContext, path: Path) -> Amount | Choice
     are amounts of points (`0`, `1.5分`) or `full` (the full points of the rule)."""
     if isinstance(raw, dict) and set(raw) == {"choice"}:
         name = ctx.ref(raw["choice"], path + ("choice",), sorts=("choice",))
+        table: list[tuple[str, Fraction | str]] = []
         for option in ctx.choice_options(name):
-            if option_points(option) is None:
+            # an option states its points (`none: {zh: 不得分, points: 0}`): option keys are names
+            written = ctx.option_points(name, option)
+            read = option_points(written) if written is not None and option != "full" else option_points(option)
+            if read is None:
                 _problem(ctx, "E199", path + ("choice",),
-                         f"excluded_points: option {option!r} of choice {name!r} is not an amount of points or `full`",
-                         f"excluded_points：选项 {name!r} 的取值 {option!r} 不是分值，也不是 full（满分）")
-        return ChoiceRef(name)
+                         f"excluded_points: option {option!r} of choice {name!r} states no points: name it `full` or "
+                         f"write points: on it ({option}: {{zh: …, points: 0}})",
+                         f"excluded_points：待定选项 {name!r} 的选项 {option!r} 没有写明分值；请命名为 full（满分），"
+                         f"或在该选项下写 points（例如 {option}: {{zh: …, points: 0}}）")
+                continue
+            table.append((option, read))
+        return ChoiceRef(name, tuple(table))
     points = _points(raw, ctx, path)
     _nonnegative(points, ctx, path, "excluded_points", "排除对象的分值")
     return points

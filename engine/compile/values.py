@@ -666,6 +666,9 @@ class Members:
     field_unit: Unit | None
     unit: Unit | None
     dimension: str | None
+    # The key of the compiled ruleset that decides `where` for each member (Pack2.member_rules,
+    # set by engine.compile.build2): durable-rules decides every member's yes/no, Python counts.
+    rules: str | None = None
 
     def reads(self) -> tuple[str, ...]:
         return (self.members,) + (self.where.reads() if self.where is not None else ())
@@ -766,6 +769,10 @@ class Cases:
     otherwise: Case | None  # `when` unused; None when the value writes no otherwise
     unit: Unit | None
     dimension: str | None
+    # One hidden criterion per case (engine.compile.build2 names them `~when~VALUE~N`): each
+    # `when` is compiled into durable rules and decided before the value; the value only reads
+    # their statuses to take the first case that holds.
+    deciders: tuple[str, ...] = ()
 
     def reads(self) -> tuple[str, ...]:
         out: list[str] = []
@@ -774,7 +781,7 @@ class Cases:
         for case in self.cases + ((self.otherwise,) if self.otherwise else ()):
             if case.then_name:
                 out.append(case.then_name)
-        return tuple(dict.fromkeys(out))
+        return tuple(dict.fromkeys(out + list(self.deciders)))
 
 
 def _outcome(raw: Any, ctx: ParseContext, path: Path, declared: Unit | None) -> tuple[str | None, Fraction | None, str | None]:

@@ -28,6 +28,12 @@ class Env(Protocol):
         when unknown. Parameters give their value in force (Fraction or None when unset)."""
         ...
 
+    def member_verdicts(self, rules: str) -> Sequence[Any] | None:
+        """For a count / total / share with `where:` (its `rules` key): each member's status
+        (engine.core.status.Status), decided by durable-rules on the compiled member ruleset
+        before the value is computed; None when the member list is unknown."""
+        ...
+
 
 @dataclass(frozen=True)
 class Step:

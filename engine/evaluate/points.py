@@ -579,7 +579,7 @@ def compute_rank_points(args: RankPointsArgs, envs: Sequence[Env]) -> list[Compu
 def _excluded(args: RankPointsArgs, r: _Reader, full: Fraction, base: dict[str, Any]) -> Computed:
     if isinstance(args.excluded_points, ChoiceRef):
         option = r.get(args.excluded_points.name)
-        read = option_points(option) if option is not None else None
+        read = dict(args.excluded_points.points).get(option) if option is not None else None
         points = full if read == "full" else read if isinstance(read, Fraction) else None
     else:
         points = r.amount(args.excluded_points)

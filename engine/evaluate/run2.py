@@ -25,7 +25,7 @@ import engine.evaluate.points  # noqa: F401  (fills COMPUTE with the points oper
 import engine.evaluate.values  # noqa: F401  (fills COMPUTE with the value operations)
 from engine import ENGINE_VERSION
 from engine.compile.model import Node
-from engine.compile.model2 import CASES_BODY, CriteriaStage, Pack2
+from engine.compile.model2 import CASES_BODY, WHERE, CriteriaStage, MemberRules, Pack2
 from engine.core.problems import DecisionError, Problem
 from engine.core.status import Outcome, Status
 from engine.evaluate import reference
@@ -89,6 +89,8 @@ class _Env:
         for name, choice in pack.choices.items():
             self.slots[name] = choice.option
         self.computed: dict[str, Computed] = {}
+        self.decided_by = "durable-rules"  # who decides yes/no for this run (set by the Runner)
+        self.verdicts: dict[str, list[Status] | None] = {}  # member rules -> each member's status
         self.statuses: dict[str, tuple[Status, str | None, int]] = {}  # id -> (status, branch, phase)
         self.notes: dict[str, Status] = {}
 
@@ -112,6 +114,13 @@ class _Env:
         if spec is None:
             raise KeyError(name)
         return _env_value(spec, self.subject.values.get(name))
+
+    def member_verdicts(self, rules: str) -> list[Status] | None:
+        """Whether each member meets a count's `where`, as durable-rules decided it (None: the
+        member list is unknown)."""
+        if rules not in self.verdicts:
+            raise DecisionError(f"the members of {rules!r} were not decided before the value was computed")
+        return self.verdicts[rules]
 
     def detail(self, name: str) -> Mapping[str, Any]:
         """The facts a value's computation recorded (a rank's `last`, `of`, `provisional`)."""
@@ -177,6 +186,9 @@ class Runner:
             id(stage): DurableSession(stage.pack.ruleset, f"{pack.meta.id}-p{stage.phase}-{stage.count_level + 1}",
                                       groups=stage.pack.rule_groups)
             for stage in pack.stages} if engine == "durable" else {}
+        self._member_sessions = {
+            key: DurableSession(rules.pack.ruleset, f"{pack.meta.id}-{key}-members", groups=rules.pack.rule_groups)
+            for key, rules in pack.member_rules.items()} if engine == "durable" else {}
         self._order = {ident: i for i, ident in enumerate(pack.titles)}  # records list criteria in document order
         self._na_reason = {ident: a.reason for stage in pack.stages for ident, a in stage.applicability.items()}
         # every criterion node by id (an applicability wrapper under its own id), for what each needs
@@ -198,6 +210,8 @@ class Runner:
         """Every subject's record, in order. The batch is one cohort for rank-like values."""
         pack = self.pack
         envs = [_Env(pack, s) for s in subjects]
+        for env in envs:
+            env.decided_by = self.decided_by
         stages: dict[int, list[CriteriaStage]] = {}  # a phase with counted at_least nodes has several steps
         for stage in pack.stages:
             stages.setdefault(stage.phase, []).append(stage)
@@ -277,8 +291,37 @@ class Runner:
                     out[id(env)] = AwardResult("awarded", key, place, amount, unit, title, shared_with=shared_with)
         return out
 
+    def _members(self, rules: MemberRules, env: _Env) -> list[Status] | None:
+        """Each member's yes/no on a count's `where`: one fact per member, its fields as slots
+        (and field − the entity's value for a comparison with a name of the entity), decided by
+        durable-rules (the reference evaluator in a reference run) on the compiled ruleset."""
+        items = env.subject.values.get(rules.members)
+        if not isinstance(items, list):
+            return None
+        out = []
+        for item in items:
+            slots = dict(item.get("values") or {}) if isinstance(item, Mapping) else {}
+            for slot, (member_field, name) in rules.diffs.items():
+                a, b = slots.get(member_field), env.slots.get(name)
+                if _numeric(a) and _numeric(b):
+                    slots[slot] = Fraction(a) - Fraction(b)
+            if self.engine == "reference":
+                status = reference.evaluate(rules.pack, slots).statuses[WHERE][0]
+            else:
+                fired = self._member_sessions[rules.value].decide(fact_slots(rules.pack, slots))
+                found = {rules.pack.rule_meta[r][2] for r in fired if rules.pack.rule_meta[r][0] == "node"}
+                if len(found) != 1:
+                    raise DecisionError(f"the member condition of {rules.value!r} fired {sorted(found) or 'nothing'}")
+                status = found.pop()
+            out.append(Status(status))
+        return out
+
     def _compute(self, name: str, envs: list[_Env]) -> None:
         value = self.pack.values[name]
+        rules = self.pack.member_rules.get(name)
+        if rules is not None:
+            for env in envs:
+                env.verdicts[name] = self._members(rules, env)
         try:
             if value.cohort:
                 results = COMPUTE_COHORT[value.op](value.args, envs)
@@ -311,6 +354,12 @@ class Runner:
                 env.slots.pop(slot, None)
             else:
                 env.slots[slot] = Fraction(value) - threshold
+        for slot, (a, b) in stage.diffs.items():  # a − b, compared with 0 by durable-rules
+            left, right = env.slots.get(a), env.slots.get(b)
+            if _numeric(left) and _numeric(right):
+                env.slots[slot] = Fraction(left) - Fraction(right)
+            else:
+                env.slots.pop(slot, None)
 
     def _count(self, stage: CriteriaStage, env: _Env) -> None:
         """Arithmetic between two steps of a phase: for each at_least of the level just decided,
@@ -347,7 +396,7 @@ class Runner:
         for ident, (status, branch) in statuses.items():
             if ident.endswith(CASES_BODY):
                 continue  # the branch of a `cases` criterion that may not apply: shown on the criterion
-            if "~" in ident and ident not in stage.applicability and ident not in counted:
+            if "~" in ident and ident not in stage.applicability and ident not in counted and ident not in self.pack.hidden:
                 continue  # an anonymous `cases` node's own branch (build2 `_Tests.anonymous`)
             st = Status(status)
             applicability = stage.applicability.get(ident)
@@ -412,6 +461,9 @@ class Runner:
             return []
         seen.add(name)
         pack = self.pack
+        if name.startswith("~diff~"):
+            _, _, a, b = name.split("~")
+            return self._absent(a, env, seen) + self._absent(b, env, seen)
         if name.startswith("~table:"):
             _, table, value = name.split(":", 2)
             return self._absent(value, env, seen) + [k for key in pack.tables[table].keys
@@ -423,7 +475,7 @@ class Runner:
             if done is None or done.value is not None:
                 return []
             return [i for m in done.missing for i in self._absent(m, env, seen)]
-        if name in pack.criteria and name in self._nodes:
+        if (name in pack.criteria or name in pack.hidden) and name in self._nodes:
             status = env.statuses.get(name)
             if status is None or status[0] is not Status.UNKNOWN:
                 return []
@@ -533,7 +585,8 @@ class Runner:
 def _values_no_criterion_reads(pack: Pack2, nodes: Mapping[str, Node]) -> tuple[str, ...]:
     """Values that no criterion reads, even through other values (scores, totals, places)."""
     reached: set[str] = set()
-    todo = [n.test.input.split(":")[-1] for node in nodes.values() for n in node.walk() if n.test is not None]
+    todo = [name for node in nodes.values() for n in node.walk() if n.test is not None
+            for name in (n.test.input.split("~")[2:] if n.test.input.startswith("~diff~") else [n.test.input.split(":")[-1]])]
     while todo:
         name = todo.pop()
         if name in reached or name not in pack.values:
@@ -541,6 +594,10 @@ def _values_no_criterion_reads(pack: Pack2, nodes: Mapping[str, Node]) -> tuple[
         reached.add(name)
         todo.extend(pack.values[name].reads)
     return tuple(n for n in pack.values if n not in reached)
+
+
+def _numeric(value: Any) -> bool:
+    return isinstance(value, (int, Fraction)) and not isinstance(value, bool)
 
 
 def _unit_name(pack: Pack2, name: str) -> str | None:

@@ -22,6 +22,7 @@ from typing import Any, Mapping, Sequence
 
 from engine.core.numbers import OUT_OF_BOUNDS, SLOT_DIGITS, VALUE_LIMIT, VALUE_MAX_DENOMINATOR, value_in_bounds
 from engine.compile.values import Cagr, Case, Cases, CohortMean, Combine, Cond, Difference, Growth, Members, Product, Ratio, Since, Test
+from engine.core.problems import DecisionError
 from engine.core.status import Status
 from engine.core.units import Unit, format_amount, format_number, fraction_json
 from engine.evaluate.ops import Computed, Env, Step, computes, computes_cohort
@@ -375,24 +376,24 @@ def compute_years_since(args: Since, env: Env) -> Computed:  # type: ignore[over
 
 
 # ---------------------------------------------------------------------------------------------
-# Conditions, three-valued (True, False, None = cannot tell), with the text of every test
+# Conditions: written out for the trace. Whether one holds is never decided here: each `cases`
+# condition is a hidden criterion and each member condition a compiled ruleset, decided by
+# durable-rules (engine.compile.build2, engine.evaluate.run2); this only shows what was compared.
 
 _SYMBOL = {">=": ("≥", "≥"), ">": (">", ">"), "<=": ("≤", "≤"), "<": ("<", "<"), "=": ("=", "="), "!=": ("≠", "≠"),
            "in": ("属于", "in"), "not_in": ("不属于", "not in"), "is_true": ("为是", "is yes"),
            "is_false": ("为否", "is no"), "on_or_before": ("不晚于", "on or before"),
            "on_or_after": ("不早于", "on or after"), "met": ("满足", "is met")}
-_COMPARE = {">=": lambda a, b: a >= b, ">": lambda a, b: a > b, "<=": lambda a, b: a <= b,
-            "<": lambda a, b: a < b, "=": lambda a, b: a == b, "!=": lambda a, b: a != b}
-_MARK = {True: ("是", "yes"), False: ("否", "no"), None: ("无法判定", "cannot tell")}
+_STATUS_WORDS = {Status.MET: ("成立", "holds", "met"), Status.NOT_MET: ("不成立", "does not hold", "not_met"),
+                 Status.UNKNOWN: ("无法判定", "cannot tell", "unknown")}
 
 
 @dataclass
-class Verdict:
-    holds: bool | None
+class Described:
     zh: list[str]
     en: list[str]
-    missing: list[str]  # names of the pack that were unknown (parameters, tested names)
-    lacking: list[str]  # member fields that were unknown
+    missing: list[str]  # names of the pack read that are unknown (parameters, tested names)
+    lacking: list[str]  # member fields read that are unknown
 
 
 def years_before(day: dt.date, years: int) -> dt.date:
@@ -403,13 +404,13 @@ def years_before(day: dt.date, years: int) -> dt.date:
         return day.replace(year=day.year - years, day=28)
 
 
-def _test(test: Test, get: Any, env: Env) -> Verdict:
-    """`get(subject)` reads the subject (a member field or a name); parameters come from env."""
+def _describe_test(test: Test, get: Any, env: Env) -> Described:
+    """The test with its operands as read (`get(subject)`: a member field or a name; parameters
+    from env), and which of them are unknown; no comparison is made."""
     raw = get(test.subject)
     sym_zh, sym_en = _SYMBOL.get(test.op, (test.op, test.op))
     missing: list[str] = []
-    lacking: list[str] = []
-    holds: bool | None = None
+    known = True
     if test.kind == "number":
         value = number(raw)
         threshold = test.amount
@@ -417,83 +418,65 @@ def _test(test: Test, get: Any, env: Env) -> Verdict:
             threshold = number(env.get(test.param))
             if threshold is None:
                 missing.append(test.param)
+        known = value is not None
         left_zh = show(value, test.unit) if value is not None else "未知"
         left_en = show(value, test.unit, "en") if value is not None else "unknown"
         right_zh = show(threshold, test.unit) if threshold is not None else f"{test.param}（未知）"
         right_en = show(threshold, test.unit, "en") if threshold is not None else f"{test.param} (unknown)"
         if test.param is not None:
             right_zh, right_en = f"{test.param} {right_zh}", f"{test.param} {right_en}"
-        if value is not None and threshold is not None:
-            holds = _COMPARE[test.op](value, threshold)
         zh, en = f"{test.subject} {left_zh} {sym_zh} {right_zh}", f"{test.subject} {left_en} {sym_en} {right_en}"
     elif test.kind == "enum":
         value = raw if isinstance(raw, str) else None
+        known = value is not None
         listed = "、".join(test.values)
-        if value is not None:
-            holds = (value in test.values) == (test.op == "in")
         zh = f"{test.subject} {value if value is not None else '未知'} {sym_zh} [{listed}]"
         en = f"{test.subject} {value if value is not None else 'unknown'} {sym_en} [{', '.join(test.values)}]"
     elif test.kind == "boolean":
         value_b = raw if isinstance(raw, bool) else None
-        if value_b is not None:
-            holds = value_b == (test.op == "is_true")
+        known = value_b is not None
         shown_zh = {True: "是", False: "否", None: "未知"}[value_b]
         shown_en = {True: "yes", False: "no", None: "unknown"}[value_b]
         zh, en = f"{test.subject} {shown_zh}，{sym_zh}", f"{test.subject} {shown_en}, {sym_en}"
     elif test.kind == "criterion":
         status = raw.value if isinstance(raw, Status) else raw
-        holds = {Status.MET.value: True, Status.NOT_MET.value: False, Status.NOT_APPLICABLE.value: False}.get(str(status)) \
-            if status is not None else None
+        known = status is not None and status != Status.UNKNOWN.value
         words = {"met": ("满足", "met"), "not_met": ("不满足", "not met"), "not_applicable": ("不适用", "not applicable")}
         word_zh, word_en = words.get(str(status), ("无法判定", "unknown"))
         zh, en = f"条件 {test.subject} {word_zh}", f"criterion {test.subject} {word_en}"
     else:  # dates
         day = as_date(raw)
+        known = day is not None
         if test.op == "within_years_before":
             assert test.years is not None
             start = years_before(env.as_of, test.years)
-            if day is not None:
-                holds = start <= day <= env.as_of
             zh = f"{test.subject} {day or '未知'} 在评价日 {env.as_of} 前 {test.years} 年内（{start} 至 {env.as_of}）"
             en = f"{test.subject} {day or 'unknown'} within {test.years} years before {env.as_of} ({start} to {env.as_of})"
         else:
             ref = env.as_of if test.as_of else dt.date.fromisoformat(str(test.date))
-            if day is not None:
-                holds = day <= ref if test.op == "on_or_before" else day >= ref
             ref_zh = f"评价日 {ref}" if test.as_of else str(ref)
             ref_en = f"the evaluation date {ref}" if test.as_of else str(ref)
             zh = f"{test.subject} {day or '未知'} {sym_zh} {ref_zh}"
             en = f"{test.subject} {day or 'unknown'} {sym_en} {ref_en}"
-    if holds is None and not missing:
+    lacking: list[str] = []
+    if not known:
         (lacking if test.member else missing).append(test.subject)
-    if test.kind == "criterion":
-        return Verdict(holds, [zh], [en], missing, lacking)  # the status is the verdict
-    mark_zh, mark_en = _MARK[holds]
-    return Verdict(holds, [f"{zh}（{mark_zh}）"], [f"{en} ({mark_en})"], missing, lacking)
+    return Described([zh], [en], missing, lacking)
 
 
-def decide(cond: Cond, get: Any, env: Env) -> Verdict:
+def describe(cond: Cond, get: Any, env: Env) -> Described:
+    """A condition written out with what it read (all / any / not kept), for the trace."""
     if cond.test is not None:
-        return _test(cond.test, get, env)
-    parts = [decide(p, get, env) for p in cond.parts]
+        return _describe_test(cond.test, get, env)
+    parts = [describe(p, get, env) for p in cond.parts]
     zh = [t for p in parts for t in p.zh]
     en = [t for p in parts for t in p.en]
     missing = [n for p in parts for n in p.missing]
     lacking = [n for p in parts for n in p.lacking]
     if cond.kind == "not":
-        holds = parts[0].holds
-        return Verdict(None if holds is None else not holds, [f"并非（{'；'.join(zh)}）"], [f"not ({'; '.join(en)})"],
-                       missing, lacking)
-    verdicts = [p.holds for p in parts]
-    if cond.kind == "all":
-        holds = False if False in verdicts else (None if None in verdicts else True)
-        joined_zh, joined_en = "；且 ".join(zh), "; and ".join(en)
-    else:
-        holds = True if True in verdicts else (None if None in verdicts else False)
-        joined_zh, joined_en = "；或 ".join(zh), "; or ".join(en)
-    if holds is not None:
-        missing, lacking = [], []  # decided whatever the unknown parts are
-    return Verdict(holds, [joined_zh] if zh else [], [joined_en] if en else [], missing, lacking)
+        return Described([f"并非（{'；'.join(zh)}）"], [f"not ({'; '.join(en)})"], missing, lacking)
+    joined_zh, joined_en = ("；且 ".join(zh), "; and ".join(en)) if cond.kind == "all" else ("；或 ".join(zh), "; or ".join(en))
+    return Described([joined_zh] if zh else [], [joined_en] if en else [], missing, lacking)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -514,6 +497,15 @@ def _members(args: Members, env: Env) -> Computed:
     items = env.get(args.members)
     if not isinstance(items, list):
         return unknown_for((args.members,), "成员列表", "members")
+    statuses: list[Status] | None = None
+    if args.where is not None:
+        if args.rules is None:
+            raise DecisionError(f"the member condition of {args.members!r} was not compiled: only durable-rules "
+                                "(or the reference evaluator checking it) decides whether a member counts")
+        statuses = env.member_verdicts(args.rules)
+        if statuses is None or len(statuses) != len(items):
+            raise DecisionError(f"{len(items)} members of {args.members!r} but "
+                                f"{'no' if statuses is None else len(statuses)} decisions")
     counted, not_counted, undecided = [], [], []
     verdicts: list[dict[str, Any]] = []
     steps: list[Step] = []
@@ -522,36 +514,43 @@ def _members(args: Members, env: Env) -> Computed:
     lacking_total: list[str] = []
     for i, item in enumerate(items, start=1):
         name, fields = member_record(item, i)
-        if args.where is None:
-            verdict = Verdict(True, ["无条件"], ["no condition"], [], [])
+        if args.where is None or statuses is None:
+            holds: bool | None = True
+            text = Described(["无条件"], ["no condition"], [], [])
         else:
-            verdict = decide(args.where, fields.get, env)
-        missing += verdict.missing
+            holds = {Status.MET: True, Status.NOT_MET: False}.get(statuses[i - 1])
+            text = describe(args.where, fields.get, env)
+            if holds is None:
+                missing += text.missing
         amount = None
-        if args.key == "total" and verdict.holds:
+        if args.key == "total" and holds:
             assert args.field is not None
             amount = number(fields.get(args.field))
             if amount is None:
                 lacking_total.append(name)
-        word_zh = {True: "计入", False: "不计入", None: "无法判定"}[verdict.holds]
-        word_en = {True: "counted", False: "not counted", None: "cannot tell"}[verdict.holds]
-        entry: dict[str, Any] = {"name": name, "verdict": {True: "met", False: "not_met", None: "unknown"}[verdict.holds],
-                                 "tests": verdict.zh}
-        if verdict.lacking:
-            entry["lacking"] = verdict.lacking
+        word_zh = {True: "计入", False: "不计入", None: "无法判定"}[holds]
+        word_en = {True: "counted", False: "not counted", None: "cannot tell"}[holds]
+        entry: dict[str, Any] = {"name": name, "verdict": {True: "met", False: "not_met", None: "unknown"}[holds],
+                                 "tests": text.zh}
+        if holds is None and text.lacking:
+            entry["lacking"] = text.lacking
         add_zh = add_en = ""
-        if args.key == "total" and verdict.holds:
+        if args.key == "total" and holds:
             entry[args.field or "value"] = fraction_json(amount) if amount is not None else None
             add_zh = f"，{args.field} {show(amount, args.field_unit) if amount is not None else '未知'}"
             add_en = f", {args.field} {show(amount, args.field_unit, 'en') if amount is not None else 'unknown'}"
             if amount is not None:
                 total += amount
         verdicts.append(entry)
-        (counted if verdict.holds else not_counted if verdict.holds is False else undecided).append(name)
-        steps.append(Step(f"{name}：{'；'.join(verdict.zh)} → {word_zh}{add_zh}",
-                          f"{name}: {'; '.join(verdict.en)} → {word_en}{add_en}"))
+        (counted if holds else not_counted if holds is False else undecided).append(name)
+        steps.append(Step(f"{name}：{'；'.join(text.zh)} → {word_zh}{add_zh}",
+                          f"{name}: {'; '.join(text.en)} → {word_en}{add_en}"))
     detail: dict[str, Any] = {"members": args.members, "counted": counted, "not_counted": not_counted,
                               "unknown": undecided, "verdicts": verdicts}
+    if args.where is not None:
+        by = env.decided_by
+        detail["decided_by"] = by
+        steps.append(Step(f"各成员是否计入由 {by} 判定", f"whether each member counts was decided by {by}"))
     missing_names = tuple(dict.fromkeys(missing))
     if missing_names:
         # an unset parameter or an unknown name decides no member
@@ -652,29 +651,40 @@ def _then(case: Case, env: Env) -> tuple[Fraction | None, str | None]:
 
 @computes("cases")
 def compute_cases(args: Cases, env: Env) -> Computed:  # type: ignore[override]
+    """The first case whose condition holds. Each condition is a hidden criterion decided by
+    durable-rules before this value (engine.compile.build2); here its status is only read."""
+    if len(args.deciders) != len(args.cases):
+        raise DecisionError("a cases value whose conditions were not compiled: only durable-rules (or the reference "
+                            "evaluator checking it) decides which case applies")
+    by = env.decided_by
     steps: list[Step] = []
-    for i, case in enumerate(args.cases, start=1):
-        verdict = decide(case.when, env.get, env)
-        steps.append(Step(f"情形 {i}：{'；'.join(verdict.zh)}", f"case {i}: {'; '.join(verdict.en)}"))
-        if verdict.holds is None:
+    for i, (case, decider) in enumerate(zip(args.cases, args.deciders), start=1):
+        status = env.get(decider)
+        if not isinstance(status, Status) or status is Status.NOT_APPLICABLE:
+            raise DecisionError(f"the condition of case {i} was not decided ({status!r})")
+        text = describe(case.when, env.get, env)
+        word_zh, word_en, word = _STATUS_WORDS[status]
+        steps.append(Step(f"情形 {i}：{'；'.join(text.zh)}：{by} 判定{word_zh}",
+                          f"case {i}: {'; '.join(text.en)}: {by} decided it {word_en}"))
+        if status is Status.UNKNOWN:
             # as criteria's cases: an earlier case that cannot be decided leaves the choice open
-            missing = tuple(dict.fromkeys(verdict.missing + verdict.lacking))
-            return Computed(None, tuple(steps), missing=missing, detail={"case": None},
+            missing = tuple(dict.fromkeys(text.missing + text.lacking))
+            return Computed(None, tuple(steps), missing=missing, detail={"case": None, "decided_by": by},
                             reason=None if missing else Step("无法确定适用哪一情形", "cannot tell which case applies"))
-        if verdict.holds:
-            return _taken(args, case, env, steps, i)
+        if status is Status.MET:
+            return _taken(args, case, env, steps, i, by)
     if args.otherwise is None:
         return unknown_because("没有适用的情形（未写 otherwise）", "no case applies (the value writes no otherwise)",
-                               tuple(steps), {"case": None})
+                               tuple(steps), {"case": None, "decided_by": by})
     steps.append(Step("以上情形均不适用：取 otherwise", "no case applies: otherwise"))
-    return _taken(args, args.otherwise, env, steps, "otherwise")
+    return _taken(args, args.otherwise, env, steps, "otherwise", by)
 
 
-def _taken(args: Cases, case: Case, env: Env, steps: list[Step], which: Any) -> Computed:
+def _taken(args: Cases, case: Case, env: Env, steps: list[Step], which: Any, by: str) -> Computed:
     value, name = _then(case, env)
     if value is None:
         assert name is not None
-        return Computed(None, tuple(steps), missing=(name,), detail={"case": which})
+        return Computed(None, tuple(steps), missing=(name,), detail={"case": which, "decided_by": by})
     label = f"{name} " if name else ""
     steps.append(Step(f"取 {label}{show(value, args.unit)}", f"takes {label}{show(value, args.unit, 'en')}"))
-    return bounded(value, tuple(steps), {"case": which, **({"taken": name} if name else {})})
+    return bounded(value, tuple(steps), {"case": which, "decided_by": by, **({"taken": name} if name else {})})

@@ -117,6 +117,10 @@ class _Builder:
                     raise _Refused(key_node, "merge keys (<<) are not supported; write the fields out",
                                    "不支持合并键（<<）；请把各字段逐一写出")
                 key = self.build(key_node, path + ("<key>",), depth + 1)
+                if isinstance(key, bool) and isinstance(key_node, yaml.ScalarNode) and not key_node.style:
+                    # YAML 1.1 reads a bare on / off / yes / no / y / n as true or false; a key is
+                    # always a name, so it is read as written (`in_force: {of: P, on: …}`).
+                    key = key_node.value
                 if not isinstance(key, (str, int)) or isinstance(key, bool):
                     self.fail(key_node, "E112", f"mapping key {shown(key)} must be text", path,
                               f"键 {shown(key)} 必须是文字；请改为文字名称")

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
-from engine.core.problems import Problem, shown
+from engine.core.problems import ERROR, Problem, kind_zh, shown
 from engine.core.units import Unit, parse_unit
 from engine.load.yamlsafe import Document
 from engine.validate.limits2 import shape_problems2
@@ -74,9 +74,12 @@ def schema2() -> dict[str, Any]:
                                        "properties": {"of": ref("name"), "on": ref("date")}}
     param["oneOf"] = [{"required": [k]} for k in ("value", "values", "unset", "table", "scaled", "in_force")]
     defs["parameter"] = param
+    # an option's label; `points:` when the choice is read as points (rank_points.excluded_points)
+    defs["option"] = {**copy.deepcopy(defs["label"])}
+    defs["option"]["properties"] = {**defs["option"]["properties"], "points": {"type": ["string", "integer", "number"]}}
     defs["choice"] = {
         "type": "object", "additionalProperties": False, "required": ["label", "options", "default", "reason"],
-        "properties": {"label": ref("label"), "cite": ref("text"), "options": names(ref("label")) | {"minProperties": 2},
+        "properties": {"label": ref("label"), "cite": ref("text"), "options": names(ref("option")) | {"minProperties": 2},
                        "default": ref("name"), "reason": ref("text"), "note": ref("text")}}
     defs["value"] = {
         "type": "object", "required": ["label"],
@@ -369,7 +372,41 @@ def check_format2(doc: Document) -> list[Problem]:
         return problems
     table = name_table(doc)
     check_references(table)
-    return sorted(set(problems + table.problems + shape_problems2(doc)))
+    return sorted(set(problems + table.problems + shape_problems2(doc) + unit_problems(doc)))
+
+
+_NUMERIC_TYPES = ("money", "count", "percent", "area")
+
+
+def unit_problems(doc: Document) -> list[Problem]:
+    """The unit of every numeric input and member field: known (E112: an unknown unit such as 起
+    would leave every figure of the column unreadable, found only at evaluation) and of the
+    input's type (E122: a count in 万元), as format 1 checks them."""
+    out: list[Problem] = []
+    value = doc.value if isinstance(doc.value, dict) else {}
+    places: list[tuple[str, Any, Path]] = []
+    for name, spec in _items(value.get("inputs")):
+        if not isinstance(spec, dict):
+            continue
+        places.append((name, spec, ("inputs", name)))
+        if spec.get("type") == "members" and isinstance(spec.get("fields"), dict):
+            places += [(f"{name}.{f}", fspec, ("inputs", name, "fields", f)) for f, fspec in spec["fields"].items()
+                       if isinstance(fspec, dict)]
+    for name, spec, path in places:
+        kind, written = spec.get("type"), spec.get("unit")
+        if kind not in _NUMERIC_TYPES or not isinstance(written, str):
+            continue
+        unit = parse_unit(written)
+        if unit is None:
+            out.append(doc.problem("E112", f"unknown unit {shown(written)} of {name}; use e.g. 元, 万元, 亿元, 亩, 平方米, "
+                                   "%, 家, 个, 人, 项, 次, 头", path + ("unit",), ERROR,
+                                   f"{name} 的单位 {shown(written)} 无法识别；请使用 元、万元、亿元、亩、平方米、%、家、个、人、项、次、头 等已知单位"))
+        elif unit.dimension != kind and "/" not in unit.dimension:  # 万元/亩 (an intensity) is written as money
+            out.append(doc.problem("E122", f"{name} is {kind} but its unit {unit.name!r} measures {unit.dimension}",
+                                   path + ("unit",), ERROR,
+                                   f"{name} 的类型是{kind_zh(kind)}，但单位 {unit.name!r} 计量的是{kind_zh(unit.dimension)}；"
+                                   "请让类型与单位一致"))
+    return out
 
 
 def check_references(table: NameTable) -> None:
