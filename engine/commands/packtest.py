@@ -20,9 +20,9 @@ A suite is `rules/<pack>.tests.yaml`:
         set: {some_threshold_min: 8亿元}       # optional: parameter overrides for this case
                                              # (like --set), e.g. for a number the policy leaves unset
 
-A suite whose pack is `format: 2` also checks values, points, subtotals, ranks, consequences and
-choices, and a case may decide several entities together (`entities:`, one cohort): see
-`_run_suite2` below.
+A suite whose pack is `format: 2` also checks values, points, subtotals, ranks, consequences,
+choices, awards, targets and the case taken, a case may decide several entities together
+(`entities:`, one cohort) and `cohorts:` score whole batches: see `_run_suite2` below.
 
 The runner is used by `certify test` and by pytest (tests/test_pack_suites.py), so CI and
 officers run the same cases.
@@ -49,7 +49,8 @@ from engine.core.units import AmountError, format_amount, parse_amount, parse_un
 from engine.core.problems import Problem, ProblemsError, shown
 from engine.load.yamlsafe import iso_date, load_yaml_file
 from engine.commands.lint import check_path
-from engine.commands.scoring_suite import run_scoring_suite
+from engine.compile.build2 import NOT_DUE
+from engine.commands.scoring_suite import compare_cohort2, run_scoring_suite
 from engine.commands.suite_results import CaseResult, SuiteResult
 
 _FLAG_WORDS = {True: MET, False: NOT_MET, "unknown": UNKNOWN, None: UNKNOWN}
@@ -229,10 +230,12 @@ def _run_suite(path: str, engine: str = "durable") -> SuiteResult:
     for key in sorted(set(suite) - _SUITE_KEYS):
         result.problems.append(doc.problem("E110", f"unknown field {shown(key)} (allowed: {sorted(_SUITE_KEYS)})", (key,),
                                            message_zh=f"未知字段 {shown(key)}（允许的字段：{'、'.join(sorted(_SUITE_KEYS))}）"))
-    if "cohorts" in suite:
+    base = Path(path).parent
+    if "cohorts" in suite and not (isinstance(suite["pack"], str) and suite["pack"] and
+                                   check_path(base / suite["pack"], base, "suite pack") is None and
+                                   pack_format(str(base / suite["pack"])) == 2):
         run_scoring_suite(path, doc, result, engine)
         return result
-    base = Path(path).parent
     if not isinstance(suite["pack"], str) or not suite["pack"]:
         result.problems.append(doc.problem("E112", "pack: must name the pack file beside the suite", ("pack",),
                                            message_zh="pack: 应写出与测试文件同一文件夹中的规则包文件名"))
@@ -336,14 +339,26 @@ def _run_suite(path: str, engine: str = "durable") -> SuiteResult:
 #           choices: {veto_last_award: allowed}
 #           award: {status: awarded, place: 1, amount: 600万元}   # outcomes.awards
 #           why: "10 ÷ 100 = 10%, 以上 includes it"   # the hand computation, for the reader
+#           targets: {new_smes_2022_target: not_yet_due}   # criteria with due: (not_yet_due: not applicable by its date)
+#           path: output_standard             # this criterion met; or {output_standard: case2}: the case taken
+#           provisional: false                # the entity's place (every rank value) provisional or not
+#           lower_bounds: [scale, total]      # these named values are lower bounds, the others named exact
 #       - name: 同一批次内排名
 #         entities: [{id: Z1, ...}, {id: Z2, ...}]   # decided together: one cohort
 #         expect: {Z1: {ranks: {place: 1}}, Z2: {ranks: {place: 2}}}
+#     cohorts:                                # scoring: a batch scored together, each entity one case
+#       - name: 全市集中区
+#         fixtures: [../fixtures/yangzhou-zones.yaml]      # and/or entities: [...]; set:, as_of: as in cases
+#         expect:
+#           awards_paid: 3000万元
+#           groups: {key_development: {awards_paid: 2000万元, ranked: 9, order: [K02, K01]}}
+#           entities: {K02: {ranks: {place: 1}, award: {status: excluded}}}   # any expectation above
 
 # `why`: the hand computation behind the case, for the reader (as in format-1 suites); not compared
 _EXPECT2_KEYS = {"outcome", "criteria", "flags", "consequences", "values", "points", "subtotals", "ranks",
-                 "missing_inputs", "choices", "award", "why"}
+                 "missing_inputs", "choices", "award", "why", "targets", "path", "provisional", "lower_bounds"}
 _CASE2_KEYS = {"name", "as_of", "entity", "entities", "expect", "set"}
+_COHORT2_KEYS = {"name", "as_of", "fixtures", "entities", "expect", "set"}
 _STATUS2 = ("met", "not_met", "unknown", "not_applicable")
 
 
@@ -415,17 +430,112 @@ def compare2(record: Record2, expect: dict[str, Any]) -> list[str]:
         if award is None:
             diffs.append("award: expected an award, got none (the pack has no outcomes.awards)")
         else:
-            for key in ("status", "place"):
+            for key in ("status", "place", "group", "shared_with"):
                 if key in want and want[key] != getattr(award, key):
                     diffs.append(f"award.{key}: expected {want[key]}, got {getattr(award, key)}")
-            if "amount" in want:
-                expected = _expected_amount(want["amount"], award.unit)
-                if (expected is None) != (award.amount is None) or (expected is not None and award.amount != expected):
-                    diffs.append(f"award.amount: expected {want['amount']}, got {_shown2(award.amount, award.unit)}")
+            for key in ("amount", "held"):  # held: the amount of a pending award (place provisional)
+                if key in want:
+                    expected = _expected_amount(want[key], award.unit)
+                    got_amount = getattr(award, key)
+                    if (expected is None) != (got_amount is None) or (expected is not None and got_amount != expected):
+                        diffs.append(f"award.{key}: expected {want[key]}, got {_shown2(got_amount, award.unit)}")
     chosen = {c.name: c.option for c in record.choices}
     for name, want in (expect.get("choices") or {}).items():
         if chosen.get(name) != want:
             diffs.append(f"choices.{name}: expected {want}, got {chosen.get(name, 'no such item')}")
+    if "targets" in expect:
+        diffs += _compare_targets2(record, expect["targets"])
+    if "path" in expect:
+        diffs += _compare_path2(record, expect["path"])
+    diffs += _compare_bounds2(record, expect, values)
+    return diffs
+
+
+def _target_status2(criterion: Any) -> str:
+    """A target's status as format 1 words it: a criterion not applicable because its `due:` date
+    has not come is not yet due (its reason is build2's NOT_DUE); other statuses as they are."""
+    if criterion.status.value == "not_applicable" and criterion.reason and criterion.reason.get("en") == NOT_DUE["en"]:
+        return "not_yet_due"
+    return criterion.status.value
+
+
+def _compare_targets2(record: Record2, expected: Any) -> list[str]:
+    """`targets: {criterion: met | not_met | not_yet_due | unknown}`: a target is a criterion with
+    `due:`; not yet due is told apart from any other not applicable by its reason."""
+    if not isinstance(expected, dict):
+        return ["targets: expected a mapping {target id: met | not_met | not_yet_due | unknown}"]
+    by_id = {c.id: c for c in record.criteria}
+    diffs: list[str] = []
+    for ident, want in expected.items():
+        if want not in _TARGET_STATUSES:
+            diffs.append(f"targets.{ident}: expected status must be one of {', '.join(_TARGET_STATUSES)}, not {want!r}")
+            continue
+        got = by_id.get(ident)
+        if got is None:
+            diffs.append(f"targets.{ident}: no such target")
+            continue
+        status = _target_status2(got)
+        if status != want:
+            test = got.test or {}
+            extra = ""
+            if test:
+                extra = (f" (value {_shown2(test.get('value'), test.get('unit'))}, "
+                         f"target {_shown2(test.get('threshold'), test.get('unit'))})")
+            diffs.append(f"targets.{ident}: expected {want}, got {status}{extra}")
+    return diffs
+
+
+def _compare_path2(record: Record2, expected: Any) -> list[str]:
+    """`path`: which way the decision went. A name: that criterion is met (the branch of an `any`
+    that carried it, as in format 1). A mapping `{criterion: case2 | otherwise}`: the case that
+    `cases` node took (`undecided2` when case 2's condition could not be decided)."""
+    by_id = {c.id: c for c in record.criteria}
+    if isinstance(expected, str):
+        got = by_id.get(expected)
+        if got is None or got.status.value != "met":
+            return [f"path: expected criterion {expected} to be met, got "
+                    f"{got.status.value if got is not None else 'no such criterion'}"]
+        return []
+    if not isinstance(expected, dict):
+        return ["path: expected a criterion name, or a mapping {criterion: case1 | case2 | ... | otherwise}"]
+    diffs: list[str] = []
+    for ident, want in expected.items():
+        got = by_id.get(ident)
+        if got is None:
+            diffs.append(f"path.{ident}: expected {want}, got no such criterion")
+        elif got.branch != want:
+            diffs.append(f"path.{ident}: expected {want}, got {got.branch or 'no case taken (' + got.status.value + ')'}")
+    return diffs
+
+
+def _compare_bounds2(record: Record2, expect: dict[str, Any], values: dict[str, Any]) -> list[str]:
+    """`provisional: true | false`: the entity's place (every `rank` value) is provisional or not.
+    `lower_bounds: [names]`: these values are lower bounds (a missing figure scored 0, `missing:
+    zero`), and every other value the expectation names (values, points, subtotals) is not."""
+    diffs: list[str] = []
+    if "provisional" in expect:
+        ranks = [v for v in values.values() if v.op == "rank"]
+        if not ranks:
+            diffs.append("provisional: the pack has no rank")
+        for v in ranks:
+            got = bool(v.detail.get("provisional"))
+            if got != bool(expect["provisional"]):
+                diffs.append(f"provisional.{v.name}: expected {bool(expect['provisional'])}, got {got}")
+    if "lower_bounds" in expect:
+        listed = expect["lower_bounds"] if isinstance(expect["lower_bounds"], list) else []
+        named = set(listed)
+        for section in ("values", "points", "subtotals"):
+            named |= set(expect.get(section) or {})
+        for name in sorted(named):
+            got = values.get(name)
+            if got is None:
+                diffs.append(f"lower_bounds.{name}: no such item")
+                continue
+            bound = got.value is not None and bool(got.missing)
+            if bound != (name in listed):
+                diffs.append(f"lower_bounds.{name}: expected {'a lower bound' if name in listed else 'exact'}, got "
+                             + (f"a lower bound (missing {', '.join(got.missing)})" if bound else
+                                "exact" if got.value is not None else "unknown"))
     return diffs
 
 
@@ -453,7 +563,10 @@ def _run_suite2(path: str, doc: Any, pack_path: str, result: SuiteResult, engine
     result.coverage = {ident: set() for ident in result.coverage_ids}
 
     def run_batch(name: str, source: str, entities: list[RawEntity], expects: dict[str, dict[str, Any]],
-                  as_of: dt.date, sets: dict[str, Any] | None = None) -> None:
+                  as_of: dt.date, sets: dict[str, Any] | None = None, totals: dict[str, Any] | None = None,
+                  each_case: bool = False) -> None:
+        """Decide `entities` as one batch (one cohort) and check each expectation; a cohort
+        (`each_case`) is one case for its totals and one per entity, as format 1's cohorts were."""
         started = time.perf_counter()
         try:
             runner = runner_for(as_of, sets)
@@ -471,8 +584,19 @@ def _run_suite2(path: str, doc: Any, pack_path: str, result: SuiteResult, engine
                 result.coverage.setdefault(c.id, set()).add(c.status.value)
             for n in record.notes:
                 result.coverage.setdefault(f"flag:{n.id}", set()).add(n.status.value)
-        diffs = []
         by_id = {r.entity_id: r for r in records}
+        if each_case:
+            seconds = time.perf_counter() - started  # the cohort is decided at once: its totals case carries the time
+            diffs = compare_cohort2(records, totals or {})
+            diffs += [Said(f"data problem: {p.message}", f"数据问题：{p.text('zh')}") for p in data_problems]
+            result.cases.append(CaseResult(path, f"{name}: cohort totals", source, not diffs, diffs, None, seconds))
+            for ident, expect in expects.items():
+                record = by_id.get(ident)
+                diffs = ["no such entity in the cohort"] if record is None else compare2(record, expect)
+                outcome = record.outcome.value if record is not None and record.outcome else None
+                result.cases.append(CaseResult(path, f"{name}: {ident}", source, not diffs, diffs, outcome))
+            return
+        diffs = []
         for ident, expect in expects.items():
             record = by_id.get(ident)
             if record is None:
@@ -515,6 +639,55 @@ def _run_suite2(path: str, doc: Any, pack_path: str, result: SuiteResult, engine
                                                message_zh="set: 应写成 参数名或选项名: 数值 的映射"))
             continue
         run_batch(str(case.get("name") or entities[0].id), source, entities, expects, as_of, sets)
+    for index, cohort in enumerate(suite.get("cohorts") or []):
+        where = doc.where(("cohorts", index))
+        source = f"{path}:{where[0]}"
+        if not isinstance(cohort, dict) or not isinstance(cohort.get("expect"), dict):
+            result.problems.append(doc.problem("E111", "a cohort needs fixtures or entities, and expect: {...}",
+                                               ("cohorts", index),
+                                               message_zh="每个分组需要写 fixtures 或 entities，以及 expect: {...}"))
+            continue
+        for key in sorted(set(cohort) - _COHORT2_KEYS):
+            result.problems.append(doc.problem("E110", f"unknown field {shown(key)} in a cohort (allowed: "
+                                               f"{sorted(_COHORT2_KEYS)})", ("cohorts", index, key),
+                                               message_zh=f"分组中有未知字段 {shown(key)}（允许的字段："
+                                               f"{'、'.join(sorted(_COHORT2_KEYS))}）"))
+        sets = cohort.get("set")
+        if sets is not None and not isinstance(sets, dict):
+            result.problems.append(doc.problem("E112", "set: maps parameter or choice names to values",
+                                               ("cohorts", index, "set"),
+                                               message_zh="set: 应写成 参数名或选项名: 数值 的映射"))
+            continue
+        entities = []
+        for rel in cohort.get("fixtures") or []:
+            problems: list[Problem] = []
+            try:
+                entities += list(load_entities(str(base / rel), problems))
+            except ProblemsError as error:
+                problems.extend(error.problems)
+            result.problems.extend(p for p in problems if p.severity == "error")
+        for j, row in enumerate(cohort.get("entities") or []):
+            if not isinstance(row, dict):
+                result.problems.append(doc.problem("E111", "an entity of a cohort is a mapping {id: ..., ...}",
+                                                   ("cohorts", index, "entities", j),
+                                                   message_zh="分组中的每个对象应写成映射 {id: ..., ...}"))
+                continue
+            line = doc.where(("cohorts", index, "entities", j))[0]
+            fields = {k: v for k, v in row.items() if k not in ("id", "name")}
+            entities.append(RawEntity(path, line, str(row.get("id", f"E{j + 1}")), row.get("name"), fields))
+        name = str(cohort.get("name") or f"cohort {index + 1}")
+        expect = cohort["expect"]
+        wanted = expect.get("entities") or {}
+        if not isinstance(wanted, dict):
+            wanted = {}
+            result.problems.append(doc.problem("E111", "expect.entities maps entity ids to what each must get",
+                                               ("cohorts", index, "expect", "entities"),
+                                               message_zh="expect.entities 应写成 对象id: 期望 的映射"))
+        # a fixture entity's own `expect:` holds in the cohort too, unless the cohort says otherwise
+        wanted = {**{e.id: e.expect for e in entities if isinstance(e.expect, dict)}, **wanted}
+        run_batch(name, source, entities, {str(k): v or {} for k, v in wanted.items()},
+                  iso_date(cohort.get("as_of")) or default_as_of, sets,
+                  totals={k: v for k, v in expect.items() if k != "entities"}, each_case=True)
 
 
 def coverage_gaps(result: SuiteResult) -> dict[str, list[str]]:

@@ -845,9 +845,9 @@ def convert_expect(expect: dict[str, Any], conversion: Conversion) -> tuple[dict
     - `outcome`, `flags`: as they are;
     - `criteria: {id: status}`: the criterion under its format-2 name (`conversion.renamed`); a
       per-year target's node whose `targets:` says not_yet_due is not applicable in format 2;
-    - `path: id`: that criterion met;
-    - `targets: {id: met | not_met | unknown | not_yet_due}`: the target's criterion, not_yet_due
-      being not applicable (a target not yet due is neutral, docs/format2.md "Targets")."""
+    - `path: id`: the same (that criterion met), under its format-2 name;
+    - `targets: {id: met | not_met | unknown | not_yet_due}`: the same, under the target criterion's
+      format-2 name (a target not yet due is a criterion not applicable because of its `due:`)."""
     renamed = {old: new for old, new in conversion.renamed.items() if not old.endswith("__value")}
     targets = dict(expect.get("targets") or {})
     out: dict[str, Any] = {}
@@ -874,13 +874,74 @@ def convert_expect(expect: dict[str, Any], conversion: Conversion) -> tuple[dict
             criteria[renamed.get(ident, ident)] = "not_applicable" if targets.get(ident) == "not_yet_due" else status
     if wrappers:
         dropped["criteria"] = wrappers
-    if expect.get("path") is not None:
-        criteria[renamed.get(expect["path"], expect["path"])] = "met"
-    for ident, status in targets.items():
-        name = conversion.renamed.get(f"{ident}__value", renamed.get(ident, ident))
-        criteria[name] = "not_applicable" if status == "not_yet_due" else status
     if criteria:
         out["criteria"] = criteria
+    if expect.get("path") is not None:
+        out["path"] = renamed.get(expect["path"], expect["path"])
+    if targets:
+        out["targets"] = {conversion.renamed.get(f"{ident}__value", renamed.get(ident, ident)): status
+                          for ident, status in targets.items()}
     if "flags" in expect:
         out["flags"] = copy.deepcopy(expect["flags"])
+    return out, dropped
+
+
+def convert_zone_expect(expect: dict[str, Any], unit: str | None = None) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A format-1 scoring suite's expectation of one zone (`cohorts[].expect.zones.ID`) as a
+    format-2 one for the converted pack (names as `convert` gives them: the rank `place`, the total
+    `total`, indicators by their ids, vetoes as criteria), and what was left out (`why`).
+    `unit`: the award table's unit (format 1 writes award amounts as bare numbers in it)."""
+    out: dict[str, Any] = {}
+    dropped = {k: expect[k] for k in ("why",) if k in expect}
+    if "criteria" in expect:
+        out["outcome"] = expect["criteria"]
+    if expect.get("vetoes"):
+        out["criteria"] = {k: _ZONE_WORD.get(v, str(v)) for k, v in expect["vetoes"].items()}
+    if expect.get("consequences"):
+        out["consequences"] = copy.deepcopy(expect["consequences"])
+    if "last" in expect:
+        out["values"] = {"place_is_last": bool(expect["last"])}
+    if expect.get("points"):
+        out["points"] = {k: f"{v}分" for k, v in expect["points"].items()}
+    if "total" in expect:
+        out["subtotals"] = {"total": f"{expect['total']}分"}
+    if "rank" in expect:
+        out["ranks"] = {"place": "unknown" if expect["rank"] is None else expect["rank"]}
+    if "provisional" in expect:
+        out["provisional"] = bool(expect["provisional"])
+    if "unknown_indicators" in expect:
+        # format 1 calls an indicator scored on a missing figure unknown; format 2 a lower bound.
+        # Format 1's total is unknown exactly when a part is (then the zone is provisional).
+        bounds = list(expect["unknown_indicators"])
+        out["lower_bounds"] = bounds + (["total"] if bounds and "total" in expect else [])
+    if "award" in expect:
+        want = expect["award"]
+        if isinstance(want, str) and want in ("none", "excluded", "pending"):
+            out["award"] = {"status": want}
+        else:
+            out["award"] = {"status": "awarded", "amount": f"{want}{unit or ''}"}
+    return out, dropped
+
+
+_ZONE_WORD = {True: "met", False: "not_met", "unknown": "unknown", None: "unknown"}
+
+
+def convert_cohort_expect(expect: dict[str, Any], unit: str | None = None) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A format-1 scoring cohort's `expect:` as a format-2 cohort's: awards paid (in `unit`), the
+    groups (format 1's `cohorts`: awards paid, how many ranked, in which order) and each zone
+    (convert_zone_expect); and what was left out, by zone."""
+    out: dict[str, Any] = {}
+    dropped: dict[str, Any] = {}
+    if "awards_paid" in expect:
+        out["awards_paid"] = f"{expect['awards_paid']}{unit or ''}"
+    if expect.get("cohorts"):
+        out["groups"] = {g: {k: (f"{v}{unit or ''}" if k == "awards_paid" else copy.deepcopy(v)) for k, v in want.items()}
+                         for g, want in expect["cohorts"].items()}
+    zones = {}
+    for ident, want in (expect.get("zones") or {}).items():
+        zones[str(ident)], left = convert_zone_expect(want or {}, unit)
+        if left:
+            dropped[str(ident)] = left
+    if zones:
+        out["entities"] = zones
     return out, dropped
