@@ -23,16 +23,20 @@ from webserver import ROOT, Server, running
 
 RULES = ROOT / "rules"
 FIXTURES = ROOT / "fixtures"
+EXAMPLES = ROOT / "docs" / "examples" / "format2"
 AS_OF = "2024-06-30"
 API = "/api/v1"
 
 
 @pytest.fixture(scope="module")
 def packs(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A pack folder: three shipped packs (format 1 and 2), and a symlink that leads out of it."""
+    """A pack folder: three shipped packs (format 1 and 2), a variant with its template (the
+    worked example of docs/format2.md), and a symlink that leads out of it."""
     folder = tmp_path_factory.mktemp("packs")
     for name in ("huguan-specialized-town.yaml", "tech-sme-evaluation.yaml", "yangzhou-zone-evaluation.yaml"):
         shutil.copy(RULES / name, folder / name)
+    for name in ("variant-template.yaml", "variant-province.yaml"):
+        shutil.copy(EXAMPLES / name, folder / name)
     outside = tmp_path_factory.mktemp("outside") / "secret.yaml"
     outside.write_text("format: 1\npack: {id: secret-pack, version: '1'}\n", encoding="utf-8")
     (folder / "secret.yaml").symlink_to(outside)
@@ -67,7 +71,8 @@ def test_list_packs_names_each_served_pack_by_id_and_not_the_one_outside(server:
     response = httpx.get(server.url + API + "/packs")
     assert response.status_code == 200
     packs = {p["id"]: p for p in response.json()["packs"]}
-    assert set(packs) == {"huguan-specialized-town", "tech-sme-evaluation", "yangzhou-zone-evaluation"}
+    assert set(packs) == {"huguan-specialized-town", "tech-sme-evaluation", "yangzhou-zone-evaluation",
+                          "example-sme-template", "example-sme-province"}
     assert packs["tech-sme-evaluation"]["format"] == 2
     assert packs["huguan-specialized-town"]["title"]["zh"] == "壶关县县级专业镇认定"
     assert len(packs["huguan-specialized-town"]["sha256"]) == 64
@@ -241,6 +246,62 @@ def test_diff_of_a_lowered_threshold_names_the_entities_that_change(server: Serv
     changed = {(row["entity"]["id"], row["old_outcome"], row["new_outcome"]) for row in result["outcome_changes"]}
     assert changed == {("HG05", "fail", "pass"), ("HG06", "fail", "pass")}
     assert result["new"]["label"] == "huguan-specialized-town.yaml"  # no server paths
+
+
+def test_validate_one_value_of_a_served_pack_as_the_edit_page_types_it(server: Server) -> None:
+    """{pack, param, value}: the served file with that value changed, checked as certify validate
+    checks it; problems at file:line:col of the served file's name."""
+    url = server.url + API + "/validate"
+    text = (RULES / "huguan-specialized-town.yaml").read_text(encoding="utf-8")
+    wrong = httpx.post(url, json={"pack": "huguan-specialized-town", "param": "manufacturing_output_min",
+                                  "value": "8000亩"}, timeout=60).json()
+    assert wrong["valid"] is False
+    assert wrong["line"] == next(i for i, row in enumerate(text.splitlines(), 1) if "value: 10亿元" in row)
+    [problem] = [p for p in wrong["problems"] if p["severity"] == "error"]
+    assert (problem["code"], problem["file"]) == ("E122", "huguan-specialized-town.yaml")
+    assert problem["line"] > 1 and problem["col"] > 1 and problem["message_zh"]
+    good = httpx.post(url, json={"pack": "huguan-specialized-town", "param": "manufacturing_output_min",
+                                 "value": "8亿元"}, timeout=60).json()
+    assert good == {"valid": True, "line": wrong["line"], "problems": []}
+    # nothing the field can hold is refused as a request: an empty value is a problem shown like the others
+    empty = httpx.post(url, json={"pack": "huguan-specialized-town", "param": "manufacturing_output_min", "value": ""},
+                       timeout=60).json()
+    assert empty["valid"] is False and [p["code"] for p in empty["problems"]] == ["E235"]
+    # a variant's value is checked with its base beside it (alone it would not load: E205)
+    variant = httpx.post(url, json={"pack": "example-sme-province", "param": "staff_max", "value": "200人"},
+                         timeout=60).json()
+    assert variant == {"valid": True, "line": 12, "problems": []}
+    unit = httpx.post(url, json={"pack": "example-sme-province", "param": "staff_max", "value": "200亩"},
+                      timeout=60).json()
+    assert [(p["code"], p["file"]) for p in unit["problems"]] == [("E184", "variant-template.yaml")]
+    assert (RULES / "huguan-specialized-town.yaml").read_text(encoding="utf-8") == text  # nothing saved
+    assert codes(httpx.post(url, json={"pack": "no-such-pack", "param": "x", "value": "1"}, timeout=60)) == ["E233"]
+    assert codes(httpx.post(url, json={"pack": "huguan-specialized-town", "param": ["x"], "value": "1"},
+                            timeout=60)) == ["E235"]
+
+
+def test_diff_of_a_variant_pack_reads_its_base(server: Server, packs: Path) -> None:
+    """A variant (pack.extends) is diffed with its base beside it; the base's own change shows
+    through where the variant does not replace it."""
+    text = (packs / "variant-province.yaml").read_text(encoding="utf-8").replace("value: 300人", "value: 200人")
+    firms = [{"id": "F1", "name": "甲公司", "tech_staff": 30, "total_staff": 250, "sales": "5000万元"},
+             {"id": "F2", "name": "乙公司", "tech_staff": 30, "total_staff": 150, "sales": "5000万元"}]
+    response = httpx.post(server.url + API + "/packs/example-sme-province/diff", timeout=120,
+                          json={"as_of": AS_OF, "text": text, "entities": firms})
+    assert response.status_code == 200, response.text
+    result = response.json()
+    assert [(p["name"], p["old"], p["new"]) for p in result["pack_changes"]["parameters"]] == [("staff_max", "300人", "200人")]
+    [change] = result["outcome_changes"]
+    assert (change["entity"]["id"], change["old_outcome"], change["new_outcome"]) == ("F1", "pass", "fail")
+    [cause] = [c for c in change["criteria"] if c["cause"]]
+    assert cause["id"] == "small_staff" and "300人 → 200人" in cause["why"]
+    assert str(packs) not in response.text and "certify-diff-" not in response.text  # no server paths
+    # a variant text whose base is not served: the problem names the file, not a server path
+    orphan = text.replace("extends: variant-template.yaml", "extends: no-such-template.yaml")
+    refused = httpx.post(server.url + API + "/packs/example-sme-province/diff", timeout=120,
+                         json={"as_of": AS_OF, "text": orphan, "entities": firms})
+    assert refused.status_code == 422 and "E205" in codes(refused)
+    assert "certify-diff-" not in refused.text
 
 
 def test_openapi_document_lists_every_route(server: Server) -> None:

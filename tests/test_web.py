@@ -342,6 +342,77 @@ def test_edit_text_keeps_layout_in_flow_mappings_and_quoted_versions() -> None:
     assert edit_text(text, "parameters", "staff_max", "a: b").text.count('"a: b"') == 1  # quoted, stays one string
 
 
+def test_a_variant_is_edited_with_its_impact_and_saved(tmp_path: Path) -> None:
+    """A variant (pack.extends): the edit page checks the new value with the base beside it, shows
+    the impact over a data file, and saves the variant's own file only."""
+    folder = tmp_path / "packs"
+    folder.mkdir()
+    for name in ("variant-template.yaml", "variant-province.yaml"):
+        shutil.copy(ROOT / "docs" / "examples" / "format2" / name, folder / name)
+    template = (folder / "variant-template.yaml").read_text(encoding="utf-8")
+    firms = ('{"entities": [{"id": "F1", "name": "甲公司", "tech_staff": 30, "total_staff": 250, "sales": "5000万元"},'
+             ' {"id": "F2", "name": "乙公司", "tech_staff": 30, "total_staff": 150, "sales": "5000万元"}]}').encode()
+    for server in running(folder):
+        with httpx.Client(timeout=180) as client:
+            page = client.get(server.url + "/packs/example-sme-province/edit", params={"param": "staff_max"}).text
+            fields = dict(re.findall(r'<input type="hidden" name="(\w+)" value="([^"]*)"', page))
+            checked = client.post(server.url + "/packs/example-sme-province/edit", files={"data": ("firms.json", firms)},
+                                  data={**fields, "value": "200人", "as_of": AS_OF, "action": "check"})
+            assert checked.status_code == 200, checked.text
+            assert re.findall(r'<tr class="changed"><td>(F\d)</td>', checked.text) == ["F1"]
+            assert "300人 → 200人" in checked.text
+            saved = client.post(server.url + "/packs/example-sme-province/edit", files={"data": ("", b"")},
+                                data={**fields, "value": "200人", "as_of": AS_OF, "action": "save"})
+            assert saved.status_code == 303
+    assert "value: 200人" in (folder / "variant-province.yaml").read_text(encoding="utf-8")
+    assert (folder / "variant-template.yaml").read_text(encoding="utf-8") == template
+
+
+def test_a_value_is_checked_as_it_is_typed_in_the_browser(tmp_path: Path) -> None:
+    """No button: a moment after the officer stops typing, the page asks the validate API and
+    shows its problems under the field (file:line:col, as certify validate says them); an older
+    answer never replaces a newer one; save is held back while the value is wrong."""
+    executable = browser.chromium()
+    playwright = pytest.importorskip("playwright.sync_api")
+    folder = tmp_path / "packs"
+    folder.mkdir()
+    pack = folder / "huguan-specialized-town.yaml"
+    shutil.copy(ROOT / "rules" / "huguan-specialized-town.yaml", pack)
+    before = pack.read_text(encoding="utf-8")
+    for server in running(folder):
+        with playwright.sync_playwright() as p:
+            chrome = p.chromium.launch(executable_path=executable, args=["--no-sandbox"])
+            try:
+                page = chrome.new_page(viewport={"width": 375, "height": 740})
+                asked: list[str] = []
+                page.on("request", lambda r: asked.append(r.post_data or "") if r.url.endswith("/api/v1/validate") else None)
+                page.goto(server.url + "/packs/huguan-specialized-town/edit?param=manufacturing_output_min")
+                field, shown = page.locator("#value"), page.locator("#live-check")
+                field.fill("")
+                field.press_sequentially("8000亩", delay=30)
+                page.wait_for_selector('#live-check[data-state=invalid][data-value="8000亩"]', timeout=60_000)
+                text = shown.inner_text()
+                assert "E122" in text and re.search(r"huguan-specialized-town\.yaml:\d+:\d+ — ", text), text
+                assert field.get_attribute("aria-invalid") == "true"
+                assert page.locator("button[value=save]").is_disabled()
+                assert asked and all("manufacturing_output_min" in body for body in asked)
+                assert page.evaluate("document.documentElement.scrollWidth") <= 375
+                field.fill("")
+                field.press_sequentially("8亿元", delay=30)
+                page.wait_for_selector('#live-check[data-state=valid][data-value="8亿元"]', timeout=60_000)
+                assert "E122" not in shown.inner_text() and field.get_attribute("aria-invalid") == "false"
+                assert page.locator("button[value=save]").is_enabled()
+                # an entity name or message is set as text: a value that looks like markup stays text
+                field.fill("")
+                field.press_sequentially("<b>x</b>", delay=10)
+                page.wait_for_selector('#live-check[data-state=invalid][data-value="<b>x</b>"]', timeout=60_000)
+                assert page.locator("#live-check b").all_inner_texts() == [
+                    p for p in page.locator("#live-check b").all_inner_texts() if re.fullmatch(r"[EW]\d{3}", p)]
+            finally:
+                chrome.close()
+    assert pack.read_text(encoding="utf-8") == before  # checking as typed saves nothing
+
+
 def test_edit_in_a_browser_at_phone_width(tmp_path: Path) -> None:
     """The issue's 'done when': 10亿元 -> 8亿元, HG05 and HG06 change from fail to pass with the reason,
     saved; the file's diff is that value and the version line, comments intact."""

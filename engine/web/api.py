@@ -28,9 +28,10 @@ from engine.compile.build2 import check_pack2
 from engine.core.problems import Problem, ProblemsError, has_errors
 from engine.compile.check import validate_file
 from engine.evaluate.pipeline import RowCounts, sniff_format
+from engine.web.edit import EditError, edit_text
 from engine.web.guard import Refused, parse_json, read_body, refuse
 from engine.web.service import (DATA_SUFFIXES, DECIDE_LOCK, Batch, Catalog, PackEntry, TooManyRows, compiled, decide,
-                                entities_file, pack_detail, safe_name)
+                                entities_file, pack_detail, safe_name, write_with_bases)
 
 API = "/api/v1"
 MAX_PACK_TEXT = 4 * 1024 * 1024
@@ -153,32 +154,81 @@ async def get_pack(request: Request) -> Response:
     return JSONResponse({**pack_detail(entry, pack), "as_of": as_of.isoformat()})
 
 
-def validate_text(text: bytes, name: str = "pack.yaml") -> list[Problem]:
-    """`certify validate` on a pack text (written to a private file; problems name `name`)."""
+def validate_text(text: bytes, name: str = "pack.yaml", packs: str | None = None) -> list[Problem]:
+    """`certify validate` on a pack text (written to a private file; problems name `name`). With
+    `packs` (the served folder), the bases its `pack.extends` chain names are copied beside it, so a
+    variant is checked with its base as it would be where it is served."""
     folder = tempfile.mkdtemp(prefix="certify-validate-")
     try:
-        path = os.path.join(folder, name)
-        with open(path, "wb") as handle:
-            handle.write(text)
+        path = write_with_bases(text, name, folder, packs) if packs else os.path.join(folder, name)
+        if not packs:
+            with open(path, "wb") as handle:
+                handle.write(text)
         doc, _, found = validate_file(path)
         if doc is not None and isinstance(doc.value, dict) and doc.value.get("format") == 2 and not has_errors(found):
             found = check_pack2(doc)
         prefix = folder + os.sep
-        return [dataclasses.replace(p, file=p.file.replace(prefix, "")) for p in found]
+        return [dataclasses.replace(p, file=p.file.replace(prefix, ""), message=p.message.replace(prefix, ""),
+                                    message_zh=p.message_zh.replace(prefix, "")) for p in found]
     finally:
         shutil.rmtree(folder, ignore_errors=True)
 
 
+def check_value(catalog: Catalog, entry: PackEntry, section: str, name: str, value: str) -> dict[str, Any]:
+    """A parameter's value (section "parameters") or a choice's default ("choices") as the edit page
+    would save it, checked by `certify validate`: the served file with that one value (and the
+    version) changed, validated beside its bases. {valid, problems, line (where the value is)}."""
+    with open(entry.path, encoding="utf-8") as handle:
+        text = handle.read()
+    try:
+        edited = edit_text(text, section, name, value)
+    except EditError as error:
+        # the value cannot even be written there (empty, several lines, no such parameter): a problem
+        # at the pack file like any other, so the page shows it in the same place
+        return {"valid": False, "line": None, "problems": [Problem(entry.file, 1, 1, "E235", str(error),
+                                                                   message_zh=error.message_zh).as_dict()]}
+    problems = validate_text(edited.text.encode("utf-8"), entry.file, str(catalog.folder))
+    return {"valid": not has_errors(problems), "line": edited.line, "problems": [p.as_dict() for p in sorted(problems)]}
+
+
 async def validate_endpoint(request: Request) -> Response:
-    """POST /api/v1/validate — the pack text as the body (YAML), or JSON {"text": "..."}."""
+    """POST /api/v1/validate — a pack text as the body (YAML); or JSON {"text": "...", "pack": id?}
+    (with `pack`, the text is checked as that served pack's new version, beside its bases); or JSON
+    {"pack": id, "param": name | "choice": name, "value": "8亿元"}: the served pack with that one
+    value changed, as the edit page checks a value while it is typed."""
     body = await read_body(request, MAX_PACK_TEXT)
+    state = _state(request)
+    packs: str | None = None
+    name = "pack.yaml"
     if request.headers.get("content-type", "").startswith("application/json"):
         doc = parse_json(body)
-        if not isinstance(doc, dict) or not isinstance(doc.get("text"), str):
+        if not isinstance(doc, dict):
+            doc = {}
+        if doc.get("pack") is not None:
+            entry = _named_entry(request, doc.get("pack"))
+            packs, name = str(state.catalog.folder), entry.file
+            which = "choice" if "choice" in doc else "param"
+            if which in doc or "value" in doc:
+                target, value = doc.get(which), doc.get("value")
+                if not isinstance(target, str) or not isinstance(value, (str, int, float)) or isinstance(value, bool):
+                    raise refuse(400, "E235", "the body is {\"pack\": id, \"param\": name (or \"choice\"), \"value\": \"8亿元\"}",
+                                 "请求内容应为 {\"pack\": 规则包编号, \"param\": 参数名（或 \"choice\"）, \"value\": \"8亿元\"}")
+                section = "choices" if which == "choice" else "parameters"
+                return JSONResponse(await run_in_threadpool(check_value, state.catalog, entry, section, target, str(value)))
+        if not isinstance(doc.get("text"), str):
             raise refuse(400, "E235", "the body is {\"text\": \"<the pack YAML>\"}", "请求内容应为 {\"text\": \"<规则包 YAML>\"}")
         body = doc["text"].encode("utf-8")
-    problems = await run_in_threadpool(validate_text, body)
+    problems = await run_in_threadpool(validate_text, body, name, packs)
     return JSONResponse({"valid": not has_errors(problems), "problems": [p.as_dict() for p in sorted(problems)]})
+
+
+def _named_entry(request: Request, ident: Any) -> PackEntry:
+    entry = _state(request).catalog.get(ident) if isinstance(ident, str) else None
+    if entry is None:
+        shown = str(ident)[:80]
+        raise refuse(404, "E233", f"no pack with id {shown!r} is served here (GET {API}/packs lists them)",
+                     f"没有编号为 {shown!r} 的规则包（GET {API}/packs 列出全部）")
+    return entry
 
 
 async def diff_endpoint(request: Request) -> Response:
@@ -200,12 +250,11 @@ def diff_text(entry: PackEntry, new_text: bytes, data: bytes, as_of: dt.date, na
     file name, whose suffix says how it is read)."""
     folder = tempfile.mkdtemp(prefix="certify-diff-")
     try:
-        # The new version beside the old one's name, in a private folder (a variant's base is not there:
-        # diffing a variant needs its base too, not yet)
-        new_path = os.path.join(folder, entry.file)
-        data_path = os.path.join(folder, safe_name(name, "request.json"))
-        with open(new_path, "wb") as handle:
-            handle.write(new_text)
+        # The new version under the old one's name in a private folder, with the bases its
+        # pack.extends chain names copied beside it (a variant is diffed with its base)
+        new_path = write_with_bases(new_text, entry.file, folder, os.path.dirname(entry.path))
+        data_path = os.path.join(folder, "data", safe_name(name, "request.json"))
+        os.mkdir(os.path.dirname(data_path))
         with open(data_path, "wb") as handle:
             handle.write(data)
         try:
@@ -217,7 +266,8 @@ def diff_text(entry: PackEntry, new_text: bytes, data: bytes, as_of: dt.date, na
             prefix = folder + os.sep
             raise Refused(422, [dataclasses.replace(p, file=p.file.replace(prefix, "new:").replace(
                 os.path.dirname(entry.path) + os.sep, "")) for p in error.problems])
-        text = _json_replace(result, {folder + os.sep: "", os.path.dirname(entry.path) + os.sep: ""})
+        text = _json_replace(result, {os.path.dirname(data_path) + os.sep: "", folder + os.sep: "",
+                                      os.path.dirname(entry.path) + os.sep: ""})
         return text
     finally:
         shutil.rmtree(folder, ignore_errors=True)
@@ -278,10 +328,17 @@ OPENAPI: dict[str, Any] = {
                                            "entities": {"type": "array", "items": {"type": "object"}}}}}}},
             "responses": {"200": {"description": "certify.diff/1"}, **_ERRORS}}},
         f"{API}/validate": {"post": {
-            "summary": "certify validate on a pack text",
+            "summary": "certify validate on a pack text, or on a served pack with one value changed",
+            "description": "A YAML body, or JSON {text, pack?} (with pack: checked as that served pack's new version, "
+                           "beside the bases its pack.extends chain names), or JSON {pack, param | choice, value}: the "
+                           "served pack with that parameter's value (or choice's default) changed, as the edit page "
+                           "checks a value while it is typed (the answer then also gives the value's line).",
             "requestBody": {"content": {"application/yaml": {"schema": {"type": "string"}},
-                                        "application/json": {"schema": {"type": "object", "properties": {"text": {"type": "string"}}}}}},
-            "responses": {"200": {"description": "{valid, problems}"}, **_ERRORS}}},
+                                        "application/json": {"schema": {"type": "object", "properties": {
+                                            "text": {"type": "string"}, "pack": {"type": "string"},
+                                            "param": {"type": "string"}, "choice": {"type": "string"},
+                                            "value": {"type": "string"}}}}}},
+            "responses": {"200": {"description": "{valid, problems, line?}"}, **_ERRORS}}},
         f"{API}/health": {"get": {"summary": "Liveness and engine version", "responses": {"200": {"description": "ok"}}}},
     },
     "components": {

@@ -5,7 +5,8 @@ their own scrolling box.
 
 Everything shown is escaped here (`e`), or by the report stage's renderers for the explanation
 pages (the same record and view as `certify report`). Every form carries the browser's check token
-(guard.csrf_token) and is refused without it (E237). The pages need no script.
+(guard.csrf_token) and is refused without it (E237). Every page works without script; the edit
+page's one script (engine/web/script.py, served from here) checks a value as it is typed.
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ from engine.web.edit import Conflict, EditError, edit_text, opened_diff, remembe
 from engine.web.edit import sha256 as edit_sha
 from engine.web.guard import (CSRF_COOKIE, CSRF_FIELD, Refused, cross_site, csrf_ok, csrf_token, problem, read_body,
                               refuse)
+from engine.web.script import EDIT_JS
 from engine.web.service import Batch, PackEntry, compiled, pack_detail
 
 LANG_COOKIE = "certify_lang"
@@ -78,6 +80,9 @@ button{background:#1f3b5a;color:#fff;border:0;border-radius:4px;padding:.55rem 1
 ul.tree{padding-left:1.1rem}
 pre{white-space:pre-wrap;word-break:break-all;font-size:.85rem}
 a.edit{margin-left:.5rem;font-size:.9rem}
+output#live-check{display:block;min-height:1.5rem}
+input[aria-invalid=true]{border:2px solid #a11d1d}
+button:disabled{background:#8a96a3}
 blockquote{margin:.2rem 0;color:#444;border-left:3px solid #c9d1da;padding-left:.6rem}
 @media (max-width:40rem){main{padding:.6rem}th,td{padding:.35rem .4rem}}
 """
@@ -94,7 +99,8 @@ WORDS = {
            "read": "读取", "decided": "已判定", "refused": "被拒", "problems": "数据问题", "back": "返回列表",
            "no_batch": "该批次已不在服务器上（服务器只保留最近的批次），请重新上传。", "refused_h": "请求未被接受",
            "unset": "未规定", "since": "起", "none": "无", "line": "行", "edit": "修改", "current": "现行值",
-           "new_value": "新数值", "impact_data": "用于查看影响的数据（可不选：用最近一次上传的数据）", "check": "检查并查看影响",
+           "new_value": "新数值", "impact_data": "用于查看影响的数据（可不选：用最近一次上传的数据）", "check": "查看影响",
+           "checking": "正在检查…", "check_failed": "暂时无法检查；保存时服务器会再次检查。",
            "save": "保存", "impact": "对已载入数据的影响", "changed": "结果改变", "no_change": "没有对象的结果改变。",
            "impact_over": "影响将按最近上传的数据计算：", "impact_none": "尚未上传数据：可在此选择数据文件以查看影响。",
            "checked": "检查结果", "deciding": "正在判定…", "scores": "得分与排名", "place": "名次", "award": "奖励", "score_note": "名次后 = 表示并列，* 表示暂定（同组有对象缺数据）；点击名称查看每项得分的计算过程。", "what_it_takes": "怎样才能通过（已验证的修改）", "valid": "检查通过，没有问题。", "saved": "已保存，版本", "commit": "提交"},
@@ -111,7 +117,8 @@ WORDS = {
            "no_batch": "This batch is no longer on the server (only recent batches are kept); upload it again.",
            "refused_h": "Request not accepted", "unset": "not set", "since": "since", "none": "none", "line": "line",
            "edit": "Edit", "current": "value in force", "new_value": "new value",
-           "impact_data": "data to show the impact over (optional: the last upload is used)", "check": "Check and show impact",
+           "impact_data": "data to show the impact over (optional: the last upload is used)", "check": "Show the impact",
+           "checking": "Checking…", "check_failed": "Could not check just now; the server checks again when you save.",
            "save": "Save", "impact": "Impact on the loaded data", "changed": "outcome changed",
            "no_change": "No entity changes outcome.", "impact_over": "The impact is computed over the last upload:",
            "impact_none": "No data uploaded yet: choose a data file here to see the impact.", "checked": "Check", "deciding": "Deciding…", "scores": "Scores and ranking", "place": "place", "award": "award", "score_note": "= after a place: tied; *: provisional (an entity of the group lacks data). Open a name for each points value with its steps.", "what_it_takes": "What it would take (verified changes)",
@@ -134,7 +141,8 @@ def label(value: Any, lang: str) -> str:
     return "" if value is None else str(value)
 
 
-def page(request: Request, title: str, body: str, status: int = 200, refresh: int | None = None) -> HTMLResponse:
+def page(request: Request, title: str, body: str, status: int = 200, refresh: int | None = None,
+         script: str | None = None) -> HTMLResponse:
     """A whole page: header (nav, language switch), the body; sets the language and form-token cookies."""
     lang = lang_of(request)
     w = WORDS[lang]
@@ -145,12 +153,13 @@ def page(request: Request, title: str, body: str, status: int = 200, refresh: in
     text = (f'<!DOCTYPE html>\n<html lang="{"zh-CN" if lang == "zh" else "en"}"><head><meta charset="utf-8">'
             f'<meta name="viewport" content="width=device-width, initial-scale=1">'
             f"<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'; "
-            f"form-action 'self'; img-src data:\">"
+            f"script-src 'self'; connect-src 'self'; form-action 'self'; img-src data:\">"
             + (f'<meta http-equiv="refresh" content="{refresh}">' if refresh else "") +
             f"<title>{e(title)} — {e(w['app'])}</title><style>{CSS}</style></head><body>"
             f'<header><strong>{e(w["app"])}</strong><a href="/">{e(w["packs"])}</a><a href="/decide">{e(w["decide"])}</a>'
             f'<a class="lang" href="{e(switch)}" hreflang="{other}">{e(w["switch"])}</a></header>'
-            f"<main><h1>{e(title)}</h1>{body}</main></body></html>")
+            f"<main><h1>{e(title)}</h1>{body}</main>"
+            + (f'<script src="{e(script)}"></script>' if script else "") + "</body></html>")
     response = HTMLResponse(text, status_code=status)
     response.set_cookie(LANG_COOKIE, lang, samesite="lax")
     if not request.cookies.get(CSRF_COOKIE):
@@ -552,11 +561,16 @@ def _edit_form(request: Request, entry: PackEntry, section: str, name: str, curr
                typed: str, as_of: str, lang: str) -> str:
     w = WORDS[lang]
     which = "choice" if section == "choices" else "param"
-    return (f'<form class="card" method="post" action="/packs/{e(entry.id)}/edit" enctype="multipart/form-data">'
+    # data-*: what the script asks the validate API about while the value is typed (engine/web/script.py)
+    return (f'<form class="card" method="post" action="/packs/{e(entry.id)}/edit" enctype="multipart/form-data" '
+            f'data-pack="{e(entry.id)}" data-which="{which}" data-name="{e(name)}">'
             f'{_csrf_field(request)}<input type="hidden" name="{which}" value="{e(name)}">'
             f'<input type="hidden" name="sha256" value="{e(opened)}">'
             f'<p class="meta">{e(w["current"])}: <b>{e(current)}</b></p>'
-            f'<label for="value">{e(w["new_value"])}</label><input id="value" name="value" value="{e(typed)}" required>'
+            f'<label for="value">{e(w["new_value"])}</label><input id="value" name="value" value="{e(typed)}" required '
+            f'autocomplete="off" aria-describedby="live-check">'
+            f'<output id="live-check" for="value" aria-live="polite" data-state="" data-valid="{e(w["valid"])}" '
+            f'data-checking="{e(w["checking"])}" data-failed="{e(w["check_failed"])}"></output>'
             f'<label for="as_of">{e(w["as_of"])}</label><input id="as_of" name="as_of" type="date" value="{e(as_of)}">'
             f'<label for="data">{e(w["impact_data"])}</label><input id="data" name="data" type="file" '
             f'accept=".xlsx,.xls,.csv,.json,.yaml,.yml">'
@@ -582,7 +596,8 @@ async def edit_page(request: Request) -> Response:
     note = (f'<p class="meta">{e(w["impact_over"])} {e(latest.data_name)}</p>' if latest else
             f'<p class="meta">{e(w["impact_none"])}</p>')
     title = f'{w["edit"]}: {probe.label}' + (f" ({probe.cite})" if probe.cite else "")
-    return page(request, title, note + _edit_form(request, entry, section, name, current, opened, current, as_of, lang))
+    return page(request, title, note + _edit_form(request, entry, section, name, current, opened, current, as_of, lang),
+                script=EDIT_JS_PATH)
 
 
 def _impact_html(result: dict[str, Any], lang: str) -> str:
@@ -627,7 +642,7 @@ async def edit_post(request: Request) -> Response:
         edited = edit_text(text, section, name, typed)
     except EditError as error:
         raise refuse(400, "E235", str(error), error.message_zh)
-    problems = await run_in_threadpool(validate_text, edited.text.encode("utf-8"), entry.file)
+    problems = await run_in_threadpool(validate_text, edited.text.encode("utf-8"), entry.file, str(bench.catalog.folder))
     errors = [p for p in problems if p.severity == "error"]
     upload = form.get("data")
     data, data_file = b"", ""
@@ -657,7 +672,7 @@ async def edit_post(request: Request) -> Response:
     body = (f'<h2>{e(w["checked"])}</h2>{checked}{impact}'
             + _edit_form(request, entry, section, name, edited.old_value, opened, typed, as_of.isoformat(), lang))
     title = f'{w["edit"]}: {edited.label}' + (f" ({edited.cite})" if edited.cite else "")
-    return page(request, title, body, 422 if errors else 200)
+    return page(request, title, body, 422 if errors else 200, script=EDIT_JS_PATH)
 
 
 def _conflict(current: str, opened: str) -> Refused:
@@ -717,7 +732,16 @@ async def scores_page(request: Request) -> Response:
     return page(request, w["scores"], note + "".join(out) + f'<p><a href="{base}">← {e(w["back"])}</a></p>')
 
 
+EDIT_JS_PATH = "/static/edit.js"
+
+
+async def edit_script(request: Request) -> Response:
+    return Response(EDIT_JS, media_type="text/javascript; charset=utf-8",
+                    headers={"Cache-Control": "no-cache", "X-Content-Type-Options": "nosniff"})
+
+
 ROUTES: list[Route] = [
+    Route(EDIT_JS_PATH, edit_script, methods=["GET"]),
     Route("/", packs_page, methods=["GET"]),
     Route("/packs/{pack_id}", pack_page, methods=["GET"]),
     Route("/packs/{pack_id}/edit", edit_page, methods=["GET"]),

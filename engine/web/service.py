@@ -40,6 +40,7 @@ from engine.evaluate.run2 import Runner
 from engine.explain.whatif2 import annotate_what_it_takes
 from engine.explain.batch import decide_files
 from engine.load.data import ReadOptions
+from engine.load.variants import BASE_NAME, MAX_CHAIN
 from engine.load.yamlsafe import load_yaml_file
 from engine.report.format2_views import evaluation_json2
 from engine.report.text import evaluation_json
@@ -184,6 +185,39 @@ def compiled(catalog: Catalog, entry: PackEntry, as_of: dt.date, overrides: dict
         while len(_PACKS) > _PACKS_KEPT:
             _PACKS.popitem(last=False)
     return pack
+
+
+def _extends(path: str) -> str | None:
+    try:
+        doc, _ = load_yaml_file(path, max_bytes=PACK_MAX_BYTES)
+    except ProblemsError:
+        return None
+    pack = doc.value.get("pack") if isinstance(doc.value, dict) else None
+    base = pack.get("extends") if isinstance(pack, dict) else None
+    return base if isinstance(base, str) and BASE_NAME.match(base) else None
+
+
+def write_with_bases(text: bytes, name: str, folder: str, packs: str) -> str:
+    """Write a pack text as `name` into the private `folder`, with the files its `pack.extends`
+    chain names copied beside it from the served folder `packs` (a variant is checked, compiled and
+    diffed with its base, as it is where it is served). Returns the path written. A base that is
+    not a plain file of `packs` is not copied: loading then says so (E205), as it would there."""
+    path = os.path.join(folder, name)
+    with open(path, "wb") as handle:
+        handle.write(text)
+    served = os.path.realpath(packs)
+    current = path
+    for _ in range(MAX_CHAIN + 1):
+        base = _extends(current)
+        if base is None:
+            break
+        source, target = os.path.join(served, base), os.path.join(folder, base)
+        real = os.path.realpath(source)
+        if os.path.exists(target) or os.path.dirname(real) != served or not os.path.isfile(real):
+            break  # a cycle (already copied), or no such file in the folder: the loader reports it
+        shutil.copyfile(real, target)
+        current = target
+    return path
 
 
 def safe_name(name: str, default: str) -> str:
