@@ -330,12 +330,20 @@ def migrate(pack_path: str, output: str | None, lang: str) -> None:
 @click.option("--lang", type=click.Choice(["zh", "en"]), default="zh", show_default=True)
 @click.option("--log", "log_url", envvar="CERTIFY_LOG_URL", metavar="URL",
               help="Decision log: sqlite:///PATH or postgresql://USER@HOST/DB (env CERTIFY_LOG_URL; "
-                   "default data/decisions.sqlite). Every decision handed out is logged.")
+                   "default: decisions.sqlite in the data folder). Every decision handed out is logged.")
+@click.option("--data-dir", "data_dir", type=click.Path(file_okay=False),
+              help="The data folder: the default decision log, and the batches the pages decided, kept so that "
+                   "they survive a restart (env CERTIFY_DATA; default ./data).")
+@click.option("--keep-batches", "keep_batches", type=click.IntRange(min=1), default=50, show_default=True,
+              help="Most batches kept in the data folder (the oldest go first; 512 MiB at most together).")
+@click.option("--batch-days", "batch_days", type=click.IntRange(min=1), default=7, show_default=True,
+              help="Days a kept batch is kept.")
 def serve(host: str, port: int, packs: str, token: str | None, max_upload_mb: int, max_rows: int, lang: str,
-          log_url: str | None = None) -> None:
+          log_url: str | None = None, data_dir: str | None = None, keep_batches: int = 50, batch_days: int = 7) -> None:
     """The officer's workbench: a local web app and the HTTP API (/api/v1, OpenAPI at /api/v1/openapi.json)."""
     _command(run_serve, lang, host=host, port=port, packs=packs, token=token,
-             limits=Limits(max_body=max_upload_mb * 1024 * 1024, max_rows=max_rows), lang=lang, log_url=log_url)
+             limits=Limits(max_body=max_upload_mb * 1024 * 1024, max_rows=max_rows), lang=lang, log_url=log_url,
+             data_dir=data_dir, keep_batches=keep_batches, batch_days=batch_days)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -161,7 +161,8 @@ def main() -> int:
         args.log_url = f"sqlite:///{path}"
     port = free_port()
     server = subprocess.Popen([sys.executable, str(ROOT / "cli.py"), "serve", "--port", str(port), "--packs",
-                               str(ROOT / "rules"), "--log", args.log_url, *args.serve_args], cwd=ROOT,
+                               str(ROOT / "rules"), "--log", args.log_url, "--data-dir", str(OUT / "web-load-data"),
+                               *args.serve_args], cwd=ROOT,
                               stderr=subprocess.PIPE, text=True)
     base = f"http://127.0.0.1:{port}"
     try:

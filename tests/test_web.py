@@ -3,8 +3,10 @@ headless Chromium (Playwright) at phone width: upload -> table -> explanation ->
 
 from __future__ import annotations
 
+import datetime as dt
 import difflib
 import html
+import json
 import io
 import re
 import shutil
@@ -20,6 +22,7 @@ import yaml
 
 import browser
 from engine.web.edit import EditError, edit_text
+from engine.web.store import BatchStore, Kept
 from webserver import ROOT, Server, running
 
 AS_OF = "2024-06-30"
@@ -204,6 +207,87 @@ def test_a_bad_upload_is_shown_as_problems_not_a_trace(server: Server) -> None:
         response = upload(client, server, data=b"PK\x03\x04 not really a workbook", name="towns.xlsx")
         assert response.status_code == 200  # the batch page, with the file's problem listed
         assert "E160" in response.text and "Traceback" not in response.text
+
+
+# ---------------------------------------------------------------------------------------------
+# Batches kept in the data folder: they survive a restart
+
+
+def test_a_batch_survives_a_restart_and_shows_what_was_shown(tmp_path: Path) -> None:
+    """Upload, stop the server, start another on the same data folder: the batch's table, an
+    explanation and the downloads are as they were, decided again without being logged again; after
+    the pack was edited the batch still shows the decisions made with the old text; a kept batch
+    that would not come out the same is refused (E245), never shown changed."""
+    folder, data = tmp_path / "packs", tmp_path / "data"
+    folder.mkdir()
+    pack = folder / "huguan-specialized-town.yaml"
+    shutil.copy(ROOT / "rules" / "huguan-specialized-town.yaml", pack)
+    with httpx.Client(follow_redirects=False, timeout=180) as client:
+        for server in running(folder, "--data-dir", str(data)):
+            posted = upload(client, server, name="towns.csv")
+            assert posted.status_code == 303
+            path = posted.headers["location"]
+            table = table_of(client, server.url + path).text
+            explanation = client.get(server.url + path + "/entities/4").text
+            document = client.get(server.url + path + "/download.json").json()
+        kept = list((data / "batches").glob("*.json"))
+        assert [k.stem for k in kept] == [path.rsplit("/", 1)[1]]
+        assert (data / "batches").stat().st_mode & 0o077 == 0  # the uploads' own figures: the owner only
+        for server in running(folder, "--data-dir", str(data)):
+            again = table_of(client, server.url + path)
+            assert again.status_code == 200 and rows(again.text) == rows(table) and len(rows(table)) >= 6
+            assert client.get(server.url + path + "/entities/4").text == explanation
+            assert client.get(server.url + path + "/download.json").json() == document
+            assert httpx.get(server.url + "/api/v1/health").json()["logged"] == 0  # decided again, not handed out again
+            # the edit page's impact is shown over the kept upload
+            edit = client.get(server.url + "/packs/huguan-specialized-town/edit", params={"param": "manufacturing_output_min"})
+            assert "towns.csv" in edit.text
+            assert client.get(server.url + "/batches/AAAAAAAAAAAAAAAA").status_code == 404
+            assert client.get(server.url + "/batches/..%2F..%2Fdata").status_code == 404
+        # the pack is edited by hand between two runs: the kept batch shows what was decided then
+        pack.write_text(pack.read_text(encoding="utf-8").replace("value: 10亿元", "value: 8亿元", 1), encoding="utf-8")
+        for server in running(folder, "--data-dir", str(data)):
+            assert rows(table_of(client, server.url + path).text) == rows(table)
+        # a kept batch that would not come out as it was shown is refused, not shown changed
+        described = data / "batches" / (path.rsplit("/", 1)[1] + ".json")
+        doc = json.loads(described.read_text(encoding="utf-8"))
+        described.write_text(json.dumps({**doc, "document_sha256": "0" * 64}), encoding="utf-8")
+        for server in running(folder, "--data-dir", str(data)):
+            refused = table_of(client, server.url + path)
+            assert refused.status_code == 409 and "E245" in refused.text and 'data-outcome' not in refused.text
+
+
+def rows(table: str) -> list[tuple[str, str]]:
+    return re.findall(r'<tr data-outcome="(\w+)"><td>([^<]+)</td>', table)
+
+
+def _kept(ident: str, created: dt.datetime, size: int = 10) -> Kept:
+    return Kept(id=ident, created=created, pack_id="p", pack_file="p.yaml", pack_sha256="0" * 64,
+                pack_files=[{"name": "p.yaml", "sha256": "0" * 64, "text": "format: 2\n"}], as_of=dt.date(2024, 6, 30),
+                overrides={}, data_name="d.csv", what_it_takes=True, document_sha256="1" * 64, size=size)
+
+
+def test_kept_batches_are_bounded_by_count_size_and_age(tmp_path: Path) -> None:
+    now = dt.datetime.now(dt.timezone.utc)
+    store = BatchStore(tmp_path, kept=3, max_bytes=1000, max_age=dt.timedelta(days=7))
+    ids = [f"batch{i:011d}" for i in range(5)]
+    for i, ident in enumerate(ids):
+        store.keep(_kept(ident, now - dt.timedelta(minutes=10 - i)), b"x" * 10)
+    assert [k.id for k in store.listed()] == ids[:1:-1]  # the three newest, newest first
+    assert store.get(ids[0]) is None and store.get(ids[4]) == (_kept(ids[4], now - dt.timedelta(minutes=6)), b"x" * 10)
+    assert sorted(p.name for p in (tmp_path / "batches").iterdir()) == sorted(
+        f"{i}.{s}" for i in ids[2:] for s in ("json", "data"))  # the data went with its description
+    # size: a big new batch pushes out the older ones that no longer fit
+    store.keep(_kept("batchbig00000000", now, size=985), b"y")  # 985 + 10 fit in 1000, + 10 more do not
+    assert [k.id for k in store.listed()] == ["batchbig00000000", ids[4]]
+    # age: a batch past max_age is neither served nor kept
+    store.keep(_kept("batchold00000000", now - dt.timedelta(days=8)), b"z")
+    assert store.get("batchold00000000") is None and "batchold00000000" not in [k.id for k in store.listed()]
+    # a request never names a path
+    for bad in ("../../etc/passwd", "batch", "a" * 17, "batch0000000000/"):
+        assert store.get(bad) is None
+    with pytest.raises(ValueError):
+        store.keep(_kept("../x", now), b"")
 
 
 def html_escaped(text: str) -> str:

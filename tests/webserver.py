@@ -28,8 +28,10 @@ class Server:
         self.url = f"http://127.0.0.1:{self.port}"
         # its own decision log, beside the pack folder (never the clone's data/)
         self.log_url = f"sqlite:///{packs.parent / f'decisions-{self.port}.sqlite'}"
+        # and its own data folder (the batches kept), unless the test names one (to restart on it)
+        data = [] if "--data-dir" in extra else ["--data-dir", str(packs.parent / f"data-{self.port}")]
         self.command = [sys.executable, str(ROOT / "cli.py"), "serve", "--host", host, "--port", str(self.port),
-                        "--packs", str(packs), "--log", self.log_url, *extra]
+                        "--packs", str(packs), "--log", self.log_url, *data, *extra]
         self.env = {**os.environ, **(env or {})}
         self.process: subprocess.Popen[str] | None = None
         self.stderr = ""

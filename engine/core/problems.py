@@ -187,6 +187,8 @@ CODES: dict[str, str] = {
     "E242": "replay: a logged decision no longer reproduces (its outcome or record differs)",
     "E243": "replay: a logged decision cannot be decided again (its pack text is not in the log, its input does not match its hash, or the pack no longer compiles)",
     "E244": "certify log / replay: a filter cannot be read (a date, an outcome, a limit)",
+    #   E245-E249 the workbench's kept batches and users (engine/web)
+    "E245": "certify serve: a batch kept in the data folder cannot be shown again (decided again it does not come out as it was shown, or its pack text no longer compiles)",
 }
 
 

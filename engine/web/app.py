@@ -7,6 +7,7 @@ exception becomes E239 with no trace in the response (the trace goes to the serv
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import sys
 import threading
@@ -21,12 +22,13 @@ from starlette.middleware.base import BaseHTTPMiddleware
 from starlette.requests import Request
 from starlette.responses import Response
 
-from engine.audit.log import DecisionLog, LogError, inputs_by_id
+from engine.audit.log import DecisionLog, LogError, data_folder, inputs_by_id
 from engine.core.problems import Problem, ProblemsError
 from engine.web import api, pages
 from engine.web.guard import (TOKEN_COOKIE, Limits, Refused, cross_site, is_local, problem, problems_response,
                               same_origin, token_ok, unauthorised)
 from engine.web.service import Batch, Catalog
+from engine.web.store import BatchStore
 
 log = logging.getLogger("certify.web")
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
@@ -63,7 +65,9 @@ class Workbench:
     token: str | None = None
     logger: Callable[[Batch, str, str], int] = log_decisions
     batches: dict[str, Any] = field(default_factory=dict)  # pages.Job by id: the batches decided for the pages
+    store: BatchStore | None = None  # the batches kept in the data folder (they survive a restart); None: memory only
     logged: int = 0
+    restoring: threading.Lock = field(default_factory=threading.Lock)
     _count_lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property
@@ -126,10 +130,10 @@ async def _failed(request: Request, exc: Exception) -> Response:
 
 
 def create_app(packs: str = "rules", token: str | None = None, limits: Limits | None = None,
-               logger: Callable[[Batch, str, str], int] | None = None) -> Starlette:
+               logger: Callable[[Batch, str, str], int] | None = None, store: BatchStore | None = None) -> Starlette:
     app = Starlette(routes=api.ROUTES + pages.ROUTES, middleware=[Middleware(_Gate)],
                     exception_handlers={Refused: _refused, HTTPException: _http_error, Exception: _failed})
-    app.state.workbench = Workbench(Catalog(packs), limits or Limits(), token, logger or log_decisions)
+    app.state.workbench = Workbench(Catalog(packs), limits or Limits(), token, logger or log_decisions, store=store)
     return app
 
 
@@ -147,7 +151,8 @@ def start_message(host: str, port: int, packs: str, count: int, token: str | Non
 
 
 def serve(host: str, port: int, packs: str, token: str | None, limits: Limits, lang: str = "zh",
-          log_url: str | None = None) -> int:
+          log_url: str | None = None, data_dir: str | None = None, keep_batches: int = 50,
+          batch_days: int = 7) -> int:
     """Run the server until interrupted. Refuses (exit 2) a non-local address without a token."""
     if not is_local(host) and not token:
         print("certify serve: 只在 127.0.0.1 上无需令牌；监听其他地址请给出 --token（或环境变量 CERTIFY_TOKEN）"
@@ -155,14 +160,23 @@ def serve(host: str, port: int, packs: str, token: str | None, limits: Limits, l
               "certify serve: only 127.0.0.1 is served without a token; give --token (or CERTIFY_TOKEN) to listen on "
               + host, file=sys.stderr)
         return 2
+    folder = data_dir if data_dir is not None else str(data_folder())
     try:
-        log = DecisionLog(log_url)
+        log = DecisionLog(log_url, data_dir=data_dir)
     except ProblemsError as error:
         print("\n".join(p.format(lang) for p in error.problems), file=sys.stderr)
         return 2
-    app = create_app(packs, token, limits, decision_logger(log))
+    try:
+        store = BatchStore(folder, kept=keep_batches, max_age=dt.timedelta(days=batch_days))
+    except OSError as error:
+        print(f"certify serve: 数据目录 {folder} 无法使用：{error}" if lang == "zh" else
+              f"certify serve: the data folder {folder} cannot be used: {error}", file=sys.stderr)
+        return 2
+    app = create_app(packs, token, limits, decision_logger(log), store)
     count = len(app.state.workbench.catalog.entries())
     print(start_message(host, port, packs, count, token, lang), file=sys.stderr, flush=True)
     print(f"  判定日志: {log.shown}" if lang == "zh" else f"  decision log: {log.shown}", file=sys.stderr, flush=True)
+    print(f"  批次保存在: {store.folder}（最多 {keep_batches} 批，保留 {batch_days} 天）" if lang == "zh" else
+          f"  batches kept in: {store.folder} (at most {keep_batches}, for {batch_days} days)", file=sys.stderr, flush=True)
     uvicorn.run(app, host=host, port=port, log_level="warning", server_header=False)
     return 0

@@ -47,7 +47,8 @@ from engine.web.edit import sha256 as edit_sha
 from engine.web.guard import (CSRF_COOKIE, CSRF_FIELD, Refused, cross_site, csrf_ok, csrf_token, problem, read_body,
                               refuse)
 from engine.web.script import EDIT_JS
-from engine.web.service import Batch, PackEntry, compiled, pack_detail
+from engine.web.service import Batch, Catalog, PackEntry, compiled, decide, pack_chain, pack_detail
+from engine.web.store import BATCH_ID, Kept, document_sha256
 
 LANG_COOKIE = "certify_lang"
 # seconds: a batch decided within this goes straight to its table (CERTIFY_PROGRESS_AFTER: tests show the progress page)
@@ -340,13 +341,14 @@ async def decide_post(request: Request) -> Response:
     # page shows the rows decided so far until it is done
     job = Job(entry=entry, data_name=name)
     ident = secrets.token_urlsafe(12)
-    bench.batches[ident] = job
-    while len(bench.batches) > BATCHES_KEPT:
-        bench.batches.pop(next(iter(bench.batches)))
+    _remember(bench, ident, job)
 
     def work() -> None:
         try:
+            chain = pack_chain(entry.path) if bench.store is not None else []
             job.batch = run_decide(request, entry, data, name, as_of, {}, bench.who(request), True, job.counts)
+            if bench.store is not None and chain and chain[0]["sha256"] == entry.sha256:
+                _keep(bench, ident, job.batch, chain)
         except Refused as refused:
             job.refused = refused
         except Exception:  # noqa: BLE001 - shown as E239, never a trace; the trace goes to the log
@@ -371,6 +373,94 @@ class Job:
     done: threading.Event = field(default_factory=threading.Event)
     batch: Batch | None = None
     refused: Refused | None = None
+    created: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.timezone.utc))
+
+
+def _remember(bench: Any, ident: str, job: Job) -> None:
+    bench.batches[ident] = job
+    while len(bench.batches) > BATCHES_KEPT:
+        bench.batches.pop(next(iter(bench.batches)))
+
+
+def _keep(bench: Any, ident: str, batch: Batch, chain: list[dict[str, str]]) -> None:
+    """Keep a decided batch in the data folder (engine/web/store.py), so it survives a restart."""
+    folder = os.path.dirname(batch.entry.path)
+    kept = Kept(id=ident, created=dt.datetime.now(dt.timezone.utc), pack_id=batch.entry.id, pack_file=batch.entry.file,
+                pack_sha256=batch.entry.sha256, pack_files=chain, as_of=batch.as_of,
+                overrides={k: v for k, v in batch.overrides.items()}, data_name=batch.data_name, what_it_takes=True,
+                document_sha256=document_sha256(batch.document, [folder]),
+                size=len(batch.data) + sum(len(f["text"].encode("utf-8")) for f in chain))
+    try:
+        bench.store.keep(kept, batch.data)
+    except OSError:  # the page still has it in memory; only a restart loses it
+        log.exception("keeping batch %s in %s failed", ident, bench.store.folder)
+
+
+def _restore(bench: Any, ident: str) -> Job | None:
+    """A batch kept in the data folder, decided again in the background from what was kept (the
+    pack as served if its files are unchanged, else the kept text in a private folder); refused
+    with E245 if it does not come out as the officer was shown it. Not logged again."""
+    found = bench.store.get(ident) if bench.store is not None else None
+    if found is None:
+        return None
+    kept, data = found
+    served = bench.catalog.get(kept.pack_id)
+    unchanged = served is not None and served.file == kept.pack_file and [
+        (f["name"], f["sha256"]) for f in pack_chain(served.path)] == [(f["name"], f["sha256"]) for f in kept.pack_files]
+    job = Job(entry=served if served is not None else _kept_entry(kept), data_name=kept.data_name)
+    job.created = kept.created
+
+    def work() -> None:
+        folder = None
+        try:
+            catalog, entry = bench.catalog, served
+            if not unchanged:
+                folder = tempfile.mkdtemp(prefix="certify-kept-")
+                for item in kept.pack_files:
+                    with open(os.path.join(folder, os.path.basename(item["name"])), "w", encoding="utf-8",
+                              newline="") as handle:
+                        handle.write(item["text"])
+                catalog = Catalog(folder)
+                entry = catalog.get(kept.pack_id)
+            if entry is None:
+                raise _not_again(kept, "the kept pack text cannot be read", "保存的规则包文本无法读取")
+            overrides = {k: tuple(v) if isinstance(v, list) else v for k, v in kept.overrides.items()}
+            batch = decide(catalog, entry, data, kept.data_name, kept.as_of, overrides, bench.limits.max_rows,
+                           kept.what_it_takes, counts=job.counts)
+            if document_sha256(batch.document, [os.path.dirname(entry.path)]) != kept.document_sha256:
+                raise _not_again(kept, "decided again it does not come out as it was shown (another engine version?)",
+                                 "重新判定的结果与当时显示的不同（引擎版本已更新？）")
+            job.batch = batch
+        except ProblemsError as error:
+            job.refused = _not_again(kept, "its pack no longer compiles: " + (error.problems[0].message if error.problems else ""),
+                                     "其规则包已无法编译：" + (error.problems[0].message_zh if error.problems else ""))
+        except Refused as refused:
+            job.refused = refused
+        except Exception:  # noqa: BLE001 - shown as E239, never a trace; the trace goes to the log
+            log.exception("restoring batch %s failed", ident)
+            job.refused = Refused(500, [problem("E239", "the server could not restore this batch (the server's log has the details)",
+                                                "服务器未能恢复这批数据（详情见服务器日志）")])
+        finally:
+            if folder is not None:
+                for name in os.listdir(folder):
+                    os.remove(os.path.join(folder, name))
+                os.rmdir(folder)
+            job.done.set()
+
+    threading.Thread(target=work, name=f"restore-{ident}", daemon=True).start()
+    return job
+
+
+def _kept_entry(kept: Kept) -> PackEntry:
+    """What the pages show of a kept batch's pack while it is decided again (the pack is no longer served)."""
+    return PackEntry(id=kept.pack_id, version="", format=0, title={}, entity="", kind="", file=kept.pack_file,
+                     path=kept.pack_file, sha256=kept.pack_sha256, effective="")
+
+
+def _not_again(kept: Kept, en: str, zh: str) -> Refused:
+    return refuse(409, "E245", f"batch {kept.data_name} ({kept.pack_id}, kept {kept.created:%Y-%m-%d %H:%M} UTC) cannot be "
+                  f"shown again: {en}; upload the data again", f"批次 {kept.data_name}（{kept.pack_id}，保存于 "
+                  f"{kept.created:%Y-%m-%d %H:%M} UTC）无法再次显示：{zh}；请重新上传数据")
 
 
 def progress_page(request: Request, job: Job) -> Response:
@@ -390,8 +480,21 @@ class _Pending(Exception):
         self.job = job
 
 
-def _batch(request: Request) -> Batch:
-    job = _bench(request).batches.get(request.path_params["batch_id"])
+async def _batch(request: Request) -> Batch:
+    """The batch the URL names: in memory, or kept in the data folder (decided again, once, after a
+    restart). Raises _Pending while it is being decided (each page then shows the progress)."""
+    bench = _bench(request)
+    ident = request.path_params["batch_id"]
+    job = bench.batches.get(ident)
+    if job is None and BATCH_ID.match(ident):
+        with bench.restoring:
+            job = bench.batches.get(ident)
+            if job is None:
+                job = _restore(bench, ident)
+                if job is not None:
+                    _remember(bench, ident, job)
+        if job is not None:
+            await run_in_threadpool(job.done.wait, WAIT_BEFORE_PROGRESS)
     if job is None:
         raise refuse(404, "E233", WORDS["en"]["no_batch"], WORDS["zh"]["no_batch"])
     if not job.done.is_set():
@@ -421,7 +524,7 @@ async def batch_page(request: Request) -> Response:
     _csrf(request)
     w = WORDS[lang]
     try:
-        batch = _batch(request)
+        batch = await _batch(request)
     except _Pending as pending:
         return progress_page(request, pending.job)
     ident = request.path_params["batch_id"]
@@ -477,7 +580,10 @@ def report_html(batch: Batch, records: list[Any], lang: str) -> str:
 
 async def entity_page(request: Request) -> Response:
     lang = lang_of(request)
-    batch = _batch(request)
+    try:
+        batch = await _batch(request)
+    except _Pending as pending:
+        return progress_page(request, pending.job)
     try:
         record = batch.records[int(request.path_params["index"])]
     except (ValueError, IndexError):
@@ -503,7 +609,10 @@ def _suggestions_html(found: dict[str, Any], lang: str) -> str:
 
 async def download(request: Request) -> Response:
     lang = lang_of(request)
-    batch = _batch(request)
+    try:
+        batch = await _batch(request)
+    except _Pending as pending:
+        return progress_page(request, pending.job)
     kind = request.path_params["kind"]
     stem = os.path.splitext(batch.data_name)[0] + f"-{batch.entry.id}"
     if kind == "json":
@@ -549,12 +658,29 @@ def _edit_target(request: Request, form: Any = None) -> tuple[str, str]:
     return "parameters", str(source.get("param") or "")
 
 
-def _latest_batch(request: Request, entry: PackEntry) -> Batch | None:
-    for job in reversed(list(_bench(request).batches.values())):
+@dataclass
+class Latest:
+    """The last data uploaded for a pack: the impact of an edit is shown over it."""
+
+    data: bytes
+    data_name: str
+    as_of: dt.date
+    created: dt.datetime
+
+
+def _latest_batch(request: Request, entry: PackEntry) -> Latest | None:
+    """The newest batch decided with this pack, in memory or kept in the data folder."""
+    bench = _bench(request)
+    found: Latest | None = None
+    for job in reversed(list(bench.batches.values())):
         batch = job.batch
         if batch is not None and batch.entry.id == entry.id and batch.data:
-            return batch
-    return None
+            found = Latest(batch.data, batch.data_name, batch.as_of, job.created)
+            break
+    kept = bench.store.latest_for(entry.id) if bench.store is not None else None
+    if kept is not None and (found is None or kept[0].created > found.created):
+        found = Latest(kept[1], kept[0].data_name, kept[0].as_of, kept[0].created)
+    return found
 
 
 def _edit_form(request: Request, entry: PackEntry, section: str, name: str, current: str, opened: str,
@@ -701,7 +827,10 @@ def _amount(value: Any, lang: str) -> str:
 async def scores_page(request: Request) -> Response:
     lang = lang_of(request)
     w = WORDS[lang]
-    batch = _batch(request)
+    try:
+        batch = await _batch(request)
+    except _Pending as pending:
+        return progress_page(request, pending.job)
     if not isinstance(batch.pack, Pack2) or score_plan(batch.pack).total is None:
         raise refuse(404, "E233", "this pack gives no points or ranking", "该规则包不计分、不排名")
     pack = batch.pack

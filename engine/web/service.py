@@ -197,6 +197,25 @@ def _extends(path: str) -> str | None:
     return base if isinstance(base, str) and BASE_NAME.match(base) else None
 
 
+def pack_chain(path: str) -> list[dict[str, str]]:
+    """The pack file and the bases its `pack.extends` chain names (same folder), as
+    [{name, sha256, text}], the pack first: what a kept batch needs to be decided again."""
+    out: list[dict[str, str]] = []
+    folder = os.path.dirname(path)
+    current = path
+    for _ in range(MAX_CHAIN + 1):
+        raw = Path(current).read_bytes()
+        out.append({"name": os.path.basename(current), "sha256": hashlib.sha256(raw).hexdigest(),
+                    "text": raw.decode("utf-8")})
+        base = _extends(current)
+        if base is None or any(f["name"] == base for f in out):
+            break
+        current = os.path.join(folder, base)
+        if not os.path.isfile(current):
+            break
+    return out
+
+
 def write_with_bases(text: bytes, name: str, folder: str, packs: str) -> str:
     """Write a pack text as `name` into the private `folder`, with the files its `pack.extends`
     chain names copied beside it from the served folder `packs` (a variant is checked, compiled and
