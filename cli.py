@@ -323,6 +323,9 @@ def migrate(pack_path: str, output: str | None, lang: str) -> None:
 @click.option("--packs", "packs", default="rules", show_default=True, type=click.Path(file_okay=False, exists=True),
               help="The folder of rule packs to serve (each pack is named by its pack.id).")
 @click.option("--token", envvar="CERTIFY_TOKEN", help="Token every request must carry (env CERTIFY_TOKEN).")
+@click.option("--users", "users_file", type=click.Path(dir_okay=False, exists=True), envvar="CERTIFY_USERS",
+              help="Configured users (env CERTIFY_USERS): a YAML file `users: {NAME: {token_sha256: HEX}}`; every "
+                   "request then needs one user's token, and the decision log names that user as whom it went to.")
 @click.option("--max-upload-mb", "max_upload_mb", type=click.IntRange(min=1), default=20, show_default=True,
               help="Largest request body (an uploaded data file), in MiB.")
 @click.option("--max-rows", "max_rows", type=click.IntRange(min=1), default=20_000, show_default=True,
@@ -339,11 +342,12 @@ def migrate(pack_path: str, output: str | None, lang: str) -> None:
 @click.option("--batch-days", "batch_days", type=click.IntRange(min=1), default=7, show_default=True,
               help="Days a kept batch is kept.")
 def serve(host: str, port: int, packs: str, token: str | None, max_upload_mb: int, max_rows: int, lang: str,
-          log_url: str | None = None, data_dir: str | None = None, keep_batches: int = 50, batch_days: int = 7) -> None:
+          log_url: str | None = None, data_dir: str | None = None, keep_batches: int = 50, batch_days: int = 7,
+          users_file: str | None = None) -> None:
     """The officer's workbench: a local web app and the HTTP API (/api/v1, OpenAPI at /api/v1/openapi.json)."""
     _command(run_serve, lang, host=host, port=port, packs=packs, token=token,
              limits=Limits(max_body=max_upload_mb * 1024 * 1024, max_rows=max_rows), lang=lang, log_url=log_url,
-             data_dir=data_dir, keep_batches=keep_batches, batch_days=batch_days)
+             data_dir=data_dir, keep_batches=keep_batches, batch_days=batch_days, users_file=users_file)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -6,6 +6,7 @@ date; every refusal is a problem record with its code (E230-E239), never a trace
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 import subprocess
@@ -327,3 +328,48 @@ def test_other_addresses_need_a_token(packs: Path) -> None:
     finally:
         server.stop()
     assert "token" in server.stderr.lower() or "令牌" in server.stderr
+
+
+def test_configured_users_each_named_in_the_log(packs: Path, tmp_path: Path) -> None:
+    """--users: every request needs one user's token (on 127.0.0.1 too); each decision is logged
+    as handed to that user by name; a browser keeps the user's token from ?token= and the pages
+    name the user; a users file that cannot be used stops the server at start (E246, file:line)."""
+    users = tmp_path / "users.yaml"
+    tokens = {"wang.li": "token-of-wang-li", "赵敏": "token-of-zhao-min"}
+    users.write_text("# who may use this workbench\nusers:\n" + "".join(
+        f"  {name}: {{token_sha256: {hashlib.sha256(token.encode()).hexdigest()}}}\n" for name, token in tokens.items()),
+        encoding="utf-8")
+    server = Server(packs, "--users", str(users)).start()
+    try:
+        url = server.url + API + "/packs/huguan-specialized-town/decide"
+        towns = yaml.safe_load((FIXTURES / "huguan-towns.yaml").read_text(encoding="utf-8"))["entities"]
+        body = {"as_of": AS_OF, "entities": [dict(t, **{k: v.isoformat() for k, v in t.items() if hasattr(v, "isoformat")})
+                                             for t in towns[:2]]}
+        assert codes(httpx.post(url, json=body, timeout=120)) == ["E236"]
+        assert codes(httpx.post(url, json=body, timeout=120, headers={"Authorization": "Bearer nope"})) == ["E236"]
+        for name, token in tokens.items():
+            done = httpx.post(url, json=body, timeout=120, headers={"Authorization": f"Bearer {token}"})
+            assert done.status_code == 200, done.text
+        with httpx.Client(timeout=60) as browser:
+            first = browser.get(server.url + "/", params={"token": tokens["赵敏"]})
+            assert first.status_code == 200 and "赵敏" in first.text
+            assert tokens["赵敏"] not in first.text  # not in the language switch, nor anywhere on the page
+            assert browser.get(server.url + "/decide").status_code == 200  # the cookie carries it on
+        assert httpx.get(server.url + "/").status_code == 401
+    finally:
+        server.stop()
+    log = DecisionLog(server.log_url)
+    try:
+        handed = [(e.who, e.entity_id) for e in log.entries()]
+    finally:
+        log.close()
+    ids = [t["id"] for t in towns[:2]]
+    assert handed == [("wang.li", i) for i in ids] + [("赵敏", i) for i in ids]
+    assert "wang.li" in server.stderr and "赵敏" in server.stderr  # named at start
+    # a users file that cannot be used
+    broken = tmp_path / "broken-users.yaml"
+    broken.write_text("users:\n  wang.li: {token_sha256: 1234}\n", encoding="utf-8")
+    refused = Server(packs, "--users", str(broken)).start(wait=False)
+    assert refused.process is not None and refused.process.wait(60) == 2
+    refused.stop()
+    assert f"{broken}:2:" in refused.stderr and "E246" in refused.stderr

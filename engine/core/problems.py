@@ -189,6 +189,7 @@ CODES: dict[str, str] = {
     "E244": "certify log / replay: a filter cannot be read (a date, an outcome, a limit)",
     #   E245-E249 the workbench's kept batches and users (engine/web)
     "E245": "certify serve: a batch kept in the data folder cannot be shown again (decided again it does not come out as it was shown, or its pack text no longer compiles)",
+    "E246": "certify serve --users: the users file cannot be used (no users, a name that is not plain, a token hash that is not 64 hex digits, two users with one token)",
 }
 
 

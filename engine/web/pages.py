@@ -44,7 +44,7 @@ from engine.report.xlsx2 import write_xlsx2
 from engine.web.api import as_of_date, data_name, diff_text, run_decide, validate_text
 from engine.web.edit import Conflict, EditError, edit_text, opened_diff, remember, save
 from engine.web.edit import sha256 as edit_sha
-from engine.web.guard import (CSRF_COOKIE, CSRF_FIELD, Refused, cross_site, csrf_ok, csrf_token, problem, read_body,
+from engine.web.guard import (CSRF_COOKIE, CSRF_FIELD, USER_KEY, Refused, cross_site, csrf_ok, csrf_token, problem, read_body,
                               refuse)
 from engine.web.script import EDIT_JS
 from engine.web.service import Batch, Catalog, PackEntry, compiled, decide, pack_chain, pack_detail
@@ -100,7 +100,7 @@ WORDS = {
            "read": "读取", "decided": "已判定", "refused": "被拒", "problems": "数据问题", "back": "返回列表",
            "no_batch": "该批次已不在服务器上（服务器只保留最近的批次），请重新上传。", "refused_h": "请求未被接受",
            "unset": "未规定", "since": "起", "none": "无", "line": "行", "edit": "修改", "current": "现行值",
-           "new_value": "新数值", "impact_data": "用于查看影响的数据（可不选：用最近一次上传的数据）", "check": "查看影响",
+           "new_value": "新数值", "impact_data": "用于查看影响的数据（可不选：用最近一次上传的数据）", "check": "查看影响", "user": "用户",
            "checking": "正在检查…", "check_failed": "暂时无法检查；保存时服务器会再次检查。",
            "save": "保存", "impact": "对已载入数据的影响", "changed": "结果改变", "no_change": "没有对象的结果改变。",
            "impact_over": "影响将按最近上传的数据计算：", "impact_none": "尚未上传数据：可在此选择数据文件以查看影响。",
@@ -118,7 +118,7 @@ WORDS = {
            "no_batch": "This batch is no longer on the server (only recent batches are kept); upload it again.",
            "refused_h": "Request not accepted", "unset": "not set", "since": "since", "none": "none", "line": "line",
            "edit": "Edit", "current": "value in force", "new_value": "new value",
-           "impact_data": "data to show the impact over (optional: the last upload is used)", "check": "Show the impact",
+           "impact_data": "data to show the impact over (optional: the last upload is used)", "check": "Show the impact", "user": "user",
            "checking": "Checking…", "check_failed": "Could not check just now; the server checks again when you save.",
            "save": "Save", "impact": "Impact on the loaded data", "changed": "outcome changed",
            "no_change": "No entity changes outcome.", "impact_over": "The impact is computed over the last upload:",
@@ -148,7 +148,7 @@ def page(request: Request, title: str, body: str, status: int = 200, refresh: in
     lang = lang_of(request)
     w = WORDS[lang]
     other = "en" if lang == "zh" else "zh"
-    query = dict(request.query_params)
+    query = {k: v for k, v in request.query_params.items() if k != "token"}  # the cookie keeps it; no link shows it
     query["lang"] = other
     switch = f"{request.url.path}?{urlencode(query)}"
     text = (f'<!DOCTYPE html>\n<html lang="{"zh-CN" if lang == "zh" else "en"}"><head><meta charset="utf-8">'
@@ -158,7 +158,9 @@ def page(request: Request, title: str, body: str, status: int = 200, refresh: in
             + (f'<meta http-equiv="refresh" content="{refresh}">' if refresh else "") +
             f"<title>{e(title)} — {e(w['app'])}</title><style>{CSS}</style></head><body>"
             f'<header><strong>{e(w["app"])}</strong><a href="/">{e(w["packs"])}</a><a href="/decide">{e(w["decide"])}</a>'
-            f'<a class="lang" href="{e(switch)}" hreflang="{other}">{e(w["switch"])}</a></header>'
+            + (f'<span class="user" id="user">{e(w["user"])}: {e(request.scope[USER_KEY])}</span>'
+               if request.scope.get(USER_KEY) else "")
+            + f'<a class="lang" href="{e(switch)}" hreflang="{other}">{e(w["switch"])}</a></header>'
             f"<main><h1>{e(title)}</h1>{body}</main>"
             + (f'<script src="{e(script)}"></script>' if script else "") + "</body></html>")
     response = HTMLResponse(text, status_code=status)
