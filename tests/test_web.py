@@ -22,7 +22,7 @@ import yaml
 
 import browser
 from engine.web.edit import EditError, edit_text
-from engine.web.store import BatchStore, Kept
+from engine.web.store import BatchStore, Kept, document_sha256
 from webserver import ROOT, Server, running
 
 AS_OF = "2024-06-30"
@@ -288,6 +288,17 @@ def test_kept_batches_are_bounded_by_count_size_and_age(tmp_path: Path) -> None:
         assert store.get(bad) is None
     with pytest.raises(ValueError):
         store.keep(_kept("../x", now), b"")
+
+
+def test_the_kept_answer_hash_leaves_out_only_the_folder_it_was_read_from() -> None:
+    """A batch decided again from the kept text in a private folder hashes as it did where it was
+    served (folders with Chinese names too); any other difference changes the hash."""
+    def doc(folder: str, outcome: str = "pass") -> dict[str, object]:
+        return {"decisions": [{"outcome": outcome, "provenance": {"pack_file": f"{folder}/p.yaml"}}]}
+    served, private = "/srv/规则包", "/tmp/certify-kept-x1"
+    assert document_sha256(doc(served), [served]) == document_sha256(doc(private), [private])
+    assert document_sha256(doc(served), [served]) != document_sha256(doc(private, "fail"), [private])
+    assert document_sha256(doc(served), [served]) != document_sha256(doc(served), [private])
 
 
 def html_escaped(text: str) -> str:

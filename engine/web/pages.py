@@ -347,7 +347,7 @@ async def decide_post(request: Request) -> Response:
 
     def work() -> None:
         try:
-            chain = pack_chain(entry.path) if bench.store is not None else []
+            chain = _chain_or_none(entry) if bench.store is not None else []
             job.batch = run_decide(request, entry, data, name, as_of, {}, bench.who(request), True, job.counts)
             if bench.store is not None and chain and chain[0]["sha256"] == entry.sha256:
                 _keep(bench, ident, job.batch, chain)
@@ -384,6 +384,16 @@ def _remember(bench: Any, ident: str, job: Job) -> None:
         bench.batches.pop(next(iter(bench.batches)))
 
 
+def _chain_or_none(entry: PackEntry) -> list[dict[str, str]]:
+    """The pack's files to keep with its batch; none (the batch is kept in memory only) if they
+    cannot be read: keeping a batch never stops it being decided."""
+    try:
+        return pack_chain(entry.path)
+    except (OSError, UnicodeDecodeError):
+        log.exception("reading %s to keep its batch failed", entry.file)
+        return []
+
+
 def _keep(bench: Any, ident: str, batch: Batch, chain: list[dict[str, str]]) -> None:
     """Keep a decided batch in the data folder (engine/web/store.py), so it survives a restart."""
     folder = os.path.dirname(batch.entry.path)
@@ -408,7 +418,7 @@ def _restore(bench: Any, ident: str) -> Job | None:
     kept, data = found
     served = bench.catalog.get(kept.pack_id)
     unchanged = served is not None and served.file == kept.pack_file and [
-        (f["name"], f["sha256"]) for f in pack_chain(served.path)] == [(f["name"], f["sha256"]) for f in kept.pack_files]
+        (f["name"], f["sha256"]) for f in _chain_or_none(served)] == [(f["name"], f["sha256"]) for f in kept.pack_files]
     job = Job(entry=served if served is not None else _kept_entry(kept), data_name=kept.data_name)
     job.created = kept.created
 

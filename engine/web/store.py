@@ -43,7 +43,7 @@ def document_sha256(document: dict[str, Any], folders: list[str]) -> str:
     restart reads the same pack from the same folder, or its kept text from a private one)."""
     text = json.dumps(document, ensure_ascii=False, sort_keys=True, default=str)
     for folder in sorted(folders, key=len, reverse=True):
-        text = text.replace(json.dumps(folder.rstrip(os.sep) + os.sep)[1:-1], "")
+        text = text.replace(json.dumps(folder.rstrip(os.sep) + os.sep, ensure_ascii=False)[1:-1], "")
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
