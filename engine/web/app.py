@@ -190,9 +190,9 @@ def serve(host: str, port: int, packs: str, token: str | None, limits: Limits, l
             return 2
     if not is_local(host) and not token and not users:
         print("certify serve: 只在 127.0.0.1 上无需令牌；监听其他地址请给出 --token（或环境变量 CERTIFY_TOKEN）"
-              if lang == "zh" else
-              "certify serve: only 127.0.0.1 is served without a token; give --token (or CERTIFY_TOKEN) to listen on "
-              + host, file=sys.stderr)
+              "或 --users 用户文件" if lang == "zh" else
+              "certify serve: only 127.0.0.1 is served without a token; give --token (or CERTIFY_TOKEN) or --users FILE "
+              "to listen on " + host, file=sys.stderr)
         return 2
     folder = data_dir if data_dir is not None else str(data_folder())
     try:
