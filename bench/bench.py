@@ -4,6 +4,7 @@
     .venv/bin/python bench/bench.py --quick         # smoke test: N=600 (+ 150)
     .venv/bin/python bench/bench.py --n 20000 --seed 7 --profile
     .venv/bin/python bench/bench.py --limits        # worst packs at the limits of engine/limits.py
+    .venv/bin/python bench/bench.py --ranking       # one cohort ranked at 1k / 10k / 100k (bench/rank_scale.py)
 
 What it does:
 
@@ -501,6 +502,10 @@ def main() -> None:
         return
     if "--limits" in sys.argv[1:]:
         run_limits(200)
+        return
+    if "--ranking" in sys.argv[1:]:  # ranking one cohort at 1k / 10k / 100k (bench/rank_scale.py)
+        import rank_scale
+        rank_scale.main_args([a for a in sys.argv[1:] if a != "--ranking"])
         return
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--n", type=int, default=40_000, help="towns for the main run (default 40000)")

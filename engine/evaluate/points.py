@@ -476,6 +476,15 @@ def _places(keys: dict[int, tuple[Any, ...]], ties: str) -> dict[int, int]:
     return out
 
 
+def _by_place(places: dict[int, int]) -> dict[int, list[int]]:
+    """The entities at each place, in the order of `places`: who an entity is tied with is read
+    from its own place's list, not by scanning every entity again (that was n² over a cohort)."""
+    out: dict[int, list[int]] = {}
+    for i, place in places.items():
+        out.setdefault(place, []).append(i)
+    return out
+
+
 def _count_less(ordered: list[tuple[Any, ...]], key: tuple[Any, ...]) -> int:
     lo, hi = 0, len(ordered)
     while lo < hi:
@@ -531,6 +540,7 @@ def compute_rank_points(args: RankPointsArgs, envs: Sequence[Env]) -> list[Compu
         full, step, floor = first.amount(args.full), first.amount(args.step), first.amount(args.floor)
         ranked = {i: (_sign(order, values[i]),) for i in members if i in values and results[i] is None}
         places = _places(ranked, ties or "shared")
+        sharing = _by_place(places)
         undecided = [envs[i].entity_id for i in members if results[i] is not None]
         for i in members:
             if results[i] is not None:
@@ -557,7 +567,7 @@ def compute_rank_points(args: RankPointsArgs, envs: Sequence[Env]) -> list[Compu
                     results[i] = r.unknown(detail={**base, "place": None})
                 continue
             place = places[i]
-            tied = [envs[j].entity_id for j, p in places.items() if p == place and j != i]
+            tied = [envs[j].entity_id for j in sharing[place] if j != i]
             points = full - step * (place - 1)
             shown = shown_value(values[i], args.unit)
             tie_zh = f"，与 {'、'.join(tied)} 并列" if tied else ""
@@ -625,13 +635,14 @@ def compute_rank(args: RankArgs, envs: Sequence[Env]) -> list[Computed]:  # type
         ranked = {i: keys[i] for i in members if i in keys}
         ties = readers[members[0]].option(args.ties) or "shared"
         places = _places(ranked, "dense" if ties == "dense" else "shared")
+        sharing = _by_place(places)
         lowest = max(places.values()) if places else None
         not_ranked = [envs[i].entity_id for i in members if i not in ranked]
         for i in members:
             if i not in places:
                 continue
             place = places[i]
-            tied = [envs[j].entity_id for j, p in places.items() if p == place and j != i]
+            tied = [envs[j].entity_id for j in sharing[place] if j != i]
             tie_zh = f"，与 {'、'.join(tied)} 并列" if tied else ""
             tie_en = f", tied with {', '.join(tied)}" if tied else ""
             steps = []

@@ -17,6 +17,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+from bisect import bisect_left, bisect_right
 from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any, Iterable, Mapping, Sequence
@@ -261,24 +262,30 @@ class Runner:
                 place = env.computed.get(a.place)
                 return place is not None and place.detail.get("ties") == "split"
 
-            ranked = [e for e in members if e.get(a.place) is not None]
-            contenders = [e for e in ranked if not (a.pass_down and state(e) == "excluded")]
+            # Each place read once; the contenders' places sorted once: an award place is 1 + how
+            # many contenders are placed strictly better (a bisect), the tied ones a second (n log n).
+            at = {id(e): e.get(a.place) for e in members}
+            ranked = [e for e in members if at[id(e)] is not None]
+            states = {id(e): state(e) for e in ranked}
+            contenders = sorted(at[id(e)] for e in ranked if not (a.pass_down and states[id(e)] == "excluded"))
+            table_places = sorted(table)
             for env in members:
-                if env not in ranked:
+                mine = at[id(env)]
+                if mine is None:
                     out[id(env)] = AwardResult("none", key, None, None, unit)
                     continue
-                st = state(env)
+                st = states[id(env)]
                 if st == "excluded" and a.pass_down:
                     out[id(env)] = AwardResult("excluded", key, None, None, unit)
                     continue
-                place = 1 + sum(1 for o in contenders if o.get(a.place) < env.get(a.place))
+                place = 1 + bisect_left(contenders, mine)
                 entry = table.get(place)
                 title = entry.title if entry else None
                 amount = entry.amount if entry else None
                 shared_with = None
                 if split(env):
-                    tied = sum(1 for o in contenders if o.get(a.place) == env.get(a.place)) or 1
-                    occupied = [table[p].amount for p in range(place, place + tied) if p in table]
+                    tied = (bisect_right(contenders, mine) - bisect_left(contenders, mine)) or 1
+                    occupied = [table[p].amount for p in table_places if place <= p < place + tied]
                     amount = sum(occupied, Fraction(0)) / tied if occupied else None
                     shared_with = tied if tied > 1 else None
                 if st == "excluded":

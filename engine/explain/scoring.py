@@ -24,6 +24,7 @@ import copy
 import datetime as dt
 import json
 import math
+from bisect import bisect_left, bisect_right
 from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any, Iterable
@@ -439,16 +440,17 @@ def override_document(document: Document, overrides: dict[str, tuple[str, Any]]
 
 
 def places(values: dict[str, Fraction], order: str, ties: str) -> dict[str, int]:
-    """Place of each entity among `values` (1 = best)."""
-    better = (lambda a, b: a > b) if order == HIGHER_FIRST else (lambda a, b: a < b)
-    distinct = sorted(set(values.values()), reverse=(order == HIGHER_FIRST))
-    out = {}
-    for ident, value in values.items():
-        if ties == "dense":
-            out[ident] = distinct.index(value) + 1
-        else:
-            out[ident] = 1 + sum(1 for other in values.values() if better(other, value))
-    return out
+    """Place of each entity among `values` (1 = best): shared places skip after a tie (1, 2, 2, 4),
+    dense ones do not (1, 2, 2, 3). One sort, then a bisect per entity (n log n)."""
+    if ties == "dense":
+        distinct = sorted(set(values.values()), reverse=(order == HIGHER_FIRST))
+        index = {value: i + 1 for i, value in enumerate(distinct)}
+        return {ident: index[value] for ident, value in values.items()}
+    ordered = sorted(values.values())
+    if order == HIGHER_FIRST:  # 1 + how many are strictly greater
+        n = len(ordered)
+        return {ident: 1 + n - bisect_right(ordered, value) for ident, value in values.items()}
+    return {ident: 1 + bisect_left(ordered, value) for ident, value in values.items()}
 
 
 def rank_points(rule: RankRule, place: int) -> tuple[Fraction, bool]:
@@ -615,10 +617,10 @@ class Scorer:
 
         rank_parts = [p for ind in sp.indicators for p in ind.parts if p.kind == "rank"]
         if exclude_missing:
+            needed = [p.rank.input for p in rank_parts if p.rank] + [
+                i.input for ind in sp.indicators for p in ind.parts for i in p.items] + [
+                p.bands_input for ind in sp.indicators for p in ind.parts if p.bands_input]
             for zone in zones:
-                needed = [p.rank.input for p in rank_parts if p.rank] + [
-                    i.input for ind in sp.indicators for p in ind.parts for i in p.items] + [
-                    p.bands_input for ind in sp.indicators for p in ind.parts if p.bands_input]
                 zone.excluded = any(zone.values.get(n) is None for n in needed)
         ranked = [z for z in zones if not z.excluded]
         cohort_places: dict[str, dict[str, int]] = {}
@@ -642,12 +644,16 @@ class Scorer:
         def forced_last(z: _Zone) -> bool:
             return any(z.vetoes.get(v) == MET for v in last_vetoes)
 
-        def key(z: _Zone) -> tuple[Any, ...]:
-            return (1 if forced_last(z) else 0, -z.total, *(-z.keys[t] for t in tie_break))
-
-        ranked.sort(key=lambda z: (key(z), z.entity.id))
-        for z in ranked:
-            z.rank = 1 + sum(1 for o in ranked if key(o) < key(z))
+        # Each zone's key is built once; smaller is better. Sorted by key, the zones with one key are
+        # consecutive, and a zone's rank (1 + how many have a strictly smaller key) is 1 + the index
+        # of the first zone with its key: one sort, n log n.
+        keys = {id(z): (1 if forced_last(z) else 0, -z.total, *(-z.keys[t] for t in tie_break)) for z in ranked}
+        ranked.sort(key=lambda z: (keys[id(z)], z.entity.id))
+        for index, z in enumerate(ranked):
+            if index and keys[id(z)] == keys[id(ranked[index - 1])]:
+                z.rank = ranked[index - 1].rank
+            else:
+                z.rank = index + 1
         last_rank = max((z.rank or 0) for z in ranked) if ranked else None
 
         # Awards: in rank order over the zones that may take one.
@@ -664,21 +670,30 @@ class Scorer:
             return "eligible"
 
         pass_down = bool(ch["award_pass_down"])
-        contenders = [z for z in ranked if (award_state(z) != "excluded" or not pass_down)]
+        states = {id(z): award_state(z) for z in ranked}
+        contenders = [z for z in ranked if (states[id(z)] != "excluded" or not pass_down)]
+        # The contenders are in key order: each key's group is consecutive. For each key: how many
+        # contenders are ahead, how many share it, and the amount each takes (worked out once).
+        groups: dict[tuple[Any, ...], tuple[int, int]] = {}
+        for index, z in enumerate(contenders):
+            k = keys[id(z)]
+            ahead, count = groups.get(k, (index, 0))
+            groups[k] = (ahead, count + 1)
+        amounts: dict[tuple[Any, ...], Fraction] = {}
         for z in ranked:
-            state = award_state(z)
+            state = states[id(z)]
             if state == "excluded" and pass_down:
                 awards[z.entity.id] = {"status": "excluded", "place": None, "amount": None}
                 continue
-            group_key = key(z)
-            ahead = sum(1 for o in contenders if key(o) < group_key)
-            tied = [o for o in contenders if key(o) == group_key]
-            occupied = range(ahead + 1, ahead + len(tied) + 1)
-            pool = sum((amount_at[p].amount for p in occupied if p in amount_at), Fraction(0))
-            if ch["total_ties"] == "split":
-                amount = pool / len(tied) if tied else Fraction(0)
-            else:
-                amount = amount_at[ahead + 1].amount if (ahead + 1) in amount_at else Fraction(0)
+            group_key = keys[id(z)]
+            ahead, tied = groups[group_key]
+            if group_key not in amounts:
+                if ch["total_ties"] == "split":
+                    pool = sum((a.amount for p, a in amount_at.items() if ahead + 1 <= p <= ahead + tied), Fraction(0))
+                    amounts[group_key] = pool / tied if tied else Fraction(0)
+                else:
+                    amounts[group_key] = amount_at[ahead + 1].amount if (ahead + 1) in amount_at else Fraction(0)
+            amount = amounts[group_key]
             award_place = ahead + 1
             title = amount_at[award_place].title if award_place in amount_at else None
             if state == "excluded":
@@ -691,7 +706,7 @@ class Scorer:
                                        "held": _award_num(amount, sp), "title": title}
             else:
                 awards[z.entity.id] = {"status": "awarded", "place": award_place, "amount": _award_num(amount, sp),
-                                       "title": title, "shared_with": len(tied) if len(tied) > 1 else None}
+                                       "title": title, "shared_with": tied if tied > 1 else None}
         factor = sp.award_unit.factor if sp.award_unit else Fraction(1)
         paid = sum((Fraction(a["amount"]) * factor for a in awards.values() if a.get("amount")), Fraction(0))
 

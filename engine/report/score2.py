@@ -13,12 +13,12 @@ missing data, or an undecided `last`), `=` when it is shared. Nothing here decid
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any, Iterable, Mapping, TextIO
 
 from engine.compile.model2 import Pack2
+from engine.core.jsontext import dump_indented
 from engine.core.problems import Problem
 from engine.core.status import Status
 from engine.core.units import format_amount, parse_unit
@@ -323,7 +323,7 @@ def score_json2(records: Iterable[Record2], pack: Pack2, problems: list[Problem]
 
 
 def write_score_json2(records: Iterable[Record2], pack: Pack2, problems: list[Problem], out: TextIO, rows: Any = None) -> None:
-    json.dump(score_json2(records, pack, problems, rows), out, ensure_ascii=False, indent=2)
+    dump_indented(score_json2(records, pack, problems, rows), out)  # = json.dump(indent=2), C-encoded
     out.write("\n")
 
 

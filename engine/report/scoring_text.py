@@ -6,6 +6,7 @@ import csv
 import json
 from typing import Any, TextIO
 
+from engine.core.jsontext import dump_indented
 from engine.core.problems import Problem
 from engine.core.units import fraction_json
 
@@ -317,7 +318,7 @@ def score_json(result: dict[str, Any], problems: list[Problem]) -> dict[str, Any
 
 
 def render_score_json(result: dict[str, Any], problems: list[Problem], out: TextIO) -> None:
-    json.dump(score_json(result, problems), out, ensure_ascii=False, indent=2)
+    dump_indented(score_json(result, problems), out)  # = json.dump(indent=2), C-encoded
     out.write("\n")
 
 
