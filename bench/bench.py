@@ -572,6 +572,14 @@ def main() -> None:
         print(f"| {stage} | {us(d):,.1f} | {us(ref):,.1f} |")
     (OUT / f"results-{n}.json").write_text(json.dumps(results, indent=2), encoding="utf-8")
 
+    # The peer: the same towns decided by GoRules zen-engine (bench/zen_peer.py), one process.
+    peer = subprocess.run([sys.executable, str(HERE / "zen_peer.py"), "--csv", str(big)], cwd=ROOT,
+                          capture_output=True, text=True)
+    print("\n" + peer.stdout.strip())
+    if peer.returncode != 0:
+        sys.stderr.write(peer.stderr)
+        agree = False
+
     if args.profile:
         pn = min(n, 5000)
         pfile = OUT / f"towns-profile-{pn}.csv"

@@ -9,7 +9,8 @@ engine.evaluate.run2), at N = 1,000 / 10,000 / 100,000.
 Each (format, N) runs in a fresh process and reports CPU seconds (time.process_time) of:
 - format 1: `decide` (the first decision of every entity: vetoes, by the engine), `score_cohort`
   (ranks, awards, the second decision with the place known, explanations and views) and, inside
-  it, `ranking` (score_cohort less its decisions and explanations: places, points, ranks, awards);
+  it, `ranking` (score_cohort less its decisions and explanations: places, points, ranks, awards,
+  the per-zone views) and `rank_only` (less the views too: places, the rank sort, the awards);
 - format 2: `evaluate` (Runner.evaluate: values, criteria, ranks, awards, records) and, inside it,
   `ranking` (the rank_points and rank computations and the awards loop);
 - both: `json` (the score written as `certify score --format json` writes it, to a file).
@@ -84,10 +85,13 @@ def worker_f1(n: int, seed: int, engine: str) -> dict:
     scorer = scoring.Scorer(sp, engine)
     scorer.decider.decide = outside.wrap(scorer.decider.decide)  # this scorer's only
     scorer.explainer.explain = outside.wrap(scorer.explainer.explain)
+    views = Clock()  # the per-zone views (indicator points, the zone's view): linear, not ranking
+    scorer.score_indicator = views.wrap(scorer.score_indicator)
+    scorer.zone_view = views.wrap(scorer.zone_view)
     t0 = time.process_time()
     zones = [scorer._prepare(e, w) for e, w in entities]
     t1 = time.process_time()
-    outside.seconds = 0.0
+    outside.seconds = views.seconds = 0.0
     cohort = scorer.score_cohort("all", zones)
     t2 = time.process_time()
     path = OUT / f"rank-f1-{n}.json"
@@ -95,7 +99,8 @@ def worker_f1(n: int, seed: int, engine: str) -> dict:
         render_score_json({"cohorts": [cohort]}, [], out)
     t3 = time.process_time()
     ranks = [z["rank"] for z in cohort["zones"]]
-    return {"decide": t1 - t0, "score_cohort": t2 - t1, "ranking": (t2 - t1) - outside.seconds, "json": t3 - t2,
+    return {"decide": t1 - t0, "score_cohort": t2 - t1, "ranking": (t2 - t1) - outside.seconds,
+            "rank_only": (t2 - t1) - outside.seconds - views.seconds, "json": t3 - t2,
             "json_bytes": path.stat().st_size, "ranked": cohort["ranked"], "distinct_ranks": len(set(ranks)),
             "awarded": sum(1 for z in cohort["zones"] if z["award"]["status"] == "awarded")}
 
@@ -151,9 +156,10 @@ def table(results: dict) -> str:
     lines = [f"Ranking one cohort on one indicator, CPU seconds ({results['engine']} engine for the yes/no; "
              f"each cell a fresh process; ratio = this N ÷ the previous N, n log n ≈ 10–12 per tenfold N)\n",
              "| measure | " + " | ".join(f"N={n:,}" for n in sizes) + " | " + " | ".join(
-                 f"ratio {b // 1000}k/{a // 1000}k" for a, b in zip(sizes, sizes[1:])) + " |",
+                 f"ratio {b:,} ÷ {a:,}" for a, b in zip(sizes, sizes[1:])) + " |",
              "|---|" + "---:|" * (2 * len(sizes) - 1)]
-    rows_ = [("f1", "ranking", "format 1: ranks, points, awards (score_cohort less decisions and explanations)"),
+    rows_ = [("f1", "rank_only", "format 1: places, rank sort, awards (score_cohort less decisions, explanations, views)"),
+             ("f1", "ranking", "format 1: ranks, points, awards and views (score_cohort less decisions and explanations)"),
              ("f1", "score_cohort", "format 1: score_cohort (+ second decision, explanations, views)"),
              ("f1", "decide", "format 1: first decision of every entity"),
              ("f1", "json", "format 1: JSON written (`certify score --format json`)"),

@@ -5,9 +5,15 @@ keeps every sharp edge here:
 
 - its background dispatcher threads are never started (they segfault when sessions are deleted
   out of order, and can run actions after `assert_fact` has returned);
-- one session per entity, deleted as soon as its rules have fired (at most 1024 live sessions per
-  ruleset, and one big session confuses distinct facts) — but never a session whose fact matched
-  nothing or whose actions did not complete: durable segfaults deleting those (measured);
+- the direct loop keeps one session per rule group for the life of the ruleset and holds at most
+  one fact in it: each entity's fact is asserted, its rules fired, and the fact retracted before
+  the next entity (one big session of many facts confuses distinct facts; one fact at a time
+  cannot). Creating and deleting a session per entity cost about two thirds of a decision
+  (issue 14). After the retraction nothing may be queued, and the session must be empty; if
+  anything goes wrong the session is retired (never deleted: durable segfaults deleting a
+  session whose actions did not complete) and a fresh one is used from then on;
+- the Host loop (kept as the yardstick of the direct one) still uses one session per entity,
+  deleted as soon as its rules have fired (at most 1024 live sessions per ruleset);
 - the ruleset it is given is copied (registration deletes the `run` keys);
 - an exception inside an action is swallowed by durable and reported in the returned state:
   we check it after every call and raise `DecisionError`;
@@ -19,8 +25,9 @@ Closure, two clock reads, a JSON round trip of the session state per action). `d
 default) drives durable's C engine through the same calls the Host makes — assert the fact,
 start the first action, complete it and start the next until none is left — but skips the
 per-action Python bookkeeping: our actions never change the session state, so that work never
-changes a result. Measured on the Huguan pack it is about three times faster
-(bench/README.md), and tests/test_durable_adapter.py demands identical fired rules from both.
+changes a result; then it retracts the fact instead of deleting the session. Measured on the
+Huguan pack it is several times faster (bench/README.md), and tests/test_durable_adapter.py
+demands identical fired rules from both.
 """
 
 from __future__ import annotations
@@ -80,14 +87,24 @@ class DurableSession:
         except Exception as error:  # durable raises bare Exception with a numeric code
             raise DecisionError(f"durable-rules refused the compiled ruleset: {error}") from error
         self._handle = self._host.get_ruleset(self._name)._handle
+        self._live = [f"s{next(self._sids)}.{group}" for group in range(groups)]  # the direct loop's sessions
 
     def decide(self, slots: dict[str, Any]) -> list[str]:
         """Assert one entity's fact per rule group; return the names of the rules that fired.
 
         A group is a slice of the criteria small enough for durable's activation queue (see
         compile.MAX_FIRINGS_PER_GROUP); each is decided in its own session."""
-        entity = next(self._sids)
         fired: list[str] = []
+        if self.loop == "direct":
+            for group in range(self.groups):
+                fact = dict(slots)
+                fact["kind"] = "entity"
+                fact["g"] = group
+                fact["sid"] = self._live[group]
+                fact["id"] = "entity"
+                fired += self._decide_direct(fact, group)
+            return fired
+        entity = next(self._sids)
         for group in range(self.groups):
             sid = f"{entity}.{group}" if self.groups > 1 else str(entity)
             fact = dict(slots)
@@ -95,25 +112,29 @@ class DurableSession:
             fact["g"] = group
             fact["sid"] = sid
             fact["id"] = "entity"
-            if self.loop == "direct":
-                fired += self._decide_direct(fact, sid)
-            else:
-                fired += self._decide_host(fact, sid)
+            fired += self._decide_host(fact, sid)
         return fired
 
-    def _decide_direct(self, fact: dict[str, Any], sid: str) -> list[str]:
+    def _retire(self, group: int) -> None:
+        """Leave the group's session as it is (deleting it may segfault) and use a fresh one."""
+        self._live[group] = f"s{next(self._sids)}.{group}"
+
+    def _decide_direct(self, fact: dict[str, Any], group: int) -> list[str]:
         fired: list[str] = []
         handle = self._handle
+        text = json.dumps(fact, ensure_ascii=False)
         try:
-            result = _engine_c.assert_fact(handle, json.dumps(fact, ensure_ascii=False))
+            result = _engine_c.assert_fact(handle, text)
         except Exception as error:  # the C engine reports parse and limit errors this way
+            self._retire(group)
             raise DecisionError(f"durable-rules failed: {error}") from error
-        # Measured: delete_state on a session whose fact matched nothing, or whose actions have
-        # not all completed, segfaults the process. Such a session is left alone — every compiled
-        # ruleset matches every fact, so this only happens on an engine fault, which stops the run.
+        # A fact that matched nothing is not stored: every compiled ruleset matches every fact, so
+        # this only happens on an engine fault, which stops the run.
         if result[0] == 1:
+            self._retire(group)
             raise DecisionError(f"no rule matched the entity's fact: {fact}")
         if result[0] == 2:
+            self._retire(group)
             raise DecisionError(f"durable-rules saw this fact twice: {fact}")
         state_handle = 0 if result[0] == 3 else result[1]  # 3: deferred, as Host reads it
         try:
@@ -130,9 +151,17 @@ class DurableSession:
                     # re-assertion cannot fire anything: skipping it saves ~12% of a decision.
                     # tests/test_durable_adapter.py holds this loop to the Host's fired rules.
                     message = _engine_c.complete_and_start_action(handle, state_handle)
+            # The session is reused: the fact goes, and the retraction must leave nothing queued
+            # (every compiled pattern is positive, so none can fire on a retraction; checked,
+            # because an action left queued would run for the next entity).
+            _engine_c.retract_fact(handle, text)
+            left = _engine_c.start_action_for_state(handle, state_handle)
         except Exception as error:
+            self._retire(group)
             raise DecisionError(f"durable-rules failed while firing rules: {error}") from error
-        _engine_c.delete_state(handle, sid)
+        if left:
+            self._retire(group)
+            raise DecisionError(f"a rule fired when the entity's fact was retracted: {left}")
         return fired
 
     def _decide_host(self, fact: dict[str, Any], sid: str) -> list[str]:
