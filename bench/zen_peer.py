@@ -156,7 +156,7 @@ def _timed(fn, items) -> tuple[list, float]:  # noqa: ANN001
     return out, time.process_time() - started
 
 
-def run(n: int, seed: int, csv_path: Path | None = None) -> dict:
+def run(n: int, seed: int, csv_path: Path | None = None, rounds: int = 3) -> dict:
     import datetime as dt
 
     import zen
@@ -186,16 +186,28 @@ def run(n: int, seed: int, csv_path: Path | None = None) -> dict:
     # warm up each engine on a few towns (first calls compile and allocate)
     for v in values[:50]:
         durable.decide(v), reference.decide(v), evaluate(context(v)), decision.evaluate(context(v))
-    results: dict = {"n": len(values), "seconds": {}}
-    got = {}
-    got["durable"], results["seconds"]["durable"] = _timed(durable.decide, values)
-    got["reference"], results["seconds"]["reference"] = _timed(reference.decide, values)
-    got["zen"], results["seconds"]["zen"] = _timed(lambda v: verdict(evaluate(context(v))["result"]), values)
+    results: dict = {"n": len(values), "rounds": rounds, "seconds": {}, "all_rounds": {}}
+    got: dict = {}
     contexts = [context(v) for v in values]
-    _, results["seconds"]["zen evaluate only"] = _timed(evaluate, contexts)
-    _, results["seconds"]["zen evaluate, zen trace on"] = _timed(lambda c: evaluate(c, traced), contexts)
-    _, results["seconds"]["zen via ZenDecision.evaluate"] = _timed(decision.evaluate, contexts[:5000])
-    results["seconds"]["zen via ZenDecision.evaluate"] *= len(contexts) / min(len(contexts), 5000)
+    sample = contexts[:5000]
+    runs = {
+        "durable": (durable.decide, values),
+        "reference": (reference.decide, values),
+        "zen": (lambda v: verdict(evaluate(context(v))["result"]), values),
+        "zen evaluate only": (evaluate, contexts),
+        "zen evaluate, zen trace on": (lambda c: evaluate(c, traced), contexts),
+        "zen via ZenDecision.evaluate": (decision.evaluate, sample),
+    }
+    # The engines take turns, `rounds` times over all the towns, and each keeps its fastest
+    # round: on a shared machine a burst of load then hits every engine alike, not one of them.
+    for _ in range(rounds):
+        for name, (fn, items) in runs.items():
+            out, seconds = _timed(fn, items)
+            seconds *= len(values) / len(items)
+            results["all_rounds"].setdefault(name, []).append(seconds)
+            if name in ("durable", "reference", "zen"):
+                got[name] = out
+    results["seconds"] = {name: min(s) for name, s in results["all_rounds"].items()}
     keys = {engine: [v.key() for v in verdicts] for engine, verdicts in got.items()}
     results["zen_equals_durable"] = sum(a == b for a, b in zip(keys["zen"], keys["durable"]))
     results["durable_equals_reference"] = sum(a == b for a, b in zip(keys["durable"], keys["reference"]))
@@ -215,7 +227,7 @@ def run(n: int, seed: int, csv_path: Path | None = None) -> dict:
 def table(r: dict) -> str:
     per, us = r["per_s"], r["us"]
     lines = [f"GoRules zen-engine as the peer: the Huguan pack, N={r['n']:,} generated towns, decide only, one process "
-             f"(CPU time), towns normalised before the clock\n",
+             f"(CPU time; the engines take turns, best of {r['rounds']} rounds each), towns normalised before the clock\n",
              "| engine | towns/s | µs/town |", "|---|---:|---:|"]
     for k in ("durable", "reference", "zen", "zen evaluate only", "zen evaluate, zen trace on", "zen via ZenDecision.evaluate"):
         lines.append(f"| {k} | {per[k]:,.0f} | {us[k]:.1f} |")
@@ -234,12 +246,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--n", type=int, default=40_000)
     parser.add_argument("--seed", type=int, default=20240630)
     parser.add_argument("--csv", type=Path, default=None, help="decide these towns instead of generating N")
+    parser.add_argument("--rounds", type=int, default=3, help="turns each engine takes over all the towns (best kept)")
     parser.add_argument("--write-graph", action="store_true", help=f"rewrite {GRAPH_FILE.name} and stop")
     args = parser.parse_args(argv)
     if args.write_graph:
         GRAPH_FILE.write_text(json.dumps(graph(), ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
         return 0
-    r = run(args.n, args.seed, args.csv)
+    r = run(args.n, args.seed, args.csv, args.rounds)
     print(table(r))
     print(f"Python {sys.version.split()[0]}, {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} at the end.")
     (HERE / "out").mkdir(exist_ok=True)

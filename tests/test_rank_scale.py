@@ -21,6 +21,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import engine.evaluate.points  # noqa: F401  (fills COMPUTE_COHORT)
+from engine.evaluate.points import NAMED_MAX
 from engine.compile.build2 import build2
 from engine.compile.ops import OPS
 from engine.core.jsontext import dumps_indented
@@ -266,13 +267,13 @@ def _expected_places(keys: dict[int, Any], dense: bool) -> dict[int, int]:
 
 
 F2_ROW = st.fixed_dictionaries({"zone_type": st.sampled_from(["k", "o"])}, optional={
-    "growth": st.integers(-2, 3).map(F), "total": st.integers(0, 3).map(F), "tb": st.integers(0, 2).map(F),
+    "growth": st.integers(-1, 2).map(F), "total": st.integers(0, 2).map(F), "tb": st.integers(0, 1).map(F),
     "incident": st.sampled_from([True, False, False, None]),
     "bonded": st.sampled_from([Status.MET, Status.NOT_MET, Status.NOT_MET, Status.NOT_MET])})
 
 
 @SETTINGS
-@given(st.lists(F2_ROW, min_size=1, max_size=30), st.sampled_from(["shared", "dense"]),
+@given(st.lists(F2_ROW, min_size=1, max_size=60), st.sampled_from(["shared", "dense"]),
        st.sampled_from(["higher_first", "lower_first"]), st.booleans())
 def test_format2_rank_points_places_and_ties_by_definition(rows: list[dict[str, Any]], ties: str, order: str,
                                                            exclude: bool) -> None:
@@ -297,11 +298,12 @@ def test_format2_rank_points_places_and_ties_by_definition(rows: list[dict[str, 
                 continue
             assert detail["place"] == expected[i] and detail["of"] == len(keys)
             assert got[i].value == max(F(0), 10 - (expected[i] - 1))
-            assert detail["tied_with"] == [f"e{j}" for j in keys if j != i and expected[j] == expected[i]]
+            tied = [f"e{j}" for j in keys if j != i and expected[j] == expected[i]]
+            assert detail["tied_with"] == tied[:NAMED_MAX] and detail.get("tied_count", len(tied)) == len(tied)
 
 
 @SETTINGS
-@given(st.lists(F2_ROW, min_size=1, max_size=30), st.sampled_from(["shared", "dense", "split"]))
+@given(st.lists(F2_ROW, min_size=1, max_size=60), st.sampled_from(["shared", "dense", "split"]))
 def test_format2_rank_places_and_ties_by_definition(rows: list[dict[str, Any]], ties: str) -> None:
     ctx = _ctx()
     args = OPS["rank"].parse({"of": "total", "within": "zone_type", "order": "higher_first", "tie_break": ["tb"],
@@ -320,8 +322,11 @@ def test_format2_rank_places_and_ties_by_definition(rows: list[dict[str, Any]], 
                 continue
             detail = got[i].detail
             assert got[i].value == expected[i] and detail["last"] == (expected[i] == lowest)
-            assert detail["tied_with"] == [f"e{j}" for j in keys if j != i and expected[j] == expected[i]]
-            assert detail["not_ranked"] == [f"e{j}" for j in members if j not in keys]
+            tied = [f"e{j}" for j in keys if j != i and expected[j] == expected[i]]
+            assert detail["tied_with"] == tied[:NAMED_MAX] and detail.get("tied_count", len(tied)) == len(tied)
+            not_ranked = [f"e{j}" for j in members if j not in keys]
+            assert detail["not_ranked"] == not_ranked[:NAMED_MAX]
+            assert detail.get("not_ranked_count", len(not_ranked)) == len(not_ranked)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -527,3 +532,16 @@ def test_the_ranking_bench_runs_on_valid_packs(tmp_path: Path, monkeypatch: pyte
     f2 = rank_scale.worker_f2(60, 1, "reference")
     assert f1["ranked"] == 60 and f1["awarded"] >= 1 and f2["awarded"] >= 1
     assert (tmp_path / "rank-f1-60.json").stat().st_size == f1["json_bytes"]
+
+
+def test_a_big_tie_names_twenty_and_counts_the_rest() -> None:
+    ctx = _ctx()
+    args = OPS["rank"].parse({"of": "total", "order": "higher_first"}, ctx, ("values", "v", "rank"))
+    rows = [{"total": F(1)} for _ in range(50)] + [{} for _ in range(30)] + [{"total": F(2)}]
+    got = COMPUTE_COHORT["rank"](args, [FakeEnv(dict(r), entity_id=f"e{i}") for i, r in enumerate(rows)])
+    assert got[0].value == 2 and got[80].value == 1
+    assert got[0].detail["tied_with"] == [f"e{j}" for j in range(1, 21)] and got[0].detail["tied_count"] == 49
+    assert got[0].detail["not_ranked"] == [f"e{j}" for j in range(50, 70)] and got[0].detail["not_ranked_count"] == 30
+    assert "e20 等 49 个 并列" in got[0].steps[0].zh and "e20 and 29 more" in got[0].steps[0].en
+    assert "e69 等 30 个 未参加排名" in got[0].steps[1].zh
+    assert "tied_count" not in got[80].detail and got[80].detail["tied_with"] == []

@@ -30,7 +30,7 @@ def test_zen_decides_as_certify(towns: str, tmp_path: Path) -> None:
     else:
         path = tmp_path / "towns.csv"
         write_towns(path, 400, 11)
-    result = zen_peer.run(0, 0, path)
+    result = zen_peer.run(0, 0, path, rounds=1)
     assert result["n"] >= 6
     assert result["zen_equals_durable"] == result["n"] == result["durable_equals_reference"], result.get("first_difference")
     assert len(result["outcomes"]) == 3 or towns == "fixture"

@@ -476,6 +476,31 @@ def _places(keys: dict[int, tuple[Any, ...]], ties: str) -> dict[int, int]:
     return out
 
 
+# An entity's record names at most this many others it is tied with, or that were not ranked or
+# not decided, and counts the rest: listing every one would make a cohort's records grow with the
+# square of a tie (3,000 firms without the figure, all tied last, named 3,000 times each).
+NAMED_MAX = 20
+
+
+def _names(ids: list[str], total: int) -> tuple[str, str]:
+    """The names as the trace writes them (zh, en), with how many more when some are left out."""
+    zh, en = "、".join(ids), ", ".join(ids)
+    if total > len(ids):
+        zh, en = f"{zh} 等 {total} 个", f"{en} and {total - len(ids)} more"
+    return zh, en
+
+
+def _tied(envs: Sequence[Env], peers: list[int], i: int) -> tuple[list[str], int]:
+    """The first NAMED_MAX others at the entity's place, and how many others there are."""
+    named: list[str] = []
+    for j in peers:
+        if j != i:
+            named.append(envs[j].entity_id)
+            if len(named) == NAMED_MAX:
+                break
+    return named, len(peers) - 1
+
+
 def _by_place(places: dict[int, int]) -> dict[int, list[int]]:
     """The entities at each place, in the order of `places`: who an entity is tied with is read
     from its own place's list, not by scanning every entity again (that was n² over a cohort)."""
@@ -552,7 +577,9 @@ def compute_rank_points(args: RankPointsArgs, envs: Sequence[Env]) -> list[Compu
                 continue
             base = {"group": group, "of": len(ranked), "full": full, "step": step, "floor": floor, "ties": ties}
             if undecided:
-                base["undecided"] = undecided  # entities whose exclusion is unknown: places may change
+                base["undecided"] = undecided[:NAMED_MAX]  # entities whose exclusion is unknown: places may change
+                if len(undecided) > NAMED_MAX:
+                    base["undecided_count"] = len(undecided)
             if excluded.get(i):
                 results[i] = _excluded(args, r, full, base)
                 continue
@@ -567,11 +594,12 @@ def compute_rank_points(args: RankPointsArgs, envs: Sequence[Env]) -> list[Compu
                     results[i] = r.unknown(detail={**base, "place": None})
                 continue
             place = places[i]
-            tied = [envs[j].entity_id for j in sharing[place] if j != i]
+            tied, tied_count = _tied(envs, sharing[place], i)
             points = full - step * (place - 1)
             shown = shown_value(values[i], args.unit)
-            tie_zh = f"，与 {'、'.join(tied)} 并列" if tied else ""
-            tie_en = f", tied with {', '.join(tied)}" if tied else ""
+            names_zh, names_en = _names(tied, tied_count)
+            tie_zh = f"，与 {names_zh} 并列" if tied else ""
+            tie_en = f", tied with {names_en}" if tied else ""
             steps = [Step(f"{args.of} {shown} 在 {_group_label(group)} 中排第 {place} 名（共 {len(ranked)} 个{tie_zh}）："
                           f"{pts(full)[0]} − {format_number(step)} × {place - 1} = {pts(points)[0]}",
                           f"{args.of} {shown}: place {place} of {len(ranked)} in {_group_label(group)}{tie_en}: "
@@ -581,8 +609,10 @@ def compute_rank_points(args: RankPointsArgs, envs: Sequence[Env]) -> list[Compu
                 assert floor is not None
                 points = floor
                 steps.append(Step(f"低于下限 {pts(floor)[0]}，计 {pts(floor)[0]}", f"below the floor of {pts(floor)[1]}: {pts(floor)[1]}"))
-            results[i] = Computed(points, tuple(steps), detail={**base, "place": place, "value": values[i], "tied_with": tied,
-                                                                "floor_applied": floored, "points": points})
+            detail = {**base, "place": place, "value": values[i], "tied_with": tied, "floor_applied": floored, "points": points}
+            if tied_count > len(tied):
+                detail["tied_count"] = tied_count
+            results[i] = Computed(points, tuple(steps), detail=detail)
     return [c if c is not None else Computed(None) for c in results]
 
 
@@ -637,14 +667,17 @@ def compute_rank(args: RankArgs, envs: Sequence[Env]) -> list[Computed]:  # type
         places = _places(ranked, "dense" if ties == "dense" else "shared")
         sharing = _by_place(places)
         lowest = max(places.values()) if places else None
-        not_ranked = [envs[i].entity_id for i in members if i not in ranked]
+        not_ranked_all = [envs[i].entity_id for i in members if i not in ranked]
+        not_ranked = not_ranked_all[:NAMED_MAX]
+        not_ranked_zh, not_ranked_en = _names(not_ranked, len(not_ranked_all))
         for i in members:
             if i not in places:
                 continue
             place = places[i]
-            tied = [envs[j].entity_id for j in sharing[place] if j != i]
-            tie_zh = f"，与 {'、'.join(tied)} 并列" if tied else ""
-            tie_en = f", tied with {', '.join(tied)}" if tied else ""
+            tied, tied_count = _tied(envs, sharing[place], i)
+            names_zh, names_en = _names(tied, tied_count)
+            tie_zh = f"，与 {names_zh} 并列" if tied else ""
+            tie_en = f", tied with {names_en}" if tied else ""
             steps = []
             if last[i]:
                 steps.append(Step(f"{args.last} 成立：列为最后", f"{args.last} holds: placed last"))
@@ -658,12 +691,17 @@ def compute_rank(args: RankArgs, envs: Sequence[Env]) -> list[Computed]:  # type
                 steps.append(Step(f"{'、'.join(names)} 缺少数据，按下限排名：名次暂定",
                                   f"{', '.join(names)} missing: ranked on a lower bound, the place is provisional"))
             if not_ranked:
-                steps.append(Step(f"{'、'.join(not_ranked)} 未参加排名（数据不全）：名次暂定",
-                                  f"{', '.join(not_ranked)} not ranked (data missing): the place is provisional"))
-            results[i] = Computed(Fraction(place), tuple(steps), detail={
+                steps.append(Step(f"{not_ranked_zh} 未参加排名（数据不全）：名次暂定",
+                                  f"{not_ranked_en} not ranked (data missing): the place is provisional"))
+            detail = {
                 "place": place, "of": len(ranked), "group": group, "last": place == lowest, "forced_last": last[i],
                 "tied_with": tied, "ties": ties, "provisional": provisional, "not_ranked": not_ranked,
-                "lacking": lacking.get(i, [])})
+                "lacking": lacking.get(i, [])}
+            if tied_count > len(tied):
+                detail["tied_count"] = tied_count
+            if len(not_ranked_all) > len(not_ranked):
+                detail["not_ranked_count"] = len(not_ranked_all)
+            results[i] = Computed(Fraction(place), tuple(steps), detail=detail)
     return [c if c is not None else Computed(None) for c in results]
 
 
