@@ -9,9 +9,10 @@ keeps every sharp edge here:
   one fact in it: each entity's fact is asserted, its rules fired, and the fact retracted before
   the next entity (one big session of many facts confuses distinct facts; one fact at a time
   cannot). Creating and deleting a session per entity cost about two thirds of a decision
-  (issue 14). After the retraction nothing may be queued, and the session must be empty; if
-  anything goes wrong the session is retired (never deleted: durable segfaults deleting a
-  session whose actions did not complete) and a fresh one is used from then on;
+  (issue 14). After each retraction nothing may be queued (checked for every entity; the tests
+  also check that no fact is left); if anything goes wrong the session is retired (never
+  deleted: durable segfaults deleting a session whose actions did not complete) and a fresh one
+  is used from then on;
 - the Host loop (kept as the yardstick of the direct one) still uses one session per entity,
   deleted as soon as its rules have fired (at most 1024 live sessions per ruleset);
 - the ruleset it is given is copied (registration deletes the `run` keys);
