@@ -279,6 +279,7 @@ VIEWS: dict[str, View] = {
     "format2.score.zh.short.txt": View(SCORE2),
     "format2.score.en.full.txt": View((*SCORE2, "--full", "--lang", "en")),
     "format2.score.json": View((*SCORE2, "--format", "json"), shape=pretty_json),
+    "format2.zones.zh.full.txt": View(("evaluate", "--rules", *ZONES2, "--as-of", Y_AS_OF, "--full")),
     "format2.diff.zh.txt": View(DIFF2, prepare=PACK2_V2),
     "format2.diff.en.txt": View((*DIFF2, "--lang", "en"), prepare=PACK2_V2),
     "format2.diff.zh.md": View((*DIFF2, "--format", "markdown"), prepare=PACK2_V2),

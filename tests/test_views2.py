@@ -165,3 +165,20 @@ def test_an_input_comparison_is_explained_and_a_second_failure_is_not_only_the_m
     assert "第九条 职工总数不超过50人：100人 > 50人 (要求 ≤ 50人)" in line
     assert line.startswith("不通过：第六条 创新能力小计不低于20分：小计 15分，最低要求 20分（未达到）；")
     assert not explain2(pack, records["F2"]).only_group_minimum
+
+
+ZONES_PACK = str(ROOT / "tests" / "golden" / "format2" / "zone-ranking.yaml")
+ZONES = str(ROOT / "tests" / "golden" / "format2" / "zones.yaml")
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_a_place_is_shown_as_a_place_not_as_points(lang: str) -> None:
+    """A rank's value is a place (1, 2, …): it has no unit, so it never reads `1分`."""
+    pack = load_pack2(ZONES_PACK, dt.date(2024, 12, 31), {})
+    assert pack.values["place"].unit is None and pack.values["total"].unit is not None
+    full = run("evaluate", "--rules", ZONES_PACK, ZONES, "--as-of", "2024-12-31", "--full", "--lang", lang)
+    label = "综合评价名次" if lang == "zh" else "place"
+    assert f"    {label} = 1\n" in full and f"{label} = 1分" not in full
+    decisions = json.loads(run("evaluate", "--rules", ZONES_PACK, ZONES, "--as-of", "2024-12-31", "--format", "json"))
+    place = next(v for v in decisions["decisions"][0]["values"] if v["name"] == "place")
+    assert (place["value"], place["unit"]) == ("1", None)

@@ -771,8 +771,8 @@ def build2(document: Document, raw_bytes: bytes, as_of: dt.date,
         args = OPS[key].parse(_named(spec[key], key, name, inline), ctx, path + (key,))
         if unit is None and OPS[key].points:
             unit = parse_unit("分")
-        elif unit is None and getattr(getattr(args, "unit", None), "dimension", None) == "points":
-            unit = args.unit  # `cases` over points values: points too
+        elif unit is None and key != "rank" and getattr(getattr(args, "unit", None), "dimension", None) == "points":
+            unit = args.unit  # `cases` over points values: points too (a rank's `unit` is its `of`'s: a place has none)
         parsed[name] = (key, args, unit, spec)
 
     # The `when` of every case of a `cases` value is a hidden criterion, decided by durable-rules
