@@ -24,7 +24,7 @@ What is pinned (see VIEWS for the exact command of each file):
   of its hand-computed suite asserting points and subtotals (text with coverage, JUnit XML);
   what it would take (text zh short / en full, JSON, report Markdown), the workbook (XLSX), and a
   synthetic ranked pack (tests/golden/format2/zone-ranking.yaml): score (text zh short / en full,
-  JSON) and diff of two versions of each pack (text zh/en, Markdown, JSON; a ranked pack's places);
+  JSON, CSV zh/en), evaluate --full and the workbook (lower bounds marked ≥, a place without 分) and diff of two versions of each pack (text zh/en, Markdown, JSON; a ranked pack's places);
 - validate and lint: problems as text zh/en, JSON and GitHub annotations; `certify schema`.
 
 Masked, because they truly vary: sha256 hashes (of packs and inputs), the engine and
@@ -279,6 +279,10 @@ VIEWS: dict[str, View] = {
     "format2.score.zh.short.txt": View(SCORE2),
     "format2.score.en.full.txt": View((*SCORE2, "--full", "--lang", "en")),
     "format2.score.json": View((*SCORE2, "--format", "json"), shape=pretty_json),
+    "format2.score.zh.csv": View((*SCORE2, "--format", "csv")),
+    "format2.score.en.csv": View((*SCORE2, "--format", "csv", "--lang", "en")),
+    "format2.zones.zh.xlsx.txt": View(("evaluate", "--rules", *ZONES2, "--as-of", Y_AS_OF, "--format", "xlsx",
+                                       "-o", "{out}.xlsx"), read="out"),
     "format2.zones.zh.full.txt": View(("evaluate", "--rules", *ZONES2, "--as-of", Y_AS_OF, "--full")),
     "format2.diff.zh.txt": View(DIFF2, prepare=PACK2_V2),
     "format2.diff.en.txt": View((*DIFF2, "--lang", "en"), prepare=PACK2_V2),

@@ -182,3 +182,56 @@ def test_a_place_is_shown_as_a_place_not_as_points(lang: str) -> None:
     decisions = json.loads(run("evaluate", "--rules", ZONES_PACK, ZONES, "--as-of", "2024-12-31", "--format", "json"))
     place = next(v for v in decisions["decisions"][0]["values"] if v["name"] == "place")
     assert (place["value"], place["unit"]) == ("1", None)
+
+
+def test_score_csv_has_the_officers_headers_and_exact_numbers() -> None:
+    import csv as _csv
+    import io as _io
+
+    text = run("score", "--rules", ZONES_PACK, ZONES, "--as-of", "2024-12-31", "--format", "csv")
+    rows = list(_csv.reader(_io.StringIO(text)))
+    assert rows[0][:7] == ["分组", "名次", "并列", "名次暂定", "编号", "名称", "综合得分（分）"]
+    assert "奖励金额（万元）" in rows[0]
+    by_id = {r[4]: dict(zip(rows[0], r)) for r in rows[1:]}
+    assert (by_id["Z2"]["名次"], by_id["Z2"]["并列"], by_id["Z2"]["综合得分（分）"]) == ("2", "是", "14")
+    assert (by_id["Z1"]["奖励金额（万元）"], by_id["Z1"]["奖励状态"]) == ("300", "获奖")
+    assert by_id["Z6"]["名次"] == "" and by_id["Z6"]["综合得分（分）"] == ""  # unknown: an empty cell, never 0
+    z8 = by_id["Z8"]  # scored 0 on its missing tax: a lower bound, named; the award held, its amount given
+    assert (z8["综合得分（分）"], z8["为下限（≥）的得分"], z8["奖励状态"], z8["奖励金额（万元）"]) == (
+        "10", "综合得分；税收得分", "待定（暂留）", "50")
+    en = run("score", "--rules", ZONES_PACK, ZONES, "--as-of", "2024-12-31", "--format", "csv", "--lang", "en")
+    assert en.splitlines()[0].startswith("group,place,tied,provisional place,id,name,total (分)")
+
+
+def test_a_lower_bound_is_marked_in_every_view(tmp_path: Path) -> None:
+    """Z8 has no tax figure, scored 0 (`missing: zero`): its tax points and total are lower bounds."""
+    args = ("--rules", ZONES_PACK, ZONES, "--as-of", "2024-12-31")
+    zh = run("evaluate", *args, "--full")
+    assert "    综合得分 ≥ 10分（下限：缺少 税收，按0分计）\n" in zh and "综合得分 = 10分\n" not in zh.split("Z8")[1]
+    en = run("evaluate", *args, "--full", "--lang", "en")
+    assert "total ≥ 10分 (lower bound: tax missing, scored 0)" in en
+    score = run("score", *args)
+    assert "1* | Z8 辛园区(缺税收) | ≥10 | 10 | ≥0 | 待定：名次暂定，暂留 50万元 | —" in score
+    assert "≥ 下限：缺少数据的项按0分计（暂定）" in score
+    assert "综合得分 (第五条): ≥10分" in run("score", *args, "--full")
+    decisions = {d["id"]: d for d in json.loads(run("evaluate", *args, "--format", "json"))["decisions"]}
+    flags = {v["name"]: v["lower_bound"] for v in decisions["Z8"]["values"]}
+    assert flags == {"growth_points": False, "tax_points": True, "total": True, "place": False}
+    assert not any(v["lower_bound"] for v in decisions["Z1"]["values"])
+    scored = json.loads(run("score", *args, "--format", "json"))
+    z8 = next(e for g in scored["groups"] for e in g["entities"] if e["id"] == "Z8")
+    assert z8["lower_bounds"] == ["total", "tax_points"] and z8["award"]["status"] == "pending"
+    page = tmp_path / "r.html"
+    run("report", *args, "-o", str(page))
+    assert "≥10分（下限：缺少 税收，按0分计）" in page.read_text(encoding="utf-8")
+    from openpyxl import load_workbook
+
+    book = tmp_path / "z.xlsx"
+    run("evaluate", *args, "--format", "xlsx", "-o", str(book))
+    sheet = load_workbook(book).active
+    rows = list(sheet.iter_rows())
+    col = {c.value: i for i, c in enumerate(rows[0])}
+    z8_row = next(r for r in rows if r[0].value == "Z8")
+    total = z8_row[col["综合得分（分）"]]
+    assert total.value == 10 and total.number_format.startswith('"≥"')  # still a number, shown ≥10分
+    assert not z8_row[col["产值增速排名得分（分）"]].number_format.startswith('"≥"')

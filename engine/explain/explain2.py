@@ -126,6 +126,20 @@ def _missing_text(pack: Pack2, v: ValueResult, lang: str) -> str:
     return ("、" if lang == "zh" else ", ").join(n for n in names if n)
 
 
+def is_lower_bound(v: ValueResult) -> bool:
+    """A value that has a number yet names what it lacks: points with a figure scored 0 (`missing:
+    zero`), or a sum or group of such points. Its number is a lower bound, provisional
+    (docs/format2.md); every view marks it ≥, never shows it as the value."""
+    return v.value is not None and bool(v.missing)
+
+
+def lower_bound_note(pack: Pack2, v: ValueResult, lang: str) -> str:
+    """（下限：缺少 税收，按0分计） / (lower bound: tax missing, scored 0)."""
+    if lang == "zh":
+        return f"（下限：缺少 {_missing_text(pack, v, lang)}，按0分计）"
+    return f" (lower bound: {_missing_text(pack, v, lang)} missing, scored 0)"
+
+
 def value_view(pack: Pack2, v: ValueResult) -> ValueView:
     spec = pack.values.get(v.name)
     unit = spec.unit if spec else (parse_unit(v.unit) if v.unit else None)
@@ -133,6 +147,8 @@ def value_view(pack: Pack2, v: ValueResult) -> ValueView:
 
     def value_text(lang: str) -> str:
         text = shown(v.value, unit, lang)
+        if is_lower_bound(v):
+            return "≥" + text + lower_bound_note(pack, v, lang)
         if v.value is None:
             if v.missing:
                 text += f" ({_WORDS[lang]['missing']} {_missing_text(pack, v, lang)})"
@@ -166,6 +182,8 @@ def value_view(pack: Pack2, v: ValueResult) -> ValueView:
         def group_text(lang: str) -> str:
             w = _WORDS[lang]
             amount = shown(total, unit, lang) if v.value is not None else shown(None, unit, lang)
+            if is_lower_bound(v):
+                amount = "≥" + amount
             word = {True: {"zh": "已达到", "en": "met"}, False: {"zh": "未达到", "en": "not met"},
                     None: {"zh": "无法判断", "en": "cannot tell"}}[meets][lang]
             if lang == "zh":
@@ -456,4 +474,5 @@ def explain2(pack: Pack2, rec: Record2) -> RecordView:
                       tuple(dict(v) for v in rec.validity))
 
 
-__all__ = ["RecordView", "ValueView", "criterion_nodes", "explain2", "fails_only_on_group_minimum", "headline", "value_view"]
+__all__ = ["RecordView", "ValueView", "criterion_nodes", "explain2", "fails_only_on_group_minimum", "headline",
+           "is_lower_bound", "lower_bound_note", "value_view"]

@@ -17,7 +17,7 @@ from engine.compile.model2 import Pack2
 from engine.core.problems import Problem
 from engine.core.units import format_amount, parse_unit
 from engine.evaluate.record2 import Record2
-from engine.explain.explain2 import criterion_nodes, fails_only_on_group_minimum, headline
+from engine.explain.explain2 import criterion_nodes, fails_only_on_group_minimum, headline, is_lower_bound, lower_bound_note
 from engine.explain.whatif import describe
 
 OUTPUT_SCHEMA2 = "certify.evaluation/2"
@@ -140,7 +140,10 @@ def render_record(rec: Record2, pack: Pack2, out: TextIO, lang: str = "zh", node
         out.write(f"  {w['values']}:\n")
         for v in rec.values:
             line = f"    {_label(v.label, lang) or v.name} = {shown_value(v.value, v.unit, lang)}"
-            if v.value is None and v.missing:
+            if is_lower_bound(v):  # a lower bound is never shown as the value
+                line = (f"    {_label(v.label, lang) or v.name} ≥ {shown_value(v.value, v.unit, lang)}"
+                        f"{lower_bound_note(pack, v, lang)}")
+            elif v.value is None and v.missing:
                 line += f" ({w['missing']} {w['sep'].join(v.missing)})"
             elif v.value is None and v.reason:
                 line += f" ({v.reason.zh if lang == 'zh' else v.reason.en})"
@@ -176,6 +179,13 @@ def award_text(rec: Record2, lang: str) -> str:
         return f"{title} {shown_value(a.amount, a.unit, lang)}".strip() + (f"（奖励名次 {a.place}）" if lang == "zh" else f" (award place {a.place})")
     if a.status == "pending":
         held = shown_value(a.held, a.unit, lang)
+        # held for the entity's own provisional place (ranked on a lower bound, or its `last`
+        # undecided), else because whether it may take an award is unknown
+        own = any(v.op == "rank" and v.value is not None and (v.detail.get("lacking") or
+                                                              ("forced_last" in v.detail and v.detail["forced_last"] is None))
+                  for v in rec.values)
+        if own:
+            return f"待定：名次暂定，暂留 {held}" if lang == "zh" else f"pending: the place is provisional, {held} held"
         return f"待定：能否获奖尚无法判定，暂留 {held}" if lang == "zh" else f"pending: eligibility unknown, {held} held"
     if a.status == "excluded":
         if a.forfeited is not None:
@@ -212,10 +222,19 @@ def render_text2(records: Iterable[Record2], pack: Pack2, out: TextIO, lang: str
     return counts
 
 
+def decision_dict(rec: Record2) -> dict[str, Any]:
+    """The record as JSON, each value flagged `lower_bound` (a number that is only a lower bound:
+    a figure scored 0, provisional), as the text views mark it ≥."""
+    d = rec.as_dict()
+    for v, out in zip(rec.values, d.get("values") or []):
+        out["lower_bound"] = is_lower_bound(v)
+    return d
+
+
 def evaluation_json2(records: Iterable[Record2], problems: list[Problem], rows: Any = None,
                      pack: Pack2 | None = None, suggestions: Mapping[str, Any] | None = None) -> dict[str, Any]:
     records = list(records)
-    decisions = [r.as_dict() for r in records]
+    decisions = [decision_dict(r) for r in records]
     for r, d in zip(records, decisions):
         if suggestions and suggestions.get(r.entity_id) is not None:
             d["what_it_takes"] = suggestions[r.entity_id]  # only with --what-it-takes, on records that do not pass
@@ -261,7 +280,8 @@ def write_csv2(records: Iterable[Record2], pack: Pack2, out: TextIO, lang: str =
         for name in pack.values:
             v = values.get(name)
             # digits not grouped in a cell (a spreadsheet would split 1,000 into two columns)
-            row.append("" if v is None or v.value is None else shown_value(v.value, v.unit, lang).replace(",", ""))
+            row.append("" if v is None or v.value is None else
+                       ("≥" if is_lower_bound(v) else "") + shown_value(v.value, v.unit, lang).replace(",", ""))
         if pack.awards is not None:
             row.append(award_text(rec, lang) if rec.award else "")
         writer.writerow(row)

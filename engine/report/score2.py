@@ -13,6 +13,7 @@ missing data, or an undecided `last`), `=` when it is shared. Nothing here decid
 
 from __future__ import annotations
 
+import csv
 from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any, Iterable, Mapping, TextIO
@@ -21,9 +22,10 @@ from engine.compile.model2 import Pack2
 from engine.core.jsontext import dump_indented
 from engine.core.problems import Problem
 from engine.core.status import Status
-from engine.core.units import format_amount, parse_unit
+from engine.core.units import format_amount, fraction_json, parse_unit
 from engine.evaluate.record2 import Record2, json_value
-from engine.report.format2_views import WORDS2, award_text, shown_value
+from engine.explain.explain2 import is_lower_bound
+from engine.report.format2_views import WORDS2, award_text, decision_dict, shown_value
 
 SCORE_SCHEMA2 = "certify.score/2"
 
@@ -33,13 +35,15 @@ _W = {
            "provisional": "* {why}", "shared": "= 并列名次", "unknown": "? 未知（缺数据）",
            "full_hint": "（加 --full 显示每个对象的逐项计分过程）", "place_of": "排第{place}/{of}",
            "not_ranked_long": "未参加排名", "unknown_note": "（未知）", "none": "—", "sep": "；",
-           "choices": "待定选项", "default": "默认", "rank_steps": "名次"},
+           "choices": "待定选项", "default": "默认", "rank_steps": "名次",
+           "lower": "≥ 下限：缺少数据的项按0分计（暂定）"},
     "en": {"place": "place", "entity": "entity", "total": "total", "award": "award", "notes": "vetoes and consequences",
            "not_ranked": "not ranked", "all": "all", "awards_total": "awards in total", "held": "held",
            "provisional": "* {why}", "shared": "= shared place", "unknown": "? unknown (data missing)",
            "full_hint": "(--full shows every entity's points item by item)", "place_of": "place {place} of {of}",
            "not_ranked_long": "not ranked", "unknown_note": " (unknown)", "none": "—", "sep": "; ",
-           "choices": "choices", "default": "default", "rank_steps": "place"},
+           "choices": "choices", "default": "default", "rank_steps": "place",
+           "lower": "≥ a lower bound: a missing figure scored 0 (provisional)"},
 }
 
 
@@ -131,6 +135,9 @@ def _row(rec: Record2, pack: Pack2, plan: ScorePlan) -> dict[str, Any]:
         "of": detail.get("of"),
         "total": values[plan.total].value if plan.total in values else None,
         "points": {n: values[n].value if n in values else None for n in plan.indicators},
+        # the values shown whose number is only a lower bound (a figure scored 0): marked ≥
+        "lower": [n for n in ((plan.total,) if plan.total else ()) + plan.indicators
+                  if n in values and is_lower_bound(values[n])],
         "notes": notes, "record": rec,
     }
 
@@ -151,10 +158,11 @@ def score_groups(records: Iterable[Record2], pack: Pack2) -> tuple[ScorePlan, li
     return plan, out
 
 
-def _points(value: Any, lang: str) -> str:
+def _points(value: Any, lang: str, lower: bool = False) -> str:
     if value is None:
         return "?"
-    return format_amount(Fraction(value), None, lang) if not isinstance(value, bool) else shown_value(value, None, lang)
+    text = format_amount(Fraction(value), None, lang) if not isinstance(value, bool) else shown_value(value, None, lang)
+    return "≥" + text if lower else text
 
 
 def _place_text(row: dict[str, Any]) -> str:
@@ -214,8 +222,9 @@ def render_score_text2(records: Iterable[Record2], pack: Pack2, out: TextIO, lan
         paid, held = Fraction(0), Fraction(0)
         for row in rows:
             rec = row["record"]
-            cells = [_place_text(row), f"{row['id']} {row['name'] or ''}".strip(), _points(row["total"], lang)]
-            cells += [_points(row["points"][n], lang) for n in plan.indicators]
+            cells = [_place_text(row), f"{row['id']} {row['name'] or ''}".strip(),
+                     _points(row["total"], lang, plan.total in row["lower"])]
+            cells += [_points(row["points"][n], lang, n in row["lower"]) for n in plan.indicators]
             if pack.awards is not None:
                 cells.append(_award_cell(rec, lang))
                 if rec.award is not None and rec.award.status == "awarded" and rec.award.amount is not None:
@@ -236,6 +245,8 @@ def render_score_text2(records: Iterable[Record2], pack: Pack2, out: TextIO, lan
         why = sorted({s for r in rows if r["provisional"] for s in _provisional_reasons(r, plan, lang)})
         if why:
             marks.append(w["provisional"].format(why=w["sep"].join(why)))
+        if any(r["lower"] for r in rows):
+            marks.append(w["lower"])
         if any(r["total"] is None or None in r["points"].values() for r in rows):
             marks.append(w["unknown"])
         for m in marks:
@@ -266,7 +277,7 @@ def _render_entity(row: dict[str, Any], pack: Pack2, plan: ScorePlan, out: TextI
     values = {v.name: v for v in rec.values}
     place = (w["place_of"].format(place=row["place"], of=row["of"]) if row["place"] is not None
              else w["not_ranked_long"])
-    total = _points(row["total"], lang) if plan.total else ""
+    total = _points(row["total"], lang, plan.total in row["lower"]) if plan.total else ""
     out.write(f"\n{rec.entity_id} {rec.entity_name or ''}: {place}{'*' if row['provisional'] else ''}, "
               f"{_value_label(pack, plan.total, lang) if plan.total else w['total']} {total}\n")
     shown = list(plan.indicators) + ([plan.total] if plan.total else []) + ([plan.rank] if plan.rank else [])
@@ -277,6 +288,8 @@ def _render_entity(row: dict[str, Any], pack: Pack2, plan: ScorePlan, out: TextI
         spec = pack.values[name]
         cite = f" ({spec.cite})" if getattr(spec, "cite", None) else ""
         text = shown_value(v.value, v.unit, lang) if name != plan.rank else (_points(v.value, lang) if v.value is not None else "?")
+        if is_lower_bound(v):
+            text = "≥" + text
         line = f"  {_value_label(pack, name, lang)}{cite}: {text}"
         if v.value is None and v.missing:
             line += f" ({WORDS2[lang]['missing']} {WORDS2[lang]['sep'].join(v.missing)})"
@@ -303,6 +316,7 @@ def score_json2(records: Iterable[Record2], pack: Pack2, problems: list[Problem]
                 "tied_with": r["tied_with"], "not_ranked_in_group": r["not_ranked"], "placed_last": r["forced_last"],
                 "ranked_among": r["of"], "total": json_value(r["total"]),
                 "points": {n: json_value(v) for n, v in r["points"].items()},
+                "lower_bounds": r["lower"],
                 "award": ({k: json_value(v) for k, v in vars(r["record"].award).items()}
                           if r["record"].award is not None else None),
                 "notes": r["notes"],
@@ -316,10 +330,73 @@ def score_json2(records: Iterable[Record2], pack: Pack2, problems: list[Problem]
         "rank": plan.rank, "total": plan.total, "indicators": list(plan.indicators), "within": plan.within,
         "choices": [{"name": c.name, "option": c.option, "source": c.source} for c in (records[0].choices if records else ())],
         "groups": out_groups,
-        "decisions": [r.as_dict() for r in records],
+        "decisions": [decision_dict(r) for r in records],
         "counts": rows.as_dict() if rows is not None else {"decided": len(records)},
         "problems": [p.as_dict() for p in sorted(problems)],
     }
+
+
+_CSV = {
+    "zh": {"group": "分组", "place": "名次", "tied": "并列", "provisional": "名次暂定", "id": "编号", "name": "名称",
+           "lower": "为下限（≥）的得分", "award": "奖励", "amount": "奖励金额", "award_status": "奖励状态",
+           "notes": "否决与后果", "yes": "是", "no": "否",
+           "status": {"awarded": "获奖", "pending": "待定（暂留）", "excluded": "不能获奖", "none": "无"}},
+    "en": {"group": "group", "place": "place", "tied": "tied", "provisional": "provisional place", "id": "id",
+           "name": "name", "lower": "lower bounds (≥)", "award": "award",
+           "amount": "award amount", "award_status": "award status", "notes": "vetoes and consequences",
+           "yes": "yes", "no": "no",
+           "status": {"awarded": "awarded", "pending": "pending (held)", "excluded": "not eligible", "none": "none"}},
+}
+
+
+def _exact(value: Any, unit: Any) -> str:
+    """A number for a spreadsheet: exact ("12.5", or "1/3" where no decimal is exact), in the unit
+    its header names, no digit grouping and no unit; an unknown value is an empty cell."""
+    if value is None or isinstance(value, bool):
+        return "" if value is None else str(value)
+    return fraction_json(Fraction(value) / unit.factor if unit is not None else Fraction(value))
+
+
+def render_score_csv2(records: Iterable[Record2], pack: Pack2, out: TextIO, lang: str = "zh") -> None:
+    """One row per entity, groups and places as the text view orders them: the group, place (with
+    tied / provisional as their own columns), the total and each indicator exactly in its unit,
+    which of them are lower bounds, the award (title, amount in the award unit — the amount held
+    when pending — and status), vetoes and consequences. Headers are the officer's labels with the
+    unit in brackets."""
+    w = _W[lang]
+    c = _CSV[lang]
+    plan, groups = score_groups(records, pack)
+    shown = ([plan.total] if plan.total else []) + list(plan.indicators)
+    units = {n: pack.values[n].unit for n in shown}
+    head = [c["group"], c["place"], c["tied"], c["provisional"], c["id"], c["name"]]
+    bracket = "（{}）" if lang == "zh" else " ({})"
+    head += [_value_label(pack, n, lang) + (bracket.format(units[n].name) if units[n] is not None else "") for n in shown]
+    head.append(c["lower"])
+    award_unit = parse_unit(pack.awards.unit.name) if pack.awards is not None and pack.awards.unit else None
+    if pack.awards is not None:
+        head += [c["award"], c["amount"] + (bracket.format(award_unit.name) if award_unit is not None else ""), c["award_status"]]
+    head.append(c["notes"])
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(head)
+    for key, rows in groups:
+        for row in rows:
+            rec: Record2 = row["record"]
+            values = {v.name: v for v in rec.values}
+            cells = [_group_label(pack, plan, key, lang), "" if row["place"] is None else str(row["place"]),
+                     c["yes"] if row["tied_with"] else c["no"], c["yes"] if row["provisional"] else c["no"],
+                     rec.entity_id, rec.entity_name or ""]
+            cells += [_exact(values[n].value if n in values else None, units[n]) for n in shown]  # ≥: the next column
+            cells.append(w["sep"].join(_value_label(pack, n, lang) for n in shown
+                                       if n in values and values[n].value is not None and values[n].missing))
+            if pack.awards is not None:
+                a = rec.award
+                status = a.status if a is not None else "none"
+                amount = a.amount if a is not None and status == "awarded" else a.held if a is not None and status == "pending" else None
+                cells += [_label(a.title, lang) if a is not None and status in ("awarded", "pending") else "",
+                          _exact(amount, award_unit), c["status"].get(status, status)]
+            notes = _notes_cell(row, lang)
+            cells.append("" if notes == w["none"] else notes)
+            writer.writerow(cells)
 
 
 def write_score_json2(records: Iterable[Record2], pack: Pack2, problems: list[Problem], out: TextIO, rows: Any = None) -> None:
@@ -327,5 +404,5 @@ def write_score_json2(records: Iterable[Record2], pack: Pack2, problems: list[Pr
     out.write("\n")
 
 
-__all__ = ["SCORE_SCHEMA2", "ScorePlan", "render_score_text2", "score_groups", "score_json2",
+__all__ = ["SCORE_SCHEMA2", "ScorePlan", "render_score_csv2", "render_score_text2", "score_groups", "score_json2",
            "score_plan", "write_score_json2"]

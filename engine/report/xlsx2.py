@@ -22,6 +22,7 @@ from engine.compile.model2 import Pack2
 from engine.core.status import Status
 from engine.core.units import fraction_json, parse_unit
 from engine.evaluate.record2 import Record2
+from engine.explain.explain2 import is_lower_bound
 from engine.explain.whatif import describe
 from engine.report.format2_views import WORDS2, award_text, shown_value
 from engine.report.tables import _XLSX_WORDS, _Sheet
@@ -99,7 +100,7 @@ def write_xlsx2(records: Iterable[Record2], pack: Pack2, path: str, lang: str = 
     for rec in records:
         exacts: list[str] = []
 
-        def number(value: Any, unit_name: str | None, what: str) -> Any:
+        def number(value: Any, unit_name: str | None, what: str, lower: bool = False) -> Any:
             if value is None:
                 return sheet.text(None)
             if isinstance(value, bool) or isinstance(value, str):
@@ -108,6 +109,9 @@ def write_xlsx2(records: Iterable[Record2], pack: Pack2, path: str, lang: str = 
                 return sheet.text(value.isoformat())
             text, unit = _in_unit(Fraction(value), unit_name)
             cell, exact = sheet.number(text, unit, lang)
+            if lower:  # a lower bound stays a number; its format shows it ≥
+                cell.number_format = '"≥"' + (cell.number_format or "General")
+                exacts.append(f"{what} ≥ {text}{unit or ''}")
             if exact:
                 exacts.append(f"{what} = {exact}")
             return cell
@@ -134,7 +138,8 @@ def write_xlsx2(records: Iterable[Record2], pack: Pack2, path: str, lang: str = 
         for v in values:
             got = computed.get(v.name)
             name = _label(v.label, lang) or v.name
-            cells.append(number(got.value if got else None, v.unit.name if v.unit else None, name))
+            cells.append(number(got.value if got else None, v.unit.name if v.unit else None, name,
+                                lower=got is not None and is_lower_bound(got)))
         if pack.awards is not None:
             award = rec.award
             cells.append(sheet.text(award_text(rec, lang) if award else ""))
