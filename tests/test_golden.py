@@ -22,7 +22,8 @@ What is pinned (see VIEWS for the exact command of each file):
 - format 2 (tests/golden/format2/, a synthetic pack and firms): evaluate text zh/en short/full and
   JSON, report HTML and Markdown zh/en, the validity warning (text, Markdown), and `certify test`
   of its hand-computed suite asserting points and subtotals (text with coverage, JUnit XML);
-  what it would take (text zh short / en full, JSON, report Markdown), the workbook (XLSX), and a
+  what it would take (text zh short / en full, JSON, report Markdown; through criterion links and
+  a lookup table: tests/golden/format2/linked-firms.yaml), the workbook (XLSX), and a
   synthetic ranked pack (tests/golden/format2/zone-ranking.yaml): score (text zh short / en full,
   JSON, CSV zh/en), evaluate --full and the workbook (lower bounds marked ≥, a place without 分) and diff of two versions of each pack (text zh/en, Markdown, JSON; a ranked pack's places);
 - validate and lint: problems as text zh/en, JSON and GitHub annotations; `certify schema`.
@@ -283,6 +284,9 @@ VIEWS: dict[str, View] = {
     "format2.score.en.csv": View((*SCORE2, "--format", "csv", "--lang", "en")),
     "format2.zones.zh.xlsx.txt": View(("evaluate", "--rules", *ZONES2, "--as-of", Y_AS_OF, "--format", "xlsx",
                                        "-o", "{out}.xlsx"), read="out"),
+    "format2.what-it-takes.links.zh.txt": View(("evaluate", "--rules", "tests/golden/format2/linked-firms.yaml",
+                                                "tests/golden/format2/linked-firms-data.yaml", "--as-of", AS_OF,
+                                                "--what-it-takes")),
     "format2.zones.zh.full.txt": View(("evaluate", "--rules", *ZONES2, "--as-of", Y_AS_OF, "--full")),
     "format2.diff.zh.txt": View(DIFF2, prepare=PACK2_V2),
     "format2.diff.en.txt": View((*DIFF2, "--lang", "en"), prepare=PACK2_V2),

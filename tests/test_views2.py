@@ -235,3 +235,40 @@ def test_a_lower_bound_is_marked_in_every_view(tmp_path: Path) -> None:
     total = z8_row[col["综合得分（分）"]]
     assert total.value == 10 and total.number_format.startswith('"≥"')  # still a number, shown ≥10分
     assert not z8_row[col["产值增速排名得分（分）"]].number_format.startswith('"≥"')
+
+
+LINKED = str(ROOT / "tests" / "golden" / "format2" / "linked-firms.yaml")
+LINKED_DATA = str(ROOT / "tests" / "golden" / "format2" / "linked-firms-data.yaml")
+
+
+def test_what_it_takes_follows_criterion_links_and_table_rows() -> None:
+    """The decision reads its two criteria by link; one compares a sum with a lookup table by
+    sector and region: the suggestions reach the inputs behind both, at the entity's own row."""
+    from engine.evaluate.pipeline import entities
+    from engine.evaluate.run2 import subject_of
+    from engine.explain.whatif2 import what_it_takes2
+
+    pack = load_pack2(LINKED, dt.date(2024, 6, 30), {})
+    subjects = {s.id: s for s in (subject_of(pack, e)[0] for e, _ in entities([LINKED_DATA], []))}
+    l1 = what_it_takes2(pack, subjects["L1"])  # livestock/coastal: 8,000万元; has 7,000万元
+    changes = [[(c["input"], c["to"], c.get("through"), c["criteria"]) for c in o["changes"]] for o in l1["options"]]
+    assert changes == [[("sales_main", "7000", "sales", ["scale_ok"])], [("sales_other", "2000", "sales", ["scale_ok"])]]
+    assert l1["options"][0]["changes"][0]["requirement_text"]["zh"] == "年销售收入 ≥ 8,000万元"
+    assert [v["id"] for v in l1["options"][0]["via"]] == ["scale_ok"]
+    l3 = what_it_takes2(pack, subjects["L3"])  # livestock/mountain: 7,000万元, and 5 staff short
+    assert [sorted(c["input"] for c in o["changes"]) for o in l3["options"]] == [["sales_main", "staff"],
+                                                                                  ["sales_other", "staff"]]
+    assert l3["options"][0]["changes"][0]["requirement_text"]["zh"] == "年销售收入 ≥ 7,000万元"
+    assert all(o["verified_by"] == "reference evaluator" for o in l1["options"] + l3["options"])
+
+
+def test_what_it_takes_names_each_reading_criterion_once() -> None:
+    """An applicability condition and the body of a criterion that may not apply are read for
+    that criterion; no id is listed twice for one input."""
+    decisions = {d["id"]: d for d in json.loads(run("evaluate", "--rules", PACK, FIRMS, "--as-of", "2024-06-30",
+                                                    "--what-it-takes", "--format", "json"))["decisions"]}
+    readers = {c["input"]: c["criteria"] for o in decisions["F4"]["what_it_takes"]["options"] for c in o["changes"]}
+    assert readers["last_review_passed"] == ["review_ok"] and readers["procedure"] == ["review_ok"]
+    every = [c["criteria"] for d in decisions.values() for o in (d.get("what_it_takes") or {}).get("options", [])
+             for c in o["changes"]]
+    assert every and all(len(ids) == len(set(ids)) for ids in every)

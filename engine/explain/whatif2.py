@@ -8,6 +8,9 @@ not on an input. The search has two steps:
 1. The criteria tree of the decision (its stage's compiled form, the same tree durable-rules
    decides) gives the alternatives, exactly as format 1's `engine.explain.whatif._Search` does:
    sets of requirements on slots — an interval for a number, allowed values for yes/no and enums.
+   A requirement on a linked criterion (`{criterion: X}`, X's status read from its slot) is
+   replaced by the alternatives of X's own tree, through links of links; one on a lookup-table
+   slot (value − the row's threshold) becomes the same bound on the value, moved by the row.
 2. Each requirement is met through the data: on an input, by the value nearest the current one
    (`whatif._concrete`); on a value, by moving one numeric input the value reads (through other
    values), searched outward from the current figure (doubling, then halving the interval to a
@@ -21,7 +24,9 @@ A pack whose values read the whole batch (rank, rank points, cohort mean) gets n
 with the reason: one entity's place depends on every other entity's figures.
 
 Nothing here is specific to a policy: the pack's tree, thresholds and value graph are the only
-source. Limits (`MAX_PROBES`) bound the work per entity.
+source. Limits (`MAX_PROBES`) bound the work per entity. A probe of a value computes only what that
+value is made of, and only what the changed input feeds (the Runner's own computations); a search
+along an input stops when the value stays unknown for want of figures that input does not feed.
 """
 
 from __future__ import annotations
@@ -31,15 +36,16 @@ import math
 from fractions import Fraction
 from typing import Any, Iterable
 
-from engine.compile.model import MET
+from engine.compile.model import MET, NOT_MET
 from engine.compile.model2 import Pack2
-from engine.core.status import Outcome
+from engine.core.status import Outcome, Status
 from engine.core.units import format_amount, fraction_json
 from engine.evaluate.record2 import Record2
-from engine.evaluate.run2 import Runner, Subject
-from engine.explain.whatif import MAX_SUGGESTIONS, OneOf, Option, Range, _concrete, _Search, _show, describe
+from engine.evaluate.run2 import Runner, Subject, _Env
+from engine.explain.whatif import MAX_SUGGESTIONS, OneOf, Option, Range, _concrete, _merge, _Search, _show, describe
 
 MAX_PROBES = 1500  # evaluations of one changed entity, per entity
+_MAX_OPTIONS = 32  # alternatives kept while links are followed
 _DOUBLINGS = 64
 _NUMERIC = ("money", "count", "percent", "area", "number")
 _SYMBOL = {(False, True): "≥", (True, True): ">", (False, False): "≤", (True, False): "<"}
@@ -63,21 +69,97 @@ class _Budget(Exception):
 
 
 class _Probe:
-    """Decides changed copies of one entity, counting the evaluations."""
+    """Decides changed copies of one entity, counting the evaluations.
+
+    A search on a value (`_search_input`) asks only for that value at each probe: `value` computes
+    just the values it depends on (no criteria stage, no record), which is most of the work saved
+    (profiled: a full evaluation with its record and every value's steps was 1.6 ms a probe, ~260
+    probes an entity). A value that depends on a criterion is read from a full evaluation."""
 
     def __init__(self, pack: Pack2, subject: Subject):
         self.pack = pack
         self.subject = subject
         self.runner = _SlotRunner(pack)
         self.count = 0
+        self._closures: dict[str, tuple[str, ...] | None] = {}
+        self._bases: dict[Any, Any] = {}
+        self._down: dict[Any, list[str]] = {}
+        self._current: dict[str, Any] = {}  # the data a search starts from (set by _search_input)
+        self.searched: dict[Any, list[dict[str, Any]]] = {}  # (input, slot, requirement, data) -> found
 
-    def run(self, values: dict[str, Any]) -> tuple[Record2, dict[str, Any]]:
+    def _tick(self) -> None:
         self.count += 1
         if self.count > MAX_PROBES:
             raise _Budget()
+
+    def run(self, values: dict[str, Any]) -> tuple[Record2, dict[str, Any]]:
+        self._tick()
         changed = dataclasses.replace(self.subject, values=values)
         record = self.runner.evaluate([changed])[0]
         return record, self.runner.slots[record.entity_id]
+
+    def closure(self, name: str) -> tuple[str, ...] | None:
+        """The values `name` is computed from (itself included) in evaluation order, or None when
+        one of them reads a criterion (its status needs the stages decided)."""
+        if name not in self._closures:
+            pack, seen, stack, ok = self.pack, set(), [name], True
+            while stack:
+                current = stack.pop()
+                if current in seen:
+                    continue
+                seen.add(current)
+                if current in pack.values:
+                    stack.extend(pack.values[current].reads)
+                elif current in pack.criteria:
+                    ok = False
+            self._closures[name] = tuple(n for n in pack.values if n in seen) if ok else None
+        return self._closures[name]
+
+    def base(self, values: dict[str, Any], slot: str) -> Any:
+        """The values of `slot`'s closure computed once for `values`; each probe then recomputes
+        only the values downstream of the input it changes."""
+        key = (slot, id(values))
+        env = self._bases.get(key)
+        if env is None or env[0] is not values:
+            order = self.closure(slot) or ()
+            computed = _Env(self.pack, dataclasses.replace(self.subject, values=values))
+            for each in order:
+                self.runner._compute(each, [computed])  # the Runner's own computation, value by value
+            env = self._bases[key] = (values, computed)
+        return env[1]
+
+    def value(self, values: dict[str, Any], slot: str, name: str) -> tuple[Any, tuple[str, ...]]:
+        """(the slot of value `slot` as durable-rules would read it, the names it lacks when unknown)
+        for `values`, which differ from the search's data only in input `name`."""
+        order = self.closure(slot)
+        if order is None:
+            record, slots = self.run(values)
+            return slots.get(slot), ()
+        self._tick()
+        base = self.base(self._current, slot)
+        env = _Env(self.pack, dataclasses.replace(self.subject, values=values))
+        env.computed = dict(base.computed)
+        env.slots.update({k: v for k, v in base.slots.items() if k in self.pack.values})
+        for each in self._downstream(name, order):
+            env.slots.pop(each, None)
+            self.runner._compute(each, [env])
+        done = env.computed.get(slot)
+        return env.slots.get(slot), (tuple(done.missing) if done is not None and done.value is None else ())
+
+    def _downstream(self, name: str, order: tuple[str, ...]) -> list[str]:
+        """The values of `order` that read input `name`, directly or through each other."""
+        key = (name, order)
+        if key not in self._down:
+            hit = {name}
+            for each in order:  # dependencies first
+                if any(r in hit for r in self.pack.values[each].reads):
+                    hit.add(each)
+            self._down[key] = [n for n in order if n in hit]
+        return self._down[key]
+
+    def depends(self, name: str, missing: tuple[str, ...]) -> bool:
+        """Whether any of `missing` is input `name` or a value computed from it."""
+        return any(m == name or (m in self.pack.values and name in _value_inputs(self.pack, m)) for m in missing)
 
 
 def _value_inputs(pack: Pack2, name: str) -> list[str]:
@@ -111,16 +193,24 @@ def _search_input(probe: _Probe, values: dict[str, Any], name: str, slot: str, r
     start = Fraction(current) if current is not None else Fraction(0)
     out = []
 
+    probe._current = values
+    hopeless = False
+
     def holds(x: Fraction) -> dict[str, Any] | None:
+        nonlocal hopeless
         trial = dict(values)
         trial[name] = int(x) if spec.type == "count" else x
-        _, slots = probe.run(trial)
-        return trial if req.contains(slots.get(slot)) else None
+        got, missing = probe.value(trial, slot, name)
+        # unknown for want of figures that `name` does not feed: no figure of `name` makes it known
+        hopeless = got is None and bool(missing) and not probe.depends(name, missing)
+        return trial if req.contains(got) else None
 
     if current is None:
         got = holds(start)
         if got is not None:
             return [got]
+        if hopeless:
+            return out
     for direction in (1, -1):
         last_bad, first_good, found = start, None, None
         delta = step
@@ -134,6 +224,8 @@ def _search_input(probe: _Probe, values: dict[str, Any], name: str, slot: str, r
             if found is not None:
                 first_good = x
                 break
+            if hopeless:
+                return out
             if x == 0 and direction < 0 and not spec.signed:
                 break
             last_bad = x
@@ -177,7 +269,10 @@ def _plans(pack: Pack2, probe: _Probe, values: dict[str, Any], slots: dict[str, 
                 next_plans.append((changed, why + [(slot, slot, req)]))
             elif slot in pack.values and isinstance(req, Range):
                 for name in _value_inputs(pack, slot):
-                    for changed in _search_input(probe, current, name, slot, req):
+                    key = (name, slot, req, tuple(sorted((k, repr(v)) for k, v in current.items())))
+                    if key not in probe.searched:  # the same search for another option: done once
+                        probe.searched[key] = _search_input(probe, current, name, slot, req)
+                    for changed in probe.searched[key]:
                         next_plans.append((changed, why + [(name, slot, req)]))
         plans = next_plans[:8]  # a few alternatives per requirement keep the work bounded
         if not plans:
@@ -238,11 +333,82 @@ def _change(pack: Pack2, name: str, before: Any, after: Any, slot: str, req: Any
 
 
 def _readers(pack: Pack2) -> dict[str, list[str]]:
-    out: dict[str, list[str]] = {}
+    """The criteria (shown ids) whose tests read each name; a lookup-table test reads the value it
+    compares (its slot holds that value minus the row's threshold). Each id once per name: the
+    steps of one phase, and an applicability wrapper with its body, carry the same node."""
+    out: dict[str, dict[str, None]] = {}
+
+    def visit(node: Any, owner: str | None, tables: dict[str, Any]) -> None:
+        # a test without a shown id of its own (an applicability condition, the body of a
+        # criterion that may not apply) is read for the nearest criterion above it that has one
+        own = node.id if node.id and "~" not in node.id else owner
+        if node.test is not None and own is not None:
+            read = tables[node.test.input][0] if node.test.input in tables else node.test.input
+            out.setdefault(read, {})[own] = None
+        for child in node.children:
+            visit(child, own, tables)
+        for when, then in node.cases:
+            visit(when, own, tables)
+            visit(then, own, tables)
+
     for stage in pack.stages:
-        for node in stage.pack.root.criteria():
-            if node.test is not None and node.id and "~" not in node.id:
-                out.setdefault(node.test.input, []).append(node.id)
+        visit(stage.pack.root, None, stage.tables)
+    return {name: list(ids) for name, ids in out.items()}
+
+
+_MAX_LINK_DEPTH = 8  # links through links (a chain of criteria, each reading the next)
+
+
+def _criterion_node(pack: Pack2, name: str) -> tuple[Any, Any]:
+    """(the stage deciding top-level criterion `name`, its node there)."""
+    stage = next(s for s in pack.stages if name in s.criteria)
+    return stage, next(n for n in stage.pack.root.criteria() if n.id == name)
+
+
+def _table_row(pack: Pack2, table_name: str, slots: dict[str, Any]) -> Fraction | None:
+    """The threshold of the entity's row of a lookup table (None: a key not given, a missing row)."""
+    table = pack.tables[table_name]
+    keys = tuple(slots.get(k) for k in table.keys)
+    return None if any(k is None for k in keys) else table.rows.get(keys)
+
+
+def _resolve(pack: Pack2, slots: dict[str, Any], options: Iterable[Option], depth: int = 0) -> list[Option]:
+    """Requirements the data can meet, from requirements on what a stage reads:
+
+    - on a linked criterion's status (`{criterion: X}` reads X's slot, decided in an earlier
+      stage): the requirements that give X that status, found on X's own tree, and so on through
+      X's links; X is added to the route (`via`);
+    - on a lookup-table slot (the compared value minus the row's threshold): the same bound on
+      the value, moved by the threshold of the entity's row (unmet when the row cannot be told).
+    """
+    tables = {slot: spec for stage in pack.stages for slot, spec in stage.tables.items()}
+    out: list[Option] = []
+    for option in options:
+        expanded = [Option((), option.via)]
+        for slot, req in option.needs:
+            subs: list[Option]
+            if slot in pack.criteria and isinstance(req, OneOf) and not req.contains(slots.get(slot)):
+                want = MET if Status.MET.value in req.allowed else NOT_MET if Status.NOT_MET.value in req.allowed else None
+                if want is None or depth >= _MAX_LINK_DEPTH:
+                    expanded = []  # a criterion cannot be made not applicable through its data here
+                    break
+                stage, node = _criterion_node(pack, slot)
+                found = _Search(stage.pack, slots).options(node, want)
+                subs = [Option(o.needs, (slot,) + o.via) for o in _resolve(pack, slots, found, depth + 1)]
+            elif slot in tables and isinstance(req, Range):
+                value, table_name = tables[slot]
+                row = _table_row(pack, table_name, slots)
+                if row is None:
+                    expanded = []
+                    break
+                subs = [Option(((value, Range(None if req.lo is None else req.lo + row, req.lo_open,
+                                                None if req.hi is None else req.hi + row, req.hi_open)),))]
+            else:
+                subs = [Option(((slot, req),))]
+            expanded = [m for a in expanded for b in subs if (m := _merge(a, b)) is not None][:_MAX_OPTIONS]
+            if not expanded:
+                break
+        out.extend(expanded)
     return out
 
 
@@ -266,7 +432,7 @@ def what_it_takes2(pack: Pack2, subject: Subject, limit: int = MAX_SUGGESTIONS) 
     readers = _readers(pack)
     verified: list[tuple[tuple[Any, ...], frozenset[str], tuple[str, ...], dict[str, Any]]] = []
     try:
-        for option in search.options(node, MET):
+        for option in _resolve(pack, slots, search.options(node, MET)):
             for changed_values, why in _plans(pack, probe, values, slots, option):
                 changed = {n for n in pack.inputs if changed_values.get(n) != values.get(n)}
                 if not changed:
