@@ -272,3 +272,49 @@ def test_what_it_takes_names_each_reading_criterion_once() -> None:
     every = [c["criteria"] for d in decisions.values() for o in (d.get("what_it_takes") or {}).get("options", [])
              for c in o["changes"]]
     assert every and all(len(ids) == len(set(ids)) for ids in every)
+
+
+def test_an_undetermined_headline_names_the_unset_parameter(tmp_path: Path) -> None:
+    """A threshold the policy leaves open (`unset:`), directly or through a parameter scaled from
+    it, is named with its clause and the pack's reason wherever the unknown is explained."""
+    text = Path(LINKED).read_text(encoding="utf-8")
+    written = "  staff_min: {value: 40人, cite: 第六条, label: {zh: 职工人数下限, en: minimum staff}}"
+    assert written in text
+    unset = "  staff_min: {unset: 原文未规定职工人数下限, cite: 第六条, label: {zh: 职工人数下限, en: minimum staff}}"
+    (tmp_path / "unset.yaml").write_text(text.replace(written, unset), encoding="utf-8")
+    args = ("--rules", str(tmp_path / "unset.yaml"), LINKED_DATA, "--as-of", "2024-06-30")
+    lines = {line.split(" ", 1)[0]: line for line in run("evaluate", *args).splitlines()}
+    assert lines["L2"].endswith("无法判定：第六条 职工人数达到下限：未知（参数 职工人数下限（第六条）未设定：原文未规定职工人数下限）")
+    en = {line.split(" ", 1)[0]: line for line in run("evaluate", *args, "--lang", "en").splitlines()}
+    assert "unknown (parameter minimum staff (第六条) is unset: 原文未规定职工人数下限)" in en["L2"]
+    assert "? 第六条 职工人数达到下限: 未知（参数 职工人数下限（第六条）未设定" in run("evaluate", *args, "--full")
+    scaled = ("  base_min: {unset: 原文未规定基准人数, cite: 第六条, label: {zh: 基准人数, en: base staff}}\n"
+              "  staff_min: {scaled: {of: base_min, by: 80%}, cite: 第六条之二, label: {zh: 职工人数下限, en: minimum staff}}")
+    (tmp_path / "scaled.yaml").write_text(text.replace(written, scaled), encoding="utf-8")
+    pack = load_pack2(str(tmp_path / "scaled.yaml"), dt.date(2024, 6, 30), {})
+    records = {r.entity_id: r for r in decide_files2(pack, [LINKED_DATA], "durable", [])}
+    assert headline(pack, records["L2"])["zh"].endswith(
+        "未知（参数 基准人数（第六条）未设定（职工人数下限 由它得出）：原文未规定基准人数）")
+
+
+def test_trace_steps_name_inputs_values_and_groups_by_their_labels() -> None:
+    """The steps Python recorded name the pack's inputs and values; every view shows their labels
+    (and a rank's group by its option's label), in zh and en; the record keeps the names."""
+    args = ("--rules", ZONES_PACK, ZONES, "--as-of", "2024-12-31")
+    zh = run("evaluate", *args, "--full")
+    assert "工业产值增速 12% 在 重点园区 中排第 2 名（共 4 个）：10分 − 1 × 1 = 9分" in zh
+    assert "综合得分 19分，在 重点园区 中排第 1 名（共 4 个）" in zh
+    assert "税收 缺少数据，按0分计：10分为下限（暂定）" in zh
+    assert "output_growth" not in zh and "在 key 中" not in zh
+    en = run("score", *args, "--full", "--lang", "en")
+    assert "output growth 12%: place 2 of 4 in key zone: 10 − 1 × 1 = 9 points" in en
+    assert "* 己园区(缺增速)" not in en and "Z6 not ranked (data missing): the place is provisional" in en
+    firms = run("evaluate", "--rules", PACK, FIRMS, "--as-of", "2024-06-30", "--full")
+    assert "综合得分 = 未知 (缺少 科技人员得分、创新能力小计)" in firms and "staff_points" not in firms
+    data = json.loads(run("evaluate", *args, "--format", "json"))
+    place = next(v for v in data["decisions"][0]["values"] if v["name"] == "growth_points")
+    assert place["steps"][0] == {"zh": "工业产值增速 12% 在 重点园区 中排第 2 名（共 4 个）：10分 − 1 × 1 = 9分",
+                                 "en": "output growth 12%: place 2 of 4 in key zone: 10 − 1 × 1 = 9 points"}
+    pack = load_pack2(ZONES_PACK, dt.date(2024, 12, 31), {})
+    record = next(iter(decide_files2(pack, [ZONES], "durable", [])))
+    assert record.value("growth_points").steps[0].zh.startswith("output_growth 12% 在 key 中")  # the record: names

@@ -14,6 +14,7 @@ the values Python computed.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any, Mapping
@@ -99,6 +100,53 @@ def endpoints(low: Fraction | None, low_in: bool, high: Fraction | None, high_in
 
 
 # ---------------------------------------------------------------------------------------------
+# Names as officers read them
+
+_NAME = re.compile(r"(?<![A-Za-z0-9_])[a-z][a-z0-9_]*(?![A-Za-z0-9_])")
+# The place of a ranked entity in its group, as engine.evaluate.points writes it: the group is the
+# key of the `within` option (在 key 中排第 … / place 2 of 4 in key).
+_GROUP = {"zh": re.compile(r"(在 )([A-Za-z0-9_]+)( 中排第)"), "en": re.compile(r"(place \d+ of \d+ in )([A-Za-z0-9_]+)")}
+# Words of the English step texts (engine.evaluate) a pack name may coincide with: kept as words.
+_EN_WORDS = frozenset("""a above after and applied as at band below bound by cap case cases capped count each
+    floor for from full holds in is it last lower minimum missing no none not of on or otherwise over per place
+    placed points provisional ranked scored step steps subtotal the tied to total under unknown was with yes""".split())
+
+
+def name_label(pack: Pack2, name: str, lang: str) -> str:
+    """What an officer calls a name of the pack: an input's, value's or parameter's label, a
+    criterion's title, a choice's label; the name itself when it has none."""
+    for table in (pack.inputs, pack.values, pack.params, pack.choices):
+        spec = table.get(name)
+        if spec is not None:
+            return label(getattr(spec, "label", None), lang) or name
+    if name in pack.titles:
+        return label(pack.titles[name].get("title"), lang) or name
+    return name
+
+
+def labelled_step(pack: Pack2, value: str | None, text: str, lang: str) -> str:
+    """A step of a value's trace with every name of the pack it mentions given by its label
+    (zh / en), and the group of a rank by its option's label: 工业产值增速 12% 在 重点园区 中排第 2 名.
+    The record keeps the names; this is how every view shows them."""
+    spec = pack.values.get(value) if value else None
+    within = getattr(getattr(spec, "args", None), "within", None)
+    options = pack.inputs[within].values if within in pack.inputs else {}
+    if options:
+        text = _GROUP[lang].sub(lambda m: m.group(1) + (label(options.get(m.group(2)), lang) or m.group(2))
+                                + (m.group(3) if lang == "zh" else ""), text)
+    known = (pack.inputs.keys() | pack.values.keys() | pack.params.keys() | pack.choices.keys()
+             | set(pack.titles))
+
+    def one(m: re.Match[str]) -> str:
+        word = m.group(0)
+        if word not in known or (lang == "en" and word in _EN_WORDS):
+            return word
+        return name_label(pack, word, lang)
+
+    return _NAME.sub(one, text)
+
+
+# ---------------------------------------------------------------------------------------------
 # Per value
 
 
@@ -121,9 +169,7 @@ class ValueView:
 
 
 def _missing_text(pack: Pack2, v: ValueResult, lang: str) -> str:
-    names = [label(pack.inputs[n].label, lang) if n in pack.inputs else
-             label(pack.values[n].label, lang) if n in pack.values else n for n in v.missing]
-    return ("、" if lang == "zh" else ", ").join(n for n in names if n)
+    return ("、" if lang == "zh" else ", ").join(name_label(pack, n, lang) for n in v.missing)
 
 
 def is_lower_bound(v: ValueResult) -> bool:
@@ -193,7 +239,8 @@ def value_view(pack: Pack2, v: ValueResult) -> ValueView:
         subtotal = _both(group_text)
     return ValueView(v.name, dict(v.label) or {"zh": v.name, "en": v.name}, spec.cite if spec else None, v.op,
                      bool(spec.points) if spec else False, _both(value_text), band, taken, cap, subtotal, meets,
-                     tuple({"zh": s.zh, "en": s.en} for s in v.steps))
+                     tuple(_both(lambda lang, s=s: labelled_step(pack, v.name, s.zh if lang == "zh" else s.en, lang))
+                           for s in v.steps))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -260,6 +307,34 @@ def _test(node: Node | None) -> Test | None:
     return None
 
 
+def unset_parameter(pack: Pack2, c: CriterionResult, test: Test | None = None) -> dict[str, str] | None:
+    """For an unknown criterion whose threshold is a parameter the policy leaves unset (`unset:`,
+    or a parameter derived from one): which parameter, where, and the pack's reason —
+    参数 职工人数下限（第六条）未设定：原文未规定职工人数下限."""
+    if c.status is not Status.UNKNOWN:
+        return None
+    name = (c.test or {}).get("param") or (test.param if test is not None else None)
+    spec = pack.params.get(name) if name else None
+    if spec is None or spec.value is not None:
+        return None
+    source = pack.params.get(spec.unset_because) if getattr(spec, "unset_because", None) else None
+    open_one = source if source is not None and source.value is None else spec
+    reason = open_one.unset_reason or ""
+
+    def text(lang: str) -> str:
+        what = label(open_one.label, lang) or open_one.name
+        cite = open_one.cite
+        via = ""
+        if open_one is not spec:
+            via = (f"（{label(spec.label, lang) or spec.name} 由它得出）" if lang == "zh" else
+                   f" ({label(spec.label, lang) or spec.name} is derived from it)")
+        if lang == "zh":
+            return f"参数 {what}{f'（{cite}）' if cite else ''}未设定{via}" + (f"：{reason}" if reason else "")
+        return f"parameter {what}{f' ({cite})' if cite else ''} is unset{via}" + (f": {reason}" if reason else "")
+
+    return _both(text)
+
+
 def because(pack: Pack2, rec: Record2, c: CriterionResult, nodes: dict[str, Node]) -> Because:
     test = _test(nodes.get(c.id))
     head = " ".join(x for x in (c.cite, label(c.title, "zh") or c.id) if x)
@@ -313,6 +388,9 @@ def because(pack: Pack2, rec: Record2, c: CriterionResult, nodes: dict[str, Node
             return f"{value} ({w['required']} {_SYM[op]} {threshold})"
 
         facts = _both(compared)
+    unset = unset_parameter(pack, c, test)
+    if facts is None and unset is not None:  # the policy leaves the threshold open: say which and why
+        facts = {"zh": f"未知（{unset['zh']}）", "en": f"unknown ({unset['en']})"}
     if facts is None:
         facts = _both(lambda lang: _WORDS[lang][c.status.value])
     text = {"zh": f"{head}：{facts['zh']}", "en": f"{head_en}: {facts['en']}"}
@@ -475,4 +553,4 @@ def explain2(pack: Pack2, rec: Record2) -> RecordView:
 
 
 __all__ = ["RecordView", "ValueView", "criterion_nodes", "explain2", "fails_only_on_group_minimum", "headline",
-           "is_lower_bound", "lower_bound_note", "value_view"]
+           "is_lower_bound", "labelled_step", "lower_bound_note", "name_label", "unset_parameter", "value_view"]

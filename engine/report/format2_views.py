@@ -17,7 +17,8 @@ from engine.compile.model2 import Pack2
 from engine.core.problems import Problem
 from engine.core.units import format_amount, parse_unit
 from engine.evaluate.record2 import Record2
-from engine.explain.explain2 import criterion_nodes, fails_only_on_group_minimum, headline, is_lower_bound, lower_bound_note
+from engine.explain.explain2 import (criterion_nodes, fails_only_on_group_minimum, headline, is_lower_bound,
+                                     labelled_step, lower_bound_note, name_label, unset_parameter)
 from engine.explain.whatif import describe
 
 OUTPUT_SCHEMA2 = "certify.evaluation/2"
@@ -144,12 +145,12 @@ def render_record(rec: Record2, pack: Pack2, out: TextIO, lang: str = "zh", node
                 line = (f"    {_label(v.label, lang) or v.name} ≥ {shown_value(v.value, v.unit, lang)}"
                         f"{lower_bound_note(pack, v, lang)}")
             elif v.value is None and v.missing:
-                line += f" ({w['missing']} {w['sep'].join(v.missing)})"
+                line += f" ({w['missing']} {w['sep'].join(name_label(pack, n, lang) for n in v.missing)})"
             elif v.value is None and v.reason:
-                line += f" ({v.reason.zh if lang == 'zh' else v.reason.en})"
+                line += f" ({labelled_step(pack, v.name, v.reason.zh if lang == 'zh' else v.reason.en, lang)})"
             out.write(line + "\n")
             for step in v.steps:
-                out.write(f"        {step.zh if lang == 'zh' else step.en}\n")
+                out.write(f"        {labelled_step(pack, v.name, step.zh if lang == 'zh' else step.en, lang)}\n")
     if rec.criteria:
         decided_by = rec.criteria[0].decided_by
         out.write(f"  {w['criteria'] if decided_by == 'durable-rules' else w['criteria_ref']}:\n")
@@ -160,6 +161,8 @@ def render_record(rec: Record2, pack: Pack2, out: TextIO, lang: str = "zh", node
                 line += f" ({_label(c.reason, lang)})"
             elif c.test and c.test.get("op") in _OP and "threshold" in c.test:
                 line += comparison_text(c.status.value, c.test, lang)
+            elif (unset := unset_parameter(pack, c)) is not None:  # the policy leaves the threshold open
+                line += f"（{unset['zh']}）" if lang == "zh" else f" ({unset['en']})"
             out.write(line + "\n")
     for n in rec.notes:
         out.write(f"  {w[n.kind]}: {_label(n.title, lang) or n.id}: {w[n.status.value]}\n")
@@ -222,19 +225,25 @@ def render_text2(records: Iterable[Record2], pack: Pack2, out: TextIO, lang: str
     return counts
 
 
-def decision_dict(rec: Record2) -> dict[str, Any]:
+def decision_dict(rec: Record2, pack: Pack2 | None = None) -> dict[str, Any]:
     """The record as JSON, each value flagged `lower_bound` (a number that is only a lower bound:
-    a figure scored 0, provisional), as the text views mark it ≥."""
+    a figure scored 0, provisional), as the text views mark it ≥; with the pack, the steps name
+    inputs and values by their labels, as every view shows them (`name` fields keep the names)."""
     d = rec.as_dict()
     for v, out in zip(rec.values, d.get("values") or []):
         out["lower_bound"] = is_lower_bound(v)
+        if pack is not None:
+            out["steps"] = [{lang: labelled_step(pack, v.name, step[lang], lang) for lang in ("zh", "en")}
+                            for step in out.get("steps") or []]
+            if out.get("reason"):
+                out["reason"] = {lang: labelled_step(pack, v.name, out["reason"][lang], lang) for lang in ("zh", "en")}
     return d
 
 
 def evaluation_json2(records: Iterable[Record2], problems: list[Problem], rows: Any = None,
                      pack: Pack2 | None = None, suggestions: Mapping[str, Any] | None = None) -> dict[str, Any]:
     records = list(records)
-    decisions = [decision_dict(r) for r in records]
+    decisions = [decision_dict(r, pack) for r in records]
     for r, d in zip(records, decisions):
         if suggestions and suggestions.get(r.entity_id) is not None:
             d["what_it_takes"] = suggestions[r.entity_id]  # only with --what-it-takes, on records that do not pass

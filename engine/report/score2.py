@@ -24,7 +24,7 @@ from engine.core.problems import Problem
 from engine.core.status import Status
 from engine.core.units import format_amount, fraction_json, parse_unit
 from engine.evaluate.record2 import Record2, json_value
-from engine.explain.explain2 import is_lower_bound
+from engine.explain.explain2 import is_lower_bound, labelled_step, name_label
 from engine.report.format2_views import WORDS2, award_text, decision_dict, shown_value
 
 SCORE_SCHEMA2 = "certify.score/2"
@@ -242,7 +242,7 @@ def render_score_text2(records: Iterable[Record2], pack: Pack2, out: TextIO, lan
         marks = []
         if any(r["tied_with"] for r in rows):
             marks.append(w["shared"])
-        why = sorted({s for r in rows if r["provisional"] for s in _provisional_reasons(r, plan, lang)})
+        why = sorted({s for r in rows if r["provisional"] for s in _provisional_reasons(r, pack, plan, lang)})
         if why:
             marks.append(w["provisional"].format(why=w["sep"].join(why)))
         if any(r["lower"] for r in rows):
@@ -260,7 +260,7 @@ def render_score_text2(records: Iterable[Record2], pack: Pack2, out: TextIO, lan
                 _render_entity(row, pack, plan, out, lang)
 
 
-def _provisional_reasons(row: dict[str, Any], plan: ScorePlan, lang: str) -> list[str]:
+def _provisional_reasons(row: dict[str, Any], pack: Pack2, plan: ScorePlan, lang: str) -> list[str]:
     """Why a place is provisional, as the rank's own steps say it (its last steps)."""
     rec: Record2 = row["record"]
     if not plan.rank:
@@ -268,7 +268,7 @@ def _provisional_reasons(row: dict[str, Any], plan: ScorePlan, lang: str) -> lis
     rank = next((v for v in rec.values if v.name == plan.rank), None)
     if rank is None:
         return []
-    return [(s.zh if lang == "zh" else s.en) for s in rank.steps if "暂定" in s.zh]
+    return [labelled_step(pack, plan.rank, s.zh if lang == "zh" else s.en, lang) for s in rank.steps if "暂定" in s.zh]
 
 
 def _render_entity(row: dict[str, Any], pack: Pack2, plan: ScorePlan, out: TextIO, lang: str) -> None:
@@ -292,12 +292,12 @@ def _render_entity(row: dict[str, Any], pack: Pack2, plan: ScorePlan, out: TextI
             text = "≥" + text
         line = f"  {_value_label(pack, name, lang)}{cite}: {text}"
         if v.value is None and v.missing:
-            line += f" ({WORDS2[lang]['missing']} {WORDS2[lang]['sep'].join(v.missing)})"
+            line += f" ({WORDS2[lang]['missing']} {WORDS2[lang]['sep'].join(name_label(pack, n, lang) for n in v.missing)})"
         elif v.value is None and v.reason:
-            line += f" ({v.reason.zh if lang == 'zh' else v.reason.en})"
+            line += f" ({labelled_step(pack, v.name, v.reason.zh if lang == 'zh' else v.reason.en, lang)})"
         out.write(line + "\n")
         for step in v.steps:
-            out.write(f"    {step.zh if lang == 'zh' else step.en}\n")
+            out.write(f"    {labelled_step(pack, v.name, step.zh if lang == 'zh' else step.en, lang)}\n")
     if rec.award is not None and rec.award.status != "none":
         out.write(f"  {_W[lang]['award']}: {award_text(rec, lang)}\n")
     for n in row["notes"]:
@@ -330,7 +330,7 @@ def score_json2(records: Iterable[Record2], pack: Pack2, problems: list[Problem]
         "rank": plan.rank, "total": plan.total, "indicators": list(plan.indicators), "within": plan.within,
         "choices": [{"name": c.name, "option": c.option, "source": c.source} for c in (records[0].choices if records else ())],
         "groups": out_groups,
-        "decisions": [decision_dict(r) for r in records],
+        "decisions": [decision_dict(r, pack) for r in records],
         "counts": rows.as_dict() if rows is not None else {"decided": len(records)},
         "problems": [p.as_dict() for p in sorted(problems)],
     }
