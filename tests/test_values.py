@@ -21,7 +21,6 @@ import pytest
 import engine.compile.values  # noqa: F401  (fills OPS)
 import engine.evaluate.values  # noqa: F401  (fills COMPUTE)
 from engine.commands.packtest import run_suite
-from engine.compile.build2 import check_pack2
 from engine.compile.ops import OPS
 from engine.core.problems import CODES
 from engine.core.status import Status
@@ -892,21 +891,9 @@ def test_cases_over_dates_relative_to_the_evaluation_date() -> None:
 
 
 # ---------------------------------------------------------------------------------------------
-# The examples, whole: validated by the format-2 builder and decided by their suites
-# (docs/examples/format2/values-*.tests.yaml), by durable-rules and by the reference evaluator.
-
-
-@pytest.mark.parametrize("name", example_files())
-def test_example_validates_clean_and_its_suite_passes(name: str) -> None:
-    doc, _ = load_yaml_file(str(EXAMPLES / name))
-    assert check_pack2(doc, dt.date(2024, 6, 30)) == []
-    suite = EXAMPLES / name.replace(".yaml", ".tests.yaml")
-    assert suite.exists(), f"{suite.name}: every example has a suite"
-    for engine in ("durable", "reference"):
-        result = run_suite(str(suite), engine)
-        assert result.problems == []
-        assert len(result.cases) >= 2
-        assert [(c.name, c.diffs) for c in result.cases if not c.passed] == [], engine
+# The examples, whole: each values-*.yaml is validated by the format-2 builder and decided by its
+# suite, by durable-rules and by the reference evaluator, with every other example, in
+# tests/test_docs_examples.py (test_example_validates_clean_and_its_suite_passes).
 
 
 def test_an_example_suite_fails_on_a_wrong_value(tmp_path: Path) -> None:

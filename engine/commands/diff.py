@@ -130,30 +130,35 @@ def _param_text(pack: CompiledPack, name: str) -> str | None:
     return p.written if p.value is not None else f"(unset: {p.unset_reason})"
 
 
-def pack_changes(old: CompiledPack, new: CompiledPack) -> dict[str, Any]:
+def param_changes(old: Any, new: Any) -> list[dict[str, Any]]:
+    """The parameters whose value (or whether it has a unit) differs between two packs of either
+    format (anything with `.params`), in the old order then the new ones."""
     parameters = []
     for name in list(old.params) + [n for n in new.params if n not in old.params]:
         a, b = old.params.get(name), new.params.get(name)
         if a is not None and b is not None and a.value == b.value and (a.unit is None) == (b.unit is None):
             continue
-        parameters.append({
-            "name": name, "cite": (b or a).cite if (b or a) else None,  # type: ignore[union-attr]
-            "label": (b or a).label,  # type: ignore[union-attr]
-            "old": _param_text(old, name), "new": _param_text(new, name),
-        })
-    old_nodes = {n.id: n for n in old.root.criteria()}
-    new_nodes = {n.id: n for n in new.root.criteria()}
-    changed = [
-        {"id": i, "cite": new_nodes[i].cite, "old": _describe(old_nodes[i]), "new": _describe(new_nodes[i])}
-        for i in new_nodes if i in old_nodes and _signature(old_nodes[i]) != _signature(new_nodes[i])
-    ]
+        either = b or a
+        parameters.append({"name": name, "cite": either.cite if either else None, "label": either.label if either else None,
+                           "old": _param_text(old, name), "new": _param_text(new, name)})
+    return parameters
+
+
+def criteria_changes(old_nodes: dict[Any, Node], new_nodes: dict[Any, Node]) -> dict[str, list[Any]]:
+    """Criteria added, removed and changed (by their compiled signature), by id."""
+    changed = [{"id": i, "cite": new_nodes[i].cite, "old": _describe(old_nodes[i]), "new": _describe(new_nodes[i])}
+               for i in new_nodes if i in old_nodes and _signature(old_nodes[i]) != _signature(new_nodes[i])]
+    return {"criteria_added": [i for i in new_nodes if i not in old_nodes],
+            "criteria_removed": [i for i in old_nodes if i not in new_nodes],
+            "criteria_changed": changed}
+
+
+def pack_changes(old: CompiledPack, new: CompiledPack) -> dict[str, Any]:
     old_flags = {f.id: f for f in old.flags}
     new_flags = {f.id: f for f in new.flags}
     return {
-        "parameters": parameters,
-        "criteria_added": [i for i in new_nodes if i not in old_nodes],
-        "criteria_removed": [i for i in old_nodes if i not in new_nodes],
-        "criteria_changed": changed,
+        "parameters": param_changes(old, new),
+        **criteria_changes({n.id: n for n in old.root.criteria()}, {n.id: n for n in new.root.criteria()}),
         "flags_added": [i for i in new_flags if i not in old_flags],
         "flags_removed": [i for i in old_flags if i not in new_flags],
         "flags_changed": [i for i in new_flags if i in old_flags
@@ -183,14 +188,9 @@ def _descendants(pack: CompiledPack) -> dict[str, set[str]]:
 def _reason(ident: str, changes: dict[str, Any], old_c: dict[str, Any] | None, new_c: dict[str, Any] | None,
             old_pack: CompiledPack, new_pack: CompiledPack) -> str:
     params = {p["name"]: p for p in changes["parameters"]}
-    if ident in changes["criteria_added"]:
-        return "criterion added in the new version"
-    if ident in changes["criteria_removed"]:
-        return "criterion removed in the new version"
-    parts = []
-    definition = next((c for c in changes["criteria_changed"] if c["id"] == ident), None)
-    if definition:
-        parts.append(f"definition changed: {definition['old']} → {definition['new']}")
+    parts = reason_opening(ident, changes)
+    if isinstance(parts, str):
+        return parts
     node = new_pack.node(ident) if ident in {n.id for n in new_pack.root.criteria()} else None
     if node is not None and node.test is not None and node.test.param in params:
         p = params[node.test.param]
@@ -198,11 +198,61 @@ def _reason(ident: str, changes: dict[str, Any], old_c: dict[str, Any] | None, n
     test = (new_c or old_c or {}).get("test") or {}
     if test.get("text") or test.get("value") is not None:
         parts.append(f"value {test.get('text', test.get('value'))}")
+    return reason_text(parts, node)
+
+
+def reason_opening(ident: str, changes: dict[str, Any]) -> str | list[str]:
+    """Why criterion `ident` changed, as far as the pack's changes say: the whole reason (added,
+    removed) as text, else the start of the list of reasons (its definition changed)."""
+    if ident in changes["criteria_added"]:
+        return "criterion added in the new version"
+    if ident in changes["criteria_removed"]:
+        return "criterion removed in the new version"
+    definition = next((c for c in changes["criteria_changed"] if c["id"] == ident), None)
+    return [f"definition changed: {definition['old']} → {definition['new']}"] if definition else []
+
+
+def reason_text(parts: list[str], node: Node | None) -> str:
+    """The reasons found, or what is left when none was: another case, or its inputs."""
     if not parts:
         if node is not None and node.kind == "cases":
             return "a different case applies"
         return "its inputs or an earlier case changed"
     return "; ".join(parts)
+
+
+def sort_changes(found: Iterable[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[dict[str, Any]], dict[str, int]]:
+    """(entities whose outcome changed, entities that changed otherwise, count by transition)."""
+    outcome_changes, detail_changes = [], []
+    transitions: dict[str, int] = {}
+    for item in found:
+        if item["old_outcome"] != item["new_outcome"]:
+            outcome_changes.append(item)
+            key = f"{item['old_outcome']}→{item['new_outcome']}"
+            transitions[key] = transitions.get(key, 0) + 1
+        else:
+            detail_changes.append(item)
+    return outcome_changes, detail_changes, transitions
+
+
+def version_side(pack: Any, label: str | None) -> dict[str, Any]:
+    """One version in a diff's result: its label (file or REV:PATH), id, version and hash."""
+    return {"label": label or pack.file, "pack": pack.meta.id, "version": pack.meta.version, "sha256": pack.sha256}
+
+
+def compared_or_stop(compare: Any, lang: str) -> dict[str, Any]:
+    """`compare()`'s result; a version that cannot be read, or a pack with errors, stops the
+    command with the reason (exit codes as `certify diff` documents them)."""
+    try:
+        return compare()
+    except DiffSourceError as error:
+        if error.code:  # a refusal with a code: the message says it all
+            stop("usage", error.message_zh if lang == "zh" else str(error))
+        raise UsageError(str(error))
+    except ProblemsError as error:
+        show_problems(error.problems, lang)
+        stop("bad_pack", "规则包的某个版本有错误，未作比较" if lang == "zh" else
+             "a version of the rule pack has errors; nothing was compared")
 
 
 def _entity_diff(old_rec: dict[str, Any], new_rec: dict[str, Any], old_pack: CompiledPack, new_pack: CompiledPack,
@@ -262,30 +312,13 @@ def diff_decisions(old_pack: CompiledPack, new_pack: CompiledPack, data: Iterabl
     below = _descendants(new_pack)
     for ident, ids in _descendants(old_pack).items():
         below.setdefault(ident, set()).update(ids)
-    outcome_changes, detail_changes = [], []
-    transitions: dict[str, int] = {}
-    for record in new_records:
-        old = old_records.get(record["entity"]["id"])
-        if old is None:
-            continue
-        found = _entity_diff(old, record, old_pack, new_pack, changes, below)
-        if found is None:
-            continue
-        if found["old_outcome"] != found["new_outcome"]:
-            outcome_changes.append(found)
-            key = f"{found['old_outcome']}→{found['new_outcome']}"
-            transitions[key] = transitions.get(key, 0) + 1
-        else:
-            detail_changes.append(found)
+    found = [_entity_diff(old_records[r["entity"]["id"]], r, old_pack, new_pack, changes, below)
+             for r in new_records if r["entity"]["id"] in old_records]
+    outcome_changes, detail_changes, transitions = sort_changes(f for f in found if f is not None)
     problems = sorted(set(old_problems) | set(new_problems))
-
-    def side(pack: CompiledPack, label: str | None) -> dict[str, Any]:
-        return {"label": label or pack.file, "pack": pack.meta.id, "version": pack.meta.version,
-                "sha256": pack.sha256}
-
     return {
         "schema": DIFF_SCHEMA,
-        "old": side(old_pack, old_label), "new": side(new_pack, new_label),
+        "old": version_side(old_pack, old_label), "new": version_side(new_pack, new_label),
         "as_of": new_pack.as_of.isoformat(), "engine": engine,
         "pack_changes": changes,
         "counts": {"entities": len(new_records), "outcome_changed": len(outcome_changes),
@@ -468,7 +501,9 @@ def _param_name(p: dict[str, Any], lang: str) -> str:
     return p["name"]
 
 
-def _summary(result: dict[str, Any], lang: str = "en") -> str:
+def _summary(result: dict[str, Any], lang: str = "en", other: tuple[str, str] = ("criteria only", "只是条件状态改变")) -> str:
+    """One line: the two versions, how many entities change outcome (and how), and how many change
+    only `other` (en, zh) — format 1: their criteria; format 2 (diff2) also values, places, awards."""
     c = result["counts"]
     old, new = result["old"], result["new"]
     trans = ", ".join(f"{_transition(k, lang)}: {v}" for k, v in sorted(c["transitions"].items()))
@@ -476,10 +511,41 @@ def _summary(result: dict[str, Any], lang: str = "en") -> str:
     if lang == "zh":
         return (f"{head}，评估日期 {result['as_of']}：{c['entities']} 个对象中有 {c['outcome_changed']} 个结果改变"
                 + (f"（{trans}）" if trans else "")
-                + (f"；另有 {c['criteria_changed_only']} 个只是条件状态改变" if c["criteria_changed_only"] else ""))
+                + (f"；另有 {c['criteria_changed_only']} 个{other[1]}" if c["criteria_changed_only"] else ""))
     return (f"{head}, as of {result['as_of']}: {c['outcome_changed']} of {c['entities']} entities change outcome"
             + (f" ({trans})" if trans else "")
-            + (f"; {c['criteria_changed_only']} more change criteria only" if c["criteria_changed_only"] else ""))
+            + (f"; {c['criteria_changed_only']} more change {other[0]}" if c["criteria_changed_only"] else ""))
+
+
+def render_entity_changes(result: dict[str, Any], out: TextIO, lang: str, lines: list[str], titles: tuple[str, str],
+                          item_lines: Any = None) -> None:
+    """The text body of a decision diff (formats 1 and 2): the pack's changes, then per entity whose
+    outcome (or only something else) changed: its outcome move, the causes, the flags, and any
+    `item_lines(item, lang)` (format 2: place, award, values); then the problems of the data."""
+    t = lambda en, zh: _t(lang, en, zh)  # noqa: E731
+    out.write(t("pack changes:\n", "规则包的改动：\n") if lines
+              else t("pack changes: none that affect decisions\n", "规则包的改动：没有影响判定的改动\n"))
+    for line in lines:
+        out.write(f"  {line}\n")
+    for title, group in zip(titles, (result["outcome_changes"], result["criteria_changes"])):
+        if not group:
+            continue
+        out.write(f"{title}:\n")
+        for item in group:
+            moved = ("" if item["old_outcome"] is None and item["new_outcome"] is None else  # the pack names no decision
+                     f": {_word(item['old_outcome'], lang)} → {_word(item['new_outcome'], lang)}")
+            out.write(f"  {_name(item['entity'])}{moved}\n")
+            for c in item["criteria"]:
+                if c["cause"]:
+                    out.write(f"    {t('because', '原因：')} {_cause_text(c, lang)}\n")
+            for f in item["flags"]:
+                out.write(f"    {t('flag', '标记')} {_named(f, lang)}: {_moved(f, lang)}\n")
+            for line in (item_lines(item, lang) if item_lines is not None else ()):
+                out.write(f"    {line}\n")
+    for p in result["problems"]:
+        message = p.get("message_zh") or p["message"] if lang == "zh" else p["message"]
+        severity = {"error": "错误", "warning": "警告"}.get(p["severity"], p["severity"]) if lang == "zh" else p["severity"]
+        out.write(f"{p['file']}:{p['line']}:{p['col']}: {p['code']} {severity}: {message}\n")
 
 
 def _pack_change_lines(changes: dict[str, Any], lang: str = "en") -> list[str]:
@@ -546,28 +612,8 @@ def render_diff_text(result: dict[str, Any], out: TextIO, lang: str = "en") -> N
             out.write(f"  {name}: " + t("; ", "；").join(parts) + "\n")
         return
     out.write(_summary(result, lang) + "\n")
-    lines = _pack_change_lines(result["pack_changes"], lang)
-    out.write(t("pack changes:\n", "规则包的改动：\n") if lines
-              else t("pack changes: none that affect decisions\n", "规则包的改动：没有影响判定的改动\n"))
-    for line in lines:
-        out.write(f"  {line}\n")
-    for title, group in ((t("outcome changes", "结果改变"), result["outcome_changes"]),
-                         (t("criteria changes (same outcome)", "条件状态改变（结果不变）"), result["criteria_changes"])):
-        if not group:
-            continue
-        out.write(f"{title}:\n")
-        for item in group:
-            out.write(f"  {_name(item['entity'])}: {_word(item['old_outcome'], lang)} → "
-                      f"{_word(item['new_outcome'], lang)}\n")
-            for c in item["criteria"]:
-                if c["cause"]:
-                    out.write(f"    {t('because', '原因：')} {_cause_text(c, lang)}\n")
-            for f in item["flags"]:
-                out.write(f"    {t('flag', '标记')} {_named(f, lang)}: {_moved(f, lang)}\n")
-    for p in result["problems"]:
-        message = p.get("message_zh") or p["message"] if lang == "zh" else p["message"]
-        severity = {"error": "错误", "warning": "警告"}.get(p["severity"], p["severity"]) if lang == "zh" else p["severity"]
-        out.write(f"{p['file']}:{p['line']}:{p['col']}: {p['code']} {severity}: {message}\n")
+    render_entity_changes(result, out, lang, _pack_change_lines(result["pack_changes"], lang),
+                          (t("outcome changes", "结果改变"), t("criteria changes (same outcome)", "条件状态改变（结果不变）")))
 
 
 def _md(text: Any) -> str:
@@ -649,16 +695,7 @@ def run_diff(old: str, new: str, data: tuple[str, ...], as_of: str | None, fmt: 
     """`certify diff OLD NEW --data ...`: exit 1 with --fail-on-change when an outcome changed."""
     check_output(output)
     date = parse_as_of(as_of, lang)
-    try:
-        result = diff_files(old, new, data, date, engine)
-    except DiffSourceError as error:
-        if error.code:  # a refusal with a code: the message says it all
-            stop("usage", error.message_zh if lang == "zh" else str(error))
-        raise UsageError(str(error))
-    except ProblemsError as error:
-        show_problems(error.problems, lang)
-        stop("bad_pack", "规则包的某个版本有错误，未作比较" if lang == "zh" else
-             "a version of the rule pack has errors; nothing was compared")
+    result = compared_or_stop(lambda: diff_files(old, new, data, date, engine), lang)
     with open_output(output) as out:
         DIFF_RENDERERS[fmt](result, out, lang)
     counts = result["counts"]  # scoring packs: a changed rank or award counts as a changed outcome

@@ -18,13 +18,15 @@ import datetime as dt
 import tempfile
 from typing import Any, Iterable, TextIO
 
-from engine.commands.common import EXIT, UsageError, parse_as_of, show_problems, stop
-from engine.commands.diff import (NOT_APPLICABLE, DiffSourceError, run_diff, _cause_text, _describe, _md, _moved, _name, _named, _pack_change_lines,
-                                  _param_text, _signature, _t, _transition, _word, read_version)
+from engine.commands.common import EXIT, UsageError, parse_as_of
+from engine.commands.diff import (NOT_APPLICABLE, DiffSourceError, _cause_text, _md, _name, _pack_change_lines,
+                                  _summary, _t, _word, compared_or_stop, criteria_changes,
+                                  param_changes, read_version, reason_opening, reason_text, render_entity_changes,
+                                  run_diff, sort_changes, version_side)
 from engine.compile.model import Node
 from engine.compile.model2 import Pack2
 from engine.core.files import check_output, open_output
-from engine.core.problems import Problem, ProblemsError, plain
+from engine.core.problems import Problem, plain
 from engine.evaluate.pipeline import decide_files2, load_pack2, pack_format
 from engine.evaluate.record2 import Record2, json_value
 from engine.report.format2_views import award_text, shown_value
@@ -51,23 +53,10 @@ def _value_def(pack: Pack2, name: str) -> Any:
 
 
 def pack_changes2(old: Pack2, new: Pack2) -> dict[str, Any]:
-    parameters = []
-    for name in list(old.params) + [n for n in new.params if n not in old.params]:
-        a, b = old.params.get(name), new.params.get(name)
-        if a is not None and b is not None and a.value == b.value and (a.unit is None) == (b.unit is None):
-            continue
-        either = b or a
-        parameters.append({"name": name, "cite": either.cite if either else None, "label": either.label if either else None,
-                           "old": _param_text(old, name), "new": _param_text(new, name)})  # type: ignore[arg-type]
-    old_nodes, new_nodes = _nodes(old), _nodes(new)
-    changed = [{"id": i, "cite": new_nodes[i].cite, "old": _describe(old_nodes[i]), "new": _describe(new_nodes[i])}
-               for i in new_nodes if i in old_nodes and _signature(old_nodes[i]) != _signature(new_nodes[i])]
     old_notes, new_notes = old.notes, new.notes
     return {
-        "parameters": parameters,
-        "criteria_added": [i for i in new_nodes if i not in old_nodes],
-        "criteria_removed": [i for i in old_nodes if i not in new_nodes],
-        "criteria_changed": changed,
+        "parameters": param_changes(old, new),
+        **criteria_changes(_nodes(old), _nodes(new)),
         "flags_added": [i for i in new_notes if i not in old_notes],
         "flags_removed": [i for i in old_notes if i not in new_notes],
         "flags_changed": [],  # a flag's condition is compiled into its stage; its status changes are listed per entity
@@ -118,14 +107,9 @@ def _shown(rec: Record2 | None, name: str, lang: str = "zh") -> str | None:
 
 
 def _reason(ident: str, changes: dict[str, Any], old_rec: Record2, new_rec: Record2, new: Pack2) -> str:
-    if ident in changes["criteria_added"]:
-        return "criterion added in the new version"
-    if ident in changes["criteria_removed"]:
-        return "criterion removed in the new version"
-    parts = []
-    definition = next((c for c in changes["criteria_changed"] if c["id"] == ident), None)
-    if definition:
-        parts.append(f"definition changed: {definition['old']} → {definition['new']}")
+    parts = reason_opening(ident, changes)
+    if isinstance(parts, str):
+        return parts
     node = _nodes(new).get(ident)
     test = node.test if node is not None else None
     params = {p["name"]: p for p in changes["parameters"]}
@@ -137,11 +121,7 @@ def _reason(ident: str, changes: dict[str, Any], old_rec: Record2, new_rec: Reco
         if before != after:
             parts.append(f"value {test.input} {before} → {after}")
             parts += [u for u in _upstream(new, test.input, changes) if u not in parts]
-    if not parts:
-        if node is not None and node.kind == "cases":
-            return "a different case applies"
-        return "its inputs or an earlier case changed"
-    return "; ".join(parts)
+    return reason_text(parts, node)
 
 
 def _statuses(rec: Record2) -> dict[str, str]:
@@ -231,31 +211,14 @@ def diff_decisions2(old: Pack2, new: Pack2, data: Iterable[str], engine: str = "
     below = _below(new)
     for ident, ids in _below(old).items():
         below.setdefault(ident, set()).update(ids)
-    outcome_changes, detail_changes = [], []
-    transitions: dict[str, int] = {}
-    place_changed = award_changed = 0
-    for rec in new_records:
-        before = old_records.get(rec.entity_id)
-        if before is None:
-            continue
-        found = _entity_diff(before, rec, old, new, changes, below)
-        if found is None:
-            continue
-        place_changed += "place" in found
-        award_changed += "award" in found
-        if found["old_outcome"] != found["new_outcome"]:
-            outcome_changes.append(found)
-            key = f"{found['old_outcome']}→{found['new_outcome']}"
-            transitions[key] = transitions.get(key, 0) + 1
-        else:
-            detail_changes.append(found)
-
-    def side(pack: Pack2, label: str | None) -> dict[str, Any]:
-        return {"label": label or pack.file, "pack": pack.meta.id, "version": pack.meta.version, "sha256": pack.sha256}
-
+    found = [f for rec in new_records if rec.entity_id in old_records
+             and (f := _entity_diff(old_records[rec.entity_id], rec, old, new, changes, below)) is not None]
+    place_changed = sum("place" in f for f in found)
+    award_changed = sum("award" in f for f in found)
+    outcome_changes, detail_changes, transitions = sort_changes(found)
     return {
         "schema": DIFF_SCHEMA2, "format": 2,
-        "old": side(old, old_label), "new": side(new, new_label),
+        "old": version_side(old, old_label), "new": version_side(new, new_label),
         "as_of": new.as_of.isoformat(), "engine": engine,
         "pack_changes": changes,
         "counts": {"entities": len(new_records), "outcome_changed": len(outcome_changes),
@@ -295,16 +258,7 @@ def run_diff_any(old: str, new: str, data: tuple[str, ...], as_of: str | None, f
                          "format (certify migrate converts a format-1 pack)")
     check_output(output)
     date = parse_as_of(as_of, lang)
-    try:
-        result = diff_files2(old, new, data, date, engine)
-    except DiffSourceError as error:
-        if error.code:
-            stop("usage", error.message_zh if lang == "zh" else str(error))
-        raise UsageError(str(error))
-    except ProblemsError as error:
-        show_problems(error.problems, lang)
-        stop("bad_pack", "规则包的某个版本有错误，未作比较" if lang == "zh" else
-             "a version of the rule pack has errors; nothing was compared")
+    result = compared_or_stop(lambda: diff_files2(old, new, data, date, engine), lang)
     with open_output(output) as out:
         DIFF_RENDERERS2[fmt](result, out, lang)
     return EXIT["problems"] if (fail_on_change and changed_count2(result)) else EXIT["ok"]
@@ -353,21 +307,10 @@ def _summary2(result: dict[str, Any], lang: str) -> str:
     """Format 1's summary, but an entity whose outcome stands may have changed in its values, place
     or award, not only in its criteria: said so."""
     c = result["counts"]
-    old, new = result["old"], result["new"]
-    trans = ", ".join(f"{_transition(k, lang)}: {v}" for k, v in sorted(c["transitions"].items()))
-    head = f"{old['pack']} {old['version']} ({old['label']}) → {new['pack']} {new['version']} ({new['label']})"
-    if lang == "zh":
-        text = (f"{head}，评估日期 {result['as_of']}：{c['entities']} 个对象中有 {c['outcome_changed']} 个结果改变"
-                + (f"（{trans}）" if trans else "")
-                + (f"；另有 {c['criteria_changed_only']} 个结果不变但有其他改变" if c["criteria_changed_only"] else ""))
-        if c["place_changed"] or c["award_changed"]:
-            text += f"；{c['place_changed']} 个名次改变，{c['award_changed']} 个奖励改变"
-        return text
-    text = (f"{head}, as of {result['as_of']}: {c['outcome_changed']} of {c['entities']} entities change outcome"
-            + (f" ({trans})" if trans else "")
-            + (f"; {c['criteria_changed_only']} more change otherwise" if c["criteria_changed_only"] else ""))
+    text = _summary(result, lang, ("otherwise", "结果不变但有其他改变"))
     if c["place_changed"] or c["award_changed"]:
-        text += f"; {c['place_changed']} change place, {c['award_changed']} change award"
+        text += (f"；{c['place_changed']} 个名次改变，{c['award_changed']} 个奖励改变" if lang == "zh" else
+                 f"; {c['place_changed']} change place, {c['award_changed']} change award")
     return text
 
 
@@ -375,29 +318,9 @@ def render_diff_text2(result: dict[str, Any], out: TextIO, lang: str = "en") -> 
     t = lambda en, zh: _t(lang, en, zh)  # noqa: E731
     out.write(_summary2(result, lang) + "\n")
     lines = _pack_change_lines(result["pack_changes"], lang) + _extra_pack_lines(result["pack_changes"], lang)
-    out.write(t("pack changes:\n", "规则包的改动：\n") if lines
-              else t("pack changes: none that affect decisions\n", "规则包的改动：没有影响判定的改动\n"))
-    for line in lines:
-        out.write(f"  {line}\n")
-    for title, group in ((t("outcome changes", "结果改变"), result["outcome_changes"]),
-                         (t("other changes (same outcome)", "其他改变（结果不变）"), result["criteria_changes"])):
-        if not group:
-            continue
-        out.write(f"{title}:\n")
-        for item in group:
-            moved = ("" if item["old_outcome"] is None and item["new_outcome"] is None else  # the pack names no decision
-                     f": {_word(item['old_outcome'], lang)} → {_word(item['new_outcome'], lang)}")
-            out.write(f"  {_name(item['entity'])}{moved}\n")
-            for c in item["criteria"]:
-                if c["cause"]:
-                    out.write(f"    {t('because', '原因：')} {_cause_text(c, lang)}\n")
-            for f in item["flags"]:
-                out.write(f"    {t('flag', '标记')} {_named(f, lang)}: {_moved(f, lang)}\n")
-            for line in _item_lines(item, lang):
-                out.write(f"    {line}\n")
-    for p in result["problems"]:
-        message = p.get("message_zh") or p["message"] if lang == "zh" else p["message"]
-        out.write(f"{p['file']}:{p['line']}:{p['col']}: {p['code']} {p['severity']}: {message}\n")
+    render_entity_changes(result, out, lang, lines,
+                          (t("outcome changes", "结果改变"), t("other changes (same outcome)", "其他改变（结果不变）")),
+                          _item_lines)
 
 
 def render_diff_markdown2(result: dict[str, Any], out: TextIO, lang: str = "en") -> None:

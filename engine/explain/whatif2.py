@@ -102,17 +102,9 @@ class _Probe:
         """The values `name` is computed from (itself included) in evaluation order, or None when
         one of them reads a criterion (its status needs the stages decided)."""
         if name not in self._closures:
-            pack, seen, stack, ok = self.pack, set(), [name], True
-            while stack:
-                current = stack.pop()
-                if current in seen:
-                    continue
-                seen.add(current)
-                if current in pack.values:
-                    stack.extend(pack.values[current].reads)
-                elif current in pack.criteria:
-                    ok = False
-            self._closures[name] = tuple(n for n in pack.values if n in seen) if ok else None
+            seen = _reads(self.pack, name)
+            ok = not any(n in self.pack.criteria for n in seen)
+            self._closures[name] = tuple(n for n in self.pack.values if n in seen) if ok else None
         return self._closures[name]
 
     def base(self, values: dict[str, Any], slot: str) -> Any:
@@ -162,10 +154,9 @@ class _Probe:
         return any(m == name or (m in self.pack.values and name in _value_inputs(self.pack, m)) for m in missing)
 
 
-def _value_inputs(pack: Pack2, name: str) -> list[str]:
-    """The numeric inputs a value reads, directly or through other values, in document order."""
+def _reads(pack: Pack2, name: str) -> set[str]:
+    """`name` and every name it reads, through values (inputs, parameters, criteria are ends)."""
     seen: set[str] = set()
-    found: set[str] = set()
     stack = [name]
     while stack:
         current = stack.pop()
@@ -174,9 +165,13 @@ def _value_inputs(pack: Pack2, name: str) -> list[str]:
         seen.add(current)
         if current in pack.values:
             stack.extend(pack.values[current].reads)
-        elif current in pack.inputs and pack.inputs[current].type in _NUMERIC:
-            found.add(current)
-    return [n for n in pack.inputs if n in found]
+    return seen
+
+
+def _value_inputs(pack: Pack2, name: str) -> list[str]:
+    """The numeric inputs a value reads, directly or through other values, in document order."""
+    seen = _reads(pack, name)
+    return [n for n in pack.inputs if n in seen and pack.inputs[n].type in _NUMERIC]
 
 
 def _resolution(spec: Any) -> Fraction:

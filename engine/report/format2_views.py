@@ -140,17 +140,12 @@ def render_record(rec: Record2, pack: Pack2, out: TextIO, lang: str = "zh", node
     if rec.values:
         out.write(f"  {w['values']}:\n")
         for v in rec.values:
-            line = f"    {_label(v.label, lang) or v.name} = {shown_value(v.value, v.unit, lang)}"
             if is_lower_bound(v):  # a lower bound is never shown as the value
                 line = (f"    {_label(v.label, lang) or v.name} ≥ {shown_value(v.value, v.unit, lang)}"
                         f"{lower_bound_note(pack, v, lang)}")
-            elif v.value is None and v.missing:
-                line += f" ({w['missing']} {w['sep'].join(name_label(pack, n, lang) for n in v.missing)})"
-            elif v.value is None and v.reason:
-                line += f" ({labelled_step(pack, v.name, v.reason.zh if lang == 'zh' else v.reason.en, lang)})"
-            out.write(line + "\n")
-            for step in v.steps:
-                out.write(f"        {labelled_step(pack, v.name, step.zh if lang == 'zh' else step.en, lang)}\n")
+            else:
+                line = f"    {_label(v.label, lang) or v.name} = {shown_value(v.value, v.unit, lang)}"
+            write_value_lines(pack, v, line, out, lang, "        ")
     if rec.criteria:
         decided_by = rec.criteria[0].decided_by
         out.write(f"  {w['criteria'] if decided_by == 'durable-rules' else w['criteria_ref']}:\n")
@@ -172,6 +167,19 @@ def render_record(rec: Record2, pack: Pack2, out: TextIO, lang: str = "zh", node
         labels = [_label(pack.inputs[i].label, lang) or i for i in rec.missing_inputs]
         out.write(f"  {w['missing_inputs']}: {w['sep'].join(labels)}\n")
     render_what_it_takes(wit, out, lang, "  ")
+
+
+def write_value_lines(pack: Pack2, v: Any, line: str, out: TextIO, lang: str, indent: str) -> None:
+    """A value's line (`line`: its label and amount as the view words it), then why it is unknown
+    (the names it lacks, or the reason) and each step of its trace, names given by their labels."""
+    w = WORDS2[lang]
+    if v.value is None and v.missing:
+        line += f" ({w['missing']} {w['sep'].join(name_label(pack, n, lang) for n in v.missing)})"
+    elif v.value is None and v.reason:
+        line += f" ({labelled_step(pack, v.name, v.reason.zh if lang == 'zh' else v.reason.en, lang)})"
+    out.write(line + "\n")
+    for step in v.steps:
+        out.write(f"{indent}{labelled_step(pack, v.name, step.zh if lang == 'zh' else step.en, lang)}\n")
 
 
 def award_text(rec: Record2, lang: str) -> str:

@@ -24,8 +24,8 @@ from engine.core.problems import Problem
 from engine.core.status import Status
 from engine.core.units import format_amount, fraction_json, parse_unit
 from engine.evaluate.record2 import Record2, json_value
-from engine.explain.explain2 import is_lower_bound, labelled_step, name_label
-from engine.report.format2_views import WORDS2, award_text, decision_dict, shown_value
+from engine.explain.explain2 import is_lower_bound, labelled_step
+from engine.report.format2_views import WORDS2, award_text, decision_dict, shown_value, write_value_lines
 
 SCORE_SCHEMA2 = "certify.score/2"
 
@@ -290,14 +290,7 @@ def _render_entity(row: dict[str, Any], pack: Pack2, plan: ScorePlan, out: TextI
         text = shown_value(v.value, v.unit, lang) if name != plan.rank else (_points(v.value, lang) if v.value is not None else "?")
         if is_lower_bound(v):
             text = "≥" + text
-        line = f"  {_value_label(pack, name, lang)}{cite}: {text}"
-        if v.value is None and v.missing:
-            line += f" ({WORDS2[lang]['missing']} {WORDS2[lang]['sep'].join(name_label(pack, n, lang) for n in v.missing)})"
-        elif v.value is None and v.reason:
-            line += f" ({labelled_step(pack, v.name, v.reason.zh if lang == 'zh' else v.reason.en, lang)})"
-        out.write(line + "\n")
-        for step in v.steps:
-            out.write(f"    {labelled_step(pack, v.name, step.zh if lang == 'zh' else step.en, lang)}\n")
+        write_value_lines(pack, v, f"  {_value_label(pack, name, lang)}{cite}: {text}", out, lang, "    ")
     if rec.award is not None and rec.award.status != "none":
         out.write(f"  {_W[lang]['award']}: {award_text(rec, lang)}\n")
     for n in row["notes"]:
