@@ -318,3 +318,18 @@ def test_trace_steps_name_inputs_values_and_groups_by_their_labels() -> None:
     pack = load_pack2(ZONES_PACK, dt.date(2024, 12, 31), {})
     record = next(iter(decide_files2(pack, [ZONES], "durable", [])))
     assert record.value("growth_points").steps[0].zh.startswith("output_growth 12% 在 key 中")  # the record: names
+
+
+def test_a_diff_shows_a_lower_bound_as_one(tmp_path: Path) -> None:
+    """Without `missing: zero` the zone lacking its tax figure has no points at all: the diff says
+    its lower bounds became unknown (≥10分 → 未知), not that 10分 did."""
+    from engine.commands.diff2 import diff_decisions2
+
+    text = Path(ZONES_PACK).read_text(encoding="utf-8")
+    assert "      missing: zero\n" in text
+    (tmp_path / "new.yaml").write_text(text.replace("      missing: zero\n", "", 1), encoding="utf-8")
+    date = dt.date(2024, 12, 31)
+    result = diff_decisions2(load_pack2(ZONES_PACK, date, {}), load_pack2(str(tmp_path / "new.yaml"), date, {}), [ZONES])
+    z8 = next(i for i in result["criteria_changes"] if i["entity"]["id"] == "Z8")
+    moved = {v["name"]: (v["old_text"]["zh"], v["new_text"]["zh"]) for v in z8["values"]}
+    assert moved["total"] == ("≥10分", "未知") and moved["tax_points"] == ("≥0分", "未知")

@@ -13,7 +13,6 @@ value's definition), found by walking the value's reads in the new pack.
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import tempfile
 from typing import Any, Iterable, TextIO
@@ -29,7 +28,8 @@ from engine.core.files import check_output, open_output
 from engine.core.problems import Problem, plain
 from engine.evaluate.pipeline import decide_files2, load_pack2, pack_format
 from engine.evaluate.record2 import Record2, json_value
-from engine.report.format2_views import award_text, shown_value
+from engine.explain.explain2 import is_lower_bound
+from engine.report.format2_views import award_text, value_text
 
 DIFF_SCHEMA2 = "certify.diff/1"  # the same shape as format 1's, with `format: 2` and the additions above
 
@@ -102,7 +102,7 @@ def _shown(rec: Record2 | None, name: str, lang: str = "zh") -> str | None:
         return None
     for v in rec.values:
         if v.name == name:
-            return shown_value(v.value, v.unit, lang)
+            return value_text(v, lang)
     return None
 
 
@@ -159,15 +159,12 @@ def _entity_diff(old_rec: Record2, new_rec: Record2, old: Pack2, new: Pack2, cha
     values = []
     for v in new_rec.values:
         before = old_values.get(v.name)
-        if v.op == "rank":  # a place is a plain number, whatever unit the ranked total has
-            v = dataclasses.replace(v, unit=None)
-            before = dataclasses.replace(before, unit=None) if before is not None else None
-        if before is None or before.value != v.value:
+        # a lower bound that becomes the value (the figure given), or the reverse, changed too
+        if before is None or before.value != v.value or is_lower_bound(before) != is_lower_bound(v):
             values.append({"name": v.name, "label": dict(v.label), "unit": v.unit,
                            "old": json_value(before.value) if before else None, "new": json_value(v.value),
-                           "old_text": {lang: shown_value(before.value, before.unit, lang) if before else None
-                                        for lang in ("zh", "en")},
-                           "new_text": {lang: shown_value(v.value, v.unit, lang) for lang in ("zh", "en")}})
+                           "old_text": {lang: value_text(before, lang) if before else None for lang in ("zh", "en")},
+                           "new_text": {lang: value_text(v, lang) for lang in ("zh", "en")}})
     award_old, award_new = _award(old_rec), _award(new_rec)
     place_old, place_new = _place(old_rec, old), _place(new_rec, new)
     outcome_old = old_rec.outcome.value if old_rec.outcome else None

@@ -86,6 +86,11 @@ def shown_value(value: Any, unit: str | None, lang: str) -> str:
     return str(value)
 
 
+def value_text(v: Any, lang: str) -> str:
+    """A value of a record as the views show it: ≥ before a lower bound (a figure scored 0)."""
+    return ("≥" if is_lower_bound(v) else "") + shown_value(v.value, v.unit, lang)
+
+
 def _header(rec: Record2, pack: Pack2, out: TextIO, lang: str) -> None:
     w = WORDS2[lang]
     prov = rec.provenance

@@ -863,8 +863,8 @@ async def scores_page(request: Request) -> Response:
                                                      f'{"*" if row["provisional"] else ""}')
             award = "—" if rec.award is None or rec.award.status == "none" else award_text(rec, lang)
             cells = [place, f'<a href="{base}/entities/{index[id(rec)]}">{e(row["name"] or row["id"])}</a>',
-                     e(_amount(row["total"], lang))]
-            cells += [e(_amount(row["points"][n], lang)) for n in plan.indicators] + [e(award)]
+                     e(("≥" if plan.total in row["lower"] else "") + _amount(row["total"], lang))]  # ≥: a lower bound
+            cells += [e(("≥" if n in row["lower"] else "") + _amount(row["points"][n], lang)) for n in plan.indicators] + [e(award)]
             body.append("<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
         out.append((f"<h2>{e(title)}</h2>" if title else "")
                    + '<div class="scroll"><table class="scores"><thead><tr>' + "".join(f"<th>{e(h)}</th>" for h in heads)
