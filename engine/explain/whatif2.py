@@ -103,7 +103,8 @@ class _Probe:
         one of them reads a criterion (its status needs the stages decided)."""
         if name not in self._closures:
             seen = _reads(self.pack, name)
-            ok = not any(n in self.pack.criteria for n in seen)
+            # a criterion's status (a `cases` value's hidden `when` criteria too) needs its stage
+            ok = not any(n in self.pack.criteria or n in self.pack.hidden for n in seen)
             self._closures[name] = tuple(n for n in self.pack.values if n in seen) if ok else None
         return self._closures[name]
 
@@ -338,8 +339,11 @@ def _readers(pack: Pack2) -> dict[str, list[str]]:
         # criterion that may not apply) is read for the nearest criterion above it that has one
         own = node.id if node.id and "~" not in node.id else owner
         if node.test is not None and own is not None:
-            read = tables[node.test.input][0] if node.test.input in tables else node.test.input
-            out.setdefault(read, {})[own] = None
+            read = node.test.input
+            names = (read.split("~")[2:] if read.startswith("~diff~") else
+                     [tables[read][0]] if read in tables else [read])
+            for name in names:
+                out.setdefault(name, {})[own] = None
         for child in node.children:
             visit(child, own, tables)
         for when, then in node.cases:
@@ -390,6 +394,22 @@ def _resolve(pack: Pack2, slots: dict[str, Any], options: Iterable[Option], dept
                 stage, node = _criterion_node(pack, slot)
                 found = _Search(stage.pack, slots).options(node, want)
                 subs = [Option(o.needs, (slot,) + o.via) for o in _resolve(pack, slots, found, depth + 1)]
+            elif slot.startswith("~diff~") and isinstance(req, Range):
+                # a comparison of two names of the entity (`param:` naming a value or input): the
+                # slot holds a − b; either one moves, the other kept at its figure
+                _, _, a, b = slot.split("~")
+                subs = []
+                if isinstance(slots.get(b), (int, Fraction)) and not isinstance(slots.get(b), bool):
+                    other = Fraction(slots[b])
+                    subs.append(Option(((a, Range(None if req.lo is None else req.lo + other, req.lo_open,
+                                                  None if req.hi is None else req.hi + other, req.hi_open)),)))
+                if isinstance(slots.get(a), (int, Fraction)) and not isinstance(slots.get(a), bool):
+                    other = Fraction(slots[a])
+                    subs.append(Option(((b, Range(None if req.hi is None else other - req.hi, req.hi_open,
+                                                  None if req.lo is None else other - req.lo, req.lo_open)),)))
+                if not subs:
+                    expanded = []
+                    break
             elif slot in tables and isinstance(req, Range):
                 value, table_name = tables[slot]
                 row = _table_row(pack, table_name, slots)
