@@ -4,7 +4,8 @@
 #   2. decide the Huguan sample towns and print why each passed, failed or is undetermined
 #      (extra options go to this step, e.g. ./run.sh --lang en, ./run.sh --format json);
 #   3. score and rank the Yangzhou sample zones;
-#   4. run every pack's test suite (all fixtures of all ten packs) with criterion coverage.
+#   4. run every pack's test suite (every pack in rules/, all in format 2: fixtures, cases and
+#      scoring cohorts) with criterion coverage.
 #
 # Streams: banners and setup messages go to standard error. With a machine format for step 2
 # (--format json / csv / xlsx) standard output carries only step 2's output, so

@@ -48,7 +48,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 OUT = HERE / "out"
-PACK = ROOT / "rules" / "huguan-specialized-town.yaml"
+PACK = ROOT / "tests" / "format1" / "rules" / "huguan-specialized-town.yaml"  # format 1; rules/ holds it in format 2
 AS_OF = dt.date(2024, 6, 30)
 ENGINES = ("durable", "reference")
 

@@ -42,7 +42,7 @@ def main() -> None:
     csv_path = sys.argv[1] if len(sys.argv) > 1 else str(ROOT / "bench" / "out" / "towns-10000.csv")
     from engine.evaluate.normalize import normalise
 
-    pack, _ = load_pack(str(ROOT / "rules" / "huguan-specialized-town.yaml"), dt.date(2024, 6, 30))
+    pack, _ = load_pack(str(ROOT / "tests" / "format1" / "rules" / "huguan-specialized-town.yaml"), dt.date(2024, 6, 30))
     slots = [fact_slots(pack, normalise(pack, e).values) for e in load_entities(csv_path, [])]
 
     session = DurableSession(pack.ruleset, "adapter")

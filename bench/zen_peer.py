@@ -151,7 +151,7 @@ def huguan_pack() -> Path:
     """The Huguan pack in format 1 (the form engine.evaluate.Decider decides): rules/ holds it until
     the shipped packs move to format 2, then the original is kept under tests/format1/."""
     shipped = ROOT / "rules" / "huguan-specialized-town.yaml"
-    kept = ROOT / "tests" / "format1" / "huguan-specialized-town.yaml"
+    kept = ROOT / "tests" / "format1" / "rules" / "huguan-specialized-town.yaml"
     if kept.exists() and "\nformat: 1" not in "\n" + shipped.read_text(encoding="utf-8"):
         return kept
     return shipped

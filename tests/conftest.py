@@ -17,8 +17,11 @@ from engine.evaluate.normalize import normalise
 from engine.evaluate.pipeline import load_pack
 
 ROOT = Path(__file__).resolve().parent.parent
-HUGUAN_PACK = ROOT / "rules" / "huguan-specialized-town.yaml"
+HUGUAN_PACK = ROOT / "tests" / "format1" / "rules" / "huguan-specialized-town.yaml"
 HUGUAN_TOWNS = ROOT / "fixtures" / "huguan-towns.yaml"
+# The same towns with their format-1 expectations (criteria under format-1 names), beside the
+# format-1 original of the pack (HUGUAN_PACK): rules/ and fixtures/ are format 2.
+HUGUAN_TOWNS_F1 = ROOT / "tests" / "format1" / "fixtures" / "huguan-towns.yaml"
 AS_OF = dt.date(2024, 6, 30)
 
 # A manufacturing town that meets every condition on the standard path (12亿元 >= 10亿元) and

@@ -23,6 +23,8 @@ from engine.core.problems import CODES
 from webserver import ROOT, Server, running
 
 RULES = ROOT / "rules"
+# the format-1 originals of the packs rules/ ships in format 2 (tests/format1/README.md): the format-1 cases
+FORMAT1 = ROOT / "tests" / "format1" / "rules"
 FIXTURES = ROOT / "fixtures"
 EXAMPLES = ROOT / "docs" / "examples" / "format2"
 AS_OF = "2024-06-30"
@@ -34,8 +36,9 @@ def packs(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A pack folder: three shipped packs (format 1 and 2), a variant with its template (the
     worked example of docs/format2.md), and a symlink that leads out of it."""
     folder = tmp_path_factory.mktemp("packs")
-    for name in ("huguan-specialized-town.yaml", "tech-sme-evaluation.yaml", "yangzhou-zone-evaluation.yaml"):
-        shutil.copy(RULES / name, folder / name)
+    for source in (FORMAT1 / "huguan-specialized-town.yaml", RULES / "tech-sme-evaluation.yaml",
+                   FORMAT1 / "yangzhou-zone-evaluation.yaml"):
+        shutil.copy(source, folder / source.name)
     for name in ("variant-template.yaml", "variant-province.yaml"):
         shutil.copy(EXAMPLES / name, folder / name)
     outside = tmp_path_factory.mktemp("outside") / "secret.yaml"
@@ -61,6 +64,7 @@ def same_but_paths(doc: dict[str, Any], served: Path, data_name: str) -> dict[st
     the pack file as the server read it."""
     text = json.dumps(doc, ensure_ascii=False)
     text = text.replace(str(FIXTURES / data_name), data_name).replace(str(RULES / served.name), str(served))
+    text = text.replace(str(FORMAT1 / served.name), str(served))
     return json.loads(text)
 
 
@@ -102,7 +106,7 @@ def test_decide_an_uploaded_file_gives_the_cli_json_document_format1(server: Ser
         response = httpx.post(server.url + API + "/packs/huguan-specialized-town/decide",
                               data={"as_of": AS_OF}, files={"data": ("huguan-towns.yaml", handle)}, timeout=120)
     assert response.status_code == 200, response.text
-    expected = same_but_paths(cli_json(RULES / "huguan-specialized-town.yaml", data), packs / "huguan-specialized-town.yaml",
+    expected = same_but_paths(cli_json(FORMAT1 / "huguan-specialized-town.yaml", data), packs / "huguan-specialized-town.yaml",
                               "huguan-towns.yaml")
     assert response.json() == expected
     outcomes = {d["entity"]["id"]: d["outcome"] for d in response.json()["decisions"]}
@@ -226,7 +230,7 @@ def test_a_cross_site_post_is_refused(server: Server) -> None:
 
 
 def test_validate_a_pack_text(server: Server) -> None:
-    text = (RULES / "huguan-specialized-town.yaml").read_text(encoding="utf-8")
+    text = (FORMAT1 / "huguan-specialized-town.yaml").read_text(encoding="utf-8")
     good = httpx.post(server.url + API + "/validate", content=text.encode(), timeout=60).json()
     assert good == {"valid": True, "problems": []}
     broken = text.replace("value: 10亿元", "value: 10亿亩", 1)
@@ -238,7 +242,7 @@ def test_validate_a_pack_text(server: Server) -> None:
 
 
 def test_diff_of_a_lowered_threshold_names_the_entities_that_change(server: Server) -> None:
-    text = (RULES / "huguan-specialized-town.yaml").read_text(encoding="utf-8").replace("value: 10亿元", "value: 8亿元", 1)
+    text = (FORMAT1 / "huguan-specialized-town.yaml").read_text(encoding="utf-8").replace("value: 10亿元", "value: 8亿元", 1)
     towns = yaml.safe_load((FIXTURES / "huguan-towns.yaml").read_text(encoding="utf-8"))["entities"]
     response = httpx.post(server.url + API + "/packs/huguan-specialized-town/diff", timeout=120,
                           json={"as_of": AS_OF, "text": text, "entities": towns})
@@ -253,7 +257,7 @@ def test_validate_one_value_of_a_served_pack_as_the_edit_page_types_it(server: S
     """{pack, param, value}: the served file with that value changed, checked as certify validate
     checks it; problems at file:line:col of the served file's name."""
     url = server.url + API + "/validate"
-    text = (RULES / "huguan-specialized-town.yaml").read_text(encoding="utf-8")
+    text = (FORMAT1 / "huguan-specialized-town.yaml").read_text(encoding="utf-8")
     wrong = httpx.post(url, json={"pack": "huguan-specialized-town", "param": "manufacturing_output_min",
                                   "value": "8000亩"}, timeout=60).json()
     assert wrong["valid"] is False
@@ -275,7 +279,7 @@ def test_validate_one_value_of_a_served_pack_as_the_edit_page_types_it(server: S
     unit = httpx.post(url, json={"pack": "example-sme-province", "param": "staff_max", "value": "200亩"},
                       timeout=60).json()
     assert [(p["code"], p["file"]) for p in unit["problems"]] == [("E184", "variant-template.yaml")]
-    assert (RULES / "huguan-specialized-town.yaml").read_text(encoding="utf-8") == text  # nothing saved
+    assert (FORMAT1 / "huguan-specialized-town.yaml").read_text(encoding="utf-8") == text  # nothing saved
     assert codes(httpx.post(url, json={"pack": "no-such-pack", "param": "x", "value": "1"}, timeout=60)) == ["E233"]
     assert codes(httpx.post(url, json={"pack": "huguan-specialized-town", "param": ["x"], "value": "1"},
                             timeout=60)) == ["E235"]

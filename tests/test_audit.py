@@ -28,7 +28,7 @@ from engine.evaluate.run2 import Runner, subject_of
 ROOT = Path(__file__).resolve().parent.parent
 TECH_SME = ROOT / "rules" / "tech-sme-evaluation.yaml"
 TECH_SME_FIRMS = ROOT / "fixtures" / "tech-sme-firms.yaml"
-HUGUAN = ROOT / "rules" / "huguan-specialized-town.yaml"
+HUGUAN = ROOT / "tests" / "format1" / "rules" / "huguan-specialized-town.yaml"
 HUGUAN_TOWNS = ROOT / "fixtures" / "huguan-towns.yaml"
 YINCHUAN = ROOT / "rules" / "yinchuan-zone-assessment.yaml"  # ranked: a batch is one cohort
 YINCHUAN_ZONES = ROOT / "fixtures" / "yinchuan-zones.yaml"

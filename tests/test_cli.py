@@ -16,7 +16,7 @@ from engine import ENGINE_VERSION
 from engine.load.yamlsafe import load_yaml_file
 
 ROOT = Path(__file__).resolve().parent.parent
-PACK = ROOT / "rules" / "huguan-specialized-town.yaml"
+PACK = ROOT / "tests" / "format1" / "rules" / "huguan-specialized-town.yaml"
 TOWNS = ROOT / "fixtures" / "huguan-towns.yaml"
 BAD_ROWS = ROOT / "fixtures" / "huguan-bad-rows.csv"
 AS_OF = "2024-06-30"
@@ -33,7 +33,7 @@ def evaluate(*extra: str | Path, data: tuple[str | Path, ...] = (TOWNS,)):
 
 @pytest.fixture(scope="module")
 def towns() -> dict[str, dict[str, Any]]:
-    doc, _ = load_yaml_file(str(TOWNS))
+    doc, _ = load_yaml_file(str(ROOT / "tests" / "format1" / "fixtures" / "huguan-towns.yaml"))  # format-1 expectations
     return {e["id"]: e for e in doc.value["entities"]}
 
 

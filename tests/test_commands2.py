@@ -269,7 +269,7 @@ def test_workers_on_the_command_line_change_nothing(fmt: str) -> None:
 
 
 def test_diff_refuses_a_format1_and_a_format2_version(tmp_path: Path) -> None:
-    out = _cli("diff", str(ROOT / "rules" / "huguan-specialized-town.yaml"), PACK, "--data", FIRMS,
+    out = _cli("diff", str(ROOT / "tests" / "format1" / "rules" / "huguan-specialized-town.yaml"), PACK, "--data", FIRMS,
                "--as-of", "2024-06-30", code=2)
     assert out == ""
 

@@ -16,7 +16,7 @@ from engine.load.yamlsafe import load_yaml_file
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "fixtures"
-PACK = ROOT / "rules" / "huguan-specialized-town.yaml"
+PACK = ROOT / "tests" / "format1" / "rules" / "huguan-specialized-town.yaml"
 AS_OF = dt.date(2024, 6, 30)
 CSV_IDS = ["HG01", "HG02", "HG03", "HG05", "HG10", "HG17"]
 
@@ -345,7 +345,7 @@ def test_problems_in_json_data_point_at_their_line(tmp_path):
     data = tmp_path / "towns.json"
     data.write_text('{"entities": [\n  {"id": "J1", "lead_output": "12亿元"},\n  {"id": "J2",\n'
                     '   "lead_output": "十二亿"},\n  {"id": "J1"}\n]}\n', encoding="utf-8")
-    pack, _ = load_pack("rules/huguan-specialized-town.yaml", dt.date(2024, 6, 30))
+    pack, _ = load_pack("tests/format1/rules/huguan-specialized-town.yaml", dt.date(2024, 6, 30))
     problems: list = []
     records = list(decide_files(pack, [str(data)], problems=problems))
     assert [r["entity"]["id"] for r in records] == ["J1", "J2"]

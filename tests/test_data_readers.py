@@ -28,7 +28,7 @@ TRADITIONAL = ("編號,名稱,lead_output\nHG01,青崖鎮,12億元\nHG02,長治�
 
 @pytest.fixture(scope="module")
 def pack() -> Any:
-    return load_pack(str(ROOT / "rules" / "huguan-specialized-town.yaml"), dt.date(2024, 6, 30))[0]
+    return load_pack(str(ROOT / "tests" / "format1" / "rules" / "huguan-specialized-town.yaml"), dt.date(2024, 6, 30))[0]
 
 
 def load(path: Path, **options: Any) -> tuple[list[Any], list[Any]]:

@@ -21,7 +21,7 @@ from engine.validate.validate import validate_file
 from engine.load.yamlsafe import load_yaml_file
 
 ROOT = Path(__file__).resolve().parent.parent
-PACK = ROOT / "rules" / "huguan-specialized-town.yaml"
+PACK = ROOT / "tests" / "format1" / "rules" / "huguan-specialized-town.yaml"
 TOWNS = ROOT / "fixtures" / "huguan-towns.yaml"
 
 

@@ -1,5 +1,6 @@
 """Every hand-worked town in fixtures/huguan-towns.yaml is decided exactly as its `expect` says,
-by durable-rules and by the reference evaluator."""
+by durable-rules and by the reference evaluator: the format-1 pack with the format-1 expectations
+(tests/format1/; the format-2 pack and expectations are checked by its suite in rules/)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import yaml
 from engine.compile.model import CompiledPack
 from engine.explain.batch import decide_files
 
-from conftest import HUGUAN_TOWNS, criterion
+from conftest import HUGUAN_TOWNS_F1 as HUGUAN_TOWNS, criterion
 
 with open(HUGUAN_TOWNS, encoding="utf-8") as handle:
     TOWN_IDS = [e["id"] for e in yaml.safe_load(handle)["entities"]]

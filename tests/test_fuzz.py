@@ -31,7 +31,7 @@ from engine.validate.validate import check_document
 from engine.load.yamlsafe import parse_yaml
 
 ROOT = Path(__file__).resolve().parent.parent
-HUGUAN = ROOT / "rules" / "huguan-specialized-town.yaml"
+HUGUAN = ROOT / "tests" / "format1" / "rules" / "huguan-specialized-town.yaml"
 HUGUAN_TEXT = HUGUAN.read_text(encoding="utf-8")
 HUGUAN_DOC = yaml.safe_load(HUGUAN_TEXT)  # our own file: plain safe_load is fine for mutating it
 AS_OF = dt.date(2024, 6, 30)

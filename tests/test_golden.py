@@ -60,19 +60,19 @@ ROOT = Path(__file__).resolve().parent.parent
 GOLDEN = ROOT / "tests" / "golden"
 REGENERATE = ".venv/bin/python -m pytest tests/test_golden.py --update-golden"
 
-HUGUAN = "rules/huguan-specialized-town.yaml"
+HUGUAN = "tests/format1/rules/huguan-specialized-town.yaml"
 TOWNS = "fixtures/huguan-towns.yaml"
 TOWNS_CSV = "fixtures/huguan-towns.csv"  # 6 towns: pass, fail, undetermined, relaxed path
 HG05 = "tests/golden/hg05.yaml"  # one town: the full view is the default
 AS_OF = "2024-06-30"
-YANGZHOU = "rules/yangzhou-zone-evaluation.yaml"
+YANGZHOU = "tests/format1/rules/yangzhou-zone-evaluation.yaml"
 ZONES = "fixtures/yangzhou-zones.yaml"
 Y_AS_OF = "2024-12-31"
-TARGETS = "rules/huguan-town-targets.yaml"
+TARGETS = "tests/format1/rules/huguan-town-targets.yaml"
 COUNTY = "fixtures/huguan-county.yaml"
 PACK2 = "tests/golden/format2/firm-points.yaml"  # synthetic format-2 pack and firms
 FIRMS2 = "tests/golden/format2/firms.yaml"
-SUITES = ("rules/huguan-specialized-town.tests.yaml", "rules/huguan-town-targets.tests.yaml")
+SUITES = ("tests/format1/rules/huguan-specialized-town.tests.yaml", "tests/format1/rules/huguan-town-targets.tests.yaml")
 BROKEN = ("tests/packs/broken/E120-unknown-param.yaml", "tests/packs/broken/E123-chinese-numeral.yaml",
           "tests/packs/broken/W200-unused-parameter.yaml", "tests/packs/broken/W202-no-cite.yaml")
 

@@ -35,7 +35,7 @@ from engine.load.yamlsafe import (
 )
 
 ROOT = Path(__file__).resolve().parent.parent
-HUGUAN = ROOT / "rules" / "huguan-specialized-town.yaml"
+HUGUAN = ROOT / "tests" / "format1" / "rules" / "huguan-specialized-town.yaml"
 HUGUAN_TEXT = HUGUAN.read_text(encoding="utf-8")
 AS_OF = dt.date(2024, 6, 30)
 PEAK_BYTES = 200 * 1024 * 1024

@@ -28,7 +28,7 @@ def attacks() -> list[Path]:
 
 
 def _substitute(arg: str, folder: Path) -> str:
-    if arg.startswith(("rules/", "fixtures/")):
+    if arg.startswith(("rules/", "fixtures/", "tests/format1/")):
         return str(ROOT / arg)
     return arg.replace("{dir}", str(folder)).replace("{root}", str(ROOT))
 

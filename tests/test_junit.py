@@ -17,7 +17,7 @@ from cli import main
 ROOT = Path(__file__).resolve().parent.parent
 XSD = Path(__file__).resolve().parent / "junit.xsd"
 XS = "{http://www.w3.org/2001/XMLSchema}"
-PACK = ROOT / "rules" / "huguan-specialized-town.yaml"
+PACK = ROOT / "tests" / "format1" / "rules" / "huguan-specialized-town.yaml"
 BUILTIN = {"xs:string": r".*", "xs:nonNegativeInteger": r"[0-9]+", "xs:positiveInteger": r"0*[1-9][0-9]*"}
 
 
@@ -135,8 +135,8 @@ def test_junit_is_valid_and_counts_right(run):
 
 def test_junit_of_the_shipped_suites_is_valid(tmp_path):
     junit = tmp_path / "junit.xml"
-    suites = [str(ROOT / "rules" / "huguan-specialized-town.tests.yaml"),
-              str(ROOT / "rules" / "yangzhou-zone-evaluation.tests.yaml")]  # eligibility and scoring
+    suites = [str(ROOT / "tests" / "format1" / "rules" / "huguan-specialized-town.tests.yaml"),
+              str(ROOT / "tests" / "format1" / "rules" / "yangzhou-zone-evaluation.tests.yaml")]  # eligibility and scoring
     result = CliRunner().invoke(main, ["test", *suites, "--junit", str(junit), "--engine", "reference"])
     assert result.exit_code == 0, result.output
     _validate(junit)

@@ -194,7 +194,7 @@ def test_the_shipped_packs_have_room() -> None:
     (("\n  max: 100\n", "\n  max: 0\n"), "total.max"),
 ])
 def test_scoring_numbers_with_a_sign_by_meaning_are_checked(edit: tuple[str, str], where: str) -> None:
-    text = (ROOT / "rules" / "yangzhou-zone-evaluation.yaml").read_text(encoding="utf-8")
+    text = (ROOT / "tests" / "format1" / "rules" / "yangzhou-zone-evaluation.yaml").read_text(encoding="utf-8")
     assert edit[0] in text
     problems = check_document(parse_yaml(text.replace(edit[0], edit[1], 1), "pack.yaml"))
     wrong = [p for p in problems if p.code == "E112" and p.path.endswith(where)]

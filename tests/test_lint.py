@@ -13,7 +13,7 @@ from engine.commands.lint import NOTE, Band, bands_from_yaml, check_bands, lint_
 from engine.core.problems import CODES
 from engine.load.yamlsafe import parse_yaml
 
-from conftest import HUGUAN_PACK
+from conftest import HUGUAN_PACK, ROOT
 
 PACK = """\
 format: 1
@@ -102,7 +102,7 @@ def codes(problems) -> list[tuple[str, int]]:
     return [(p.code, p.line) for p in problems]
 
 
-SEED_TEXT = HUGUAN_PACK.parent.parent.parent / "shared" / "seeds" / "004_3906f5c9db5bee8f.txt"
+SEED_TEXT = ROOT.parent / "shared" / "seeds" / "004_3906f5c9db5bee8f.txt"
 
 
 def test_the_shipped_pack_lints_clean():
@@ -226,7 +226,7 @@ def test_a_threshold_10_000_times_off(tmp_path):
     text = HUGUAN_PACK.read_text(encoding="utf-8").replace("value: 5000万元", "value: 5000元")
     pack = tmp_path / "huguan.yaml"
     pack.write_text(text, encoding="utf-8")
-    problems = [p for p in lint_file(str(pack), str(Path(HUGUAN_PACK).parents[2] / "shared" / "seeds"))
+    problems = [p for p in lint_file(str(pack), str(ROOT.parent / "shared" / "seeds"))
                 if p.code == "W208"]
     (problem,) = problems
     assert problem.line == line_of(pack, "value: 5000元")

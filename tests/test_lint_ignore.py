@@ -12,7 +12,7 @@ from cli import main
 from engine.commands.lint import IGNORED, lint_file
 
 ROOT = Path(__file__).resolve().parent.parent
-FOUR_HIGHS = ROOT / "rules" / "lianyungang-four-highs.yaml"
+FOUR_HIGHS = ROOT / "tests" / "format1" / "rules" / "lianyungang-four-highs.yaml"
 UNSET = ["investment_intensity_min", "output_per_mu_min", "tax_per_mu_min", "local_employment_min"]
 
 

@@ -68,7 +68,7 @@ def test_a_misspelt_field_suggests_the_right_one(tmp_path):
 
 def test_suite_problems_and_failure_lines_are_bilingual(tmp_path):
     suite = tmp_path / "x.tests.yaml"
-    (tmp_path / "pack.yaml").write_bytes((ROOT / "rules" / "huguan-specialized-town.yaml").read_bytes())
+    (tmp_path / "pack.yaml").write_bytes((ROOT / "tests" / "format1" / "rules" / "huguan-specialized-town.yaml").read_bytes())
     suite.write_text(
         "pack: pack.yaml\nas_of: '2024-06-30'\nextra: 1\n"
         "cases:\n"
@@ -108,10 +108,10 @@ def test_cli_speaks_chinese_by_default_and_english_with_lang_en():
 
 def test_cli_test_and_diff_speak_both_languages(tmp_path):
     runner = CliRunner()
-    suite = str(ROOT / "rules" / "huguan-specialized-town.tests.yaml")
+    suite = str(ROOT / "tests" / "format1" / "rules" / "huguan-specialized-town.tests.yaml")
     assert "通过" in runner.invoke(main, ["test", suite, "--engine", "reference"]).output
     assert " passed, 0 failed" in runner.invoke(main, ["test", "--lang", "en", suite, "--engine", "reference"]).output
-    pack = ROOT / "rules" / "huguan-specialized-town.yaml"
+    pack = ROOT / "tests" / "format1" / "rules" / "huguan-specialized-town.yaml"
     changed = tmp_path / "changed.yaml"
     changed.write_text(pack.read_text(encoding="utf-8").replace("value: 10亿元", "value: 8亿元", 1), encoding="utf-8")
     towns = str(ROOT / "fixtures" / "huguan-towns.yaml")
@@ -130,7 +130,7 @@ def test_data_and_override_problems_are_bilingual(tmp_path):
     from engine.core.problems import ProblemsError
     import datetime as dt
 
-    pack = load_pack(str(ROOT / "rules" / "huguan-specialized-town.yaml"), dt.date(2024, 6, 30))[0]
+    pack = load_pack(str(ROOT / "tests" / "format1" / "rules" / "huguan-specialized-town.yaml"), dt.date(2024, 6, 30))[0]
     twice = tmp_path / "twice.yaml"
     twice.write_text("- {id: T1, lead_output: 十亿}\n- {id: T1, lead_output: 1亿元}\n", encoding="utf-8")
     problems: list = []
@@ -139,6 +139,6 @@ def test_data_and_override_problems_are_bilingual(tmp_path):
     _check_bilingual(problems)
     for sets in (["no_such_parameter=1亿元"], ["manufacturing_output_min=十亿"]):
         with pytest.raises(ProblemsError) as error:
-            load_pack(str(ROOT / "rules" / "huguan-specialized-town.yaml"), dt.date(2024, 6, 30),
+            load_pack(str(ROOT / "tests" / "format1" / "rules" / "huguan-specialized-town.yaml"), dt.date(2024, 6, 30),
                       parse_overrides(sets))
         _check_bilingual(error.value.problems)

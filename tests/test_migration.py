@@ -35,7 +35,9 @@ from engine.evaluate.pipeline import load_pack
 from engine.explain.scoring import Scorer, load_scoring_pack, zone_index
 from engine.load.data import RawEntity, load_entities
 from engine.commands.packtest import compare2
-from engine.load.format1 import EXPECT_DROPPED, TARGETS_ROOT, Conversion, convert, convert_expect
+from engine.commands.scoring_suite import compare_cohort2
+from engine.load.format1 import (EXPECT_DROPPED, TARGETS_ROOT, Conversion, convert, convert_cohort_expect,
+                                 convert_expect)
 from engine.load.yamlsafe import Document, iso_date, load_yaml_file, parse_yaml
 
 from conftest import ROOT
@@ -49,7 +51,11 @@ except ImportError as error:  # pragma: no cover - depends on what has landed
     build2 = evaluate2 = subject_of = Runner = None  # type: ignore[assignment]
     FORMAT2_MISSING = f"the format-2 pipeline is not on main yet ({error})"
 
-RULES = ROOT / "rules"
+# The format-1 originals of the ten packs shipped in rules/ as format 2 (issue 12 item 10), with
+# their suites and the fixtures that carry format-1 expectations. Each is converted here and the
+# shipped format-2 pack (rules/) is decided against it.
+RULES = ROOT / "tests" / "format1" / "rules"
+SHIPPED = ROOT / "rules"
 SCORING = {"yangzhou-zone-evaluation"}
 
 
@@ -58,10 +64,13 @@ def _load(path: Path) -> Document:
     return doc
 
 
-# Format-1 packs only: the new packs of issue 12 (Must have 11) are written in format 2 and have
-# nothing to migrate.
-PACKS = sorted(p for p in RULES.glob("*.yaml")
-               if not p.name.endswith(".tests.yaml") and _load(p).value.get("format") != 2)
+PACKS = sorted(p for p in RULES.glob("*.yaml") if not p.name.endswith(".tests.yaml"))
+
+
+@functools.cache
+def shipped(path: Path) -> tuple[Document, bytes]:
+    """The format-2 pack shipped in rules/ for the format-1 original `path`."""
+    return load_yaml_file(str(SHIPPED / path.name))
 
 
 @functools.cache
@@ -119,6 +128,40 @@ def test_every_pack_converts_or_names_what_format2_lacks(path: Path) -> None:
         assert list(value["criteria"])[0] == decision
         return
     assert list(value["criteria"]) == [decision]
+
+
+# What hand polish may change in a shipped pack (words for officers, and `lint:` settings: format 1's
+# W201 ignores of unset parameters silence nothing in format 2, whose `unset:` says the same);
+# everything else is the converted pack's, so the equivalence tests below speak for the shipped file.
+WORDING = {"title", "label", "notes", "cite", "quote", "reason", "source", "lint"}
+
+
+def _skeleton(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _skeleton(v) for k, v in value.items() if k not in WORDING}
+    if isinstance(value, list):
+        return [_skeleton(v) for v in value]
+    return _plain(value)
+
+
+@pytest.mark.parametrize("path", PACKS, ids=lambda p: p.stem)
+def test_the_shipped_pack_is_the_converted_one(path: Path) -> None:
+    """rules/NAME.yaml is format 2 and, but for its wording (titles, labels, notes, citations), the
+    conversion of the format-1 original: the same names, operations, thresholds and tree."""
+    doc, _ = shipped(path)
+    assert doc.value["format"] == 2
+    assert _skeleton(doc.value) == _skeleton(converted(path).document.value)
+    # its suite is beside it (run by tests/test_pack_suites.py like every suite in rules/); the
+    # format-1 suite it was converted from stays beside the original
+    assert _load(SHIPPED / f"{path.stem}.tests.yaml").value["pack"] == path.name
+    assert _load(RULES / f"{path.stem}.tests.yaml").value["pack"] == path.name
+
+
+def test_no_format1_pack_is_left_in_rules() -> None:
+    for p in SHIPPED.glob("*.yaml"):
+        if not p.name.endswith(".tests.yaml"):
+            assert _load(p).value.get("format") == 2, p.name
+    assert len(PACKS) == 10
 
 
 def _yangzhou_with(tmp_path: Path, old: str, new: str) -> Path:
@@ -451,7 +494,8 @@ def _f2(path: Path, as_of: dt.date, sets: tuple[tuple[str, Any], ...]) -> Any:
     # an override names the parameter as in format 1; build2 carries it to the per-year copies
     overrides = {name: ("test", written) for name, written in sets}
     try:
-        pack = build2(conversion.document, b"", as_of, overrides or None)
+        doc, raw = shipped(path)  # the pack officers use, written from the conversion
+        pack = build2(doc, raw, as_of, overrides or None)
         return pack, Runner(pack, "durable")  # one durable ruleset per pack, as for format 1
     except ProblemsError as error:
         missing = sorted({f"{p.code} {p.message}" for p in error.problems})
@@ -557,6 +601,26 @@ def test_format1_suite_expectations_hold_for_the_converted_pack(path: Path) -> N
         assert compare2(record, converted_expect) == [], f"{path.name}: {name}: {converted_expect}"
         checked += 1
     assert checked >= 3
+
+
+def test_format1_scoring_suite_expectations_hold_for_the_shipped_pack() -> None:
+    """The scoring suite's cohorts (zones' points, totals, places, lower bounds, vetoes,
+    consequences, awards; cohort awards paid, ranked, order), converted by convert_cohort_expect,
+    hold for the shipped format-2 pack as a format-2 suite checks them (compare2, compare_cohort2)."""
+    path = RULES / "yangzhou-zone-evaluation.yaml"
+    _, pack2, runner = _yangzhou_scorers()
+    checked = 0
+    for (name, entities), cohort in zip(_cohorts(path.with_name(path.stem + ".tests.yaml")),
+                                        _load(path.with_name(path.stem + ".tests.yaml")).value["cohorts"]):
+        expect, dropped = convert_cohort_expect(cohort["expect"], "万元")
+        assert set(dropped) <= set(cohort["expect"]["zones"]) and all(set(d) == {"why"} for d in dropped.values())
+        records = runner.evaluate([subject_of(pack2, e)[0] for e in entities])
+        assert compare_cohort2(records, {k: v for k, v in expect.items() if k != "entities"}) == [], name
+        by_id = {r.entity_id: r for r in records}
+        for ident, want in expect["entities"].items():
+            assert compare2(by_id[ident], want) == [], f"{name}: {ident}: {want}"
+            checked += 1
+    assert checked == 18
 
 
 # A scoring pack's suite is cohorts, scored together: compared zone by zone in
@@ -736,7 +800,7 @@ def _yangzhou_both() -> list[tuple[str, dict[str, Any], Any]]:
         pytest.skip(FORMAT2_MISSING)
     conversion = converted(path)
     assert conversion.problems == []
-    pack2 = build2(conversion.document, b"", as_of)
+    pack2 = build2(*shipped(path), as_of)
     sp, _ = load_scoring_pack(str(path), as_of)
     runner = Runner(pack2, "durable")
     out = []
@@ -831,7 +895,7 @@ def _yangzhou_scorers() -> tuple[Any, Any, Any]:
     as_of = dt.date(2024, 12, 31)
     if FORMAT2_MISSING:
         pytest.skip(FORMAT2_MISSING)
-    pack2 = build2(converted(path).document, b"", as_of)
+    pack2 = build2(*shipped(path), as_of)
     sp, _ = load_scoring_pack(str(path), as_of)
     return Scorer(sp, "durable"), pack2, Runner(pack2, "durable")
 

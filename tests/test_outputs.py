@@ -24,7 +24,7 @@ from engine.evaluate.pipeline import RowCounts, load_pack, sniff_format, worker_
 from engine.explain.batch import decide_files
 
 ROOT = Path(__file__).resolve().parent.parent
-PACK = ROOT / "rules" / "huguan-specialized-town.yaml"
+PACK = ROOT / "tests" / "format1" / "rules" / "huguan-specialized-town.yaml"
 TOWNS = ROOT / "fixtures" / "huguan-towns.yaml"
 BAD_ROWS = ROOT / "fixtures" / "huguan-bad-rows.csv"
 AS_OF = "2024-06-30"
@@ -131,7 +131,7 @@ def test_row_counts_add_up_in_the_library():
 
 
 def test_score_counts_in_json():
-    result = run("score", "--rules", ROOT / "rules" / "yangzhou-zone-evaluation.yaml",
+    result = run("score", "--rules", ROOT / "tests" / "format1" / "rules" / "yangzhou-zone-evaluation.yaml",
                  ROOT / "fixtures" / "yangzhou-zones.yaml", "--as-of", "2024-12-31", "--format", "json")
     doc = json.loads(result.stdout)
     assert doc["counts"]["read"] == doc["counts"]["decided"] > 0 and doc["counts"]["refused"] == 0
@@ -150,11 +150,11 @@ def test_missing_output_folder_fails_before_any_work(tmp_path):
 
 
 @pytest.mark.parametrize("command", [
-    ("score", "--rules", ROOT / "rules" / "yangzhou-zone-evaluation.yaml", ROOT / "fixtures" / "yangzhou-zones.yaml"),
+    ("score", "--rules", ROOT / "tests" / "format1" / "rules" / "yangzhou-zone-evaluation.yaml", ROOT / "fixtures" / "yangzhou-zones.yaml"),
     ("report", "--rules", PACK, TOWNS),
     ("diff", PACK, PACK, "--data", TOWNS),
     ("schema",),
-    ("test", ROOT / "rules" / "huguan-specialized-town.tests.yaml", "--junit"),
+    ("test", ROOT / "tests" / "format1" / "rules" / "huguan-specialized-town.tests.yaml", "--junit"),
 ])
 def test_every_writer_checks_the_folder_first(tmp_path, command):
     target = tmp_path / "missing" / "out"
@@ -260,7 +260,7 @@ def test_schema_and_junit_written_atomically(tmp_path):
     assert run("schema", "-o", schema).exit_code == 0
     json.loads(schema.read_text(encoding="utf-8"))
     junit = tmp_path / "junit.xml"
-    result = run("test", ROOT / "rules" / "huguan-specialized-town.tests.yaml", "--junit", junit)
+    result = run("test", ROOT / "tests" / "format1" / "rules" / "huguan-specialized-town.tests.yaml", "--junit", junit)
     assert result.exit_code == 0, result.output
     assert junit.read_text(encoding="utf-8").startswith("<?xml")
     assert leftovers(tmp_path) == []

@@ -32,7 +32,7 @@ def test_suite_passes_with_full_coverage(suite):
 
 
 def _write_suite(tmp_path: Path, expect: str) -> Path:
-    pack = (ROOT / "rules" / "huguan-specialized-town.yaml").read_text(encoding="utf-8")
+    pack = (ROOT / "tests" / "format1" / "rules" / "huguan-specialized-town.yaml").read_text(encoding="utf-8")
     (tmp_path / "pack.yaml").write_text(pack, encoding="utf-8")
     suite = tmp_path / "pack.tests.yaml"
     suite.write_text(

@@ -588,7 +588,7 @@ def test_rank_with_tie_break_last_and_ties() -> None:
 
 
 ROOT = Path(__file__).resolve().parent.parent
-YZ_PACK = str(ROOT / "rules" / "yangzhou-zone-evaluation.yaml")
+YZ_PACK = str(ROOT / "tests" / "format1" / "rules" / "yangzhou-zone-evaluation.yaml")
 YZ_ZONES = str(ROOT / "fixtures" / "yangzhou-zones.yaml")
 YZ_AS_OF = dt.date(2024, 12, 31)
 

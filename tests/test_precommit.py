@@ -28,10 +28,11 @@ import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
-PACK = ROOT / "rules" / "huguan-specialized-town.yaml"
-SUITE = ROOT / "rules" / "huguan-specialized-town.tests.yaml"
-TOWNS = ROOT / "fixtures" / "huguan-towns.yaml"
-DELIBERATE = [ROOT / "rules" / "lianyungang-four-highs.yaml", ROOT / "rules" / "jiangxi-park-targets.yaml"]
+PACK = ROOT / "tests" / "format1" / "rules" / "huguan-specialized-town.yaml"
+SUITE = ROOT / "tests" / "format1" / "rules" / "huguan-specialized-town.tests.yaml"
+TOWNS = ROOT / "tests" / "format1" / "fixtures" / "huguan-towns.yaml"  # the format-1 suite's expectations
+DELIBERATE = [ROOT / "tests" / "format1" / "rules" / "lianyungang-four-highs.yaml",
+              ROOT / "tests" / "format1" / "rules" / "jiangxi-park-targets.yaml"]
 BIN = Path(sys.executable).parent
 GIT_ENV = {"GIT_AUTHOR_NAME": "certify tests", "GIT_AUTHOR_EMAIL": "tests@example.invalid",
            "GIT_COMMITTER_NAME": "certify tests", "GIT_COMMITTER_EMAIL": "tests@example.invalid"}

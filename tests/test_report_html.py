@@ -18,7 +18,7 @@ import browser
 from conftest import HUGUAN_PACK, HUGUAN_TOWNS, ROOT
 
 SEED = "004_3906f5c9db5bee8f.txt"
-YANGZHOU_PACK = ROOT / "rules" / "yangzhou-zone-evaluation.yaml"
+YANGZHOU_PACK = ROOT / "tests" / "format1" / "rules" / "yangzhou-zone-evaluation.yaml"
 YANGZHOU_ZONES = ROOT / "fixtures" / "yangzhou-zones.yaml"
 
 

@@ -19,7 +19,7 @@ from engine.report.scoring_text import _award_text, render_score_text
 from conftest import ROOT
 from test_report_html import _browser, _chromium
 
-PACK = ROOT / "rules" / "yangzhou-zone-evaluation.yaml"
+PACK = ROOT / "tests" / "format1" / "rules" / "yangzhou-zone-evaluation.yaml"
 ZONES = ROOT / "fixtures" / "yangzhou-zones.yaml"
 AS_OF = "2024-12-31"
 

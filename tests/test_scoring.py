@@ -18,7 +18,7 @@ from engine.explain.scoring import Band, RankRule, band_points, load_scoring_pac
 from engine.validate.validate import validate_file
 
 ROOT = Path(__file__).resolve().parent.parent
-PACK = ROOT / "rules" / "yangzhou-zone-evaluation.yaml"
+PACK = ROOT / "tests" / "format1" / "rules" / "yangzhou-zone-evaluation.yaml"
 ZONES = ROOT / "fixtures" / "yangzhou-zones.yaml"
 AS_OF = dt.date(2024, 12, 31)
 
@@ -56,7 +56,7 @@ def test_fixture_totals_ranks_and_awards_match_the_hand_arithmetic():
 
 
 def test_the_suite_passes_with_full_coverage():
-    result = run_suite(str(ROOT / "rules" / "yangzhou-zone-evaluation.tests.yaml"))
+    result = run_suite(str(ROOT / "tests" / "format1" / "rules" / "yangzhou-zone-evaluation.tests.yaml"))
     assert not result.problems
     assert [c.name for c in result.cases if not c.passed] == []
     assert len(result.cases) >= 15

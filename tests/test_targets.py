@@ -19,6 +19,7 @@ from engine.validate.validate import validate_file
 
 ROOT = Path(__file__).resolve().parent.parent
 RULES = ROOT / "rules"
+FORMAT1 = ROOT / "tests" / "format1" / "rules"  # the format-1 targets packs (kind: targets), kept for format 1
 ENGINE = ROOT / "engine"
 
 
@@ -52,7 +53,7 @@ ENGINES = pytest.mark.parametrize("engine", ["durable", "reference"])
 
 @ENGINES
 def test_a_target_is_not_yet_due_the_day_before_its_deadline_and_due_on_it(tmp_path, engine):
-    pack = RULES / "tancheng-industrial-targets.yaml"
+    pack = FORMAT1 / "tancheng-industrial-targets.yaml"
     entity = {"id": "T", "new_above_scale_2020": 29}
     before = evaluate(pack, entity, "2020-12-30", tmp_path, engine=engine)
     assert target(before, "new_above_scale_2020")["status"] == "not_yet_due"
@@ -113,12 +114,12 @@ def test_a_dated_parameter_value_is_chosen_by_as_of_and_named_in_the_trace(tmp_p
 
 
 def test_per_year_targets_take_the_value_in_force_at_each_year_end(tmp_path):
-    record = evaluate(RULES / "tancheng-industrial-targets.yaml",
+    record = evaluate(FORMAT1 / "tancheng-industrial-targets.yaml",
                       {"id": "T", "new_above_scale_2021": 35, "new_above_scale_2022": 35}, "2023-03-01", tmp_path)
     y2021, y2022 = target(record, "new_above_scale_2021"), target(record, "new_above_scale_2022")
     assert (y2021["status"], y2021["threshold_text"], y2021["parameter_since"]) == ("met", "30家", "2020-01-01")
     assert (y2022["status"], y2022["threshold_text"], y2022["parameter_since"]) == ("not_met", "40家", "2022-01-01")
-    text = CliRunner().invoke(main, ["evaluate", "--rules", str(RULES / "tancheng-industrial-targets.yaml"),
+    text = CliRunner().invoke(main, ["evaluate", "--rules", str(FORMAT1 / "tancheng-industrial-targets.yaml"),
                                      str(ROOT / "fixtures" / "tancheng-county.yaml"), "--as-of", "2023-03-01",
                                          "--full"]).output
     assert "目标值自 2022-01-01" in text
@@ -127,7 +128,7 @@ def test_per_year_targets_take_the_value_in_force_at_each_year_end(tmp_path):
 # ---------------------------------------------------------------------------------------------
 # Unset parameters, and supplying them (--set, --overrides)
 
-PARK = RULES / "jiangxi-park-targets.yaml"
+PARK = FORMAT1 / "jiangxi-park-targets.yaml"
 PARK_ENTITY = {"id": "P", "internal_green_ratio": "18%", "green_coverage": "40%", "base_investment": 100000,
                "base_output": 150000, "base_land_area": 500, "investment": 300000, "output": 450000,
                "land_area": 750}
@@ -172,7 +173,7 @@ def test_set_and_override_file_decide_the_unset_parameter(tmp_path, engine):
 
 
 def test_unset_flag_thresholds_are_decided_once_supplied(tmp_path):
-    pack = RULES / "lianyungang-four-highs.yaml"
+    pack = FORMAT1 / "lianyungang-four-highs.yaml"
     project = {"id": "P", "in_zone": "是", "investment": 30000, "land_area": 60, "annual_output": 90000,
                "annual_tax": 4500, "local_employees": 320}
     record = evaluate(pack, project, "2024-06-30", tmp_path)
@@ -189,7 +190,7 @@ def test_unset_flag_thresholds_are_decided_once_supplied(tmp_path):
 
 @ENGINES
 def test_counting_targets_name_the_members_that_counted(tmp_path, engine):
-    result = CliRunner().invoke(main, ["evaluate", "--rules", str(RULES / "yangzhou-zone-targets.yaml"),
+    result = CliRunner().invoke(main, ["evaluate", "--rules", str(FORMAT1 / "yangzhou-zone-targets.yaml"),
                                        str(ROOT / "fixtures" / "yangzhou-city.yaml"), "--as-of", "2026-03-01",
                                        "--format", "json", "--engine", engine])
     assert result.exit_code == 0, result.output
@@ -204,7 +205,7 @@ def test_counting_targets_name_the_members_that_counted(tmp_path, engine):
 
 
 def test_a_member_without_its_figure_makes_the_count_unknown_and_is_named(tmp_path):
-    record = evaluate(RULES / "lianyungang-zone-targets.yaml",
+    record = evaluate(FORMAT1 / "lianyungang-zone-targets.yaml",
                       {"id": "L", "zones": [{"name": "甲", "taxable_sales": "60亿元"}, {"name": "乙"}]},
                       "2026-03-01", tmp_path)
     view = target(record, "zones_over_10yi")
@@ -221,7 +222,7 @@ def test_a_member_without_its_figure_makes_the_count_unknown_and_is_named(tmp_pa
                                                  ("2%", "0%", "met"), ("-3%", "-5.01%", "met"),
                                                  ("-3%", "-4.99%", "not_met")])
 def test_relative_target_at_the_boundary(tmp_path, engine, zones, city, status):
-    record = evaluate(RULES / "lianyungang-zone-targets.yaml",
+    record = evaluate(FORMAT1 / "lianyungang-zone-targets.yaml",
                       {"id": "L", "zone_sales_growth_2021": zones, "city_sales_growth_2021": city},
                       "2022-01-01", tmp_path, engine=engine)
     assert target(record, "growth_margin_2021")["status"] == status
@@ -231,7 +232,7 @@ def test_relative_target_at_the_boundary(tmp_path, engine, zones, city, status):
 # Attainment and gap, exactly
 
 def test_attainment_and_gap_are_exact(tmp_path):
-    record = evaluate(RULES / "tancheng-industrial-targets.yaml",
+    record = evaluate(FORMAT1 / "tancheng-industrial-targets.yaml",
                       {"id": "T", "industrial_output_2019": "100亿元", "industrial_output_2022": "133亿元",
                        "pharma_output": "9.99亿元", "new_above_scale_2020": 29},
                       "2023-03-01", tmp_path)
@@ -273,7 +274,7 @@ def test_no_pack_id_or_policy_text_in_the_engine():
 def test_suite_expect_targets_and_set_report_readable_differences(tmp_path):
     from engine.commands.packtest import run_suite
 
-    (tmp_path / "pack.yaml").write_text((RULES / "jiangxi-park-targets.yaml").read_text(encoding="utf-8"),
+    (tmp_path / "pack.yaml").write_text((FORMAT1 / "jiangxi-park-targets.yaml").read_text(encoding="utf-8"),
                                         encoding="utf-8")
     suite = tmp_path / "pack.tests.yaml"
     suite.write_text(

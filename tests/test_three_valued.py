@@ -213,6 +213,6 @@ def test_evaluating_a_scoring_pack_points_to_certify_score():
     from engine.core.problems import ProblemsError
 
     with pytest.raises(ProblemsError) as caught:
-        load_pack("rules/yangzhou-zone-evaluation.yaml", dt.date(2024, 12, 31))
+        load_pack("tests/format1/rules/yangzhou-zone-evaluation.yaml", dt.date(2024, 12, 31))
     (problem,) = caught.value.problems
     assert problem.code == "E112" and "certify score" in problem.message and problem.line > 1

@@ -26,14 +26,16 @@ from engine.web.store import BatchStore, Kept, document_sha256
 from webserver import ROOT, Server, running
 
 AS_OF = "2024-06-30"
+FORMAT1 = ROOT / "tests" / "format1" / "rules"
 HOSTILE = '<script>alert("x")</script>'
 
 
 @pytest.fixture(scope="module")
 def packs(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("packs")
-    for name in ("huguan-specialized-town.yaml", "tech-sme-evaluation.yaml"):
-        shutil.copy(ROOT / "rules" / name, folder / name)
+    # Huguan as written in format 1 (tests/format1/; rules/ ships it in format 2), the SME pack in format 2
+    for source in (FORMAT1 / "huguan-specialized-town.yaml", ROOT / "rules" / "tech-sme-evaluation.yaml"):
+        shutil.copy(source, folder / source.name)
     shutil.copy(ROOT / "tests" / "golden" / "format2" / "zone-ranking.yaml", folder / "zone-ranking.yaml")  # ranks zones
     return folder
 
@@ -221,7 +223,7 @@ def test_a_batch_survives_a_restart_and_shows_what_was_shown(tmp_path: Path) -> 
     folder, data = tmp_path / "packs", tmp_path / "data"
     folder.mkdir()
     pack = folder / "huguan-specialized-town.yaml"
-    shutil.copy(ROOT / "rules" / "huguan-specialized-town.yaml", pack)
+    shutil.copy(FORMAT1 / "huguan-specialized-town.yaml", pack)
     with httpx.Client(follow_redirects=False, timeout=180) as client:
         for server in running(folder, "--data-dir", str(data)):
             posted = upload(client, server, name="towns.csv")
@@ -348,7 +350,7 @@ def test_in_a_browser_at_phone_width(server: Server, tmp_path: Path) -> None:
 def git_packs(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A pack folder that is a git work tree with the Huguan pack committed."""
     folder = tmp_path_factory.mktemp("git-packs")
-    shutil.copy(ROOT / "rules" / "huguan-specialized-town.yaml", folder / "huguan-specialized-town.yaml")
+    shutil.copy(FORMAT1 / "huguan-specialized-town.yaml", folder / "huguan-specialized-town.yaml")
     for args in (["init", "-q"], ["add", "."], ["-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "-qm", "start"]):
         subprocess.run(["git", "-C", str(folder), *args], check=True, capture_output=True)
     return folder
@@ -472,7 +474,7 @@ def test_a_value_is_checked_as_it_is_typed_in_the_browser(tmp_path: Path) -> Non
     folder = tmp_path / "packs"
     folder.mkdir()
     pack = folder / "huguan-specialized-town.yaml"
-    shutil.copy(ROOT / "rules" / "huguan-specialized-town.yaml", pack)
+    shutil.copy(FORMAT1 / "huguan-specialized-town.yaml", pack)
     before = pack.read_text(encoding="utf-8")
     for server in running(folder):
         with playwright.sync_playwright() as p:
@@ -516,7 +518,7 @@ def test_edit_in_a_browser_at_phone_width(tmp_path: Path) -> None:
     folder = tmp_path / "packs"
     folder.mkdir()
     pack = folder / "huguan-specialized-town.yaml"
-    shutil.copy(ROOT / "rules" / "huguan-specialized-town.yaml", pack)
+    shutil.copy(FORMAT1 / "huguan-specialized-town.yaml", pack)
     before = pack.read_text(encoding="utf-8")
     for server in running(folder):
         with playwright.sync_playwright() as p:

@@ -30,7 +30,12 @@ FLOW_WIDTH = 100  # a mapping or list of scalars shorter than this is written on
 
 
 class _Dumper(yaml.SafeDumper):
-    """Block style for the structure, one line for a short leaf (a test, a label, a band)."""
+    """Block style for the structure, one line for a short leaf (a test, a label, a band). A list
+    is indented under its key (`all:` then `  - id: ...`), so its depth reads from the indentation
+    (and the loader's nesting pre-scan counts it)."""
+
+    def increase_indent(self, flow: bool = False, indentless: bool = False) -> None:
+        return super().increase_indent(flow, False)
 
 
 def _scalar(value: Any) -> bool:

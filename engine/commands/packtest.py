@@ -50,7 +50,7 @@ from engine.core.problems import Problem, ProblemsError, shown
 from engine.load.yamlsafe import iso_date, load_yaml_file
 from engine.commands.lint import check_path
 from engine.compile.build2 import NOT_DUE
-from engine.commands.scoring_suite import compare_cohort2, run_scoring_suite
+from engine.commands.scoring_suite import cohort_entities, cohort_usable, compare_cohort2, run_scoring_suite
 from engine.commands.suite_results import CaseResult, SuiteResult
 
 _FLAG_WORDS = {True: MET, False: NOT_MET, "unknown": UNKNOWN, None: UNKNOWN}
@@ -640,41 +640,18 @@ def _run_suite2(path: str, doc: Any, pack_path: str, result: SuiteResult, engine
             continue
         run_batch(str(case.get("name") or entities[0].id), source, entities, expects, as_of, sets)
     for index, cohort in enumerate(suite.get("cohorts") or []):
-        where = doc.where(("cohorts", index))
-        source = f"{path}:{where[0]}"
-        if not isinstance(cohort, dict) or not isinstance(cohort.get("expect"), dict):
-            result.problems.append(doc.problem("E111", "a cohort needs fixtures or entities, and expect: {...}",
-                                               ("cohorts", index),
-                                               message_zh="每个分组需要写 fixtures 或 entities，以及 expect: {...}"))
+        source = f"{path}:{doc.where(('cohorts', index))[0]}"
+        if not cohort_usable(doc, index, _COHORT2_KEYS, result.problems):
             continue
-        for key in sorted(set(cohort) - _COHORT2_KEYS):
-            result.problems.append(doc.problem("E110", f"unknown field {shown(key)} in a cohort (allowed: "
-                                               f"{sorted(_COHORT2_KEYS)})", ("cohorts", index, key),
-                                               message_zh=f"分组中有未知字段 {shown(key)}（允许的字段："
-                                               f"{'、'.join(sorted(_COHORT2_KEYS))}）"))
         sets = cohort.get("set")
         if sets is not None and not isinstance(sets, dict):
             result.problems.append(doc.problem("E112", "set: maps parameter or choice names to values",
                                                ("cohorts", index, "set"),
                                                message_zh="set: 应写成 参数名或选项名: 数值 的映射"))
             continue
-        entities = []
-        for rel in cohort.get("fixtures") or []:
-            problems: list[Problem] = []
-            try:
-                entities += list(load_entities(str(base / rel), problems))
-            except ProblemsError as error:
-                problems.extend(error.problems)
-            result.problems.extend(p for p in problems if p.severity == "error")
-        for j, row in enumerate(cohort.get("entities") or []):
-            if not isinstance(row, dict):
-                result.problems.append(doc.problem("E111", "an entity of a cohort is a mapping {id: ..., ...}",
-                                                   ("cohorts", index, "entities", j),
-                                                   message_zh="分组中的每个对象应写成映射 {id: ..., ...}"))
-                continue
-            line = doc.where(("cohorts", index, "entities", j))[0]
-            fields = {k: v for k, v in row.items() if k not in ("id", "name")}
-            entities.append(RawEntity(path, line, str(row.get("id", f"E{j + 1}")), row.get("name"), fields))
+        problems: list[Problem] = []
+        entities = cohort_entities(path, doc, index, problems)
+        result.problems.extend(p for p in problems if p.severity == "error")
         name = str(cohort.get("name") or f"cohort {index + 1}")
         expect = cohort["expect"]
         wanted = expect.get("entities") or {}

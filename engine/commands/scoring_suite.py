@@ -99,6 +99,46 @@ def compare_zone(zone: dict[str, Any], expect: dict[str, Any]) -> list[str]:
     return diffs
 
 
+def cohort_usable(doc: Document, index: int, allowed: set[str], problems: list[Problem]) -> bool:
+    """Whether `cohorts[index]` can be run (formats 1 and 2): a mapping with `expect:`; unknown
+    fields are reported (E110) and the cohort still runs."""
+    cohort = doc.value["cohorts"][index]
+    if not isinstance(cohort, dict) or not isinstance(cohort.get("expect"), dict):
+        problems.append(doc.problem("E111", "a cohort needs fixtures or entities, and expect: {...}",
+                                    ("cohorts", index),
+                                    message_zh="每个分组需要写 fixtures 或 entities，以及 expect: {...}"))
+        return False
+    for key in sorted(set(cohort) - allowed):
+        problems.append(doc.problem("E110", f"unknown field {key!r} in a cohort (allowed: {sorted(allowed)})",
+                                    ("cohorts", index, key),
+                                    message_zh=f"分组中有未知字段 {key!r}（允许的字段："
+                                    f"{'、'.join(sorted(allowed))}）"))
+    return True
+
+
+def cohort_entities(path: str, doc: Document, index: int, problems: list[Problem]) -> list[RawEntity]:
+    """The entities of `cohorts[index]` (formats 1 and 2): its fixture files' entities, then its
+    inline `entities:` (each where the suite writes it); a fixture file's problems go to `problems`."""
+    cohort = doc.value["cohorts"][index]
+    base = Path(path).parent
+    entities: list[RawEntity] = []
+    for rel in cohort.get("fixtures") or []:
+        try:
+            entities.extend(load_entities(str(base / rel), problems))
+        except ProblemsError as error:
+            problems.extend(error.problems)
+    for j, raw in enumerate(cohort.get("entities") or []):
+        if not isinstance(raw, dict):
+            problems.append(doc.problem("E111", "an entity of a cohort is a mapping {id: ..., ...}",
+                                        ("cohorts", index, "entities", j),
+                                        message_zh="分组中的每个对象应写成映射 {id: ..., ...}"))
+            continue
+        line = doc.where(("cohorts", index, "entities", j))[0]
+        fields = {k: v for k, v in raw.items() if k not in ("id", "name")}
+        entities.append(RawEntity(path, line, str(raw.get("id", f"E{j + 1}")), raw.get("name"), fields))
+    return entities
+
+
 def run_scoring_suite(path: str, doc: Document, result: Any, engine: str = "durable") -> None:
     """Fill `result` (a suite_results.SuiteResult) from the suite's cohorts."""
     suite = doc.value
@@ -122,34 +162,14 @@ def run_scoring_suite(path: str, doc: Document, result: Any, engine: str = "dura
     result.coverage_ids = ([root.id] if sp.has_criteria and root.id else []) + [f"veto:{v.id}" for v in sp.vetoes]
     result.coverage = {ident: set() for ident in result.coverage_ids}
     for index, cohort in enumerate(suite.get("cohorts") or []):
-        where = doc.where(("cohorts", index))
-        source = f"{path}:{where[0]}"
-        if not isinstance(cohort, dict) or not isinstance(cohort.get("expect"), dict):
-            result.problems.append(doc.problem("E111", "a cohort needs fixtures or entities, and expect: {...}",
-                                               ("cohorts", index),
-                                               message_zh="每个分组需要写 fixtures 或 entities，以及 expect: {...}"))
+        source = f"{path}:{doc.where(('cohorts', index))[0]}"
+        if not cohort_usable(doc, index, _COHORT_KEYS, result.problems):
             continue
-        for key in sorted(set(cohort) - _COHORT_KEYS):
-            result.problems.append(doc.problem("E110", f"unknown field {key!r} in a cohort (allowed: "
-                                               f"{sorted(_COHORT_KEYS)})", ("cohorts", index, key),
-                                               message_zh=f"分组中有未知字段 {key!r}（允许的字段："
-                                               f"{'、'.join(sorted(_COHORT_KEYS))}）"))
         name = str(cohort.get("name") or f"cohort {index + 1}")
         as_of = iso_date(cohort.get("as_of")) or default_as_of
         sp = pack_for(as_of)
         problems: list[Problem] = []
-        entities: list[tuple[RawEntity, str]] = []
-        for rel in cohort.get("fixtures") or []:
-            try:
-                for entity in load_entities(str(base / rel), problems):
-                    entities.append((entity, f"{entity.file}:{entity.line}"))
-            except ProblemsError as error:
-                problems.extend(error.problems)
-        for j, raw in enumerate(cohort.get("entities") or []):
-            line = doc.where(("cohorts", index, "entities", j))[0]
-            fields = {k: v for k, v in raw.items() if k not in ("id", "name")}
-            entities.append((RawEntity(path, line, str(raw.get("id", f"E{j + 1}")), raw.get("name"), fields),
-                             f"{path}:{line}"))
+        entities = [(e, f"{e.file}:{e.line}") for e in cohort_entities(path, doc, index, problems)]
         started = time.perf_counter()
         scored = Scorer(sp, engine).score(entities)
         seconds = time.perf_counter() - started  # the cohort is scored at once: its totals case carries the time

@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Iterator
 
 from engine.core.problems import ERROR, Problem
 from engine.load.yamlsafe import Document, Path
@@ -743,54 +743,29 @@ def _one_namespace(out: _Out, result: dict[str, Any], renamed: dict[str, str], s
                                 "请先改名其中之一再转换")
         taken |= set(names)
     ids: list[str] = []
-
-    def collect(node: Any) -> None:
-        if not isinstance(node, dict):
-            return
-        if isinstance(node.get("id"), str):
-            ids.append(node["id"])
-        for kind in ("all", "any"):
-            for child in node.get(kind) or []:
-                collect(child)
-        for child in (node.get("at_least") or {}).get("of") or []:
-            collect(child)
-        collect(node.get("not"))
-        for case in node.get("cases") or []:
-            collect(case.get("then"))
-
     criteria = result.get("criteria") or {}
     for top, node in criteria.items():
         ids.append(top)
-        collect(node)
+        ids.extend(n["id"] for n in _tree(node) if isinstance(n.get("id"), str))
     used = taken | set(ids)
     new_names: dict[str, str] = {}
     for ident in ids:
         if ident in taken:
-            new = ident + suffix
+            # `ID_target` (or `ID_criterion`); when a parameter already has that name (Jiangxi's
+            # internal_green_ratio_target is the target's threshold), `ID_met`; then numbered
+            candidates = [ident + suffix, ident + "_met"]
+            new = next((c for c in candidates if c not in used), None)
             n = 2
-            while new in used:
+            while new is None or new in used:
                 new, n = f"{ident}{suffix}{n}", n + 1
             used.add(new)
             new_names[ident] = new
     if not new_names:
         return
-
-    def rename(node: Any) -> None:
-        if not isinstance(node, dict):
-            return
-        if node.get("id") in new_names:
-            node["id"] = new_names[node["id"]]
-        for kind in ("all", "any"):
-            for child in node.get(kind) or []:
-                rename(child)
-        for child in (node.get("at_least") or {}).get("of") or []:
-            rename(child)
-        rename(node.get("not"))
-        for case in node.get("cases") or []:
-            rename(case.get("then"))
-
     for node in criteria.values():
-        rename(node)
+        for part in _tree(node):
+            if part.get("id") in new_names:
+                part["id"] = new_names[part["id"]]
     for top in list(criteria):
         if top in new_names:
             new = new_names[top]
@@ -810,6 +785,21 @@ def _one_namespace(out: _Out, result: dict[str, Any], renamed: dict[str, str], s
 
 
 _SECTION_ZH = {"inputs": "输入项", "parameters": "参数", "choices": "待定选项", "values": "计算值"}
+
+
+def _tree(node: Any) -> Iterator[dict[str, Any]]:
+    """Every node of a criteria tree (format-1 shape), the node itself first."""
+    if not isinstance(node, dict):
+        return
+    yield node
+    for kind in ("all", "any"):
+        for child in node.get(kind) or []:
+            yield from _tree(child)
+    for child in (node.get("at_least") or {}).get("of") or []:
+        yield from _tree(child)
+    yield from _tree(node.get("not"))
+    for case in node.get("cases") or []:
+        yield from _tree(case.get("then"))
 
 
 def _exists(value: Any, path: Path) -> bool:
