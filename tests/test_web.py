@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import difflib
+import hashlib
 import html
 import json
 import io
@@ -421,6 +422,26 @@ def test_a_second_save_from_a_stale_page_is_refused_and_shows_the_other_change(e
         assert refused.status_code == 409 and "E238" in refused.text
         assert "+    value: 3亿元" in html.unescape(refused.text)  # the other's change, shown
     assert pack.read_text(encoding="utf-8") == after_first  # nothing lost, nothing overwritten
+
+
+def test_a_save_by_a_configured_user_is_committed_as_theirs(tmp_path: Path) -> None:
+    folder = tmp_path / "packs"
+    folder.mkdir()
+    shutil.copy(ROOT / "rules" / "huguan-specialized-town.yaml", folder / "huguan-specialized-town.yaml")
+    for args in (["init", "-q"], ["add", "."], ["-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "-qm", "start"]):
+        subprocess.run(["git", "-C", str(folder), *args], check=True, capture_output=True)
+    users = tmp_path / "users.yaml"
+    users.write_text(f"users:\n  赵敏: {{token_sha256: {hashlib.sha256(b'zhao-token').hexdigest()}}}\n", encoding="utf-8")
+    for server in running(folder, "--users", str(users)):
+        with httpx.Client(timeout=180) as client:
+            assert client.get(server.url + "/", params={"token": "zhao-token"}).status_code == 200
+            fields = edit_form(client, server)
+            saved = client.post(server.url + "/packs/huguan-specialized-town/edit", files={"data": ("", b"")},
+                                data={**fields, "value": "9亿元", "as_of": AS_OF, "action": "save"})
+            assert saved.status_code == 303, saved.text
+    author = subprocess.run(["git", "-C", str(folder), "log", "-1", "--format=%an|%s"], capture_output=True, text=True,
+                            check=True).stdout
+    assert author.startswith("赵敏|") and "10亿元 → 9亿元" in author
 
 
 def test_edit_text_keeps_layout_in_flow_mappings_and_quoted_versions() -> None:

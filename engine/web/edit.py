@@ -183,9 +183,10 @@ def edit_text(text: str, section: str, name: str, new_value: str) -> Edited:
                   shown_label, _position(spec, key)[0] + 1)
 
 
-def save(path: str, opened_sha: str, new_text: str, message: str) -> str:
+def save(path: str, opened_sha: str, new_text: str, message: str, user: str | None = None) -> str:
     """Write `new_text` to `path` if the file is still the version hashed `opened_sha`; commit it
-    where the folder is a git work tree. Returns the commit id ("" without git). Raises Conflict."""
+    where the folder is a git work tree (authored by `user`, a configured user's name, when given).
+    Returns the commit id ("" without git). Raises Conflict."""
     with _SAVE_LOCK:
         with open(path, encoding="utf-8") as handle:
             current = handle.read()
@@ -206,14 +207,14 @@ def save(path: str, opened_sha: str, new_text: str, message: str) -> str:
             if os.path.exists(temporary):
                 os.remove(temporary)
             raise
-        return _commit(path, message)
+        return _commit(path, message, user)
 
 
 def _git(folder: str, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(["git", "-C", folder, *args], capture_output=True, text=True, timeout=60)
 
 
-def _commit(path: str, message: str) -> str:
+def _commit(path: str, message: str, user: str | None = None) -> str:
     folder = os.path.dirname(path)
     try:
         inside = _git(folder, "rev-parse", "--is-inside-work-tree")
@@ -224,12 +225,15 @@ def _commit(path: str, message: str) -> str:
     who: list[str] = []
     if not _git(folder, "config", "user.email").stdout.strip():
         who = ["-c", "user.name=certify workbench", "-c", "user.email=workbench@localhost"]
+    author: list[str] = []
+    if user:  # the configured user who saved (a plain name: guard.USER_NAME); the committer stays the server's
+        author = [f"--author={user} <{user}@certify-workbench>"]
     name = os.path.basename(path)
-    done = _git(folder, *who, "commit", "--only", "-m", message, "--", name)
+    done = _git(folder, *who, "commit", *author, "--only", "-m", message, "--", name)
     if done.returncode != 0:
         # a file git does not track yet: add it first
         _git(folder, "add", "--", name)
-        done = _git(folder, *who, "commit", "-m", message, "--", name)
+        done = _git(folder, *who, "commit", *author, "-m", message, "--", name)
     if done.returncode != 0:
         return ""
     return _git(folder, "rev-parse", "HEAD").stdout.strip()

@@ -801,7 +801,8 @@ async def edit_post(request: Request) -> Response:
         message = (f"{entry.id} {edited.new_version}: {name} {edited.old_value} → {edited.new_value}"
                    + (f" ({edited.cite})" if edited.cite else "") + " — saved in the workbench")
         try:
-            commit = await run_in_threadpool(save, entry.path, opened, edited.text, message)
+            commit = await run_in_threadpool(save, entry.path, opened, edited.text, message,
+                                             request.scope.get(USER_KEY))
         except Conflict as conflict:
             raise _conflict_from(conflict)
         query = urlencode({"saved": edited.new_version, "commit": commit[:12]})
