@@ -24,6 +24,7 @@ from engine.commands.audit import OUTCOMES, Selection, run_log, run_replay
 from engine.commands.common import EXIT, Stop, UsageError, say
 from engine.commands.diff2 import run_diff_any as run_diff  # format 2 or 1, by the versions' format
 from engine.commands.evaluate import run_evaluate
+from engine.commands.explain import run_explain
 from engine.commands.lint import run_lint
 from engine.commands.migrate import run_migrate
 from engine.commands.report import run_report
@@ -129,11 +130,15 @@ def validate(paths: tuple[str, ...], fmt: str, strict: bool, lang: str = "zh", s
 @click.option("--rules", "pack_path", required=True, type=click.Path(), help="The rule pack (YAML).")
 @click.argument("data", nargs=-1, required=True, type=click.Path(allow_dash=True))
 @click.option("--as-of", "as_of", help=_AS_OF_HELP)
-@click.option("--format", "fmt", type=click.Choice(["text", "json", "csv", "xlsx"]), default="text", show_default=True,
-              help="csv / xlsx: one row per entity, a column per criterion (xlsx needs -o).")
+@click.option("--format", "fmt", type=click.Choice(["text", "json", "csv", "xlsx", "parquet"]), default="text",
+              show_default=True, help="csv / xlsx / parquet: one row per entity, a column per criterion (xlsx and "
+              "parquet need -o).")
 @click.option("--lang", type=click.Choice(["zh", "en"]), default="zh", show_default=True)
 @click.option("--engine", type=click.Choice(ENGINES), default="durable", show_default=True,
               help="durable decides; reference is the plain-Python check.")
+@click.option("--trace", type=click.Choice(["full", "compact"]), default="full", show_default=True,
+              help="JSON records: full, or compact (criteria by id; titles, citations and labels left to the pack, "
+              "named by its sha256; certify explain expands them).")
 @click.option("--what-it-takes", "what_it_takes", is_flag=True,
               help="Add to each record that does not pass the smallest changes that would make it pass.")
 @click.option("--set", "sets", multiple=True, metavar="NAME=VALUE", help="Override a parameter, e.g. manufacturing_output_min=8亿元.")
@@ -148,13 +153,31 @@ def validate(paths: tuple[str, ...], fmt: str, strict: bool, lang: str = "zh", s
 @data_read_options
 def evaluate(pack_path: str, data: tuple[str, ...], as_of: str | None, fmt: str, lang: str, engine: str,
              sets: tuple[str, ...], override_files: tuple[str, ...], output: str | None, workers: int,
-             what_it_takes: bool = False, input_format: str | None = None, view: str | None = None) -> None:
+             what_it_takes: bool = False, input_format: str | None = None, view: str | None = None,
+             trace: str = "full") -> None:
     """Decide every entity in DATA with the rule pack. DATA: YAML, JSON, CSV or XLSX files; '-' reads
     standard input (format: --input-format, else sniffed). Ends with the rows read, decided and
     refused on stderr; exit 3 when any row was refused or had bad data."""
     _command(run_evaluate, lang, pack_path=pack_path, data=data, as_of=as_of, fmt=fmt, lang=lang, engine=engine,
              sets=sets, override_files=override_files, output=output, workers=workers,
-             what_it_takes=what_it_takes, input_format=input_format, view=view, read=_read_options())
+             what_it_takes=what_it_takes, input_format=input_format, view=view, read=_read_options(), trace=trace)
+
+
+# ---------------------------------------------------------------------------------------------
+# explain
+
+
+@main.command()
+@click.argument("records", type=click.Path(allow_dash=True))
+@click.option("--rules", "pack_path", required=True, type=click.Path(), help="The rule pack the records name.")
+@click.option("--set", "sets", multiple=True, metavar="NAME=VALUE",
+              help="Format 2: the parameter overrides the batch was decided with (its records do not list them).")
+@click.option("--output", "-o", type=click.Path(allow_dash=True), help=_OUTPUT_HELP)
+@click.option("--lang", type=click.Choice(["zh", "en"]), default="zh", show_default=True)
+def explain(records: str, pack_path: str, sets: tuple[str, ...], output: str | None, lang: str) -> None:
+    """Expand compact decision records (certify evaluate --trace compact) to the full JSON records,
+    with the pack they name (its sha256 must match)."""
+    _command(run_explain, lang, records=records, pack_path=pack_path, sets=sets, output=output, lang=lang)
 
 
 # ---------------------------------------------------------------------------------------------

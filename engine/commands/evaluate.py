@@ -16,22 +16,30 @@ from engine.explain.batch import decide_files
 from engine.explain.whatif2 import annotate_what_it_takes
 from engine.load.data import ReadOptions
 from engine.report.format2_views import render_text2, write_csv2, write_json2
+from engine.report.compact import stream_compact_json1, stream_compact_json2
 from engine.report.outputs import progress, write_report
+from engine.report.parquet import ParquetColumns, write_parquet
 from engine.report.text import encode_record, render_text, stream_evaluation_json
 from engine.report.xlsx2 import write_xlsx2
 
 
 def run_evaluate(pack_path: str, data: tuple[str, ...], as_of: str | None, fmt: str, lang: str, engine: str,
                  sets: tuple[str, ...], override_files: tuple[str, ...], output: str | None, workers: int,
-                 what_it_takes: bool, input_format: str | None, view: str | None, read: ReadOptions) -> int:
+                 what_it_takes: bool, input_format: str | None, view: str | None, read: ReadOptions,
+                 trace: str = "full") -> int:
     check_output(output)  # before any work: a batch must not be decided only to be lost
-    if fmt == "xlsx" and not output:
-        raise UsageError("--format xlsx writes a file: add -o FILE.xlsx (or -o - for standard output)")
+    if fmt in ("xlsx", "parquet") and not output:
+        raise UsageError(f"--format {fmt} writes a file: add -o FILE.{fmt} (or -o - for standard output)")
+    if trace == "compact" and fmt not in ("json", "parquet"):
+        raise UsageError("--trace compact is for --format json (and parquet, which is always compact)",
+                         param_hint="--trace")
+    if fmt == "parquet":
+        trace = "compact"  # the decisions table is made from compact records (engine.report.parquet)
     date = parse_as_of(as_of, lang)
     table = overrides(sets, override_files, lang)
     if pack_format(pack_path) == 2:
         return _evaluate2(pack_path, data, date, table, fmt, lang, engine, output, workers, what_it_takes,
-                          input_format, view, read)
+                          input_format, view, read, trace)
     pack = pack1(pack_path, date, table, lang)
     count = worker_processes(workers, lang)
     files = data_files(data, input_format)
@@ -42,9 +50,16 @@ def run_evaluate(pack_path: str, data: tuple[str, ...], as_of: str | None, fmt: 
     # JSON is encoded where each entity is decided (in the worker processes with --workers).
     render = encode_record if fmt == "json" else None
     records = progress(decide_files(pack, files, engine, problems, workers=count, what_it_takes=what_it_takes,
-                                    render=render, read=read, counts=counts),
+                                    render=render, read=read, counts=counts, trace=trace),
                        enabled=not streaming_to_terminal)
-    if fmt in ("csv", "xlsx"):
+    if fmt == "parquet":
+        assert output
+        with output_path(output) as tmp:
+            write_parquet(records, ParquetColumns.of1(pack), tmp)
+    elif fmt == "json" and trace == "compact":
+        with open_output(output) as out:
+            stream_compact_json1(records, problems, out, rows=counts)
+    elif fmt in ("csv", "xlsx"):
         write_report(fmt, records, output, pack, lang, problems)
     else:
         with open_output(output) as out:
@@ -58,21 +73,39 @@ def run_evaluate(pack_path: str, data: tuple[str, ...], as_of: str | None, fmt: 
 
 def _evaluate2(pack_path: str, data: tuple[str, ...], date: dt.date, table: dict[str, Any], fmt: str, lang: str,
                engine: str, output: str | None, workers: int, what_it_takes: bool, input_format: str | None,
-               view: str | None, read: ReadOptions) -> int:
-    """`certify evaluate` on a format-2 pack: text (zh/en), JSON, CSV or XLSX, with --what-it-takes
-    (engine.explain.whatif2) and --workers (a ranked batch is decided in one process: said on stderr)."""
+               view: str | None, read: ReadOptions, trace: str = "full") -> int:
+    """`certify evaluate` on a format-2 pack: text (zh/en), JSON (full or compact), CSV, XLSX or
+    Parquet, with --what-it-takes (engine.explain.whatif2) and --workers (a ranked batch is decided
+    in one process: said on stderr)."""
     pack = pack2(pack_path, date, table, lang)
     problems: list[Any] = []
     counts = RowCounts()
+    if trace == "compact" and not what_it_takes:  # streamed: memory stays flat however large the batch
+        stream = decide2_stream(pack, data_files(data, input_format), engine, problems, read, counts, workers, lang)
+        if fmt == "parquet":
+            assert output
+            with output_path(output) as tmp:
+                write_parquet(stream, ParquetColumns.of2(pack), tmp, pack=pack)
+        else:
+            with open_output(output) as out:
+                stream_compact_json2(stream, problems, out, pack, rows=counts)
+        return finish(problems, counts, lang)
     records, suggestions = decide2(pack, data_files(data, input_format), engine, problems, read, counts,
                                    workers, what_it_takes, lang)
+    if fmt == "parquet":
+        assert output
+        with output_path(output) as tmp:
+            write_parquet(records, ParquetColumns.of2(pack), tmp, pack=pack, suggestions=suggestions)
+        return finish(problems, counts, lang)
     if fmt == "xlsx":
         assert output
         with output_path(output) as tmp:
             write_xlsx2(records, pack, tmp, lang, suggestions)
         return finish(problems, counts, lang)
     with open_output(output, newline="" if fmt == "csv" else None) as out:
-        if fmt == "json":
+        if fmt == "json" and trace == "compact":
+            stream_compact_json2(records, problems, out, pack, rows=counts, suggestions=suggestions)
+        elif fmt == "json":
             write_json2(records, problems, out, rows=counts, pack=pack, suggestions=suggestions)
         elif fmt == "csv":
             write_csv2(records, pack, out, lang)
@@ -81,14 +114,27 @@ def _evaluate2(pack_path: str, data: tuple[str, ...], date: dt.date, table: dict
     return finish(problems, counts, lang)
 
 
+def decide2_stream(pack: Any, files: list[str], engine: str, problems: list[Any], read: ReadOptions,
+                   counts: RowCounts, workers: int, lang: str) -> Any:
+    """A format-2 batch's records as they are decided (not held: a compact document or a Parquet
+    table is written as they come)."""
+    count = worker_processes(workers, lang)
+    _say_cohort(pack, count, lang)
+    return decide_files2(pack, files, engine, problems, read=read, counts=counts, workers=count)
+
+
+def _say_cohort(pack: Any, count: int, lang: str) -> None:
+    if cohort_workers(pack, count):
+        say("注意: 本规则包对整批对象排名，在一个进程中判定" if lang == "zh" else
+            "note: this pack ranks the whole batch; it is decided in one process")
+
+
 def decide2(pack: Any, files: list[str], engine: str, problems: list[Any], read: ReadOptions, counts: RowCounts,
             workers: int, what_it_takes: bool, lang: str) -> tuple[list[Any], dict[str, Any] | None]:
     """A format-2 batch decided (in `workers` processes unless it is ranked), with the suggestions of
     what it would take by entity id when asked (else None)."""
     count = worker_processes(workers, lang)
-    if cohort_workers(pack, count):
-        say("注意: 本规则包对整批对象排名，在一个进程中判定" if lang == "zh" else
-            "note: this pack ranks the whole batch; it is decided in one process")
+    _say_cohort(pack, count, lang)
     annotate = annotate_what_it_takes if what_it_takes else None
     items = list(decide_files2(pack, files, engine, problems, read=read, counts=counts, workers=count, annotate=annotate))
     if annotate is None:

@@ -190,6 +190,11 @@ CODES: dict[str, str] = {
     #   E245-E249 the workbench's kept batches and users (engine/web)
     "E245": "certify serve: a batch kept in the data folder cannot be shown again (decided again it does not come out as it was shown, or its pack text no longer compiles)",
     "E246": "certify serve --users: the users file cannot be used (no users, a name that is not plain, a token hash that is not 64 hex digits, two users with one token)",
+    #
+    #   E255-E259 scale: compact records, Parquet (engine/explain/compact.py, engine/load/parquet.py)
+    "E255": "certify explain: the compact records were decided with another pack (its sha256 or format differs)",
+    "E256": "certify explain: the file is not a document of compact decision records",
+    "E257": "a Parquet data file or column cannot be read (not Parquet, damaged, a column holding lists or binary)",
 }
 
 

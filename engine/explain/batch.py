@@ -18,6 +18,7 @@ from engine.core.problems import Problem
 from engine.evaluate.evaluate import Decider
 from engine.evaluate.normalize import normalise
 from engine.evaluate.pipeline import RowCounts, entities, worker_count
+from engine.explain.compact import CompactExplainer
 from engine.explain.records import Explainer
 from engine.explain.whatif import what_it_takes as _what_it_takes
 from engine.load.data import ReadOptions
@@ -29,7 +30,10 @@ def _decide_chunk(state: dict[str, Any], chunk: list[Any]) -> list[tuple[dict[st
     for entity, where in chunk:
         normalised = normalise(pack, entity)
         verdict = decider.decide(normalised.values)
-        record = explainer.explain(entity.id, entity.name, entity.fields, normalised, verdict, where)
+        if isinstance(explainer, CompactExplainer):  # --trace compact (engine.explain.compact)
+            record = explainer.compact(entity.id, entity.name, entity.fields, normalised, verdict, where)
+        else:
+            record = explainer.explain(entity.id, entity.name, entity.fields, normalised, verdict, where)
         if entity.expect is not None:
             record["_expect"] = entity.expect
         if state.get("what_it_takes") and record["outcome"] != "pass":
@@ -44,13 +48,18 @@ _WORKER: dict[str, Any] = {}
 IN_FLIGHT_PER_WORKER = 3  # chunks queued per worker: enough to keep it busy, bounded memory
 
 
-def _worker_init(pack: CompiledPack, engine: str, what_it_takes: bool = False, render: Any = None) -> None:
+def _explainer(pack: CompiledPack, engine: str, trace: str) -> Explainer | CompactExplainer:
+    return CompactExplainer(pack, engine) if trace == "compact" else Explainer(pack, engine)
+
+
+def _worker_init(pack: CompiledPack, engine: str, what_it_takes: bool = False, render: Any = None,
+                 trace: str = "full") -> None:
     # The parent handles SIGINT (a terminal sends it to the whole group) and stops the pool with
     # SIGTERM, which must simply end a worker (the parent's handler was inherited by fork).
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     # One durable Host per worker process: durable-rules is not safe to share across processes.
-    _WORKER.update(pack=pack, decider=Decider(pack, engine), explainer=Explainer(pack, engine),
+    _WORKER.update(pack=pack, decider=Decider(pack, engine), explainer=_explainer(pack, engine, trace),
                    what_it_takes=what_it_takes, render=render)
 
 
@@ -74,7 +83,7 @@ def decide_files(pack: CompiledPack, files: Iterable[str], engine: str = "durabl
                  chunk_size: int = 256, what_it_takes: bool = False,
                  render: Callable[[dict[str, Any]], Any] | None = None,
                  read: ReadOptions | None = None, counts: RowCounts | None = None,
-                 decider: Decider | None = None) -> Iterator[Any]:
+                 decider: Decider | None = None, trace: str = "full") -> Iterator[Any]:
     """Decide every entity in `files`, in input order; problems are appended to `problems`.
 
     A file that cannot be read is reported and skipped; a row that cannot be used is reported
@@ -86,7 +95,8 @@ def decide_files(pack: CompiledPack, files: Iterable[str], engine: str = "durabl
     was decided and the rendered value is yielded: sending text back from a worker is far
     cheaper than sending the record. `read` sets the data files' encoding and whether unknown
     columns that look like misspelt inputs are allowed; columns are checked against `pack`.
-    Rows read, decided and refused are added to `counts`.
+    Rows read, decided and refused are added to `counts`. `trace="compact"` makes compact records
+    (engine.explain.compact) instead of full ones.
     """
     problems = problems if problems is not None else []
     counts = counts if counts is not None else RowCounts()
@@ -94,7 +104,7 @@ def decide_files(pack: CompiledPack, files: Iterable[str], engine: str = "durabl
     workers = worker_count(workers)[0]
     if workers <= 1:
         # `decider`: one kept by a long-running caller (certify serve): registering the ruleset costs ~0.1 s
-        state = {"pack": pack, "decider": decider or Decider(pack, engine), "explainer": Explainer(pack, engine),
+        state = {"pack": pack, "decider": decider or Decider(pack, engine), "explainer": _explainer(pack, engine, trace),
                  "what_it_takes": what_it_takes, "render": render}
         for chunk in _chunks(entities_iter, chunk_size):
             for record, found in _decide_chunk(state, chunk):
@@ -106,7 +116,7 @@ def decide_files(pack: CompiledPack, files: Iterable[str], engine: str = "durabl
     # At most a few chunks per worker in flight: Pool.imap would read the whole input ahead and
     # hold every finished result, so memory would grow with the batch.
     limit = IN_FLIGHT_PER_WORKER * workers
-    with mp.get_context(method).Pool(workers, _worker_init, (pack, engine, what_it_takes, render)) as pool:
+    with mp.get_context(method).Pool(workers, _worker_init, (pack, engine, what_it_takes, render, trace)) as pool:
         pending: deque[Any] = deque()
         for chunk in _chunks(entities_iter, chunk_size):
             pending.append(pool.apply_async(_worker_run, (chunk,)))

@@ -24,6 +24,7 @@ from typing import IO, Any, Iterator
 from engine.core.problems import Problem, ProblemsError, shown
 from engine.load.entities import (MAX_CSV_COLUMNS, MAX_JSON_DEPTH, FieldChecker, RawEntity, ReadOptions, _fatal, _p,
                                   _Unreadable, entity_from_item, map_header)
+from engine.load.parquet import parquet_entities
 from engine.load.spreadsheet import xls_entities, xlsx_entities
 from engine.load.yamlsafe import parse_yaml, read_limited
 
@@ -207,6 +208,9 @@ def load_entities(file: str, problems: list[Problem], options: ReadOptions | Non
     if suffix == ".csv":
         yield from _csv_entities(file, None, problems, options)
         return
+    if suffix == ".parquet":  # streamed by record batch (engine.load.parquet)
+        yield from parquet_entities(file, problems, options)
+        return
     raw = _read_bytes(file)
     if suffix in (".yaml", ".yml", ".json"):
         yield from _document_entities(file, raw, suffix, problems, options)
@@ -215,8 +219,8 @@ def load_entities(file: str, problems: list[Problem], options: ReadOptions | Non
     elif suffix == ".xls":
         yield from xls_entities(file, raw, problems, options)
     else:
-        raise _fatal(file, 1, 1, "E100", f"unknown data file type {shown(suffix)}; use .yaml, .json, .csv, .xlsx or .xls",
-                     f"无法识别的数据文件类型 {shown(suffix)}; 请使用 .yaml、.json、.csv、.xlsx 或 .xls")
+        raise _fatal(file, 1, 1, "E100", f"unknown data file type {shown(suffix)}; use .yaml, .json, .csv, .xlsx, .xls "
+                     "or .parquet", f"无法识别的数据文件类型 {shown(suffix)}; 请使用 .yaml、.json、.csv、.xlsx、.xls 或 .parquet")
 
 
 # ---------------------------------------------------------------------------------------------

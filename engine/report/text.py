@@ -219,13 +219,14 @@ def encode_record(record: dict[str, Any]) -> tuple[str, str]:
 
 
 def stream_evaluation_json(records: Iterable[Any], problems: list[Problem], out: TextIO,
-                           rows: Any = None) -> dict[str, int]:
+                           rows: Any = None, schema: str = OUTPUT_SCHEMA) -> dict[str, int]:
     """The same document as `evaluation_json`, written record by record (memory stays flat).
 
     Takes records, or (outcome, JSON text) pairs from `encode_record`. `rows` (a
-    pipeline.RowCounts, complete once the records are consumed) adds read / decided / refused."""
+    pipeline.RowCounts, complete once the records are consumed) adds read / decided / refused.
+    `schema`: the compact document's (engine.report.compact) for compact records."""
     counts = {"pass": 0, "fail": 0, "undetermined": 0}
-    out.write('{\n  "schema": "%s",\n  "decisions": [' % OUTPUT_SCHEMA)
+    out.write('{\n  "schema": "%s",\n  "decisions": [' % schema)
     first = True
     for rec in records:
         outcome, text = rec if isinstance(rec, tuple) else encode_record(rec)
