@@ -145,6 +145,9 @@ def validate(paths: tuple[str, ...], fmt: str, strict: bool, lang: str = "zh", s
 @click.option("--overrides", "override_files", multiple=True, type=click.Path(), help="YAML file of parameter: value overrides.")
 @click.option("--output", "-o", type=click.Path(allow_dash=True), help=_OUTPUT_HELP)
 @click.option("--workers", type=click.IntRange(min=0), default=1, show_default=True, help=_WORKERS_HELP)
+@click.option("--cluster", metavar="local|ADDRESS",
+              help="Decide on a Dask cluster: 'local' starts one on this machine (one worker process per CPU, "
+                   "or --workers N), tcp://host:8786 uses a running scheduler's workers; same output as one process.")
 @_INPUT_FORMAT
 @click.option("--full", "view", flag_value="full",
               help="Text: every criterion with its value, threshold and gap (the default for a single entity).")
@@ -154,13 +157,14 @@ def validate(paths: tuple[str, ...], fmt: str, strict: bool, lang: str = "zh", s
 def evaluate(pack_path: str, data: tuple[str, ...], as_of: str | None, fmt: str, lang: str, engine: str,
              sets: tuple[str, ...], override_files: tuple[str, ...], output: str | None, workers: int,
              what_it_takes: bool = False, input_format: str | None = None, view: str | None = None,
-             trace: str = "full") -> None:
+             trace: str = "full", cluster: str | None = None) -> None:
     """Decide every entity in DATA with the rule pack. DATA: YAML, JSON, CSV or XLSX files; '-' reads
     standard input (format: --input-format, else sniffed). Ends with the rows read, decided and
     refused on stderr; exit 3 when any row was refused or had bad data."""
     _command(run_evaluate, lang, pack_path=pack_path, data=data, as_of=as_of, fmt=fmt, lang=lang, engine=engine,
              sets=sets, override_files=override_files, output=output, workers=workers,
-             what_it_takes=what_it_takes, input_format=input_format, view=view, read=_read_options(), trace=trace)
+             what_it_takes=what_it_takes, input_format=input_format, view=view, read=_read_options(), trace=trace,
+             cluster=cluster)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -8,8 +8,10 @@ import datetime as dt
 import sys
 from typing import Any
 
+from engine.commands.cluster import cluster_pool
 from engine.commands.common import (UsageError, data_files, finish, overrides, pack1, pack2, parse_as_of, say,
                                      worker_processes)
+from engine.evaluate.cluster import ClusterPool
 from engine.core.files import STDOUT, check_output, open_output, output_path
 from engine.evaluate.pipeline import RowCounts, cohort_workers, decide_files2, pack_format
 from engine.explain.batch import decide_files
@@ -26,7 +28,17 @@ from engine.report.xlsx2 import write_xlsx2
 def run_evaluate(pack_path: str, data: tuple[str, ...], as_of: str | None, fmt: str, lang: str, engine: str,
                  sets: tuple[str, ...], override_files: tuple[str, ...], output: str | None, workers: int,
                  what_it_takes: bool, input_format: str | None, view: str | None, read: ReadOptions,
-                 trace: str = "full") -> int:
+                 trace: str = "full", cluster: str | None = None) -> int:
+    # --cluster: the Dask cluster (engine.commands.cluster), connected to only when a batch is sent to it
+    with cluster_pool(cluster, workers, lang) as pool:
+        return _evaluate(pack_path, data, as_of, fmt, lang, engine, sets, override_files, output, workers,
+                         what_it_takes, input_format, view, read, trace, pool)
+
+
+def _evaluate(pack_path: str, data: tuple[str, ...], as_of: str | None, fmt: str, lang: str, engine: str,
+              sets: tuple[str, ...], override_files: tuple[str, ...], output: str | None, workers: int,
+              what_it_takes: bool, input_format: str | None, view: str | None, read: ReadOptions,
+              trace: str, pool: ClusterPool | None) -> int:
     check_output(output)  # before any work: a batch must not be decided only to be lost
     if fmt in ("xlsx", "parquet") and not output:
         raise UsageError(f"--format {fmt} writes a file: add -o FILE.{fmt} (or -o - for standard output)")
@@ -39,7 +51,7 @@ def run_evaluate(pack_path: str, data: tuple[str, ...], as_of: str | None, fmt: 
     table = overrides(sets, override_files, lang)
     if pack_format(pack_path) == 2:
         return _evaluate2(pack_path, data, date, table, fmt, lang, engine, output, workers, what_it_takes,
-                          input_format, view, read, trace)
+                          input_format, view, read, trace, pool)
     pack = pack1(pack_path, date, table, lang)
     count = worker_processes(workers, lang)
     files = data_files(data, input_format)
@@ -50,7 +62,7 @@ def run_evaluate(pack_path: str, data: tuple[str, ...], as_of: str | None, fmt: 
     # JSON is encoded where each entity is decided (in the worker processes with --workers).
     render = encode_record if fmt == "json" else None
     records = progress(decide_files(pack, files, engine, problems, workers=count, what_it_takes=what_it_takes,
-                                    render=render, read=read, counts=counts, trace=trace),
+                                    render=render, read=read, counts=counts, trace=trace, cluster=pool),
                        enabled=not streaming_to_terminal)
     if fmt == "parquet":
         assert output
@@ -73,15 +85,16 @@ def run_evaluate(pack_path: str, data: tuple[str, ...], as_of: str | None, fmt: 
 
 def _evaluate2(pack_path: str, data: tuple[str, ...], date: dt.date, table: dict[str, Any], fmt: str, lang: str,
                engine: str, output: str | None, workers: int, what_it_takes: bool, input_format: str | None,
-               view: str | None, read: ReadOptions, trace: str = "full") -> int:
+               view: str | None, read: ReadOptions, trace: str = "full", pool: ClusterPool | None = None) -> int:
     """`certify evaluate` on a format-2 pack: text (zh/en), JSON (full or compact), CSV, XLSX or
-    Parquet, with --what-it-takes (engine.explain.whatif2) and --workers (a ranked batch is decided
-    in one process: said on stderr)."""
+    Parquet, with --what-it-takes (engine.explain.whatif2), --workers and --cluster (a ranked batch is
+    decided in one process: said on stderr)."""
     pack = pack2(pack_path, date, table, lang)
     problems: list[Any] = []
     counts = RowCounts()
     if trace == "compact" and not what_it_takes:  # streamed: memory stays flat however large the batch
-        stream = decide2_stream(pack, data_files(data, input_format), engine, problems, read, counts, workers, lang)
+        stream = decide2_stream(pack, data_files(data, input_format), engine, problems, read, counts, workers, lang,
+                                pool)
         if fmt == "parquet":
             assert output
             with output_path(output) as tmp:
@@ -91,7 +104,7 @@ def _evaluate2(pack_path: str, data: tuple[str, ...], date: dt.date, table: dict
                 stream_compact_json2(stream, problems, out, pack, rows=counts)
         return finish(problems, counts, lang)
     records, suggestions = decide2(pack, data_files(data, input_format), engine, problems, read, counts,
-                                   workers, what_it_takes, lang)
+                                   workers, what_it_takes, lang, pool)
     if fmt == "parquet":
         assert output
         with output_path(output) as tmp:
@@ -115,28 +128,30 @@ def _evaluate2(pack_path: str, data: tuple[str, ...], date: dt.date, table: dict
 
 
 def decide2_stream(pack: Any, files: list[str], engine: str, problems: list[Any], read: ReadOptions,
-                   counts: RowCounts, workers: int, lang: str) -> Any:
+                   counts: RowCounts, workers: int, lang: str, pool: ClusterPool | None = None) -> Any:
     """A format-2 batch's records as they are decided (not held: a compact document or a Parquet
     table is written as they come)."""
     count = worker_processes(workers, lang)
-    _say_cohort(pack, count, lang)
-    return decide_files2(pack, files, engine, problems, read=read, counts=counts, workers=count)
+    _say_cohort(pack, count, lang, pool)
+    return decide_files2(pack, files, engine, problems, read=read, counts=counts, workers=count, cluster=pool)
 
 
-def _say_cohort(pack: Any, count: int, lang: str) -> None:
-    if cohort_workers(pack, count):
+def _say_cohort(pack: Any, count: int, lang: str, pool: ClusterPool | None = None) -> None:
+    if cohort_workers(pack, count) or (pool is not None and pack.cohort()):
         say("注意: 本规则包对整批对象排名，在一个进程中判定" if lang == "zh" else
             "note: this pack ranks the whole batch; it is decided in one process")
 
 
 def decide2(pack: Any, files: list[str], engine: str, problems: list[Any], read: ReadOptions, counts: RowCounts,
-            workers: int, what_it_takes: bool, lang: str) -> tuple[list[Any], dict[str, Any] | None]:
-    """A format-2 batch decided (in `workers` processes unless it is ranked), with the suggestions of
-    what it would take by entity id when asked (else None)."""
+            workers: int, what_it_takes: bool, lang: str,
+            pool: ClusterPool | None = None) -> tuple[list[Any], dict[str, Any] | None]:
+    """A format-2 batch decided (in `workers` processes, or on the cluster `pool`, unless it is ranked),
+    with the suggestions of what it would take by entity id when asked (else None)."""
     count = worker_processes(workers, lang)
-    _say_cohort(pack, count, lang)
+    _say_cohort(pack, count, lang, pool)
     annotate = annotate_what_it_takes if what_it_takes else None
-    items = list(decide_files2(pack, files, engine, problems, read=read, counts=counts, workers=count, annotate=annotate))
+    items = list(decide_files2(pack, files, engine, problems, read=read, counts=counts, workers=count, annotate=annotate,
+                               cluster=pool))
     if annotate is None:
         return items, None
     return [r for r, _ in items], {r.entity_id: s for r, s in items if s is not None}

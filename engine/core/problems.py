@@ -195,6 +195,11 @@ CODES: dict[str, str] = {
     "E255": "certify explain: the compact records were decided with another pack (its sha256 or format differs)",
     "E256": "certify explain: the file is not a document of compact decision records",
     "E257": "a Parquet data file or column cannot be read (not Parquet, damaged, a column holding lists or binary)",
+    #   E260-E264 deciding on a Dask cluster (certify evaluate --cluster; engine/evaluate/cluster.py)
+    "E260": "--cluster: the Dask cluster cannot be started or its scheduler reached (nothing decided)",
+    "E261": "--cluster: a worker runs another certify version than this one (decisions could differ)",
+    "E262": "--cluster: a partition was lost with every worker that took it (the run stops there)",
+    "E263": "--cluster: the cluster lost the run (the scheduler went away, or the run's data was lost)",
 }
 
 

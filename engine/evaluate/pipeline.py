@@ -46,6 +46,7 @@ from engine.compile.compile import CompileError, build
 from engine.compile.model2 import Pack2
 from engine.load.data import MAX_DATA_BYTES, ReadOptions, load_entities
 from engine.compile.model import CompiledPack
+from engine.evaluate.cluster import ClusterPool
 from engine.evaluate.record2 import Record2
 from engine.evaluate.run2 import Runner, Subject, subject_of
 from engine.core.problems import ERROR, Problem, ProblemsError, clip, has_errors, shown
@@ -346,7 +347,7 @@ Annotate = Callable[[Pack2, Subject, Record2], Any]  # see decide_files2
 def decide_files2(pack: Pack2, files: Iterable[str], engine: str = "durable", problems: list[Problem] | None = None,
                   read: ReadOptions | None = None, counts: RowCounts | None = None,
                   chunk_size: int = 256, workers: int = 1, annotate: Annotate | None = None,
-                  runner: Runner | None = None) -> Iterator[Any]:
+                  runner: Runner | None = None, cluster: ClusterPool | None = None) -> Iterator[Any]:
     """Every entity in `files`, decided in input order. A pack with a cohort value (rank …) is
     evaluated as one batch (every entity is one cohort); otherwise in chunks, so memory stays flat.
     With `workers` > 1 (0 = one per CPU) the chunks of a pack without a cohort value are decided in
@@ -355,11 +356,18 @@ def decide_files2(pack: Pack2, files: Iterable[str], engine: str = "durable", pr
     entity's rank reads every other entity's figures (`cohort_workers` says so to the caller).
     With `annotate` (a module-level function, so worker processes can call it) each item yielded is
     `(record, annotate(pack, subject, record))`, computed where the entity was decided: a later stage
-    (what it would take, engine.explain.whatif2) adds to a record without this stage importing it."""
+    (what it would take, engine.explain.whatif2) adds to a record without this stage importing it.
+    With `cluster` (engine.evaluate.cluster) the chunks are decided on a Dask cluster instead of
+    `workers` local processes, with the same records in the same order."""
     problems = problems if problems is not None else []
     counts = counts if counts is not None else RowCounts()
     stream = entities(files, problems, dataclasses.replace(read or ReadOptions(), pack=pack), counts)
     workers = worker_count(workers)[0]
+    if cluster is not None and not pack.cohort():
+        yield from _take2(cluster.ordered(_state2, (pack, engine, annotate), _chunk2,
+                                          _chunks(stream, cluster.partition_size)),
+                          problems, counts)
+        return
     if workers > 1 and not pack.cohort():
         yield from _decide_parallel2(pack, stream, engine, problems, counts, chunk_size, workers, annotate)
         return
@@ -393,16 +401,24 @@ _WORKER2: dict[str, Any] = {}
 _IN_FLIGHT_PER_WORKER = 3  # chunks queued per worker: enough to keep it busy, memory bounded
 
 
+def _state2(pack: Pack2, engine: str, annotate: Annotate | None = None) -> dict[str, Any]:
+    # durable-rules is not safe to share across processes: one Runner (its sessions) per worker
+    return {"pack": pack, "runner": Runner(pack, engine), "annotate": annotate}
+
+
 def _worker_init2(pack: Pack2, engine: str, annotate: Annotate | None = None) -> None:
     # The parent handles SIGINT and stops the pool with SIGTERM, which must simply end a worker.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    # durable-rules is not safe to share across processes: one Runner (its sessions) per worker
-    _WORKER2.update(pack=pack, runner=Runner(pack, engine), annotate=annotate)
+    _WORKER2.update(_state2(pack, engine, annotate))
 
 
 def _worker_chunk2(chunk: list[Any]) -> tuple[list[Any], list[Problem]]:
-    pack, runner, annotate = _WORKER2["pack"], _WORKER2["runner"], _WORKER2["annotate"]
+    return _chunk2(_WORKER2, chunk)
+
+
+def _chunk2(state: dict[str, Any], chunk: list[Any]) -> tuple[list[Any], list[Problem]]:
+    pack, runner, annotate = state["pack"], state["runner"], state["annotate"]
     subjects, problems = [], []
     for entity in chunk:
         subject, found = subject_of(pack, entity)
@@ -414,33 +430,38 @@ def _worker_chunk2(chunk: list[Any]) -> tuple[list[Any], list[Problem]]:
     return records, problems
 
 
-def _decide_parallel2(pack: Pack2, stream: Iterator[tuple[Any, str]], engine: str, problems: list[Problem],
-                      counts: RowCounts, chunk_size: int, workers: int, annotate: Annotate | None) -> Iterator[Any]:
-    method = "fork" if "fork" in mp.get_all_start_methods() else "spawn"
-    limit = _IN_FLIGHT_PER_WORKER * workers  # never the whole input ahead (Pool.imap would read it all)
-
-    def chunks() -> Iterator[list[Any]]:
-        chunk: list[Any] = []
-        for entity, _where in stream:
-            chunk.append(entity)
-            if len(chunk) == chunk_size:
-                yield chunk
-                chunk = []
-        if chunk:
+def _chunks(stream: Iterator[tuple[Any, str]], size: int) -> Iterator[list[Any]]:
+    """The entities of `stream` in lists of `size` (the last one shorter)."""
+    chunk: list[Any] = []
+    for entity, _where in stream:
+        chunk.append(entity)
+        if len(chunk) == size:
             yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
 
-    def take(result: Any) -> Iterator[Any]:
-        records, found = result.get()
+
+def _take2(results: Iterable[tuple[list[Any], list[Problem]]], problems: list[Problem],
+           counts: RowCounts) -> Iterator[Any]:
+    """The records of decided chunks, in order, their problems kept and their rows counted."""
+    for records, found in results:
         problems.extend(found)
         for record in records:
             counts.decided += 1
             yield record
 
+
+def _decide_parallel2(pack: Pack2, stream: Iterator[tuple[Any, str]], engine: str, problems: list[Problem],
+                      counts: RowCounts, chunk_size: int, workers: int, annotate: Annotate | None) -> Iterator[Any]:
+    method = "fork" if "fork" in mp.get_all_start_methods() else "spawn"
+    limit = _IN_FLIGHT_PER_WORKER * workers  # never the whole input ahead (Pool.imap would read it all)
+
     with mp.get_context(method).Pool(workers, _worker_init2, (pack, engine, annotate)) as pool:
         pending: deque[Any] = deque()
-        for chunk in chunks():
+        for chunk in _chunks(stream, chunk_size):
             pending.append(pool.apply_async(_worker_chunk2, (chunk,)))
             while len(pending) >= limit:
-                yield from take(pending.popleft())
+                yield from _take2([pending.popleft().get()], problems, counts)
         while pending:
-            yield from take(pending.popleft())
+            yield from _take2([pending.popleft().get()], problems, counts)

@@ -15,6 +15,7 @@ from typing import Any, Callable, Iterable, Iterator
 
 from engine.compile.model import CompiledPack
 from engine.core.problems import Problem
+from engine.evaluate.cluster import ClusterPool
 from engine.evaluate.evaluate import Decider
 from engine.evaluate.normalize import normalise
 from engine.evaluate.pipeline import RowCounts, entities, worker_count
@@ -52,15 +53,20 @@ def _explainer(pack: CompiledPack, engine: str, trace: str) -> Explainer | Compa
     return CompactExplainer(pack, engine) if trace == "compact" else Explainer(pack, engine)
 
 
+def _state(pack: CompiledPack, engine: str, what_it_takes: bool = False, render: Any = None,
+           decider: Decider | None = None, trace: str = "full") -> dict[str, Any]:
+    # One durable Host per worker process: durable-rules is not safe to share across processes.
+    return {"pack": pack, "decider": decider or Decider(pack, engine), "explainer": _explainer(pack, engine, trace),
+            "what_it_takes": what_it_takes, "render": render}
+
+
 def _worker_init(pack: CompiledPack, engine: str, what_it_takes: bool = False, render: Any = None,
                  trace: str = "full") -> None:
     # The parent handles SIGINT (a terminal sends it to the whole group) and stops the pool with
     # SIGTERM, which must simply end a worker (the parent's handler was inherited by fork).
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    # One durable Host per worker process: durable-rules is not safe to share across processes.
-    _WORKER.update(pack=pack, decider=Decider(pack, engine), explainer=_explainer(pack, engine, trace),
-                   what_it_takes=what_it_takes, render=render)
+    _WORKER.update(_state(pack, engine, what_it_takes, render, trace=trace))
 
 
 def _worker_run(chunk: list[Any]) -> list[tuple[dict[str, Any], list[Problem]]]:
@@ -83,7 +89,8 @@ def decide_files(pack: CompiledPack, files: Iterable[str], engine: str = "durabl
                  chunk_size: int = 256, what_it_takes: bool = False,
                  render: Callable[[dict[str, Any]], Any] | None = None,
                  read: ReadOptions | None = None, counts: RowCounts | None = None,
-                 decider: Decider | None = None, trace: str = "full") -> Iterator[Any]:
+                 decider: Decider | None = None, trace: str = "full",
+                 cluster: ClusterPool | None = None) -> Iterator[Any]:
     """Decide every entity in `files`, in input order; problems are appended to `problems`.
 
     A file that cannot be read is reported and skipped; a row that cannot be used is reported
@@ -96,21 +103,23 @@ def decide_files(pack: CompiledPack, files: Iterable[str], engine: str = "durabl
     cheaper than sending the record. `read` sets the data files' encoding and whether unknown
     columns that look like misspelt inputs are allowed; columns are checked against `pack`.
     Rows read, decided and refused are added to `counts`. `trace="compact"` makes compact records
-    (engine.explain.compact) instead of full ones.
+    (engine.explain.compact) instead of full ones. With `cluster` (engine.evaluate.cluster) the
+    chunks are decided on a Dask cluster instead, with the same records in the same order.
     """
     problems = problems if problems is not None else []
     counts = counts if counts is not None else RowCounts()
     entities_iter = entities(files, problems, dataclasses.replace(read or ReadOptions(), pack=pack), counts)
     workers = worker_count(workers)[0]
+    if cluster is not None:
+        results = cluster.ordered(_state, (pack, engine, what_it_takes, render, None, trace), _decide_chunk,
+                                  _chunks(entities_iter, cluster.partition_size))
+        yield from _take(results, problems, counts)
+        return
     if workers <= 1:
         # `decider`: one kept by a long-running caller (certify serve): registering the ruleset costs ~0.1 s
-        state = {"pack": pack, "decider": decider or Decider(pack, engine), "explainer": _explainer(pack, engine, trace),
-                 "what_it_takes": what_it_takes, "render": render}
-        for chunk in _chunks(entities_iter, chunk_size):
-            for record, found in _decide_chunk(state, chunk):
-                problems.extend(found)
-                counts.decided += 1
-                yield record
+        state = _state(pack, engine, what_it_takes, render, decider, trace)
+        yield from _take((_decide_chunk(state, chunk) for chunk in _chunks(entities_iter, chunk_size)),
+                         problems, counts)
         return
     method = "fork" if "fork" in mp.get_all_start_methods() else "spawn"
     # At most a few chunks per worker in flight: Pool.imap would read the whole input ahead and
@@ -121,15 +130,19 @@ def decide_files(pack: CompiledPack, files: Iterable[str], engine: str = "durabl
         for chunk in _chunks(entities_iter, chunk_size):
             pending.append(pool.apply_async(_worker_run, (chunk,)))
             while len(pending) >= limit:
-                for record, found in pending.popleft().get():
-                    problems.extend(found)
-                    counts.decided += 1
-                    yield record
+                yield from _take([pending.popleft().get()], problems, counts)
         while pending:
-            for record, found in pending.popleft().get():
-                problems.extend(found)
-                counts.decided += 1
-                yield record
+            yield from _take([pending.popleft().get()], problems, counts)
+
+
+def _take(results: Iterable[list[tuple[Any, list[Problem]]]], problems: list[Problem],
+          counts: RowCounts) -> Iterator[Any]:
+    """The records of decided chunks, in order, their problems kept and their rows counted."""
+    for result in results:
+        for record, found in result:
+            problems.extend(found)
+            counts.decided += 1
+            yield record
 
 
 # ---------------------------------------------------------------------------------------------
