@@ -90,6 +90,15 @@ def test_the_cluster_gives_the_bytes_of_one_process(scheduler, small_partitions,
         assert code_one == 3 and "E131" in err_one  # the bad rows are there to be reported
 
 
+@pytest.mark.parametrize("pack,data", [(HUGUAN[0], HUGUAN[1:2]), (TECH_SME[0], TECH_SME[1:])], ids=["format-1", "format-2"])
+def test_what_it_takes_is_the_same_on_the_cluster(scheduler, small_partitions, pack: Path, data: tuple[Path, ...]) -> None:
+    # computed on the worker that decided the entity (format 1: the explainer; format 2: annotate)
+    one = evaluate(pack, data, "--format", "json", "--what-it-takes")
+    many = evaluate(pack, data, "--format", "json", "--what-it-takes", "--cluster", scheduler[0])
+    assert many.exit_code == one.exit_code and many.stdout_bytes == one.stdout_bytes
+    assert "what_it_takes" in one.stdout
+
+
 def test_cluster_local_starts_its_own_cluster(tmp_path: Path) -> None:
     pack, data = TECH_SME[0], TECH_SME[1:]
     one = evaluate(pack, data, "--format", "json")
