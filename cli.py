@@ -320,9 +320,11 @@ def score(pack_path: str, data: tuple[str, ...], fmt: str, lang: str, as_of: str
 
 @main.command()
 @click.option("--output", "-o", type=click.Path(allow_dash=True), help=_OUTPUT_HELP)
-def schema(output: str | None) -> None:
+@click.option("--pack-format", type=click.Choice(["1", "2"]), default="1", show_default=True,
+              help="Which pack format: 1, or 2 (the schema of engine/validate/schema/rulepack2.schema.json).")
+def schema(output: str | None, pack_format: str) -> None:
     """Print the JSON Schema of the rule pack format (for editors and CI)."""
-    _command(run_schema, output=output)
+    _command(run_schema, output=output, pack_format=int(pack_format))
 
 
 # ---------------------------------------------------------------------------------------------

@@ -39,7 +39,7 @@ from engine.core.numbers import slot_fits, slot_message
 from engine.core.graph import cycles
 from engine.core.problems import clip, ERROR, WARNING, Problem, ProblemsError, has_errors, kind_zh, shown
 from engine.core.status import Status
-from engine.core.units import AmountError, Unit, parse_amount, parse_param_value, parse_unit, to_fraction
+from engine.core.units import AmountError, Unit, format_amount, parse_amount, parse_param_value, parse_unit, to_fraction
 from engine.validate.limits import MAX_ATOMS, MAX_RULES, MAX_TESTS
 from engine.load.yamlsafe import Document, iso_date
 from engine.validate.format2 import (AS_OF, DATE_OPS, NameTable, check_format2, condition_reads, name_table,
@@ -630,6 +630,13 @@ def _awards(raw: Any, ctx: _Context, values: dict[str, ValueDef], criteria: dict
         except AmountError as error:
             ctx.problem("E123", path + ("total",), f"cannot read the amount {shown(raw['total'])}: {error}",
                         f"无法读取数额 {shown(raw['total'])}：{error.zh}")
+        else:
+            # W212 (as format 1): the places of every group, added up, are the total the policy states
+            paid = sum((p.amount for places in by_group.values() for p in places), Fraction(0))
+            if paid != total:
+                ctx.problem("W212", path + ("total",), f"the award table adds up to {format_amount(paid, total_unit, 'en')}, "
+                            f"not the stated total {shown(raw['total'])}",
+                            f"奖励表合计为 {format_amount(paid, total_unit)}，与写明的总额 {shown(raw['total'])} 不符；请核对")
     return AwardsDef(place, eligible, pass_down, pass_down_choice, within, by_group, total, unit, raw.get("cite"))
 
 
