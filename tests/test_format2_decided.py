@@ -10,6 +10,7 @@ meaning of durable's rules is turned around, the value turns with it)."""
 from __future__ import annotations
 
 import datetime as dt
+import random
 import textwrap
 from fractions import Fraction
 
@@ -185,3 +186,39 @@ def test_a_cycle_through_a_case_condition_names_the_value_not_its_hidden_criteri
         _pack(tmp_path, pack_text)
     (problem,) = [p for p in caught.value.problems if p.code == "E180"]
     assert "bonus → bonus" in problem.message and "~" not in problem.message
+
+
+def _kleene_any(*parts):
+    if True in parts:
+        return True
+    return None if None in parts else False
+
+
+def test_durable_agrees_with_the_reference_and_a_hand_oracle_on_random_members(tmp_path):
+    """200 clusters of 0 to 6 firms with revenue and listed each possibly missing: big_firms counts
+    members with revenue ≥ 500万元 or listed (three-valued: a member that cannot be told makes the
+    count unknown). Durable-rules, the reference evaluator and this oracle must agree."""
+    rng = random.Random(20261203)
+    pack = _pack(tmp_path)
+    rows, want = [], []
+    for i in range(200):
+        firms, verdicts = [], []
+        for j in range(rng.randint(0, 6)):
+            revenue = rng.choice([None, 0, 499, 500, 501, 10**6])
+            listed = rng.choice([None, True, False])
+            firm = {"name": f"f{j}"}
+            if revenue is not None:
+                firm["revenue"] = f"{revenue}万元"
+            if listed is not None:
+                firm["listed"] = "是" if listed else "否"
+            firms.append(firm)
+            verdicts.append(_kleene_any(None if revenue is None else revenue >= 500, listed))
+        rows.append({"id": f"c{i}", "kind": "services", "output": "1万元", "firms": firms})
+        want.append(None if None in verdicts else sum(1 for v in verdicts if v))
+    subjects, problems = subjects_from_dicts(pack, rows)
+    assert problems == []
+    durable = evaluate2(pack, subjects, "durable")
+    got = [r.value("big_firms").value for r in durable]
+    assert got == want
+    assert got == [r.value("big_firms").value for r in evaluate2(pack, subjects, "reference")]
+    assert {None, 0}.issubset(set(got)) and max(v for v in got if v is not None) >= 3  # the data reach every kind
