@@ -28,6 +28,7 @@ class FakeContext:
                  option_specs: dict[tuple[str, str], Any] | None = None):
         self.names = dict(names or {})
         self.option_specs = dict(option_specs or {})  # (choice, option) -> the points: written on it
+        self.unset_names: set[str] = set()  # parameters without a number
         self.declared = parse_unit(declared) if declared else None
         self.members = members or {}
         self.besides = beside or {}
@@ -66,6 +67,9 @@ class FakeContext:
 
     def option_points(self, name: str, option: str) -> Any:
         return self.option_specs.get((name, option))
+
+    def unset(self, name: str) -> bool:
+        return name in self.unset_names
 
     def problem(self, code: str, path: tuple[Any, ...], en: str, zh: str) -> None:
         assert code in CODES, code

@@ -477,10 +477,10 @@ def test_a_member_without_the_field_makes_the_count_unknown_and_is_named() -> No
 
 
 def test_an_unset_parameter_leaves_the_count_unknown_naming_it() -> None:
-    # (a count field: an unset parameter has no unit, and a money field compared with it is E184)
-    where = {"field": "staff", "op": ">=", "param": "min_output"}
-    c = members_run("count", {"members": "firms", "where": where}, FIRMS, min_output=None)
+    # an unset parameter has no unit: a money field compared with it is unknown, not E184
+    c = members_run("count", {"members": "firms", "where": REVENUE_OVER_MIN}, FIRMS, min_output=None)
     assert c.value is None and c.missing == ("min_output",)
+    assert c.detail["unknown"] == ["甲", "乙", "丙", "丁"]
 
 
 def test_a_member_date_after_a_fixed_date() -> None:
@@ -668,6 +668,10 @@ def test_an_undecided_earlier_case_leaves_the_value_unknown() -> None:
     c = cases_run(SECTOR_CASES, {})
     assert c.value is None and c.missing == ("sector",)
     assert c.steps[0].zh == "情形 1：sector 未知 属于 [livestock]：durable-rules 判定无法判定"
+    # a case taking a parameter the policy leaves unset (no unit: not E184) is unknown, naming it
+    c = cases_run(SECTOR_CASES, {"sector": "livestock"}, livestock_min=None)
+    assert c.value is None and c.missing == ("livestock_min",)
+    assert cases_run(SECTOR_CASES, {"sector": "forestry"}, livestock_min=None).value == wan(10000)
 
 
 def test_cases_over_criteria_booleans_choices_and_numbers() -> None:

@@ -105,6 +105,10 @@ class _Context:
         choice = self.choices.get(name)
         return tuple(choice.options) if choice else ()
 
+    def unset(self, name: str) -> bool:
+        spec = self.params.get(name)
+        return spec is not None and spec.value is None and spec.unit is None and name not in self.tables
+
     def option_points(self, name: str, option: str) -> Any:
         choice = self.choices.get(name)
         spec = choice.options.get(option) if choice else None

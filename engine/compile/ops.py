@@ -55,6 +55,12 @@ class ParseContext(Protocol):
         """The options of a choice (for an operation option written `{choice: NAME}`)."""
         ...
 
+    def unset(self, name: str) -> bool:
+        """Whether `name` is a parameter the policy leaves without a number on the as-of date
+        (`unset:`, or no dated value in force yet): it has no unit to check against, and what
+        reads it is unknown."""
+        ...
+
     def option_points(self, name: str, option: str) -> Any:
         """The `points:` written on an option of a choice (None when not written)."""
         ...

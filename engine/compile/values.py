@@ -598,7 +598,8 @@ class _CondReader:
             if "param" in raw:
                 param = self.ctx.ref(raw["param"], path + ("param",), sorts=("param", "number"))
                 punit = self.ctx.unit_of(param)
-                if not same_dimension(dimension_of(unit), dimension_of(punit)):
+                # a parameter the policy leaves without a number has no unit to check; the test is unknown
+                if not self.ctx.unset(param) and not same_dimension(dimension_of(unit), dimension_of(punit)):
                     self.ctx.problem("E184", path + ("param",),
                                      f"{self.where}: {subject} measures {_dim_en(dimension_of(unit))} but {param} measures "
                                      f"{_dim_en(dimension_of(punit))}",
@@ -784,11 +785,15 @@ class Cases:
         return tuple(dict.fromkeys(out + list(self.deciders)))
 
 
+_UNSET = "~unset"  # the dimension of an unset parameter's outcome: not compared
+
+
 def _outcome(raw: Any, ctx: ParseContext, path: Path, declared: Unit | None) -> tuple[str | None, Fraction | None, str | None]:
     """(name, constant, dimension) of a `then:` or `otherwise:`."""
     if is_name(raw):
         name = ctx.ref(raw, path, sorts=NUMERIC_SORTS)
-        return name, None, dimension_of(ctx.unit_of(name))
+        # an unset parameter measures nothing known: the case taking it is unknown, never refused
+        return name, None, (_UNSET if ctx.unset(name) else dimension_of(ctx.unit_of(name)))
     value, unit = written_amount(ctx, raw, path, declared or parse_unit("个"))
     return None, value, dimension_of(unit)
 
@@ -821,7 +826,8 @@ def parse_cases(raw: Any, ctx: ParseContext, path: Path) -> Cases:
         name, value, dim = _outcome(written, ctx, path[:-1] + ("otherwise",), declared)
         otherwise = Case(Cond("all"), name, value)
         dims.append((path[:-1] + ("otherwise",), dim))
-    first = dims[0][1] if dims else None
+    dims = [(where, dim) for where, dim in dims if dim != _UNSET]
+    first = dims[0][1] if dims else (declared.dimension if declared else None)
     for where, dim in dims:
         if not same_dimension(first, dim):
             ctx.problem("E184", where, f"cases: every outcome measures the same thing; this one is {_dim_en(dim)}, "
