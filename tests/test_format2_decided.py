@@ -222,3 +222,56 @@ def test_durable_agrees_with_the_reference_and_a_hand_oracle_on_random_members(t
     assert got == want
     assert got == [r.value("big_firms").value for r in evaluate2(pack, subjects, "reference")]
     assert {None, 0}.issubset(set(got)) and max(v for v in got if v is not None) >= 3  # the data reach every kind
+
+
+RANK_PACK = """\
+format: 2
+pack: {id: last-place, version: "1.0.0", entity: zone, title: {zh: 园区排名}}
+inputs:
+  zone_type: {type: enum, label: {zh: 类型}, values: {k: {zh: 重点}, g: {zh: 一般}}}
+  score: {type: count, unit: 个, label: {zh: 得分}}
+  incident: {type: boolean, label: {zh: 较大事故}}
+values:
+  place:
+    label: {zh: 名次}
+    unit: 名
+    rank: {of: score, within: zone_type, order: higher_first, ties: shared, last: vetoed}
+  place_is_last:
+    label: {zh: 列最后一名}
+    placed_last: place
+criteria:
+  vetoed: {title: {zh: 发生较大事故列为最后一名}, test: {value: incident, op: is_true}}
+  not_last: {title: {zh: 未列最后一名}, test: {value: place_is_last, op: is_false}}
+outcomes:
+  decision: not_last
+"""
+
+RANK_ROWS = [
+    {"id": "a", "zone_type": "k", "score": 9, "incident": "否"},   # 1st of k
+    {"id": "b", "zone_type": "k", "score": 5, "incident": "否"},   # 2nd, tied with c: both last (shared 1, 2, 2)
+    {"id": "c", "zone_type": "k", "score": 5, "incident": "否"},
+    {"id": "d", "zone_type": "g", "score": 9, "incident": "是"},   # forced last of g (a veto), above e by score
+    {"id": "e", "zone_type": "g", "score": 1, "incident": "否"},
+    {"id": "f", "zone_type": "g", "incident": "否"},               # no score: not ranked, not known
+]
+
+
+def test_placed_last_is_decided_by_durable(tmp_path):
+    pack = _pack(tmp_path, RANK_PACK)
+    assert set(pack.last_rules) == {"place_is_last"}
+    subjects, problems = subjects_from_dicts(pack, RANK_ROWS)
+    assert problems == []
+    for engine in ("durable", "reference"):
+        records = evaluate2(pack, subjects, engine)
+        assert _values(records, "place") == [1, 2, 2, 2, 1, None]
+        assert _values(records, "place_is_last") == [False, True, True, True, False, None]
+        assert [r.outcome.value for r in records] == ["pass", "fail", "fail", "fail", "pass", "undetermined"]
+        by = "durable-rules" if engine == "durable" else "reference"
+        assert records[1].value("place_is_last").steps[0].zh == f"第 2 名（共 3 个）：是最后一名（由 {by} 判定）"
+    # turn around what durable's rule means: the value follows durable, the reference is not fooled
+    lpack = pack.last_rules["place_is_last"]
+    flip = {"met": "not_met", "not_met": "met"}
+    for name, (what, ident, status, branch) in list(lpack.rule_meta.items()):
+        lpack.rule_meta[name] = (what, ident, flip.get(status, status), branch)
+    assert _values(evaluate2(pack, subjects, "durable"), "place_is_last") == [True, False, False, False, True, None]
+    assert _values(evaluate2(pack, subjects, "reference"), "place_is_last") == [False, True, True, True, False, None]

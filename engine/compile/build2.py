@@ -29,9 +29,10 @@ import engine.compile.points  # noqa: F401  (fills OPS with the points operation
 import engine.compile.values  # noqa: F401  (fills OPS with the value operations)
 from engine.compile.compile import CompileError, emit_ruleset
 from engine.compile.model import MET, NOT_MET, CompiledPack, Flag, InputSpec, Node, PackMeta, ParamSpec, Test, resolve_param
-from engine.compile.model2 import (CASES_BODY, WHERE, Applicability, AwardPlace, AwardsDef, ChoiceDef, Count, CriteriaStage, MemberRules, NoteRule, Pack2,
+from engine.compile.model2 import (BEHIND, CASES_BODY, LAST, WHERE, Applicability, AwardPlace, AwardsDef, ChoiceDef, Count, CriteriaStage, MemberRules, NoteRule, Pack2,
                                    PackMeta2, ValueDef)
 from engine.compile.ops import OPS, OpArgs, Path
+from engine.compile.points import PlacedLastArgs
 from engine.compile.targets import member_specs
 from engine.compile.values import Cases, Cond, Members
 from engine.compile.titles import fill_title
@@ -800,6 +801,8 @@ def build2(document: Document, raw_bytes: bytes, as_of: dt.date,
             parsed[name] = (key, dataclasses.replace(args, deciders=tuple(deciders)), unit, spec)
         elif isinstance(args, Members) and args.where is not None:
             parsed[name] = (key, dataclasses.replace(args, rules=name), unit, spec)
+        elif isinstance(args, PlacedLastArgs):
+            parsed[name] = (key, dataclasses.replace(args, rules=name), unit, spec)
 
     # the graph: what each value and criterion reads (values and criteria only)
     criteria_raw: dict[str, Any] = doc.get("criteria") or {}
@@ -925,6 +928,15 @@ def build2(document: Document, raw_bytes: bytes, as_of: dt.date,
                                         dict(builder.applicability), dict(builder.table_slots), counts, j - 1,
                                         dict(builder.diff_slots)))
     member_rules = _member_rules(values, inputs, ctx, as_of, meta1, document.file, sha)
+    last_rules = {}
+    for name, value in values.items():
+        if isinstance(value.args, PlacedLastArgs):
+            # "is the place the last of its group": BEHIND ≤ 0, decided by durable-rules
+            test = Test(field="t0", input=BEHIND, op="<=", threshold=Fraction(0))
+            lpack = CompiledPack(meta=meta1, file=document.file, sha256=sha, as_of=as_of, inputs={}, params=params,
+                                 root=Node("all", children=(Node("test", id=LAST, test=test),)), flags=(), tests=(test,))
+            lpack.ruleset, lpack.rule_meta = emit_ruleset(lpack, decision=False)
+            last_rules[name] = lpack
     if has_errors(ctx.problems):
         raise ProblemsError(problems + ctx.problems)
 
@@ -942,7 +954,8 @@ def build2(document: Document, raw_bytes: bytes, as_of: dt.date,
         raise ProblemsError(problems + ctx.problems)
     pack = Pack2(meta=meta, file=document.file, sha256=sha, as_of=as_of, inputs=inputs, params=params, choices=choices,
                  values=values, criteria=crit_phase, stages=stages, decision=outcomes.get("decision"), notes=notes,
-                 titles=titles, awards=awards, tables=tables, hidden=hidden_phase, member_rules=member_rules)
+                 titles=titles, awards=awards, tables=tables, hidden=hidden_phase, member_rules=member_rules,
+                 last_rules=last_rules)
     pack.warnings = ([p for p in problems + ctx.problems if p.severity != ERROR] + validity_warnings(document, meta, as_of)
                      + _unread(document, parsed, {**criteria_raw, **{n: {"applies_when": c.when} for n, c in inline.items()}},
                                outcomes))

@@ -164,6 +164,9 @@ class MemberRules:
 
 
 WHERE = "~where"
+# `placed_last`: the one criterion of its ruleset, over the one slot BEHIND (how many places the
+# entity is above the last place of its group: 0 when it is last), decided by durable-rules.
+LAST, BEHIND = "~last", "~behind"
 
 
 @dataclass
@@ -191,6 +194,7 @@ class Pack2:
     # by durable-rules in a stage like any criterion, never shown as a criterion (name -> phase).
     hidden: dict[str, int] = field(default_factory=dict)
     member_rules: dict[str, MemberRules] = field(default_factory=dict)  # value name -> its where ruleset
+    last_rules: dict[str, CompiledPack] = field(default_factory=dict)  # placed_last value -> its ruleset
 
     @property
     def phases(self) -> int:

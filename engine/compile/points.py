@@ -837,6 +837,9 @@ class PlacedLastArgs:
     `result_last`): yes/no, read by criteria, flags and consequences with `op: is_true`."""
 
     of: str
+    # The key of the ruleset that decides it (Pack2.last_rules, set by engine.compile.build2):
+    # Python gives the distance to the group's last place, durable-rules decides whether it is 0.
+    rules: str | None = None
 
     def reads(self) -> tuple[str, ...]:
         return (self.of,)

@@ -31,7 +31,8 @@ class Env(Protocol):
     def member_verdicts(self, rules: str) -> Sequence[Any] | None:
         """For a count / total / share with `where:` (its `rules` key): each member's status
         (engine.core.status.Status), decided by durable-rules on the compiled member ruleset
-        before the value is computed; None when the member list is unknown."""
+        before the value is computed; None when the member list is unknown. For `placed_last`:
+        one status, whether the entity's place is the last of its group."""
         ...
 
 

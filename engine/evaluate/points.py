@@ -41,6 +41,7 @@ from engine.compile.points import (
     WeightedArgs,
     option_points,
 )
+from engine.core.problems import DecisionError
 from engine.core.status import Status
 from engine.core.units import Unit, format_amount, format_number
 from engine.evaluate.ops import Computed, Env, Step, computes, computes_cohort
@@ -715,13 +716,19 @@ def compute_placed_last(args: PlacedLastArgs, env: Env) -> Computed:  # type: ig
     detail = read(args.of) if read is not None else {}
     if place is None or "last" not in detail:
         return r.unknown(reason=None if place is None else Step(f"{args.of} 不是名次", f"{args.of} is not a place"))
-    last, of = bool(detail["last"]), detail.get("of")
-    zh = f"第 {format_number(place)} 名（共 {of} 个）：{'是' if last else '不是'}最后一名"
-    en = f"place {format_number(place)} of {of}: {'' if last else 'not '}the last"
+    if args.rules is None:
+        raise DecisionError(f"placed_last of {args.of!r} was not compiled: only durable-rules (or the reference "
+                            "evaluator checking it) decides whether a place is the last")
+    verdict = env.member_verdicts(args.rules)  # one status: whether the place is the group's last
+    if not verdict or verdict[0] not in (Status.MET, Status.NOT_MET):
+        raise DecisionError(f"placed_last of {args.of!r} was not decided ({verdict!r})")
+    last, of, by = verdict[0] is Status.MET, detail.get("of"), env.decided_by
+    zh = f"第 {format_number(place)} 名（共 {of} 个）：{'是' if last else '不是'}最后一名（由 {by} 判定）"
+    en = f"place {format_number(place)} of {of}: {'' if last else 'not '}the last (decided by {by})"
     if detail.get("provisional"):
         zh, en = zh + "（名次暂定）", en + " (the place is provisional)"
     return Computed(last, (Step(zh, en),), detail={"place": place, "of": of, "last": last,
-                                                   "provisional": bool(detail.get("provisional"))})
+                                                   "provisional": bool(detail.get("provisional")), "decided_by": by})
 
 
 __all__ = ["compute_bands", "compute_baseline_step", "compute_deductions", "compute_group", "compute_items", "compute_map",

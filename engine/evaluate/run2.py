@@ -26,7 +26,7 @@ import engine.evaluate.points  # noqa: F401  (fills COMPUTE with the points oper
 import engine.evaluate.values  # noqa: F401  (fills COMPUTE with the value operations)
 from engine import ENGINE_VERSION
 from engine.compile.model import Node
-from engine.compile.model2 import CASES_BODY, WHERE, CriteriaStage, MemberRules, Pack2
+from engine.compile.model2 import BEHIND, CASES_BODY, LAST, WHERE, CriteriaStage, MemberRules, Pack2
 from engine.core.problems import DecisionError, Problem
 from engine.core.status import Outcome, Status
 from engine.evaluate import reference
@@ -190,6 +190,8 @@ class Runner:
         self._member_sessions = {
             key: DurableSession(rules.pack.ruleset, f"{pack.meta.id}-{key}-members", groups=rules.pack.rule_groups)
             for key, rules in pack.member_rules.items()} if engine == "durable" else {}
+        self._last_sessions = {key: DurableSession(lpack.ruleset, f"{pack.meta.id}-{key}-last")
+                               for key, lpack in pack.last_rules.items()} if engine == "durable" else {}
         self._order = {ident: i for i, ident in enumerate(pack.titles)}  # records list criteria in document order
         self._na_reason = {ident: a.reason for stage in pack.stages for ident, a in stage.applicability.items()}
         # every criterion node by id (an applicability wrapper under its own id), for what each needs
@@ -323,12 +325,45 @@ class Runner:
             out.append(Status(status))
         return out
 
+    def _last(self, name: str, envs: list[_Env]) -> None:
+        """`placed_last`: Python finds the last place of each group of the rank (the largest place
+        held in it) and how far above it each entity is; durable-rules decides whether that is 0."""
+        value = self.pack.values[name]
+        of = value.args.of  # type: ignore[attr-defined]
+        places: list[tuple[Any, Fraction] | None] = []
+        lowest: dict[Any, Fraction] = {}
+        for env in envs:
+            place, detail = env.get(of), env.detail(of)
+            if not _numeric(place) or "group" not in detail:
+                places.append(None)
+                continue
+            group = detail["group"]
+            places.append((group, Fraction(place)))
+            lowest[group] = max(lowest.get(group, Fraction(place)), Fraction(place))
+        lpack = self.pack.last_rules[name]
+        for env, held in zip(envs, places):
+            if held is None:
+                env.verdicts[name] = None
+                continue
+            slots = {BEHIND: lowest[held[0]] - held[1]}
+            if self.engine == "reference":
+                status = reference.evaluate(lpack, slots).statuses[LAST][0]
+            else:
+                fired = self._last_sessions[name].decide(fact_slots(lpack, slots))
+                found = {lpack.rule_meta[r][2] for r in fired if lpack.rule_meta[r][0] == "node"}
+                if len(found) != 1:
+                    raise DecisionError(f"placed_last {name!r} fired {sorted(found) or 'nothing'}")
+                status = found.pop()
+            env.verdicts[name] = [Status(status)]
+
     def _compute(self, name: str, envs: list[_Env]) -> None:
         value = self.pack.values[name]
         rules = self.pack.member_rules.get(name)
         if rules is not None:
             for env in envs:
                 env.verdicts[name] = self._members(rules, env)
+        if name in self.pack.last_rules:
+            self._last(name, envs)
         try:
             if value.cohort:
                 results = COMPUTE_COHORT[value.op](value.args, envs)
