@@ -558,7 +558,7 @@ class Runner:
         value = env.get(name) if name in self.pack.values or name in self.pack.inputs or name in self.pack.choices else None
         if isinstance(value, Status):
             value = value.value
-        out = {"name": name, "op": test["op"], "value": value, "unit": _unit_name(self.pack, name)}
+        out = {"name": name, "op": test["op"], "value": value, "unit": unit_name(self.pack, name)}
         if test.get("table"):  # the row of the entity's keys, and its threshold when the policy gives one
             keys, threshold = self._row(test["table"], env)
             out["row"] = [k for k in keys]
@@ -642,7 +642,8 @@ def _numeric(value: Any) -> bool:
     return isinstance(value, (int, Fraction)) and not isinstance(value, bool)
 
 
-def _unit_name(pack: Pack2, name: str) -> str | None:
+def unit_name(pack: Pack2, name: str) -> str | None:
+    """The unit of a value, input or parameter of the pack, by name (None when it has none)."""
     if name in pack.values:
         unit = pack.values[name].unit
     elif name in pack.inputs:

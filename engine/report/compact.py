@@ -33,6 +33,7 @@ from engine.compile.model2 import Pack2
 from engine.core.problems import Problem
 from engine.core.status import Status
 from engine.evaluate.record2 import COMPUTED_BY, Record2, json_value
+from engine.evaluate.run2 import unit_name
 from engine.explain.compact import COMPACT_EVALUATION_SCHEMA, CompactExplainer
 from engine.explain.explain2 import criterion_nodes, fails_only_on_group_minimum, headline, labelled_step
 from engine.report.format2_views import OUTPUT_SCHEMA2
@@ -41,18 +42,6 @@ from engine.report.text import OUTPUT_SCHEMA, encode_record, stream_evaluation_j
 COMPACT_EVALUATION_SCHEMA2 = "certify.evaluation.compact/2"
 TRACES = ("full", "compact")
 _ORDERED = (">=", ">", "<=", "<")
-
-
-def _unit_name(pack: Pack2, name: str) -> str | None:
-    if name in pack.values:
-        unit = pack.values[name].unit
-    elif name in pack.inputs:
-        unit = pack.inputs[name].unit
-    elif name in pack.params:
-        unit = pack.params[name].unit
-    else:
-        unit = None
-    return unit.name if unit else None
 
 
 class Static2:
@@ -86,7 +75,7 @@ class Static2:
             return None
         name = spec["name"]
         out: dict[str, Any] = {"name": name, "op": spec["op"], "value": compact.get("value"),
-                               "unit": _unit_name(self.pack, name)}
+                               "unit": unit_name(self.pack, name)}
         if spec.get("table"):
             out["row"] = compact.get("row")
             if "threshold" in compact:
