@@ -1,55 +1,44 @@
-"""Migration (issue 12, Must have 10): every format-1 pack in rules/ converted to format 2
+"""Migration (issue 12, Must have 10): every format-1 pack converted to format 2
 (engine.load.format1), and the two decide identically.
 
 Structural tests check the converted documents now: names, references, thresholds, positions
 (a converted part points at the format-1 line it came from), and that what format 2 cannot state
-yet is a problem (E200-E204), never dropped. The equivalence tests decide every fixture and case
-of each pack's suite, and a generated set (the property tests' strategies), with the format-1
-pipeline and the format-2 pipeline, and demand identical outcomes, statuses, flags and target
-results. Until the format-2 pipeline can decide a converted pack, its equivalence test is
-skipped with the reason naming what is missing.
+yet is a problem (E200-E204), never dropped. The equivalence tests compare what the format-1
+pipeline decided, frozen in tests/format1/expected/ (tests/format1/freeze.py, run while format 1
+still had its own pipeline), for every fixture and case of each pack's suite, named cases and a
+seeded generated set, with what the format-2 pipeline decides under the pack shipped in rules/
+and under the format-1 original converted on load: identical outcomes, statuses, branches, flags,
+target results, points, totals, places, vetoes, consequences and awards.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import functools
+import hashlib
+import json
 import re
+from decimal import Decimal
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 from click.testing import CliRunner
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
 
 from cli import main
 from engine.commands.migrate import dump_pack, run_migrate
-from engine.compile.model import CompiledPack, Verdict
-from engine.core.problems import CODES, ProblemsError
-from engine.evaluate.evaluate import Decider
-from engine.evaluate.normalize import normalise
-from engine.evaluate.pipeline import load_pack
-from engine.explain.scoring import Scorer, load_scoring_pack, zone_index
-from engine.load.data import RawEntity, load_entities
 from engine.commands.packtest import compare2
 from engine.commands.scoring_suite import compare_cohort2
+from engine.compile.build2 import build2
+from engine.core.problems import CODES, ProblemsError
+from engine.evaluate.run2 import Runner, subject_of
+from engine.load.data import RawEntity, load_entities
 from engine.load.format1 import (EXPECT_DROPPED, TARGETS_ROOT, Conversion, convert, convert_cohort_expect,
                                  convert_expect)
 from engine.load.yamlsafe import Document, iso_date, load_yaml_file, parse_yaml
 
 from conftest import ROOT
-from test_property import UNITS, bad_for, good_for, thresholds_of
-
-try:  # the format-2 pipeline (h1: engine.compile.build2, engine.evaluate.run2) is landing now
-    from engine.compile.build2 import build2
-    from engine.evaluate.run2 import Runner, evaluate2, subject_of
-    FORMAT2_MISSING = ""
-except ImportError as error:  # pragma: no cover - depends on what has landed
-    build2 = evaluate2 = subject_of = Runner = None  # type: ignore[assignment]
-    FORMAT2_MISSING = f"the format-2 pipeline is not on main yet ({error})"
 
 # The format-1 originals of the ten packs shipped in rules/ as format 2 (issue 12 item 10), with
 # their suites and the fixtures that carry format-1 expectations. Each is converted here and the
@@ -344,36 +333,6 @@ def test_targets_become_dated_criteria_per_year_with_tolerance() -> None:
     assert node["test"]["param"] == "new_above_scale_min__2022" and node["due"] == "2022-12-31"
 
 
-def test_an_override_reaches_the_per_year_copies_of_a_dated_target() -> None:
-    """A per-year target on a dated parameter reads, per year, the value in force on 31 December
-    (`in_force: {of: P, on: YEAR-12-31}`); `--set P=…` reaches every year's copy, as in format 1."""
-    if FORMAT2_MISSING:
-        pytest.skip(FORMAT2_MISSING)
-    path = RULES / "tancheng-industrial-targets.yaml"
-    doc = converted(path).document
-    as_of = dt.date(2022, 6, 30)
-    years = {y: f"new_above_scale_min__{y}" for y in (2020, 2021, 2022)}
-    pack = build2(doc, b"", as_of)
-    assert {y: pack.params[n].value for y, n in years.items()} == {2020: 30, 2021: 30, 2022: 40}
-    assert pack.params[years[2022]].since == "2022-01-01" and pack.params[years[2022]].written == "40家"
-    pack = build2(doc, b"", as_of, {"new_above_scale_min": ("--set", "35家")})
-    assert {y: pack.params[n].value for y, n in years.items()} == {2020: 35, 2021: 35, 2022: 35}
-    assert {pack.params[n].overridden for n in years.values()} == {"--set"}
-    # and it decides as format 1 with the same override
-    fields = {f"new_above_scale_{y}": n for y, n in ((2020, 36), (2021, 34), (2022, 36))}
-    entity = RawEntity("x", 1, "T1", None, fields)
-    old, new = _decide_both(path, entity, dt.date(2023, 3, 1), (("new_above_scale_min", "35家"),))
-    assert new == old
-    assert {k: v for k, v in new["targets"].items() if k.startswith("new_above_scale_20")} == {
-        "new_above_scale_2020": "met", "new_above_scale_2021": "not_met", "new_above_scale_2022": "met"}
-    # in_force must read a parameter with a value
-    bad = dict(doc.value, parameters={**doc.value["parameters"], years[2020]: {
-        "label": {"zh": "x"}, "cite": "二(三)", "in_force": {"of": "above_scale_firms_2022", "on": "2020-12-31"}}})
-    with pytest.raises(ProblemsError) as error:
-        build2(Document(doc.file, bad, doc.positions), b"", as_of)
-    assert "E183" in {p.code for p in error.value.problems}
-
-
 def test_a_format2_pack_is_not_converted() -> None:
     doc = parse_yaml("format: 2\npack: {id: x}\n", "x.yaml")
     conversion = convert(doc)
@@ -437,88 +396,76 @@ def _plain(value: Any) -> Any:
 
 
 # ---------------------------------------------------------------------------------------------
-# Equivalence: the format-1 and the format-2 pipelines decide every entity identically
+# Equivalence: the format-2 packs decide every entity as the format-1 pipeline did
+#
+# What format 1 decided is frozen in tests/format1/expected/NAME.json (written by
+# tests/format1/freeze.py while the format-1 pipeline was still in engine/): every suite entity
+# and case, named cases and a seeded generated set, each with its fields, as-of date, overrides
+# and format 1's outcome, criterion statuses, branches, flags and target results (for the scoring
+# pack: every cohort's points, totals, places, vetoes, consequences and awards). Each entity is
+# decided here by the pack shipped in rules/ and by the format-1 original converted on load.
+
+EXPECTED = ROOT / "tests" / "format1" / "expected"
+VARIANTS = ("shipped", "converted")
+
+
+def decode(value: Any) -> Any:
+    """A frozen value as format 1 was given it (tests/format1/freeze.py `encode`)."""
+    if isinstance(value, dict):
+        if len(value) == 1:
+            (tag, text), = value.items()
+            if tag == "$decimal":
+                return Decimal(text)
+            if tag == "$float":
+                return float(text)
+            if tag == "$date":
+                return dt.date.fromisoformat(text)
+        return {k: decode(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [decode(v) for v in value]
+    return value
 
 
 @functools.cache
-def _f1(path: Path, as_of: dt.date, sets: tuple[tuple[str, Any], ...]) -> tuple[CompiledPack, Decider]:
-    overrides = {k: ("test", v) for k, v in sets} or None
-    pack, _ = load_pack(str(path), as_of, overrides)
-    return pack, Decider(pack, "durable")
+def frozen(path: Path) -> dict[str, Any]:
+    """What format 1 decided for the original `path`; the original must be the file it was frozen from."""
+    document = json.loads((EXPECTED / f"{path.stem}.json").read_text(encoding="utf-8"))
+    assert document["pack"] == f"tests/format1/rules/{path.name}"
+    assert document["pack_sha256"] == hashlib.sha256(path.read_bytes()).hexdigest(), (
+        f"{path.name} changed since format 1's results were frozen: they no longer speak for it")
+    return document
 
 
-TOLERANCE_PROBE = """\
-format: 2
-pack: {id: tolerance-probe, version: "1.0.0", entity: park, title: {zh: 容差探测, en: tolerance probe}}
-inputs:
-  ratio: {type: percent, unit: "%", label: {zh: 绿地率, en: green ratio}}
-parameters:
-  ratio_min: {value: 20%, cite: 一, label: {zh: 绿地率目标, en: target}}
-  ratio_tolerance: {unset: 原文未给出, cite: 一, label: {zh: 容差, en: tolerance}}
-criteria:
-  close_to: {title: {zh: 接近目标, en: close to the target}, tolerance: ratio_tolerance,
-             test: {value: ratio, op: ">=", param: ratio_min}}
-outcomes: {decision: close_to}
-"""
+def _cases(path: Path, source: str) -> list[dict[str, Any]]:
+    return [c for c in frozen(path)["cases"] if c["source"] == source]
 
 
-@functools.cache
-def _format2_tolerance_gap() -> str:
-    """Why format 2 cannot decide a `tolerance:` node as format 1 does, or "" when it can: with
-    the tolerance unset, 30% against 20% is unknown in format 1 (the bar is target − tolerance)."""
-    doc = parse_yaml(TOLERANCE_PROBE, "tolerance-probe.yaml")
-    try:
-        pack = build2(doc, b"", dt.date(2024, 6, 30))
-    except ProblemsError as error:
-        return "format 2 refuses `tolerance:` on a criterion: " + "; ".join(p.message for p in error.problems)
-    subject, _ = subject_of(pack, RawEntity("probe", 1, "P", None, {"ratio": "30%"}))
-    (record,) = evaluate2(pack, [subject])
-    status = {c.id: str(c.status) for c in record.criteria}.get("close_to")
-    return "" if status == "unknown" else (
-        f"format 2 does not apply `tolerance:` yet (an unset tolerance decided {status}, not unknown)")
+def _case(path: Path, name: str) -> dict[str, Any]:
+    (case,) = [c for c in frozen(path)["cases"] if c["name"] == name]
+    return case
+
+
+def _entity(case: dict[str, Any]) -> RawEntity:
+    return RawEntity("frozen", 1, case["id"], case.get("entity_name"), decode(case["fields"]))
+
+
+def _sets(case: dict[str, Any]) -> tuple[tuple[str, Any], ...]:
+    return tuple((k, decode(v)) for k, v in case["set"])
 
 
 @functools.cache
-def _f2(path: Path, as_of: dt.date, sets: tuple[tuple[str, Any], ...]) -> Any:
-    """The converted pack compiled by the format-2 builder, or pytest.skip naming what is missing."""
-    if FORMAT2_MISSING:
-        pytest.skip(FORMAT2_MISSING)
-    conversion = converted(path)
-    if not conversion.ok:
-        pytest.skip("the converter cannot state this pack in format 2 yet: "
-                    + "; ".join(f"{p.code} {p.message}" for p in conversion.problems))
-    uses_tolerance = any("tolerance" in node for top in (conversion.document.value.get("criteria") or {}).values()
-                         for node in _walk(top))
-    if uses_tolerance and _format2_tolerance_gap():
-        pytest.skip(f"{path.name}: {_format2_tolerance_gap()}")
+def _f2(path: Path, as_of: dt.date, sets: tuple[tuple[str, Any], ...], variant: str = "shipped") -> Any:
+    """(pack, runner) of the shipped format-2 pack, or of the format-1 original converted on load."""
     # an override names the parameter as in format 1; build2 carries it to the per-year copies
-    overrides = {name: ("test", written) for name, written in sets}
-    try:
+    overrides = {name: ("test", written) for name, written in sets} or None
+    if variant == "shipped":
         doc, raw = shipped(path)  # the pack officers use, written from the conversion
-        pack = build2(doc, raw, as_of, overrides or None)
-        return pack, Runner(pack, "durable")  # one durable ruleset per pack, as for format 1
-    except ProblemsError as error:
-        missing = sorted({f"{p.code} {p.message}" for p in error.problems})
-        pytest.skip(f"format 2 cannot decide {path.name} yet: " + "; ".join(missing))
-
-
-STATUS_OF_OUTCOME = {"pass": "met", "fail": "not_met", "undetermined": "unknown"}
-
-
-def _f1_result(pack: CompiledPack, verdict: Verdict) -> dict[str, Any]:
-    statuses = dict(verdict.statuses)
-    # format 1 gives the root's status as the outcome; format 2 decides the decision criterion
-    statuses.setdefault(pack.root.id, (STATUS_OF_OUTCOME[str(verdict.outcome)], None))
-    targets = {}
-    for t in pack.targets:
-        ident = t["id"]
-        if ident not in statuses:
-            continue
-        value = statuses.pop(t["value_id"], None)
-        status, branch = statuses.pop(ident)
-        targets[ident] = "not_yet_due" if branch == "otherwise" else value[0] if value else status
-    return {"outcome": str(verdict.outcome), "criteria": {k: s for k, (s, _) in statuses.items()},
-            "branches": {k: b for k, (_, b) in statuses.items() if b}, "flags": dict(verdict.flags), "targets": targets}
+    else:
+        conversion = converted(path)
+        assert conversion.ok, [p.format() for p in conversion.problems]
+        doc, raw = conversion.document, path.read_bytes()
+    pack = build2(doc, raw, as_of, overrides)
+    return pack, Runner(pack, "durable")  # one durable ruleset per pack
 
 
 def _f2_result(conversion: Conversion, record: Any, targets: bool) -> dict[str, Any]:
@@ -539,15 +486,26 @@ def _f2_result(conversion: Conversion, record: Any, targets: bool) -> dict[str, 
             "flags": {n.id: str(n.status) for n in record.notes}, "targets": target_results}
 
 
-def _decide_both(path: Path, entity: RawEntity, as_of: dt.date, sets: tuple[tuple[str, Any], ...] = ()
-                 ) -> tuple[dict[str, Any], dict[str, Any]]:
-    pack2, runner = _f2(path, as_of, sets)
-    pack1, decider = _f1(path, as_of, sets)
-    verdict = decider.decide(normalise(pack1, entity).values)
-    subject, _ = subject_of(pack2, entity)
-    (record,) = runner.evaluate([subject])
+def _decide2(path: Path, cases: list[dict[str, Any]], variant: str) -> list[dict[str, Any]]:
+    """Each frozen case decided by a format-2 pack, in the order given (batched by date and overrides)."""
     targets = _kind(path) == "targets"
-    return _f1_result(pack1, verdict), _f2_result(converted(path), record, targets)
+    out: list[dict[str, Any] | None] = [None] * len(cases)
+    groups: dict[tuple[Any, ...], list[int]] = {}
+    for i, case in enumerate(cases):
+        groups.setdefault((case["as_of"], json.dumps(case["set"], ensure_ascii=False)), []).append(i)
+    for indexes in groups.values():
+        first = cases[indexes[0]]
+        pack, runner = _f2(path, dt.date.fromisoformat(first["as_of"]), _sets(first), variant)
+        records = runner.evaluate([subject_of(pack, _entity(cases[i]))[0] for i in indexes])
+        for i, record in zip(indexes, records):
+            out[i] = _f2_result(converted(path), record, targets)
+    return out  # type: ignore[return-value]
+
+
+def _same_as_format1(path: Path, cases: list[dict[str, Any]]) -> None:
+    for variant in VARIANTS:
+        for case, got in zip(cases, _decide2(path, cases, variant)):
+            assert got == case["result"], f"{path.name} ({variant}): {case['name']} (as of {case['as_of']}): {case['fields']}"
 
 
 def _suite_entities(path: Path) -> list[tuple[str, RawEntity, dt.date, tuple[tuple[str, Any], ...]]]:
@@ -608,7 +566,7 @@ def test_format1_scoring_suite_expectations_hold_for_the_shipped_pack() -> None:
     consequences, awards; cohort awards paid, ranked, order), converted by convert_cohort_expect,
     hold for the shipped format-2 pack as a format-2 suite checks them (compare2, compare_cohort2)."""
     path = RULES / "yangzhou-zone-evaluation.yaml"
-    _, pack2, runner = _yangzhou_scorers()
+    pack2, runner = _yangzhou("shipped")
     checked = 0
     for (name, entities), cohort in zip(_cohorts(path.with_name(path.stem + ".tests.yaml")),
                                         _load(path.with_name(path.stem + ".tests.yaml")).value["cohorts"]):
@@ -623,70 +581,213 @@ def test_format1_scoring_suite_expectations_hold_for_the_shipped_pack() -> None:
     assert checked == 18
 
 
-# A scoring pack's suite is cohorts, scored together: compared zone by zone in
-# test_scoring_points_totals_places_vetoes_and_awards_identical and on generated cohorts in
-# test_generated_cohorts_score_identically.
 @pytest.mark.parametrize("path", [p for p in PACKS if p.stem not in SCORING], ids=lambda p: p.stem)
 def test_suites_decide_identically_in_format1_and_format2(path: Path) -> None:
-    entities = _suite_entities(path)
-    assert entities
-    for name, entity, as_of, sets in entities:
-        old, new = _decide_both(path, entity, as_of, sets)
-        assert new == old, f"{path.name}: {name} (as of {as_of})"
+    """Every entity and case of the format-1 suite, as frozen (the same entities the suite holds
+    today), is decided by both format-2 packs as format 1 decided it."""
+    cases = _cases(path, "suite")
+    suite = _suite_entities(path)
+    assert [c["name"] for c in cases] == [name for name, *_ in suite]
+    for case, (name, entity, as_of, sets) in zip(cases, suite):
+        assert (decode(case["fields"]), case["as_of"], _sets(case)) == (entity.fields, as_of.isoformat(), sets), name
+    _same_as_format1(path, cases)
 
 
-def _members(spec: Any) -> st.SearchStrategy[Any]:
-    fields = spec.members or {}
-    record = st.fixed_dictionaries({}, optional={f: st.one_of(good_for_field(s), bad_for(s)) for f, s in fields.items()})
-    return st.lists(record.map(lambda r: {"name": "成员", **r}), max_size=6)
+@pytest.mark.parametrize("path", [p for p in PACKS if p.stem not in SCORING], ids=lambda p: p.stem)
+def test_generated_entities_decide_identically(path: Path) -> None:
+    """The seeded generated set (values around every threshold in every unit, junk, missing keys,
+    amounts of 60 digits and 1E-60: a computed value beyond the bounds is unknown in both formats)."""
+    cases = _cases(path, "generated")
+    assert len(cases) >= 150
+    _same_as_format1(path, cases)
 
 
-def good_for_field(spec: Any) -> st.SearchStrategy[Any]:
-    if spec.type in ("money", "area", "percent", "count"):
-        return st.sampled_from([0, 1, 5, 9, 10, 11, 49, 50, 51, 99, 100, 101, "10亿元", "1亿元", "9999万元"])
-    return good_for(None, spec)[None]  # type: ignore[arg-type]
+def test_an_override_reaches_the_per_year_copies_of_a_dated_target() -> None:
+    """A per-year target on a dated parameter reads, per year, the value in force on 31 December
+    (`in_force: {of: P, on: YEAR-12-31}`); `--set P=…` reaches every year's copy, as in format 1."""
+    path = RULES / "tancheng-industrial-targets.yaml"
+    doc = converted(path).document
+    as_of = dt.date(2022, 6, 30)
+    years = {y: f"new_above_scale_min__{y}" for y in (2020, 2021, 2022)}
+    pack = build2(doc, b"", as_of)
+    assert {y: pack.params[n].value for y, n in years.items()} == {2020: 30, 2021: 30, 2022: 40}
+    assert pack.params[years[2022]].since == "2022-01-01" and pack.params[years[2022]].written == "40家"
+    pack = build2(doc, b"", as_of, {"new_above_scale_min": ("--set", "35家")})
+    assert {y: pack.params[n].value for y, n in years.items()} == {2020: 35, 2021: 35, 2022: 35}
+    assert {pack.params[n].overridden for n in years.values()} == {"--set"}
+    # and it decides as format 1 did with the same override
+    case = _case(path, "override new_above_scale_min=35家")
+    assert _sets(case) == (("new_above_scale_min", "35家"),)
+    _same_as_format1(path, [case])
+    assert {k: v for k, v in case["result"]["targets"].items() if k.startswith("new_above_scale_20")} == {
+        "new_above_scale_2020": "met", "new_above_scale_2021": "not_met", "new_above_scale_2022": "met"}
+    # in_force must read a parameter with a value
+    bad = dict(doc.value, parameters={**doc.value["parameters"], years[2020]: {
+        "label": {"zh": "x"}, "cite": "二(三)", "in_force": {"of": "above_scale_firms_2022", "on": "2020-12-31"}}})
+    with pytest.raises(ProblemsError) as error:
+        build2(Document(doc.file, bad, doc.positions), b"", as_of)
+    assert "E183" in {p.code for p in error.value.problems}
 
 
-@functools.cache
-def _strategies(path: Path, as_of: dt.date) -> dict[str, st.SearchStrategy[Any]]:
-    pack, _ = _f1(path, as_of, ())
-    out = {}
-    for name, spec in pack.inputs.items():
-        if spec.derived is not None:
-            continue
-        if spec.type == "members":
-            out[name] = _members(spec)
-        elif spec.unit is not None and spec.unit.name not in UNITS.get(spec.unit.dimension, {}):
-            # a unit the property tests do not spell (个月): around the thresholds, plus junk
-            out[name] = st.one_of(st.integers(0, 60), st.sampled_from(["24个月", "25个月", "两年", ""]), bad_for(spec))
-        elif spec.type in ("money", "area", "percent", "count") and not thresholds_of(pack, name):
-            # compared only through a derived value (a ratio, a difference): plain amounts, zero included
-            out[name] = st.one_of(st.integers(0, 2000), st.sampled_from([0, "0", 1, 100, 200, 500]),
-                                  st.integers(-50, 50) if spec.signed else st.just(7), bad_for(spec))
-        else:
-            out[name] = st.one_of(good_for(pack, spec)[None], good_for(pack, spec)[None], bad_for(spec))
+@pytest.mark.parametrize("path", [RULES / "huguan-specialized-town.yaml", RULES / "lianyungang-four-highs.yaml"],
+                         ids=lambda p: p.stem)
+def test_the_written_file_decides_as_the_converted_pack(path: Path, tmp_path: Path) -> None:
+    """What `certify migrate` writes is the pack an officer keeps: read back from its own file,
+    it decides every suite entity as the format-1 pack did."""
+    out = tmp_path / path.name
+    assert run_migrate(str(path), str(out), "en") == 0
+    written, raw = load_yaml_file(str(out))
+    cases = _cases(path, "suite")
+    assert cases
+    for case in cases:
+        pack = build2(written, raw, dt.date.fromisoformat(case["as_of"]), {k: ("test", v) for k, v in _sets(case)} or None)
+        subject, _ = subject_of(pack, _entity(case))
+        (record,) = Runner(pack, "reference").evaluate([subject])
+        assert _f2_result(converted(path), record, False) == case["result"], case["name"]
+
+
+def test_a_computed_value_out_of_bounds_is_unknown_in_both_formats() -> None:
+    """One behaviour (docs/format2.md "Format 1"): a computed value beyond 18 digits in its base
+    unit (or with a denominator beyond 10^36) is unknown with the reason, in format 1 (a derived
+    input) as in format 2 (a value), never a clamped amount."""
+    path = RULES / "lianyungang-four-highs.yaml"
+    ordinary, huge, tiny = (_case(path, n) for n in ("ordinary investment", "investment of 60 digits",
+                                                     "land area of 40 digits"))
+    assert ordinary["result"]["flags"] == {"four_highs": "met"}  # the sets make the flag decidable
+    assert huge["result"]["flags"] == tiny["result"]["flags"] == {"four_highs": "unknown"}
+    _same_as_format1(path, [ordinary, huge, tiny])
+    pack2, runner = _f2(path, dt.date(2024, 6, 30), _sets(huge))
+    (record,) = runner.evaluate([subject_of(pack2, _entity(huge))[0]])
+    assert record.value("investment_intensity").value is None
+    assert record.value("investment_intensity").reason.zh.startswith("结果超出可精确比较的范围")
+
+
+def _cohorts(suite_path: Path) -> list[tuple[str, list[RawEntity]]]:
+    """Each cohort of a scoring suite: its fixture entities and inline entities, scored together."""
+    suite = _load(suite_path).value
+    out = []
+    for cohort in suite.get("cohorts") or []:
+        entities = []
+        for rel in cohort.get("fixtures") or []:
+            entities += list(load_entities(str(suite_path.parent / rel), []))
+        for j, raw in enumerate(cohort.get("entities") or []):
+            fields = {k: v for k, v in raw.items() if k not in ("id", "name")}
+            entities.append(RawEntity(str(suite_path), j, str(raw.get("id", f"E{j + 1}")), raw.get("name"), fields))
+        out.append((str(cohort.get("name")), entities))
     return out
 
 
-GENERATED_AS_OF = {"jiangxi-park-targets": dt.date(2016, 3, 1), "jiangxi-small-loan": dt.date(2015, 6, 30),
-                   "tancheng-industrial-targets": dt.date(2022, 6, 30), "yangzhou-zone-targets": dt.date(2026, 1, 1),
-                   "huguan-town-targets": dt.date(2025, 3, 1)}
+YANGZHOU = RULES / "yangzhou-zone-evaluation.yaml"
+YANGZHOU_AS_OF = dt.date(2024, 12, 31)
 
 
-@pytest.mark.parametrize("path", [p for p in PACKS if p.stem not in SCORING], ids=lambda p: p.stem)
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow,
-                                                                  HealthCheck.function_scoped_fixture])
-@given(data=st.data())
-def test_generated_entities_decide_identically(path: Path, data: st.DataObject) -> None:
-    as_of = GENERATED_AS_OF.get(path.stem, dt.date(2024, 6, 30))
-    _f2(path, as_of, ())  # skip before drawing when format 2 cannot decide the pack
-    strategies = _strategies(path, as_of)
-    fields = data.draw(st.fixed_dictionaries({}, optional=strategies), label="fields")
-    entity = RawEntity("generated", 1, "G1", None, fields)
-    # amounts of any size (60 digits, 1E-60): a computed value beyond the bounds is unknown in both
-    # formats (test_a_computed_value_out_of_bounds_is_unknown_in_both_formats)
-    old, new = _decide_both(path, entity, as_of)
-    assert new == old, f"fields: {fields!r}"
+@functools.cache
+def _yangzhou(variant: str) -> tuple[Any, Any]:
+    pack, runner = _f2(YANGZHOU, YANGZHOU_AS_OF, (), variant)
+    return pack, runner
+
+
+def _scored(source: str, pack: Any, runner: Any) -> list[tuple[str, dict[str, Any], Any]]:
+    """(cohort name, zone as format 1 scored it, format-2 record) of every zone of the frozen cohorts."""
+    out = []
+    for cohort in frozen(YANGZHOU)["cohorts"]:
+        if cohort["source"] != source:
+            continue
+        assert cohort["as_of"] == YANGZHOU_AS_OF.isoformat()
+        entities = [RawEntity("frozen", i, e["id"], e["entity_name"], decode(e["fields"]))
+                    for i, e in enumerate(cohort["entities"], start=1)]
+        records = {r.entity_id: r for r in runner.evaluate([subject_of(pack, e)[0] for e in entities])}
+        # a zone without a zone type is in no cohort of format 1 (not scored, so not frozen)
+        assert set(cohort["zones"]) <= set(records)
+        out += [(cohort["name"], zone, records[ident]) for ident, zone in cohort["zones"].items()]
+    return out
+
+
+def _frac(text: str | None) -> Fraction | None:
+    return None if text is None else Fraction(text)
+
+
+def test_tied_totals_split_their_awards_as_in_format1() -> None:
+    # rank ties: split places tied totals together; outcomes.awards splits the amounts of the places
+    # they occupy: P1 and P2 (tied first) take (500 + 300) / 2 = 400万元 each, as in format 1
+    tied = [(name, zone, record) for name, zone, record in _scored("suite", *_yangzhou("shipped"))
+            if zone["award"]["shared_with"]]
+    assert sorted(record.entity_id for _, _, record in tied) == ["P1", "P2"]
+    for name, zone, record in tied:
+        _same_zone(zone, record, name)
+        assert record.award.amount == 400 * 10**4 and record.award.shared_with == zone["award"]["shared_with"] == 2
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_scoring_points_totals_places_vetoes_and_awards_identical(variant: str) -> None:
+    """Yangzhou, with no exception: in every cohort of the suite (the 14 fixture zones; tied totals
+    and missing data inline), every zone's indicator points, total, place, last place, vetoes,
+    consequences, staff-post criterion and award (held and split ones included) agree. A zone
+    missing a figure (format 1's missing_value: zero) has lower-bound points and total in both,
+    the same indicators provisional, a provisional place and its award held."""
+    suite = _cohorts(YANGZHOU.with_name(YANGZHOU.stem + ".tests.yaml"))
+    cohorts = [c for c in frozen(YANGZHOU)["cohorts"] if c["source"] == "suite"]
+    assert [c["name"] for c in cohorts] == [name for name, _ in suite]
+    for cohort, (name, entities) in zip(cohorts, suite):
+        assert [(e["id"], decode(e["fields"])) for e in cohort["entities"]] == [(e.id, e.fields) for e in entities], name
+    compared = provisional = 0
+    for name, zone, record in _scored("suite", *_yangzhou(variant)):
+        _same_zone(zone, record, f"{name}: {record.entity_id}")
+        compared += 1
+        provisional += zone["provisional"]
+    assert compared == 18 and provisional == 2, (compared, provisional)
+
+
+def _same_zone(zone: dict[str, Any], record: Any, where: str) -> None:
+    """One zone as format 1 scored it (frozen) and as format 2 scores it (its record): the same."""
+    got = {v.name: v for v in record.values}
+    statuses = {c.id: str(c.status) for c in record.criteria}
+    assert {i: got[i].value for i in zone["points"]} == {i: Fraction(p) for i, p in zone["points"].items()}, where
+    assert got["total"].value == Fraction(zone["total"]), where
+    # an indicator format 1 calls unknown is a lower bound in format 2: a value that names what it lacks
+    assert sorted(i for i in zone["points"] if got[i].missing) == zone["unknown_indicators"], where
+    assert bool(got["total"].missing) == (zone["total_status"] == "unknown") == zone["provisional"], where
+    if zone["rank"] is None:
+        assert got["place"].value is None, where
+    else:
+        assert got["place"].value == zone["rank"] and got["place"].detail["last"] == zone["last"], where
+        assert got["place_is_last"].value is zone["last"], where
+    if zone["provisional"]:
+        assert got["place"].detail["provisional"] is True, where
+    assert {v: statuses[v] for v in zone["vetoes"]} == zone["vetoes"], where
+    notes = {n.id: str(n.status) for n in record.notes}
+    assert {c: notes[c] for c in zone["consequences"]} == zone["consequences"], where
+    assert str(record.outcome) == zone["outcome"], where
+    award = zone["award"]
+    assert (record.award.status, record.award.place, record.award.amount) == (
+        award["status"], award["place"], _frac(award["amount"])), where
+    assert record.award.held == _frac(award["held"]), where
+
+
+def test_the_written_yangzhou_file_scores_as_format1(tmp_path: Path) -> None:
+    """What `certify migrate` writes for the scoring pack, read back from its own file, scores
+    every zone of every suite cohort as format 1 did."""
+    out = tmp_path / YANGZHOU.name
+    assert run_migrate(str(YANGZHOU), str(out), "en") == 0
+    written, raw = load_yaml_file(str(out))
+    pack2 = build2(written, raw, YANGZHOU_AS_OF)
+    assert pack2.warnings == []
+    compared = 0
+    for name, zone, record in _scored("suite", pack2, Runner(pack2, "reference")):
+        _same_zone(zone, record, f"{name}: {record.entity_id}")
+        compared += 1
+    assert compared == 18
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_generated_cohorts_score_identically(variant: str) -> None:
+    """Generated Yangzhou cohorts (ties, missing figures, undecided vetoes, both zone types), as
+    format 1 scored them: both format-2 packs score every zone identically."""
+    compared = 0
+    for name, zone, record in _scored("generated", *_yangzhou(variant)):
+        _same_zone(zone, record, f"{name}: {record.entity_id}")
+        compared += 1
+    assert compared >= 200
 
 
 def test_yangzhou_scoring_converts_to_points_values_and_names_what_format2_lacks() -> None:
@@ -733,197 +834,3 @@ def test_yangzhou_scoring_converts_to_points_values_and_names_what_format2_lacks
     # a points value points at its indicator in the format-1 file
     doc = conversion.document
     assert doc.where(("values", "firms", "items", "cap")) == _load(path).where(("indicators", 4, "cap"))
-
-
-@pytest.mark.parametrize("path", [RULES / "huguan-specialized-town.yaml", RULES / "lianyungang-four-highs.yaml"],
-                         ids=lambda p: p.stem)
-def test_the_written_file_decides_as_the_converted_pack(path: Path, tmp_path: Path) -> None:
-    """What `certify migrate` writes is the pack an officer keeps: read back from its own file,
-    it decides every suite entity as the format-1 pack does."""
-    _f2(path, dt.date(2024, 6, 30), ())  # skips, naming why, while format 2 cannot decide the pack
-    out = tmp_path / path.name
-    assert run_migrate(str(path), str(out), "en") == 0
-    written, raw = load_yaml_file(str(out))
-    for name, entity, as_of, sets in _suite_entities(path):
-        pack = build2(written, raw, as_of, {k: ("test", v) for k, v in sets} or None)
-        subject, _ = subject_of(pack, entity)
-        (record,) = Runner(pack, "reference").evaluate([subject])
-        old, _ = _decide_both(path, entity, as_of, sets)
-        assert _f2_result(converted(path), record, False) == old, name
-
-
-def test_a_computed_value_out_of_bounds_is_unknown_in_both_formats() -> None:
-    """One behaviour (docs/format2.md "Format 1"): a computed value beyond 18 digits in its base
-    unit (or with a denominator beyond 10^36) is unknown with the reason, in format 1 (a derived
-    input) as in format 2 (a value), never a clamped amount."""
-    path = RULES / "lianyungang-four-highs.yaml"
-    sets = tuple(sorted({"investment_intensity_min": "100万元/亩", "output_per_mu_min": "100万元/亩",
-                         "tax_per_mu_min": "10万元/亩", "local_employment_min": "10人"}.items()))
-    fields = {"in_zone": "是", "land_area": 1, "annual_output": "500万元", "annual_tax": "50万元", "local_employees": 20}
-    ordinary = RawEntity("x", 1, "X1", None, {**fields, "investment": "1000万元"})
-    old, new = _decide_both(path, ordinary, dt.date(2024, 6, 30), sets)
-    assert old["flags"] == new["flags"] == {"four_highs": "met"}  # the sets make the flag decidable
-    huge = RawEntity("x", 2, "X2", None, {**fields, "investment": "1" * 60})
-    old, new = _decide_both(path, huge, dt.date(2024, 6, 30), sets)
-    assert new == old and old["flags"] == {"four_highs": "unknown"}
-    pack1, _ = _f1(path, dt.date(2024, 6, 30), sets)
-    assert normalise(pack1, huge).notes["investment_intensity"].startswith("the result is beyond what the engine compares")
-    pack2, runner = _f2(path, dt.date(2024, 6, 30), sets)
-    (record,) = runner.evaluate([subject_of(pack2, huge)[0]])
-    assert record.value("investment_intensity").value is None
-    assert record.value("investment_intensity").reason.zh.startswith("结果超出可精确比较的范围")
-    tiny = RawEntity("x", 3, "X3", None, {**fields, "investment": "1000万元", "land_area": "1" * 40})
-    old, new = _decide_both(path, tiny, dt.date(2024, 6, 30), sets)
-    assert new == old and old["flags"] == {"four_highs": "unknown"}
-
-
-def _cohorts(suite_path: Path) -> list[tuple[str, list[RawEntity]]]:
-    """Each cohort of a scoring suite: its fixture entities and inline entities, scored together."""
-    suite = _load(suite_path).value
-    out = []
-    for cohort in suite.get("cohorts") or []:
-        entities = []
-        for rel in cohort.get("fixtures") or []:
-            entities += list(load_entities(str(suite_path.parent / rel), []))
-        for j, raw in enumerate(cohort.get("entities") or []):
-            fields = {k: v for k, v in raw.items() if k not in ("id", "name")}
-            entities.append(RawEntity(str(suite_path), j, str(raw.get("id", f"E{j + 1}")), raw.get("name"), fields))
-        out.append((str(cohort.get("name")), entities))
-    return out
-
-
-def _yangzhou_both() -> list[tuple[str, dict[str, Any], Any]]:
-    """(cohort name, format-1 zone view, format-2 record) of every zone of every suite cohort."""
-    path = RULES / "yangzhou-zone-evaluation.yaml"
-    as_of = dt.date(2024, 12, 31)
-    if FORMAT2_MISSING:
-        pytest.skip(FORMAT2_MISSING)
-    conversion = converted(path)
-    assert conversion.problems == []
-    pack2 = build2(*shipped(path), as_of)
-    sp, _ = load_scoring_pack(str(path), as_of)
-    runner = Runner(pack2, "durable")
-    out = []
-    for name, entities in _cohorts(path.with_name(path.stem + ".tests.yaml")):
-        zones = zone_index(Scorer(sp, "durable").score([(e, e.file) for e in entities]))
-        records = {r.entity_id: r for r in runner.evaluate([subject_of(pack2, e)[0] for e in entities])}
-        out += [(name, zone, records[ident]) for ident, zone in zones.items()]
-    return out
-
-
-def _award(zone: dict[str, Any]) -> tuple[Any, ...]:
-    amount = Fraction(zone["award"]["amount"]) * 10**4 if zone["award"].get("amount") is not None else None  # 万元
-    return (zone["award"]["status"], zone["award"].get("place"), amount)
-
-
-def test_tied_totals_split_their_awards_as_in_format1() -> None:
-    # rank ties: split places tied totals together; outcomes.awards splits the amounts of the places
-    # they occupy: P1 and P2 (tied first) take (500 + 300) / 2 = 400万元 each, as in format 1
-    tied = [(zone, record) for _, zone, record in _yangzhou_both() if zone["award"].get("shared_with")]
-    assert sorted(zone["id"] for zone, _ in tied) == ["P1", "P2"]
-    for zone, record in tied:
-        assert (record.award.status, record.award.place, record.award.amount) == _award(zone), zone["id"]
-        assert record.award.amount == 400 * 10**4 and record.award.shared_with == zone["award"]["shared_with"] == 2
-
-
-def test_scoring_points_totals_places_vetoes_and_awards_identical() -> None:
-    """Yangzhou, with no exception: in every cohort of the suite (the 14 fixture zones; tied totals
-    and missing data inline), every zone's indicator points, total, place, last place, vetoes,
-    consequences, staff-post criterion and award (held and split ones included) agree. A zone
-    missing a figure (format 1's missing_value: zero) has lower-bound points and total in both,
-    the same indicators provisional, a provisional place and its award held."""
-    compared = provisional = 0
-    for name, zone, record in _yangzhou_both():
-        _same_zone(zone, record, f"{name}: {zone['id']}")
-        compared += 1
-        provisional += zone["provisional"]
-    assert compared == 18 and provisional == 2, (compared, provisional)
-
-
-def _same_zone(zone: dict[str, Any], record: Any, where: str) -> None:
-    """One zone scored by format 1 (its zone view) and by format 2 (its record): the same."""
-    got = {v.name: v for v in record.values}
-    statuses = {c.id: str(c.status) for c in record.criteria}
-    assert {i: got[i].value for i in zone["points"]} == {i: Fraction(p) for i, p in zone["points"].items()}, where
-    assert got["total"].value == Fraction(zone["total"]), where
-    # an indicator format 1 calls unknown is a lower bound in format 2: a value that names what it lacks
-    assert sorted(i for i in zone["points"] if got[i].missing) == sorted(zone["unknown_indicators"]), where
-    assert bool(got["total"].missing) == (zone["total_status"] == "unknown") == zone["provisional"], where
-    if zone["rank"] is None:
-        assert got["place"].value is None, where
-    else:
-        assert got["place"].value == zone["rank"] and got["place"].detail["last"] == zone["last"], where
-        assert got["place_is_last"].value is zone["last"], where
-    if zone["provisional"]:
-        assert got["place"].detail["provisional"] is True, where
-    assert {v["id"]: statuses[v["id"]] for v in zone["vetoes"]} == {v["id"]: v["status"] for v in zone["vetoes"]}, where
-    notes = {n.id: str(n.status) for n in record.notes}
-    assert {c["id"]: notes[c["id"]] for c in zone["consequences"]} == {c["id"]: c["status"] for c in zone["consequences"]}, where
-    assert str(record.outcome) == zone["criteria"]["outcome"], where
-    assert (record.award.status, record.award.place, record.award.amount) == _award(zone), where
-    held = zone["award"].get("held")
-    assert record.award.held == (Fraction(held) * 10**4 if held is not None else None), where
-
-
-@functools.cache
-def test_the_written_yangzhou_file_scores_as_format1(tmp_path: Path) -> None:
-    """What `certify migrate` writes for the scoring pack, read back from its own file, scores
-    every zone of every suite cohort as format 1 does."""
-    path = RULES / "yangzhou-zone-evaluation.yaml"
-    if FORMAT2_MISSING:
-        pytest.skip(FORMAT2_MISSING)
-    out = tmp_path / path.name
-    assert run_migrate(str(path), str(out), "en") == 0
-    written, raw = load_yaml_file(str(out))
-    pack2 = build2(written, raw, dt.date(2024, 12, 31))
-    assert pack2.warnings == []
-    scorer, _, _ = _yangzhou_scorers()
-    runner = Runner(pack2, "reference")
-    compared = 0
-    for name, entities in _cohorts(path.with_name(path.stem + ".tests.yaml")):
-        zones = zone_index(scorer.score([(e, e.file) for e in entities]))
-        records = {r.entity_id: r for r in runner.evaluate([subject_of(pack2, e)[0] for e in entities])}
-        for ident, zone in zones.items():
-            _same_zone(zone, records[ident], f"{name}: {ident}")
-            compared += 1
-    assert compared == 18
-
-
-@functools.cache
-def _yangzhou_scorers() -> tuple[Any, Any, Any]:
-    path = RULES / "yangzhou-zone-evaluation.yaml"
-    as_of = dt.date(2024, 12, 31)
-    if FORMAT2_MISSING:
-        pytest.skip(FORMAT2_MISSING)
-    pack2 = build2(*shipped(path), as_of)
-    sp, _ = load_scoring_pack(str(path), as_of)
-    return Scorer(sp, "durable"), pack2, Runner(pack2, "durable")
-
-
-def _zone_fields() -> st.SearchStrategy[dict[str, Any]]:
-    """A zone's fields: few distinct amounts (ties on every ranked figure and on totals), each
-    figure sometimes missing, both zone types, yes/no answers sometimes missing."""
-    inputs = _load(RULES / "yangzhou-zone-evaluation.yaml").value["inputs"]
-    fields: dict[str, st.SearchStrategy[Any]] = {}
-    for name, spec in inputs.items():
-        if spec["type"] == "enum":
-            fields[name] = st.sampled_from(["重点发展型", "优化发展型", "重点发展型", "优化发展型", None])
-        elif spec["type"] == "boolean":
-            fields[name] = st.sampled_from(["是", "否", "否", None])
-        else:
-            amounts = [0, 1, 2, 5, 5, 30, 120, None] + ([-3] if spec.get("signed") else [])
-            fields[name] = st.sampled_from(amounts)
-    return st.fixed_dictionaries(fields).map(lambda f: {k: v for k, v in f.items() if v is not None})
-
-
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(cohort=st.lists(_zone_fields(), min_size=1, max_size=7))
-def test_generated_cohorts_score_identically(cohort: list[dict[str, Any]]) -> None:
-    """Generated Yangzhou cohorts (ties, missing figures, undecided vetoes, both zone types):
-    format 1 and the converted pack score every zone identically."""
-    scorer, pack2, runner = _yangzhou_scorers()
-    entities = [RawEntity("generated", i, f"Z{i}", None, fields) for i, fields in enumerate(cohort, start=1)]
-    zones = zone_index(scorer.score([(e, e.file) for e in entities]))
-    records = {r.entity_id: r for r in runner.evaluate([subject_of(pack2, e)[0] for e in entities])}
-    for ident, zone in zones.items():
-        _same_zone(zone, records[ident], f"{ident}: {cohort[int(ident[1:]) - 1]!r}")
