@@ -288,7 +288,8 @@ def test_cli_validate_and_evaluate(tmp_path):
     assert doc["decisions"][1]["criteria"][0] == {
         "id": "staff_ok", "status": "not_met", "branch": None, "decided_by": "durable-rules", "phase": 1,
         "top": True, "depth": 0, "title": {"zh": "科技人员占比不低于10%"}, "cite": "第六条",
-        "test": {"name": "staff_share", "op": ">=", "value": "5", "unit": "%", "threshold": "10", "param": "share_min"}}
+        "test": {"name": "staff_share", "op": ">=", "value": "5", "unit": "%", "threshold": "10", "param": "share_min",
+                 "written": "10%", "gap": "5"}}
     broken = tmp_path / "broken.yaml"
     broken.write_text(PACK.replace("{criterion: staff_ok}", "{criterion: staff_okk}"), encoding="utf-8")
     result = runner.invoke(cli.main, ["validate", str(broken)])

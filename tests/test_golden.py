@@ -26,6 +26,11 @@ What is pinned (see VIEWS for the exact command of each file):
   a lookup table: tests/golden/format2/linked-firms.yaml), the workbook (XLSX), and a
   synthetic ranked pack (tests/golden/format2/zone-ranking.yaml): score (text zh short / en full,
   JSON, CSV zh/en), evaluate --full and the workbook (lower bounds marked ≥, a place without 分) and diff of two versions of each pack (text zh/en, Markdown, JSON; a ranked pack's places);
+  the shipped format-2 Huguan pack (rules/) on tests/golden/format2/huguan-towns.yaml: evaluate
+  text zh/en short/full, JSON, CSV, XLSX, report HTML/Markdown, diff (10亿元 → 8亿元; text, JSON),
+  showing what format 1's views showed: the 酌情 mark and the pass resting on it, flags on the
+  short line, the gap (差 1万元), the threshold as written (10亿元) and attestation evidence;
+  the shipped Yangzhou pack's score (text zh/en short);
 - validate and lint: problems as text zh/en, JSON and GitHub annotations; `certify schema`.
 
 Masked, because they truly vary: sha256 hashes (of packs and inputs), the engine and
@@ -192,6 +197,16 @@ PACK2_V2 = _changed_pack(PACK2, "firm-points-v2.yaml", [
 ZONES2_V2 = _changed_pack(ZONES2[0], "zone-ranking-v2.yaml", [
     ("version: \"1.0.0\"", "version: \"1.1.0\""), ("- {at_least: 5000万元, points: 10}", "- {at_least: 5000万元, points: 4}")])
 DIFF2 = ("diff", PACK2, "{tmp}/firm-points-v2.yaml", "--data", FIRMS2, "--as-of", AS_OF)
+# the shipped format-2 Huguan pack (rules/) on towns that show what format 1's views showed: 酌情
+# criteria and the pass resting on them, flags on the short line, the gap and the threshold as
+# written (10亿元, not 100,000万元), attestation evidence (issuing unit, date, document number)
+HUGUAN2 = "rules/huguan-specialized-town.yaml"
+TOWNS2 = "tests/golden/format2/huguan-towns.yaml"
+EVALUATE_HG2 = ("evaluate", "--rules", HUGUAN2, TOWNS2, "--as-of", AS_OF)
+REPORT_HG2 = ("report", "--rules", HUGUAN2, TOWNS2, "--as-of", AS_OF)
+HUGUAN2_8YI = _changed_pack(HUGUAN2, "huguan2-8yi.yaml", [("    value: 10亿元\n", "    value: 8亿元\n")])
+DIFF_HG2 = ("diff", HUGUAN2, "{tmp}/huguan2-8yi.yaml", "--data", TOWNS2, "--as-of", AS_OF)
+YANGZHOU2 = ("score", "--rules", "rules/yangzhou-zone-evaluation.yaml", ZONES, "--as-of", Y_AS_OF)
 
 VIEWS: dict[str, View] = {
     # evaluate, text (the names of the first five files predate this table)
@@ -294,6 +309,23 @@ VIEWS: dict[str, View] = {
     "format2.diff.json": View((*DIFF2, "--format", "json"), prepare=PACK2_V2),
     "format2.diff-score.zh.txt": View(("diff", ZONES2[0], "{tmp}/zone-ranking-v2.yaml", "--data", ZONES2[1],
                                        "--as-of", Y_AS_OF), prepare=ZONES2_V2),
+    # format 2, the shipped Huguan pack: every view shows the 酌情 mark, the gap, the threshold as
+    # written, attestation evidence and (the short line) the flags raised
+    "format2.huguan.zh.short.txt": View(EVALUATE_HG2),
+    "format2.huguan.en.short.txt": View((*EVALUATE_HG2, "--lang", "en")),
+    "format2.huguan.zh.full.txt": View((*EVALUATE_HG2, "--full")),
+    "format2.huguan.en.full.txt": View((*EVALUATE_HG2, "--full", "--lang", "en")),
+    "format2.huguan.json": View((*EVALUATE_HG2, "--format", "json"), shape=pretty_json),
+    "format2.huguan.zh.csv": View((*EVALUATE_HG2, "--format", "csv")),
+    "format2.huguan.zh.xlsx.txt": View((*EVALUATE_HG2, "--format", "xlsx", "-o", "{out}.xlsx"), read="out"),
+    "format2.huguan.report.zh.html": View((*REPORT_HG2, "-o", "{out}.html"), read="out"),
+    "format2.huguan.report.zh.md": View((*REPORT_HG2, "-o", "{out}.md"), read="out"),
+    "format2.huguan.report.en.md": View((*REPORT_HG2, "--lang", "en", "-o", "{out}.md"), read="out"),
+    "format2.huguan.diff.zh.txt": View(DIFF_HG2, prepare=HUGUAN2_8YI),
+    "format2.huguan.diff.json": View((*DIFF_HG2, "--format", "json"), prepare=HUGUAN2_8YI),
+    # format 2, the shipped Yangzhou pack's score: the footnote names major_incident_last by its title
+    "format2.yangzhou.score.zh.short.txt": View(YANGZHOU2),
+    "format2.yangzhou.score.en.short.txt": View((*YANGZHOU2, "--lang", "en")),
     # the JSON Schema of the pack format (for editors)
     "schema.json": View(("schema",)),
     # validate and lint (--sources: an empty folder, so the answer does not depend on the machine)

@@ -55,7 +55,7 @@ def test_the_headlines_name_the_group_minimum_and_the_fast_track(decided) -> Non
     assert "创新能力小计 0分，低于最低要求 20分" in headline(pack, records["F3"])["zh"]
     # a firm that passes by its score is a plain pass; one short of data is not called a failure
     assert headline(pack, records["F1"])["zh"] == "通过"
-    assert headline(pack, records["F4"])["zh"].startswith("无法判定：第七条 上次复核合格：未知")
+    assert headline(pack, records["F4"])["zh"].startswith("无法判定：第七条 上次复核合格：未提供认定意见")
     assert not headline(pack, records["F5"])["zh"].startswith("不通过")
 
 
@@ -333,3 +333,103 @@ def test_a_diff_shows_a_lower_bound_as_one(tmp_path: Path) -> None:
     z8 = next(i for i in result["criteria_changes"] if i["entity"]["id"] == "Z8")
     moved = {v["name"]: (v["old_text"]["zh"], v["new_text"]["zh"]) for v in z8["values"]}
     assert moved["total"] == ("≥10分", "未知") and moved["tax_points"] == ("≥0分", "未知")
+
+
+# ---------------------------------------------------------------------------------------------
+# What the format-1 views showed and the format-2 views must show too (issue 12): the shipped
+# Huguan pack (rules/, format 2) on towns copied from its fixture (tests/golden/format2/).
+
+HUGUAN = str(ROOT / "rules" / "huguan-specialized-town.yaml")
+TOWNS = str(ROOT / "tests" / "golden" / "format2" / "huguan-towns.yaml")
+HG = ("--rules", HUGUAN, TOWNS, "--as-of", "2024-06-30")
+
+
+@pytest.fixture(scope="module")
+def towns():
+    pack = load_pack2(HUGUAN, dt.date(2024, 6, 30), {})
+    return pack, {r.entity_id: r for r in decide_files2(pack, [TOWNS], "durable", [])}
+
+
+def test_a_failure_says_how_far_from_passing_against_the_threshold_as_written(towns) -> None:
+    """HG05 has 99,999万元 against 10亿元: the threshold reads as the policy writes it (not
+    100,000万元), the gap (差 1万元) is computed exactly by Python and kept in the record."""
+    pack, records = towns
+    c = records["HG05"].criterion("output_manufacturing")
+    assert c.test["gap"] == 10000 and c.test["written"] == "10亿元" and c.test["threshold"] == 1000000000
+    head = headline(pack, records["HG05"])
+    assert "99,999万元 < 10亿元 (要求 ≥ 10亿元)，差 1万元" in head["zh"]
+    assert "99,999万元 < 10亿元 (required ≥ 10亿元), short by 1万元" in head["en"]
+    full = run("evaluate", *HG, "--full")
+    assert "不满足（99,999万元 < 10亿元，须 ≥ 10亿元，差 1万元）" in full and "100,000万元" not in full
+    assert "满足（120,000万元 ≥ 5,000万元）" in full  # written in the compared unit: grouped as the value
+    data = json.loads(run("evaluate", *HG, "--format", "json"))
+    hg05 = next(d for d in data["decisions"] if d["id"] == "HG05")
+    test = next(c for c in hg05["criteria"] if c["id"] == "output_manufacturing")["test"]
+    assert (test["threshold"], test["written"], test["gap"]) == ("1000000000", "10亿元", "10000")
+    # --set: the value given is the one written; an amount in the compared unit reads in that unit
+    eight = run("evaluate", *HG, "--set", "manufacturing_output_min=8亿元")
+    assert "HG05 石磨镇 — 通过" in eight
+    low = run("evaluate", *HG, "--set", "manufacturing_output_min=99999.5万元", "--full")
+    assert "99,999万元 < 99,999.5万元，须 ≥ 99,999.5万元，差 0.5万元" in low
+
+
+def test_attestation_evidence_is_shown_with_the_attestation(towns) -> None:
+    """The issuing unit, date and document number given with an attestation reach the record
+    (the earliest stage that reads them) and every view."""
+    pack, records = towns
+    c = records["HG23"].criterion("services")
+    assert c.test["evidence"] == {"by": "县工信局", "date": "2024-04-10", "ref": "壶工信函〔2024〕31号"}
+    assert headline(pack, records["HG23"])["zh"] == \
+        "不通过：二(七) 公共服务完善：认定意见:否 (县工信局, 2024-04-10, 壶工信函〔2024〕31号)"
+    assert "二(七) adequate public services: attested: no (县工信局, 2024-04-10, 壶工信函〔2024〕31号)" in \
+        headline(pack, records["HG23"])["en"]
+    full = run("evaluate", *HG, "--full")
+    assert "✔ 二(八) 发展环境良好: 满足（依据: 县工信局, 2024-03-01, 壶工信函〔2024〕12号）" in full
+    assert headline(pack, records["HG19"])["zh"] == "无法判定：二(三) 市场需求较大：未提供认定意见"
+
+
+def test_discretionary_criteria_are_marked_and_a_pass_resting_on_one_says_so(towns) -> None:
+    pack, records = towns
+    assert records["HG01"].criterion("concentration_single_township").discretionary["zh"].startswith("原文为")
+    assert headline(pack, records["HG01"])["zh"] == "通过（含酌情认定：二(四) 特色主导产业原则上限定在一个乡(镇)内）"
+    assert headline(pack, records["HG07"])["zh"].endswith(
+        "；含酌情认定：二(四) 特色主导产业原则上限定在一个乡(镇)内、二(四) 传统特色专业镇放宽认定(年产值不少于5000万元)")
+    full = run("evaluate", *HG, "--full")
+    assert "✔ 二(四) 特色主导产业原则上限定在一个乡(镇)内: 满足 [酌情条款]" in full
+    assert "  经酌情条款满足(请审核确认): 二(四) 特色主导产业原则上限定在一个乡(镇)内\n" in full
+    data = json.loads(run("evaluate", *HG, "--format", "json"))
+    hg07 = next(d for d in data["decisions"] if d["id"] == "HG07")
+    assert hg07["discretionary_met"] == ["concentration_single_township", "output_relaxed"]
+    hg05 = next(d for d in data["decisions"] if d["id"] == "HG05")
+    assert hg05["discretionary_met"] == ["concentration_single_township"]  # met, though the town fails
+    assert next(c for c in hg07["criteria"] if c["id"] == "output_relaxed")["discretionary"]["en"].startswith("the text")
+
+
+def test_the_short_line_lists_the_flags_raised(towns) -> None:
+    short = run("evaluate", *HG)
+    assert "HG01 青崖镇 — 通过（含酌情认定：二(四) 特色主导产业原则上限定在一个乡(镇)内） [标记: 二(五) 优先评定]\n" in short
+    assert "HG05 石磨镇 — 不通过" in short and "HG05" not in short.split("[标记")[1].split("\n")[0]
+    en = run("evaluate", *HG, "--lang", "en")
+    assert "[flag: 二(五) assessed first]" in en
+
+
+def test_report_pages_mark_discretionary_criteria_and_show_the_gap(tmp_path: Path) -> None:
+    page = tmp_path / "r.md"
+    run("report", *HG, "-o", str(page))
+    text = page.read_text(encoding="utf-8")
+    assert "特色主导产业原则上限定在一个乡(镇)内 _[酌情条款]_ | 认定意见:是 |" in text
+    assert "制造业类产值达到10亿元以上 | 99,999万元 < 10亿元 (要求 ≥ 10亿元)，差 1万元 |" in text
+    assert "公共服务完善 | 认定意见:否 (县工信局, 2024-04-10, 壶工信函〔2024〕31号) |" in text
+    assert "- 经酌情条款满足(请审核确认): 二(四) 特色主导产业原则上限定在一个乡(镇)内" in text
+    html = tmp_path / "r.html"
+    run("report", *HG, "-o", str(html))
+    assert 'data-criterion="output_relaxed" data-status="met" data-discretionary="true"' in html.read_text(encoding="utf-8")
+
+
+def test_the_yangzhou_score_views_name_criteria_by_title_not_id() -> None:
+    args = ("--rules", str(ROOT / "rules" / "yangzhou-zone-evaluation.yaml"), str(ROOT / "fixtures" / "yangzhou-zones.yaml"),
+            "--as-of", "2024-12-31")
+    for extra in ((), ("--lang", "en"), ("--full",), ("--format", "csv")):
+        text = run("score", *args, *extra)
+        assert "major_incident_last" not in text, extra
+    assert "* 发生较大安全责任事故或较大突发环境事件:列为最后一名 未判定：名次暂定" in run("score", *args)

@@ -28,8 +28,8 @@ from engine.core.files import check_output, open_output
 from engine.core.problems import Problem, plain
 from engine.evaluate.pipeline import decide_files2, load_pack2, pack_format
 from engine.evaluate.record2 import Record2, json_value
-from engine.explain.explain2 import is_lower_bound
-from engine.report.format2_views import award_text, value_text
+from engine.explain.explain2 import is_lower_bound, threshold_text
+from engine.report.format2_views import award_text, shown_value, value_text
 
 DIFF_SCHEMA2 = "certify.diff/1"  # the same shape as format 1's, with `format: 2` and the additions above
 
@@ -121,7 +121,35 @@ def _reason(ident: str, changes: dict[str, Any], old_rec: Record2, new_rec: Reco
         if before != after:
             parts.append(f"value {test.input} {before} → {after}")
             parts += [u for u in _upstream(new, test.input, changes) if u not in parts]
+    elif parts and test is not None:  # an input compared with a moved threshold: the value it had, as format 1 says
+        seen = _criterion(new_rec, ident) or _criterion(old_rec, ident)
+        if seen is not None and seen.test and seen.test.get("value") is not None:
+            parts.append(f"value {shown_value(seen.test['value'], seen.test.get('unit'), 'zh')}")
     return reason_text(parts, node)
+
+
+def _criterion(rec: Record2, ident: str) -> Any:
+    return next((c for c in rec.criteria if c.id == ident), None)
+
+
+def _test_change(old_c: Any, new_c: Any) -> dict[str, Any] | None:
+    """A cause's comparison in both versions (format 1's `test`): the value compared, the
+    threshold (exact, and as the policy writes it) and how far from passing, old and new."""
+    old_t, new_t = (old_c.test if old_c else None) or {}, (new_c.test if new_c else None) or {}
+    either = new_t or old_t
+    if not either or either.get("op") not in (">=", ">", "<=", "<"):
+        return None
+    unit = either.get("unit")
+
+    def text(t: dict[str, Any], lang: str) -> str | None:
+        return threshold_text(t, unit, lang) if t.get("threshold") is not None else None
+
+    return {"input": either.get("name"), "value": json_value(either.get("value")),
+            "value_text": shown_value(either.get("value"), unit, "zh") if either.get("value") is not None else None,
+            "parameter": either.get("param"),
+            "old_threshold": json_value(old_t.get("threshold")), "new_threshold": json_value(new_t.get("threshold")),
+            "old_threshold_text": text(old_t, "zh"), "new_threshold_text": text(new_t, "zh"),
+            "old_gap": json_value(old_t.get("gap")), "new_gap": json_value(new_t.get("gap"))}
 
 
 def _statuses(rec: Record2) -> dict[str, str]:
@@ -183,6 +211,9 @@ def _entity_diff(old_rec: Record2, new_rec: Record2, old: Pack2, new: Pack2, cha
                                 "old": a.get(ident, NOT_APPLICABLE), "new": b.get(ident, NOT_APPLICABLE), "cause": cause}
         if cause:
             item["why"] = _reason(ident, changes, old_rec, new_rec, new)
+            compared = _test_change(old_by_id.get(ident), new_by_id.get(ident))
+            if compared is not None:
+                item["test"] = compared
         criteria.append(item)
     out: dict[str, Any] = {
         "entity": {"id": new_rec.entity_id, "name": new_rec.entity_name, "where": new_rec.where},

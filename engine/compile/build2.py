@@ -331,6 +331,8 @@ class _Tests:
                       note=raw.get("note"), doc_path=path)
         if ident is not None:
             self.titles[ident] = {"title": title, "cite": raw.get("cite"), "top": top, "depth": depth}
+            if raw.get("discretionary"):  # 酌情: every view marks it, and a pass that rests on it says so
+                self.titles[ident]["discretionary"] = dict(raw["discretionary"])
         if "test" in raw:
             self.tolerance = raw.get("tolerance")
             try:
@@ -374,8 +376,22 @@ class _Tests:
                                               "values": (), "table": table_name}
             else:
                 self.titles[ident]["test"] = {"name": t.input, "op": t.op, "param": t.param, "threshold": t.threshold,
-                                              "values": t.values}
+                                              "values": t.values, "written": self.written(t)}
         return self._applicability(raw, path, node, parent)
+
+    def written(self, t: Test) -> str | None:
+        """The threshold as the policy writes it (10亿元, where the value compared is in 万元): the
+        parameter's value as written (or as given with --set), when the test compares with exactly
+        that amount (not one moved by a tolerance, nor one scaled from another parameter: 70% ×
+        10亿元 is no amount). The exact value stays the threshold; this is how views show it."""
+        spec = self.ctx.params.get(t.param) if t.param else None
+        if spec is None or spec.value is None or spec.unit is None or t.threshold != spec.value:
+            return None
+        try:
+            value, _unit = parse_amount(spec.written, None)
+        except AmountError:
+            return None
+        return str(spec.written).strip() if value == spec.value else None
 
     def from_cond(self, cond: Cond, path: Path, fields: dict[str, InputSpec] | None = None) -> Node:
         """A condition already read and checked by its value's parser (engine.compile.values
@@ -445,7 +461,7 @@ class _Tests:
         if node.kind == "test" and node.test is not None and node.test.input != AS_OF:
             t = node.test
             self.titles[cond.name]["test"] = {"name": t.input, "op": t.op, "param": t.param, "threshold": t.threshold,
-                                              "values": t.values}
+                                              "values": t.values, "written": self.written(t)}
         return dataclasses.replace(node, id=cond.name, title=cond.title, cite=cond.cite)
 
     def _counted(self, kids: tuple[Node, ...], k: int, common: dict[str, Any], inside: list[Count]) -> Node:

@@ -50,6 +50,8 @@ class CriterionResult:
     test: Mapping[str, Any] | None = None
     # when unknown: the inputs absent from the data that it needs (through values and linked criteria)
     missing: tuple[str, ...] = ()
+    # the pack's 酌情 note ({zh, en}): a criterion the reviewer may judge; a pass resting on one says so
+    discretionary: Mapping[str, str] | None = None
 
 
 @dataclass(frozen=True)
@@ -160,6 +162,7 @@ class Record2:
                         for c in self.choices],
             "criteria": [{"id": c.id, "status": c.status.value, "branch": c.branch, "decided_by": c.decided_by,
                           "phase": c.phase, "top": c.top, "depth": c.depth, "title": dict(c.title), "cite": c.cite,
+                          **({"discretionary": dict(c.discretionary)} if c.discretionary else {}),
                           **({"reason": dict(c.reason)} if c.reason else {}),
                           **({"test": json_value(c.test)} if c.test else {}),
                           **({"missing": list(c.missing)} if c.missing else {})} for c in self.criteria],
@@ -173,6 +176,26 @@ class Record2:
             "missing_inputs": list(self.missing_inputs),
             **({"award": {k: json_value(v) for k, v in vars(self.award).items()}} if self.award else {}),
         }
+
+
+ORDERED = (">=", ">", "<=", "<")
+
+
+def comparison_gap(status: Status, test: Mapping[str, Any]) -> Fraction | int | None:
+    """How far a comparison durable-rules found not met is from passing (arithmetic, by Python):
+    threshold − value for ≥ and >, value − threshold for ≤ and <, in the value's base unit; whole
+    days between two dates. None when met, unknown, or not an ordered comparison of two numbers.
+    A gap of 0 is a strict comparison (>, <) that the value reaches but must pass."""
+    if status is not Status.NOT_MET or test.get("op") not in ORDERED:
+        return None
+    value, threshold = test.get("value"), test.get("threshold")
+    above = test["op"] in (">=", ">")
+    if isinstance(value, dt.date) and isinstance(threshold, dt.date):
+        return (threshold - value).days if above else (value - threshold).days
+    if isinstance(value, bool) or isinstance(threshold, bool) \
+            or not isinstance(value, (int, Fraction)) or not isinstance(threshold, (int, Fraction)):
+        return None
+    return Fraction(threshold) - Fraction(value) if above else Fraction(value) - Fraction(threshold)
 
 
 def json_value(value: Any) -> Any:

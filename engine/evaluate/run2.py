@@ -35,7 +35,7 @@ from engine.evaluate.evaluate import applicable_ids, fact_slots
 from engine.evaluate.normalize import normalise
 from engine.evaluate.ops import COMPUTE, COMPUTE_COHORT, Computed
 from engine.evaluate.record2 import (DECIDED_BY, AwardResult, ChoiceInForce, CriterionResult, NoteResult, Provenance, Record2,
-                                     ValueResult)
+                                     ValueResult, comparison_gap)
 from engine.load.data import RawEntity
 
 ENGINES = ("durable", "reference")
@@ -55,13 +55,15 @@ class Subject:
     where: str = ""
     fields: Mapping[str, Any] = field(default_factory=dict)  # as read, for the input hash
     notes: Mapping[str, str] = field(default_factory=dict)  # input -> why it is missing
+    # attestation -> who attested, when, under which document ({by, date, ref, note}), as read
+    evidence: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
 
 
 def subject_of(pack: Pack2, entity: RawEntity) -> tuple[Subject, list[Problem]]:
     """A data row read by engine.load.data, normalised to the pack's inputs."""
     normalised = normalise(pack, entity)  # type: ignore[arg-type]  (reads only .inputs)
     return (Subject(entity.id, normalised.values, entity.name, f"{entity.file}:{entity.line}", entity.fields,
-                    normalised.notes), normalised.problems)
+                    normalised.notes, normalised.evidence), normalised.problems)
 
 
 def subjects_from_dicts(pack: Pack2, rows: Iterable[Mapping[str, Any]], file: str = "<data>") -> tuple[list[Subject], list[Problem]]:
@@ -550,8 +552,10 @@ class Runner:
             return [i for part in parts for i in self._needs(part, env, seen)]
         return [i for child in node.children for i in self._needs(child, env, seen)]
 
-    def _test_view(self, test: Mapping[str, Any] | None, env: _Env) -> dict[str, Any] | None:
-        """What a comparison compared, for explanations: the value as read, the threshold in force."""
+    def _test_view(self, test: Mapping[str, Any] | None, env: _Env, status: Status) -> dict[str, Any] | None:
+        """What a comparison compared, for explanations: the value as read, the threshold in force
+        (and as the policy writes it), how far a comparison not met is from passing, and the
+        evidence given with an attestation."""
         if not test:
             return None
         name = test["name"]
@@ -573,6 +577,14 @@ class Runner:
             out["param"] = test["param"]
         if test.get("values"):
             out["values"] = list(test["values"])
+        if test.get("written"):
+            out["written"] = test["written"]
+        gap = comparison_gap(status, out)
+        if gap is not None:
+            out["gap"] = gap
+        evidence = env.subject.evidence.get(name) if env.subject.evidence else None
+        if evidence:
+            out["evidence"] = dict(evidence)
         return out
 
     def _record(self, env: _Env, award: AwardResult | None = None) -> Record2:
@@ -594,7 +606,8 @@ class Runner:
                 missing = tuple(sorted(set(self._needs(self._nodes[ident], env, set()))))
             criteria.append(CriterionResult(ident, status, branch, self.decided_by, phase, bool(info.get("top")),
                                             info.get("title") or {}, info.get("cite"), reason,
-                                            info.get("depth", 0), self._test_view(info.get("test"), env), missing))
+                                            info.get("depth", 0), self._test_view(info.get("test"), env, status), missing,
+                                            info.get("discretionary")))
         values = []
         for name, computed in env.computed.items():
             v = pack.values[name]

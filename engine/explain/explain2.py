@@ -22,7 +22,7 @@ from typing import Any, Mapping
 from engine.compile.model import Node, Test
 from engine.compile.model2 import CASES_BODY, Pack2
 from engine.core.status import Status
-from engine.core.units import Unit, format_amount, parse_unit
+from engine.core.units import AmountError, Unit, format_amount, parse_amount, parse_unit
 from engine.evaluate.record2 import CriterionResult, Record2, ValueResult
 
 LANGS = ("zh", "en")
@@ -32,11 +32,17 @@ _WORDS = {
     "zh": {"met": "满足", "not_met": "不满足", "unknown": "未知", "not_applicable": "不适用",
            "pass": "通过", "fail": "不通过", "undetermined": "无法判定", "none": "未指定结论",
            "yes": "是", "no": "否", "sep": "；", "colon": "：", "required": "要求", "short": "差",
-           "subtotal": "小计", "minimum": "最低要求", "unknown_value": "未知", "missing": "缺少"},
+           "subtotal": "小计", "minimum": "最低要求", "unknown_value": "未知", "missing": "缺少",
+           "attested_yes": "认定意见:是", "attested_no": "认定意见:否", "attested_none": "未提供认定意见",
+           "strict": "须超过该标准", "early": "早 {n} 天", "late": "晚 {n} 天", "gap_sep": "，",
+           "judged": "含酌情认定：{items}", "list_sep": "、"},
     "en": {"met": "met", "not_met": "not met", "unknown": "unknown", "not_applicable": "not applicable",
            "pass": "PASS", "fail": "FAIL", "undetermined": "UNDETERMINED", "none": "no decision named",
            "yes": "yes", "no": "no", "sep": "; ", "colon": ": ", "required": "required", "short": "short by",
-           "subtotal": "subtotal", "minimum": "minimum", "unknown_value": "unknown", "missing": "missing"},
+           "subtotal": "subtotal", "minimum": "minimum", "unknown_value": "unknown", "missing": "missing",
+           "attested_yes": "attested: yes", "attested_no": "attested: no", "attested_none": "no attestation given",
+           "strict": "must exceed the threshold", "early": "{n} days too early", "late": "{n} days too late",
+           "gap_sep": ", ", "judged": "includes a discretionary judgement: {items}", "list_sep": "; "},
 }
 
 
@@ -97,6 +103,57 @@ def endpoints(low: Fraction | None, low_in: bool, high: Fraction | None, high_in
     if high is not None:
         parts.append(("≤ " if high_in else "< ") + format_amount(high, unit, lang))
     return " and ".join(parts) or "any value"
+
+
+def threshold_text(test: Mapping[str, Any], unit: Unit | str | None, lang: str) -> str:
+    """A comparison's threshold as the policy writes it when that is in another unit than what it
+    is compared with (10亿元 beside 99,999万元, not 100,000万元; the record keeps the exact value),
+    else in that unit (5,000万元, grouped as the value is)."""
+    written = test.get("written")
+    if written:
+        try:
+            _value, written_unit = parse_amount(written, None)
+        except AmountError:
+            written_unit = None
+        compared = parse_unit(unit) if isinstance(unit, str) else unit
+        if written_unit is not None and (compared is None or written_unit.name != compared.name):
+            return str(written)
+    return shown(test.get("threshold"), unit, lang)
+
+
+def gap_text(test: Mapping[str, Any], unit: Unit | str | None, lang: str) -> str | None:
+    """How far a comparison not met is from passing, as the record has it (engine.evaluate.record2
+    `comparison_gap`): 差 1万元 / short by 1万元; 早 12 天 for a date; 须超过该标准 when the value
+    reaches a strict threshold. None when the record has no gap."""
+    gap = test.get("gap")
+    if gap is None:
+        return None
+    w = _WORDS[lang]
+    if isinstance(test.get("value"), dt.date):
+        return w["early" if test.get("op") in (">=", ">") else "late"].format(n=int(gap))
+    if gap == 0:
+        return w["strict"]
+    return f"{w['short']} {shown(Fraction(gap), unit, lang)}"
+
+
+def attestation_text(test: Mapping[str, Any], lang: str) -> str:
+    """An attestation as a reviewer reads it: 认定意见:否 (县工信局, 2024-04-10, 壶工信函〔2024〕31号),
+    with the issuing unit, date and document number given with it, or 未提供认定意见."""
+    w = _WORDS[lang]
+    value = test.get("value")
+    if value is None:
+        return w["attested_none"]
+    text = w["attested_yes"] if value is True else w["attested_no"]
+    evidence = test.get("evidence") or {}
+    given = [str(evidence[k]) for k in ("by", "date", "ref") if evidence.get(k)]
+    return text + (f" ({', '.join(given)})" if given else "")
+
+
+def evidence_text(test: Mapping[str, Any] | None) -> str | None:
+    """The issuing unit, date and document number of an attestation, when given: 县工信局, 2024-04-10, …"""
+    evidence = (test or {}).get("evidence") or {}
+    given = [str(evidence[k]) for k in ("by", "date", "ref") if evidence.get(k)]
+    return ", ".join(given) or None
 
 
 # ---------------------------------------------------------------------------------------------
@@ -362,14 +419,18 @@ def because(pack: Pack2, rec: Record2, c: CriterionResult, nodes: dict[str, Node
 
                 short = _both(brief)
         elif v is not None and test.op in _SYM and test.threshold is not None:
+            seen = c.test or {"threshold": test.threshold}
+
             def compare(lang: str) -> str:
                 w = _WORDS[lang]
                 value = shown(v.value, unit, lang)
-                threshold = shown(test.threshold, unit, lang)
+                threshold = threshold_text(seen, unit, lang)
                 if c.status is Status.MET:
                     return f"{value} {_SYM[test.op]} {threshold}"
                 if c.status is Status.NOT_MET and v.value is not None:
-                    return f"{value} {_NEGATED[test.op]} {threshold} ({w['required']} {_SYM[test.op]} {threshold})"
+                    gap = gap_text(seen, unit, lang)
+                    return (f"{value} {_NEGATED[test.op]} {threshold} ({w['required']} {_SYM[test.op]} {threshold})"
+                            + (f"{w['gap_sep']}{gap}" if gap else ""))
                 missing = f" ({w['missing']} {_missing_text(pack, v, lang)})" if v.missing else ""
                 return f"{value}{missing} ({w['required']} {_SYM[test.op]} {threshold})"
 
@@ -380,14 +441,18 @@ def because(pack: Pack2, rec: Record2, c: CriterionResult, nodes: dict[str, Node
 
         def compared(lang: str) -> str:
             w = _WORDS[lang]
-            value, threshold = shown(read, unit_name, lang), shown(c.test["threshold"], unit_name, lang)
+            value, threshold = shown(read, unit_name, lang), threshold_text(c.test, unit_name, lang)
             if c.status is Status.MET:
                 return f"{value} {_SYM[op]} {threshold}"
             if c.status is Status.NOT_MET and read is not None:
-                return f"{value} {_NEGATED[op]} {threshold} ({w['required']} {_SYM[op]} {threshold})"
+                gap = gap_text(c.test, unit_name, lang)
+                return (f"{value} {_NEGATED[op]} {threshold} ({w['required']} {_SYM[op]} {threshold})"
+                        + (f"{w['gap_sep']}{gap}" if gap else ""))
             return f"{value} ({w['required']} {_SYM[op]} {threshold})"
 
         facts = _both(compared)
+    if facts is None and c.test and c.test.get("op") == "attested" and c.status is not Status.NOT_APPLICABLE:
+        facts = _both(lambda lang: attestation_text(c.test, lang))
     unset = unset_parameter(pack, c, test)
     if facts is None and unset is not None:  # the policy leaves the threshold open: say which and why
         facts = {"zh": f"未知（{unset['zh']}）", "en": f"unknown ({unset['en']})"}
@@ -463,16 +528,23 @@ def headline(pack: Pack2, rec: Record2, nodes: dict[str, Node] | None = None) ->
     except StopIteration:
         return _both(lambda lang: _WORDS[lang][outcome])
     if outcome == "pass":
+        judged = discretionary_met(rec)
+
+        def judgement(lang: str) -> str:  # the 酌情 judgements the pass rests on, for the reviewer to confirm
+            w = _WORDS[lang]
+            return w["judged"].format(items=w["list_sep"].join(_title(c, lang) for c in judged)) if judged else ""
+
         route = _route(pack, rec, root, nodes)
         if route is None:
-            return _both(lambda lang: _WORDS[lang]["pass"])
+            return {"zh": "通过" + (f"（{judgement('zh')}）" if judged else ""),
+                    "en": "PASS" + (f" ({judgement('en')})" if judged else "")}
         taken, main = rec.criteria[route[0]], rec.criteria[route[1]]
         main_why = _leaves(pack, rec, route[1], main.status, nodes)[0]
         reasons = [because(pack, rec, rec.criteria[i], nodes).short for i in main_why]
         return {"zh": f"通过：经 {_title(taken, 'zh')}；{_title(main, 'zh')} {_WORDS['zh'][main.status.value]}（"
-                      + "；".join(r["zh"] for r in reasons) + "）",
+                      + "；".join(r["zh"] for r in reasons) + "）" + (f"；{judgement('zh')}" if judged else ""),
                 "en": f"PASS by {_title(taken, 'en')}; {_title(main, 'en')} {_WORDS['en'][main.status.value]} ("
-                      + "; ".join(r["en"] for r in reasons) + ")"}
+                      + "; ".join(r["en"] for r in reasons) + ")" + (f"; {judgement('en')}" if judged else "")}
     want = Status.NOT_MET if outcome == "fail" else Status.UNKNOWN
     leaves, alternatives = _leaves(pack, rec, root, want, nodes)
     reasons = [because(pack, rec, rec.criteria[i], nodes) for i in leaves]
@@ -493,6 +565,19 @@ def headline(pack: Pack2, rec: Record2, nodes: dict[str, Node] | None = None) ->
         return head
 
     return _both(line)
+
+
+def discretionary_met(rec: Record2) -> list[CriterionResult]:
+    """The 酌情 criteria (the pack's `discretionary:`) the entity meets: judgements a reviewer
+    should confirm before the decision stands."""
+    return [c for c in rec.criteria if c.discretionary and c.status is Status.MET]
+
+
+def discretionary_mark(c: CriterionResult, lang: str) -> str:
+    """[酌情条款] / [discretionary] after a criterion the reviewer may judge, else ''."""
+    if not c.discretionary:
+        return ""
+    return "[酌情条款]" if lang == "zh" else "[discretionary]"
 
 
 def fails_only_on_group_minimum(pack: Pack2, rec: Record2, nodes: dict[str, Node] | None = None) -> bool:
@@ -517,6 +602,7 @@ class CriterionView:
     text: dict[str, str]  # title and facts: "第五条 综合得分不低于60分：65分 ≥ 60分"
     facts: dict[str, str]  # what the test read against what was required ("65分 ≥ 60分"), else the status
     reason: dict[str, str] | None  # why not applicable
+    discretionary: dict[str, str] | None = None  # the pack's 酌情 note: a reviewer may judge this one
 
 
 @dataclass(frozen=True)
@@ -528,6 +614,8 @@ class RecordView:
     criteria: tuple[CriterionView, ...]
     choices: tuple[dict[str, Any], ...]  # {"label", "option" (zh/en), "source", "default"}
     validity: tuple[dict[str, str], ...]
+    # the 酌情 criteria met, by clause and title ({zh, en}): for the reviewer to confirm
+    discretionary_met: tuple[dict[str, str], ...] = ()
 
 
 def explain2(pack: Pack2, rec: Record2) -> RecordView:
@@ -537,7 +625,8 @@ def explain2(pack: Pack2, rec: Record2) -> RecordView:
         b = because(pack, rec, c, nodes) if c.status is not Status.NOT_APPLICABLE else None
         text = b.text if b else _both(lambda lang, c=c: f"{_title(c, lang)}{_WORDS[lang]['colon']}{label(c.reason, lang)}")
         facts = b.facts if b else _both(lambda lang: _WORDS[lang]["not_applicable"])
-        crits.append(CriterionView(c, text, facts, dict(c.reason) if c.reason else None))
+        crits.append(CriterionView(c, text, facts, dict(c.reason) if c.reason else None,
+                                   dict(c.discretionary) if c.discretionary else None))
     choices = []
     for ch in rec.choices:
         spec = pack.choices.get(ch.name)
@@ -548,9 +637,11 @@ def explain2(pack: Pack2, rec: Record2) -> RecordView:
                         "cite": spec.cite if spec else None})
     head = headline(pack, rec, nodes)
     only = fails_only_on_group_minimum(pack, rec, nodes)
+    judged = tuple(_both(lambda lang, c=c: _title(c, lang)) for c in discretionary_met(rec))
     return RecordView(rec, head, only, tuple(value_view(pack, v) for v in rec.values), tuple(crits), tuple(choices),
-                      tuple(dict(v) for v in rec.validity))
+                      tuple(dict(v) for v in rec.validity), judged)
 
 
-__all__ = ["RecordView", "ValueView", "criterion_nodes", "explain2", "fails_only_on_group_minimum", "headline",
-           "is_lower_bound", "labelled_step", "lower_bound_note", "name_label", "unset_parameter", "value_view"]
+__all__ = ["RecordView", "ValueView", "attestation_text", "criterion_nodes", "discretionary_mark", "discretionary_met",
+           "evidence_text", "explain2", "fails_only_on_group_minimum", "gap_text", "headline", "is_lower_bound",
+           "labelled_step", "lower_bound_note", "name_label", "threshold_text", "unset_parameter", "value_view"]

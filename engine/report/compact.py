@@ -14,8 +14,10 @@ decided and computed for this entity and names the pack by its sha256 (`provenan
 
 plus the record's provenance, choices, validity, missing inputs, award, headline and
 what-it-takes as in the full record, and `decided_by` once. `gap` (how far a comparison not met
-is from its threshold, in the value's base unit; whole days for dates) is in the compact record
-only: the full one shows it in words. Expansion puts the pack's parts back in the full record's
+is from its threshold, in the value's base unit; whole days for dates) and an attestation's
+`evidence` (issuing unit, date, document number) are the entity's: kept here, put back into the
+test of the full record; the threshold as the policy writes it and a criterion's 酌情 note are the
+pack's. Expansion puts the pack's parts back in the full record's
 key order, so the expanded document is the full one byte for byte (tests/test_compact.py).
 Values keep their steps (the arithmetic of this entity, in words): recomputing them would be a
 second evaluation, not an expansion.
@@ -26,7 +28,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
-from fractions import Fraction
 from typing import Any, Iterable, Iterator, Mapping, TextIO
 
 from engine.compile.model2 import Pack2
@@ -36,12 +37,11 @@ from engine.evaluate.record2 import COMPUTED_BY, Record2, json_value
 from engine.evaluate.run2 import unit_name
 from engine.explain.compact import COMPACT_EVALUATION_SCHEMA, CompactExplainer
 from engine.explain.explain2 import criterion_nodes, fails_only_on_group_minimum, headline, labelled_step
-from engine.report.format2_views import OUTPUT_SCHEMA2
+from engine.report.format2_views import OUTPUT_SCHEMA2, discretionary_met_ids
 from engine.report.text import OUTPUT_SCHEMA, encode_record, stream_evaluation_json
 
 COMPACT_EVALUATION_SCHEMA2 = "certify.evaluation.compact/2"
 TRACES = ("full", "compact")
-_ORDERED = (">=", ">", "<=", "<")
 
 
 class Static2:
@@ -89,24 +89,22 @@ class Static2:
             out["param"] = spec["param"]
         if spec.get("values"):
             out["values"] = list(spec["values"])
+        if spec.get("written"):
+            out["written"] = spec["written"]
+        if compact.get("gap") is not None:
+            out["gap"] = json_value(compact["gap"])
+        if compact.get("evidence"):
+            out["evidence"] = dict(compact["evidence"])
         return out
 
 
 def gap_of(c: Any) -> Any:
-    """How far a comparison not met is from its threshold (base unit; days for dates), or None."""
-    test = c.test
-    if c.status is not Status.NOT_MET or not test or test.get("op") not in _ORDERED:
+    """How far a comparison not met is from its threshold (base unit, exact text; whole days for
+    dates), as the record has it (engine.evaluate.record2 `comparison_gap`), or None."""
+    gap = (c.test or {}).get("gap")
+    if gap is None:
         return None
-    value, threshold = test.get("value"), test.get("threshold")
-    if isinstance(value, dt.date) and isinstance(threshold, dt.date):
-        days = (threshold - value).days if test["op"] in (">=", ">") else (value - threshold).days
-        return days
-    if isinstance(value, (bool, str, Status)) or isinstance(threshold, (bool, str)) or value is None or threshold is None:
-        return None
-    if not isinstance(value, (int, Fraction)) or not isinstance(threshold, (int, Fraction)):
-        return None
-    gap = Fraction(threshold) - Fraction(value) if test["op"] in (">=", ">") else Fraction(value) - Fraction(threshold)
-    return json_value(gap)
+    return gap if isinstance(gap, int) else json_value(gap)  # days stay a number, amounts exact text
 
 
 def compact_record2(rec: Record2, static: Static2, wit: Any = None) -> dict[str, Any]:
@@ -129,6 +127,8 @@ def compact_record2(rec: Record2, static: Static2, wit: Any = None) -> dict[str,
             gap = gap_of(c)
             if gap is not None:
                 item["gap"] = gap
+            if c.test.get("evidence"):  # the entity's: who attested, when, under which document
+                item["evidence"] = dict(c.test["evidence"])
         if c.reason and c.status is not Status.NOT_APPLICABLE:
             item["reason"] = dict(c.reason)
         if c.missing:
@@ -183,6 +183,7 @@ def expand_record2(compact: Mapping[str, Any], static: Static2) -> dict[str, Any
         criteria.append({"id": ident, "status": status, "branch": c.get("branch"), "decided_by": decided_by,
                          "phase": static.phase.get(ident, 0), "top": bool(info.get("top")), "depth": info.get("depth", 0),
                          "title": dict(info.get("title") or {}), "cite": info.get("cite"),
+                         **({"discretionary": dict(info["discretionary"])} if info.get("discretionary") else {}),
                          **({"reason": dict(reason)} if reason else {}),
                          **({"test": test} if test else {}),
                          **({"missing": list(c["missing"])} if c.get("missing") else {})})
@@ -214,6 +215,7 @@ def expand_record2(compact: Mapping[str, Any], static: Static2) -> dict[str, Any
         out["award"] = {**{k: award[k] for k in ("status", "group", "place", "amount", "unit")},
                         "title": static.award_title(award.get("group"), award.get("place")),
                         **{k: v for k, v in award.items() if k not in ("status", "group", "place", "amount", "unit")}}
+    out["discretionary_met"] = discretionary_met_ids(criteria)
     if "what_it_takes" in compact:
         out["what_it_takes"] = compact["what_it_takes"]
     out["headline"] = compact["headline"]

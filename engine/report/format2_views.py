@@ -17,8 +17,9 @@ from engine.compile.model2 import Pack2
 from engine.core.problems import Problem
 from engine.core.units import format_amount, parse_unit
 from engine.evaluate.record2 import Record2
-from engine.explain.explain2 import (criterion_nodes, fails_only_on_group_minimum, headline, is_lower_bound,
-                                     labelled_step, lower_bound_note, name_label, unset_parameter)
+from engine.explain.explain2 import (criterion_nodes, discretionary_mark, discretionary_met, evidence_text,
+                                     fails_only_on_group_minimum, gap_text, headline, is_lower_bound, labelled_step,
+                                     lower_bound_note, name_label, threshold_text, unset_parameter)
 from engine.explain.whatif import describe
 
 OUTPUT_SCHEMA2 = "certify.evaluation/2"
@@ -30,7 +31,8 @@ WORDS2 = {
            "as_of": "评定基准日", "values": "计算值（由 Python 精确计算）", "criteria": "条件（由 durable-rules 判定）",
            "criteria_ref": "条件（由参照求值器判定）", "flag": "标记", "consequence": "后果", "choices": "待定选项",
            "default": "默认", "missing": "缺少", "unknown_value": "未知", "yes": "是", "no": "否",
-           "missing_inputs": "缺少的数据", "award": "奖励（金额由 Python 计算）", "more": "（每个对象一行；加 --full 显示每项条件和计算值）",
+           "missing_inputs": "缺少的数据", "evidence": "依据", "discretionary_met": "经酌情条款满足(请审核确认)",
+           "award": "奖励（金额由 Python 计算）", "more": "（每个对象一行；加 --full 显示每项条件和计算值）",
            "sep": "、", "summary": "合计", "variant": "变体", "extends": "继承", "replaced": "替换",
            "added": "新增", "written_in": "原在", "now_in": "改在", "wit": "如何才能通过",
            "wit_more": "另有 {n} 种办法（见 --format json）", "section": {"parameters": "参数", "choices": "待定选项",
@@ -40,7 +42,8 @@ WORDS2 = {
            "as_of": "as of", "values": "values (computed exactly by Python)", "criteria": "criteria (decided by durable-rules)",
            "criteria_ref": "criteria (decided by the reference evaluator)", "flag": "flag", "consequence": "consequence",
            "choices": "choices", "default": "default", "missing": "missing", "unknown_value": "unknown", "yes": "yes",
-           "no": "no", "missing_inputs": "missing data", "award": "award (amount computed by Python)", "more": "(one line per entity; --full shows every criterion and value)",
+           "no": "no", "missing_inputs": "missing data", "evidence": "evidence",
+           "discretionary_met": "met on a discretionary path (a reviewer should confirm)", "award": "award (amount computed by Python)", "more": "(one line per entity; --full shows every criterion and value)",
            "sep": "; ", "summary": "total", "variant": "variant", "extends": "extends", "replaced": "replaced",
            "added": "added", "written_in": "was in", "now_in": "now in", "wit": "what it would take",
            "wit_more": "{n} more (see --format json)", "section": {"parameters": "parameter",
@@ -52,16 +55,18 @@ _NEGATED = {">=": "<", ">": "≤", "<=": ">", "<": "≥", "=": "≠", "!=": "="}
 
 
 def comparison_text(status: str, test: Mapping[str, Any], lang: str) -> str:
-    """What a comparison found: （12% ≥ 10%） when it holds, （5% < 10%，须 ≥ 10%） when it does not,
-    （数值未知，须 ≥ 10%） when the value is unknown."""
+    """What a comparison found: （12% ≥ 10%） when it holds, （5% < 10%，须 ≥ 10%，差 5%） when it
+    does not (how far from passing), （数值未知，须 ≥ 10%） when the value is unknown. The threshold
+    reads as the policy writes it (10亿元, not 100,000万元)."""
     value = shown_value(test["value"], test["unit"], lang)
-    threshold = shown_value(test["threshold"], test["unit"], lang)
+    threshold = threshold_text(test, test["unit"], lang)
     op = test["op"]
     if status == "met":
         return f"（{value} {_OP[op]} {threshold}）" if lang == "zh" else f" ({value} {_OP[op]} {threshold})"
     if status == "not_met" and test["value"] is not None:
-        return (f"（{value} {_NEGATED[op]} {threshold}，须 {_OP[op]} {threshold}）" if lang == "zh" else
-                f" ({value} {_NEGATED[op]} {threshold}; required {_OP[op]} {threshold})")
+        gap = gap_text(test, test["unit"], lang)
+        return (f"（{value} {_NEGATED[op]} {threshold}，须 {_OP[op]} {threshold}{'，' + gap if gap else ''}）" if lang == "zh"
+                else f" ({value} {_NEGATED[op]} {threshold}; required {_OP[op]} {threshold}{'; ' + gap if gap else ''})")
     return (f"（数值未知，须 {_OP[op]} {threshold}）" if lang == "zh" else
             f" (value unknown; required {_OP[op]} {threshold})")
 
@@ -163,7 +168,14 @@ def render_record(rec: Record2, pack: Pack2, out: TextIO, lang: str = "zh", node
                 line += comparison_text(c.status.value, c.test, lang)
             elif (unset := unset_parameter(pack, c)) is not None:  # the policy leaves the threshold open
                 line += f"（{unset['zh']}）" if lang == "zh" else f" ({unset['en']})"
+            elif (evidence := evidence_text(c.test)) is not None:  # who attested, when, under which document
+                line += f"（{w['evidence']}: {evidence}）" if lang == "zh" else f" ({w['evidence']}: {evidence})"
+            if c.discretionary:
+                line += f" {discretionary_mark(c, lang)}"
             out.write(line + "\n")
+    judged = discretionary_met(rec)
+    if judged:
+        out.write(f"  {w['discretionary_met']}: {w['sep'].join(_title(c, lang) for c in judged)}\n")
     for n in rec.notes:
         out.write(f"  {w[n.kind]}: {_label(n.title, lang) or n.id}: {w[n.status.value]}\n")
     if rec.award is not None:
@@ -172,6 +184,16 @@ def render_record(rec: Record2, pack: Pack2, out: TextIO, lang: str = "zh", node
         labels = [_label(pack.inputs[i].label, lang) or i for i in rec.missing_inputs]
         out.write(f"  {w['missing_inputs']}: {w['sep'].join(labels)}\n")
     render_what_it_takes(wit, out, lang, "  ")
+
+
+def _title(c: Any, lang: str) -> str:
+    return " ".join(x for x in (c.cite, _label(c.title, lang) or c.id) if x)
+
+
+def flags_set(rec: Record2, lang: str) -> list[str]:
+    """The flags raised on an entity (met), by clause and title: the short line lists them, as
+    format 1's did ([标记: 二(五) 优先评定]); a flag never changes the outcome."""
+    return [_title(n, lang) for n in rec.notes if n.kind == "flag" and n.status.value == "met"]
 
 
 def write_value_lines(pack: Pack2, v: Any, line: str, out: TextIO, lang: str, indent: str) -> None:
@@ -230,7 +252,9 @@ def render_text2(records: Iterable[Record2], pack: Pack2, out: TextIO, lang: str
             render_record(rec, pack, out, lang, nodes, suggestions.get(rec.entity_id))
         else:  # h8: the headline says why (a group minimum, a fast track), engine.explain.explain2
             name = f" {rec.entity_name}" if rec.entity_name else ""
-            out.write(f"{rec.entity_id}{name} — {headline(pack, rec, nodes)[lang]}\n")
+            flags = flags_set(rec, lang)
+            shown_flags = f" [{w['flag']}: {w['sep'].join(flags)}]" if flags else ""
+            out.write(f"{rec.entity_id}{name} — {headline(pack, rec, nodes)[lang]}{shown_flags}\n")
             render_what_it_takes(suggestions.get(rec.entity_id), out, lang)
     if view == "short" and records:
         out.write(w["more"] + "\n")
@@ -243,6 +267,7 @@ def decision_dict(rec: Record2, pack: Pack2 | None = None) -> dict[str, Any]:
     a figure scored 0, provisional), as the text views mark it ≥; with the pack, the steps name
     inputs and values by their labels, as every view shows them (`name` fields keep the names)."""
     d = rec.as_dict()
+    d["discretionary_met"] = discretionary_met_ids(d["criteria"])
     for v, out in zip(rec.values, d.get("values") or []):
         out["lower_bound"] = is_lower_bound(v)
         if pack is not None:
@@ -251,6 +276,12 @@ def decision_dict(rec: Record2, pack: Pack2 | None = None) -> dict[str, Any]:
             if out.get("reason"):
                 out["reason"] = {lang: labelled_step(pack, v.name, out["reason"][lang], lang) for lang in ("zh", "en")}
     return d
+
+
+def discretionary_met_ids(criteria: Iterable[Mapping[str, Any]]) -> list[str]:
+    """The 酌情 criteria (a reviewer's judgement) an entity meets, from its record's JSON
+    criteria: format 1's `discretionary_met`, for a reviewer to confirm."""
+    return [c["id"] for c in criteria if c.get("discretionary") and c["status"] == "met"]
 
 
 def evaluation_json2(records: Iterable[Record2], problems: list[Problem], rows: Any = None,

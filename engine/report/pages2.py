@@ -44,7 +44,8 @@ WORDS = {
            "status": "状态", "criterion": "条件", "basis": "判定依据", "na": "不适用原因",
            "notes_h": "标记与后果", "flag": "标记", "consequence": "后果",
            "record": "记录", "input_hash": "输入 sha256", "computed_by": "计算值由 Python 计算", "problems_h": "数据问题",
-           "only_group": "仅因小计未达最低要求而不通过", "by_route": "经其他途径通过"},
+           "only_group": "仅因小计未达最低要求而不通过", "by_route": "经其他途径通过",
+           "discretionary": "酌情条款", "discretionary_met": "经酌情条款满足(请审核确认)"},
     "en": {"report": "Certification review report", "pack": "rule pack", "as_of": "as of", "engine": "engine",
            "source": "source", "summary_h": "Batch summary", "entities_h": "Entities", "total": "total",
            "wit": "what it would take", "wit_none": "no change to the data alone was found",
@@ -59,7 +60,8 @@ WORDS = {
            "criterion": "criterion", "basis": "basis", "na": "why not applicable", "notes_h": "Flags and consequences",
            "flag": "flag", "consequence": "consequence", "record": "record", "input_hash": "input sha256",
            "computed_by": "values computed by Python", "problems_h": "Data problems",
-           "only_group": "fails only on a group minimum", "by_route": "passes by another route"},
+           "only_group": "fails only on a group minimum", "by_route": "passes by another route",
+           "discretionary": "discretionary", "discretionary_met": "met on a discretionary path (a reviewer should confirm)"},
 }
 
 
@@ -87,6 +89,14 @@ def _value_cells(v: ValueView, lang: str) -> list[str]:
     band = (v.band or v.taken or {}).get(lang, "")
     return [label(v.label, lang), v.cite or "", v.value[lang], band, (v.cap or {}).get(lang, ""),
             (v.subtotal or {}).get(lang, "")]
+
+
+def _judged(v: RecordView, lang: str) -> list[str]:
+    """经酌情条款满足(请审核确认): the 酌情 criteria met, for the reviewer to confirm (or nothing)."""
+    if not v.discretionary_met:
+        return []
+    sep = "、" if lang == "zh" else "; "
+    return [f"{WORDS[lang]['discretionary_met']}: {sep.join(t[lang] for t in v.discretionary_met)}"]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -197,13 +207,16 @@ def _entity_html(v: RecordView, pack: Pack2, lang: str, part: Any, wit: Mapping[
             cr = c.criterion
             status = cr.status.value
             basis = "" if c.reason else c.facts[lang]
-            part(f'<tr class="{status}" data-criterion="{_e(cr.id)}" data-status="{status}">'
+            judged = (f' <span class="tag" title="{_e(label(c.discretionary, lang))}">[{_e(w["discretionary"])}]</span>'
+                      if c.discretionary else "")
+            attr = ' data-discretionary="true"' if c.discretionary else ""
+            part(f'<tr class="{status}" data-criterion="{_e(cr.id)}" data-status="{status}"{attr}>'
                  f'<td class="st {status}">{_MARK[status]} {_e(w[status])}</td><td class="cite">{_e(cr.cite or "")}</td>'
-                 f'<td style="padding-left:{0.5 + 1.2 * cr.depth:.1f}em">{_e(label(cr.title, lang) or cr.id)}</td>'
+                 f'<td style="padding-left:{0.5 + 1.2 * cr.depth:.1f}em">{_e(label(cr.title, lang) or cr.id)}{judged}</td>'
                  f'<td>{_e(basis)}</td><td>{_e(label(c.reason, lang))}</td></tr>')
         part("</tbody></table></div>")
-    extras = [f"{w[n.kind] if n.kind in w else n.kind}: {(n.cite + ' ') if n.cite else ''}{label(n.title, lang) or n.id} — "
-              f"{w[n.status.value]}" for n in rec.notes]
+    extras = _judged(v, lang) + [f"{w[n.kind] if n.kind in w else n.kind}: {(n.cite + ' ') if n.cite else ''}"
+                                 f"{label(n.title, lang) or n.id} — {w[n.status.value]}" for n in rec.notes]
     prov = rec.provenance
     extras.append(f"{w['record']}: {w['input_hash']} {prov.input_sha256[:12]}, {w['engine']} {prov.engine_version} / "
                   f"{rec.criteria[0].decided_by if rec.criteria else ''}; {w['computed_by']}")
@@ -279,9 +292,11 @@ def render_markdown2(records: Iterable[Record2], pack: Pack2, out: TextIO, lang:
                 status = cr.status.value
                 basis = "" if c.reason else c.facts[lang]
                 pad = "　" * cr.depth
-                lines.append(f"| {_MARK[status]} {w[status]} | {_cell(cr.cite)} | {pad}{_cell(label(cr.title, lang) or cr.id)} | "
-                             f"{_cell(basis)} | {_cell(label(c.reason, lang))} |")
+                judged = f" _[{w['discretionary']}]_" if c.discretionary else ""
+                lines.append(f"| {_MARK[status]} {w[status]} | {_cell(cr.cite)} | {pad}{_cell(label(cr.title, lang) or cr.id)}"
+                             f"{judged} | {_cell(basis)} | {_cell(label(c.reason, lang))} |")
             lines.append("")
+        lines += [f"- {_cell(text)}" for text in _judged(v, lang)]
         for n in rec.notes:
             lines.append(f"- {w[n.kind] if n.kind in w else n.kind}: {(n.cite + ' ') if n.cite else ''}"
                          f"{label(n.title, lang) or n.id} — {w[n.status.value]}")
