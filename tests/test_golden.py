@@ -321,6 +321,7 @@ VIEWS: dict[str, View] = {
     "format2.huguan.report.zh.html": View((*REPORT_HG2, "-o", "{out}.html"), read="out"),
     "format2.huguan.report.zh.md": View((*REPORT_HG2, "-o", "{out}.md"), read="out"),
     "format2.huguan.report.en.md": View((*REPORT_HG2, "--lang", "en", "-o", "{out}.md"), read="out"),
+    "format2.huguan.zh.not-relaxed.short.txt": View((*EVALUATE_HG2, "--set", "relaxed_path=not_used")),
     "format2.huguan.diff.zh.txt": View(DIFF_HG2, prepare=HUGUAN2_8YI),
     "format2.huguan.diff.json": View((*DIFF_HG2, "--format", "json"), prepare=HUGUAN2_8YI),
     # format 2, the shipped Yangzhou pack's score: the footnote names major_incident_last by its title
