@@ -327,6 +327,7 @@ VIEWS: dict[str, View] = {
     # format 2, the shipped Yangzhou pack's score: the footnote names major_incident_last by its title
     "format2.yangzhou.score.zh.short.txt": View(YANGZHOU2),
     "format2.yangzhou.score.en.short.txt": View((*YANGZHOU2, "--lang", "en")),
+    "format2.yangzhou.score.zh.full.txt": View((*YANGZHOU2, "--full")),
     # the JSON Schema of the pack format (for editors)
     "schema.json": View(("schema",)),
     # validate and lint (--sources: an empty folder, so the answer does not depend on the machine)

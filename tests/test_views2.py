@@ -433,3 +433,9 @@ def test_the_yangzhou_score_views_name_criteria_by_title_not_id() -> None:
         text = run("score", *args, *extra)
         assert "major_incident_last" not in text, extra
     assert "* 发生较大安全责任事故或较大突发环境事件:列为最后一名 未判定：名次暂定" in run("score", *args)
+    # the full view lists every criterion and consequence of each zone, as format 1's did, a
+    # comparison with the threshold as written ("超50亿元" is strict: at 50亿元 it must exceed it)
+    full = run("score", *args, "--full")
+    assert ("  ✘ 意见 (一)加强组织领导 年度开票销售超50亿元,可在县域内调剂1-2个科级编制: 不满足"
+            "（500,000万元 ≤ 50亿元，须 > 50亿元，须超过该标准）\n") in full
+    assert "  ✘ 后果 办法 约谈与调整 年度综合评价最后1名:约谈: 不满足\n" in full

@@ -25,10 +25,11 @@ from engine.core.status import Status
 from engine.core.units import format_amount, fraction_json, parse_unit
 from engine.evaluate.record2 import Record2, json_value
 from engine.explain.explain2 import is_lower_bound, labelled_step
-from engine.report.format2_views import WORDS2, award_text, decision_dict, shown_value, write_value_lines
+from engine.report.format2_views import WORDS2, award_text, comparison_text, decision_dict, shown_value, write_value_lines
 
 SCORE_SCHEMA2 = "certify.score/2"
 
+_MARK = {"met": "✔", "not_met": "✘", "unknown": "?", "not_applicable": "–"}
 _W = {
     "zh": {"place": "名次", "entity": "对象", "total": "总分", "award": "奖励", "notes": "否决与后果",
            "not_ranked": "未排名", "all": "全体", "awards_total": "奖励合计", "held": "暂缓发放",
@@ -293,8 +294,23 @@ def _render_entity(row: dict[str, Any], pack: Pack2, plan: ScorePlan, out: TextI
         write_value_lines(pack, v, f"  {_value_label(pack, name, lang)}{cite}: {text}", out, lang, "    ")
     if rec.award is not None and rec.award.status != "none":
         out.write(f"  {_W[lang]['award']}: {award_text(rec, lang)}\n")
-    for n in row["notes"]:
-        out.write(f"  {_label(n['title'], lang) or n['id']}: {WORDS2[lang][n['status']]}\n")
+    # every criterion of the pack (vetoes, award eligibility, the decision) and every consequence or
+    # flag, met or not, as format 1's score view listed them; a comparison with what it compared,
+    # the threshold as written and how far from passing
+    words = WORDS2[lang]
+    for c in rec.criteria:
+        if c.id not in pack.criteria:
+            continue
+        cite = f"{c.cite} " if c.cite else ""
+        line = f"  {_MARK[c.status.value]} {cite}{_label(c.title, lang) or c.id}: {words[c.status.value]}"
+        if c.reason:
+            line += f" ({_label(c.reason, lang)})"
+        elif c.test and c.test.get("op") in (">=", ">", "<=", "<", "=", "!=") and "threshold" in c.test:
+            line += comparison_text(c.status.value, c.test, lang)
+        out.write(line + "\n")
+    for n in rec.notes:
+        cite = f"{n.cite} " if n.cite else ""
+        out.write(f"  {_MARK[n.status.value]} {words[n.kind]} {cite}{_label(n.title, lang) or n.id}: {words[n.status.value]}\n")
 
 
 def score_json2(records: Iterable[Record2], pack: Pack2, problems: list[Problem], rows: Any = None) -> dict[str, Any]:
