@@ -198,7 +198,9 @@ def test_certify_test_runs_a_format2_suite(tmp_path):
     result = run_suite(str(suite))
     assert result.problems == []
     assert [c.passed for c in result.cases] == [True, True, True, False]
-    assert result.cases[3].diffs == ["outcome: expected fail, got pass", "criteria.output_ok: expected not_met, got met",
+    # a criterion that differs says what it compared
+    assert result.cases[3].diffs == ["outcome: expected fail, got pass",
+                                    "criteria.output_ok: expected not_met, got met (value 12亿元, threshold 10亿元)",
                                     "values.nothing: expected 3, got no such item"]
     assert result.pack_id == "demo-applies"
     assert "not_applicable" in result.coverage["services_rereview"]

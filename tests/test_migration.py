@@ -32,6 +32,7 @@ from engine.commands.packtest import compare2
 from engine.commands.scoring_suite import compare_cohort2
 from engine.compile.build2 import build2
 from engine.core.problems import CODES, ProblemsError
+from engine.evaluate.pipeline import load_pack2
 from engine.evaluate.run2 import Runner, subject_of
 from engine.load.data import RawEntity, load_entities
 from engine.load.format1 import (EXPECT_DROPPED, TARGETS_ROOT, Conversion, convert, convert_cohort_expect,
@@ -504,11 +505,12 @@ def _f2(path: Path, as_of: dt.date, sets: tuple[tuple[str, Any], ...], variant: 
     overrides = {name: ("test", written) for name, written in sets} or None
     if variant == "shipped":
         doc, raw = shipped(path)  # the pack officers use, written from the conversion
+        pack = build2(doc, raw, as_of, overrides)
     else:
-        conversion = converted(path)
-        assert conversion.ok, [p.format() for p in conversion.problems]
-        doc, raw = conversion.document, path.read_bytes()
-    pack = build2(doc, raw, as_of, overrides)
+        # the format-1 original read as every command reads a pack: converted on load, W264
+        pack = load_pack2(str(path), as_of, overrides)
+        assert pack.warnings[0].code == "W264" and pack.format1 is not None
+        assert pack.sha256 == hashlib.sha256(path.read_bytes()).hexdigest()  # the file the officer wrote
     return pack, Runner(pack, "durable")  # one durable ruleset per pack
 
 
@@ -881,3 +883,59 @@ def test_yangzhou_scoring_converts_to_points_values_and_names_what_format2_lacks
     # a points value points at its indicator in the format-1 file
     doc = conversion.document
     assert doc.where(("values", "firms", "items", "cap")) == _load(path).where(("indicators", 4, "cap"))
+
+
+# ---------------------------------------------------------------------------------------------
+# Format 1 read as an input dialect (engine.validate.dialect1)
+
+
+def test_a_format1_pack_is_read_by_converting_it_on_load(tmp_path: Path) -> None:
+    """load_pack2 reads a format-1 pack: its shape against the format-1 schema (file:line:col, in
+    Chinese too), the conversion, then the format-2 builder, whose problems point at the format-1
+    line; a readable one carries W264, in both languages."""
+    path = RULES / "huguan-specialized-town.yaml"
+    pack = load_pack2(str(path), dt.date(2024, 6, 30))
+    (w264,) = [p for p in pack.warnings if p.code == "W264"]
+    assert (w264.file, w264.line) == (str(path), _load(path).where(("format",))[0])
+    assert "certify migrate" in w264.message and "certify migrate" in w264.message_zh and w264.severity == "warning"
+    assert pack.format1.conversion.renamed["heritage"] == "heritage_criterion"
+    # a shape format 1 does not allow: the schema's problem, at its line, in both languages
+    text = path.read_text(encoding="utf-8")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(text.replace("  version: ", "  versoin: ", 1), encoding="utf-8")
+    with pytest.raises(ProblemsError) as error:
+        load_pack2(str(bad), dt.date(2024, 6, 30))
+    codes = {p.code for p in error.value.problems}
+    assert codes & {"E110", "E111"}, [p.format() for p in error.value.problems]
+    assert all(p.file == str(bad) and p.message_zh for p in error.value.problems)
+    # a name that does not exist: format 2's E182 at the format-1 file's line
+    old = "param: manufacturing_output_min"
+    line = next(i for i, t in enumerate(text.splitlines(), start=1) if old in t)
+    typo = tmp_path / "typo.yaml"
+    typo.write_text(text.replace(old, "param: manufacturing_output_mn", 1), encoding="utf-8")
+    with pytest.raises(ProblemsError) as error:
+        load_pack2(str(typo), dt.date(2024, 6, 30))
+    (problem,) = error.value.problems
+    assert (problem.code, problem.file, problem.line) == ("E182", str(typo), line)
+    assert "manufacturing_output_min" in problem.message and problem.message_zh
+    # and certify migrate refuses it the same way, writing nothing
+    assert run_migrate(str(typo), str(tmp_path / "out.yaml"), "en") == 1 and not (tmp_path / "out.yaml").exists()
+
+
+def test_a_format1_suite_runs_through_the_format2_runner(tmp_path: Path) -> None:
+    """certify test on a format-1 suite: the pack converted on load, the expectations converted with
+    it; every case of the ten suites passes, and a wrong expectation names the criterion and the
+    target as the suite wrote them."""
+    from engine.commands.packtest import run_suite
+
+    for path in PACKS:
+        result = run_suite(str(path.with_name(path.stem + ".tests.yaml")))
+        assert not result.problems and result.cases, path.name
+        assert all(case.passed for case in result.cases), [(c.name, c.diffs) for c in result.cases if not c.passed]
+    (tmp_path / "pack.yaml").write_bytes((RULES / "huguan-specialized-town.yaml").read_bytes())
+    suite = tmp_path / "pack.tests.yaml"
+    suite.write_text("pack: pack.yaml\nas_of: '2024-06-30'\ncases:\n"
+                     "  - name: wrong\n    entity: {id: T, heritage: 否}\n"
+                     "    expect: {criteria: {heritage: met}}\n", encoding="utf-8")
+    (case,) = run_suite(str(suite)).cases
+    assert not case.passed and case.diffs == ["criteria.heritage: expected met, got not_met"]

@@ -299,4 +299,5 @@ def test_suite_expect_targets_and_set_report_readable_differences(tmp_path):
     assert "targets.internal_green_ratio: expected met, got unknown (value 18%, target unset)" in wrong.diffs
     assert "targets.nothing_here: no such target" in wrong.diffs
     assert any(d.startswith("targets.green_coverage: expected status must be one of") for d in wrong.diffs)
-    assert not bad.passed and "unknown parameter 'no_such_parameter'" in bad.diffs[0]
+    # the format-1 pack is read as format 2 (converted on load): format 2's words for an unknown name
+    assert not bad.passed and "names no parameter or choice: 'no_such_parameter'" in bad.diffs[0]

@@ -1,7 +1,8 @@
 """`certify migrate PACK [-o OUT]`: write a format-1 pack as a format-2 pack.
 
-The pack is validated as format 1 first (a pack with errors is not converted: its meaning is not
-settled), then converted by `engine.load.format1`. When format 2 cannot state part of it yet
+The pack is read as every command reads a format-1 pack (engine.validate.dialect1: its shape
+against the format-1 schema, the conversion, the format-2 checks of the converted pack; a pack
+with errors is not converted: its meaning is not settled), then converted by `engine.load.format1`. When format 2 cannot state part of it yet
 (E200-E204) nothing is written: a pack that silently lacks a rule would decide differently.
 The written file is YAML an officer can read and edit: sections and keys in the order of
 docs/format2.md, Chinese as written, a test or a {zh, en} label on one line when it is short.
@@ -23,7 +24,7 @@ from engine.load.format1 import convert, is_format1
 from engine.load.yamlsafe import load_yaml_file
 from engine.core.files import check_output, open_output
 from engine.report.problems import PROBLEM_RENDERERS
-from engine.compile.check import check_document
+from engine.compile.check import format1_checked
 
 OK, PROBLEMS = 0, 1
 FLOW_WIDTH = 100  # a mapping or list of scalars shorter than this is written on one line
@@ -90,7 +91,9 @@ def run_migrate(pack_path: str, output: str | None, lang: str) -> int:
         return PROBLEMS
     problems: list[Problem] = []
     if is_format1(doc):
-        problems = [p for p in check_document(doc) if p.severity == "error"]
+        # read as every command reads it: its shape, the conversion, and the format-2 checks of the
+        # converted pack (each problem at the format-1 file's line); a pack with errors is not written
+        problems = [p for p in format1_checked(doc) if p.severity == "error"]
     if not problems:
         conversion = convert(doc)
         problems = conversion.problems

@@ -24,6 +24,12 @@ A suite whose pack is `format: 2` also checks values, points, subtotals, ranks, 
 choices, awards, targets and the case taken, a case may decide several entities together
 (`entities:`, one cohort) and `cohorts:` score whole batches: see `_run_suite2` below.
 
+Every suite runs through that one runner. A suite whose pack is format 1 (the example above) is
+run against the pack converted on load (engine.validate.dialect1), its format-1 expectations
+converted with it (`_format1_expectations`: criteria and targets under their format-2 names,
+a scoring cohort's `zones:` as entities' points, totals, places and awards); a difference names
+a criterion or target as the suite wrote it.
+
 The runner is used by `certify test` and by pytest (tests/test_pack_suites.py), so CI and
 officers run the same cases.
 """
@@ -38,11 +44,8 @@ from pathlib import Path
 from typing import Any, Callable
 
 from engine.load.data import RawEntity, load_entities
-from engine.evaluate.evaluate import Decider
-from engine.explain.records import Explainer
-from engine.compile.model import MET, NOT_MET, STATUSES, UNKNOWN, CompiledPack
-from engine.evaluate.normalize import normalise
-from engine.evaluate.pipeline import load_pack, load_pack2, pack_format
+from engine.compile.model import MET, NOT_MET, STATUSES, UNKNOWN
+from engine.evaluate.pipeline import load_pack2
 from engine.evaluate.record2 import Record2
 from engine.evaluate.run2 import Runner, subject_of
 from engine.core.units import AmountError, format_amount, parse_amount, parse_unit, to_fraction
@@ -50,88 +53,13 @@ from engine.core.problems import Problem, ProblemsError, shown
 from engine.load.yamlsafe import iso_date, load_yaml_file
 from engine.commands.lint import check_path
 from engine.compile.build2 import NOT_DUE
-from engine.commands.scoring_suite import cohort_entities, cohort_usable, compare_cohort2, run_scoring_suite
+from engine.commands.scoring_suite import cohort_entities, cohort_usable, compare_cohort2
+from engine.load.format1 import convert_cohort_expect, convert_expect, convert_zone_expect
 from engine.commands.suite_results import CaseResult, SuiteResult
 
 _FLAG_WORDS = {True: MET, False: NOT_MET, "unknown": UNKNOWN, None: UNKNOWN}
-_OUTCOME_STATUS = {"pass": MET, "fail": NOT_MET, "undetermined": UNKNOWN}
 _SUITE_KEYS = {"pack", "as_of", "fixtures", "cases", "cohorts"}  # cohorts: scoring packs (engine.commands.scoring_suite)
-_CASE_KEYS = {"name", "as_of", "entity", "expect", "set"}
-_EXPECT_KEYS = {"outcome", "criteria", "path", "flags", "missing_inputs", "why", "targets"}
 _TARGET_STATUSES = ("met", "not_met", "not_yet_due", "unknown")
-
-
-def compare(record: dict[str, Any], expect: dict[str, Any], pack: CompiledPack) -> list[str]:
-    """Readable differences between a decision record and what the case expects."""
-    diffs: list[str] = []
-    unknown_keys = sorted(set(expect) - _EXPECT_KEYS)
-    if unknown_keys:
-        diffs.append(f"unknown expect field(s) {unknown_keys}; allowed: {sorted(_EXPECT_KEYS)}")
-    if "outcome" in expect and expect["outcome"] != record["outcome"]:
-        diffs.append(f"outcome: expected {expect['outcome']}, got {record['outcome']}")
-    statuses = {c["id"]: c["status"] for c in record["criteria"]}
-    statuses[pack.root.id or ""] = _OUTCOME_STATUS[record["outcome"]]
-    for ident, want in (expect.get("criteria") or {}).items():
-        if want not in STATUSES:
-            diffs.append(f"criteria.{ident}: expected status must be met, not_met or unknown, not {want!r}")
-        elif ident not in statuses:
-            known = ident in {n.id for n in pack.root.walk()}
-            diffs.append(f"criteria.{ident}: expected {want}, got "
-                         + ("not applicable (its case does not apply)" if known else "no such criterion"))
-        elif statuses[ident] != want:
-            detail = next((c for c in record["criteria"] if c["id"] == ident), {})
-            test = detail.get("test", {})
-            extra = ""
-            if test:
-                extra = f" (value {test.get('text', test.get('value'))}, threshold {test.get('threshold_text')})"
-            diffs.append(f"criteria.{ident}: expected {want}, got {statuses[ident]}{extra}")
-    if "path" in expect and statuses.get(expect["path"]) != MET:
-        diffs.append(f"path: expected criterion {expect['path']} to be met, got "
-                     f"{statuses.get(expect['path'], 'not applicable')}")
-    flags = {f["id"]: f["status"] for f in record["flags"]}
-    for ident, want in (expect.get("flags") or {}).items():
-        want_status = _FLAG_WORDS.get(want, str(want))
-        if flags.get(ident) != want_status:
-            diffs.append(f"flags.{ident}: expected {want_status}, got {flags.get(ident, 'no such flag')}")
-    if "missing_inputs" in expect:
-        got = sorted(m.get("input") or f"parameter:{m.get('parameter')}" for m in record["missing_inputs"])
-        if sorted(expect["missing_inputs"]) != got:
-            diffs.append(f"missing_inputs: expected {sorted(expect['missing_inputs'])}, got {got}")
-    if "targets" in expect:
-        diffs.extend(_compare_targets(record, expect["targets"]))
-    return diffs
-
-
-def _compare_targets(record: dict[str, Any], expected: Any) -> list[str]:
-    """`expect.targets: {target: status}` against the record's per-target views. A key is a
-    target node's id (per_year targets: `ID_YEAR`), or a target's id when it has one node."""
-    if not isinstance(expected, dict):
-        return ["targets: expected a mapping {target id: met | not_met | not_yet_due | unknown}"]
-    views = record.get("targets") or []
-    if not views:
-        return ["targets: this pack has no targets (pack.kind: targets)"]
-    diffs: list[str] = []
-    by_id = {v["id"]: v for v in views}
-    for ident, want in expected.items():
-        if want not in _TARGET_STATUSES:
-            diffs.append(f"targets.{ident}: expected status must be one of {', '.join(_TARGET_STATUSES)}, "
-                         f"not {want!r}")
-            continue
-        view = by_id.get(ident)
-        if view is None:
-            nodes = [v for v in views if v["target"] == ident]
-            if len(nodes) == 1:
-                view = nodes[0]
-            elif nodes:
-                diffs.append(f"targets.{ident}: a per-year target; name the year, e.g. {nodes[0]['id']}")
-                continue
-            else:
-                diffs.append(f"targets.{ident}: no such target")
-                continue
-        if view["status"] != want:
-            extra = f" (value {view.get('value_text') or 'missing'}, target {view.get('threshold_text') or 'unset'})"
-            diffs.append(f"targets.{ident}: expected {want}, got {view['status']}{extra}")
-    return diffs
 
 
 class Said(str):
@@ -231,11 +159,6 @@ def _run_suite(path: str, engine: str = "durable") -> SuiteResult:
         result.problems.append(doc.problem("E110", f"unknown field {shown(key)} (allowed: {sorted(_SUITE_KEYS)})", (key,),
                                            message_zh=f"未知字段 {shown(key)}（允许的字段：{'、'.join(sorted(_SUITE_KEYS))}）"))
     base = Path(path).parent
-    if "cohorts" in suite and not (isinstance(suite["pack"], str) and suite["pack"] and
-                                   check_path(base / suite["pack"], base, "suite pack") is None and
-                                   pack_format(str(base / suite["pack"])) == 2):
-        run_scoring_suite(path, doc, result, engine)
-        return result
     if not isinstance(suite["pack"], str) or not suite["pack"]:
         result.problems.append(doc.problem("E112", "pack: must name the pack file beside the suite", ("pack",),
                                            message_zh="pack: 应写出与测试文件同一文件夹中的规则包文件名"))
@@ -246,77 +169,9 @@ def _run_suite(path: str, engine: str = "durable") -> SuiteResult:
         result.problems.append(Problem(path, line, col, refused.code, refused.message, "pack", refused.severity,
                                        refused.message_zh))
         return result
-    pack_path = str(base / suite["pack"])
-    if pack_format(pack_path) == 2:
-        _run_suite2(path, doc, pack_path, result, engine)
-        return result
-    default_as_of = iso_date(suite.get("as_of")) or dt.date.today()
-    packs: dict[tuple[dt.date, tuple[tuple[str, str], ...]], tuple[CompiledPack, Decider, Explainer]] = {}
-
-    def pack_for(as_of: dt.date, sets: dict[str, Any] | None = None) -> tuple[CompiledPack, Decider, Explainer]:
-        key = (as_of, tuple(sorted((str(k), str(v)) for k, v in (sets or {}).items())))
-        if key not in packs:
-            overrides = {str(k): (f"{path} (set)", v) for k, v in (sets or {}).items()} or None
-            pack, _ = load_pack(pack_path, as_of, overrides)
-            packs[key] = (pack, Decider(pack, engine), Explainer(pack, engine))
-        return packs[key]
-
-    try:
-        pack, _, _ = pack_for(default_as_of)
-    except ProblemsError as error:
-        result.problems.extend(error.problems)
-        return result
-    result.pack_id = pack.meta.id
-    result.coverage_ids = [n.id for n in pack.root.criteria() if n.id] + [f"flag:{f.id}" for f in pack.flags]
-    result.coverage = {ident: set() for ident in result.coverage_ids}
-
-    def run_one(name: str, source: str, entity: RawEntity, expect: dict[str, Any], as_of: dt.date,
-                sets: dict[str, Any] | None = None) -> None:
-        started = time.perf_counter()
-        try:
-            pack, decider, explainer = pack_for(as_of, sets)
-        except ProblemsError as error:  # e.g. `set:` names an unknown parameter or a wrong unit
-            result.cases.append(_set_refused(path, name, source, error))
-            return
-        normalised = normalise(pack, entity)
-        verdict = decider.decide(normalised.values)
-        record = explainer.explain(entity.id, entity.name, entity.fields, normalised, verdict, source)
-        diffs = compare(record, expect, pack)
-        for problem in normalised.problems:
-            if problem.severity == "error":
-                diffs.append(Said(f"data problem: {problem.message}", f"数据问题：{problem.text('zh')}"))
-        result.cases.append(CaseResult(path, name, source, not diffs, diffs, record["outcome"],
-                                       time.perf_counter() - started))
-        root_id = pack.root.id or ""
-        result.coverage.setdefault(root_id, set()).add(_OUTCOME_STATUS[record["outcome"]])
-        for c in record["criteria"]:
-            result.coverage.setdefault(c["id"], set()).add(c["status"])
-        for f in record["flags"]:
-            result.coverage.setdefault(f"flag:{f['id']}", set()).add(f["status"])
-
-    _fixture_cases(suite, base, result,
-                   lambda label, source, entity: run_one(label, source, entity, entity.expect, default_as_of))
-    for index, case in enumerate(suite.get("cases") or []):
-        where = doc.where(("cases", index))
-        source = f"{path}:{where[0]}"
-        if not isinstance(case, dict) or not isinstance(case.get("entity"), dict) or not isinstance(case.get("expect"), dict):
-            result.problems.append(doc.problem("E111", "a case needs entity: {...} and expect: {...}", ("cases", index),
-                                               message_zh="每个用例需要写 entity: {...} 和 expect: {...}"))
-            continue
-        for key in sorted(set(case) - _CASE_KEYS):
-            result.problems.append(doc.problem("E110", f"unknown field {shown(key)} in a case", ("cases", index, key),
-                                               message_zh=f"用例中有未知字段 {shown(key)}（允许的字段："
-                                               f"{'、'.join(sorted(_CASE_KEYS))}）"))
-        fields = {k: v for k, v in case["entity"].items() if k not in ("id", "name")}
-        ident = str(case["entity"].get("id", f"case{index + 1}"))
-        entity = RawEntity(path, where[0], ident, case["entity"].get("name"), fields)
-        as_of = iso_date(case.get("as_of")) or default_as_of
-        sets = case.get("set")
-        if sets is not None and not isinstance(sets, dict):
-            result.problems.append(doc.problem("E112", "set: maps parameter names to values", ("cases", index, "set"),
-                                               message_zh="set: 应写成 参数名: 数值 的映射"))
-            continue
-        run_one(str(case.get("name") or ident), source, entity, case["expect"], as_of, sets)
+    # every suite runs through the format-2 runner; a format-1 pack is converted on load, and its
+    # suite's format-1 expectations with it (`_format1_expectations`)
+    _run_suite2(path, doc, str(base / suite["pack"]), result, engine)
     return result
 
 
@@ -396,11 +251,13 @@ def compare2(record: Record2, expect: dict[str, Any]) -> list[str]:
     if "outcome" in expect and expect["outcome"] != got_outcome:
         diffs.append(f"outcome: expected {expect['outcome']}, got {got_outcome}")
     statuses = {c.id: c.status.value for c in record.criteria}
+    tests = {c.id: c.test or {} for c in record.criteria}
     for ident, want in (expect.get("criteria") or {}).items():
         if want not in _STATUS2:
             diffs.append(f"criteria.{ident}: expected status must be one of {', '.join(_STATUS2)}, not {want!r}")
         elif statuses.get(ident) != want:
-            diffs.append(f"criteria.{ident}: expected {want}, got {statuses.get(ident, 'no such criterion')}")
+            diffs.append(f"criteria.{ident}: expected {want}, got {statuses.get(ident, 'no such criterion')}"
+                         + _test_shown(tests.get(ident) or {}, "threshold"))
     notes = {n.id: n.status.value for n in record.notes}
     for section in ("flags", "consequences"):
         for ident, want in (expect.get(section) or {}).items():
@@ -451,6 +308,15 @@ def compare2(record: Record2, expect: dict[str, Any]) -> list[str]:
     return diffs
 
 
+def _test_shown(test: dict[str, Any], word: str) -> str:
+    """` (value 90,000万元, threshold 100,000万元)`: what a criterion's test compared, or ""."""
+    if not test or "value" not in test or not ("threshold" in test or test.get("param")):
+        return ""  # only a comparison with a threshold (a parameter) says what it compared
+    threshold = test.get("threshold")
+    shown = "unset" if threshold is None else _shown2(threshold, test.get("unit"))
+    return f" (value {_shown2(test.get('value'), test.get('unit'))}, {word} {shown})"
+
+
 def _target_status2(criterion: Any) -> str:
     """A target's status as format 1 words it: a criterion not applicable because its `due:` date
     has not come is not yet due (its reason is build2's NOT_DUE); other statuses as they are."""
@@ -476,12 +342,7 @@ def _compare_targets2(record: Record2, expected: Any) -> list[str]:
             continue
         status = _target_status2(got)
         if status != want:
-            test = got.test or {}
-            extra = ""
-            if test:
-                extra = (f" (value {_shown2(test.get('value'), test.get('unit'))}, "
-                         f"target {_shown2(test.get('threshold'), test.get('unit'))})")
-            diffs.append(f"targets.{ident}: expected {want}, got {status}{extra}")
+            diffs.append(f"targets.{ident}: expected {want}, got {status}" + _test_shown(got.test or {}, "target"))
     return diffs
 
 
@@ -558,6 +419,7 @@ def _run_suite2(path: str, doc: Any, pack_path: str, result: SuiteResult, engine
     except ProblemsError as error:
         result.problems.extend(error.problems)
         return
+    expected, cohort_expected, written = _format1_expectations(pack)
     result.pack_id = pack.meta.id
     result.coverage_ids = list(ident for ident in pack.titles if "~" not in ident) + [f"flag:{n}" for n in pack.notes]
     result.coverage = {ident: set() for ident in result.coverage_ids}
@@ -592,7 +454,7 @@ def _run_suite2(path: str, doc: Any, pack_path: str, result: SuiteResult, engine
             result.cases.append(CaseResult(path, f"{name}: cohort totals", source, not diffs, diffs, None, seconds))
             for ident, expect in expects.items():
                 record = by_id.get(ident)
-                diffs = ["no such entity in the cohort"] if record is None else compare2(record, expect)
+                diffs = ["no such entity in the cohort"] if record is None else [written(d) for d in compare2(record, expect)]
                 outcome = record.outcome.value if record is not None and record.outcome else None
                 result.cases.append(CaseResult(path, f"{name}: {ident}", source, not diffs, diffs, outcome))
             return
@@ -603,13 +465,13 @@ def _run_suite2(path: str, doc: Any, pack_path: str, result: SuiteResult, engine
                 diffs.append(f"{ident}: no such entity in the cohort")
                 continue
             prefix = f"{ident}: " if len(entities) > 1 else ""
-            diffs += [prefix + d for d in compare2(record, expect)]
+            diffs += [prefix + written(d) for d in compare2(record, expect)]
         diffs += [Said(f"data problem: {p.message}", f"数据问题：{p.text('zh')}") for p in data_problems]
         outcome = records[0].outcome.value if len(records) == 1 and records[0].outcome else None
         result.cases.append(CaseResult(path, name, source, not diffs, diffs, outcome, time.perf_counter() - started))
 
     _fixture_cases(suite, base, result, lambda label, source, entity: run_batch(
-        label, source, [entity], {entity.id: entity.expect}, default_as_of))
+        label, source, [entity], {entity.id: expected(entity.expect)}, default_as_of))
     for index, case in enumerate(suite.get("cases") or []):
         where = doc.where(("cases", index))
         source = f"{path}:{where[0]}"
@@ -631,7 +493,8 @@ def _run_suite2(path: str, doc: Any, pack_path: str, result: SuiteResult, engine
             fields = {k: v for k, v in row.items() if k not in ("id", "name")}
             ident = str(row.get("id", f"case{index + 1}" if one else f"case{index + 1}.{i + 1}"))
             entities.append(RawEntity(path, where[0], ident, row.get("name"), fields))
-        expects = {entities[0].id: case["expect"]} if one else {str(k): v for k, v in case["expect"].items()}
+        expects = ({entities[0].id: expected(case["expect"])} if one else
+                   {str(k): expected(v) for k, v in case["expect"].items()})
         as_of = iso_date(case.get("as_of")) or default_as_of
         sets = case.get("set")
         if sets is not None and not isinstance(sets, dict):
@@ -653,7 +516,7 @@ def _run_suite2(path: str, doc: Any, pack_path: str, result: SuiteResult, engine
         entities = cohort_entities(path, doc, index, problems)
         result.problems.extend(p for p in problems if p.severity == "error")
         name = str(cohort.get("name") or f"cohort {index + 1}")
-        expect = cohort["expect"]
+        expect = cohort_expected(cohort["expect"])
         wanted = expect.get("entities") or {}
         if not isinstance(wanted, dict):
             wanted = {}
@@ -661,10 +524,44 @@ def _run_suite2(path: str, doc: Any, pack_path: str, result: SuiteResult, engine
                                                ("cohorts", index, "expect", "entities"),
                                                message_zh="expect.entities 应写成 对象id: 期望 的映射"))
         # a fixture entity's own `expect:` holds in the cohort too, unless the cohort says otherwise
-        wanted = {**{e.id: e.expect for e in entities if isinstance(e.expect, dict)}, **wanted}
+        wanted = {**{e.id: expected(e.expect, zone=True) for e in entities if isinstance(e.expect, dict)}, **wanted}
         run_batch(name, source, entities, {str(k): v or {} for k, v in wanted.items()},
                   iso_date(cohort.get("as_of")) or default_as_of, sets,
                   totals={k: v for k, v in expect.items() if k != "entities"}, each_case=True)
+
+
+def _format1_expectations(pack: Any) -> tuple[Callable[..., Any], Callable[[Any], Any], Callable[[str], str]]:
+    """How a suite's expectations are read: as written for a format-2 pack; for a format-1 pack
+    read by converting it on load (`pack.format1`), the format-1 expectations are converted with
+    it (engine.load.format1 convert_expect, convert_zone_expect, convert_cohort_expect: criteria
+    under their format-2 names, targets as criteria with `due:`, a zone's points, total, place and
+    award as values). What a format-2 suite does not check is left out as `certify migrate`
+    leaves it out of a suite (EXPECT_DROPPED: the prose `why`, format 1's `missing_inputs`). A
+    difference names a criterion or target as the suite wrote it (the third function)."""
+    read = pack.format1
+    if read is None:
+        return (lambda expect, zone=False: expect), (lambda expect: expect), (lambda line: line)
+    awards = (read.document.value.get("outcomes") or {}).get("awards") or {}
+    unit = re.sub(r"^[-+\d,.\s]+", "", str(awards.get("total") or "")).strip() or None
+
+    def expected(expect: Any, zone: bool = False) -> Any:
+        if not isinstance(expect, dict):
+            return expect
+        return (convert_zone_expect(expect, unit) if zone else convert_expect(expect, read.conversion))[0]
+
+    def cohort_expected(expect: Any) -> Any:
+        return convert_cohort_expect(expect, unit)[0] if isinstance(expect, dict) else expect
+
+    back = {new: old.removesuffix("__value") for old, new in read.conversion.renamed.items()}
+    named = re.compile(r"^(criteria|targets|path)\.([^:\s]+):")
+
+    def written(line: str) -> str:
+        found = named.match(line)
+        if found is None or found.group(2) not in back:
+            return line
+        return f"{found.group(1)}.{back[found.group(2)]}:" + line[found.end():]
+
+    return expected, cohort_expected, written
 
 
 def coverage_gaps(result: SuiteResult) -> dict[str, list[str]]:

@@ -12,11 +12,13 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from engine.compile.build2 import check_pack2
 from engine.compile.compile import CompileError, build
 from engine.compile.targets import lower
 from engine.core.problems import Problem, has_errors
 from engine.load.yamlsafe import Document
 from engine.validate import validate
+from engine.validate.dialect1 import format1_problems
 from engine.validate.limits import limit_problems
 
 
@@ -62,3 +64,12 @@ def validate_file(path: str) -> tuple[Document | None, bytes, list[Problem]]:
         extra = []
     return doc, raw, sorted(set(problems + extra))
 
+
+def format1_checked(doc: Document, as_of: dt.date | None = None) -> list[Problem]:
+    """Every problem of a format-1 pack read as format 2 (engine.validate.dialect1: its shape
+    against the format-1 schema, the conversion, then the format-2 builder's checks on the
+    converted pack, each at the format-1 file's line), with W264 when it can be read."""
+    read, problems = format1_problems(doc)
+    if read is None:
+        return problems
+    return sorted(set(problems + [read.warning] + check_pack2(read.document, as_of)))

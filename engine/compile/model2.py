@@ -187,6 +187,9 @@ class Pack2:
     format: int = FORMAT2
     warnings: list[Any] = field(default_factory=list)  # Problems that do not stop evaluation (W180 …)
     variant: Any = None  # engine.load.variants.Variant when the pack extends another (set by the loader)
+    # engine.validate.dialect1.Read1 when the file is a format-1 pack converted on load (set by the
+    # loader): its renamed criteria, for a format-1 suite's expectations
+    format1: Any = None
     awards: AwardsDef | None = None
     tables: dict[str, Any] = field(default_factory=dict)  # lookup-table parameters (build2.Table)
     rule_groups: int = 1  # read by format-1 helpers that size work; stages carry their own

@@ -200,6 +200,9 @@ CODES: dict[str, str] = {
     "E261": "--cluster: a worker runs another certify version than this one (decisions could differ)",
     "E262": "--cluster: a partition was lost with every worker that took it (the run stops there)",
     "E263": "--cluster: the cluster lost the run (the scheduler went away, or the run's data was lost)",
+    #   E264-E269, W264-W269 format 1 read as an input dialect (engine/validate/dialect1.py: a format-1
+    #   pack converted on load)
+    "W264": "a format-1 pack was read by converting it to format 2 on load; certify migrate writes it as format 2",
 }
 
 

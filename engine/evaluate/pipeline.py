@@ -53,6 +53,7 @@ from engine.core.problems import ERROR, Problem, ProblemsError, clip, has_errors
 from engine.core.units import AmountError, parse_param_value
 from engine.compile.check import check_document, validate_file
 from engine.load.variants import resolve as resolve_variant
+from engine.validate.dialect1 import read_format1
 from engine.load.yamlsafe import Document, load_yaml_file
 from engine.core.files import register_temporary
 
@@ -330,9 +331,17 @@ def pack_format(path: str) -> int | None:
 
 
 def load_pack2(path: str, as_of: dt.date, overrides: dict[str, tuple[str, Any]] | None = None) -> Pack2:
-    """Read and compile a format-2 pack. Raises ProblemsError with every error; warnings (W180)
-    are on `pack.warnings`."""
+    """Read and compile a pack. Raises ProblemsError with every error; warnings (W180) are on
+    `pack.warnings`. A format-1 pack is converted on load (engine.validate.dialect1) and carries
+    W264; `pack.format1` holds what was converted."""
     doc, raw = load_yaml_file(path, max_bytes=4 * 1024 * 1024)
+    if not (isinstance(doc.value, dict) and doc.value.get("format") == 2):
+        # format 1 (or no format at all): read as an input dialect, converted on load; W264 says so
+        read = read_format1(doc)
+        pack = build2(read.document, raw, as_of, overrides)
+        pack.format1 = read
+        pack.warnings = [read.warning, *pack.warnings]
+        return pack
     doc, variant = resolve_variant(doc, raw)  # pack.extends: the merged document (engine.load.variants)
     pack = build2(doc, raw, as_of, overrides)
     if variant is not None:
