@@ -225,8 +225,56 @@ class ValueView:
     steps: tuple[dict[str, str], ...]
 
 
+def missing_names(pack: Pack2, names: Any, lang: str) -> str:
+    """The inputs an unknown rests on, by their labels: 特色主导产业年产值、主导产业类别."""
+    return ("、" if lang == "zh" else ", ").join(name_label(pack, n, lang) for n in names)
+
+
 def _missing_text(pack: Pack2, v: ValueResult, lang: str) -> str:
-    return ("、" if lang == "zh" else ", ").join(name_label(pack, n, lang) for n in v.missing)
+    return missing_names(pack, v.missing, lang)
+
+
+_CONDITION_OP = {"in": "∈", "not_in": "∉", "is_true": "", "is_false": "", **_SYM}
+
+
+def condition_text(pack: Pack2, node: Node, lang: str) -> str:
+    """A `when` of a `cases` criterion as an officer reads it: 主导产业类别 ∈ {制造业}."""
+    if node.test is not None:
+        t = node.test
+        what = name_label(pack, t.input, lang)
+        if t.op in ("is_true", "is_false"):
+            word = _WORDS[lang]["yes" if t.op == "is_true" else "no"]
+            return f"{what} = {word}"
+        if t.values:
+            options = pack.inputs[t.input].values if t.input in pack.inputs else {}
+            listed = _WORDS[lang]["list_sep"].join(label(options.get(v), lang) or v for v in t.values)
+            return f"{what} {_CONDITION_OP.get(t.op, t.op)} {{{listed}}}"
+        amount = shown(t.threshold, unit_of(pack, t.input), lang) if t.threshold is not None else (t.param or "")
+        return f"{what} {_CONDITION_OP.get(t.op, t.op)} {amount}"
+    joiner = {"all": (" 且 ", " and "), "any": (" 或 ", " or ")}.get(node.kind)
+    if joiner is not None and node.children:
+        return joiner[0 if lang == "zh" else 1].join(condition_text(pack, k, lang) for k in node.children)
+    if node.kind == "not" and node.children:
+        return ("非(" if lang == "zh" else "not (") + condition_text(pack, node.children[0], lang) + ")"
+    return label(node.title, lang) or (node.id or "…")
+
+
+def branch_text(pack: Pack2, c: CriterionResult, nodes: Mapping[str, Node], lang: str) -> str | None:
+    """The path a `cases` criterion took, as format 1 showed it: 适用情形1: 主导产业类别 ∈ {制造业};
+    无适用情形; 无法判断是否适用情形2: … when the data cannot tell. None for a criterion without one."""
+    branch, node = c.branch, nodes.get(c.id)
+    if not branch or node is None or node.kind != "cases" or not node.cases:
+        return None
+    if branch == "otherwise":
+        return "无适用情形" if lang == "zh" else "no case applies"
+    digits = "".join(ch for ch in branch if ch.isdigit())
+    if not digits or not 1 <= int(digits) <= len(node.cases):
+        return None
+    n = int(digits)
+    when = condition_text(pack, node.cases[n - 1][0], lang)
+    if branch.startswith("case"):
+        return f"适用情形{n}: {when}" if lang == "zh" else f"case {n} applies: {when}"
+    return f"无法判断是否适用情形{n}: {when}" if lang == "zh" else f"cannot tell whether case {n} applies: {when}"
 
 
 def is_lower_bound(v: ValueResult) -> bool:
@@ -448,6 +496,8 @@ def because(pack: Pack2, rec: Record2, c: CriterionResult, nodes: dict[str, Node
                 gap = gap_text(c.test, unit_name, lang)
                 return (f"{value} {_NEGATED[op]} {threshold} ({w['required']} {_SYM[op]} {threshold})"
                         + (f"{w['gap_sep']}{gap}" if gap else ""))
+            if read is None and c.missing:
+                return f"{w['missing']} {missing_names(pack, c.missing, lang)} ({w['required']} {_SYM[op]} {threshold})"
             return f"{value} ({w['required']} {_SYM[op]} {threshold})"
 
         facts = _both(compared)
@@ -456,6 +506,8 @@ def because(pack: Pack2, rec: Record2, c: CriterionResult, nodes: dict[str, Node
     unset = unset_parameter(pack, c, test)
     if facts is None and unset is not None:  # the policy leaves the threshold open: say which and why
         facts = {"zh": f"未知（{unset['zh']}）", "en": f"unknown ({unset['en']})"}
+    if facts is None and c.status is Status.UNKNOWN and c.missing:  # unknown for want of data: name it
+        facts = _both(lambda lang: f"{_WORDS[lang]['missing']} {missing_names(pack, c.missing, lang)}")
     if facts is None:
         facts = _both(lambda lang: _WORDS[lang][c.status.value])
     text = {"zh": f"{head}：{facts['zh']}", "en": f"{head_en}: {facts['en']}"}

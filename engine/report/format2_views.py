@@ -17,9 +17,10 @@ from engine.compile.model2 import Pack2
 from engine.core.problems import Problem
 from engine.core.units import format_amount, parse_unit
 from engine.evaluate.record2 import Record2
-from engine.explain.explain2 import (criterion_nodes, discretionary_mark, discretionary_met, evidence_text,
+from engine.explain.explain2 import (branch_text, criterion_nodes, discretionary_mark, discretionary_met, evidence_text,
                                      fails_only_on_group_minimum, gap_text, headline, is_lower_bound, labelled_step,
-                                     lower_bound_note, name_label, threshold_text, unset_parameter)
+                                     lower_bound_note, missing_names, name_label, threshold_text,
+                                     unset_parameter)
 from engine.explain.whatif import describe
 
 OUTPUT_SCHEMA2 = "certify.evaluation/2"
@@ -31,7 +32,7 @@ WORDS2 = {
            "as_of": "评定基准日", "values": "计算值（由 Python 精确计算）", "criteria": "条件（由 durable-rules 判定）",
            "criteria_ref": "条件（由参照求值器判定）", "flag": "标记", "consequence": "后果", "choices": "待定选项",
            "default": "默认", "missing": "缺少", "unknown_value": "未知", "yes": "是", "no": "否",
-           "missing_inputs": "缺少的数据", "evidence": "依据", "discretionary_met": "经酌情条款满足(请审核确认)",
+           "missing_inputs": "缺少的数据", "evidence": "依据", "path": "路径", "discretionary_met": "经酌情条款满足(请审核确认)",
            "award": "奖励（金额由 Python 计算）", "more": "（每个对象一行；加 --full 显示每项条件和计算值）",
            "sep": "、", "summary": "合计", "variant": "变体", "extends": "继承", "replaced": "替换",
            "added": "新增", "written_in": "原在", "now_in": "改在", "wit": "如何才能通过",
@@ -42,7 +43,7 @@ WORDS2 = {
            "as_of": "as of", "values": "values (computed exactly by Python)", "criteria": "criteria (decided by durable-rules)",
            "criteria_ref": "criteria (decided by the reference evaluator)", "flag": "flag", "consequence": "consequence",
            "choices": "choices", "default": "default", "missing": "missing", "unknown_value": "unknown", "yes": "yes",
-           "no": "no", "missing_inputs": "missing data", "evidence": "evidence",
+           "no": "no", "missing_inputs": "missing data", "evidence": "evidence", "path": "path",
            "discretionary_met": "met on a discretionary path (a reviewer should confirm)", "award": "award (amount computed by Python)", "more": "(one line per entity; --full shows every criterion and value)",
            "sep": "; ", "summary": "total", "variant": "variant", "extends": "extends", "replaced": "replaced",
            "added": "added", "written_in": "was in", "now_in": "now in", "wit": "what it would take",
@@ -54,7 +55,7 @@ _OP = {">=": "≥", ">": ">", "<=": "≤", "<": "<", "=": "=", "!=": "≠"}
 _NEGATED = {">=": "<", ">": "≤", "<=": ">", "<": "≥", "=": "≠", "!=": "="}
 
 
-def comparison_text(status: str, test: Mapping[str, Any], lang: str) -> str:
+def comparison_text(status: str, test: Mapping[str, Any], lang: str, missing: str | None = None) -> str:
     """What a comparison found: （12% ≥ 10%） when it holds, （5% < 10%，须 ≥ 10%，差 5%） when it
     does not (how far from passing), （数值未知，须 ≥ 10%） when the value is unknown. The threshold
     reads as the policy writes it (10亿元, not 100,000万元)."""
@@ -67,6 +68,9 @@ def comparison_text(status: str, test: Mapping[str, Any], lang: str) -> str:
         gap = gap_text(test, test["unit"], lang)
         return (f"（{value} {_NEGATED[op]} {threshold}，须 {_OP[op]} {threshold}{'，' + gap if gap else ''}）" if lang == "zh"
                 else f" ({value} {_NEGATED[op]} {threshold}; required {_OP[op]} {threshold}{'; ' + gap if gap else ''})")
+    if missing:  # unknown for want of data: which input (format 1's 缺少 特色主导产业年产值)
+        return (f"（缺少 {missing}，须 {_OP[op]} {threshold}）" if lang == "zh" else
+                f" (missing {missing}; required {_OP[op]} {threshold})")
     return (f"（数值未知，须 {_OP[op]} {threshold}）" if lang == "zh" else
             f" (value unknown; required {_OP[op]} {threshold})")
 
@@ -145,6 +149,7 @@ def render_record(rec: Record2, pack: Pack2, out: TextIO, lang: str = "zh", node
                   wit: Mapping[str, Any] | None = None) -> None:
     """One entity, in full: every value with its steps, every criterion, flag and consequence."""
     w = WORDS2[lang]
+    nodes = criterion_nodes(pack) if nodes is None else nodes
     name = f" {rec.entity_name}" if rec.entity_name else ""
     out.write(f"\n{rec.entity_id}{name} — {headline(pack, rec, nodes)[lang]}\n")  # h8: the headline (explain2)
     if rec.values:
@@ -165,11 +170,14 @@ def render_record(rec: Record2, pack: Pack2, out: TextIO, lang: str = "zh", node
             if c.reason:
                 line += f" ({_label(c.reason, lang)})"
             elif c.test and c.test.get("op") in _OP and "threshold" in c.test:
-                line += comparison_text(c.status.value, c.test, lang)
+                missing = missing_names(pack, c.missing, lang) if c.status.value == "unknown" and c.missing else None
+                line += comparison_text(c.status.value, c.test, lang, missing)
             elif (unset := unset_parameter(pack, c)) is not None:  # the policy leaves the threshold open
                 line += f"（{unset['zh']}）" if lang == "zh" else f" ({unset['en']})"
             elif (evidence := evidence_text(c.test)) is not None:  # who attested, when, under which document
                 line += f"（{w['evidence']}: {evidence}）" if lang == "zh" else f" ({w['evidence']}: {evidence})"
+            if (path := branch_text(pack, c, nodes, lang)) is not None:  # the case taken, as format 1 showed it
+                line += f" [{w['path']}: {path}]"
             if c.discretionary:
                 line += f" {discretionary_mark(c, lang)}"
             out.write(line + "\n")
