@@ -313,7 +313,8 @@ def _test_shown(test: dict[str, Any], word: str) -> str:
     if not test or "value" not in test or not ("threshold" in test or test.get("param")):
         return ""  # only a comparison with a threshold (a parameter) says what it compared
     threshold = test.get("threshold")
-    shown = "unset" if threshold is None else _shown2(threshold, test.get("unit"))
+    # the threshold as the policy writes it (10亿元), as the views show it; the exact amount otherwise
+    shown = "unset" if threshold is None else (test.get("written") or _shown2(threshold, test.get("unit")))
     return f" (value {_shown2(test.get('value'), test.get('unit'))}, {word} {shown})"
 
 
