@@ -201,6 +201,12 @@ class Runner:
                 if node.id is not None:
                     self._nodes.setdefault(node.id, node)
         self._unread_values = _values_no_criterion_reads(pack, self._nodes)
+        # every input each node (and each name) could need, whatever the entity: a node none of
+        # whose inputs is absent needs nothing, and is not walked (`_needs`)
+        self._reach: dict[Any, frozenset[str]] = {}
+        for stage in pack.stages:
+            for node in stage.pack.root.walk():
+                self._node_reach(node)
         # Per-pack constants, built once (not per entity): the fact's projection of each stage,
         # the static part of each criterion's test view, the choices and W180 notes every record
         # repeats, and how each fired set of rules reads (see `_read_fired`).
@@ -530,6 +536,43 @@ class Runner:
             return {"zh": why, "en": f"the policy gives no threshold for {' × '.join(keys)}: {why}"}
         return None
 
+    def _name_reach(self, name: str) -> frozenset[str]:
+        """Every input `name` reads, through values, linked criteria, tables and differences."""
+        known = self._reach.get(name)
+        if known is not None:
+            return known
+        self._reach[name] = frozenset()  # the names form no cycle; this only stops a repeat
+        pack = self.pack
+        out: frozenset[str] = frozenset()
+        if name.startswith("~diff~"):
+            _, _, a, b = name.split("~")
+            out = self._name_reach(a) | self._name_reach(b)
+        elif name.startswith("~table:"):
+            _, table, value = name.split(":", 2)
+            out = self._name_reach(value).union(*(self._name_reach(k) for k in pack.tables[table].keys))
+        elif name in pack.inputs:
+            out = frozenset((name,))
+        elif name in pack.values:
+            out = out.union(*(self._name_reach(r) for r in pack.values[name].reads))
+        elif (name in pack.criteria or name in pack.hidden) and name in self._nodes:
+            out = self._node_reach(self._nodes[name])
+        self._reach[name] = out
+        return out
+
+    def _node_reach(self, node: Node) -> frozenset[str]:
+        known = self._reach.get(id(node))
+        if known is not None:
+            return known
+        out: frozenset[str] = frozenset()
+        if node.kind == "test":
+            if node.test is not None and not (node.test.unset or node.test.input.startswith("~count:")):
+                out = self._name_reach(node.test.input)
+        else:
+            out = out.union(*(self._node_reach(c) for c in node.children),
+                            *(self._node_reach(p) for pair in node.cases for p in pair))
+        self._reach[id(node)] = out
+        return out
+
     def _absent(self, name: str, env: _Env, memo: dict[Any, frozenset[str]]) -> frozenset[str]:
         """The inputs absent from the data behind `name`: the input itself, the missing operands of
         an unknown value (down to inputs), what an unknown linked criterion needs, a table's value
@@ -568,6 +611,10 @@ class Runner:
         if known is not None:
             return known
         out: frozenset[str] = frozenset()
+        reach = self._reach.get(key)
+        if reach is not None and reach.isdisjoint(memo[None]):
+            memo[key] = out  # none of the inputs it could need is absent
+            return out
         status = env.statuses.get(node.id) if node.id is not None else None
         if status is not None and status[0] is Status.NOT_APPLICABLE:
             pass
@@ -638,8 +685,8 @@ class Runner:
         order = self._order
         # what each criterion needs, worked out once per node; nothing when no input is absent
         # (every name `_absent` gives back is an input the data lacks)
-        absent = any(subject.values.get(name) is None for name in pack.inputs)
-        memo: dict[Any, frozenset[str]] = {}
+        absent = frozenset(name for name in pack.inputs if subject.values.get(name) is None)
+        memo: dict[Any, frozenset[str]] = {None: absent}
         for ident, (status, branch, phase) in sorted(env.statuses.items(), key=lambda kv: order.get(kv[0], len(order))):
             if "~" in ident:
                 continue  # internal: anonymous nodes the pack gives no id

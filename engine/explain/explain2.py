@@ -260,11 +260,26 @@ def criterion_nodes(pack: Pack2) -> dict[str, Node]:
     return found
 
 
+_POSITIONS: list[tuple[Any, dict[str, int]]] = [(None, {})]  # the last record asked about, and its index
+
+
+def _positions(rec: Record2) -> dict[str, int]:
+    """Each criterion's index in the record: worked out once per record, not once per node (a
+    headline asks for the parts of many nodes of the same record). One (record, index) pair is
+    kept and replaced whole, so threads never see one record's index for another."""
+    last = _POSITIONS[0]
+    if last[0] is rec:
+        return last[1]
+    positions = {c.id: i for i, c in enumerate(rec.criteria)}
+    _POSITIONS[0] = (rec, positions)
+    return positions
+
+
 def _children(rec: Record2, index: int, nodes: dict[str, Node]) -> list[int]:
     """Indexes (in the record) of the direct parts of criterion `index`, in the pack's order: the
     parts with ids, and a part that reads another criterion (`{criterion: fast_track}`) as that
     criterion. A part the record does not list (a case not taken) is left out."""
-    position = {c.id: i for i, c in enumerate(rec.criteria)}
+    position = _positions(rec)
     node = nodes.get(rec.criteria[index].id)
     if node is None:  # not in the compiled tree: the record's depth-first order says
         depth = rec.criteria[index].depth

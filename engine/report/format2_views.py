@@ -7,6 +7,7 @@ part was decided by durable-rules and which computed by Python.
 from __future__ import annotations
 
 import csv
+import dataclasses
 import datetime as dt
 import json
 import os
@@ -253,18 +254,27 @@ def decision_dict(rec: Record2, pack: Pack2 | None = None) -> dict[str, Any]:
     return d
 
 
+def decision_json2(rec: Record2, pack: Pack2 | None = None, nodes: Any = None, wit: Any = None,
+                   criteria: Any = None) -> dict[str, Any]:
+    """One decision of the JSON document: the record (`decision_dict`), what it would take when
+    given, and with the pack the headline (`nodes`: explain2 `criterion_nodes`, once per pack).
+    `criteria`: the record's criteria already encoded (engine.report.compact `render_full2`)."""
+    d = decision_dict(rec if criteria is None else dataclasses.replace(rec, criteria=()), pack)
+    if criteria is not None:
+        d["criteria"] = criteria
+    if wit is not None:
+        d["what_it_takes"] = wit  # only with --what-it-takes, on records that do not pass
+    if pack is not None:  # h8: the headline of each decision, as the text and HTML views say it
+        nodes = criterion_nodes(pack) if nodes is None else nodes
+        d["headline"] = headline(pack, rec, nodes)
+        d["fails_only_on_group_minimum"] = fails_only_on_group_minimum(pack, rec, nodes)
+    return d
+
+
 def evaluation_json2(records: Iterable[Record2], problems: list[Problem], rows: Any = None,
                      pack: Pack2 | None = None, suggestions: Mapping[str, Any] | None = None) -> dict[str, Any]:
-    records = list(records)
-    decisions = [decision_dict(r, pack) for r in records]
-    for r, d in zip(records, decisions):
-        if suggestions and suggestions.get(r.entity_id) is not None:
-            d["what_it_takes"] = suggestions[r.entity_id]  # only with --what-it-takes, on records that do not pass
-    if pack is not None:  # h8: the headline of each decision, as the text and HTML views say it
-        nodes = criterion_nodes(pack)
-        for r, d in zip(records, decisions):
-            d["headline"] = headline(pack, r, nodes)
-            d["fails_only_on_group_minimum"] = fails_only_on_group_minimum(pack, r, nodes)
+    nodes = criterion_nodes(pack) if pack is not None else None
+    decisions = [decision_json2(r, pack, nodes, suggestions.get(r.entity_id) if suggestions else None) for r in records]
     counts: dict[str, int] = {"pass": 0, "fail": 0, "undetermined": 0}
     for d in decisions:
         if d["outcome"]:
