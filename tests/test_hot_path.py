@@ -280,3 +280,23 @@ def test_the_full_text_is_what_json_dump_writes(tmp_path: Path) -> None:
             assert render_full2(pack, rec)[1] == generic.replace("\n", "\n    "), (pack_path.name, rec.entity_id)
             seen += 1
     assert seen >= 420
+
+
+def test_the_record_builders_make_what_the_dataclasses_make() -> None:
+    import dataclasses
+    import pickle
+
+    from engine.evaluate.record2 import CriterionResult, ValueResult, criterion_result, value_result
+    from engine.evaluate.ops import Step
+
+    args = ("c", run2.Status.NOT_MET, "case1", "durable-rules", 1, True, {"zh": "标题"}, "二", None, 2,
+            {"name": "x", "op": ">=", "value": Fraction(3), "unit": "元"}, ("x",))
+    built, made = criterion_result(*args), CriterionResult(*args)
+    assert built == made and repr(built) == repr(made) and list(vars(built)) == list(vars(made))
+    assert pickle.loads(pickle.dumps(built)) == made
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        built.status = run2.Status.MET  # type: ignore[misc]
+    with pytest.raises(TypeError):
+        criterion_result(*args[:-1])  # every field, positionally
+    vargs = ("v", Fraction(1, 3), "%", (Step("a", "b"),), (), None, "ratio", 0, {"zh": "比"}, {"k": 1}, "python")
+    assert value_result(*vargs) == ValueResult(*vargs) and list(vars(value_result(*vargs))) == list(vars(ValueResult(*vargs)))

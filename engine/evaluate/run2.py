@@ -34,8 +34,8 @@ from engine.evaluate.durable_adapter import DurableSession
 from engine.evaluate.evaluate import Projector, applicable_ids, fact_slots
 from engine.evaluate.normalize import normalise
 from engine.evaluate.ops import COMPUTE, COMPUTE_COHORT, Computed
-from engine.evaluate.record2 import (DECIDED_BY, AwardResult, ChoiceInForce, CriterionResult, NoteResult, Provenance, Record2,
-                                     ValueResult)
+from engine.evaluate.record2 import (COMPUTED_BY, DECIDED_BY, AwardResult, ChoiceInForce, NoteResult, Provenance, Record2,
+                                     criterion_result, value_result)
 from engine.load.data import RawEntity
 
 ENGINES = ("durable", "reference")
@@ -214,6 +214,7 @@ class Runner:
         self._fired_read: dict[tuple[int, tuple[str, ...]], tuple[tuple[tuple[str, Status, str | None], ...],
                                                                     tuple[tuple[str, Status], ...]]] = {}
         self._views = {ident: self._static_view(info.get("test")) for ident, info in pack.titles.items()}
+        self._sorted: dict[tuple[str, ...], list[str]] = {}
         self._choices = tuple(ChoiceInForce(c.name, c.option, c.source, c.default, c.label) for c in pack.choices.values())
         self._validity = tuple({"code": p.code, "en": p.message, "zh": p.message_zh or p.message}
                                for p in pack.warnings if p.code == "W180")
@@ -647,7 +648,9 @@ class Runner:
             return None
         name = test["name"]
         pack = self.pack
-        source = "env" if name in pack.values or name in pack.inputs or name in pack.choices else None
+        # where `_Env.get` finds the name (values, then choices, then inputs), read directly
+        source = ("value" if name in pack.values else "choice" if name in pack.choices
+                  else "input" if name in pack.inputs else None)
         tail: list[tuple[str, Any]] = []
         if test.get("threshold") is not None:
             threshold = test["threshold"]
@@ -664,7 +667,15 @@ class Runner:
         if static is None:
             return None
         name, op, source, unit, table, tail, values = static
-        value = env.get(name) if source is not None else None
+        value: Any = None
+        if source == "value":
+            done = env.computed.get(name)
+            value = done.value if done is not None and not done.missing else None
+        elif source == "input":
+            raw = env.subject.values.get(name)
+            value = None if raw is None else _env_value(self.pack.inputs[name], raw)
+        elif source == "choice":
+            value = self.pack.choices[name].option
         if isinstance(value, Status):
             value = value.value
         out = {"name": name, "op": op, "value": value, "unit": unit}
@@ -687,7 +698,15 @@ class Runner:
         # (every name `_absent` gives back is an input the data lacks)
         absent = frozenset(name for name in pack.inputs if subject.values.get(name) is None)
         memo: dict[Any, frozenset[str]] = {None: absent}
-        for ident, (status, branch, phase) in sorted(env.statuses.items(), key=lambda kv: order.get(kv[0], len(order))):
+        keys = tuple(env.statuses)
+        ordered = self._sorted.get(keys)
+        if ordered is None:  # the criteria in document order: one sort per set of criteria decided
+            ordered = sorted(keys, key=lambda k: order.get(k, len(order)))
+            if len(self._sorted) < self.READ_CACHE:
+                self._sorted[keys] = ordered
+        statuses = env.statuses
+        for ident in ordered:
+            status, branch, phase = statuses[ident]
             if "~" in ident:
                 continue  # internal: anonymous nodes the pack gives no id
             info = pack.titles.get(ident, {})
@@ -699,15 +718,15 @@ class Runner:
             missing: tuple[str, ...] = ()
             if absent and status is Status.UNKNOWN and ident in self._nodes:
                 missing = tuple(sorted(self._needs(self._nodes[ident], env, memo)))
-            criteria.append(CriterionResult(ident, status, branch, self.decided_by, phase, bool(info.get("top")),
-                                            info.get("title") or {}, info.get("cite"), reason,
-                                            info.get("depth", 0), self._test_view(ident, env), missing))
+            criteria.append(criterion_result(ident, status, branch, self.decided_by, phase, bool(info.get("top")),
+                                             info.get("title") or {}, info.get("cite"), reason,
+                                             info.get("depth", 0), self._test_view(ident, env), missing))
         values = []
         for name, computed in env.computed.items():
             v = pack.values[name]
-            values.append(ValueResult(name, computed.value, v.unit.name if v.unit else None, tuple(computed.steps),
-                                      tuple(computed.missing), computed.reason, v.op, v.phase, v.label,
-                                      dict(computed.detail)))
+            values.append(value_result(name, computed.value, v.unit.name if v.unit else None, tuple(computed.steps),
+                                       tuple(computed.missing), computed.reason, v.op, v.phase, v.label,
+                                       dict(computed.detail), COMPUTED_BY))
         notes = tuple(NoteResult(i, pack.notes[i].kind, st, self.decided_by, pack.notes[i].title, pack.notes[i].cite)
                       for i, st in env.notes.items())
         outcome = None
