@@ -354,7 +354,7 @@ def _started(items: Iterable[Any]) -> Iterator[Any]:
 
 def write_decisions2(items: Iterable[Rendered], problems: list[Problem], out: TextIO, rows: Any = None) -> dict[str, int]:
     """The full format-2 document, byte for byte as json.dump(evaluation_json2(…), indent=2) writes it
-    (`write_json2`), written as the decisions come (`render_full2`): memory stays flat."""
+    (engine.report.format2_views `evaluation_json2`), written as the decisions come (`render_full2`): memory stays flat."""
     counts = {"pass": 0, "fail": 0, "undetermined": 0}
     items = _started(items)  # nothing is written before the first decision (or the end)
     out.write('{\n  "schema": ' + json.dumps(OUTPUT_SCHEMA2) + ',\n  "decisions": [')
@@ -479,7 +479,7 @@ def _indented(value: Any, prefix: str) -> str:
 
 def write_expanded2(decisions: Iterable[Mapping[str, Any]], rest: Any, static: Static2, out: TextIO) -> None:
     """The full format-2 document of a compact one, byte for byte as `certify evaluate --format json`
-    writes it (json.dump with indent=2, engine.report.format2_views `write_json2`), one record at a time."""
+    writes it (json.dump with indent=2 of engine.report.format2_views `evaluation_json2`), one record at a time."""
     out.write('{\n  "schema": ' + json.dumps(OUTPUT_SCHEMA2) + ',\n  "decisions": [')
     first = True
     for d in decisions:

@@ -285,12 +285,6 @@ def evaluation_json2(records: Iterable[Record2], problems: list[Problem], rows: 
             "problems": [p.as_dict() for p in sorted(problems)]}
 
 
-def write_json2(records: Iterable[Record2], problems: list[Problem], out: TextIO, rows: Any = None,
-                pack: Pack2 | None = None, suggestions: Mapping[str, Any] | None = None) -> None:
-    json.dump(evaluation_json2(records, problems, rows, pack, suggestions), out, ensure_ascii=False, indent=2)
-    out.write("\n")
-
-
 def write_csv2(records: Iterable[Record2], pack: Pack2, out: TextIO, lang: str = "zh") -> None:
     """One row per entity: outcome, each top-level criterion's status, each value exactly (in its
     unit, as the text view shows it), the award; headers are the officer's labels."""
