@@ -17,10 +17,11 @@ from engine.evaluate.pipeline import RowCounts, cohort_workers, decide_files2, p
 from engine.explain.batch import decide_files
 from engine.explain.whatif2 import annotate_what_it_takes
 from engine.load.data import ReadOptions
-from engine.report.format2_views import render_text2, write_csv2, write_json2
-from engine.report.compact import stream_compact_json1, stream_compact_json2
+from engine.report.format2_views import render_text2, write_csv2
+from engine.report.compact import (render_compact2, render_full2, stream_compact_json1, stream_compact_json2,
+                                   write_decisions2)
 from engine.report.outputs import progress, write_report
-from engine.report.parquet import ParquetColumns, write_parquet
+from engine.report.parquet import ParquetColumns, render_row2, write_parquet
 from engine.report.text import encode_record, render_text, stream_evaluation_json
 from engine.report.xlsx2 import write_xlsx2
 
@@ -92,35 +93,29 @@ def _evaluate2(pack_path: str, data: tuple[str, ...], date: dt.date, table: dict
     pack = pack2(pack_path, date, table, lang)
     problems: list[Any] = []
     counts = RowCounts()
-    if trace == "compact" and not what_it_takes:  # streamed: memory stays flat however large the batch
+    if fmt in ("json", "parquet"):
+        # streamed: each decision is encoded (or made a table row) where it was decided, a worker
+        # process with --workers, and written as it comes; memory stays flat however large the batch
+        render = render_row2 if fmt == "parquet" else render_compact2 if trace == "compact" else render_full2
         stream = decide2_stream(pack, data_files(data, input_format), engine, problems, read, counts, workers, lang,
-                                pool)
+                                pool, render=render, what_it_takes=what_it_takes and fmt == "json")
         if fmt == "parquet":
             assert output
             with output_path(output) as tmp:
                 write_parquet(stream, ParquetColumns.of2(pack), tmp, pack=pack)
         else:
             with open_output(output) as out:
-                stream_compact_json2(stream, problems, out, pack, rows=counts)
+                (stream_compact_json2 if trace == "compact" else write_decisions2)(stream, problems, out, rows=counts)
         return finish(problems, counts, lang)
     records, suggestions = decide2(pack, data_files(data, input_format), engine, problems, read, counts,
                                    workers, what_it_takes, lang, pool)
-    if fmt == "parquet":
-        assert output
-        with output_path(output) as tmp:
-            write_parquet(records, ParquetColumns.of2(pack), tmp, pack=pack, suggestions=suggestions)
-        return finish(problems, counts, lang)
     if fmt == "xlsx":
         assert output
         with output_path(output) as tmp:
             write_xlsx2(records, pack, tmp, lang, suggestions)
         return finish(problems, counts, lang)
     with open_output(output, newline="" if fmt == "csv" else None) as out:
-        if fmt == "json" and trace == "compact":
-            stream_compact_json2(records, problems, out, pack, rows=counts, suggestions=suggestions)
-        elif fmt == "json":
-            write_json2(records, problems, out, rows=counts, pack=pack, suggestions=suggestions)
-        elif fmt == "csv":
+        if fmt == "csv":
             write_csv2(records, pack, out, lang)
         else:
             render_text2(records, pack, out, lang, view=view or "auto", suggestions=suggestions)
@@ -128,12 +123,14 @@ def _evaluate2(pack_path: str, data: tuple[str, ...], date: dt.date, table: dict
 
 
 def decide2_stream(pack: Any, files: list[str], engine: str, problems: list[Any], read: ReadOptions,
-                   counts: RowCounts, workers: int, lang: str, pool: ClusterPool | None = None) -> Any:
-    """A format-2 batch's records as they are decided (not held: a compact document or a Parquet
-    table is written as they come)."""
+                   counts: RowCounts, workers: int, lang: str, pool: ClusterPool | None = None,
+                   render: Any = None, what_it_takes: bool = False) -> Any:
+    """A format-2 batch's records as they are decided, or what `render` makes of each (not held: a
+    JSON document or a Parquet table is written as they come)."""
     count = worker_processes(workers, lang)
     _say_cohort(pack, count, lang, pool)
-    return decide_files2(pack, files, engine, problems, read=read, counts=counts, workers=count, cluster=pool)
+    return decide_files2(pack, files, engine, problems, read=read, counts=counts, workers=count, cluster=pool,
+                         annotate=annotate_what_it_takes if what_it_takes else None, render=render)
 
 
 def _say_cohort(pack: Any, count: int, lang: str, pool: ClusterPool | None = None) -> None:

@@ -17,7 +17,13 @@ try:
 except ImportError:  # pragma: no cover - CPython always has _json
     _c_make_encoder = None
 
-_CONTAINERS = (dict, list, tuple)
+
+
+class RawJSON(str):
+    """Text already encoded as it stands where it is placed (at that depth): written as it is."""
+
+
+_CONTAINERS = (dict, list, tuple, RawJSON)  # RawJSON: not a scalar the C encoder may quote
 
 
 def _unknown(value: Any) -> Any:
@@ -95,18 +101,29 @@ class _Writer:
                     self.write(v, depth + 1, out)
                     sep = "," + inner
                 out.append(self.brk(depth) + "]")
+        elif isinstance(value, RawJSON):
+            out.append(value)
         elif isinstance(value, str):
             out.append(encode_basestring(value))
         else:
             out.append("".join(self.leaf(depth)(value, 0)))
 
 
-def dumps_indented(value: Any, indent: int = 2) -> str:
-    """`json.dumps(value, ensure_ascii=False, indent=indent)`: the same text, faster."""
+_WRITERS: dict[int, _Writer] = {}
+
+
+def dumps_indented(value: Any, indent: int = 2, depth: int = 0) -> str:
+    """`json.dumps(value, ensure_ascii=False, indent=indent)`: the same text, faster. With `depth`,
+    the text of `value` as it stands nested `depth` levels deep in a document json.dump(indent=…)
+    writes (every line after the first indented by `depth` more levels)."""
     if _c_make_encoder is None:  # pragma: no cover
-        return json.dumps(value, ensure_ascii=False, indent=indent)
+        text = json.dumps(value, ensure_ascii=False, indent=indent)
+        return text.replace("\n", "\n" + " " * (indent * depth)) if depth else text
+    writer = _WRITERS.get(indent)
+    if writer is None:
+        writer = _WRITERS[indent] = _Writer(indent)  # its encoders are built once per depth
     out: list[str] = []
-    _Writer(indent).write(value, 0, out)
+    writer.write(value, depth, out)
     return "".join(out)
 
 
@@ -115,4 +132,4 @@ def dump_indented(value: Any, out: TextIO, indent: int = 2) -> None:
     out.write(dumps_indented(value, indent))
 
 
-__all__ = ["dump_indented", "dumps_indented"]
+__all__ = ["RawJSON", "dump_indented", "dumps_indented"]

@@ -226,7 +226,7 @@ def format_amount(base_value: Fraction, unit: Unit | None, lang: str = "zh") -> 
     """Render a base-unit value in `unit`, grouping digits: 1,000万元."""
     if unit is None:
         return format_number(base_value)
-    shown = base_value / unit.factor
+    shown = base_value / unit.factor if unit.factor != 1 else base_value
     text = format_number(shown)
     if unit.dimension == "count" and lang == "en":
         return text
@@ -235,9 +235,11 @@ def format_amount(base_value: Fraction, unit: Unit | None, lang: str = "zh") -> 
 
 def _terminating(value: Fraction) -> str | None:
     """The exact decimal text of `value` if it has one ("12.5"), else None."""
-    d, k2, k5 = value.denominator, 0, 0
-    while d % 2 == 0:
-        d, k2 = d // 2, k2 + 1
+    d, k5 = value.denominator, 0
+    if d == 1:  # a whole number (most amounts, counts and points)
+        return str(value.numerator)
+    k2 = (d & -d).bit_length() - 1  # the power of 2 in d
+    d >>= k2
     while d % 5 == 0:
         d, k5 = d // 5, k5 + 1
     if d != 1:
@@ -253,6 +255,8 @@ def _terminating(value: Fraction) -> str | None:
 
 def format_number(value: Fraction) -> str:
     """Exact when the value has a decimal form (digits grouped), else ≈ to 4 places."""
+    if value.denominator == 1:
+        return f"{value.numerator:,}"
     text = _terminating(value)
     if text is None:
         approx = Decimal(value.numerator) / Decimal(value.denominator)

@@ -32,6 +32,7 @@ import re
 import dataclasses
 import multiprocessing as mp
 import signal
+import sqlite3
 from collections import deque
 import datetime as dt
 import os
@@ -39,7 +40,7 @@ import shutil
 import sys
 import tempfile
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Iterator
+from typing import Any, Callable, Iterable, Iterator, Sequence
 
 from engine.compile.build2 import build2
 from engine.compile.compile import CompileError, build
@@ -256,13 +257,91 @@ def _shown_as(problem: Problem, path: str, name: str) -> Problem:
     return dataclasses.replace(problem, file=name) if problem.file == path else problem
 
 
+class SeenIds:
+    """The entity ids met so far in a batch, each with where it was first met: an exact check for
+    duplicates whose memory does not grow with the batch.
+
+    The latest `MEMORY` ids are held in a dict. When it is full they are spilled to a SQLite table
+    on disk (a private temporary file, removed when the batch ends or is interrupted), and a bit
+    is set for each in a fixed bitmap of `FILTER_BITS` bits indexed by the id's hash. An id not in
+    the dict is looked up on disk only when its bit is set: a clear bit proves it was never
+    spilled; a set bit may be another id's (a collision), so the table answers exactly. Memory is
+    therefore at most MEMORY ids plus FILTER_BITS / 8 bytes (16 MiB) plus SQLite's page cache
+    (2 MiB), whatever the number of entities; the disk holds every id once. No duplicate is
+    missed and none is invented: every answer is an exact comparison of ids."""
+
+    MEMORY = 65_536
+    FILTER_BITS = 1 << 27
+
+    def __init__(self) -> None:
+        self._recent: dict[str, str] = {}
+        self._db: Any = None
+        self._folder: str | None = None
+        self._filter: bytearray | None = None
+        self._mask = self.FILTER_BITS - 1
+
+    def first(self, ident: str) -> str | None:
+        """Where `ident` was first met (file:line), or None if it was not met before."""
+        where = self._recent.get(ident)
+        if where is not None or self._filter is None:
+            return where
+        bit = hash(ident) & self._mask
+        if not self._filter[bit >> 3] & (1 << (bit & 7)):
+            return None
+        row = self._db.execute("SELECT at FROM ids WHERE id = ?", (ident,)).fetchone()
+        return row[0] if row else None
+
+    def add(self, ident: str, where: str) -> None:
+        self._recent[ident] = where
+        if len(self._recent) >= self.MEMORY:
+            self._spill()
+
+    def _spill(self) -> None:
+        if self._db is None:
+            self._folder = tempfile.mkdtemp(prefix="certify-ids-")
+            register_temporary(self._folder)  # removed if the run is interrupted
+            self._db = sqlite3.connect(os.path.join(self._folder, "ids.sqlite"), isolation_level=None)
+            self._db.execute("PRAGMA journal_mode = OFF")
+            self._db.execute("PRAGMA synchronous = OFF")
+            self._db.execute("PRAGMA cache_size = -2048")  # KiB: the page cache stays small
+            self._db.execute("CREATE TABLE ids (id TEXT PRIMARY KEY, at TEXT NOT NULL) WITHOUT ROWID")
+            self._filter = bytearray(self.FILTER_BITS // 8)
+        assert self._filter is not None
+        self._db.execute("BEGIN")
+        self._db.executemany("INSERT INTO ids VALUES (?, ?)", self._recent.items())
+        self._db.execute("COMMIT")
+        mask, bits = self._mask, self._filter
+        for ident in self._recent:
+            bit = hash(ident) & mask
+            bits[bit >> 3] |= 1 << (bit & 7)
+        self._recent.clear()
+
+    def close(self) -> None:
+        if self._db is not None:
+            self._db.close()
+            self._db = None
+        if self._folder is not None:
+            shutil.rmtree(self._folder, ignore_errors=True)
+            self._folder = None
+        self._recent.clear()
+        self._filter = None
+
+
 def entities(files: Iterable[str], problems: list[Problem], read: ReadOptions | None = None,
              counts: RowCounts | None = None) -> Iterator[tuple[Any, str]]:
-    """Every entity in `files` with its file:line, duplicates of an earlier id reported and skipped.
-    `read` says how files are read (encoding, the pack whose columns are expected). Rows read and
-    refused are added to `counts` (see the module docstring)."""
+    """Every entity in `files` with its file:line, duplicates of an earlier id reported and skipped
+    (`SeenIds`: exact, in bounded memory). `read` says how files are read (encoding, the pack whose
+    columns are expected). Rows read and refused are added to `counts` (see the module docstring)."""
     counts = counts if counts is not None else RowCounts()
-    seen: dict[str, str] = {}
+    seen = SeenIds()
+    try:
+        yield from _entities(files, problems, read, counts, seen)
+    finally:
+        seen.close()
+
+
+def _entities(files: Iterable[str], problems: list[Problem], read: ReadOptions | None, counts: RowCounts,
+              seen: SeenIds) -> Iterator[tuple[Any, str]]:
 
     def account(start: int, path: str, name: str) -> None:
         for index in range(start, len(problems)):
@@ -282,18 +361,19 @@ def entities(files: Iterable[str], problems: list[Problem], read: ReadOptions | 
                 counts.read += 1
                 entity.file = name
                 where = f"{entity.file}:{entity.line}"
-                if entity.id in seen:
+                first = seen.first(entity.id)
+                if first is not None:
                     problems.append(Problem(entity.file, entity.line, 1, "E132",
-                                            f"duplicate entity id {shown(entity.id)} (first at {seen[entity.id]}); "
+                                            f"duplicate entity id {shown(entity.id)} (first at {first}); "
                                             "this one is skipped",
-                                            message_zh=f"对象编号 {shown(entity.id)} 重复（首次出现在 {seen[entity.id]}）；"
+                                            message_zh=f"对象编号 {shown(entity.id)} 重复（首次出现在 {first}）；"
                                             "这一条已跳过",
                                             refused_row=True))
                     counts.refused += 1
                     start = len(problems)
                     continue
                 start = len(problems)
-                seen[entity.id] = where
+                seen.add(entity.id, where)
                 yield entity, where
                 start = len(problems)
             account(start, path, name)
@@ -351,12 +431,14 @@ def load_pack2(path: str, as_of: dt.date, overrides: dict[str, tuple[str, Any]] 
 
 
 Annotate = Callable[[Pack2, Subject, Record2], Any]  # see decide_files2
+Render = Callable[[Pack2, Record2, Any], Any]  # see decide_files2
 
 
 def decide_files2(pack: Pack2, files: Iterable[str], engine: str = "durable", problems: list[Problem] | None = None,
                   read: ReadOptions | None = None, counts: RowCounts | None = None,
                   chunk_size: int = 256, workers: int = 1, annotate: Annotate | None = None,
-                  runner: Runner | None = None, cluster: ClusterPool | None = None) -> Iterator[Any]:
+                  runner: Runner | None = None, cluster: ClusterPool | None = None,
+                  render: Render | None = None) -> Iterator[Any]:
     """Every entity in `files`, decided in input order. A pack with a cohort value (rank …) is
     evaluated as one batch (every entity is one cohort); otherwise in chunks, so memory stays flat.
     With `workers` > 1 (0 = one per CPU) the chunks of a pack without a cohort value are decided in
@@ -367,18 +449,21 @@ def decide_files2(pack: Pack2, files: Iterable[str], engine: str = "durable", pr
     `(record, annotate(pack, subject, record))`, computed where the entity was decided: a later stage
     (what it would take, engine.explain.whatif2) adds to a record without this stage importing it.
     With `cluster` (engine.evaluate.cluster) the chunks are decided on a Dask cluster instead of
-    `workers` local processes, with the same records in the same order."""
+    `workers` local processes, with the same records in the same order.
+    With `render` (a module-level function of a later stage: the JSON text of a decision, a table
+    row) each item yielded is `render(pack, record, annotation or None)`, made where the entity was
+    decided: with workers only that crosses back to this process, not the record."""
     problems = problems if problems is not None else []
     counts = counts if counts is not None else RowCounts()
     stream = entities(files, problems, dataclasses.replace(read or ReadOptions(), pack=pack), counts)
     workers = worker_count(workers)[0]
     if cluster is not None and not pack.cohort():
-        yield from _take2(cluster.ordered(_state2, (pack, engine, annotate), _chunk2,
+        yield from _take2(cluster.ordered(_state2, (pack, engine, annotate, render), _chunk2,
                                           _chunks(stream, cluster.partition_size)),
                           problems, counts)
         return
     if workers > 1 and not pack.cohort():
-        yield from _decide_parallel2(pack, stream, engine, problems, counts, chunk_size, workers, annotate)
+        yield from _decide_parallel2(pack, stream, engine, problems, counts, chunk_size, workers, annotate, render)
         return
     # `runner`: one kept by a long-running caller (certify serve): its durable sessions are registered once
     runner = runner or Runner(pack, engine)
@@ -386,9 +471,9 @@ def decide_files2(pack: Pack2, files: Iterable[str], engine: str = "durable", pr
     batch: list[Subject] = []
 
     def flush() -> Iterator[Any]:
-        for subject, record in zip(batch, runner.evaluate(batch)):
+        for item in _finish2(pack, batch, runner.evaluate(batch), annotate, render):
             counts.decided += 1
-            yield (record, annotate(pack, subject, record)) if annotate is not None else record
+            yield item
         batch.clear()
 
     for entity, _where in stream:
@@ -410,16 +495,29 @@ _WORKER2: dict[str, Any] = {}
 _IN_FLIGHT_PER_WORKER = 3  # chunks queued per worker: enough to keep it busy, memory bounded
 
 
-def _state2(pack: Pack2, engine: str, annotate: Annotate | None = None) -> dict[str, Any]:
+def _finish2(pack: Pack2, subjects: Sequence[Subject], records: Sequence[Record2], annotate: Annotate | None,
+             render: Render | None) -> list[Any]:
+    """The items decide_files2 yields for decided subjects: records, (record, annotation) pairs, or
+    what `render` makes of them."""
+    if render is not None:
+        if annotate is not None:
+            return [render(pack, r, annotate(pack, s, r)) for s, r in zip(subjects, records)]
+        return [render(pack, r, None) for r in records]
+    if annotate is not None:
+        return [(r, annotate(pack, s, r)) for s, r in zip(subjects, records)]
+    return list(records)
+
+
+def _state2(pack: Pack2, engine: str, annotate: Annotate | None = None, render: Render | None = None) -> dict[str, Any]:
     # durable-rules is not safe to share across processes: one Runner (its sessions) per worker
-    return {"pack": pack, "runner": Runner(pack, engine), "annotate": annotate}
+    return {"pack": pack, "runner": Runner(pack, engine), "annotate": annotate, "render": render}
 
 
-def _worker_init2(pack: Pack2, engine: str, annotate: Annotate | None = None) -> None:
+def _worker_init2(pack: Pack2, engine: str, annotate: Annotate | None = None, render: Render | None = None) -> None:
     # The parent handles SIGINT and stops the pool with SIGTERM, which must simply end a worker.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    _WORKER2.update(_state2(pack, engine, annotate))
+    _WORKER2.update(_state2(pack, engine, annotate, render))
 
 
 def _worker_chunk2(chunk: list[Any]) -> tuple[list[Any], list[Problem]]:
@@ -433,10 +531,7 @@ def _chunk2(state: dict[str, Any], chunk: list[Any]) -> tuple[list[Any], list[Pr
         subject, found = subject_of(pack, entity)
         problems.extend(found)
         subjects.append(subject)
-    records = runner.evaluate(subjects)
-    if annotate is not None:
-        return [(r, annotate(pack, s, r)) for s, r in zip(subjects, records)], problems
-    return records, problems
+    return _finish2(pack, subjects, runner.evaluate(subjects), annotate, state.get("render")), problems
 
 
 def _chunks(stream: Iterator[tuple[Any, str]], size: int) -> Iterator[list[Any]]:
@@ -462,11 +557,12 @@ def _take2(results: Iterable[tuple[list[Any], list[Problem]]], problems: list[Pr
 
 
 def _decide_parallel2(pack: Pack2, stream: Iterator[tuple[Any, str]], engine: str, problems: list[Problem],
-                      counts: RowCounts, chunk_size: int, workers: int, annotate: Annotate | None) -> Iterator[Any]:
+                      counts: RowCounts, chunk_size: int, workers: int, annotate: Annotate | None,
+                      render: Render | None = None) -> Iterator[Any]:
     method = "fork" if "fork" in mp.get_all_start_methods() else "spawn"
     limit = _IN_FLIGHT_PER_WORKER * workers  # never the whole input ahead (Pool.imap would read it all)
 
-    with mp.get_context(method).Pool(workers, _worker_init2, (pack, engine, annotate)) as pool:
+    with mp.get_context(method).Pool(workers, _worker_init2, (pack, engine, annotate, render)) as pool:
         pending: deque[Any] = deque()
         for chunk in _chunks(stream, chunk_size):
             pending.append(pool.apply_async(_worker_chunk2, (chunk,)))

@@ -7,7 +7,7 @@ the reference evaluator when it was asked for), every value computed by Python, 
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from fractions import Fraction
 from typing import Any, Mapping
 
@@ -67,6 +67,28 @@ class ValueResult:
     label: Mapping[str, str] = field(default_factory=dict)
     detail: Mapping[str, Any] = field(default_factory=dict)
     computed_by: str = COMPUTED_BY
+
+
+def _builder(cls: type) -> Any:
+    """A constructor of the frozen dataclass `cls` taking every field positionally, in order: the
+    object its __init__ makes (the same fields, equality, repr and pickling, still frozen), with
+    the fields set in one step instead of one object.__setattr__ each (a frozen __init__ pays
+    that per field: 5.7 µs against 1.8 for a criterion, and a record has dozens)."""
+    names = tuple(f.name for f in fields(cls))
+    new = object.__new__
+
+    def build(*values: Any) -> Any:
+        if len(values) != len(names):
+            raise TypeError(f"{cls.__name__} takes {len(names)} fields, {len(values)} given")
+        obj = new(cls)
+        obj.__dict__.update(zip(names, values))
+        return obj
+
+    return build
+
+
+criterion_result = _builder(CriterionResult)
+value_result = _builder(ValueResult)
 
 
 @dataclass(frozen=True)

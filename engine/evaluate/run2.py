@@ -31,11 +31,11 @@ from engine.core.problems import DecisionError, Problem
 from engine.core.status import Outcome, Status
 from engine.evaluate import reference
 from engine.evaluate.durable_adapter import DurableSession
-from engine.evaluate.evaluate import applicable_ids, fact_slots
+from engine.evaluate.evaluate import Projector, applicable_ids, fact_slots
 from engine.evaluate.normalize import normalise
 from engine.evaluate.ops import COMPUTE, COMPUTE_COHORT, Computed
-from engine.evaluate.record2 import (DECIDED_BY, AwardResult, ChoiceInForce, CriterionResult, NoteResult, Provenance, Record2,
-                                     ValueResult, comparison_gap)
+from engine.evaluate.record2 import (COMPUTED_BY, DECIDED_BY, AwardResult, ChoiceInForce, NoteResult, Provenance, Record2,
+                                     comparison_gap, criterion_result, value_result)
 from engine.load.data import RawEntity
 
 ENGINES = ("durable", "reference")
@@ -203,6 +203,23 @@ class Runner:
                 if node.id is not None:
                     self._nodes.setdefault(node.id, node)
         self._unread_values = _values_no_criterion_reads(pack, self._nodes)
+        # every input each node (and each name) could need, whatever the entity: a node none of
+        # whose inputs is absent needs nothing, and is not walked (`_needs`)
+        self._reach: dict[Any, frozenset[str]] = {}
+        for stage in pack.stages:
+            for node in stage.pack.root.walk():
+                self._node_reach(node)
+        # Per-pack constants, built once (not per entity): the fact's projection of each stage,
+        # the static part of each criterion's test view, the choices and W180 notes every record
+        # repeats, and how each fired set of rules reads (see `_read_fired`).
+        self._projectors = {id(stage): Projector(stage.pack) for stage in pack.stages} if engine == "durable" else {}
+        self._fired_read: dict[tuple[int, tuple[str, ...]], tuple[tuple[tuple[str, Status, str | None], ...],
+                                                                    tuple[tuple[str, Status], ...]]] = {}
+        self._views = {ident: self._static_view(info.get("test")) for ident, info in pack.titles.items()}
+        self._sorted: dict[tuple[str, ...], list[str]] = {}
+        self._choices = tuple(ChoiceInForce(c.name, c.option, c.source, c.default, c.label) for c in pack.choices.values())
+        self._validity = tuple({"code": p.code, "en": p.message, "zh": p.message_zh or p.message}
+                               for p in pack.warnings if p.code == "W180")
         variant = pack.variant
         self._variant: tuple[tuple[tuple[str, str], ...], tuple[dict[str, str], ...]] = ((), ())
         if variant is not None:
@@ -427,16 +444,30 @@ class Runner:
                 for ident in count.below:
                     env.statuses.pop(ident, None)
 
+    # distinct fired sets read per stage and kept (a pack has few: one per combination of outcomes)
+    READ_CACHE = 4096
+
     def _decide(self, stage: CriteriaStage, env: _Env) -> None:
         spack = stage.pack
         self._fill_tables(stage, env)
         if self.engine == "reference":
             verdict = reference.evaluate(spack, env.slots)
-            statuses, flags = dict(verdict.statuses), dict(verdict.flags)
+            sets, notes = self._reading(stage, dict(verdict.statuses), dict(verdict.flags))
         else:
-            statuses, flags = self._durable(stage, env)
+            sets, notes = self._read_fired(stage, tuple(self._sessions[id(stage)].decide(
+                self._projectors[id(stage)](env.slots))))
+        phase = stage.phase
+        for ident, st, branch in sets:
+            env.set_status(ident, st, branch, phase)
+        for ident, status in notes:
+            env.notes[ident] = status
+
+    def _reading(self, stage: CriteriaStage, statuses: Mapping[str, tuple[str, str | None]],
+                 flags: Mapping[str, str]) -> tuple[tuple[tuple[str, Status, str | None], ...], tuple[tuple[str, Status], ...]]:
+        """The statuses (id, status, branch) and notes a stage's decision sets, in order."""
         bodies = {i[:-len(CASES_BODY)]: b for i, (_, b) in statuses.items() if i.endswith(CASES_BODY)}
         counted = {c for count in stage.counts for c in (count.id, *count.children)}  # kept: counts read them
+        sets = []
         for ident, (status, branch) in statuses.items():
             if ident.endswith(CASES_BODY):
                 continue  # the branch of a `cases` criterion that may not apply: shown on the criterion
@@ -449,13 +480,24 @@ class Runner:
             elif applicability is not None:
                 # the wrapper's own branch is not the policy's; a `cases` body's branch is
                 branch = bodies.get(ident) if branch == "case1" else branch
-            env.set_status(ident, st, branch, stage.phase)
-        for ident, status in flags.items():
-            env.notes[ident] = Status(status)
+            sets.append((ident, st, branch))
+        return tuple(sets), tuple((ident, Status(status)) for ident, status in flags.items())
 
-    def _durable(self, stage: CriteriaStage, env: _Env) -> tuple[dict[str, tuple[str, str | None]], dict[str, str]]:
+    def _read_fired(self, stage: CriteriaStage, fired: tuple[str, ...]) -> tuple[tuple[tuple[str, Status, str | None], ...],
+                                                                                 tuple[tuple[str, Status], ...]]:
+        """What the rules durable-rules fired for one entity say. The reading (and every check of
+        `_durable`) is a function of the fired set alone, so each distinct set is read and checked
+        once and kept (bounded: past READ_CACHE sets, each is read anew)."""
+        key = (id(stage), fired)
+        known = self._fired_read.get(key)
+        if known is None:
+            known = self._reading(stage, *self._durable(stage, fired))
+            if len(self._fired_read) < self.READ_CACHE:
+                self._fired_read[key] = known
+        return known
+
+    def _durable(self, stage: CriteriaStage, fired: Sequence[str]) -> tuple[dict[str, tuple[str, str | None]], dict[str, str]]:
         spack = stage.pack
-        fired = self._sessions[id(stage)].decide(fact_slots(spack, env.slots))
         statuses: dict[str, tuple[str, str | None]] = {}
         flags: dict[str, str] = {}
         for rule in fired:
@@ -497,47 +539,93 @@ class Runner:
             return {"zh": why, "en": f"the policy gives no threshold for {' × '.join(keys)}: {why}"}
         return None
 
-    def _absent(self, name: str, env: _Env, seen: set[str]) -> list[str]:
-        """The inputs absent from the data behind `name`: the input itself, the missing operands of
-        an unknown value (down to inputs), what an unknown linked criterion needs, a table's value
-        and keys. Parameters, choices and the as-of date are never missing from the data."""
-        if name in seen:
-            return []
-        seen.add(name)
+    def _name_reach(self, name: str) -> frozenset[str]:
+        """Every input `name` reads, through values, linked criteria, tables and differences."""
+        known = self._reach.get(name)
+        if known is not None:
+            return known
+        self._reach[name] = frozenset()  # the names form no cycle; this only stops a repeat
         pack = self.pack
+        out: frozenset[str] = frozenset()
         if name.startswith("~diff~"):
             _, _, a, b = name.split("~")
-            return self._absent(a, env, seen) + self._absent(b, env, seen)
-        if name.startswith("~table:"):
+            out = self._name_reach(a) | self._name_reach(b)
+        elif name.startswith("~table:"):
             _, table, value = name.split(":", 2)
-            return self._absent(value, env, seen) + [k for key in pack.tables[table].keys
-                                                     for k in self._absent(key, env, seen)]
-        if name in pack.inputs:
-            return [name] if env.get(name) is None else []
-        if name in pack.values:
-            done = env.computed.get(name)
-            if done is None or done.value is not None:
-                return []
-            return [i for m in done.missing for i in self._absent(m, env, seen)]
-        if (name in pack.criteria or name in pack.hidden) and name in self._nodes:
-            status = env.statuses.get(name)
-            if status is None or status[0] is not Status.UNKNOWN:
-                return []
-            return self._needs(self._nodes[name], env, seen)
-        return []
+            out = self._name_reach(value).union(*(self._name_reach(k) for k in pack.tables[table].keys))
+        elif name in pack.inputs:
+            out = frozenset((name,))
+        elif name in pack.values:
+            out = out.union(*(self._name_reach(r) for r in pack.values[name].reads))
+        elif (name in pack.criteria or name in pack.hidden) and name in self._nodes:
+            out = self._node_reach(self._nodes[name])
+        self._reach[name] = out
+        return out
 
-    def _needs(self, node: Node, env: _Env, seen: set[str]) -> list[str]:
+    def _node_reach(self, node: Node) -> frozenset[str]:
+        known = self._reach.get(id(node))
+        if known is not None:
+            return known
+        out: frozenset[str] = frozenset()
+        if node.kind == "test":
+            if node.test is not None and not (node.test.unset or node.test.input.startswith("~count:")):
+                out = self._name_reach(node.test.input)
+        else:
+            out = out.union(*(self._node_reach(c) for c in node.children),
+                            *(self._node_reach(p) for pair in node.cases for p in pair))
+        self._reach[id(node)] = out
+        return out
+
+    def _absent(self, name: str, env: _Env, memo: dict[Any, frozenset[str]]) -> frozenset[str]:
+        """The inputs absent from the data behind `name`: the input itself, the missing operands of
+        an unknown value (down to inputs), what an unknown linked criterion needs, a table's value
+        and keys. Parameters, choices and the as-of date are never missing from the data.
+        `memo` holds what each name and node of this entity needs (each is worked out once)."""
+        known = memo.get(name)
+        if known is not None:
+            return known
+        memo[name] = frozenset()  # the names form no cycle; this only stops a repeat while working
+        pack = self.pack
+        out: frozenset[str] = frozenset()
+        if name.startswith("~diff~"):
+            _, _, a, b = name.split("~")
+            out = self._absent(a, env, memo) | self._absent(b, env, memo)
+        elif name.startswith("~table:"):
+            _, table, value = name.split(":", 2)
+            out = self._absent(value, env, memo).union(*(self._absent(k, env, memo) for k in pack.tables[table].keys))
+        elif name in pack.inputs:
+            out = frozenset((name,)) if env.get(name) is None else out
+        elif name in pack.values:
+            done = env.computed.get(name)
+            if done is not None and done.value is None:
+                out = out.union(*(self._absent(m, env, memo) for m in done.missing))
+        elif (name in pack.criteria or name in pack.hidden) and name in self._nodes:
+            status = env.statuses.get(name)
+            if status is not None and status[0] is Status.UNKNOWN:
+                out = self._needs(self._nodes[name], env, memo)
+        memo[name] = out
+        return out
+
+    def _needs(self, node: Node, env: _Env, memo: dict[Any, frozenset[str]]) -> frozenset[str]:
         """The absent inputs a criterion node reads where it applies: a part that does not apply,
         or a case not taken, is left out."""
+        key = id(node)
+        known = memo.get(key)
+        if known is not None:
+            return known
+        out: frozenset[str] = frozenset()
+        reach = self._reach.get(key)
+        if reach is not None and reach.isdisjoint(memo[None]):
+            memo[key] = out  # none of the inputs it could need is absent
+            return out
         status = env.statuses.get(node.id) if node.id is not None else None
         if status is not None and status[0] is Status.NOT_APPLICABLE:
-            return []
-        if node.kind == "test":
+            pass
+        elif node.kind == "test":
             assert node.test is not None
-            if node.test.unset or node.test.input.startswith("~count:"):
-                return []
-            return self._absent(node.test.input, env, seen)
-        if node.kind == "cases":
+            if not (node.test.unset or node.test.input.startswith("~count:")):
+                out = self._absent(node.test.input, env, memo)
+        elif node.kind == "cases":
             branch = status[1] if status is not None and node.id not in self._na_reason else None
             whens, thens = [w for w, _ in node.cases], [t for _, t in node.cases]
             if branch and branch.startswith("case"):
@@ -549,36 +637,63 @@ class Runner:
                 parts = whens
             else:  # an applicability wrapper that applies, or an internal node whose branch is not kept
                 parts = whens + thens
-            return [i for part in parts for i in self._needs(part, env, seen)]
-        return [i for child in node.children for i in self._needs(child, env, seen)]
+            out = out.union(*(self._needs(part, env, memo) for part in parts))
+        else:
+            out = out.union(*(self._needs(child, env, memo) for child in node.children))
+        memo[key] = out
+        return out
 
-    def _test_view(self, test: Mapping[str, Any] | None, env: _Env, status: Status) -> dict[str, Any] | None:
-        """What a comparison compared, for explanations: the value as read, the threshold in force
-        (and as the policy writes it), how far a comparison not met is from passing, and the
-        evidence given with an attestation."""
+    def _static_view(self, test: Mapping[str, Any] | None) -> tuple[Any, ...] | None:
+        """The parts of a criterion's test view that are the pack's (the same for every entity):
+        (name, op, where its value is read from, unit, table, the items after the unit)."""
         if not test:
             return None
         name = test["name"]
-        value = env.get(name) if name in self.pack.values or name in self.pack.inputs or name in self.pack.choices else None
+        pack = self.pack
+        # where `_Env.get` finds the name (values, then choices, then inputs), read directly
+        source = ("value" if name in pack.values else "choice" if name in pack.choices
+                  else "input" if name in pack.inputs else None)
+        tail: list[tuple[str, Any]] = []
+        if test.get("threshold") is not None:
+            threshold = test["threshold"]
+            if pack.inputs.get(name) is not None and pack.inputs[name].type == "date":
+                threshold = dt.date.fromordinal(int(threshold))
+            tail.append(("threshold", threshold))
+        if test.get("param"):
+            tail.append(("param", test["param"]))
+        return (name, test["op"], source, unit_name(pack, name), test.get("table"), tuple(tail), test.get("values"),
+                test.get("written"))
+
+    def _test_view(self, ident: str, env: _Env, status: Status) -> dict[str, Any] | None:
+        """What a comparison compared, for explanations: the value as read, the threshold in force
+        (and as the policy writes it), how far a comparison not met is from passing, and the
+        evidence given with an attestation."""
+        static = self._views.get(ident)
+        if static is None:
+            return None
+        name, op, source, unit, table, tail, values, written = static
+        value: Any = None
+        if source == "value":
+            done = env.computed.get(name)
+            value = done.value if done is not None and not done.missing else None
+        elif source == "input":
+            raw = env.subject.values.get(name)
+            value = None if raw is None else _env_value(self.pack.inputs[name], raw)
+        elif source == "choice":
+            value = self.pack.choices[name].option
         if isinstance(value, Status):
             value = value.value
-        out = {"name": name, "op": test["op"], "value": value, "unit": unit_name(self.pack, name)}
-        if test.get("table"):  # the row of the entity's keys, and its threshold when the policy gives one
-            keys, threshold = self._row(test["table"], env)
+        out = {"name": name, "op": op, "value": value, "unit": unit}
+        if table:  # the row of the entity's keys, and its threshold when the policy gives one
+            keys, threshold = self._row(table, env)
             out["row"] = [k for k in keys]
             if threshold is not None:
                 out["threshold"] = threshold
-        if test.get("threshold") is not None:
-            threshold = test["threshold"]
-            if self.pack.inputs.get(name) is not None and self.pack.inputs[name].type == "date":
-                threshold = dt.date.fromordinal(int(threshold))
-            out["threshold"] = threshold
-        if test.get("param"):
-            out["param"] = test["param"]
-        if test.get("values"):
-            out["values"] = list(test["values"])
-        if test.get("written"):
-            out["written"] = test["written"]
+        out.update(tail)
+        if values:
+            out["values"] = list(values)
+        if written:
+            out["written"] = written
         gap = comparison_gap(status, out)
         if gap is not None:
             out["gap"] = gap
@@ -592,7 +707,19 @@ class Runner:
         subject = env.subject
         criteria = []
         order = self._order
-        for ident, (status, branch, phase) in sorted(env.statuses.items(), key=lambda kv: order.get(kv[0], len(order))):
+        # what each criterion needs, worked out once per node; nothing when no input is absent
+        # (every name `_absent` gives back is an input the data lacks)
+        absent = frozenset(name for name in pack.inputs if subject.values.get(name) is None)
+        memo: dict[Any, frozenset[str]] = {None: absent}
+        keys = tuple(env.statuses)
+        ordered = self._sorted.get(keys)
+        if ordered is None:  # the criteria in document order: one sort per set of criteria decided
+            ordered = sorted(keys, key=lambda k: order.get(k, len(order)))
+            if len(self._sorted) < self.READ_CACHE:
+                self._sorted[keys] = ordered
+        statuses = env.statuses
+        for ident in ordered:
+            status, branch, phase = statuses[ident]
             if "~" in ident:
                 continue  # internal: anonymous nodes the pack gives no id
             info = pack.titles.get(ident, {})
@@ -602,39 +729,37 @@ class Runner:
             elif status is Status.UNKNOWN and info.get("table") in pack.tables:
                 reason = self._table_reason(pack.tables[info["table"]], env)
             missing: tuple[str, ...] = ()
-            if status is Status.UNKNOWN and ident in self._nodes:
-                missing = tuple(sorted(set(self._needs(self._nodes[ident], env, set()))))
-            criteria.append(CriterionResult(ident, status, branch, self.decided_by, phase, bool(info.get("top")),
-                                            info.get("title") or {}, info.get("cite"), reason,
-                                            info.get("depth", 0), self._test_view(info.get("test"), env, status), missing,
-                                            info.get("discretionary")))
+            if absent and status is Status.UNKNOWN and ident in self._nodes:
+                missing = tuple(sorted(self._needs(self._nodes[ident], env, memo)))
+            criteria.append(criterion_result(ident, status, branch, self.decided_by, phase, bool(info.get("top")),
+                                             info.get("title") or {}, info.get("cite"), reason,
+                                             info.get("depth", 0), self._test_view(ident, env, status), missing,
+                                             info.get("discretionary")))
         values = []
         for name, computed in env.computed.items():
             v = pack.values[name]
-            values.append(ValueResult(name, computed.value, v.unit.name if v.unit else None, tuple(computed.steps),
-                                      tuple(computed.missing), computed.reason, v.op, v.phase, v.label,
-                                      dict(computed.detail)))
+            values.append(value_result(name, computed.value, v.unit.name if v.unit else None, tuple(computed.steps),
+                                       tuple(computed.missing), computed.reason, v.op, v.phase, v.label,
+                                       dict(computed.detail), COMPUTED_BY))
         notes = tuple(NoteResult(i, pack.notes[i].kind, st, self.decided_by, pack.notes[i].title, pack.notes[i].cite)
                       for i, st in env.notes.items())
         outcome = None
         if pack.decision is not None:
             status = env.statuses.get(pack.decision, (Status.UNKNOWN, None, 0))[0]
             outcome = OUTCOME_OF[status]
-        choices = tuple(ChoiceInForce(c.name, c.option, c.source, c.default, c.label) for c in pack.choices.values())
-        validity = tuple({"code": p.code, "en": p.message, "zh": p.message_zh or p.message}
-                         for p in pack.warnings if p.code == "W180")
         provenance = Provenance(pack.meta.id, pack.meta.version, pack.sha256, pack.file, ENGINE_VERSION,
                                 pack.as_of.isoformat(), input_sha256(subject.fields or subject.values),
                                 *self._variant)
         needed: set[str] = set()
-        for name in pack.criteria:
-            if name in self._nodes and name in env.statuses:
-                needed.update(self._needs(self._nodes[name], env, set()))
-        for name in self._unread_values:
-            needed.update(self._absent(name, env, set()))
+        if absent:
+            for name in pack.criteria:
+                if name in self._nodes and name in env.statuses:
+                    needed.update(self._needs(self._nodes[name], env, memo))
+            for name in self._unread_values:
+                needed.update(self._absent(name, env, memo))
         missing = tuple(sorted(needed))
         return Record2(subject.id, subject.name, subject.where, provenance, outcome, pack.decision, tuple(criteria),
-                       tuple(values), notes, choices, validity, missing, award)
+                       tuple(values), notes, self._choices, self._validity, missing, award)
 
 
 def _values_no_criterion_reads(pack: Pack2, nodes: Mapping[str, Node]) -> tuple[str, ...]:

@@ -191,16 +191,26 @@ def labelled_step(pack: Pack2, value: str | None, text: str, lang: str) -> str:
     if options:
         text = _GROUP[lang].sub(lambda m: m.group(1) + (label(options.get(m.group(2)), lang) or m.group(2))
                                 + (m.group(3) if lang == "zh" else ""), text)
-    known = (pack.inputs.keys() | pack.values.keys() | pack.params.keys() | pack.choices.keys()
-             | set(pack.titles))
+    labels = _labels(pack, lang)
+    return _NAME.sub(lambda m: labels.get(m.group(0), m.group(0)), text)
 
-    def one(m: re.Match[str]) -> str:
-        word = m.group(0)
-        if word not in known or (lang == "en" and word in _EN_WORDS):
-            return word
-        return name_label(pack, word, lang)
 
-    return _NAME.sub(one, text)
+_LABELS: dict[tuple[int, str], tuple[Pack2, dict[str, str]]] = {}
+
+
+def _labels(pack: Pack2, lang: str) -> dict[str, str]:
+    """Every name of the pack a step may mention, with what `labelled_step` writes for it (its
+    `name_label`; an English step keeps a name that is also an English word): built once per pack
+    and language, not for every step of every entity."""
+    found = _LABELS.get((id(pack), lang))
+    if found is not None and found[0] is pack:
+        return found[1]
+    names = (pack.inputs.keys() | pack.values.keys() | pack.params.keys() | pack.choices.keys() | set(pack.titles))
+    labels = {word: name_label(pack, word, lang) for word in names if not (lang == "en" and word in _EN_WORDS)}
+    if len(_LABELS) >= 16:
+        _LABELS.clear()
+    _LABELS[(id(pack), lang)] = (pack, labels)
+    return labels
 
 
 # ---------------------------------------------------------------------------------------------
@@ -365,11 +375,26 @@ def criterion_nodes(pack: Pack2) -> dict[str, Node]:
     return found
 
 
+_POSITIONS: list[tuple[Any, dict[str, int]]] = [(None, {})]  # the last record asked about, and its index
+
+
+def _positions(rec: Record2) -> dict[str, int]:
+    """Each criterion's index in the record: worked out once per record, not once per node (a
+    headline asks for the parts of many nodes of the same record). One (record, index) pair is
+    kept and replaced whole, so threads never see one record's index for another."""
+    last = _POSITIONS[0]
+    if last[0] is rec:
+        return last[1]
+    positions = {c.id: i for i, c in enumerate(rec.criteria)}
+    _POSITIONS[0] = (rec, positions)
+    return positions
+
+
 def _children(rec: Record2, index: int, nodes: dict[str, Node]) -> list[int]:
     """Indexes (in the record) of the direct parts of criterion `index`, in the pack's order: the
     parts with ids, and a part that reads another criterion (`{criterion: fast_track}`) as that
     criterion. A part the record does not list (a case not taken) is left out."""
-    position = {c.id: i for i, c in enumerate(rec.criteria)}
+    position = _positions(rec)
     node = nodes.get(rec.criteria[index].id)
     if node is None:  # not in the compiled tree: the record's depth-first order says
         depth = rec.criteria[index].depth

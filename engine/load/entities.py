@@ -301,7 +301,12 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _SURROGATE = re.compile(r"[\ud800-\udfff]")
 
 
+_EITHER = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")  # one search for the usual clean text
+
+
 def _bad_text(text: str) -> tuple[str, str] | None:
+    if not _EITHER.search(text):
+        return None
     if _SURROGATE.search(text):
         return ("contains a lone surrogate (\\ud800-\\udfff), which is not a character",
                 "含有单独的代理码 (\\ud800-\\udfff), 不是有效字符")

@@ -26,8 +26,11 @@ second evaluation, not an expansion.
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import json
 import re
+from fractions import Fraction
+from json.encoder import encode_basestring as _encode  # the C one when available, as json.dumps uses
 from typing import Any, Iterable, Iterator, Mapping, TextIO
 
 from engine.compile.model2 import Pack2
@@ -37,7 +40,8 @@ from engine.evaluate.record2 import COMPUTED_BY, Record2, json_value
 from engine.evaluate.run2 import unit_name
 from engine.explain.compact import COMPACT_EVALUATION_SCHEMA, CompactExplainer
 from engine.explain.explain2 import criterion_nodes, fails_only_on_group_minimum, headline, labelled_step
-from engine.report.format2_views import OUTPUT_SCHEMA2, discretionary_met_ids
+from engine.core.jsontext import RawJSON, dumps_indented
+from engine.report.format2_views import OUTPUT_SCHEMA2, decision_json2, discretionary_met_ids
 from engine.report.text import OUTPUT_SCHEMA, encode_record, stream_evaluation_json
 
 COMPACT_EVALUATION_SCHEMA2 = "certify.evaluation.compact/2"
@@ -57,6 +61,7 @@ class Static2:
                     self.phase.setdefault(node.id, stage.phase)
         self.na_reason = {ident: a.reason for stage in pack.stages for ident, a in stage.applicability.items()}
         self.nodes = criterion_nodes(pack)
+        self.texts: dict[Any, str] = {}  # the pack's part of each criterion, encoded (`_criteria_text`)
 
     def award_title(self, group: Any, place: Any) -> Any:
         """The title of a place in the award table of a group (None: no such place)."""
@@ -223,20 +228,166 @@ def expand_record2(compact: Mapping[str, Any], static: Static2) -> dict[str, Any
     return out
 
 
-def stream_compact_json2(records: Iterable[Record2], problems: list[Problem], out: TextIO, pack: Pack2,
-                         rows: Any = None, suggestions: Mapping[str, Any] | None = None) -> dict[str, int]:
-    """A format-2 batch as a compact document, one decision a line, written as the records come
-    (memory stays flat): {"schema", "trace", "decisions", "counts", "problems"}."""
-    static = Static2(pack)
+_STATICS: dict[int, Static2] = {}
+
+
+def static2(pack: Pack2) -> Static2:
+    """The pack's `Static2`, built once per pack in each process (a worker renders many chunks)."""
+    found = _STATICS.get(id(pack))
+    if found is None or found.pack is not pack:
+        if len(_STATICS) >= 8:  # a long-running process sees few packs; never many kept
+            _STATICS.clear()
+        found = _STATICS[id(pack)] = Static2(pack)
+    return found
+
+
+Rendered = tuple[str | None, str]  # (outcome, the decision's JSON text)
+
+
+def render_compact2(pack: Pack2, rec: Record2, wit: Any = None) -> Rendered:
+    """A decision of the compact document, encoded (engine.evaluate.pipeline `decide_files2(render=…)`:
+    done where the entity was decided, a worker process with --workers)."""
+    body = compact_record2(rec, static2(pack), wit)
+    return body["outcome"], json.dumps(body, ensure_ascii=False)
+
+
+def render_full2(pack: Pack2, rec: Record2, wit: Any = None) -> Rendered:
+    """A decision of the full document (engine.report.format2_views `decision_json2`), encoded as it
+    stands in the document json.dump(indent=2) writes (`write_decisions2`). The criteria, most of
+    the text, are written by `_criteria_text`: the same text, the pack's parts encoded once."""
+    static = static2(pack)
+    d = decision_json2(rec, pack, static.nodes, wit, criteria=RawJSON(_criteria_text(rec.criteria, static)))
+    return d["outcome"], dumps_indented(d, depth=2)
+
+
+# A decision stands at depth 2 of the document (json.dump indent=2): its criteria list at 3, each
+# criterion at 4, a criterion's keys at 5, those of its title or test at 6.
+_B3, _B4, _B5 = "\n" + " " * 6, "\n" + " " * 8, "\n" + " " * 10
+_NULL = "null"
+
+
+_B6 = "\n" + " " * 12
+_REPEATING = (bool, str, Status, type(None))  # test values that repeat from entity to entity
+_NUMBERS: dict[Any, str] = {}  # exact text of the numbers met (thresholds, counts repeat); bounded
+
+
+def _int(value: Any) -> str:
+    return str(value) if type(value) is int else dumps_indented(value)
+
+
+def _value_text(value: Any) -> str:
+    """A test's entry as json.dumps writes `json_value(value)` at depth 6 of the document."""
+    if value is None:
+        return _NULL
+    if value is True:
+        return "true"
+    if value is False:
+        return "false"
+    if isinstance(value, str):
+        return _encode(value)
+    if isinstance(value, (int, Fraction)):
+        text = _NUMBERS.get(value)
+        if text is None:
+            if len(_NUMBERS) >= 65536:
+                _NUMBERS.clear()
+            text = _NUMBERS[value] = _encode(json_value(value))
+        return text
+    return dumps_indented(json_value(value), depth=6)
+
+
+def _test_text(test: Mapping[str, Any]) -> str:
+    """A criterion's test (`json_value(c.test)`) as it stands at depth 5 of the document."""
+    if not test:
+        return "{}"
+    return "{" + ",".join(f"{_B6}{_encode(k)}: {_value_text(v)}" for k, v in test.items()) + _B5 + "}"
+
+
+def _criteria_text(criteria: Iterable[Any], static: Static2) -> str:
+    """`criteria` (engine.evaluate.record2 `CriterionResult`s) as json.dump(indent=2) writes the
+    `criteria` list of `Record2.as_dict` at depth 3 of the document, byte for byte (tests/test_compact.py,
+    tests/test_hot_path.py). What each criterion shows of the pack (top, depth, title, cite) is
+    encoded once per pack and process."""
+    items = []
+    texts = static.texts
+    for c in criteria:
+        key = (c.id, c.top, c.depth, c.cite, tuple(c.title.items()))
+        whole = None
+        if not c.reason and (not c.test or type(c.test.get("value")) in _REPEATING and "row" not in c.test
+                             and "values" not in c.test and "evidence" not in c.test):
+            # a criterion whose test read a yes/no, an option or nothing: few texts, each kept whole
+            whole = (key, c.status, c.branch, c.decided_by, c.phase, c.missing,
+                     tuple(c.test.items()) if c.test else None)
+            text = texts.get(whole)
+            if text is not None:
+                items.append(text)
+                continue
+        tail = texts.get(key)
+        if tail is None:
+            tail = (f',{_B5}"top": {"true" if c.top else "false"},{_B5}"depth": {_int(c.depth)},'
+                    f'{_B5}"title": {dumps_indented(dict(c.title), depth=5)},'
+                    f'{_B5}"cite": {_NULL if c.cite is None else dumps_indented(c.cite)}'
+                    + (f',{_B5}"discretionary": {dumps_indented(dict(c.discretionary), depth=5)}' if c.discretionary else ""))
+            if len(texts) < 4096:
+                texts[key] = tail
+        text = (f'{{{_B5}"id": {_encode(c.id)},{_B5}"status": {_encode(c.status.value)},'
+                f'{_B5}"branch": {_NULL if c.branch is None else _encode(c.branch)},'
+                f'{_B5}"decided_by": {_encode(c.decided_by)},{_B5}"phase": {_int(c.phase)}{tail}')
+        if c.reason:
+            text += f',{_B5}"reason": {dumps_indented(dict(c.reason), depth=5)}'
+        if c.test:
+            text += f',{_B5}"test": {_test_text(c.test)}'
+        if c.missing:
+            text += f',{_B5}"missing": {dumps_indented(list(c.missing), depth=5)}'
+        text += _B4 + "}"
+        if whole is not None and len(texts) < 4096:
+            texts[whole] = text
+        items.append(text)
+    if not items:
+        return "[]"
+    return "[" + _B4 + ("," + _B4).join(items) + _B3 + "]"
+
+
+def _started(items: Iterable[Any]) -> Iterator[Any]:
+    """`items`, with the first one already taken: a batch that fails before anything is decided
+    (a cluster that cannot be reached, E260) leaves the output empty, as it did when the whole
+    document was written at the end."""
+    stream = iter(items)
+    head = list(itertools.islice(stream, 1))
+    return itertools.chain(head, stream)
+
+
+def write_decisions2(items: Iterable[Rendered], problems: list[Problem], out: TextIO, rows: Any = None) -> dict[str, int]:
+    """The full format-2 document, byte for byte as json.dump(evaluation_json2(…), indent=2) writes it
+    (engine.report.format2_views `evaluation_json2`), written as the decisions come (`render_full2`): memory stays flat."""
     counts = {"pass": 0, "fail": 0, "undetermined": 0}
+    items = _started(items)  # nothing is written before the first decision (or the end)
+    out.write('{\n  "schema": ' + json.dumps(OUTPUT_SCHEMA2) + ',\n  "decisions": [')
+    first = True
+    for outcome, text in items:
+        if outcome:
+            counts[outcome] += 1
+        out.write(("\n    " if first else ",\n    ") + text)
+        first = False
+    out.write("]" if first else "\n  ]")
+    if rows is not None:
+        counts.update(rows.as_dict())
+    out.write(',\n  "counts": ' + _indented(counts, "  "))
+    out.write(',\n  "problems": ' + _indented([p.as_dict() for p in sorted(problems)], "  ") + "\n}\n")
+    return counts
+
+
+def stream_compact_json2(items: Iterable[Rendered], problems: list[Problem], out: TextIO,
+                         rows: Any = None) -> dict[str, int]:
+    """A format-2 batch as a compact document, one decision a line (`render_compact2`), written as
+    they come (memory stays flat): {"schema", "trace", "decisions", "counts", "problems"}."""
+    counts = {"pass": 0, "fail": 0, "undetermined": 0}
+    items = _started(items)  # nothing is written before the first decision (or the end)
     out.write('{"schema": "%s", "trace": "compact", "decisions": [' % COMPACT_EVALUATION_SCHEMA2)
     first = True
-    for rec in records:
-        wit = suggestions.get(rec.entity_id) if suggestions else None
-        body = compact_record2(rec, static, wit)
-        if body["outcome"]:
-            counts[body["outcome"]] += 1
-        out.write(("\n" if first else ",\n") + json.dumps(body, ensure_ascii=False))
+    for outcome, text in items:
+        if outcome:
+            counts[outcome] += 1
+        out.write(("\n" if first else ",\n") + text)
         first = False
     if rows is not None:
         counts.update(rows.as_dict())
@@ -332,7 +483,7 @@ def _indented(value: Any, prefix: str) -> str:
 
 def write_expanded2(decisions: Iterable[Mapping[str, Any]], rest: Any, static: Static2, out: TextIO) -> None:
     """The full format-2 document of a compact one, byte for byte as `certify evaluate --format json`
-    writes it (json.dump with indent=2, engine.report.format2_views `write_json2`), one record at a time."""
+    writes it (json.dump with indent=2 of engine.report.format2_views `evaluation_json2`), one record at a time."""
     out.write('{\n  "schema": ' + json.dumps(OUTPUT_SCHEMA2) + ',\n  "decisions": [')
     first = True
     for d in decisions:

@@ -7,6 +7,7 @@ part was decided by durable-rules and which computed by Python.
 from __future__ import annotations
 
 import csv
+import dataclasses
 import datetime as dt
 import json
 import os
@@ -15,6 +16,7 @@ from typing import Any, Iterable, Mapping, TextIO
 
 from engine.compile.model2 import Pack2
 from engine.core.problems import Problem
+from engine.core.status import Status
 from engine.core.units import format_amount, parse_unit
 from engine.evaluate.record2 import Record2
 from engine.explain.explain2 import (branch_text, criterion_nodes, discretionary_mark, discretionary_met, evidence_text,
@@ -292,18 +294,29 @@ def discretionary_met_ids(criteria: Iterable[Mapping[str, Any]]) -> list[str]:
     return [c["id"] for c in criteria if c.get("discretionary") and c["status"] == "met"]
 
 
+def decision_json2(rec: Record2, pack: Pack2 | None = None, nodes: Any = None, wit: Any = None,
+                   criteria: Any = None) -> dict[str, Any]:
+    """One decision of the JSON document: the record (`decision_dict`), what it would take when
+    given, and with the pack the headline (`nodes`: explain2 `criterion_nodes`, once per pack).
+    `criteria`: the record's criteria already encoded (engine.report.compact `render_full2`)."""
+    d = decision_dict(rec if criteria is None else dataclasses.replace(rec, criteria=()), pack)
+    if criteria is not None:
+        d["criteria"] = criteria
+        # decision_dict saw no criteria: the 酌情 ones met, from the record (same place in the dict)
+        d["discretionary_met"] = [c.id for c in rec.criteria if c.discretionary and c.status is Status.MET]
+    if wit is not None:
+        d["what_it_takes"] = wit  # only with --what-it-takes, on records that do not pass
+    if pack is not None:  # h8: the headline of each decision, as the text and HTML views say it
+        nodes = criterion_nodes(pack) if nodes is None else nodes
+        d["headline"] = headline(pack, rec, nodes)
+        d["fails_only_on_group_minimum"] = fails_only_on_group_minimum(pack, rec, nodes)
+    return d
+
+
 def evaluation_json2(records: Iterable[Record2], problems: list[Problem], rows: Any = None,
                      pack: Pack2 | None = None, suggestions: Mapping[str, Any] | None = None) -> dict[str, Any]:
-    records = list(records)
-    decisions = [decision_dict(r, pack) for r in records]
-    for r, d in zip(records, decisions):
-        if suggestions and suggestions.get(r.entity_id) is not None:
-            d["what_it_takes"] = suggestions[r.entity_id]  # only with --what-it-takes, on records that do not pass
-    if pack is not None:  # h8: the headline of each decision, as the text and HTML views say it
-        nodes = criterion_nodes(pack)
-        for r, d in zip(records, decisions):
-            d["headline"] = headline(pack, r, nodes)
-            d["fails_only_on_group_minimum"] = fails_only_on_group_minimum(pack, r, nodes)
+    nodes = criterion_nodes(pack) if pack is not None else None
+    decisions = [decision_json2(r, pack, nodes, suggestions.get(r.entity_id) if suggestions else None) for r in records]
     counts: dict[str, int] = {"pass": 0, "fail": 0, "undetermined": 0}
     for d in decisions:
         if d["outcome"]:
@@ -312,12 +325,6 @@ def evaluation_json2(records: Iterable[Record2], problems: list[Problem], rows: 
         counts.update(rows.as_dict())
     return {"schema": OUTPUT_SCHEMA2, "decisions": decisions, "counts": counts,
             "problems": [p.as_dict() for p in sorted(problems)]}
-
-
-def write_json2(records: Iterable[Record2], problems: list[Problem], out: TextIO, rows: Any = None,
-                pack: Pack2 | None = None, suggestions: Mapping[str, Any] | None = None) -> None:
-    json.dump(evaluation_json2(records, problems, rows, pack, suggestions), out, ensure_ascii=False, indent=2)
-    out.write("\n")
 
 
 def write_csv2(records: Iterable[Record2], pack: Pack2, out: TextIO, lang: str = "zh") -> None:

@@ -113,6 +113,16 @@ def _row1(compact: Mapping[str, Any]) -> dict[str, Any]:
     return row
 
 
+class Row(dict):  # type: ignore[type-arg]
+    """A decisions-table row made where the entity was decided (`render_row2`)."""
+
+
+def render_row2(pack: Pack2, rec: Record2, wit: Any = None) -> Row:
+    """A format-2 record's row, for engine.evaluate.pipeline `decide_files2(render=…)`: made in the
+    worker process that decided it, so only the row crosses to the writer."""
+    return Row(_row2(rec))
+
+
 def _row2(rec: Record2) -> dict[str, Any]:
     row: dict[str, Any] = {"id": rec.entity_id, "name": rec.entity_name, "where": rec.where,
                            "outcome": rec.outcome.value if rec.outcome else None}
@@ -133,8 +143,8 @@ def _row2(rec: Record2) -> dict[str, Any]:
 
 def write_parquet(records: Iterable[Any], columns: ParquetColumns, path: str, pack: Any = None,
                   suggestions: Mapping[str, Any] | None = None) -> int:
-    """Write the decisions table; returns the rows written. `records`: format-2 `Record2`s, or
-    format-1 compact records. (`suggestions`, what it would take, has no column: it is in the JSON.)"""
+    """Write the decisions table; returns the rows written. `records`: format-2 `Record2`s or their
+    rows (`render_row2`), or format-1 compact records. (`suggestions`, what it would take, has no column: it is in the JSON.)"""
     schema = columns.schema()
     names = [f.name for f in schema]
     buffer: dict[str, list[Any]] = {n: [] for n in names}
@@ -148,7 +158,7 @@ def write_parquet(records: Iterable[Any], columns: ParquetColumns, path: str, pa
                     buffer[n].clear()
 
         for rec in records:
-            row = _row2(rec) if isinstance(rec, Record2) else _row1(rec)
+            row = rec if isinstance(rec, Row) else _row2(rec) if isinstance(rec, Record2) else _row1(rec)
             for n in names:
                 buffer[n].append(row.get(n))
             written += 1
