@@ -235,6 +235,23 @@ def _scaled(value: Fraction, test: Test, rounding: str) -> int:
     return max(-CLAMP, min(CLAMP, as_int))
 
 
+def slot_key(test: Test) -> tuple[Any, ...] | None:
+    """What a test's slots hold, as a key: tests with the same key project any value to the same
+    slots (see `project`), so they can share them. None for a test with no slot (unset)."""
+    if test.unset:
+        return None
+    op = test.op
+    if op in ("attested", "is_true", "is_false"):
+        return (test.input, "yes/no")
+    if op in ("in", "not_in"):
+        return (test.input, "enum")
+    assert test.threshold is not None
+    scale = test.threshold.denominator
+    if op in ("=", "!="):
+        return (test.input, "equal", scale)
+    return (test.input, "floor" if op in _FLOOR_OPS else "ceil", scale)
+
+
 def project(test: Test, value: Any) -> dict[str, Any]:
     """The fact slots for one test given the entity's normalised value (None = unknown).
 
@@ -463,7 +480,8 @@ class Exprs:
     left to simplification. engine/limits.py measures a pack by these same formulas."""
 
     def __init__(self, tests: tuple[Test, ...]):
-        self.index = {t.field: i for i, t in enumerate(tests)}
+        # by the test itself: tests may share a slot (slot_key), each is a variable of its own
+        self.index = {t: i for i, t in enumerate(tests)}
         self.memo: dict[int, Exprs5] = {}
 
     def of(self, node: Node) -> tuple[DNF, DNF, DNF]:
@@ -485,12 +503,12 @@ class Exprs:
                 if node.test.constant == MET:
                     return {S_M: TRUE, S_N: FALSE, S_U: FALSE, S_MU: TRUE, S_NU: FALSE}
                 return {S_M: FALSE, S_N: TRUE, S_U: FALSE, S_MU: FALSE, S_NU: TRUE}
-            i = self.index[node.test.field]
+            i = self.index[node.test]
             return {s: [{i: s}] for s in (S_M, S_N, S_U, S_MU, S_NU)}
         if node.count is not None:
             # counted at_least: low = met count, high = met + unknown count (never missing).
             # met ⇔ low ≥ k; not met ⇔ high < k; unknown ⇔ low < k ≤ high (low ≤ high always).
-            low, high = (self.index[t.field] for t in node.count)
+            low, high = (self.index[t] for t in node.count)
             return {S_M: [{low: S_M}], S_N: [{high: S_N}], S_U: [{low: S_N, high: S_M}],
                     S_MU: [{high: S_M}], S_NU: [{low: S_N}]}
         kids = [self.of5(c) for c in node.children]
@@ -776,12 +794,13 @@ def _alpha_stack(patterns: list[list[dict[str, Any]]]) -> tuple[int, int]:
 
 
 def emit_ruleset(
-    pack: CompiledPack, decision: bool = True,
+    pack: CompiledPack, decision: bool = True, small_first: bool = False,
 ) -> tuple[dict[str, Any], dict[str, tuple[str, str, str, str | None]]]:
     """The durable-rules ruleset, and for each rule name: (what, id, status, branch).
 
     `decision=False` (a format-2 stage, engine.compile.build2): the root is only a list of the
     stage's criteria, each decided as a unit of its own; no rule decides the root itself.
+    `small_first`: the rules of the units with fewest rules come first (cheaper for durable).
 
     Sets `pack.rule_groups`: how many facts (one per group) the adapter asserts per entity."""
     exprs = Exprs(pack.tests)
@@ -845,6 +864,7 @@ def emit_ruleset(
     meta: dict[str, tuple[str, str, str, str | None]] = {}
     group, budget, stack = 0, 0, 0
     covered: set[int] = set()  # groups with a unit that fires for every fact
+    placed: list[tuple[int, list[tuple[str, tuple[str, str, str, str | None], list[dict[str, Any]]]]]] = []
     for unit, bound, fires in zip(units, bounds, always):
         if bound > MAX_FIRINGS_PER_GROUP:
             raise CompileError(f"criterion {unit[0][1][1]!r} could fire {bound} rules at once; "
@@ -862,17 +882,26 @@ def emit_ruleset(
         stack += need
         if fires:
             covered.add(group)
-        for name, info, atoms in unit:
-            pattern_atoms = [{"kind": ENTITY_KIND}, {"g": group}] + atoms
-            rules[name] = {"all": [{"m": {"$and": pattern_atoms}}], "run": name}
-            meta[name] = info
+        placed.append((group, unit))
     # A group holding only criteria inside cases that do not apply would match nothing, and
     # durable-rules cannot end such a session safely (durable_adapter): give each such group one
     # rule that always fires and records nothing (meta "group", skipped by the evaluator).
+    guards = []
     for uncovered in sorted(set(range(group + 1)) - covered):
         name = f"group.g{uncovered}"
-        rules[name] = {"all": [{"m": {"$and": [{"kind": ENTITY_KIND}, {"g": uncovered}]}}], "run": name}
-        meta[name] = ("group", f"g{uncovered}", "", None)
+        guards.append((uncovered, [(name, ("group", f"g{uncovered}", "", None), [])]))
+    if small_first:
+        # durable-rules finds each queued action by scanning the rules from the first, once per
+        # action and twice more per fact (events.c getNextResultInState): with the units of
+        # fewest rules first, most of those scans stop early. Which rules fire does not change.
+        placed = guards + sorted(placed, key=lambda gu: len(gu[1]))
+    else:
+        placed += guards
+    for in_group, unit in placed:
+        for name, info, atoms in unit:
+            pattern_atoms = [{"kind": ENTITY_KIND}, {"g": in_group}] + atoms
+            rules[name] = {"all": [{"m": {"$and": pattern_atoms}}], "run": name}
+            meta[name] = info
     pack.rule_groups = group + 1
     if len(rules) > 4000:
         raise CompileError(f"the pack needs {len(rules)} engine rules; durable-rules allows 4096")
