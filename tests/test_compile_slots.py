@@ -1,6 +1,8 @@
-"""The format-2 fact is compiled small (issue 14): tests that read the same name the same way share
-one slot (compile.slot_key), and a stage's rules come with the units of fewest rules first (durable
-scans its rules from the first for every action). Neither may change what durable decides."""
+"""The format-2 fact is compiled small and cheap for durable-rules (issue 14): tests that read the
+same name the same way share one slot (compile.slot_key); one-test criteria that always apply are
+merged, one rule per combination of their statuses (compile._combined: durable fires one rule
+where it fired several); and a stage's rules come with the units of fewest rules first (durable
+scans its rules from the first for every action). None of it may change what durable decides."""
 
 from __future__ import annotations
 
@@ -21,11 +23,12 @@ HUGUAN = ROOT / "rules" / "huguan-specialized-town.yaml"
 AS_OF = dt.date(2024, 6, 30)
 
 
-def _pack(monkeypatch: pytest.MonkeyPatch, shared: bool = True, small_first: bool = True):  # noqa: ANN202
+def _pack(monkeypatch: pytest.MonkeyPatch, shared: bool = True, small_first: bool = True, combine: int = 27):  # noqa: ANN202
     with monkeypatch.context() as m:
         if not shared:
             m.setattr(build2, "slot_key", lambda test: None)
         m.setattr(build2, "SMALL_FIRST", small_first)
+        m.setattr(build2, "COMBINE", combine)
         return load_pack2(str(HUGUAN), AS_OF)
 
 
@@ -63,23 +66,42 @@ def test_tests_of_one_name_share_a_slot(monkeypatch: pytest.MonkeyPatch) -> None
     assert len({t.field for t in unshared.tests}) == 20
 
 
-def test_rules_come_small_units_first(monkeypatch: pytest.MonkeyPatch) -> None:
-    stage = _pack(monkeypatch).stages[0].pack
-    sizes = []
+def _units(stage) -> list[tuple[frozenset, int]]:  # noqa: ANN001
+    """The ruleset's units in order: (the criteria a rule speaks for, how many rules in a row)."""
+    out: list[list] = []
     for name in stage.ruleset:
-        what, ident = stage.rule_meta[name][:2]
-        if not sizes or sizes[-1][0] != (what, ident):
-            sizes.append([(what, ident), 0])
-        sizes[-1][1] += 1
-    assert [n for _, n in sizes] == sorted(n for _, n in sizes)
-    assert sizes[-1][0] == ("node", "county_specialized_town")  # the widest criterion last
+        who = frozenset(stage.rule_meta[part][1] for part in name.split("|"))
+        if not out or out[-1][0] != who:
+            out.append([who, 0])
+        out[-1][1] += 1
+    return [(who, n) for who, n in out]
 
 
-def test_shared_slots_and_rule_order_decide_as_before(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_rules_come_small_units_first(monkeypatch: pytest.MonkeyPatch) -> None:
+    units = _units(_pack(monkeypatch).stages[0].pack)
+    assert [n for _, n in units] == sorted(n for _, n in units)
+    assert units[-1][0] == {"county_specialized_town"}  # the widest criterion last
+
+
+def test_one_test_criteria_are_merged(monkeypatch: pytest.MonkeyPatch) -> None:
+    stage = _pack(monkeypatch).stages[0].pack
+    merged = [who for who, _ in _units(stage) if len(who) > 1]
+    assert {"heritage_criterion", "employment", "market"} & set().union(*merged)
+    assert all(len(who) <= 3 for who in merged)  # 3 × 3 × 3 = 27 rules at most
+    # never a criterion inside a case (it may not apply), nor a composite
+    assert not {"output_manufacturing", "output_light_agri", "county_specialized_town", "concentration"} & set().union(*merged)
+    # every rule a merged one stands for is still named, with what it says, for the readers
+    parts = {part for name in stage.ruleset for part in name.split("|")}
+    assert parts <= set(stage.rule_meta) and len(parts) > len(stage.ruleset) - sum(n for who, n in _units(stage) if len(who) > 1)
+    plain = _pack(monkeypatch, combine=1).stages[0].pack
+    assert set(plain.ruleset) == parts and plain.rule_meta == stage.rule_meta
+    assert plain.rule_stats == stage.rule_stats  # what the pack's limits count does not change
+
+
+def test_the_compact_forms_decide_as_before(monkeypatch: pytest.MonkeyPatch) -> None:
     rows = _towns(300, 7)
     compact = _pack(monkeypatch)
-    plain = _pack(monkeypatch, shared=False, small_first=False)
-    assert set(compact.stages[0].pack.ruleset) == set(plain.stages[0].pack.ruleset)
+    plain = _pack(monkeypatch, shared=False, small_first=False, combine=1)
 
     def decided(pack, engine: str) -> list:  # noqa: ANN001
         subjects, problems = subjects_from_dicts(pack, rows)
@@ -90,3 +112,26 @@ def test_shared_slots_and_rule_order_decide_as_before(monkeypatch: pytest.Monkey
     got = decided(compact, "durable")
     assert got == decided(plain, "durable") == decided(compact, "reference")
     assert len({tuple(g) for g in got}) > 20  # many different verdicts were compared
+    # durable fired fewer rules for the same statuses: one per merge
+    session = Runner(compact, "durable")._sessions[id(compact.stages[0])]
+    subjects, _ = subjects_from_dicts(compact, rows[:1])
+    from engine.evaluate.evaluate import fact_slots
+    from engine.evaluate.run2 import _Env
+
+    slots = fact_slots(compact.stages[0].pack, _Env(compact, subjects[0]).slots)
+    assert len(session._decide(slots)) < len(session.decide(slots))
+
+
+def test_flipping_a_merged_rule_part_flips_the_status(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The statuses are read from the rules durable fired, merged or not: what a merged rule's
+    part says, the record says."""
+    pack = _pack(monkeypatch)
+    stage = pack.stages[0].pack
+    assert any("node.market." in name and "|" in name for name in stage.ruleset)
+    flip = {"met": "not_met", "not_met": "met"}
+    for name, (what, ident, status, branch) in list(stage.rule_meta.items()):
+        if ident == "market":
+            stage.rule_meta[name] = (what, ident, flip.get(status, status), branch)
+    subjects, _ = subjects_from_dicts(pack, [{"id": "a", "market_demand": "是"}, {"id": "b", "market_demand": "否"}])
+    got = [{c.id: c.status.value for c in r.criteria}["market"] for r in Runner(pack, "durable").evaluate(subjects)]
+    assert got == ["not_met", "met"]

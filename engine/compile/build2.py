@@ -49,6 +49,7 @@ from engine.validate.schema_report import did_you_mean, did_you_mean_zh
 
 VALUE_KEYS = ("label", "unit", "cite", "note", "slot")  # a value's own fields; the other key is its operation
 SMALL_FIRST = True  # emit_ruleset: the units of fewest rules first (durable scans its rules per action)
+COMBINE = 27  # emit_ruleset: one-test criteria that always fire merged, up to this many rules a merge
 STATUS_UNIVERSE = (Status.MET.value, Status.NOT_MET.value, Status.NOT_APPLICABLE.value)
 NOT_DUE = {"zh": "未到期", "en": "not yet due"}
 
@@ -935,7 +936,7 @@ def build2(document: Document, raw_bytes: bytes, as_of: dt.date,
                       for j, root in enumerate(roots)]
         try:
             for stage_pack in step_packs:
-                stage_pack.ruleset, stage_pack.rule_meta = emit_ruleset(stage_pack, decision=False, small_first=SMALL_FIRST)
+                stage_pack.ruleset, stage_pack.rule_meta = emit_ruleset(stage_pack, decision=False, small_first=SMALL_FIRST, combine=COMBINE)
         except CompileError as error:
             # Point at the criteria of this phase; the compiler's own words say which limit was hit.
             where = place(names[0]) if names else ("outcomes",)
@@ -969,8 +970,9 @@ def build2(document: Document, raw_bytes: bytes, as_of: dt.date,
     if has_errors(ctx.problems):
         raise ProblemsError(problems + ctx.problems)
 
-    rules = sum(len(stage.pack.ruleset) for stage in stages)
-    atoms = sum(len(rule["all"][0]["m"]["$and"]) for stage in stages for rule in stage.pack.ruleset.values())
+    # what the pack needs, counted before compile merged units (merging is the engine's business)
+    rules = sum(stage.pack.rule_stats[0] for stage in stages)
+    atoms = sum(stage.pack.rule_stats[1] for stage in stages)
     for code, count, limit, what, what_zh in (("E155", rules, MAX_RULES, "engine rules", "引擎规则条数"),
                                              ("E156", atoms, MAX_ATOMS, "comparisons across its engine rules",
                                               "引擎规则中的比较总数")):

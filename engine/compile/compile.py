@@ -20,7 +20,7 @@ import datetime as dt
 import hashlib
 import math
 from fractions import Fraction
-from itertools import combinations
+from itertools import combinations, product
 from typing import Any
 
 from engine.compile.model import (
@@ -793,14 +793,64 @@ def _alpha_stack(patterns: list[list[dict[str, Any]]]) -> tuple[int, int]:
     return _most_matching(list(trie)), max((bound(child) for child in trie.values()), default=0)
 
 
+# A combined rule's name joins the names of the rules it stands for (durable_adapter splits it).
+COMBINED = "|"
+
+
+def _combined(units: list[Any], bounds: list[int], always: list[bool], limit: int
+              ) -> tuple[list[Any], list[int], list[bool]]:
+    """Units merged into units of one rule per combination of their rules (issue 14: each rule
+    durable-rules fires costs an action, the largest part of a decision; a rule more costs little).
+
+    Only units that fire exactly one rule for every fact are merged — not inside a case that may not
+    apply (it fires none then), and no two of their rules can hold at once (bound 1) — so exactly one
+    combination fires, and it says what each of its units' rules would have said: its name is theirs
+    joined by COMBINED, the adapter splits it, and the readers see the same fired rules. Smallest
+    units first, as many together as keep the product at most `limit` rules; a merge durable's
+    condition stack could not take is not made. Only units whose every rule is one condition (a
+    criterion that is one test) are merged: measured on the Huguan pack (bench/README.md), merging
+    composites too made durable's condition network branch more and cost more than it saved."""
+    order = sorted((i for i in range(len(units)) if always[i] and bounds[i] == 1 and 1 < len(units[i]) <= limit // 2
+                    and all(len(atoms) == 1 for _, _, atoms in units[i])),
+                   key=lambda i: len(units[i]))
+    batches: list[list[int]] = []
+    size = 0
+    for i in order:
+        if batches and size * len(units[i]) <= limit:
+            batches[-1].append(i)
+            size *= len(units[i])
+        else:
+            batches.append([i])
+            size = len(units[i])
+    merged: dict[int, Any] = {}  # first unit of a batch -> the merged unit; the others dropped
+    dropped: set[int] = set()
+    for batch in batches:
+        if len(batch) < 2:
+            continue
+        unit = []
+        for combo in product(*(units[i] for i in batch)):
+            assert not any(COMBINED in n for n, _, _ in combo)
+            name = COMBINED.join(n for n, _, _ in combo)
+            unit.append((name, [(n, info) for n, info, _ in combo], [a for _, _, atoms in combo for a in atoms]))
+        width, depth = _alpha_stack([atoms for _, _, atoms in unit])
+        if width + depth > MAX_ALPHA_STACK // 2:
+            continue
+        merged[batch[0]] = unit
+        dropped.update(batch[1:])
+    keep = [i for i in range(len(units)) if i not in dropped]
+    return ([merged.get(i, units[i]) for i in keep], [bounds[i] for i in keep], [always[i] for i in keep])
+
+
 def emit_ruleset(
-    pack: CompiledPack, decision: bool = True, small_first: bool = False,
+    pack: CompiledPack, decision: bool = True, small_first: bool = False, combine: int = 1,
 ) -> tuple[dict[str, Any], dict[str, tuple[str, str, str, str | None]]]:
     """The durable-rules ruleset, and for each rule name: (what, id, status, branch).
 
     `decision=False` (a format-2 stage, engine.compile.build2): the root is only a list of the
     stage's criteria, each decided as a unit of its own; no rule decides the root itself.
     `small_first`: the rules of the units with fewest rules come first (cheaper for durable).
+    `combine` > 1: units that always fire one rule are merged, up to that many rules each (`_combined`).
+    Sets `pack.rule_stats`: (rules, comparisons) as if no unit were merged: what the limits count.
 
     Sets `pack.rule_groups`: how many facts (one per group) the adapter asserts per entity."""
     exprs = Exprs(pack.tests)
@@ -860,6 +910,10 @@ def emit_ruleset(
         for status, e in zip((MET, NOT_MET, UNKNOWN), exprs.of(flag.when)):
             add("flag", flag.id, status, None, e)
 
+    plain = (sum(len(u) for u in units), sum(len(atoms) for u in units for _, _, atoms in u))
+    if combine > 1 and plain[0] <= 2000:  # a pack near durable's 4096 rules is left as it is
+        units, bounds, always = _combined(units, bounds, always, combine)
+
     rules: dict[str, Any] = {}
     meta: dict[str, tuple[str, str, str, str | None]] = {}
     group, budget, stack = 0, 0, 0
@@ -901,8 +955,13 @@ def emit_ruleset(
         for name, info, atoms in unit:
             pattern_atoms = [{"kind": ENTITY_KIND}, {"g": in_group}] + atoms
             rules[name] = {"all": [{"m": {"$and": pattern_atoms}}], "run": name}
-            meta[name] = info
+            if isinstance(info, list):  # a combined rule: the rules it stands for are what is read
+                meta.update(info)
+            else:
+                meta[name] = info
     pack.rule_groups = group + 1
+    # every rule has two more conditions (kind, g); a group's guard rule only those
+    pack.rule_stats = (plain[0] + len(guards), plain[1] + 2 * (plain[0] + len(guards)))
     if len(rules) > 4000:
         raise CompileError(f"the pack needs {len(rules)} engine rules; durable-rules allows 4096")
     return rules, meta
