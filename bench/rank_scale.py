@@ -139,11 +139,11 @@ def spawn(fmt: int, n: int, seed: int, engine: str) -> dict:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def run(sizes: list[int], seed: int, engine: str) -> dict:
+def run(sizes: list[int], seed: int, engine: str, formats: tuple[int, ...] = (1, 2)) -> dict:
     OUT.mkdir(parents=True, exist_ok=True)
-    results: dict = {"engine": engine, "seed": seed, "sizes": sizes, "f1": {}, "f2": {}}
+    results: dict = {"engine": engine, "seed": seed, "sizes": sizes, "formats": formats, "f1": {}, "f2": {}}
     for n in sizes:
-        for fmt in (1, 2):
+        for fmt in formats:
             r = results[f"f{fmt}"][n] = spawn(fmt, n, seed, engine)
             print(f"format {fmt}, N={n:,}: {json.dumps(r)}", file=sys.stderr)
     print(table(results))
@@ -166,14 +166,19 @@ def table(results: dict) -> str:
              ("f2", "ranking", "format 2: rank_points + rank + awards loop"),
              ("f2", "evaluate", "format 2: Runner.evaluate (values, criteria, ranks, awards, records)"),
              ("f2", "json", "format 2: JSON written (`certify score --format json`)")]
+    formats = results.get("formats", (1, 2))
+    rows_ += [("f1", "peak_rss_mb", "format 1: peak RSS, MB (the whole process)"),
+              ("f2", "peak_rss_mb", "format 2: peak RSS, MB (the whole process)")]
     for fmt, key, label in rows_:
+        if int(fmt[1]) not in formats:
+            continue
         vals = [results[fmt][n][key] for n in sizes]
         ratios = [b / a if a > 0 else float("nan") for a, b in zip(vals, vals[1:])]
         lines.append(f"| {label} | " + " | ".join(f"{v:.2f}" for v in vals) + " | "
                      + " | ".join(f"{r:.1f}" for r in ratios) + " |")
-    mib = " / ".join(f"{results['f1'][n]['json_bytes'] / 2**20:,.0f}" for n in sizes)
-    mib2 = " / ".join(f"{results['f2'][n]['json_bytes'] / 2**20:,.0f}" for n in sizes)
-    lines.append(f"\nJSON written, MiB: format 1 {mib}; format 2 {mib2}. "
+    mib = "; ".join(f"format {f} " + " / ".join(f"{results[f'f{f}'][n]['json_bytes'] / 2**20:,.0f}" for n in sizes)
+                    for f in formats)
+    lines.append(f"\nJSON written, MiB: {mib}. "
                  f"Python {sys.version.split()[0]}, {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} at the end.")
     return "\n".join(lines)
 
@@ -194,8 +199,9 @@ def main_args(argv: list[str]) -> None:
     parser.add_argument("--seed", type=int, default=20241231)
     parser.add_argument("--engine", choices=("reference", "durable"), default="reference",
                         help="who decides the yes/no (the ranking is the same code either way; default reference)")
+    parser.add_argument("--formats", default="1,2", help="pack formats to run (default 1,2)")
     args = parser.parse_args(argv)
-    run([int(s) for s in args.sizes.split(",")], args.seed, args.engine)
+    run([int(s) for s in args.sizes.split(",")], args.seed, args.engine, tuple(int(f) for f in args.formats.split(",")))
 
 
 if __name__ == "__main__":

@@ -13,14 +13,16 @@ in 元, as certify holds money (10亿元 = 1,000,000,000). Inputs are certify's 
 (amounts parsed, 是/符合/yes read as true), so all three engines decide the same facts.
 
 What is timed, per engine, one process, one core, towns read and normalised before the clock:
-- durable:   Decider(pack, "durable").decide(values) -> Verdict (fact projection, durable's C
-             matching, the fired rules read into the verdict);
-- reference: Decider(pack, "reference").decide(values) -> Verdict;
+- durable:   the format-2 pack (rules/huguan-specialized-town.yaml) decided as `certify evaluate`
+             decides it (engine.evaluate.run2.Runner: each criteria stage's fact projected,
+             durable's C matching, the fired rules read into every criterion's status and branch
+             and the flag's status — the full trace of the decision), no record built;
+- reference: the same with the reference evaluator deciding the same compiled stages;
 - zen:       the values turned into zen's context, ZenEngine.evaluate(key, context) on an engine
              holding the graph (no zen trace: the statuses are its outputs), the result read into
-             a Verdict; also zen's evaluate alone, with zen's own trace on, and through
+             the same form; also zen's evaluate alone, with zen's own trace on, and through
              ZenDecision.evaluate (create_decision), which costs far more per call.
-Every town's zen Verdict must equal durable's (outcome, every status and branch, the flag) and
+Every town's zen answer must equal durable's (outcome, every status and branch, the flag) and
 durable's must equal the reference's: the run exits non-zero otherwise.
 """
 
@@ -121,7 +123,10 @@ def graph() -> dict:
 
 
 # ---------------------------------------------------------------------------------------------
-# Reading zen's answer as certify's Verdict
+# Reading each engine's answer as one comparable key
+
+# The graph keeps the format-1 names; the format-2 pack renamed two criteria (one namespace).
+RENAMED = {"heritage": "heritage_criterion", "environment": "environment_criterion"}
 
 
 def context(values: dict) -> dict:
@@ -135,12 +140,21 @@ def context(values: dict) -> dict:
     return out
 
 
-def verdict(result: dict):  # noqa: ANN201 - engine.compile.model.Verdict
-    from engine.compile.model import Verdict
-
-    statuses = {key: (status, None) for key, status in result.items() if key not in NOT_CRITERIA}
+def verdict(result: dict) -> tuple:
+    """zen's result as (outcome, ((criterion, status, branch), ...), flag status)."""
+    statuses = {RENAMED.get(key, key): (status, None) for key, status in result.items()
+                if key not in NOT_CRITERIA - {ROOT_ID} and status is not None}
     statuses[CASES_ID] = (result[CASES_ID], result["output_standard_branch"])
-    return Verdict(OUTCOME[result[ROOT_ID]], statuses, {FLAG_ID: result[FLAG_ID]})
+    return OUTCOME[result[ROOT_ID]], tuple(sorted((k, *v) for k, v in statuses.items())), result[FLAG_ID]
+
+
+def certify_key(decided: tuple) -> tuple:
+    """certify's statuses (format 2: every criterion's status and branch, the flag's status) in
+    the same form as `verdict`."""
+    statuses, notes = decided
+    root = statuses[ROOT_ID][0].value
+    listed = tuple(sorted((k, st.value, branch) for k, (st, branch, _phase) in statuses.items() if "~" not in k))
+    return OUTCOME[root if root in OUTCOME else UNKNOWN], listed, notes[FLAG_ID].value
 
 
 # ---------------------------------------------------------------------------------------------
@@ -148,13 +162,30 @@ def verdict(result: dict):  # noqa: ANN201 - engine.compile.model.Verdict
 
 
 def huguan_pack() -> Path:
-    """The Huguan pack in format 1 (the form engine.evaluate.Decider decides): rules/ holds it until
-    the shipped packs move to format 2, then the original is kept under tests/format1/."""
-    shipped = ROOT / "rules" / "huguan-specialized-town.yaml"
-    kept = ROOT / "tests" / "format1" / "rules" / "huguan-specialized-town.yaml"
-    if kept.exists() and "\nformat: 1" not in "\n" + shipped.read_text(encoding="utf-8"):
-        return kept
-    return shipped
+    return ROOT / "rules" / "huguan-specialized-town.yaml"
+
+
+class Decide:
+    """One town through certify's format-2 decision path, as `certify evaluate` decides it
+    (engine.evaluate.run2.Runner: the values of each phase, then each criteria stage decided by
+    durable-rules, or by the reference evaluator): normalised values in, every criterion's status
+    and branch and every flag's status out. No record is built (that is not the decision)."""
+
+    def __init__(self, pack, engine: str):  # noqa: ANN001 - engine.compile.model2.Pack2
+        from engine.evaluate import run2
+
+        self.pack = pack
+        self.runner = run2.Runner(pack, engine)
+        self.env = run2._Env
+        assert not pack.values and not pack.member_rules, "the peer's pack has values: compute them here too"
+
+    def __call__(self, subject):  # noqa: ANN001, ANN204
+        env = self.env(self.pack, subject)
+        env.decided_by = self.runner.decided_by
+        for stage in self.pack.stages:
+            self.runner._count(stage, env)
+            self.runner._decide(stage, env)
+        return env.statuses, env.notes
 
 
 def _timed(fn, items) -> tuple[list, float]:  # noqa: ANN001
@@ -172,37 +203,40 @@ def run(n: int, seed: int, csv_path: Path | None = None, rounds: int = 3) -> dic
     import zen
 
     from bench import write_towns  # bench.py's generator: the same towns as the main benchmark
-    from engine.evaluate.evaluate import Decider
-    from engine.evaluate.normalize import normalise
-    from engine.evaluate.pipeline import load_pack
+    from engine.evaluate.pipeline import load_pack2
+    from engine.evaluate.run2 import subject_of
     from engine.load.data import load_entities
 
-    pack, _ = load_pack(str(huguan_pack()), dt.date(2024, 6, 30))
+    pack = load_pack2(str(huguan_pack()), dt.date(2024, 6, 30))
     if csv_path is None:
         csv_path = HERE / "out" / f"towns-{n}.csv"
         write_towns(csv_path, n, seed)
-    values = [normalise(pack, e).values for e in load_entities(str(csv_path), [])]
+    subjects = [subject_of(pack, e)[0] for e in load_entities(str(csv_path), [])]
+    values = [s.values for s in subjects]
     content = json.loads(GRAPH_FILE.read_text(encoding="utf-8"))
     # The engine with the graph under a key (a static loader) is zen's fast path from Python: it
     # keeps the loaded decision; ZenDecision.evaluate (create_decision) cost ~10x more per call here.
     engine = zen.ZenEngine({"loader": {"type": "static", "content": {"huguan": content}}})
     decision = zen.ZenEngine().create_decision(json.dumps(content))
-    durable, reference = Decider(pack, "durable"), Decider(pack, "reference")
+    durable, reference = Decide(pack, "durable"), Decide(pack, "reference")
 
     def evaluate(ctx: dict, options: dict | None = None) -> dict:
         return engine.evaluate("huguan", ctx, options) if options else engine.evaluate("huguan", ctx)
 
     traced = {"trace": True}
     # warm up each engine on a few towns (first calls compile and allocate)
-    for v in values[:50]:
-        durable.decide(v), reference.decide(v), evaluate(context(v)), decision.evaluate(context(v))
-    results: dict = {"n": len(values), "rounds": rounds, "seconds": {}, "all_rounds": {}}
+    for s in subjects[:50]:
+        durable(s), reference(s), evaluate(context(s.values)), decision.evaluate(context(s.values))
+    results: dict = {"n": len(values), "rounds": rounds, "seconds": {}, "all_rounds": {},
+                     "pack": {"format": 2, "stages": len(pack.stages),
+                              "rules": sum(len(st.pack.ruleset) for st in pack.stages),
+                              "slots": sum(len({t.field for t in st.pack.tests}) for st in pack.stages)}}
     got: dict = {}
     contexts = [context(v) for v in values]
     sample = contexts[:5000]
     runs = {
-        "durable": (durable.decide, values),
-        "reference": (reference.decide, values),
+        "durable": (durable, subjects),
+        "reference": (reference, subjects),
         "zen": (lambda v: verdict(evaluate(context(v))["result"]), values),
         "zen evaluate only": (evaluate, contexts),
         "zen evaluate, zen trace on": (lambda c: evaluate(c, traced), contexts),
@@ -218,7 +252,8 @@ def run(n: int, seed: int, csv_path: Path | None = None, rounds: int = 3) -> dic
             if name in ("durable", "reference", "zen"):
                 got[name] = out
     results["seconds"] = {name: min(s) for name, s in results["all_rounds"].items()}
-    keys = {engine: [v.key() for v in verdicts] for engine, verdicts in got.items()}
+    keys = {"zen": got["zen"], "durable": [certify_key(d) for d in got["durable"]],
+            "reference": [certify_key(d) for d in got["reference"]]}
     results["zen_equals_durable"] = sum(a == b for a, b in zip(keys["zen"], keys["durable"]))
     results["durable_equals_reference"] = sum(a == b for a, b in zip(keys["durable"], keys["reference"]))
     first_diff = next((i for i, (a, b) in enumerate(zip(keys["zen"], keys["durable"])) if a != b), None)
@@ -226,8 +261,8 @@ def run(n: int, seed: int, csv_path: Path | None = None, rounds: int = 3) -> dic
         results["first_difference"] = {"town": first_diff, "values": {k: str(x) for k, x in values[first_diff].items()},
                                        "zen": repr(keys["zen"][first_diff]), "durable": repr(keys["durable"][first_diff])}
     outcomes: dict[str, int] = {}
-    for v in got["durable"]:
-        outcomes[v.outcome] = outcomes.get(v.outcome, 0) + 1
+    for key in keys["durable"]:
+        outcomes[key[0]] = outcomes.get(key[0], 0) + 1
     results["outcomes"] = outcomes
     results["per_s"] = {k: len(values) / s for k, s in results["seconds"].items()}
     results["us"] = {k: 1e6 * s / len(values) for k, s in results["seconds"].items()}

@@ -27,7 +27,7 @@ from typing import Any
 
 import engine.compile.points  # noqa: F401  (fills OPS with the points operations)
 import engine.compile.values  # noqa: F401  (fills OPS with the value operations)
-from engine.compile.compile import CompileError, emit_ruleset
+from engine.compile.compile import CompileError, emit_ruleset, slot_key
 from engine.compile.model import MET, NOT_MET, CompiledPack, Flag, InputSpec, Node, PackMeta, ParamSpec, Test, resolve_param
 from engine.compile.model2 import (BEHIND, CASES_BODY, LAST, WHERE, Applicability, AwardPlace, AwardsDef, ChoiceDef, Count, CriteriaStage, MemberRules, NoteRule, Pack2,
                                    PackMeta2, ValueDef)
@@ -48,6 +48,8 @@ from engine.validate.format2 import (AS_OF, DATE_OPS, NameTable, check_format2, 
 from engine.validate.schema_report import did_you_mean, did_you_mean_zh
 
 VALUE_KEYS = ("label", "unit", "cite", "note", "slot")  # a value's own fields; the other key is its operation
+SMALL_FIRST = True  # emit_ruleset: the units of fewest rules first (durable scans its rules per action)
+COMBINE = 27  # emit_ruleset: one-test criteria that always fire merged, up to this many rules a merge
 STATUS_UNIVERSE = (Status.MET.value, Status.NOT_MET.value, Status.NOT_APPLICABLE.value)
 NOT_DUE = {"zh": "未到期", "en": "not yet due"}
 
@@ -146,6 +148,7 @@ class _Tests:
         self.counts: list[Count] = []  # at_least nodes decided from counts, inner ones first
         self.diff_slots: dict[str, tuple[str, str]] = {}  # slot -> (a, b): Python fills a − b
         self.count_kids: dict[str, tuple[Node, ...]] = {}  # their children, decided a step earlier
+        self.slots: dict[tuple[Any, ...], str] = {}  # slot_key -> the slot its tests share
         self._anonymous = 0
 
     def anonymous(self, what: str) -> str:
@@ -156,7 +159,18 @@ class _Tests:
         return f"~{what}{self._anonymous}"
 
     def _add(self, **kw: Any) -> Node:
-        test = Test(field=f"t{len(self.tests)}", **kw)
+        # Tests that read the same name and project it the same way share one slot of the fact
+        # (compile.slot_key): durable-rules' cost grows with the fact's size, and each action
+        # carries the whole fact (issue 14). The compiler treats the tests as separate variables
+        # still, which is sound: it only means some combinations can never occur.
+        test = Test(field="", **kw)
+        key = slot_key(test)
+        name = self.slots.get(key) if key is not None else None
+        if name is None:
+            name = f"t{len(self.tests)}"
+            if key is not None:
+                self.slots[key] = name
+        test = dataclasses.replace(test, field=name)
         self.tests.append(test)
         return Node("test", test=test)
 
@@ -922,7 +936,7 @@ def build2(document: Document, raw_bytes: bytes, as_of: dt.date,
                       for j, root in enumerate(roots)]
         try:
             for stage_pack in step_packs:
-                stage_pack.ruleset, stage_pack.rule_meta = emit_ruleset(stage_pack, decision=False)
+                stage_pack.ruleset, stage_pack.rule_meta = emit_ruleset(stage_pack, decision=False, small_first=SMALL_FIRST, combine=COMBINE)
         except CompileError as error:
             # Point at the criteria of this phase; the compiler's own words say which limit was hit.
             where = place(names[0]) if names else ("outcomes",)
@@ -956,8 +970,9 @@ def build2(document: Document, raw_bytes: bytes, as_of: dt.date,
     if has_errors(ctx.problems):
         raise ProblemsError(problems + ctx.problems)
 
-    rules = sum(len(stage.pack.ruleset) for stage in stages)
-    atoms = sum(len(rule["all"][0]["m"]["$and"]) for stage in stages for rule in stage.pack.ruleset.values())
+    # what the pack needs, counted before compile merged units (merging is the engine's business)
+    rules = sum(stage.pack.rule_stats[0] for stage in stages)
+    atoms = sum(stage.pack.rule_stats[1] for stage in stages)
     for code, count, limit, what, what_zh in (("E155", rules, MAX_RULES, "engine rules", "引擎规则条数"),
                                              ("E156", atoms, MAX_ATOMS, "comparisons across its engine rules",
                                               "引擎规则中的比较总数")):
@@ -994,7 +1009,7 @@ def _member_rules(values: dict[str, ValueDef], inputs: dict[str, InputSpec], ctx
         mpack = CompiledPack(meta=meta1, file=file, sha256=sha, as_of=as_of, inputs=fields, params=ctx.params,
                              root=Node("all", children=(root,)), flags=(), tests=tuple(builder.tests))
         try:
-            mpack.ruleset, mpack.rule_meta = emit_ruleset(mpack, decision=False)
+            mpack.ruleset, mpack.rule_meta = emit_ruleset(mpack, decision=False, small_first=SMALL_FIRST)
         except CompileError as error:
             ctx.problem(_limit_code(error), path, f"the member condition of {name} is too large for the engine: {error}",
                         error.message_zh or f"{name} 的成员条件展开后过于庞大，引擎无法处理（{error}）；请简化条件")

@@ -20,7 +20,7 @@ import datetime as dt
 import hashlib
 import math
 from fractions import Fraction
-from itertools import combinations
+from itertools import combinations, product
 from typing import Any
 
 from engine.compile.model import (
@@ -233,6 +233,23 @@ def _scaled(value: Fraction, test: Test, rounding: str) -> int:
     scaled = Fraction(value) * test.threshold.denominator
     as_int = math.floor(scaled) if rounding == "floor" else math.ceil(scaled)
     return max(-CLAMP, min(CLAMP, as_int))
+
+
+def slot_key(test: Test) -> tuple[Any, ...] | None:
+    """What a test's slots hold, as a key: tests with the same key project any value to the same
+    slots (see `project`), so they can share them. None for a test with no slot (unset)."""
+    if test.unset:
+        return None
+    op = test.op
+    if op in ("attested", "is_true", "is_false"):
+        return (test.input, "yes/no")
+    if op in ("in", "not_in"):
+        return (test.input, "enum")
+    assert test.threshold is not None
+    scale = test.threshold.denominator
+    if op in ("=", "!="):
+        return (test.input, "equal", scale)
+    return (test.input, "floor" if op in _FLOOR_OPS else "ceil", scale)
 
 
 def project(test: Test, value: Any) -> dict[str, Any]:
@@ -463,7 +480,8 @@ class Exprs:
     left to simplification. engine/limits.py measures a pack by these same formulas."""
 
     def __init__(self, tests: tuple[Test, ...]):
-        self.index = {t.field: i for i, t in enumerate(tests)}
+        # by the test itself: tests may share a slot (slot_key), each is a variable of its own
+        self.index = {t: i for i, t in enumerate(tests)}
         self.memo: dict[int, Exprs5] = {}
 
     def of(self, node: Node) -> tuple[DNF, DNF, DNF]:
@@ -485,12 +503,12 @@ class Exprs:
                 if node.test.constant == MET:
                     return {S_M: TRUE, S_N: FALSE, S_U: FALSE, S_MU: TRUE, S_NU: FALSE}
                 return {S_M: FALSE, S_N: TRUE, S_U: FALSE, S_MU: FALSE, S_NU: TRUE}
-            i = self.index[node.test.field]
+            i = self.index[node.test]
             return {s: [{i: s}] for s in (S_M, S_N, S_U, S_MU, S_NU)}
         if node.count is not None:
             # counted at_least: low = met count, high = met + unknown count (never missing).
             # met ⇔ low ≥ k; not met ⇔ high < k; unknown ⇔ low < k ≤ high (low ≤ high always).
-            low, high = (self.index[t.field] for t in node.count)
+            low, high = (self.index[t] for t in node.count)
             return {S_M: [{low: S_M}], S_N: [{high: S_N}], S_U: [{low: S_N, high: S_M}],
                     S_MU: [{high: S_M}], S_NU: [{low: S_N}]}
         kids = [self.of5(c) for c in node.children]
@@ -775,13 +793,64 @@ def _alpha_stack(patterns: list[list[dict[str, Any]]]) -> tuple[int, int]:
     return _most_matching(list(trie)), max((bound(child) for child in trie.values()), default=0)
 
 
+# A combined rule's name joins the names of the rules it stands for (durable_adapter splits it).
+COMBINED = "|"
+
+
+def _combined(units: list[Any], bounds: list[int], always: list[bool], limit: int
+              ) -> tuple[list[Any], list[int], list[bool]]:
+    """Units merged into units of one rule per combination of their rules (issue 14: each rule
+    durable-rules fires costs an action, the largest part of a decision; a rule more costs little).
+
+    Only units that fire exactly one rule for every fact are merged — not inside a case that may not
+    apply (it fires none then), and no two of their rules can hold at once (bound 1) — so exactly one
+    combination fires, and it says what each of its units' rules would have said: its name is theirs
+    joined by COMBINED, the adapter splits it, and the readers see the same fired rules. Smallest
+    units first, as many together as keep the product at most `limit` rules; a merge durable's
+    condition stack could not take is not made. Only units whose every rule is one condition (a
+    criterion that is one test) are merged: measured on the Huguan pack (bench/README.md), merging
+    composites too made durable's condition network branch more and cost more than it saved."""
+    order = sorted((i for i in range(len(units)) if always[i] and bounds[i] == 1 and 1 < len(units[i]) <= limit // 2
+                    and all(len(atoms) == 1 for _, _, atoms in units[i])),
+                   key=lambda i: len(units[i]))
+    batches: list[list[int]] = []
+    size = 0
+    for i in order:
+        if batches and size * len(units[i]) <= limit:
+            batches[-1].append(i)
+            size *= len(units[i])
+        else:
+            batches.append([i])
+            size = len(units[i])
+    merged: dict[int, Any] = {}  # first unit of a batch -> the merged unit; the others dropped
+    dropped: set[int] = set()
+    for batch in batches:
+        if len(batch) < 2:
+            continue
+        unit = []
+        for combo in product(*(units[i] for i in batch)):
+            assert not any(COMBINED in n for n, _, _ in combo)
+            name = COMBINED.join(n for n, _, _ in combo)
+            unit.append((name, [(n, info) for n, info, _ in combo], [a for _, _, atoms in combo for a in atoms]))
+        width, depth = _alpha_stack([atoms for _, _, atoms in unit])
+        if width + depth > MAX_ALPHA_STACK // 2:
+            continue
+        merged[batch[0]] = unit
+        dropped.update(batch[1:])
+    keep = [i for i in range(len(units)) if i not in dropped]
+    return ([merged.get(i, units[i]) for i in keep], [bounds[i] for i in keep], [always[i] for i in keep])
+
+
 def emit_ruleset(
-    pack: CompiledPack, decision: bool = True,
+    pack: CompiledPack, decision: bool = True, small_first: bool = False, combine: int = 1,
 ) -> tuple[dict[str, Any], dict[str, tuple[str, str, str, str | None]]]:
     """The durable-rules ruleset, and for each rule name: (what, id, status, branch).
 
     `decision=False` (a format-2 stage, engine.compile.build2): the root is only a list of the
     stage's criteria, each decided as a unit of its own; no rule decides the root itself.
+    `small_first`: the rules of the units with fewest rules come first (cheaper for durable).
+    `combine` > 1: units that always fire one rule are merged, up to that many rules each (`_combined`).
+    Sets `pack.rule_stats`: (rules, comparisons) as if no unit were merged: what the limits count.
 
     Sets `pack.rule_groups`: how many facts (one per group) the adapter asserts per entity."""
     exprs = Exprs(pack.tests)
@@ -841,10 +910,15 @@ def emit_ruleset(
         for status, e in zip((MET, NOT_MET, UNKNOWN), exprs.of(flag.when)):
             add("flag", flag.id, status, None, e)
 
+    plain = (sum(len(u) for u in units), sum(len(atoms) for u in units for _, _, atoms in u))
+    if combine > 1 and plain[0] <= 2000:  # a pack near durable's 4096 rules is left as it is
+        units, bounds, always = _combined(units, bounds, always, combine)
+
     rules: dict[str, Any] = {}
     meta: dict[str, tuple[str, str, str, str | None]] = {}
     group, budget, stack = 0, 0, 0
     covered: set[int] = set()  # groups with a unit that fires for every fact
+    placed: list[tuple[int, list[tuple[str, tuple[str, str, str, str | None], list[dict[str, Any]]]]]] = []
     for unit, bound, fires in zip(units, bounds, always):
         if bound > MAX_FIRINGS_PER_GROUP:
             raise CompileError(f"criterion {unit[0][1][1]!r} could fire {bound} rules at once; "
@@ -862,18 +936,32 @@ def emit_ruleset(
         stack += need
         if fires:
             covered.add(group)
-        for name, info, atoms in unit:
-            pattern_atoms = [{"kind": ENTITY_KIND}, {"g": group}] + atoms
-            rules[name] = {"all": [{"m": {"$and": pattern_atoms}}], "run": name}
-            meta[name] = info
+        placed.append((group, unit))
     # A group holding only criteria inside cases that do not apply would match nothing, and
     # durable-rules cannot end such a session safely (durable_adapter): give each such group one
     # rule that always fires and records nothing (meta "group", skipped by the evaluator).
+    guards = []
     for uncovered in sorted(set(range(group + 1)) - covered):
         name = f"group.g{uncovered}"
-        rules[name] = {"all": [{"m": {"$and": [{"kind": ENTITY_KIND}, {"g": uncovered}]}}], "run": name}
-        meta[name] = ("group", f"g{uncovered}", "", None)
+        guards.append((uncovered, [(name, ("group", f"g{uncovered}", "", None), [])]))
+    if small_first:
+        # durable-rules finds each queued action by scanning the rules from the first, once per
+        # action and twice more per fact (events.c getNextResultInState): with the units of
+        # fewest rules first, most of those scans stop early. Which rules fire does not change.
+        placed = guards + sorted(placed, key=lambda gu: len(gu[1]))
+    else:
+        placed += guards
+    for in_group, unit in placed:
+        for name, info, atoms in unit:
+            pattern_atoms = [{"kind": ENTITY_KIND}, {"g": in_group}] + atoms
+            rules[name] = {"all": [{"m": {"$and": pattern_atoms}}], "run": name}
+            if isinstance(info, list):  # a combined rule: the rules it stands for are what is read
+                meta.update(info)
+            else:
+                meta[name] = info
     pack.rule_groups = group + 1
+    # every rule has two more conditions (kind, g); a group's guard rule only those
+    pack.rule_stats = (plain[0] + len(guards), plain[1] + 2 * (plain[0] + len(guards)))
     if len(rules) > 4000:
         raise CompileError(f"the pack needs {len(rules)} engine rules; durable-rules allows 4096")
     return rules, meta

@@ -136,6 +136,7 @@ class CompiledPack:
     tests: tuple[Test, ...]
     ruleset: dict[str, Any] = field(default_factory=dict)  # durable-rules JSON
     rule_groups: int = 1  # facts asserted per entity (see compile.MAX_FIRINGS_PER_GROUP)
+    rule_stats: tuple[int, int] = (0, 0)  # (rules, comparisons) before units were merged (compile._combined)
     rule_meta: dict[str, tuple[str, str, str, str | None]] = field(default_factory=dict)
     targets: tuple[dict[str, Any], ...] = ()  # targets packs: one entry per target node (engine.compile.targets)
 

@@ -94,7 +94,15 @@ class DurableSession:
         """Assert one entity's fact per rule group; return the names of the rules that fired.
 
         A group is a slice of the criteria small enough for durable's activation queue (see
-        compile.MAX_FIRINGS_PER_GROUP); each is decided in its own session."""
+        compile.MAX_FIRINGS_PER_GROUP); each is decided in its own session. A rule compiled as
+        the merge of several (its name theirs joined by "|", compile._combined) is returned as
+        the rules it stands for: durable fired one rule, and its name says which of theirs held."""
+        fired = self._decide(slots)
+        if any("|" in name for name in fired):
+            return [part for name in fired for part in name.split("|")]
+        return fired
+
+    def _decide(self, slots: dict[str, Any]) -> list[str]:
         fired: list[str] = []
         if self.loop == "direct":
             for group in range(self.groups):

@@ -19,7 +19,7 @@ from fractions import Fraction
 from typing import Any, Iterable, Mapping, TextIO
 
 from engine.compile.model2 import Pack2
-from engine.core.jsontext import dump_indented
+from engine.core.jsontext import Stream, dump_indented
 from engine.core.problems import Problem
 from engine.core.status import Status
 from engine.core.units import format_amount, fraction_json, parse_unit
@@ -313,14 +313,19 @@ def _render_entity(row: dict[str, Any], pack: Pack2, plan: ScorePlan, out: TextI
         out.write(f"  {_MARK[n.status.value]} {words[n.kind]} {cite}{_label(n.title, lang) or n.id}: {words[n.status.value]}\n")
 
 
-def score_json2(records: Iterable[Record2], pack: Pack2, problems: list[Problem], rows: Any = None) -> dict[str, Any]:
+def score_json2(records: Iterable[Record2], pack: Pack2, problems: list[Problem], rows: Any = None,
+                lazy: bool = False) -> dict[str, Any]:
+    """The score as JSON data. `lazy`: each group's entities and the decisions are `Stream`s, made
+    while engine.core.jsontext writes them (write_score_json2), so no more than one entity's dict
+    is held at a time."""
     records = list(records)
     plan, groups = score_groups(records, pack)
+    listed = Stream if lazy else list
     out_groups = []
     for key, members in groups:
         out_groups.append({
             "group": json_value(key),
-            "entities": [{
+            "entities": listed({
                 "id": r["id"], "name": r["name"], "place": r["place"], "provisional": r["provisional"],
                 "tied_with": r["tied_with"], "not_ranked_in_group": r["not_ranked"], "placed_last": r["forced_last"],
                 "ranked_among": r["of"], "total": json_value(r["total"]),
@@ -329,7 +334,7 @@ def score_json2(records: Iterable[Record2], pack: Pack2, problems: list[Problem]
                 "award": ({k: json_value(v) for k, v in vars(r["record"].award).items()}
                           if r["record"].award is not None else None),
                 "notes": r["notes"],
-            } for r in members],
+            } for r in members),
         })
     prov = records[0].provenance if records else None
     return {
@@ -339,7 +344,7 @@ def score_json2(records: Iterable[Record2], pack: Pack2, problems: list[Problem]
         "rank": plan.rank, "total": plan.total, "indicators": list(plan.indicators), "within": plan.within,
         "choices": [{"name": c.name, "option": c.option, "source": c.source} for c in (records[0].choices if records else ())],
         "groups": out_groups,
-        "decisions": [decision_dict(r, pack) for r in records],
+        "decisions": listed(decision_dict(r, pack) for r in records),
         "counts": rows.as_dict() if rows is not None else {"decided": len(records)},
         "problems": [p.as_dict() for p in sorted(problems)],
     }
@@ -409,7 +414,8 @@ def render_score_csv2(records: Iterable[Record2], pack: Pack2, out: TextIO, lang
 
 
 def write_score_json2(records: Iterable[Record2], pack: Pack2, problems: list[Problem], out: TextIO, rows: Any = None) -> None:
-    dump_indented(score_json2(records, pack, problems, rows), out)  # = json.dump(indent=2), C-encoded
+    # = json.dump(indent=2), C-encoded, written entity by entity
+    dump_indented(score_json2(records, pack, problems, rows, lazy=True), out)
     out.write("\n")
 
 
