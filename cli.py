@@ -34,7 +34,7 @@ from engine.commands.test import run_test
 from engine.commands.validate import run_validate
 from engine.core.files import OutputError, install_signal_handlers
 from engine.core.problems import DecisionError, EngineError
-from engine.evaluate.evaluate import ENGINES
+from engine.evaluate.run2 import ENGINES
 from engine.evaluate.pipeline import INPUT_FORMATS
 from engine.load.data import ReadOptions
 from engine.report.problems import PROBLEM_RENDERERS

@@ -30,7 +30,7 @@ sys.path.insert(0, str(ROOT))
 
 from engine.load.data import load_entities  # noqa: E402
 from engine.evaluate.durable_adapter import DurableSession  # noqa: E402
-from engine.evaluate.evaluate import fact_slots  # noqa: E402
+from engine.evaluate.facts import fact_slots  # noqa: E402
 from engine.evaluate.pipeline import load_pack  # noqa: E402
 
 with warnings.catch_warnings():

@@ -115,7 +115,7 @@ def test_the_compact_forms_decide_as_before(monkeypatch: pytest.MonkeyPatch) -> 
     # durable fired fewer rules for the same statuses: one per merge
     session = Runner(compact, "durable")._sessions[id(compact.stages[0])]
     subjects, _ = subjects_from_dicts(compact, rows[:1])
-    from engine.evaluate.evaluate import fact_slots
+    from engine.evaluate.facts import fact_slots
     from engine.evaluate.run2 import _Env
 
     slots = fact_slots(compact.stages[0].pack, _Env(compact, subjects[0]).slots)

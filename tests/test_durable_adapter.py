@@ -11,7 +11,7 @@ from test_property import HUGUAN_PACK, raw_entities, under_test
 
 from engine.load.data import RawEntity
 from engine.evaluate.durable_adapter import DurableSession
-from engine.evaluate.evaluate import fact_slots
+from engine.evaluate.facts import fact_slots
 from engine.evaluate.normalize import normalise
 from engine.core.problems import DecisionError
 

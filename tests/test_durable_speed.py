@@ -23,7 +23,8 @@ from test_property import HUGUAN_PACK, raw_entities, under_test
 import engine.evaluate.durable_adapter as adapter
 from engine.core.problems import DecisionError
 from engine.evaluate.durable_adapter import DurableSession
-from engine.evaluate.evaluate import Decider, Projector, fact_slots
+from engine.evaluate.evaluate import Decider
+from engine.evaluate.facts import Projector, fact_slots
 from engine.evaluate.normalize import normalise
 from engine.evaluate.pipeline import load_pack
 from engine.load.data import RawEntity, load_entities

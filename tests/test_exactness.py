@@ -154,7 +154,7 @@ def test_verdict_refuses_a_status_for_a_case_that_does_not_apply() -> None:
     pack, _ = load_pack(str(HUGUAN_PACK), AS_OF)
     decider = Decider(pack, "durable")
     values = normalise(pack, RawEntity("t", 1, "T", None, {"lead_category": "manufacturing"})).values
-    fired = decider._session.decide(__import__("engine.evaluate.evaluate", fromlist=["fact_slots"]).fact_slots(pack, values))
+    fired = decider._session.decide(__import__("engine.evaluate.facts", fromlist=["fact_slots"]).fact_slots(pack, values))
     decider._verdict(fired)  # consistent
     stray = [n for n, meta in pack.rule_meta.items() if meta[0] == "node" and meta[1] not in
              decider._verdict(fired).statuses][:1]

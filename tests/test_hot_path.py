@@ -24,7 +24,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from engine.evaluate import run2
-from engine.evaluate.evaluate import Projector, fact_slots
+from engine.evaluate.facts import Projector, fact_slots
 from engine.evaluate.pipeline import decide_files2, load_pack2
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -37,11 +37,11 @@ from sqlalchemy.dialects import sqlite as sqlite_dialect
 from sqlalchemy.engine import URL, Engine, make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
 
+from engine.core.jsontext import canonical, canonical_json
 from engine.core.problems import Problem, ProblemsError, clip
 from engine.evaluate.pipeline import entities
 from engine.evaluate.record2 import Record2
 from engine.evaluate.run2 import Subject
-from engine.explain.records import canonical
 from engine.load.entities import RawEntity, ReadOptions
 
 SCHEMA_VERSION = "1"
@@ -132,11 +132,6 @@ def shown_url(url: str | URL) -> str:
         return make_url(url).render_as_string(hide_password=True)
     except ArgumentError:
         return clip(str(url), 80)
-
-
-def canonical_json(value: Any) -> str:
-    """The text whose sha256 is a record's input_sha256 (engine.evaluate.run2.input_sha256)."""
-    return json.dumps(value, ensure_ascii=False, sort_keys=True, default=str, separators=(",", ":"))
 
 
 @dataclass(frozen=True)

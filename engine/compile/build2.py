@@ -28,12 +28,12 @@ from typing import Any
 import engine.compile.points  # noqa: F401  (fills OPS with the points operations)
 import engine.compile.values  # noqa: F401  (fills OPS with the value operations)
 from engine.compile.compile import CompileError, emit_ruleset, slot_key
-from engine.compile.model import MET, NOT_MET, CompiledPack, Flag, InputSpec, Node, PackMeta, ParamSpec, Test, resolve_param
+from engine.compile.model import (MET, NOT_MET, CompiledPack, Flag, InputSpec, Node, PackMeta, ParamSpec, Test, member_specs,
+                                  resolve_param)
 from engine.compile.model2 import (BEHIND, CASES_BODY, LAST, WHERE, Applicability, AwardPlace, AwardsDef, ChoiceDef, Count, CriteriaStage, MemberRules, NoteRule, Pack2,
                                    PackMeta2, ValueDef)
 from engine.compile.ops import OPS, OpArgs, Path
 from engine.compile.points import PlacedLastArgs
-from engine.compile.targets import member_specs
 from engine.compile.values import Cases, Cond, Members
 from engine.compile.titles import fill_title
 from engine.core.numbers import slot_fits, slot_message

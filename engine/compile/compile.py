@@ -34,6 +34,7 @@ from engine.compile.model import (
     PackMeta,
     ParamSpec,
     Test,
+    member_specs,
     resolve_param,
 )
 from engine.compile import targets
@@ -66,7 +67,7 @@ def build_inputs(doc: dict[str, Any]) -> dict[str, InputSpec]:
     inputs: dict[str, InputSpec] = {}
     for name, spec in doc["inputs"].items():
         unit = parse_unit(spec["unit"]) if "unit" in spec else None
-        members = targets.member_specs(spec) if spec["type"] == "members" else None
+        members = member_specs(spec) if spec["type"] == "members" else None
         inputs[name] = InputSpec(name, spec["type"], spec["label"], unit, spec.get("values", {}), members=members,
                                  signed=spec.get("signed") is True)
     for name, spec in (doc.get("derived") or {}).items():

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any
 
-from engine.core.units import Unit, iso_date, parse_param_value
+from engine.core.units import Unit, iso_date, parse_param_value, parse_unit
 
 MET, NOT_MET, UNKNOWN = "met", "not_met", "unknown"
 STATUSES = (MET, NOT_MET, UNKNOWN)
@@ -36,6 +36,17 @@ class InputSpec:
     @property
     def numeric(self) -> bool:
         return self.type in NUMERIC_TYPES or self.derived is not None
+
+
+def member_specs(spec: dict[str, Any]) -> dict[str, InputSpec]:
+    """InputSpecs for the fields of a members input (its `fields:` as a pack writes them), which
+    engine.evaluate.normalize reads for each member."""
+    out = {}
+    for name, written in (spec.get("fields") or {}).items():
+        unit = parse_unit(written["unit"]) if "unit" in written else None
+        out[name] = InputSpec(name, written["type"], written.get("label", {"zh": name}), unit, written.get("values", {}),
+                              signed=written.get("signed") is True)
+    return out
 
 
 @dataclass(frozen=True)

@@ -51,9 +51,9 @@ import datetime as dt
 from fractions import Fraction
 from typing import Any
 
-from engine.compile.model import InputSpec, resolve_param
+from engine.compile.model import resolve_param
 from engine.core.numbers import COMPARE
-from engine.core.units import format_amount, fraction_json, parse_unit
+from engine.core.units import format_amount, fraction_json
 from engine.validate.targets import CLOCK
 
 ROOT_ID = "targets"
@@ -255,20 +255,6 @@ def derived_how(spec: dict[str, Any]) -> tuple[str, tuple[str, ...]] | None:
     if "as_of" in spec:
         return ("as_of", ())
     return None
-
-
-# ---------------------------------------------------------------------------------------------
-# Member lists: the InputSpecs of their fields (engine.evaluate.normalize reads and counts them)
-
-
-def member_specs(spec: dict[str, Any]) -> dict[str, Any]:
-    """InputSpecs for the fields of a members input."""
-    out = {}
-    for name, field in (spec.get("fields") or {}).items():
-        unit = parse_unit(field["unit"]) if "unit" in field else None
-        out[name] = InputSpec(name, field["type"], field.get("label", {"zh": name}), unit, field.get("values", {}),
-                              signed=field.get("signed") is True)
-    return out
 
 
 # ---------------------------------------------------------------------------------------------

@@ -9,13 +9,21 @@ so only the brackets are written here.
 A list may be given as a `Stream` (an iterable of containers, produced while it is written):
 `dump_indented` then writes the text item by item, so a score of 100,000 entities never holds its
 whole text, nor every item's dict, at once (issue 14: ranking 100,000 peaked at 2–3.6 GB).
-The text is the same as for the list the stream would produce."""
+The text is the same as for the list the stream would produce.
+
+Canonical JSON, for hashing: `canonical_json` is the text whose sha256 is a format-2 record's
+input_sha256 (keys sorted, compact); `canonical` makes a value JSON-ready with exact numbers as
+text (format 1 hashed an entity's id, name and fields so, and a decision log still checks such
+records)."""
 
 from __future__ import annotations
 
 import json
+from fractions import Fraction
 from json.encoder import encode_basestring  # the C one when available, as json.dumps uses
 from typing import Any, Callable, Iterable, TextIO
+
+from engine.core.units import fraction_json
 
 try:
     from _json import make_encoder as _c_make_encoder
@@ -171,3 +179,21 @@ def dump_indented(value: Any, out: TextIO, indent: int = 2) -> None:
 
 
 __all__ = ["RawJSON", "Stream", "dump_indented", "dumps_indented"]
+
+
+def canonical(value: Any) -> Any:
+    """JSON-ready, with exact numbers as text, for hashing and output."""
+    if isinstance(value, dict):
+        return {str(k): canonical(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [canonical(v) for v in value]
+    if isinstance(value, Fraction):
+        return fraction_json(value)
+    if value is None or isinstance(value, (bool, int, str)):
+        return value
+    return str(value)
+
+
+def canonical_json(value: Any) -> str:
+    """The text whose sha256 is a record's input_sha256 (engine.evaluate.run2.input_sha256)."""
+    return json.dumps(value, ensure_ascii=False, sort_keys=True, default=str, separators=(",", ":"))

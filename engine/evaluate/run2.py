@@ -31,7 +31,7 @@ from engine.core.problems import DecisionError, Problem
 from engine.core.status import Outcome, Status
 from engine.evaluate import reference
 from engine.evaluate.durable_adapter import DurableSession
-from engine.evaluate.evaluate import Projector, applicable_ids, fact_slots
+from engine.evaluate.facts import Projector, applicable_ids, fact_slots
 from engine.evaluate.normalize import normalise
 from engine.evaluate.ops import COMPUTE, COMPUTE_COHORT, Computed
 from engine.evaluate.record2 import (COMPUTED_BY, DECIDED_BY, AwardResult, ChoiceInForce, NoteResult, Provenance, Record2,

@@ -21,6 +21,7 @@ from engine.compile.model import MET, NOT_MET, UNKNOWN, CompiledPack, Node, Test
 from engine.evaluate.normalize import Normalised
 from engine.evaluate.reference import test_status
 from engine.compile.targets import views as target_views
+from engine.core.jsontext import canonical
 from engine.core.units import format_amount, fraction_json
 from engine.load.yamlsafe import iso_date
 
@@ -28,19 +29,6 @@ RECORD_SCHEMA = "certify.decision/1"
 LANGS = ("zh", "en")
 _STATUS_OF_OUTCOME = {"pass": MET, "fail": NOT_MET, "undetermined": UNKNOWN}
 _OP_TEXT = {">=": "≥", ">": ">", "<=": "≤", "<": "<", "=": "=", "!=": "≠", "in": "∈", "not_in": "∉"}
-
-
-def canonical(value: Any) -> Any:
-    """JSON-ready, with exact numbers as text, for hashing and output."""
-    if isinstance(value, dict):
-        return {str(k): canonical(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [canonical(v) for v in value]
-    if isinstance(value, Fraction):
-        return fraction_json(value)
-    if value is None or isinstance(value, (bool, int, str)):
-        return value
-    return str(value)
 
 
 def input_hash(entity_id: str, name: str | None, fields: dict[str, Any]) -> str:

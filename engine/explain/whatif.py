@@ -10,223 +10,22 @@ made concrete (the value nearest the current one that satisfies it), and the ref
 (`engine.evaluate.reference.evaluate`) decides the changed entity: only changes that really make it pass
 are suggested, the fewest changed inputs first, and no suggestion contains another.
 
-Nothing here is specific to a policy: the pack's tree and thresholds are the only source.
+Nothing here is specific to a policy: the pack's tree and thresholds are the only source. The
+requirements and their search are engine.explain.requirements, and a suggestion's line is
+engine.explain.whatif2's `describe`: format 2 uses them too (this module is format 1's).
 """
 
 from __future__ import annotations
 
-import datetime as dt
-import math
-from dataclasses import dataclass, field
 from fractions import Fraction
-from itertools import combinations
-from typing import Any, Iterable
+from typing import Any
 
-from engine.compile.model import MET, NOT_MET, PASS, CompiledPack, Node, Test
+from engine.compile.model import MET, PASS, CompiledPack, Node
 from engine.evaluate.normalize import _derive
 from engine.evaluate.reference import evaluate
+from engine.explain.requirements import OneOf, Option, Range, Requirement, Search, concrete, input_text
+from engine.explain.whatif2 import MAX_SUGGESTIONS, describe
 from engine.core.units import format_amount, fraction_json
-
-MAX_OPTIONS_PER_NODE = 64  # requirement sets kept per node while combining (cheapest first)
-MAX_SUGGESTIONS = 5
-
-
-@dataclass(frozen=True)
-class Range:
-    """Numeric requirement in base units: lo ≤ v ≤ hi (bounds optional, each open or closed)."""
-
-    lo: Fraction | None = None
-    lo_open: bool = False
-    hi: Fraction | None = None
-    hi_open: bool = False
-    lo_text: str | None = field(default=None, compare=False)  # the bound as the pack writes it
-    hi_text: str | None = field(default=None, compare=False)
-
-    def meet(self, other: "Range") -> "Range | None":
-        lo, lo_open, lo_text = self.lo, self.lo_open, self.lo_text
-        if other.lo is not None and (lo is None or other.lo > lo or (other.lo == lo and other.lo_open)):
-            lo, lo_open, lo_text = other.lo, other.lo_open, other.lo_text
-        hi, hi_open, hi_text = self.hi, self.hi_open, self.hi_text
-        if other.hi is not None and (hi is None or other.hi < hi or (other.hi == hi and other.hi_open)):
-            hi, hi_open, hi_text = other.hi, other.hi_open, other.hi_text
-        if lo is not None and hi is not None and (lo > hi or (lo == hi and (lo_open or hi_open))):
-            return None
-        return Range(lo, lo_open, hi, hi_open, lo_text, hi_text)
-
-    def contains(self, value: Any) -> bool:
-        if value is None or isinstance(value, (bool, str)):
-            return False
-        v = Fraction(value)
-        if self.lo is not None and (v < self.lo or (self.lo_open and v == self.lo)):
-            return False
-        if self.hi is not None and (v > self.hi or (self.hi_open and v == self.hi)):
-            return False
-        return True
-
-
-@dataclass(frozen=True)
-class OneOf:
-    """Requirement on a yes/no or enum input: one of these values."""
-
-    allowed: frozenset
-
-    def meet(self, other: "OneOf") -> "OneOf | None":
-        both = self.allowed & other.allowed
-        return OneOf(both) if both else None
-
-    def contains(self, value: Any) -> bool:
-        return value is not None and value in self.allowed
-
-
-Requirement = Any  # Range | OneOf
-
-
-@dataclass(frozen=True)
-class Option:
-    """Requirements on inputs that together make a node have the wanted status."""
-
-    needs: tuple[tuple[str, Requirement], ...]  # sorted by input name
-    via: tuple[str, ...] = ()  # criteria chosen where the tree offers alternatives (any / cases)
-
-    def as_dict(self) -> dict[str, Requirement]:
-        return dict(self.needs)
-
-
-def _merge(a: Option, b: Option) -> Option | None:
-    needs = dict(a.needs)
-    for name, req in b.needs:
-        if name in needs:
-            mine = needs[name]
-            if type(mine) is not type(req):
-                return None
-            joined = mine.meet(req)
-            if joined is None:
-                return None
-            needs[name] = joined
-        else:
-            needs[name] = req
-    return Option(tuple(sorted(needs.items())), a.via + tuple(v for v in b.via if v not in a.via))
-
-
-def _test_requirements(test: Test, want: str, text: str | None = None) -> list[Requirement]:
-    """Alternatives on the test's input that give the test status `want` (met / not_met)."""
-    if test.unset:
-        return []  # the policy sets no number: no data makes this test met or not met
-    op = test.op
-    if op in ("attested", "is_true", "is_false"):
-        yes = (op != "is_false") == (want == MET)
-        return [OneOf(frozenset([yes]))]
-    if op in ("in", "not_in"):
-        inside = frozenset(test.values)
-        outside = frozenset(test.universe) - inside
-        chosen = inside if (op == "in") == (want == MET) else outside
-        return [OneOf(chosen)] if chosen else []
-    t = test.threshold
-    if t is None:
-        return []
-    at_least, above = Range(lo=t, lo_text=text), Range(lo=t, lo_open=True, lo_text=text)
-    at_most, below = Range(hi=t, hi_text=text), Range(hi=t, hi_open=True, hi_text=text)
-    exactly = Range(t, False, t, False, text, text)
-    met = {">=": [at_least], ">": [above], "<=": [at_most], "<": [below], "=": [exactly], "!=": [below, above]}
-    not_met = {">=": [below], ">": [at_most], "<=": [above], "<": [at_least], "=": [below, above], "!=": [exactly]}
-    return (met if want == MET else not_met).get(op, [])
-
-
-class _Search:
-    def __init__(self, pack: CompiledPack, values: dict[str, Any]):
-        self.pack = pack
-        self.values = values
-
-    def cost(self, option: Option) -> int:
-        return sum(1 for name, req in option.needs if not req.contains(self.values.get(name)))
-
-    def keep(self, options: Iterable[Option]) -> list[Option]:
-        unique: dict[tuple[Any, ...], Option] = {}
-        for o in options:
-            unique.setdefault((o.needs, o.via), o)
-        ranked = sorted(unique.values(), key=lambda o: (self.cost(o), len(o.via), len(o.needs)))
-        return ranked[:MAX_OPTIONS_PER_NODE]
-
-    def all_of(self, groups: list[list[Option]]) -> list[Option]:
-        result = [Option(())]
-        for group in groups:
-            result = self.keep(m for a in result for b in group if (m := _merge(a, b)) is not None)
-            if not result:
-                return []
-        return result
-
-    def options(self, node: Node, want: str) -> list[Option]:
-        other = NOT_MET if want == MET else MET
-        if node.kind == "test":
-            assert node.test is not None
-            test = node.test
-            text = self.pack.params[test.param].written if test.param else None
-            return [Option(((test.input, req),)) for req in _test_requirements(test, want, text)]
-        if node.kind == "not":
-            return self.options(node.children[0], other)
-        kids = node.children
-        if node.kind in ("all", "any"):
-            conjunctive = (node.kind == "all") == (want == MET)
-            if conjunctive:
-                return self.all_of([self.options(c, want) for c in kids])
-            return self.keep(Option(o.needs, (c.id,) + o.via if c.id else o.via)
-                             for c in kids for o in self.options(c, want))
-        if node.kind == "at_least":
-            need = node.k if want == MET else len(kids) - node.k + 1
-            if need <= 0:
-                return [Option(())]
-            found: list[Option] = []
-            for chosen in combinations(kids, need):
-                found.extend(self.all_of([self.options(c, want) for c in chosen]))
-            return self.keep(found)
-        if node.kind == "cases":
-            found = []
-            earlier: list[list[Option]] = []
-            for when, then in node.cases:
-                then_tag = (then.id,) if then.id else ()
-                for o in self.all_of(earlier + [self.options(when, MET), self.options(then, want)]):
-                    found.append(Option(o.needs, then_tag + o.via))
-                earlier.append(self.options(when, NOT_MET))
-            if node.otherwise == want:
-                found.extend(self.all_of(earlier))
-            return self.keep(found)
-        return []
-
-
-def _step(spec: Any) -> Fraction:
-    if spec.type == "count":
-        return Fraction(1)
-    if spec.type == "date":
-        return Fraction(1)
-    return (spec.unit.factor if spec.unit is not None else Fraction(1)) / 100
-
-
-def _concrete(spec: Any, req: Requirement, current: Any) -> Any:
-    """The value satisfying `req` nearest the current one."""
-    if isinstance(req, OneOf):
-        if len(req.allowed) == 1:
-            return next(iter(req.allowed))
-        order = list(spec.values) if spec.values else sorted(req.allowed, key=str)
-        return next(v for v in order if v in req.allowed)
-    step = _step(spec)
-    whole = spec.type in ("count", "date")
-    value: Fraction | None = None
-    below_lo = req.lo is not None and (current is None or not Range(req.lo, req.lo_open).contains(current))
-    above_hi = req.hi is not None and current is not None and not Range(hi=req.hi, hi_open=req.hi_open).contains(current)
-    if below_lo and req.lo is not None:
-        value = req.lo + (step if req.lo_open else 0)
-        if whole:
-            value = Fraction(math.floor(req.lo) + 1 if req.lo_open else math.ceil(req.lo))
-    elif above_hi or (current is None and req.hi is not None):
-        assert req.hi is not None
-        value = req.hi - (step if req.hi_open else 0)
-        if whole:
-            value = Fraction(math.ceil(req.hi) - 1 if req.hi_open else math.floor(req.hi))
-    elif current is None:
-        value = Fraction(0)
-    if value is None:
-        value = Fraction(current)
-    return int(value) if spec.type == "count" else value
 
 
 def _with_derived(pack: CompiledPack, values: dict[str, Any], fixed: set[str]) -> dict[str, Any]:
@@ -239,20 +38,6 @@ def _with_derived(pack: CompiledPack, values: dict[str, Any], fixed: set[str]) -
             else:
                 out[name] = value
     return out
-
-
-def _show(spec: Any, value: Any, lang: str = "zh") -> str | None:
-    if value is None:
-        return None
-    if spec.type == "date":
-        return dt.date.fromordinal(int(value)).isoformat()
-    if isinstance(value, bool):
-        return {"zh": "是", "en": "yes"}[lang] if value else {"zh": "否", "en": "no"}[lang]
-    if spec.type == "enum":
-        return spec.values.get(value, {}).get(lang) or str(value)
-    if isinstance(value, (int, Fraction)):
-        return format_amount(Fraction(value), spec.unit, lang)
-    return str(value)
 
 
 def _json_value(spec: Any, value: Any) -> Any:
@@ -269,8 +54,8 @@ def _change(pack: CompiledPack, name: str, req: Requirement, before: Any, after:
     change: dict[str, Any] = {
         "input": name, "label": spec.label, "type": spec.type, "kind": kind,
         "from": _json_value(spec, before), "to": _json_value(spec, after),
-        "from_text": {lang: _show(spec, before, lang) for lang in ("zh", "en")},
-        "to_text": {lang: _show(spec, after, lang) for lang in ("zh", "en")},
+        "from_text": {lang: input_text(spec, before, lang) for lang in ("zh", "en")},
+        "to_text": {lang: input_text(spec, after, lang) for lang in ("zh", "en")},
         "criteria": readers.get(name, []),
     }
     if isinstance(req, Range) and spec.type != "date":
@@ -317,7 +102,7 @@ def _unset_params(pack: CompiledPack) -> list[dict[str, Any]]:
 
 def what_it_takes(pack: CompiledPack, values: dict[str, Any], limit: int = MAX_SUGGESTIONS) -> dict[str, Any]:
     """Verified suggestions that make the entity pass, cheapest first (JSON-ready)."""
-    search = _Search(pack, values)
+    search = Search(pack, values)
     candidates = search.options(pack.root, MET)
     readers = _readers(pack)
     titles = {n.id: n for n in pack.root.criteria()}
@@ -328,7 +113,7 @@ def what_it_takes(pack: CompiledPack, values: dict[str, Any], limit: int = MAX_S
             continue  # already satisfied: nothing to suggest (the entity passes or is blocked elsewhere)
         new_values = dict(values)
         for name, req in changed.items():
-            new_values[name] = _concrete(pack.inputs[name], req, values.get(name))
+            new_values[name] = concrete(pack.inputs[name], req, values.get(name))
         new_values = _with_derived(pack, new_values, set(changed))
         if evaluate(pack, new_values).outcome != PASS:
             continue
@@ -360,31 +145,6 @@ def what_it_takes(pack: CompiledPack, values: dict[str, Any], limit: int = MAX_S
         result["blocked_by"] = blocked
         result["note"] = {"zh": "没有只改数据就能通过的办法", "en": "no change to the data alone makes it pass"}
     return result
-
-
-def describe(option: dict[str, Any], lang: str = "zh") -> str:
-    """One line for a suggestion: "<input label> +<difference> (→ <new value>, ≥ <threshold>) [path: …]"."""
-    parts = []
-    for c in option["changes"]:
-        label = c["label"].get(lang) or c["label"].get("zh") or c["input"]
-        to = c["to_text"][lang]
-        if c["kind"] in ("increase", "decrease"):
-            need = c.get("requirement_text", {}).get(lang)
-            parts.append(f"{label} {c['by_text'][lang]} (→ {to}{', ' + need if need else ''})")
-        elif c["kind"] == "provide":
-            need = c.get("requirement_text", {}).get(lang)
-            word = "提供" if lang == "zh" else "provide"
-            parts.append(f"{word} {label}: {need or to}")
-        else:
-            parts.append(f"{label}: {c['from_text'][lang]} → {to}")
-    joiner = "; " if lang == "en" else ";"
-    text = joiner.join(parts)
-    if option.get("via"):
-        path = " → ".join((v["title"].get(lang) or v["title"].get("zh") or v["id"]) for v in option["via"])
-        text += f" [{'路径' if lang == 'zh' else 'path'}: {path}]"
-    if option.get("discretionary"):
-        text += " [酌情条款]" if lang == "zh" else " [discretionary]"
-    return text
 
 
 __all__ = ["what_it_takes", "describe", "Range", "OneOf", "Option"]

@@ -6,13 +6,13 @@ requirement found on the criteria tree is often a requirement on a value ("创�
 not on an input. The search has two steps:
 
 1. The criteria tree of the decision (its stage's compiled form, the same tree durable-rules
-   decides) gives the alternatives, exactly as format 1's `engine.explain.whatif._Search` does:
+   decides) gives the alternatives (`engine.explain.requirements.Search`, as format 1's search did):
    sets of requirements on slots — an interval for a number, allowed values for yes/no and enums.
    A requirement on a linked criterion (`{criterion: X}`, X's status read from its slot) is
    replaced by the alternatives of X's own tree, through links of links; one on a lookup-table
    slot (value − the row's threshold) becomes the same bound on the value, moved by the row.
 2. Each requirement is met through the data: on an input, by the value nearest the current one
-   (`whatif._concrete`); on a value, by moving one numeric input the value reads (through other
+   (`requirements.concrete`); on a value, by moving one numeric input the value reads (through other
    values), searched outward from the current figure (doubling, then halving the interval to a
    hundredth of the input's unit — a whole one for counts), Python computing the value at every
    probe. An input read by several values is tried for each alternative separately, so a share
@@ -42,9 +42,10 @@ from engine.core.status import Outcome, Status
 from engine.core.units import format_amount, fraction_json
 from engine.evaluate.record2 import Record2
 from engine.evaluate.run2 import Runner, Subject, _Env
-from engine.explain.whatif import MAX_SUGGESTIONS, OneOf, Option, Range, _concrete, _merge, _Search, _show, describe
+from engine.explain.requirements import OneOf, Option, Range, Search, concrete, input_text, merge
 
 MAX_PROBES = 1500  # evaluations of one changed entity, per entity
+MAX_SUGGESTIONS = 5
 _MAX_OPTIONS = 32  # alternatives kept while links are followed
 _DOUBLINGS = 64
 _NUMERIC = ("money", "count", "percent", "area", "number")
@@ -261,7 +262,7 @@ def _plans(pack: Pack2, probe: _Probe, values: dict[str, Any], slots: dict[str, 
             if slot in pack.inputs:
                 spec = pack.inputs[slot]
                 changed = dict(current)
-                changed[slot] = _concrete(spec, req, current.get(slot))
+                changed[slot] = concrete(spec, req, current.get(slot))
                 next_plans.append((changed, why + [(slot, slot, req)]))
             elif slot in pack.values and isinstance(req, Range):
                 for name in _value_inputs(pack, slot):
@@ -310,8 +311,8 @@ def _change(pack: Pack2, name: str, before: Any, after: Any, slot: str, req: Any
     change: dict[str, Any] = {
         "input": name, "label": spec.label, "type": spec.type, "kind": kind,
         "from": _json(spec, before), "to": _json(spec, after),
-        "from_text": {lang: _show(spec, before, lang) for lang in ("zh", "en")},
-        "to_text": {lang: _show(spec, after, lang) for lang in ("zh", "en")},
+        "from_text": {lang: input_text(spec, before, lang) for lang in ("zh", "en")},
+        "to_text": {lang: input_text(spec, after, lang) for lang in ("zh", "en")},
         "criteria": readers.get(slot, []),
     }
     if slot != name:
@@ -392,7 +393,7 @@ def _resolve(pack: Pack2, slots: dict[str, Any], options: Iterable[Option], dept
                     expanded = []  # a criterion cannot be made not applicable through its data here
                     break
                 stage, node = _criterion_node(pack, slot)
-                found = _Search(stage.pack, slots).options(node, want)
+                found = Search(stage.pack, slots).options(node, want)
                 subs = [Option(o.needs, (slot,) + o.via) for o in _resolve(pack, slots, found, depth + 1)]
             elif slot.startswith("~diff~") and isinstance(req, Range):
                 # a comparison of two names of the entity (`param:` naming a value or input): the
@@ -420,7 +421,7 @@ def _resolve(pack: Pack2, slots: dict[str, Any], options: Iterable[Option], dept
                                                 None if req.hi is None else req.hi + row, req.hi_open)),))]
             else:
                 subs = [Option(((slot, req),))]
-            expanded = [m for a in expanded for b in subs if (m := _merge(a, b)) is not None][:_MAX_OPTIONS]
+            expanded = [m for a in expanded for b in subs if (m := merge(a, b)) is not None][:_MAX_OPTIONS]
             if not expanded:
                 break
         out.extend(expanded)
@@ -443,7 +444,7 @@ def what_it_takes2(pack: Pack2, subject: Subject, limit: int = MAX_SUGGESTIONS) 
         return {"options": []}
     stage = next(s for s in pack.stages if pack.decision in s.criteria)
     node = next(n for n in stage.pack.root.criteria() if n.id == pack.decision)
-    search = _Search(stage.pack, slots)
+    search = Search(stage.pack, slots)
     readers = _readers(pack)
     verified: list[tuple[tuple[Any, ...], frozenset[str], tuple[str, ...], dict[str, Any]]] = []
     try:
@@ -492,13 +493,37 @@ def suggestions2(pack: Pack2, subjects: Iterable[Subject], records: Iterable[Rec
             if r.outcome is not None and r.outcome is not Outcome.PASS and r.entity_id in by_id}
 
 
-
-
-
 def annotate_what_it_takes(pack: Pack2, subject: Subject, record: Record2) -> dict[str, Any] | None:
     """For engine.evaluate.pipeline.decide_files2(annotate=…): the suggestions of a record that
     does not pass (computed where the entity was decided, in a worker process with --workers)."""
     if record.outcome is None or record.outcome is Outcome.PASS:
         return None
     return what_it_takes2(pack, subject)
-__all__ = ["MAX_PROBES", "OneOf", "annotate_what_it_takes", "describe", "suggestions2", "what_it_takes2"]
+
+
+def describe(option: dict[str, Any], lang: str = "zh") -> str:
+    """One line for a suggestion: "<input label> +<difference> (→ <new value>, ≥ <threshold>) [path: …]"."""
+    parts = []
+    for c in option["changes"]:
+        label = c["label"].get(lang) or c["label"].get("zh") or c["input"]
+        to = c["to_text"][lang]
+        if c["kind"] in ("increase", "decrease"):
+            need = c.get("requirement_text", {}).get(lang)
+            parts.append(f"{label} {c['by_text'][lang]} (→ {to}{', ' + need if need else ''})")
+        elif c["kind"] == "provide":
+            need = c.get("requirement_text", {}).get(lang)
+            word = "提供" if lang == "zh" else "provide"
+            parts.append(f"{word} {label}: {need or to}")
+        else:
+            parts.append(f"{label}: {c['from_text'][lang]} → {to}")
+    joiner = "; " if lang == "en" else ";"
+    text = joiner.join(parts)
+    if option.get("via"):
+        path = " → ".join((v["title"].get(lang) or v["title"].get("zh") or v["id"]) for v in option["via"])
+        text += f" [{'路径' if lang == 'zh' else 'path'}: {path}]"
+    if option.get("discretionary"):
+        text += " [酌情条款]" if lang == "zh" else " [discretionary]"
+    return text
+
+
+__all__ = ["MAX_PROBES", "MAX_SUGGESTIONS", "OneOf", "annotate_what_it_takes", "describe", "suggestions2", "what_it_takes2"]

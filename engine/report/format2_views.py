@@ -23,7 +23,7 @@ from engine.explain.explain2 import (branch_text, criterion_nodes, discretionary
                                      fails_only_on_group_minimum, gap_text, headline, is_lower_bound, labelled_step,
                                      lower_bound_note, missing_names, name_label, threshold_text,
                                      unset_parameter)
-from engine.explain.whatif import describe
+from engine.explain.whatif2 import describe
 
 OUTPUT_SCHEMA2 = "certify.evaluation/2"
 VIEWS = ("auto", "full", "short")

@@ -18,7 +18,7 @@ from engine.compile.model2 import Pack2
 from engine.core.problems import Problem
 from engine.evaluate.record2 import Record2
 from engine.explain.explain2 import RecordView, ValueView, explain2, label
-from engine.explain.whatif import describe
+from engine.explain.whatif2 import describe
 from engine.report.html import CSS, _e, page_head
 
 OUTCOMES = ("pass", "fail", "undetermined")

@@ -23,7 +23,7 @@ from engine.core.status import Status
 from engine.core.units import fraction_json, parse_unit
 from engine.evaluate.record2 import Record2
 from engine.explain.explain2 import is_lower_bound
-from engine.explain.whatif import describe
+from engine.explain.whatif2 import describe
 from engine.report.format2_views import WORDS2, award_text, shown_value
 from engine.report.tables import _XLSX_WORDS, _Sheet
 
