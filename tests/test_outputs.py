@@ -279,7 +279,7 @@ def test_git_revision_that_is_an_option_is_refused(tmp_path):
 
 
 def test_git_never_reads_a_revision_as_an_option(tmp_path):
-    from engine.commands.diff import DiffSourceError, read_version
+    from engine.commands.diff_common import DiffSourceError, read_version
 
     written = tmp_path / "y"
     with pytest.raises(DiffSourceError) as caught:

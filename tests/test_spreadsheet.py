@@ -442,7 +442,7 @@ def test_a_zip_part_larger_than_it_declares_is_refused(tmp_path):
 
 
 def test_numbers_keep_exact_values_beside_the_cells(tmp_path):
-    from engine.report.tables import number_cell
+    from engine.report.sheet import number_cell
 
     assert number_cell("99999", "万元") == (99999, '#,##0"万元"', None)
     assert number_cell("12.5", "%") == (0.125, "0.0%", None)  # 12.5% shown as a percentage

@@ -19,7 +19,7 @@ from engine.core.problems import Problem
 from engine.evaluate.record2 import Record2
 from engine.explain.explain2 import RecordView, ValueView, explain2, label
 from engine.explain.whatif2 import describe
-from engine.report.html import CSS, _e, page_head
+from engine.report.page import CSS, escape, page_head
 
 OUTCOMES = ("pass", "fail", "undetermined")
 _MARK = {"met": "✔", "not_met": "✘", "unknown": "?", "not_applicable": "–"}
@@ -121,50 +121,50 @@ def render_html2(records: Iterable[Record2], pack: Pack2, out: TextIO, lang: str
     title = label(pack.meta.title, lang) or pack.meta.id
     out.write(page_head(f"{title} — {w['report']}", lang, CSS2))
     part = lambda text: out.write(text + "\n")  # noqa: E731
-    part(f"<h1>{_e(title)} — {_e(w['report'])}</h1>")
+    part(f"<h1>{escape(title)} — {escape(w['report'])}</h1>")
     if views:
         prov = views[0].record.provenance
         decided = views[0].record.criteria[0].decided_by if views[0].record.criteria else ""
-        part(f'<p class="meta">{_e(w["pack"])} {_e(prov.pack_id)} {_e(prov.pack_version)} (sha256 {_e(prov.pack_sha256[:12])}) · '
-             f'{_e(w["as_of"])} {_e(prov.as_of)} · {_e(w["engine"])} {_e(prov.engine_version)} / {_e(decided)}</p>')
+        part(f'<p class="meta">{escape(w["pack"])} {escape(prov.pack_id)} {escape(prov.pack_version)} (sha256 {escape(prov.pack_sha256[:12])}) · '
+             f'{escape(w["as_of"])} {escape(prov.as_of)} · {escape(w["engine"])} {escape(prov.engine_version)} / {escape(decided)}</p>')
     src = " · ".join(str(pack.meta.source[k]) for k in ("title", "number", "date") if pack.meta.source.get(k))
     if src:
-        part(f'<p class="meta">{_e(w["source"])}: {_e(src)}</p>')
+        part(f'<p class="meta">{escape(w["source"])}: {escape(src)}</p>')
     validity = views[0].validity if views else ()
     if validity:
-        part(f'<div class="validity" data-validity="warning"><h2>{_e(w["validity_h"])}</h2><ul>')
+        part(f'<div class="validity" data-validity="warning"><h2>{escape(w["validity_h"])}</h2><ul>')
         for v in validity:
-            part(f"<li>⚠ {_e(v['code'])} {_e(v['zh'] if lang == 'zh' else v['en'])}</li>")
+            part(f"<li>⚠ {escape(v['code'])} {escape(v['zh'] if lang == 'zh' else v['en'])}</li>")
         part("</ul></div>")
     if views and views[0].choices:
-        part(f'<h2>{_e(w["choices_h"])}</h2><div class="scroll"><table class="choices"><thead><tr>'
+        part(f'<h2>{escape(w["choices_h"])}</h2><div class="scroll"><table class="choices"><thead><tr>'
              f'<th>{w["choice"]}</th><th>{w["cite"]}</th><th>{w["option"]}</th><th>{w["from"]}</th></tr></thead><tbody>')
         for c in views[0].choices:
-            part(f'<tr data-choice="{_e(c["name"])}" data-option="{_e(c["option_id"])}"><td>{_e(label(c["label"], lang))}</td>'
-                 f'<td class="cite">{_e(c["cite"] or "")}</td><td>{_e(label(c["option"], lang))} <code>{_e(c["option_id"])}</code></td>'
-                 f'<td>{_e(_source(c, lang))}</td></tr>')
+            part(f'<tr data-choice="{escape(c["name"])}" data-option="{escape(c["option_id"])}"><td>{escape(label(c["label"], lang))}</td>'
+                 f'<td class="cite">{escape(c["cite"] or "")}</td><td>{escape(label(c["option"], lang))} <code>{escape(c["option_id"])}</code></td>'
+                 f'<td>{escape(_source(c, lang))}</td></tr>')
         part("</tbody></table></div>")
     counts = _counts(views)
-    part(f'<h2>{_e(w["summary_h"])}</h2><div class="cards">')
-    part(f'<div class="card"><b>{len(views)}</b>{_e(w["total"])}</div>')
+    part(f'<h2>{escape(w["summary_h"])}</h2><div class="cards">')
+    part(f'<div class="card"><b>{len(views)}</b>{escape(w["total"])}</div>')
     for k in OUTCOMES:
-        part(f'<div class="card {k}" data-count="{k}"><b>{counts[k]}</b>{_e(w[k])}</div>')
+        part(f'<div class="card {k}" data-count="{k}"><b>{counts[k]}</b>{escape(w[k])}</div>')
     part("</div>")
     part(f'<div class="scroll"><table class="overview"><thead><tr><th>{w["entity"]}</th><th>{w["outcome"]}</th>'
          f'<th>{w["why"]}</th></tr></thead><tbody>')
     for v in views:
         rec, outcome = v.record, _outcome(v)
-        part(f'<tr data-entity="{_e(rec.entity_id)}" data-outcome="{outcome}">'
-             f'<td><a href="#{_e(_anchor(rec.entity_id))}">{_e(rec.entity_id)} {_e(rec.entity_name or "")}</a></td>'
-             f'<td><span class="badge {outcome}">{_e(w[outcome])}</span></td><td>{_e(v.headline[lang])}</td></tr>')
+        part(f'<tr data-entity="{escape(rec.entity_id)}" data-outcome="{outcome}">'
+             f'<td><a href="#{escape(_anchor(rec.entity_id))}">{escape(rec.entity_id)} {escape(rec.entity_name or "")}</a></td>'
+             f'<td><span class="badge {outcome}">{escape(w[outcome])}</span></td><td>{escape(v.headline[lang])}</td></tr>')
     part("</tbody></table></div>")
     probs = sorted(problems)
     if probs:
-        part(f'<h2>{_e(w["problems_h"])}</h2><ul class="problems">')
+        part(f'<h2>{escape(w["problems_h"])}</h2><ul class="problems">')
         for p in probs:
-            part(f"<li>{_e(p.format(lang))}</li>")
+            part(f"<li>{escape(p.format(lang))}</li>")
         part("</ul>")
-    part(f'<h2>{_e(w["entities_h"])}</h2>')
+    part(f'<h2>{escape(w["entities_h"])}</h2>')
     for v in views:
         _entity_html(v, pack, lang, part, suggestions.get(v.record.entity_id))
     out.write("\n</body>\n</html>\n")
@@ -175,52 +175,52 @@ def _entity_html(v: RecordView, pack: Pack2, lang: str, part: Any, wit: Mapping[
     w = WORDS[lang]
     rec, outcome = v.record, _outcome(v)
     extra = ' data-only-group-minimum="true"' if v.only_group_minimum else ""
-    part(f'<section class="entity {outcome}" id="{_e(_anchor(rec.entity_id))}" data-entity="{_e(rec.entity_id)}" '
+    part(f'<section class="entity {outcome}" id="{escape(_anchor(rec.entity_id))}" data-entity="{escape(rec.entity_id)}" '
          f'data-outcome="{outcome}"{extra}>')
-    name = f" {_e(rec.entity_name)}" if rec.entity_name else ""
-    part(f'<header><h3>{_e(rec.entity_id)}{name}</h3><span class="badge {outcome} outcome">{_e(w[outcome])}</span>'
-         f'<span class="small">{_e(rec.where)}</span></header>')
-    part(f'<p class="why">{_e(v.headline[lang])}</p>')
+    name = f" {escape(rec.entity_name)}" if rec.entity_name else ""
+    part(f'<header><h3>{escape(rec.entity_id)}{name}</h3><span class="badge {outcome} outcome">{escape(w[outcome])}</span>'
+         f'<span class="small">{escape(rec.where)}</span></header>')
+    part(f'<p class="why">{escape(v.headline[lang])}</p>')
     lines = _wit_lines(wit, lang)
     if lines is not None:
-        items = "".join(f"<li>{_e(line)}</li>" for line in lines) if lines else f"<li>{_e(w['wit_none'])}</li>"
-        part(f'<div class="wit" data-what-it-takes="{len((wit or {}).get("options", []))}"><h4>{_e(w["wit"])}</h4>'
+        items = "".join(f"<li>{escape(line)}</li>" for line in lines) if lines else f"<li>{escape(w['wit_none'])}</li>"
+        part(f'<div class="wit" data-what-it-takes="{len((wit or {}).get("options", []))}"><h4>{escape(w["wit"])}</h4>'
              f'<ol>{items}</ol></div>')
     if v.values:
-        part(f'<h4>{_e(w["values_h"])}</h4><div class="scroll"><table class="values"><thead><tr>'
+        part(f'<h4>{escape(w["values_h"])}</h4><div class="scroll"><table class="values"><thead><tr>'
              f'<th>{w["value"]}</th><th>{w["cite"]}</th><th>{w["amount"]}</th><th>{w["band"]}</th><th>{w["cap"]}</th>'
              f'<th>{w["subtotal"]}</th><th>{w["steps"]}</th></tr></thead><tbody>')
         for x in v.values:
             cells = _value_cells(x, lang)
             minimum = "" if x.meets_minimum is None else (" met" if x.meets_minimum else " not_met")
-            steps = "<br>".join(_e(s[lang]) for s in x.steps)
-            part(f'<tr data-value="{_e(x.name)}" data-op="{_e(x.op)}"><td>{_e(cells[0])}</td><td class="cite">{_e(cells[1])}</td>'
-                 f'<td class="num">{_e(cells[2])}</td><td>{_e(cells[3])}</td><td>{_e(cells[4])}</td>'
-                 f'<td class="minimum{minimum}">{_e(cells[5])}</td><td class="steps">{steps}</td></tr>')
+            steps = "<br>".join(escape(s[lang]) for s in x.steps)
+            part(f'<tr data-value="{escape(x.name)}" data-op="{escape(x.op)}"><td>{escape(cells[0])}</td><td class="cite">{escape(cells[1])}</td>'
+                 f'<td class="num">{escape(cells[2])}</td><td>{escape(cells[3])}</td><td>{escape(cells[4])}</td>'
+                 f'<td class="minimum{minimum}">{escape(cells[5])}</td><td class="steps">{steps}</td></tr>')
         part("</tbody></table></div>")
     if v.criteria:
         decided = rec.criteria[0].decided_by
-        part(f'<h4>{_e(w["criteria_h"] if decided == "durable-rules" else w["criteria_ref_h"])}</h4>'
+        part(f'<h4>{escape(w["criteria_h"] if decided == "durable-rules" else w["criteria_ref_h"])}</h4>'
              f'<div class="scroll"><table class="checklist"><thead><tr><th>{w["status"]}</th><th>{w["cite"]}</th>'
              f'<th>{w["criterion"]}</th><th>{w["basis"]}</th><th>{w["na"]}</th></tr></thead><tbody>')
         for c in v.criteria:
             cr = c.criterion
             status = cr.status.value
             basis = "" if c.reason else c.facts[lang]
-            judged = (f' <span class="tag" title="{_e(label(c.discretionary, lang))}">[{_e(w["discretionary"])}]</span>'
+            judged = (f' <span class="tag" title="{escape(label(c.discretionary, lang))}">[{escape(w["discretionary"])}]</span>'
                       if c.discretionary else "")
             attr = ' data-discretionary="true"' if c.discretionary else ""
-            part(f'<tr class="{status}" data-criterion="{_e(cr.id)}" data-status="{status}"{attr}>'
-                 f'<td class="st {status}">{_MARK[status]} {_e(w[status])}</td><td class="cite">{_e(cr.cite or "")}</td>'
-                 f'<td style="padding-left:{0.5 + 1.2 * cr.depth:.1f}em">{_e(label(cr.title, lang) or cr.id)}{judged}</td>'
-                 f'<td>{_e(basis)}</td><td>{_e(label(c.reason, lang))}</td></tr>')
+            part(f'<tr class="{status}" data-criterion="{escape(cr.id)}" data-status="{status}"{attr}>'
+                 f'<td class="st {status}">{_MARK[status]} {escape(w[status])}</td><td class="cite">{escape(cr.cite or "")}</td>'
+                 f'<td style="padding-left:{0.5 + 1.2 * cr.depth:.1f}em">{escape(label(cr.title, lang) or cr.id)}{judged}</td>'
+                 f'<td>{escape(basis)}</td><td>{escape(label(c.reason, lang))}</td></tr>')
         part("</tbody></table></div>")
     extras = _judged(v, lang) + [f"{w[n.kind] if n.kind in w else n.kind}: {(n.cite + ' ') if n.cite else ''}"
                                  f"{label(n.title, lang) or n.id} — {w[n.status.value]}" for n in rec.notes]
     prov = rec.provenance
     extras.append(f"{w['record']}: {w['input_hash']} {prov.input_sha256[:12]}, {w['engine']} {prov.engine_version} / "
                   f"{rec.criteria[0].decided_by if rec.criteria else ''}; {w['computed_by']}")
-    part('<ul class="small">' + "".join(f"<li>{_e(e)}</li>" for e in extras) + "</ul>")
+    part('<ul class="small">' + "".join(f"<li>{escape(e)}</li>" for e in extras) + "</ul>")
     part("</section>")
 
 

@@ -17,10 +17,11 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any, Callable, Iterable, TextIO
 
-from engine.report.html import CSS, _Writer, page_head
+from engine.report.html import _Writer
+from engine.report.page import CSS, page_head
 from engine.report.scoring_text import (WORDS, _award_text, _l, _marks, part_line, render_score_csv, render_score_json,
                                         render_score_text)
-from engine.report.tables import _Sheet
+from engine.report.sheet import Sheet
 
 EXTRA = {
     "zh": {
@@ -367,7 +368,7 @@ def write_score_xlsx(result: dict[str, Any], path: str, lang: str = "zh") -> Non
               x["total_status"], f"{x['award']} ({unit})" if unit else x["award"], x["award_status"], x["vetoes"],
               x["consequences"], x["provisional"], x["exact"]]
     book = Workbook(write_only=True)
-    sheet = _Sheet(book, x["sheet"], header, "E2", [12, 6, 10, 16, 8])
+    sheet = Sheet(book, x["sheet"], header, "E2", [12, 6, 10, 16, 8])
     fill_of = {"known": None, "unknown": "unknown"}
     for cohort in result["cohorts"]:
         for z in cohort["zones"]:

@@ -7,7 +7,7 @@ cell in the value's unit (`#,##0"万元"`, percentages as `%`, points as `分`);
 data; the exact values a binary double cannot hold; the source row and the input's sha256.
 
 The layout (bold wrapped header frozen with the key columns, autofilter, widths with CJK counted
-double, text never a formula, the exact text in a cell comment) is format 1's, `tables._Sheet`.
+double, text never a formula, the exact text in a cell comment) is engine.report.sheet's `Sheet`.
 Rows are written as records arrive (openpyxl write-only mode): memory stays flat in rows.
 Nothing here decides or computes a status: it shows the record.
 """
@@ -25,7 +25,7 @@ from engine.evaluate.record2 import Record2
 from engine.explain.explain2 import is_lower_bound
 from engine.explain.whatif2 import describe
 from engine.report.format2_views import WORDS2, award_text, shown_value
-from engine.report.tables import _XLSX_WORDS, _Sheet
+from engine.report.sheet import XLSX_WORDS, Sheet
 
 _COMPARISONS = (">=", ">", "<=", "<")
 _FILLED = {"met": "met", "not_met": "not_met", "unknown": "unknown"}  # not applicable stays plain
@@ -75,7 +75,7 @@ def write_xlsx2(records: Iterable[Record2], pack: Pack2, path: str, lang: str = 
     `suggestions`: what it would take (engine.explain.whatif2) by entity id, one column."""
     from openpyxl import Workbook  # loaded only when a workbook is written (slow to import)
 
-    w, x, more = WORDS2[lang], _XLSX_WORDS[lang], _MORE[lang]
+    w, x, more = WORDS2[lang], XLSX_WORDS[lang], _MORE[lang]
     sep = "：" if lang == "zh" else ": "
     columns = criterion_columns(pack, lang)
     header = [x["id"], x["name"], x["outcome"]]
@@ -96,7 +96,7 @@ def write_xlsx2(records: Iterable[Record2], pack: Pack2, path: str, lang: str = 
     header += [x["missing"]] + ([x["wit"]] if suggestions is not None else []) + [x["exact"], x["source"], x["sha"]]
     counts = {"pass": 0, "fail": 0, "undetermined": 0}
     book = Workbook(write_only=True)
-    sheet = _Sheet(book, more["sheet"], header, "D2", widths)
+    sheet = Sheet(book, more["sheet"], header, "D2", widths)
     for rec in records:
         exacts: list[str] = []
 

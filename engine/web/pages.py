@@ -29,7 +29,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from engine.commands.diff import why_text
+from engine.commands.diff_common import why_text
 from engine.compile.model2 import Pack2
 from engine.core.problems import Problem, ProblemsError
 from engine.core.units import format_amount
