@@ -29,7 +29,7 @@ from click.testing import CliRunner
 from cli import main
 from engine.commands.migrate import dump_pack, run_migrate
 from engine.commands.packtest import compare2
-from engine.commands.scoring_suite import compare_cohort2
+from engine.commands.suite_cohorts import compare_cohort2
 from engine.compile.build2 import build2
 from engine.core.problems import CODES, ProblemsError
 from engine.evaluate.pipeline import load_pack2

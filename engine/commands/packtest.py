@@ -53,12 +53,12 @@ from engine.core.problems import Problem, ProblemsError, shown
 from engine.load.yamlsafe import iso_date, load_yaml_file
 from engine.commands.lint import check_path
 from engine.compile.build2 import NOT_DUE
-from engine.commands.scoring_suite import cohort_entities, cohort_usable, compare_cohort2
+from engine.commands.suite_cohorts import cohort_entities, cohort_usable, compare_cohort2
 from engine.load.format1 import convert_cohort_expect, convert_expect, convert_zone_expect
 from engine.commands.suite_results import CaseResult, SuiteResult
 
 _FLAG_WORDS = {True: MET, False: NOT_MET, "unknown": UNKNOWN, None: UNKNOWN}
-_SUITE_KEYS = {"pack", "as_of", "fixtures", "cases", "cohorts"}  # cohorts: scoring packs (engine.commands.scoring_suite)
+_SUITE_KEYS = {"pack", "as_of", "fixtures", "cases", "cohorts"}  # cohorts: scoring packs (engine.commands.suite_cohorts)
 _TARGET_STATUSES = ("met", "not_met", "not_yet_due", "unknown")
 
 

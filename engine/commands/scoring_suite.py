@@ -23,9 +23,9 @@ A suite for a `kind: scoring` pack holds `cohorts` instead of (or beside) `cases
               provisional: false
               unknown_indicators: [scale]
 
-Each zone's expectation is one case; the cohort-level expectation is another. Used by
-`engine.commands.packtest.run_suite` when a suite of a format-1 pack has `cohorts`. A format-2
-pack's cohorts are run by packtest itself; their totals are checked by `compare_cohort2` below.
+Each zone's expectation is one case; the cohort-level expectation is another. A format-1 suite is
+now converted on load and run by engine.commands.packtest like a format-2 one (its cohorts through
+engine.commands.suite_cohorts), so nothing calls `run_scoring_suite` any more.
 """
 
 from __future__ import annotations
@@ -36,11 +36,10 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
-from engine.load.data import RawEntity, load_entities
 from engine.core.problems import Problem, ProblemsError
 from engine.load.yamlsafe import Document, iso_date
+from engine.commands.suite_cohorts import cohort_entities, cohort_usable
 from engine.commands.suite_results import CaseResult
-from engine.core.units import AmountError, format_amount, parse_amount, parse_unit, to_fraction
 from engine.explain.scoring import Scorer, load_scoring_pack, zone_index
 
 _COHORT_KEYS = {"name", "as_of", "fixtures", "entities", "expect"}
@@ -97,46 +96,6 @@ def compare_zone(zone: dict[str, Any], expect: dict[str, Any]) -> list[str]:
         diffs.append(f"unknown_indicators: expected {sorted(expect['unknown_indicators'])}, "
                      f"got {sorted(zone['unknown_indicators'])}")
     return diffs
-
-
-def cohort_usable(doc: Document, index: int, allowed: set[str], problems: list[Problem]) -> bool:
-    """Whether `cohorts[index]` can be run (formats 1 and 2): a mapping with `expect:`; unknown
-    fields are reported (E110) and the cohort still runs."""
-    cohort = doc.value["cohorts"][index]
-    if not isinstance(cohort, dict) or not isinstance(cohort.get("expect"), dict):
-        problems.append(doc.problem("E111", "a cohort needs fixtures or entities, and expect: {...}",
-                                    ("cohorts", index),
-                                    message_zh="每个分组需要写 fixtures 或 entities，以及 expect: {...}"))
-        return False
-    for key in sorted(set(cohort) - allowed):
-        problems.append(doc.problem("E110", f"unknown field {key!r} in a cohort (allowed: {sorted(allowed)})",
-                                    ("cohorts", index, key),
-                                    message_zh=f"分组中有未知字段 {key!r}（允许的字段："
-                                    f"{'、'.join(sorted(allowed))}）"))
-    return True
-
-
-def cohort_entities(path: str, doc: Document, index: int, problems: list[Problem]) -> list[RawEntity]:
-    """The entities of `cohorts[index]` (formats 1 and 2): its fixture files' entities, then its
-    inline `entities:` (each where the suite writes it); a fixture file's problems go to `problems`."""
-    cohort = doc.value["cohorts"][index]
-    base = Path(path).parent
-    entities: list[RawEntity] = []
-    for rel in cohort.get("fixtures") or []:
-        try:
-            entities.extend(load_entities(str(base / rel), problems))
-        except ProblemsError as error:
-            problems.extend(error.problems)
-    for j, raw in enumerate(cohort.get("entities") or []):
-        if not isinstance(raw, dict):
-            problems.append(doc.problem("E111", "an entity of a cohort is a mapping {id: ..., ...}",
-                                        ("cohorts", index, "entities", j),
-                                        message_zh="分组中的每个对象应写成映射 {id: ..., ...}"))
-            continue
-        line = doc.where(("cohorts", index, "entities", j))[0]
-        fields = {k: v for k, v in raw.items() if k not in ("id", "name")}
-        entities.append(RawEntity(path, line, str(raw.get("id", f"E{j + 1}")), raw.get("name"), fields))
-    return entities
 
 
 def run_scoring_suite(path: str, doc: Document, result: Any, engine: str = "durable") -> None:
@@ -225,71 +184,4 @@ def run_scoring_suite(path: str, doc: Document, result: Any, engine: str = "dura
 #             key_development: {awards_paid: 2000万元, ranked: 9, order: [K02, K01, ...]}
 #           entities:
 #             K02: {ranks: {place: 1}, subtotals: {total: 89.8分}, award: {status: excluded}}
-
-_COHORT2_EXPECT_KEYS = {"awards_paid", "groups", "entities", "why"}
-_GROUP2_KEYS = {"awards_paid", "ranked", "order"}
-
-
-def _amount2(want: Any, unit: str | None) -> Fraction | None:
-    """An expected amount: written with its unit (3000万元), or a bare number in the award unit."""
-    try:
-        return parse_amount(want, parse_unit(unit) if unit else None)[0]
-    except AmountError:
-        try:
-            return to_fraction(want)
-        except AmountError:
-            return None
-
-
-def compare_cohort2(records: list[Any], expect: dict[str, Any]) -> list[str]:
-    """Readable differences between a format-2 cohort (its records, in input order) and the totals
-    it expects: awards paid, and per group of the rank the awards paid, how many are ranked and in
-    which order (by place; entities sharing a place in input order)."""
-    diffs: list[str] = []
-    extra = sorted(set(expect) - _COHORT2_EXPECT_KEYS)
-    if extra:
-        diffs.append(f"unknown expect field(s) {extra}; allowed: {sorted(_COHORT2_EXPECT_KEYS)}")
-    awards = [r.award for r in records if r.award is not None]
-    unit = next((a.unit for a in awards if a.unit), None)
-
-    def paid(of: list[Any]) -> Fraction:
-        return sum((a.amount for a in of if a.status == "awarded" and a.amount is not None), Fraction(0))
-
-    def check_paid(label: str, want: Any, got: Fraction) -> None:
-        expected = _amount2(want, unit)
-        if expected is None or expected != got:
-            diffs.append(f"{label}: expected {want}, got {format_amount(got, parse_unit(unit) if unit else None, 'zh')}")
-
-    if "awards_paid" in expect:
-        if not awards:
-            diffs.append("awards_paid: the pack has no outcomes.awards")
-        else:
-            check_paid("awards_paid", expect["awards_paid"], paid(awards))
-    groups = expect.get("groups") or {}
-    if not isinstance(groups, dict):
-        return diffs + ["groups: expected a mapping {group: {awards_paid, ranked, order}}"]
-    members: dict[str, list[tuple[Any, Any]]] = {}
-    for index, record in enumerate(records):
-        place = next((v for v in record.values if v.op == "rank"), None)
-        group = (record.award.group if record.award is not None else None) or \
-            (place.detail.get("group") if place is not None else None)
-        if group is not None:
-            members.setdefault(str(group), []).append((index, record, place))
-    for group, want in groups.items():
-        got = members.get(str(group))
-        if not got:
-            diffs.append(f"groups.{group}: no entity in this cohort")
-            continue
-        for key in sorted(set(want or {}) - _GROUP2_KEYS):
-            diffs.append(f"groups.{group}: unknown expect field {key!r}; allowed: {sorted(_GROUP2_KEYS)}")
-        ranked = sorted((place.value, index, record.entity_id) for index, record, place in got
-                        if place is not None and place.value is not None)
-        for key, value in (want or {}).items():
-            if key == "awards_paid":
-                check_paid(f"groups.{group}.awards_paid", value, paid([r.award for _, r, _ in got if r.award]))
-            elif key == "ranked" and value != len(ranked):
-                diffs.append(f"groups.{group}.ranked: expected {value}, got {len(ranked)}")
-            elif key == "order" and [str(v) for v in value or []] != [ident for _, _, ident in ranked]:
-                diffs.append(f"groups.{group}.order: expected {value}, got {[ident for _, _, ident in ranked]}")
-    return diffs
 
