@@ -145,12 +145,30 @@ def test_targets_tell_not_yet_due_from_not_applicable(tmp_path: Path) -> None:
     assert diffs[1:] == ["targets.new_above_scale_2021_target: expected unknown, got not_yet_due (value unknown, target 30家)",
                          "targets.new_above_scale_2099_target: no such target",
                          "targets.firms_over_10yi_target: expected status must be one of met, not_met, not_yet_due, "
-                         "unknown, not 'later'"]
+                         "not_applicable, unknown, not 'later'"]
     # a criterion not applicable for another reason than its due date is not "not yet due"
     suite["as_of"] = "2023-03-01"
     suite["cases"][0]["expect"] = {"targets": {"new_above_scale_2021_target": "unknown"}}
     assert _run(tmp_path, suite) == {"mid 2021": []}
 
+
+def test_targets_assert_not_applicable_apart_from_not_yet_due(tmp_path: Path) -> None:
+    """A target switched off by a choice (applies_when false) is `not_applicable` under `targets:`;
+    one whose date has not come is `not_yet_due`; each fails when the other is expected."""
+    pack = _pack2("huguan-town-targets.yaml", tmp_path)
+    county = {"id": "C", "city_level_towns": [{"name": "青崖镇"}],
+              "county_level_towns": [{"name": str(i)} for i in range(10)]}
+    right = {"targets": {"city_level_towns_upper": "not_applicable", "city_level_towns_target": "met"}}
+    suite = {"pack": pack, "as_of": "2025-01-31", "cases": [{"name": "due", "entity": county, "expect": right}]}
+    assert _run(tmp_path, suite) == {"due": []}
+    suite["cases"][0]["expect"] = {"targets": {"city_level_towns_upper": "not_yet_due"}}
+    assert _run(tmp_path, suite) == {"due": ["targets.city_level_towns_upper: expected not_yet_due, got not_applicable"
+                                             " (value 1个, target 2个)"]}
+    # before its date the same target is not yet due, not "not applicable"
+    suite["as_of"] = "2024-06-30"
+    suite["cases"][0]["expect"] = {"targets": {"city_level_towns_target": "not_applicable"}}
+    assert _run(tmp_path, suite)["due"][0].startswith(
+        "targets.city_level_towns_target: expected not_applicable, got not_yet_due")
 
 def test_path_names_the_criterion_met_or_the_case_taken(tmp_path: Path) -> None:
     pack = _pack2("huguan-specialized-town.yaml", tmp_path)

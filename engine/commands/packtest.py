@@ -15,7 +15,7 @@ A suite is `rules/<pack>.tests.yaml`:
           path: output_standard              # this criterion must be met
           flags: {priority_assessment: true} # true | false | unknown
           missing_inputs: [lead_output]      # exactly these are named as missing
-          targets: {zones_over_10yi: met}    # targets packs: met | not_met | not_yet_due | unknown
+          targets: {zones_over_10yi: met}    # targets packs: met | not_met | not_yet_due | not_applicable | unknown
                                              # (a per_year target is named by year: new_smes_2022)
         set: {some_threshold_min: 8亿元}       # optional: parameter overrides for this case
                                              # (like --set), e.g. for a number the policy leaves unset
@@ -59,7 +59,7 @@ from engine.commands.suite_results import CaseResult, SuiteResult
 
 _FLAG_WORDS = {True: MET, False: NOT_MET, "unknown": UNKNOWN, None: UNKNOWN}
 _SUITE_KEYS = {"pack", "as_of", "fixtures", "cases", "cohorts"}  # cohorts: scoring packs (engine.commands.suite_cohorts)
-_TARGET_STATUSES = ("met", "not_met", "not_yet_due", "unknown")
+_TARGET_STATUSES = ("met", "not_met", "not_yet_due", "not_applicable", "unknown")
 
 
 class Said(str):
@@ -82,7 +82,7 @@ _LINE_ZH: list[tuple[re.Pattern[str], str]] = [(re.compile(a), b) for a, b in (
     (r": expected status must be met, not_met or unknown, not (.*)$", r"：期望状态只能是 met、not_met 或 unknown，而不是 \1"),
     (r"^path: expected criterion (\S+) to be met, got (.*)$", r"path：应满足条件 \1，实际为 \2"),
     (r": a per-year target; name the year, e.g. (.*)$", r"：这是分年度目标；请写明年份，如 \1"),
-    (r"^targets: expected a mapping .*$", "targets：应写成映射 {目标 id: met | not_met | not_yet_due | unknown}"),
+    (r"^targets: expected a mapping .*$", "targets：应写成映射 {目标 id: met | not_met | not_yet_due | not_applicable | unknown}"),
     (r"^targets: this pack has no targets.*$", "targets：这个规则包没有目标（pack.kind: targets）"),
     (r": expected ", "：应为 "),
     (r", got ", "，实际为 "),
@@ -327,10 +327,11 @@ def _target_status2(criterion: Any) -> str:
 
 
 def _compare_targets2(record: Record2, expected: Any) -> list[str]:
-    """`targets: {criterion: met | not_met | not_yet_due | unknown}`: a target is a criterion with
-    `due:`; not yet due is told apart from any other not applicable by its reason."""
+    """`targets: {criterion: met | not_met | not_yet_due | not_applicable | unknown}`: a target is a
+    criterion with `due:`; not yet due (its date has not come) is told apart from not applicable for
+    any other reason (its `applies_when` is false, e.g. under a choice) by the reason."""
     if not isinstance(expected, dict):
-        return ["targets: expected a mapping {target id: met | not_met | not_yet_due | unknown}"]
+        return ["targets: expected a mapping {target id: met | not_met | not_yet_due | not_applicable | unknown}"]
     by_id = {c.id: c for c in record.criteria}
     diffs: list[str] = []
     for ident, want in expected.items():
