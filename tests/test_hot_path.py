@@ -7,7 +7,9 @@
 - what each unknown criterion needs is worked out once per node and entity, and not at all for a
   node none of whose inputs is absent: the same records as the walk that started afresh for every
   criterion (the code before issue 14, kept here as the oracle);
-- duplicate ids are found exactly with a bounded number of ids in memory.
+- duplicate ids are found exactly with a bounded number of ids in memory;
+- a value's steps are written when first read (`Step.later`): the same steps, and a decisions
+  table, which reads none, writes none.
 """
 
 from __future__ import annotations
@@ -300,3 +302,47 @@ def test_the_record_builders_make_what_the_dataclasses_make() -> None:
         criterion_result(*args[:-1])  # every field, positionally
     vargs = ("v", Fraction(1, 3), "%", (Step("a", "b"),), (), None, "ratio", 0, {"zh": "比"}, {"k": 1}, "python")
     assert value_result(*vargs) == ValueResult(*vargs) and list(vars(value_result(*vargs))) == list(vars(ValueResult(*vargs)))
+
+
+def test_a_step_written_later_is_the_step_written_now() -> None:
+    import copy
+    import dataclasses
+    import pickle
+
+    from engine.evaluate.ops import Step
+
+    written: list[int] = []
+
+    def text(a: Fraction, unit: str, written: list[int] = written) -> tuple[str, str]:
+        written.append(1)
+        return f"{a} {unit}", f"{a} in {unit}"
+
+    later, now = Step.later(text, Fraction(1, 2), "元"), Step("1/2 元", "1/2 in 元")
+    assert not written  # nothing is written until it is read
+    assert later == now and hash(later) == hash(now) and repr(later) == repr(now) and later.zh == "1/2 元"
+    assert later.en == "1/2 in 元" and len(written) == 1  # written once, on the first read
+    assert pickle.loads(pickle.dumps(Step.later(text, Fraction(3), "亩"))) == Step("3 亩", "3 in 亩")
+    assert copy.deepcopy(Step.later(text, Fraction(3), "亩")) == Step("3 亩", "3 in 亩")
+    assert later != Step("1/2 元", "other") and {later, now} == {now}
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        later.zh = "x"  # type: ignore[misc]
+    name = "staff"
+    with pytest.raises(TypeError):
+        Step.later(lambda: (name, name))  # a closure would write what its variables hold later, not now
+
+
+def test_a_decisions_table_writes_no_step_and_the_full_json_every_step(tmp_path: Path) -> None:
+    """The Parquet row reads values, never their steps: computing a value holds its steps' parts
+    and the words are written only for a view (here the full JSON), identical to the eager text."""
+    from engine.report.parquet import render_row2
+
+    pack = _pack(ROOT / "rules" / "tech-sme-evaluation.yaml")
+    records = list(decide_files2(pack, [str(ROOT / "fixtures" / "tech-sme-firms.yaml")]))
+    steps = [s for r in records for v in r.values for s in (*v.steps, *([v.reason] if v.reason else []))]
+    for r in records:
+        render_row2(pack, r)
+    unwritten = [s for s in steps if s._make is not None]
+    assert steps and len(unwritten) >= len(steps) // 2  # most steps of the D pack are written on demand
+    dicts = [r.as_dict() for r in records]
+    assert all(s._make is None for s in steps)  # the JSON wrote every step
+    assert all(step["zh"] and step["en"] for d in dicts for v in d["values"] for step in v["steps"])

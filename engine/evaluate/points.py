@@ -25,6 +25,7 @@ from typing import Any, Sequence
 
 from engine.compile.points import (
     Amount,
+    Band,
     BandsArgs,
     BaselineStepArgs,
     ChoiceRef,
@@ -130,19 +131,26 @@ class _Reader:
         """A computed value: known, or a lower bound when a figure it reads was scored 0."""
         if not self.partial:
             return Computed(value, tuple(steps), detail=detail)
-        names = "、".join(self.partial)
-        zh, en = pts(value)
-        return Computed(value, tuple(steps) + (Step(f"{names} 缺少数据，按0分计：{zh}为下限（暂定）",
-                                                    f"{', '.join(self.partial)} missing, scored 0: {en} is a lower bound "
-                                                    "(provisional)"),),
-                        tuple(self.partial), None, {**detail, "provisional": True})
+        partial = tuple(self.partial)
+        return Computed(value, tuple(steps) + (Step.later(_lower_bound_text, partial, value),),
+                        partial, None, {**detail, "provisional": True})
 
     def unknown(self, steps: list[Step] | tuple[Step, ...] = (), reason: Step | None = None,
                 detail: dict[str, Any] | None = None) -> Computed:
-        if reason is None and self.missing:
-            names = "、".join(self.missing)
-            reason = Step(f"{names} 未知，无法计分", f"{', '.join(self.missing)} unknown: no points can be computed")
-        return Computed(None, tuple(steps), tuple(self.missing), reason, detail or {})
+        missing = tuple(self.missing)
+        if reason is None and missing:
+            reason = Step.later(_no_points_text, missing)
+        return Computed(None, tuple(steps), missing, reason, detail or {})
+
+
+def _lower_bound_text(partial: tuple[str, ...], value: Fraction) -> tuple[str, str]:
+    zh, en = pts(value)
+    return (f"{'、'.join(partial)} 缺少数据，按0分计：{zh}为下限（暂定）",
+            f"{', '.join(partial)} missing, scored 0: {en} is a lower bound (provisional)")
+
+
+def _no_points_text(missing: tuple[str, ...]) -> tuple[str, str]:
+    return f"{'、'.join(missing)} 未知，无法计分", f"{', '.join(missing)} unknown: no points can be computed"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -158,18 +166,17 @@ def compute_bands(args: BandsArgs, env: Env) -> Computed:  # type: ignore[overri
             return r.result(Fraction(0), (Step(f"{args.of} 缺少数据，记0分", f"{args.of} missing: 0 points"),),
                             {"value": None, "band": None, "points": Fraction(0)})
         return r.unknown()
-    shown = shown_value(value, args.unit)
     for index, band in enumerate(args.bands):
         if not band.holds(value):
             continue
         points = r.amount(band.points)
-        text = args.text(band)
+        text = _band_text(args, band)
         detail = {"value": value, "band": index, "band_text": text, "low": band.low, "low_included": band.low_included,
                   "high": band.high, "high_included": band.high_included, "points": points}
         if points is None:
             return r.unknown(detail=detail)
-        zh, en = pts(points)
-        return Computed(points, (Step(f"{shown} 落在 {text} 档：{zh}", f"{shown} is in band {text}: {en}"),), detail=detail)
+        return Computed(points, (Step.later(_in_band_text, value, args.unit, text, points),), detail=detail)
+    shown = shown_value(value, args.unit)
     detail = {"value": value, "band": None, "otherwise": True}
     if args.otherwise is None:  # the parser refuses gaps (E196); only a rounding-free value can land here
         return r.unknown(reason=Step(f"{shown} 不在任何一档", f"{shown} is in no band"), detail=detail)
@@ -180,6 +187,25 @@ def compute_bands(args: BandsArgs, env: Env) -> Computed:  # type: ignore[overri
     detail["points"] = points
     return Computed(points, (Step(f"{shown} 不在所列各档：其他情形 {zh}", f"{shown} is in no listed band: otherwise {en}"),),
                     detail=detail)
+
+
+_BAND_TEXT: dict[tuple[Band, Unit | None], str] = {}  # a band as written, per pack band: the same every entity
+
+
+def _band_text(args: BandsArgs, band: Band) -> str:
+    key = (band, args.unit)
+    text = _BAND_TEXT.get(key)
+    if text is None:
+        if len(_BAND_TEXT) > 4096:  # bounded: a long-running server compiles many packs
+            _BAND_TEXT.clear()
+        text = _BAND_TEXT[key] = args.text(band)
+    return text
+
+
+def _in_band_text(value: Fraction, unit: Unit | None, text: str, points: Fraction) -> tuple[str, str]:
+    shown = shown_value(value, unit)
+    zh, en = pts(points)
+    return f"{shown} 落在 {text} 档：{zh}", f"{shown} is in band {text}: {en}"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -200,8 +226,7 @@ def compute_map(args: MapArgs, env: Env) -> Computed:  # type: ignore[override]
                 points = r.amount(amount)
                 if points is None:
                     return r.unknown(detail={"value": value, "taken": option})
-                zh, en = pts(points)
-                return Computed(points, (Step(f"{args.of} 为 {shown[0]}：{zh}", f"{args.of} is {shown[1]}: {en}"),),
+                return Computed(points, (Step.later(_map_text, args.of, shown, points),),
                                 detail={"value": value, "taken": option, "points": points})
         return _otherwise(r, args.otherwise, {"value": value, "taken": None},
                           Step(f"{args.of} 为 {shown[0]}，未列出", f"{args.of} is {shown[1]}, not listed"))
@@ -215,8 +240,7 @@ def compute_map(args: MapArgs, env: Env) -> Computed:  # type: ignore[override]
             points = r.amount(amount)
             if points is None:
                 return r.unknown(detail={"taken": index, "condition": condition})
-            zh, en = pts(points)
-            return Computed(points, (Step(f"所具备的最高一项：{condition}：{zh}", f"highest item held: {condition}: {en}"),),
+            return Computed(points, (Step.later(_highest_text, condition, points),),
                             detail={"taken": index, "condition": condition, "points": points})
     return _otherwise(r, args.otherwise, {"taken": None}, Step("所列各项均不具备", "none of the listed items held"))
 
@@ -227,8 +251,22 @@ def _otherwise(r: _Reader, amount: Amount | None, detail: dict[str, Any], why: S
     points = r.amount(amount)
     if points is None:
         return r.unknown(detail=detail)
+    return Computed(points, (Step.later(_otherwise_text, why, points),), detail={**detail, "points": points})
+
+
+def _map_text(of: str, shown: tuple[str, str], points: Fraction) -> tuple[str, str]:
     zh, en = pts(points)
-    return Computed(points, (Step(f"{why.zh}：其他情形 {zh}", f"{why.en}: otherwise {en}"),), detail={**detail, "points": points})
+    return f"{of} 为 {shown[0]}：{zh}", f"{of} is {shown[1]}: {en}"
+
+
+def _highest_text(condition: str, points: Fraction) -> tuple[str, str]:
+    zh, en = pts(points)
+    return f"所具备的最高一项：{condition}：{zh}", f"highest item held: {condition}: {en}"
+
+
+def _otherwise_text(why: Step, points: Fraction) -> tuple[str, str]:
+    zh, en = pts(points)
+    return f"{why.zh}：其他情形 {zh}", f"{why.en}: otherwise {en}"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -242,11 +280,15 @@ def compute_weighted(args: WeightedArgs, env: Env) -> Computed:  # type: ignore[
     if r.missing:
         return r.unknown()
     total = sum((v * w for _, v, w in values if v is not None), Fraction(0))
-    terms_zh = " + ".join(f"{pts(v)[0]} × {pct(w)}" for _, v, w in values if v is not None)
-    terms_en = " + ".join(f"{format_number(v)} × {pct(w)}" for _, v, w in values if v is not None)
-    zh, en = pts(total)
-    return r.result(total, (Step(f"{terms_zh} = {zh}", f"{terms_en} = {en}"),),
+    terms = tuple((v, w) for _, v, w in values if v is not None)
+    return r.result(total, (Step.later(_weighted_text, terms, total),),
                     {"parts": [{"of": n, "points": v, "weight": w, "weighted": v * w} for n, v, w in values if v is not None]})
+
+
+def _weighted_text(terms: tuple[tuple[Fraction, Fraction], ...], total: Fraction) -> tuple[str, str]:
+    zh, en = pts(total)
+    return (" + ".join(f"{pts(v)[0]} × {pct(w)}" for v, w in terms) + f" = {zh}",
+            " + ".join(f"{format_number(v)} × {pct(w)}" for v, w in terms) + f" = {en}")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -267,24 +309,44 @@ def compute_group(args: GroupArgs, env: Env) -> Computed:  # type: ignore[overri
         detail["known_subtotal"] = known  # a lower bound when every part is non-negative
         return r.unknown(detail=detail)
     subtotal = known
-    steps = [Step(" + ".join(pts(v)[0] for _, v in values if v is not None) + f" = 小计 {pts(subtotal)[0]}",
-                  " + ".join(format_number(v) for _, v in values if v is not None) + f" = subtotal {pts(subtotal)[1]}")]
+    steps = [Step.later(_subtotal_text, tuple(v for _, v in values if v is not None), subtotal)]
     value = subtotal
     capped = cap is not None and subtotal > cap
     if capped:
         assert cap is not None
         value = cap
-        steps.append(Step(f"超过上限 {pts(cap)[0]}，计 {pts(cap)[0]}", f"over the cap of {pts(cap)[1]}: {pts(cap)[1]}"))
+        steps.append(Step.later(_over_cap_text, cap))
     detail.update(subtotal=value, uncapped=subtotal, cap_applied=capped)
     if args.minimum is not None and minimum is None:
-        steps.append(Step(f"小计 {pts(value)[0]}，最低要求未设定", f"subtotal {pts(value)[1]}, minimum not set"))
+        steps.append(Step.later(_no_minimum_text, value))
     if minimum is not None and not r.partial:
         meets = value >= minimum
         detail["meets_minimum"] = meets
-        word_zh, word_en = ("已达到", "met") if meets else ("未达到", "not met")
-        steps.append(Step(f"小计 {pts(value)[0]}，最低要求 {pts(minimum)[0]}（{word_zh}）",
-                          f"subtotal {pts(value)[1]}, minimum {pts(minimum)[1]} ({word_en})"))
+        steps.append(Step.later(_minimum_text, value, minimum, meets))
     return r.result(value, steps, detail)
+
+
+def _subtotal_text(values: tuple[Fraction, ...], subtotal: Fraction) -> tuple[str, str]:
+    return (" + ".join(pts(v)[0] for v in values) + f" = 小计 {pts(subtotal)[0]}",
+            " + ".join(format_number(v) for v in values) + f" = subtotal {pts(subtotal)[1]}")
+
+
+def _over_cap_text(cap: Fraction) -> tuple[str, str]:
+    return f"超过上限 {pts(cap)[0]}，计 {pts(cap)[0]}", f"over the cap of {pts(cap)[1]}: {pts(cap)[1]}"
+
+
+def _below_floor_text(floor: Fraction) -> tuple[str, str]:
+    return f"低于下限 {pts(floor)[0]}，计 {pts(floor)[0]}", f"below the floor of {pts(floor)[1]}: {pts(floor)[1]}"
+
+
+def _no_minimum_text(value: Fraction) -> tuple[str, str]:
+    return f"小计 {pts(value)[0]}，最低要求未设定", f"subtotal {pts(value)[1]}, minimum not set"
+
+
+def _minimum_text(value: Fraction, minimum: Fraction, meets: bool) -> tuple[str, str]:
+    word_zh, word_en = ("已达到", "met") if meets else ("未达到", "not met")
+    return (f"小计 {pts(value)[0]}，最低要求 {pts(minimum)[0]}（{word_zh}）",
+            f"subtotal {pts(value)[1]}, minimum {pts(minimum)[1]} ({word_en})")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -293,7 +355,7 @@ def compute_group(args: GroupArgs, env: Env) -> Computed:  # type: ignore[overri
 
 def _cap_step(value: Fraction, cap: Fraction | None) -> tuple[Fraction, bool, Step | None]:
     if cap is not None and value > cap:
-        return cap, True, Step(f"超过上限 {pts(cap)[0]}，计 {pts(cap)[0]}", f"over the cap of {pts(cap)[1]}: {pts(cap)[1]}")
+        return cap, True, Step.later(_over_cap_text, cap)
     return value, False, None
 
 
@@ -309,26 +371,33 @@ def _per_unit_points(rule: PerUnit, r: _Reader, zero: bool = False) -> tuple[Fra
     steps = r.option(rule.steps) if rule.steps is not None else None
     if value is None or each is None or (rule.per is not None and (per is None or steps is None)):
         return None, None, {"of": rule.of, "value": value}
-    shown = shown_value(value, rule.unit)
     if per is None:
         points = value * each
-        return points, Step(f"{rule.of} {shown} × {pts(each)[0]} = {pts(points)[0]}",
-                            f"{rule.of} {shown} × {pts(each)[1]} = {pts(points)[1]}"), \
+        return points, Step.later(_per_unit_text, rule, value, None, None, None, each, points), \
             {"of": rule.of, "value": value, "units": value, "counted": value, "points_each": each, "points": points}
     units = value / per
     counted = Fraction(math.floor(units)) if steps == "whole" else units
     points = counted * each
+    return points, Step.later(_per_unit_text, rule, value, per, units, counted, each, points), \
+        {"of": rule.of, "value": value, "per": per, "units": units, "counted": counted,
+         "steps": steps, "points_each": each, "points": points}
+
+
+def _per_unit_text(rule: PerUnit, value: Fraction, per: Fraction | None, units: Fraction | None,
+                   counted: Fraction | None, each: Fraction, points: Fraction) -> tuple[str, str]:
+    shown = shown_value(value, rule.unit)
+    if per is None:
+        return (f"{rule.of} {shown} × {pts(each)[0]} = {pts(points)[0]}",
+                f"{rule.of} {shown} × {pts(each)[1]} = {pts(points)[1]}")
+    assert units is not None and counted is not None
     per_text = shown_value(per, rule.unit)
-    if steps == "whole" and counted != units:
-        zh = (f"{rule.of} {shown} ÷ {per_text} = {format_number(units)}，只计整数 {format_number(counted)} 个单位"
-              f" × {pts(each)[0]} = {pts(points)[0]}")
-        en = (f"{rule.of} {shown} ÷ {per_text} = {format_number(units)}, whole units only: {format_number(counted)}"
-              f" × {pts(each)[1]} = {pts(points)[1]}")
-    else:
-        zh = f"{rule.of} {shown} ÷ {per_text} = {format_number(counted)} × {pts(each)[0]} = {pts(points)[0]}"
-        en = f"{rule.of} {shown} ÷ {per_text} = {format_number(counted)} × {pts(each)[1]} = {pts(points)[1]}"
-    return points, Step(zh, en), {"of": rule.of, "value": value, "per": per, "units": units, "counted": counted,
-                                  "steps": steps, "points_each": each, "points": points}
+    if counted != units:  # whole steps only, and the value is not a whole number of them
+        return ((f"{rule.of} {shown} ÷ {per_text} = {format_number(units)}，只计整数 {format_number(counted)} 个单位"
+                 f" × {pts(each)[0]} = {pts(points)[0]}"),
+                (f"{rule.of} {shown} ÷ {per_text} = {format_number(units)}, whole units only: {format_number(counted)}"
+                 f" × {pts(each)[1]} = {pts(points)[1]}"))
+    return (f"{rule.of} {shown} ÷ {per_text} = {format_number(counted)} × {pts(each)[0]} = {pts(points)[0]}",
+            f"{rule.of} {shown} ÷ {per_text} = {format_number(counted)} × {pts(each)[1]} = {pts(points)[1]}")
 
 
 @computes("per_unit")
@@ -360,12 +429,16 @@ def compute_items(args: ItemsArgs, env: Env) -> Computed:  # type: ignore[overri
         detail_all["known_subtotal"] = known
         return r.unknown(steps, detail=detail_all)
     if len(lines) > 1:
-        steps.append(Step(f"合计 {pts(known)[0]}", f"total {pts(known)[1]}"))
+        steps.append(Step.later(_total_text, known))
     value, capped, cap_step = _cap_step(known, cap)
     if cap_step:
         steps.append(cap_step)
     detail_all.update(uncapped=known, cap_applied=capped)
     return r.result(value, steps, detail_all)
+
+
+def _total_text(known: Fraction) -> tuple[str, str]:
+    return f"合计 {pts(known)[0]}", f"total {pts(known)[1]}"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -423,11 +496,11 @@ def compute_baseline_step(args: BaselineStepArgs, env: Env) -> Computed:  # type
     if cap is not None and points > cap:
         points = cap
         detail["cap_applied"] = True
-        steps_list.append(Step(f"超过上限 {pts(cap)[0]}，计 {pts(cap)[0]}", f"over the cap of {pts(cap)[1]}: {pts(cap)[1]}"))
+        steps_list.append(Step.later(_over_cap_text, cap))
     if floor is not None and points < floor:
         points = floor
         detail["floor_applied"] = True
-        steps_list.append(Step(f"低于下限 {pts(floor)[0]}，计 {pts(floor)[0]}", f"below the floor of {pts(floor)[1]}: {pts(floor)[1]}"))
+        steps_list.append(Step.later(_below_floor_text, floor))
     detail["points"] = points
     return Computed(points, tuple(steps_list), detail=detail)
 
@@ -452,7 +525,7 @@ def compute_deductions(args: DeductionsArgs, env: Env) -> Computed:  # type: ign
     if floored:
         assert floor is not None
         points = floor
-        steps.append(Step(f"低于下限 {pts(floor)[0]}，计 {pts(floor)[0]}", f"below the floor of {pts(floor)[1]}: {pts(floor)[1]}"))
+        steps.append(Step.later(_below_floor_text, floor))
     return Computed(points, tuple(steps), detail={
         "start": start, "events": [{"of": name, "count": n, "points_each": each} for name, n, each in events],
         "deducted": deducted, "floor": floor, "floor_applied": floored, "points": points})
@@ -609,7 +682,7 @@ def compute_rank_points(args: RankPointsArgs, envs: Sequence[Env]) -> list[Compu
             if floored:
                 assert floor is not None
                 points = floor
-                steps.append(Step(f"低于下限 {pts(floor)[0]}，计 {pts(floor)[0]}", f"below the floor of {pts(floor)[1]}: {pts(floor)[1]}"))
+                steps.append(Step.later(_below_floor_text, floor))
             detail = {**base, "place": place, "value": values[i], "tied_with": tied, "floor_applied": floored, "points": points}
             if tied_count > len(tied):
                 detail["tied_count"] = tied_count

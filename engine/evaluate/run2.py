@@ -216,7 +216,16 @@ class Runner:
         self._fired_read: dict[tuple[int, tuple[str, ...]], tuple[tuple[tuple[str, Status, str | None], ...],
                                                                     tuple[tuple[str, Status], ...]]] = {}
         self._views = {ident: self._static_view(info.get("test")) for ident, info in pack.titles.items()}
-        self._sorted: dict[tuple[str, ...], list[str]] = {}
+        # what the pack says of each criterion, read once: (top, title, cite, depth, discretionary,
+        # its lookup table, why it may not apply, its node, the static part of its test view)
+        self._static: dict[str, tuple[Any, ...]] = {}
+        for ident, info in pack.titles.items():
+            table = info.get("table")
+            self._static[ident] = (bool(info.get("top")), info.get("title") or None, info.get("cite"), info.get("depth", 0),
+                                   info.get("discretionary"), pack.tables.get(table) if isinstance(table, str) else None,
+                                   self._na_reason.get(ident), self._nodes.get(ident), self._views.get(ident))
+        # each set of criteria decided, in document order with their static parts (see `_record`)
+        self._sorted: dict[tuple[str, ...], list[tuple[str, tuple[Any, ...]]]] = {}
         self._choices = tuple(ChoiceInForce(c.name, c.option, c.source, c.default, c.label) for c in pack.choices.values())
         self._validity = tuple({"code": p.code, "en": p.message, "zh": p.message_zh or p.message}
                                for p in pack.warnings if p.code == "W180")
@@ -664,13 +673,10 @@ class Runner:
         return (name, test["op"], source, unit_name(pack, name), test.get("table"), tuple(tail), test.get("values"),
                 test.get("written"))
 
-    def _test_view(self, ident: str, env: _Env, status: Status) -> dict[str, Any] | None:
+    def _test_view(self, env: _Env, status: Status, static: tuple[Any, ...]) -> dict[str, Any]:
         """What a comparison compared, for explanations: the value as read, the threshold in force
         (and as the policy writes it), how far a comparison not met is from passing, and the
-        evidence given with an attestation."""
-        static = self._views.get(ident)
-        if static is None:
-            return None
+        evidence given with an attestation. `static`: the criterion's part from `_views`."""
         name, op, source, unit, table, tail, values, written = static
         value: Any = None
         if source == "value":
@@ -694,13 +700,17 @@ class Runner:
             out["values"] = list(values)
         if written:
             out["written"] = written
-        gap = comparison_gap(status, out)
+        gap = comparison_gap(status, out) if status is Status.NOT_MET else None
         if gap is not None:
             out["gap"] = gap
         evidence = env.subject.evidence.get(name) if env.subject.evidence else None
         if evidence:
             out["evidence"] = dict(evidence)
         return out
+
+    def _unlisted(self, ident: str) -> tuple[Any, ...]:
+        """The static parts of a decided id the pack lists no title for (a hidden criterion)."""
+        return (False, None, None, 0, None, None, self._na_reason.get(ident), self._nodes.get(ident), None)
 
     def _record(self, env: _Env, award: AwardResult | None = None) -> Record2:
         pack = self.pack
@@ -712,29 +722,29 @@ class Runner:
         absent = frozenset(name for name in pack.inputs if subject.values.get(name) is None)
         memo: dict[Any, frozenset[str]] = {None: absent}
         keys = tuple(env.statuses)
-        ordered = self._sorted.get(keys)
-        if ordered is None:  # the criteria in document order: one sort per set of criteria decided
-            ordered = sorted(keys, key=lambda k: order.get(k, len(order)))
+        plan = self._sorted.get(keys)
+        if plan is None:  # the criteria in document order: one sort per set of criteria decided
+            plan = [(k, self._static.get(k) or self._unlisted(k)) for k in sorted(keys, key=lambda k: order.get(k, len(order)))
+                    if "~" not in k]  # internal: anonymous nodes the pack gives no id
             if len(self._sorted) < self.READ_CACHE:
-                self._sorted[keys] = ordered
+                self._sorted[keys] = plan
         statuses = env.statuses
-        for ident in ordered:
+        decided_by = self.decided_by
+        unknown, not_applicable = Status.UNKNOWN, Status.NOT_APPLICABLE
+        for ident, (top, title, cite, depth, discretionary, table, na_reason, node, view) in plan:
             status, branch, phase = statuses[ident]
-            if "~" in ident:
-                continue  # internal: anonymous nodes the pack gives no id
-            info = pack.titles.get(ident, {})
             reason = None
-            if status is Status.NOT_APPLICABLE:
-                reason = self._na_reason.get(ident)
-            elif status is Status.UNKNOWN and info.get("table") in pack.tables:
-                reason = self._table_reason(pack.tables[info["table"]], env)
+            if status is not_applicable:
+                reason = na_reason
+            elif status is unknown and table is not None:
+                reason = self._table_reason(table, env)
             missing: tuple[str, ...] = ()
-            if absent and status is Status.UNKNOWN and ident in self._nodes:
-                missing = tuple(sorted(self._needs(self._nodes[ident], env, memo)))
-            criteria.append(criterion_result(ident, status, branch, self.decided_by, phase, bool(info.get("top")),
-                                             info.get("title") or {}, info.get("cite"), reason,
-                                             info.get("depth", 0), self._test_view(ident, env, status), missing,
-                                             info.get("discretionary")))
+            if absent and status is unknown and node is not None:
+                missing = tuple(sorted(self._needs(node, env, memo)))
+            criteria.append(criterion_result(ident, status, branch, decided_by, phase, top,
+                                             title if title is not None else {}, cite, reason, depth,
+                                             self._test_view(env, status, view) if view else None, missing,
+                                             discretionary))
         values = []
         for name, computed in env.computed.items():
             v = pack.values[name]

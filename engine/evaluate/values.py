@@ -103,17 +103,20 @@ def compute_ratio(args: Ratio, env: Env) -> Computed:  # type: ignore[override]
                                      f"{show(a, args.of_unit, 'en')} ÷ {show(b, args.per_unit, 'en')}: the denominator is 0"),),
                                {"operands": operands})
     result = a / b * args.scale
-    steps = (Step(f"{show(a, args.of_unit)} ÷ {show(b, args.per_unit)} = {show(result, args.unit)}",
-                  f"{show(a, args.of_unit, 'en')} ÷ {show(b, args.per_unit, 'en')} = {show(result, args.unit, 'en')}"),)
-    return bounded(result, steps, {"operands": operands})
+    return bounded(result, (Step.later(_ratio_text, args, a, b, result),), {"operands": operands})
 
 
-def _added(args: Combine, values: Sequence[Fraction]) -> tuple[Fraction, str, str]:
-    """The exact total of the values read, and the addition written out in Chinese and English
-    (sum and mean show the same terms)."""
+def _ratio_text(args: Ratio, a: Fraction, b: Fraction, result: Fraction) -> tuple[str, str]:
+    return (f"{show(a, args.of_unit)} ÷ {show(b, args.per_unit)} = {show(result, args.unit)}",
+            f"{show(a, args.of_unit, 'en')} ÷ {show(b, args.per_unit, 'en')} = {show(result, args.unit, 'en')}")
+
+
+def _added(args: Combine, values: Sequence[Fraction]) -> tuple[str, str]:
+    """The addition of the values read written out in Chinese and English (sum and mean show the
+    same terms)."""
     zh = " + ".join(show(v, u) for v, u in zip(values, args.units))
     en = " + ".join(show(v, u, "en") for v, u in zip(values, args.units))
-    return sum(values, Fraction(0)), zh, en
+    return zh, en
 
 
 @computes("sum")
@@ -121,9 +124,14 @@ def compute_sum(args: Combine, env: Env) -> Computed:  # type: ignore[override]
     got = read(env, args.names)
     if got.missing:
         return unknown_for(got.missing, "合计", "sum")
-    result, zh, en = _added(args, got.values)
-    steps = (Step(f"{zh} = {show(result, args.unit)}", f"{en} = {show(result, args.unit, 'en')}"),)
-    return bounded(result, steps, {"operands": dict(zip(args.names, map(fraction_json, got.values)))})
+    result = sum(got.values, Fraction(0))
+    return bounded(result, (Step.later(_sum_text, args, tuple(got.values), result),),
+                   {"operands": dict(zip(args.names, map(fraction_json, got.values)))})
+
+
+def _sum_text(args: Combine, values: tuple[Fraction, ...], result: Fraction) -> tuple[str, str]:
+    zh, en = _added(args, values)
+    return f"{zh} = {show(result, args.unit)}", f"{en} = {show(result, args.unit, 'en')}"
 
 
 @computes("difference")
@@ -133,10 +141,14 @@ def compute_difference(args: Difference, env: Env) -> Computed:  # type: ignore[
         return unknown_for(got.missing, "差额", "difference")
     a, b = got.values
     result = a - b
+    return bounded(result, (Step.later(_difference_text, args, a, b, result),),
+                   {"operands": {"of": fraction_json(a), "minus": fraction_json(b)}})
+
+
+def _difference_text(args: Difference, a: Fraction, b: Fraction, result: Fraction) -> tuple[str, str]:
     ua, ub = args.units
-    steps = (Step(f"{show(a, ua)} − {show(b, ub)} = {show(result, args.unit)}",
-                  f"{show(a, ua, 'en')} − {show(b, ub, 'en')} = {show(result, args.unit, 'en')}"),)
-    return bounded(result, steps, {"operands": {"of": fraction_json(a), "minus": fraction_json(b)}})
+    return (f"{show(a, ua)} − {show(b, ub)} = {show(result, args.unit)}",
+            f"{show(a, ua, 'en')} − {show(b, ub, 'en')} = {show(result, args.unit, 'en')}")
 
 
 @computes("product")
@@ -148,9 +160,13 @@ def compute_product(args: Product, env: Env) -> Computed:  # type: ignore[overri
     by = got.values[1] if args.by_name else args.by_value
     assert by is not None
     result = a * by * args.by_scale
-    steps = (Step(f"{show(a, args.of_unit)} × {show(by, args.by_unit)} = {show(result, args.unit)}",
-                  f"{show(a, args.of_unit, 'en')} × {show(by, args.by_unit, 'en')} = {show(result, args.unit, 'en')}"),)
-    return bounded(result, steps, {"operands": {"of": fraction_json(a), "by": fraction_json(by)}})
+    return bounded(result, (Step.later(_product_text, args, a, by, result),),
+                   {"operands": {"of": fraction_json(a), "by": fraction_json(by)}})
+
+
+def _product_text(args: Product, a: Fraction, by: Fraction, result: Fraction) -> tuple[str, str]:
+    return (f"{show(a, args.of_unit)} × {show(by, args.by_unit)} = {show(result, args.unit)}",
+            f"{show(a, args.of_unit, 'en')} × {show(by, args.by_unit, 'en')} = {show(result, args.unit, 'en')}")
 
 
 def _extreme(args: Combine, env: Env, larger: bool, zh_word: str, en_word: str) -> Computed:
@@ -163,12 +179,17 @@ def _extreme(args: Combine, env: Env, larger: bool, zh_word: str, en_word: str) 
         if (v > got.values[index]) if larger else (v < got.values[index]):
             index = i  # the first listed wins a tie: the trace names one, always the same
     taken, result = args.names[index], got.values[index]
-    listed_zh = "，".join(_pairs(args.names, got.values, args.units, "zh"))
-    listed_en = ", ".join(_pairs(args.names, got.values, args.units, "en"))
-    steps = (Step(f"{zh_word}（{listed_zh}）= {show(result, args.unit)}，取 {taken}",
-                  f"{en_word}({listed_en}) = {show(result, args.unit, 'en')}, taken: {taken}"),)
+    steps = (Step.later(_extreme_text, args, tuple(got.values), result, taken, zh_word, en_word),)
     return bounded(result, steps, {"taken": taken,
                                    "operands": dict(zip(args.names, map(fraction_json, got.values)))})
+
+
+def _extreme_text(args: Combine, values: tuple[Fraction, ...], result: Fraction, taken: str, zh_word: str,
+                  en_word: str) -> tuple[str, str]:
+    listed_zh = "，".join(_pairs(args.names, values, args.units, "zh"))
+    listed_en = ", ".join(_pairs(args.names, values, args.units, "en"))
+    return (f"{zh_word}（{listed_zh}）= {show(result, args.unit)}，取 {taken}",
+            f"{en_word}({listed_en}) = {show(result, args.unit, 'en')}, taken: {taken}")
 
 
 @computes("max")
@@ -191,11 +212,16 @@ def compute_mean(args: Combine, env: Env) -> Computed:  # type: ignore[override]
     got = read(env, args.names)
     if got.missing:
         return unknown_for(got.missing, "平均值", "mean")
-    total, zh, en = _added(args, got.values)
     n = len(got.values)
-    result = total / n
-    steps = (Step(f"（{zh}）÷ {n} = {show(result, args.unit)}", f"({en}) ÷ {n} = {show(result, args.unit, 'en')}"),)
-    return bounded(result, steps, {"operands": dict(zip(args.names, map(fraction_json, got.values)))})
+    result = sum(got.values, Fraction(0)) / n
+    return bounded(result, (Step.later(_mean_text, args, tuple(got.values), result),),
+                   {"operands": dict(zip(args.names, map(fraction_json, got.values)))})
+
+
+def _mean_text(args: Combine, values: tuple[Fraction, ...], result: Fraction) -> tuple[str, str]:
+    zh, en = _added(args, values)
+    n = len(values)
+    return f"（{zh}）÷ {n} = {show(result, args.unit)}", f"({en}) ÷ {n} = {show(result, args.unit, 'en')}"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -210,8 +236,8 @@ def compute_growth(args: Growth, env: Env) -> Computed:  # type: ignore[override
     a, b = got.values
     ua, ub = args.units
     operands = {"from": fraction_json(a), "to": fraction_json(b)}
-    shown_zh = f"（{show(b, ub)} − {show(a, ua)}）÷ {show(a, ua)}"
-    shown_en = f"({show(b, ub, 'en')} − {show(a, ua, 'en')}) ÷ {show(a, ua, 'en')}"
+    if a <= 0:  # the text of the steps that say why there is no rate
+        shown_zh, shown_en = _growth_shown(a, b, ua, ub)
     if a == 0:
         return unknown_because("分母为0（基期值为0）", "the denominator is 0 (the starting value is 0)",
                                (Step(f"{shown_zh}：分母为0", f"{shown_en}: the denominator is 0"),), {"operands": operands})
@@ -220,8 +246,17 @@ def compute_growth(args: Growth, env: Env) -> Computed:  # type: ignore[override
                                (Step(f"{shown_zh}：基期值为负数", f"{shown_en}: the starting value is negative"),),
                                {"operands": operands})
     result = (b - a) / a * 100
-    steps = (Step(f"{shown_zh} = {show(result, args.unit)}", f"{shown_en} = {show(result, args.unit, 'en')}"),)
-    return bounded(result, steps, {"operands": operands})
+    return bounded(result, (Step.later(_growth_text, args, a, b, result),), {"operands": operands})
+
+
+def _growth_shown(a: Fraction, b: Fraction, ua: Unit | None, ub: Unit | None) -> tuple[str, str]:
+    return (f"（{show(b, ub)} − {show(a, ua)}）÷ {show(a, ua)}",
+            f"({show(b, ub, 'en')} − {show(a, ua, 'en')}) ÷ {show(a, ua, 'en')}")
+
+
+def _growth_text(args: Growth, a: Fraction, b: Fraction, result: Fraction) -> tuple[str, str]:
+    shown_zh, shown_en = _growth_shown(a, b, *args.units)
+    return f"{shown_zh} = {show(result, args.unit)}", f"{shown_en} = {show(result, args.unit, 'en')}"
 
 
 def approx_rate(rate: Fraction) -> Decimal:
@@ -360,9 +395,13 @@ def _since(args: Since, env: Env) -> Computed:
         result, zh, en = (env.as_of - day).days, "天", "days"
     else:
         result, zh, en = whole_years(day, env.as_of), "整年", "whole years"
-    steps = (Step(f"{args.date} {day.isoformat()} 至评价日 {env.as_of.isoformat()}：{result} {zh}",
-                  f"{args.date} {day.isoformat()} to the evaluation date {env.as_of.isoformat()}: {result} {en}"),)
+    steps = (Step.later(_since_text, args.date, day, env.as_of, result, zh, en),)
     return bounded(Fraction(result), steps, {"date": day.isoformat(), "as_of": env.as_of.isoformat()})
+
+
+def _since_text(name: str, day: dt.date, as_of: dt.date, result: int, zh: str, en: str) -> tuple[str, str]:
+    return (f"{name} {day.isoformat()} 至评价日 {as_of.isoformat()}：{result} {zh}",
+            f"{name} {day.isoformat()} to the evaluation date {as_of.isoformat()}: {result} {en}")
 
 
 @computes("days_since")
@@ -685,6 +724,10 @@ def _taken(args: Cases, case: Case, env: Env, steps: list[Step], which: Any, by:
     if value is None:
         assert name is not None
         return Computed(None, tuple(steps), missing=(name,), detail={"case": which, "decided_by": by})
-    label = f"{name} " if name else ""
-    steps.append(Step(f"取 {label}{show(value, args.unit)}", f"takes {label}{show(value, args.unit, 'en')}"))
+    steps.append(Step.later(_taken_text, args, name, value))
     return bounded(value, tuple(steps), {"case": which, "decided_by": by, **({"taken": name} if name else {})})
+
+
+def _taken_text(args: Cases, name: str | None, value: Fraction) -> tuple[str, str]:
+    label = f"{name} " if name else ""
+    return f"取 {label}{show(value, args.unit)}", f"takes {label}{show(value, args.unit, 'en')}"

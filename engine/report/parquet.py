@@ -123,17 +123,30 @@ def render_row2(pack: Pack2, rec: Record2, wit: Any = None) -> Row:
     return Row(_row2(rec))
 
 
+_COLUMNS: dict[str, tuple[str, str, str]] = {}  # a criterion's or value's column names: the same every row
+
+
+def _columns(ident: str) -> tuple[str, str, str]:
+    names = _COLUMNS.get(ident)
+    if names is None:
+        if len(_COLUMNS) > 100_000:  # bounded: memory stays flat whatever packs a server reads
+            _COLUMNS.clear()
+        names = _COLUMNS[ident] = (f"{ident}__status", f"{ident}__value", f"{ident}__gap")
+    return names
+
+
 def _row2(rec: Record2) -> dict[str, Any]:
     row: dict[str, Any] = {"id": rec.entity_id, "name": rec.entity_name, "where": rec.where,
                            "outcome": rec.outcome.value if rec.outcome else None}
     for c in rec.criteria:
-        row[f"{c.id}__status"] = c.status.value
+        status_column, value_column, gap_column = _columns(c.id)
+        row[status_column] = c.status.value
         if c.test:
             value = c.test.get("value")
-            row[f"{c.id}__value"] = _text(value.value if isinstance(value, Status) else value)
-            row[f"{c.id}__gap"] = _text(gap_of(c))
+            row[value_column] = _text(value.value if isinstance(value, Status) else value)
+            row[gap_column] = _text(gap_of(c))
     for v in rec.values:
-        row[f"{v.name}__value"] = _text(v.value)
+        row[_columns(v.name)[1]] = _text(v.value)
     if rec.award is not None:
         row["award__status"] = rec.award.status
         row["award__amount"] = _text(rec.award.amount)
