@@ -1,4 +1,4 @@
-"""Benchmark of the Huguan pack: durable-rules path vs the reference evaluator.
+"""Benchmark of the Huguan pack (format 2, rules/): durable-rules path vs the reference evaluator.
 
     .venv/bin/python bench/bench.py                 # full run: N=40,000 (+ a 10,000 run for memory)
     .venv/bin/python bench/bench.py --quick         # smoke test: N=600 (+ 150)
@@ -14,19 +14,22 @@ What it does:
    missing values both where they decide the outcome and where they do not; the mix actually
    realised is what the engines decide, and is printed.
 2. Runs every configuration in a fresh subprocess (so each peak RSS, read with
-   resource.getrusage(RUSAGE_SELF).ru_maxrss, belongs to that configuration alone):
-   - baseline: imports, pack compiled, Decider and Explainer built, no entities;
-   - decide:   entities read and normalised *before* the clock starts; timed loop is
-               Decider.decide(values) -> Verdict only;
-   - e2e:      decide_files (read CSV -> normalise -> decide -> explain) and each record written
-               as one JSON line to bench/out/ as it comes (nothing is held), timed from the first
-               read to the closed output file; run at the small N and at N (memory flatness).
+   resource.getrusage(RUSAGE_SELF).ru_maxrss, belongs to that configuration alone), on the
+   format-2 path `certify evaluate` takes (engine.evaluate.run2, engine.evaluate.pipeline):
+   - baseline: imports, pack compiled, a Runner built (its durable sessions), no entities;
+   - decide:   entities read and normalised *before* the clock starts; the timed loop is the
+               Runner deciding each town (its values, each criteria stage's fact decided by
+               durable-rules or the reference evaluator), no record built;
+   - e2e:      decide_files2 (read CSV -> normalise -> decide -> record) with each decision
+               encoded as the full JSON document's text where it was decided (render_full2) and
+               written as it comes (write_decisions2: `certify evaluate --format json`), timed
+               from the first read to the closed output file; run at the small N and at N.
 3. Prints a Markdown table. With --profile it also runs cProfile over the end-to-end path of
    both engines (in-process, min(N, 5000) towns) and writes the top 25 lines by cumulative and
    by own time to bench/out/profile-<engine>.txt.
 
-All rows are single-process except the extra "K processes" rows, which use decide_files(workers=K)
-when the pipeline has it (--workers, default one per CPU; --workers 1 skips them).
+All rows are single-process except the extra "K processes" rows, which use decide_files2(workers=K)
+(--workers, default one per CPU; --workers 1 skips them).
 """
 
 from __future__ import annotations
@@ -48,7 +51,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 OUT = HERE / "out"
-PACK = ROOT / "tests" / "format1" / "rules" / "huguan-specialized-town.yaml"  # format 1; rules/ holds it in format 2
+PACK = ROOT / "rules" / "huguan-specialized-town.yaml"  # format 2 (the format-1 original: tests/format1/rules/)
 AS_OF = dt.date(2024, 6, 30)
 ENGINES = ("durable", "reference")
 
@@ -174,105 +177,128 @@ def _peak_rss_mb() -> float:
 
 
 def _load():
-    from engine.evaluate.pipeline import load_pack
+    from engine.evaluate.pipeline import load_pack2
 
     started = time.perf_counter()
-    pack, _ = load_pack(str(PACK), AS_OF)
+    pack = load_pack2(str(PACK), AS_OF)
     return pack, time.perf_counter() - started
 
 
+def _rules(pack) -> int:  # noqa: ANN001 - engine.compile.model2.Pack2
+    """Rules in the compiled rulesets of the pack's criteria stages."""
+    return sum(len(stage.pack.ruleset) for stage in pack.stages)
+
+
+def _deciding(runner):  # noqa: ANN001, ANN202 - engine.evaluate.run2.Runner
+    """`runner`, made to stop where the decision ends: each entity's statuses and flags instead of
+    its record (the record is explaining, timed in the e2e and stage rows)."""
+    runner._record = lambda env, award=None: (env.statuses, env.notes)  # this runner's only
+    return runner
+
+
+def _verdict_key(pack, decided) -> tuple:  # noqa: ANN001
+    """Outcome, every criterion's status and branch, every flag's status: what two engines must agree on."""
+    statuses, notes = decided
+    outcome = statuses.get(pack.decision, (None,))[0] if pack.decision else None
+    return (str(outcome), tuple(sorted((k, str(st), branch) for k, (st, branch, _phase) in statuses.items())),
+            tuple(sorted((k, str(st)) for k, st in notes.items())))
+
+
+_OUTCOME = {"met": "pass", "not_met": "fail"}  # the decision's status, as an outcome (else undetermined)
+
+
 def worker_baseline(engine: str) -> dict:
-    from engine.evaluate.evaluate import Decider
-    from engine.explain.records import Explainer
+    from engine.evaluate.run2 import Runner
 
     pack, load_s = _load()
-    Decider(pack, engine), Explainer(pack, engine)
-    return {"pack_load_s": load_s, "rules": len(pack.ruleset)}
+    Runner(pack, engine)
+    return {"pack_load_s": load_s, "rules": _rules(pack)}
 
 
 def worker_decide(engine: str, csv_path: str) -> dict:
     from engine.load.data import load_entities
-    from engine.evaluate.evaluate import Decider
-    from engine.evaluate.normalize import normalise
+    from engine.evaluate.run2 import Runner, subject_of
 
     pack, load_s = _load()
     problems: list = []
-    values = [normalise(pack, entity).values for entity in load_entities(csv_path, problems)]
-    decider = Decider(pack, engine)
+    subjects = [subject_of(pack, entity)[0] for entity in load_entities(csv_path, problems)]
+    runner = _deciding(Runner(pack, engine))
     fired_counts: list[int] = []
-    if engine == "durable":
-        # Count actions per entity: wrap the session's decide (one extra call and len() per
-        # entity, well under 0.1% of a durable decision).
-        session = decider._session
+    for session in runner._sessions.values():
+        # Count actions per entity: wrap each stage session's decide (one extra call and len()
+        # per entity and stage, well under 0.1% of a durable decision).
         inner = session.decide
 
-        def counted(slots):
+        def counted(slots, inner=inner):  # noqa: ANN001, ANN202
             fired = inner(slots)
             fired_counts.append(len(fired))
             return fired
 
         session.decide = counted
-    decide = decider.decide
+    evaluate = runner.evaluate
     verdicts = []
     append = verdicts.append
     started = time.perf_counter()
-    for v in values:
-        append(decide(v))
+    for subject in subjects:
+        append(evaluate([subject])[0])
     elapsed = time.perf_counter() - started
     digest = hashlib.sha256()
     outcomes = {"pass": 0, "fail": 0, "undetermined": 0}
-    for verdict in verdicts:
-        outcomes[verdict.outcome] += 1
-        digest.update(repr(verdict.key()).encode())
-    out = {"n": len(values), "seconds": elapsed, "per_s": len(values) / elapsed, "pack_load_s": load_s,
-           "rules": len(pack.ruleset), "outcomes": outcomes, "verdicts_sha256": digest.hexdigest()}
+    for decided in verdicts:
+        key = _verdict_key(pack, decided)
+        outcomes[_OUTCOME.get(key[0], "undetermined")] += 1
+        digest.update(repr(key).encode())
+    out = {"n": len(subjects), "seconds": elapsed, "per_s": len(subjects) / elapsed, "pack_load_s": load_s,
+           "rules": _rules(pack), "outcomes": outcomes, "verdicts_sha256": digest.hexdigest()}
     if fired_counts:
-        out["actions"] = {"mean": statistics.fmean(fired_counts), "min": min(fired_counts),
-                          "max": max(fired_counts)}
+        per_entity = [sum(fired_counts[i:i + len(runner._sessions)])
+                      for i in range(0, len(fired_counts), len(runner._sessions))]
+        out["actions"] = {"mean": statistics.fmean(per_entity), "min": min(per_entity), "max": max(per_entity)}
     return out
 
 
 def worker_e2e(engine: str, csv_path: str, out_path: str, workers: str = "1") -> dict:
-    from engine.explain.batch import decide_files
+    from engine.evaluate.pipeline import decide_files2
+    from engine.report.compact import render_full2, write_decisions2
 
     pack, load_s = _load()
-    kwargs = {"workers": int(workers)} if int(workers) != 1 else {}
     problems: list = []
-    outcomes = {"pass": 0, "fail": 0, "undetermined": 0}
-    n = 0
-    dumps = json.dumps
     started = time.perf_counter()
-    from engine.report.text import encode_record
-
     with open(out_path, "w", encoding="utf-8") as out:
-        write = out.write
-        # As `certify evaluate --format json` does: each record is encoded where it is decided
+        # As `certify evaluate --format json` does: each decision is encoded where it is decided
         # (in the workers when there are several), and the text is written in input order.
-        for outcome, text in decide_files(pack, [csv_path], engine, problems, render=encode_record, **kwargs):
-            outcomes[outcome] += 1
-            n += 1
-            write(text + "\n")
+        counts = write_decisions2(decide_files2(pack, [csv_path], engine, problems, workers=int(workers),
+                                                render=render_full2), problems, out)
     elapsed = time.perf_counter() - started
+    n = sum(counts[k] for k in ("pass", "fail", "undetermined"))
     return {"n": n, "seconds": elapsed, "per_s": n / elapsed, "pack_load_s": load_s,
-            "rules": len(pack.ruleset), "outcomes": outcomes, "problems": len(problems),
-            "out_bytes": os.path.getsize(out_path), "workers": int(workers),
+            "rules": _rules(pack), "outcomes": {k: counts[k] for k in ("pass", "fail", "undetermined")},
+            "problems": len(problems), "out_bytes": os.path.getsize(out_path), "workers": int(workers),
             # the largest of the worker processes (0 when single-process)
             "children_peak_rss_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024}
 
 
 def worker_stages(engine: str, csv_path: str) -> dict:
-    """The end-to-end loop of decide_files, written out, with a clock around each stage."""
+    """The end-to-end loop of decide_files2, written out, with a clock around each stage."""
     from engine.load.data import load_entities
-    from engine.evaluate.evaluate import Decider
-    from engine.explain.records import Explainer
-    from engine.evaluate.normalize import normalise
+    from engine.evaluate.run2 import Runner, subject_of
+    from engine.report.compact import render_full2
 
     pack, load_s = _load()
-    decider, explainer = Decider(pack, engine), Explainer(pack, engine)
+    runner = Runner(pack, engine)
     clock = time.perf_counter
-    spent = dict.fromkeys(("read CSV", "normalise", "decide", "explain", "JSON encode", "write"), 0.0)
+    spent = dict.fromkeys(("read CSV", "normalise", "decide", "record", "JSON encode", "write"), 0.0)
+    recorded = [0.0]
+    make_record = runner._record
+
+    def timed_record(env, award=None):  # noqa: ANN001, ANN202
+        t = clock()
+        record = make_record(env, award)
+        recorded[0] += clock() - t
+        return record
+
+    runner._record = timed_record  # this runner's only
     n = 0
-    dumps = json.dumps
     with open(os.devnull, "w", encoding="utf-8") as out:
         entities = iter(load_entities(csv_path, []))
         while True:
@@ -282,22 +308,20 @@ def worker_stages(engine: str, csv_path: str) -> dict:
             spent["read CSV"] += t1 - t0
             if entity is None:
                 break
-            normalised = normalise(pack, entity)
+            subject, _ = subject_of(pack, entity)
             t2 = clock()
-            verdict = decider.decide(normalised.values)
+            recorded[0] = 0.0
+            record = runner.evaluate([subject])[0]
             t3 = clock()
-            record = explainer.explain(entity.id, entity.name, entity.fields, normalised, verdict,
-                                       f"{entity.file}:{entity.line}")
+            _, text = render_full2(pack, record)
             t4 = clock()
-            line = dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n"
+            out.write(text + "\n")
             t5 = clock()
-            out.write(line)
-            t6 = clock()
             spent["normalise"] += t2 - t1
-            spent["decide"] += t3 - t2
-            spent["explain"] += t4 - t3
-            spent["JSON encode"] += t5 - t4
-            spent["write"] += t6 - t5
+            spent["decide"] += t3 - t2 - recorded[0]
+            spent["record"] += recorded[0]
+            spent["JSON encode"] += t4 - t3
+            spent["write"] += t5 - t4
             n += 1
     return {"n": n, "us_per_entity": {k: 1e6 * v / n for k, v in spent.items()}, "pack_load_s": load_s}
 
@@ -331,17 +355,16 @@ def profile_e2e(engine: str, csv_path: Path, n: int) -> Path:
     import io
     import pstats
 
-    from engine.evaluate.pipeline import load_pack
-    from engine.explain.batch import decide_files
+    from engine.evaluate.pipeline import decide_files2, load_pack2
+    from engine.report.compact import render_full2, write_decisions2
 
-    pack, _ = load_pack(str(PACK), AS_OF)
-    out_path = OUT / f"profile-{engine}.jsonl"
+    pack = load_pack2(str(PACK), AS_OF)
+    out_path = OUT / f"profile-{engine}.json"
     profiler = cProfile.Profile()
     profiler.enable()
+    problems: list = []
     with open(out_path, "w", encoding="utf-8") as out:
-        for record in decide_files(pack, [str(csv_path)], engine, []):
-            out.write(json.dumps({k: v for k, v in record.items() if not k.startswith("_")},
-                                 ensure_ascii=False, separators=(",", ":")) + "\n")
+        write_decisions2(decide_files2(pack, [str(csv_path)], engine, problems, render=render_full2), problems, out)
     profiler.disable()
     text = io.StringIO()
     text.write(f"# cProfile, end to end, engine={engine}, {n} towns\n")
@@ -355,14 +378,6 @@ def profile_e2e(engine: str, csv_path: Path, n: int) -> Path:
 
 # ---------------------------------------------------------------------------------------------
 # Main
-
-
-def _pipeline_has_workers() -> bool:
-    import inspect
-
-    from engine.explain.batch import decide_files
-
-    return "workers" in inspect.signature(decide_files).parameters
 
 
 def _git_state() -> str:
@@ -381,13 +396,13 @@ def table(results: dict, n: int, n_small: int) -> str:
         return fmt(results[engine])
 
     rows = [
-        ("rules in the compiled ruleset", lambda r: f"{r['decide']['rules']}", lambda r: "— (walks the same compiled pack)"),
+        ("rules in the compiled rulesets", lambda r: f"{r['decide']['rules']}", lambda r: "— (walks the same compiled pack)"),
         (f"decide only, entities/s (N={n:,}, 1 process)", lambda r: f"{r['decide']['per_s']:,.0f}", None),
         ("decide only, µs/entity", lambda r: f"{1e6 / r['decide']['per_s']:,.1f}", None),
         ("actions (rules fired) per entity, mean [min–max]",
          lambda r: "{mean:.2f} [{min}–{max}]".format(**r["decide"]["actions"]), lambda r: "— (no actions)"),
         (f"end to end, entities/s (N={n:,})", lambda r: f"{r['e2e']['per_s']:,.0f}", None),
-        (f"end to end wall, N={n:,} (read CSV → … → JSON lines closed)", lambda r: f"{r['e2e']['seconds']:.2f} s", None),
+        (f"end to end wall, N={n:,} (read CSV → … → JSON document closed)", lambda r: f"{r['e2e']['seconds']:.2f} s", None),
         (f"whole process wall, N={n:,} (+ interpreter, imports, pack compile)", lambda r: f"{r['e2e']['process_s']:.2f} s", None),
         ("pack load + compile", lambda r: f"{r['e2e']['pack_load_s']:.2f} s", None),
         (f"end to end wall, N={n_small:,}", lambda r: f"{r['e2e_small']['seconds']:.2f} s", None),
@@ -397,12 +412,12 @@ def table(results: dict, n: int, n_small: int) -> str:
         (f"peak RSS growth per 1,000 towns ({n_small:,} → {n:,})",
          lambda r: f"{(r['e2e']['peak_rss_mb'] - r['e2e_small']['peak_rss_mb']) / ((n - n_small) / 1000):.2f} MB", None),
         (f"peak RSS, decide only N={n:,} (all normalised values held)", lambda r: f"{r['decide']['peak_rss_mb']:.1f} MB", None),
-        (f"JSON lines written, N={n:,}", lambda r: f"{r['e2e']['out_bytes'] / 2**20:.1f} MiB", None),
+        (f"JSON written (full traces), N={n:,}", lambda r: f"{r['e2e']['out_bytes'] / 2**20:.1f} MiB", None),
     ]
     if "par" in results["durable"]:
         k = results["durable"]["par"]["workers"]
         rows += [
-            (f"**{k} processes** (decide_files workers={k}): end to end wall, N={n:,}",
+            (f"**{k} processes** (decide_files2 workers={k}): end to end wall, N={n:,}",
              lambda r: f"{r['par']['seconds']:.2f} s", None),
             (f"{k} processes: end to end entities/s, N={n:,}", lambda r: f"{r['par']['per_s']:,.0f}", None),
             (f"{k} processes: end to end wall, N={n_small:,}", lambda r: f"{r['par_small']['seconds']:.2f} s", None),
@@ -422,42 +437,53 @@ def table(results: dict, n: int, n_small: int) -> str:
 
 
 def limits_worker(family: str, decisions: int) -> None:
-    """One pack at the limits, in this fresh process: validate, compile (the durable ruleset
-    included), then decide `decisions` entities; print one JSON line. Times are this process's
-    CPU time (time.process_time), so that a busy machine does not inflate them: what they
-    measure is the work, as on an idle machine of the same speed."""
+    """One pack at the limits, in this fresh process: validate, compile (the durable rulesets
+    included), then decide `decisions` entities; print one JSON line. The packs are written in
+    format 1 (bench/limit_packs.py) and read as every command reads them, converted on load to
+    format 2 (engine.validate.dialect1, engine.compile.build2); a pack the format-2 builder refuses
+    is reported with its codes. Times are this process's CPU time (time.process_time), so that a
+    busy machine does not inflate them: what they measure is the work, as on an idle machine of
+    the same speed."""
     sys.path.insert(0, str(HERE))
     from limit_packs import at_limit, entities
-    from engine.compile.compile import build
-    from engine.evaluate.evaluate import Decider
+    from engine.compile.build2 import build2
+    from engine.compile.check import format1_checked
+    from engine.core.problems import ProblemsError
+    from engine.evaluate.run2 import Runner, Subject
+    from engine.validate.dialect1 import read_format1
     from engine.validate.limits import measure
-    from engine.compile.check import check_document
     from engine.load.yamlsafe import parse_yaml
 
     size, text = at_limit(family)
     started = time.process_time()
     doc = parse_yaml(text, f"{family}.yaml")
-    problems = check_document(doc)
+    problems = format1_checked(doc, AS_OF)
     validated = time.process_time()
-    pack = build(doc, text.encode("utf-8"), AS_OF)
-    durable = Decider(pack, "durable")
+    base = {"family": family, "size": size, "errors": sum(p.severity == "error" for p in problems),
+            "validate_s": validated - started,
+            "estimate": {k: (v[0] if isinstance(v, tuple) else v) for k, v in measure(doc.value).items() if k != "bad_k"}}
+    try:
+        pack = build2(read_format1(doc).document, text.encode("utf-8"), AS_OF)
+    except ProblemsError as refused:
+        print(json.dumps({**base, "refused": sorted({p.code for p in refused.problems if p.severity == "error"}),
+                          "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+        return
+    durable = _deciding(Runner(pack, "durable"))
     compiled = time.process_time()
-    reference = Decider(pack, "reference")
+    reference = _deciding(Runner(pack, "reference"))
     times, agree = [], True
-    for values in entities(pack, decisions):
+    for i, values in enumerate(entities(pack, decisions)):
+        subject = Subject(f"e{i}", values)
         t0 = time.process_time()
-        verdict = durable.decide(values)
+        decided = durable.evaluate([subject])[0]
         times.append(time.process_time() - t0)
-        agree = agree and verdict.key() == reference.decide(values).key()
-    measures = measure(doc.value)
+        agree = agree and _verdict_key(pack, decided) == _verdict_key(pack, reference.evaluate([subject])[0])
     print(json.dumps({
-        "family": family, "size": size, "errors": sum(p.severity == "error" for p in problems),
-        "validate_s": validated - started, "compile_s": compiled - validated,
+        **base, "compile_s": compiled - validated,
         # the first decision warms the engine's caches up: reported apart
         "decide_first_ms": 1000 * times[0], "decide_median_ms": 1000 * statistics.median(times[1:]),
         "decide_p99_ms": 1000 * sorted(times[1:])[int(0.99 * (len(times) - 2))], "decide_max_ms": 1000 * max(times[1:]),
-        "rules": len(pack.ruleset), "groups": pack.rule_groups, "agree": agree,
-        "estimate": {k: (v[0] if isinstance(v, tuple) else v) for k, v in measures.items() if k != "bad_k"},
+        "rules": _rules(pack), "groups": sum(stage.pack.rule_groups for stage in pack.stages), "agree": agree,
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
     }))
 
@@ -473,7 +499,8 @@ def run_limits(decisions: int) -> None:
                               capture_output=True, text=True, check=True, cwd=ROOT)
         row = json.loads(done.stdout.strip().splitlines()[-1])
         rows.append(row)
-        print(f"{family}: compile {row['compile_s']:.2f} s, decide max {row['decide_max_ms']:.1f} ms", file=sys.stderr)
+        print(f"{family}: " + (f"refused as format 2 ({', '.join(row['refused'])})" if "refused" in row else
+                               f"compile {row['compile_s']:.2f} s, decide max {row['decide_max_ms']:.1f} ms"), file=sys.stderr)
     print(f"\n## Packs at the limits (engine/limits.py: group {limits.MAX_GROUP}, tests {limits.MAX_TESTS}, "
           f"depth {limits.MAX_DEPTH}, terms {limits.MAX_TERMS}, simplify {limits.MAX_SIMPLIFY:,}, "
           f"rules {limits.MAX_RULES}, comparisons {limits.MAX_ATOMS:,}), {decisions} entities each\n")
@@ -481,12 +508,17 @@ def run_limits(decisions: int) -> None:
           "| rules | groups | engines agree | peak MB |")
     print("|---|---:|---:|---:|---:|---:|---|---:|")
     for r in rows:
+        if "refused" in r:  # the format-2 builder refuses what format 1's limits let through
+            print(f"| {r['family']} ({r['size']}) | {r['validate_s']:.3f} | refused as format 2: "
+                  f"{', '.join(r['refused'])} | — | — | — | — | {r['peak_rss_mb']:.0f} |")
+            continue
         print(f"| {r['family']} ({r['size']}) | {r['validate_s']:.3f} | {r['compile_s']:.3f} | "
               f"{r['decide_first_ms']:.1f} / {r['decide_median_ms']:.2f} / {r['decide_p99_ms']:.2f} / "
               f"{r['decide_max_ms']:.2f} | {r['rules']} | {r['groups']} | "
               f"{'yes' if r['agree'] else 'NO'} | {r['peak_rss_mb']:.0f} |")
-    worst_compile = max(r["compile_s"] for r in rows)
-    worst_decide = max(r["decide_max_ms"] for r in rows)
+    decided = [r for r in rows if "refused" not in r]
+    worst_compile = max((r["compile_s"] for r in decided), default=0.0)
+    worst_decide = max((r["decide_max_ms"] for r in decided), default=0.0)
     print(f"\nWorst compile {worst_compile:.2f} s (target < 1 s); worst decide {worst_decide:.2f} ms (target < 10 ms). "
           "Times are CPU seconds of the measuring process (time.process_time).")
     print(f"Machine: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} at the end, "
@@ -514,13 +546,13 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=20240630, help="random seed for the towns")
     parser.add_argument("--quick", action="store_true", help="smoke test: N=600, small N=150")
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1,
-                        help="processes for the extra parallel end-to-end rows (decide_files(workers=K)); "
+                        help="processes for the extra parallel end-to-end rows (decide_files2(workers=K)); "
                              "1 = single-process only (default: one per CPU)")
     parser.add_argument("--profile", action="store_true",
                         help="also cProfile the end-to-end path of both engines (min(N, 5000) towns)")
     args = parser.parse_args()
     n, n_small = (600, 150) if args.quick else (args.n, args.small_n)
-    workers = args.workers if _pipeline_has_workers() else 1
+    workers = args.workers
     if n_small >= n:
         n_small = max(1, n // 4)
 
@@ -539,13 +571,13 @@ def main() -> None:
         r["decide"] = spawn("decide", engine, str(big))
         print(f"{engine}: decide {r['decide']['per_s']:,.0f}/s", file=sys.stderr)
         r["stages"] = spawn("stages", engine, str(small))
-        r["e2e_small"] = spawn("e2e", engine, str(small), str(OUT / f"decisions-{engine}-{n_small}.jsonl"))
-        r["e2e"] = spawn("e2e", engine, str(big), str(OUT / f"decisions-{engine}-{n}.jsonl"))
+        r["e2e_small"] = spawn("e2e", engine, str(small), str(OUT / f"decisions-{engine}-{n_small}.json"))
+        r["e2e"] = spawn("e2e", engine, str(big), str(OUT / f"decisions-{engine}-{n}.json"))
         print(f"{engine}: end to end {r['e2e']['per_s']:,.0f}/s, {r['e2e']['seconds']:.1f} s", file=sys.stderr)
         if workers > 1:
-            r["par_small"] = spawn("e2e", engine, str(small), str(OUT / f"decisions-{engine}-{n_small}-w{workers}.jsonl"),
+            r["par_small"] = spawn("e2e", engine, str(small), str(OUT / f"decisions-{engine}-{n_small}-w{workers}.json"),
                                    str(workers))
-            r["par"] = spawn("e2e", engine, str(big), str(OUT / f"decisions-{engine}-{n}-w{workers}.jsonl"), str(workers))
+            r["par"] = spawn("e2e", engine, str(big), str(OUT / f"decisions-{engine}-{n}-w{workers}.json"), str(workers))
             print(f"{engine}: end to end, {workers} processes: {r['par']['per_s']:,.0f}/s, "
                   f"{r['par']['seconds']:.1f} s", file=sys.stderr)
 
@@ -554,14 +586,14 @@ def main() -> None:
     outcomes = d["e2e"]["outcomes"]
     mix = ", ".join(f"{k} {v:,} ({100 * v / n:.1f}%)" for k, v in outcomes.items())
 
-    print(f"\n## Huguan pack, N={n:,} synthetic towns (seed {args.seed})\n")
+    print(f"\n## Huguan pack (format 2, {PACK.relative_to(ROOT)}), N={n:,} synthetic towns (seed {args.seed})\n")
     print(table(results, n, n_small))
     print(f"\nOutcome mix (N={n:,}): {mix}. Data problems reported: {d['e2e']['problems']:,}.")
     print(f"durable and reference verdicts (outcome, every criterion status and branch, flags) "
           f"{'agree on all' if agree else 'DISAGREE on some of the'} {n:,} towns.")
     print(f"Python {sys.version.split()[0]}, {os.cpu_count()} CPUs, engine at {_git_state()}; each configuration "
           f"in a fresh process; rows without a process count are single-process.")
-    print(f"\nWhere the time goes, single process, µs per entity (the decide_files loop written out with a "
+    print(f"\nWhere the time goes, single process, µs per entity (the decide_files2 loop written out with a "
           f"clock around each stage, N={n_small:,}, output to /dev/null):\n")
     stages = list(d["stages"]["us_per_entity"])
     print("| stage | durable-rules | reference evaluator |\n|---|---:|---:|")

@@ -1,22 +1,21 @@
-"""Ranking at scale (issue 14, item 5): one cohort of N entities ranked on one indicator, format 1
-(`certify score`: engine.explain.scoring) and format 2 (rank_points, rank and awards in
-engine.evaluate.run2), at N = 1,000 / 10,000 / 100,000.
+"""Ranking at scale (issue 14, item 5): one cohort of N entities ranked on one indicator, by the one
+pipeline every command runs (rank_points, rank and awards in engine.evaluate.run2), at N = 1,000 /
+10,000 / 100,000, for a pack written in format 2 and one written in format 1 (read as every command
+reads it: converted on load, engine.validate.dialect1).
 
     .venv/bin/python bench/rank_scale.py                       # 1k, 10k, 100k; reference evaluator
     .venv/bin/python bench/rank_scale.py --sizes 1000,10000 --engine durable
     .venv/bin/python bench/bench.py --ranking                  # the same, from the main bench
 
-Each (format, N) runs in a fresh process and reports CPU seconds (time.process_time) of:
-- format 1: `decide` (the first decision of every entity: vetoes, by the engine), `score_cohort`
-  (ranks, awards, the second decision with the place known, explanations and views) and, inside
-  it, `ranking` (score_cohort less its decisions and explanations: places, points, ranks, awards,
-  the per-zone views) and `rank_only` (less the views too: places, the rank sort, the awards);
-- format 2: `evaluate` (Runner.evaluate: values, criteria, ranks, awards, records) and, inside it,
-  `ranking` (the rank_points and rank computations and the awards loop);
-- both: `json` (the score written as `certify score --format json` writes it, to a file).
-The data (seeded): values drawn from N/3 levels (ties everywhere), 3% without the figure
-(format 1 scores them 0 and marks the place provisional; format 2 `missing: zero` likewise),
-5% barred from awards, 0.1% placed last by a veto. The packs are bench/packs/rank-scale-f{1,2}.yaml.
+Each (pack format, N) runs in a fresh process and reports CPU seconds (time.process_time) of
+`evaluate` (Runner.evaluate: values, criteria, ranks, awards, records) and, inside it, `ranking`
+(the rank_points and rank computations and the awards loop), and `json` (the score written as
+`certify score --format json` writes it, to a file), and the process's peak RSS.
+The data (seeded): values drawn from N/3 levels (ties everywhere), 3% without the figure (scored
+0, the place provisional: format 1's missing_value: zero, format 2's `missing: zero`), 5% barred
+from awards, 0.1% placed last by a veto. The packs are bench/packs/rank-scale-f{1,2}.yaml.
+(Format 1's own scorer, engine.explain.scoring, is retired: `--formats 1` is the format-1 pack
+through the format-2 pipeline.)
 """
 
 from __future__ import annotations
@@ -73,44 +72,13 @@ class Clock:
         return timed
 
 
-def worker_f1(n: int, seed: int, engine: str) -> dict:
-    from engine.explain import scoring
-    from engine.load.entities import RawEntity
-    from engine.report.scoring_text import render_score_json
-
-    sp, _ = scoring.load_scoring_pack(str(PACKS[1]), AS_OF)
-    entities = [(RawEntity("bench.csv", i + 2, r["id"], None, {k: v for k, v in r.items() if k != "id"}), "bench.csv")
-                for i, r in enumerate(rows(n, seed))]
-    outside = Clock()  # decisions and explanations inside score_cohort: not ranking
-    scorer = scoring.Scorer(sp, engine)
-    scorer.decider.decide = outside.wrap(scorer.decider.decide)  # this scorer's only
-    scorer.explainer.explain = outside.wrap(scorer.explainer.explain)
-    views = Clock()  # the per-zone views (indicator points, the zone's view): linear, not ranking
-    scorer.score_indicator = views.wrap(scorer.score_indicator)
-    scorer.zone_view = views.wrap(scorer.zone_view)
-    t0 = time.process_time()
-    zones = [scorer._prepare(e, w) for e, w in entities]
-    t1 = time.process_time()
-    outside.seconds = views.seconds = 0.0
-    cohort = scorer.score_cohort("all", zones)
-    t2 = time.process_time()
-    path = OUT / f"rank-f1-{n}.json"
-    with open(path, "w", encoding="utf-8") as out:
-        render_score_json({"cohorts": [cohort]}, [], out)
-    t3 = time.process_time()
-    ranks = [z["rank"] for z in cohort["zones"]]
-    return {"decide": t1 - t0, "score_cohort": t2 - t1, "ranking": (t2 - t1) - outside.seconds,
-            "rank_only": (t2 - t1) - outside.seconds - views.seconds, "json": t3 - t2,
-            "json_bytes": path.stat().st_size, "ranked": cohort["ranked"], "distinct_ranks": len(set(ranks)),
-            "awarded": sum(1 for z in cohort["zones"] if z["award"]["status"] == "awarded")}
-
-
-def worker_f2(n: int, seed: int, engine: str) -> dict:
+def worker(fmt: int, n: int, seed: int, engine: str) -> dict:
+    """One cohort of `n` ranked with the pack written in format `fmt` (1: converted on load)."""
     from engine.commands.common import pack2
     from engine.evaluate import ops, run2
     from engine.report.score2 import write_score_json2
 
-    pack = pack2(str(PACKS[2]), AS_OF, {})
+    pack = pack2(str(PACKS[fmt]), AS_OF, {})
     subjects, problems = run2.subjects_from_dicts(pack, rows(n, seed))
     assert not problems, problems[:3]
     ranking = Clock()
@@ -125,11 +93,12 @@ def worker_f2(n: int, seed: int, engine: str) -> dict:
         t1 = time.process_time()
     finally:
         ops.COMPUTE_COHORT.update(saved)
-    path = OUT / f"rank-f2-{n}.json"
+    path = OUT / f"rank-f{fmt}-{n}.json"
     with open(path, "w", encoding="utf-8") as out:
         write_score_json2(records, pack, [], out)
     t2 = time.process_time()
     return {"evaluate": t1 - t0, "ranking": ranking.seconds, "json": t2 - t1, "json_bytes": path.stat().st_size,
+            "ranked": sum(1 for r in records for v in r.values if v.op == "rank" and v.value is not None),
             "awarded": sum(1 for r in records if r.award is not None and r.award.status == "awarded")}
 
 
@@ -158,17 +127,13 @@ def table(results: dict) -> str:
              "| measure | " + " | ".join(f"N={n:,}" for n in sizes) + " | " + " | ".join(
                  f"ratio {b:,} ÷ {a:,}" for a, b in zip(sizes, sizes[1:])) + " |",
              "|---|" + "---:|" * (2 * len(sizes) - 1)]
-    rows_ = [("f1", "rank_only", "format 1: places, rank sort, awards (score_cohort less decisions, explanations, views)"),
-             ("f1", "ranking", "format 1: ranks, points, awards and views (score_cohort less decisions and explanations)"),
-             ("f1", "score_cohort", "format 1: score_cohort (+ second decision, explanations, views)"),
-             ("f1", "decide", "format 1: first decision of every entity"),
-             ("f1", "json", "format 1: JSON written (`certify score --format json`)"),
-             ("f2", "ranking", "format 2: rank_points + rank + awards loop"),
-             ("f2", "evaluate", "format 2: Runner.evaluate (values, criteria, ranks, awards, records)"),
-             ("f2", "json", "format 2: JSON written (`certify score --format json`)")]
+    rows_ = [(f"f{f}", key, f"{'format-1 pack, converted on load' if f == 1 else 'format-2 pack'}: {label}")
+             for f in (1, 2) for key, label in (
+                 ("ranking", "rank_points + rank + awards loop"),
+                 ("evaluate", "Runner.evaluate (values, criteria, ranks, awards, records)"),
+                 ("json", "JSON written (`certify score --format json`)"),
+                 ("peak_rss_mb", "peak RSS, MB (the whole process)"))]
     formats = results.get("formats", (1, 2))
-    rows_ += [("f1", "peak_rss_mb", "format 1: peak RSS, MB (the whole process)"),
-              ("f2", "peak_rss_mb", "format 2: peak RSS, MB (the whole process)")]
     for fmt, key, label in rows_:
         if int(fmt[1]) not in formats:
             continue
@@ -176,7 +141,7 @@ def table(results: dict) -> str:
         ratios = [b / a if a > 0 else float("nan") for a, b in zip(vals, vals[1:])]
         lines.append(f"| {label} | " + " | ".join(f"{v:.2f}" for v in vals) + " | "
                      + " | ".join(f"{r:.1f}" for r in ratios) + " |")
-    mib = "; ".join(f"format {f} " + " / ".join(f"{results[f'f{f}'][n]['json_bytes'] / 2**20:,.0f}" for n in sizes)
+    mib = "; ".join(f"format-{f} pack " + " / ".join(f"{results[f'f{f}'][n]['json_bytes'] / 2**20:,.0f}" for n in sizes)
                     for f in formats)
     lines.append(f"\nJSON written, MiB: {mib}. "
                  f"Python {sys.version.split()[0]}, {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} at the end.")
@@ -186,7 +151,7 @@ def table(results: dict) -> str:
 def main() -> None:
     if len(sys.argv) > 1 and sys.argv[1] == "--worker":
         fmt, n, seed, engine = int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), sys.argv[5]
-        result = (worker_f1 if fmt == 1 else worker_f2)(n, seed, engine)
+        result = worker(fmt, n, seed, engine)
         result["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         print(json.dumps(result))
         return

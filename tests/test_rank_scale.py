@@ -528,10 +528,11 @@ def test_the_ranking_bench_runs_on_valid_packs(tmp_path: Path, monkeypatch: pyte
     for path in rank_scale.PACKS.values():
         assert not [p for p in validate_file(str(path))[2] if p.severity == "error"], path
     monkeypatch.setattr(rank_scale, "OUT", tmp_path)
-    f1 = rank_scale.worker_f1(60, 1, "reference")
-    f2 = rank_scale.worker_f2(60, 1, "reference")
-    assert f1["ranked"] == 60 and f1["awarded"] >= 1 and f2["awarded"] >= 1
+    f1 = rank_scale.worker(1, 60, 1, "reference")  # the format-1 pack, converted on load
+    f2 = rank_scale.worker(2, 60, 1, "reference")
+    assert f1["ranked"] == 60 and f2["ranked"] == 60 and f1["awarded"] >= 1 and f2["awarded"] >= 1
     assert (tmp_path / "rank-f1-60.json").stat().st_size == f1["json_bytes"]
+    assert (tmp_path / "rank-f2-60.json").stat().st_size == f2["json_bytes"]
 
 
 def test_a_big_tie_names_twenty_and_counts_the_rest() -> None:
