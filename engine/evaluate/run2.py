@@ -171,9 +171,25 @@ def _env_value(spec: Any, value: Any) -> Any:
                 row[fname] = _env_value(fspec, member["values"].get(fname))
             out.append(row)
         return out
+    if type(value) is int:
+        return _fraction_of(value)
     if isinstance(value, int) and not isinstance(value, bool):
         return Fraction(value)
     return value
+
+
+_WHOLE: dict[int, Fraction] = {}  # the Fraction of each whole number met (counts repeat); bounded
+
+
+def _fraction_of(value: int) -> Fraction:
+    """Fraction(value), made once per number: a Fraction is immutable, and an entity's counts are
+    read several times (by the values, the test views) and repeat from entity to entity."""
+    known = _WHOLE.get(value)
+    if known is None:
+        if len(_WHOLE) > 65_536:
+            _WHOLE.clear()
+        known = _WHOLE[value] = Fraction(value)
+    return known
 
 
 class Runner:

@@ -40,6 +40,8 @@ def show(value: Fraction, unit: Unit | None, lang: str = "zh") -> str:
 
 def number(value: Any) -> Fraction | None:
     """A numeric value from the Env as a Fraction (ints allowed); None for unknown or non-numbers."""
+    if type(value) is Fraction:
+        return value  # immutable: the same number, not a copy
     if value is None or isinstance(value, bool):
         return None
     if isinstance(value, (int, Fraction)):
