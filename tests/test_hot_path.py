@@ -346,3 +346,18 @@ def test_a_decisions_table_writes_no_step_and_the_full_json_every_step(tmp_path:
     dicts = [r.as_dict() for r in records]
     assert all(s._make is None for s in steps)  # the JSON wrote every step
     assert all(step["zh"] and step["en"] for d in dicts for v in d["values"] for step in v["steps"])
+
+
+@settings(max_examples=300, deadline=None)
+@given(value=st.fractions(max_denominator=10**6), low=st.one_of(st.none(), st.fractions(max_denominator=10**4)),
+       high=st.one_of(st.none(), st.fractions(max_denominator=10**4)), low_in=st.booleans(), high_in=st.booleans())
+def test_a_band_holds_a_value_as_its_own_comparison_says(value: Fraction, low: Any, high: Any, low_in: bool,
+                                                          high_in: bool) -> None:
+    from engine.compile.points import Band
+    from engine.evaluate.points import in_band
+
+    for v in (value, low, high):  # on the ends too, where included or not decides
+        if v is not None:
+            band = Band(low, low_in, high, high_in, Fraction(1))
+            assert in_band(band, v) is band.holds(v)
+            assert in_band(band, int(v)) is band.holds(Fraction(int(v)))  # whole numbers as ints

@@ -167,7 +167,7 @@ def compute_bands(args: BandsArgs, env: Env) -> Computed:  # type: ignore[overri
                             {"value": None, "band": None, "points": Fraction(0)})
         return r.unknown()
     for index, band in enumerate(args.bands):
-        if not band.holds(value):
+        if not in_band(band, value):
             continue
         points = r.amount(band.points)
         text = _band_text(args, band)
@@ -189,17 +189,37 @@ def compute_bands(args: BandsArgs, env: Env) -> Computed:  # type: ignore[overri
                     detail=detail)
 
 
-_BAND_TEXT: dict[tuple[Band, Unit | None], str] = {}  # a band as written, per pack band: the same every entity
+def in_band(band: Band, value: Fraction) -> bool:
+    """`band.holds(value)`, compared in whole numbers: a − b has the sign of a.n × b.d − b.n × a.d
+    (denominators are positive), so each end costs two integer products instead of a Fraction
+    comparison (the bands of a pack are tried for every entity)."""
+    n, d = value.numerator, value.denominator
+    low, high = band.low, band.high
+    if low is not None:
+        above = n * low.denominator - low.numerator * d
+        if above < 0 or (above == 0 and not band.low_included):
+            return False
+    if high is not None:
+        below = high.numerator * d - n * high.denominator
+        if below < 0 or (below == 0 and not band.high_included):
+            return False
+    return True
+
+
+# a band as written, per band of the pack (the same for every entity), by the identities of the
+# band and its unit: hashing them hashes their Fractions, which costs more than writing it; bounded
+_BAND_TEXT: dict[tuple[int, int], tuple[Band, Unit | None, str]] = {}
 
 
 def _band_text(args: BandsArgs, band: Band) -> str:
-    key = (band, args.unit)
-    text = _BAND_TEXT.get(key)
-    if text is None:
+    unit = args.unit
+    key = (id(band), id(unit))
+    known = _BAND_TEXT.get(key)
+    if known is None or known[0] is not band or known[1] is not unit:  # an id is reused only once its object is gone
         if len(_BAND_TEXT) > 4096:  # bounded: a long-running server compiles many packs
             _BAND_TEXT.clear()
-        text = _BAND_TEXT[key] = args.text(band)
-    return text
+        known = _BAND_TEXT[key] = (band, unit, args.text(band))
+    return known[2]
 
 
 def _in_band_text(value: Fraction, unit: Unit | None, text: str, points: Fraction) -> tuple[str, str]:
