@@ -109,7 +109,9 @@ def test_decide_an_uploaded_file_gives_the_cli_json_document_format1(server: Ser
     expected = same_but_paths(cli_json(FORMAT1 / "huguan-specialized-town.yaml", data), packs / "huguan-specialized-town.yaml",
                               "huguan-towns.yaml")
     assert response.json() == expected
-    outcomes = {d["entity"]["id"]: d["outcome"] for d in response.json()["decisions"]}
+    # decided as format 2 (the pack converted on load), as the command line decides it
+    assert response.json()["schema"] == "certify.evaluation/2"
+    outcomes = {d["id"]: d["outcome"] for d in response.json()["decisions"]}
     assert outcomes["HG05"] == "fail" and outcomes["HG01"] == "pass"
 
 
@@ -134,7 +136,7 @@ def test_decide_json_entities_with_an_override(server: Server) -> None:
 
     def output_test(doc: dict[str, Any]) -> str:
         [decision] = doc["decisions"]
-        assert decision["entity"] == {"id": "T1", "name": "试验镇", "source": "request.json:1"}
+        assert (decision["id"], decision["name"], decision["where"]) == ("T1", "试验镇", "request.json:1")
         return {c["id"]: c["status"] for c in decision["criteria"]}["output_manufacturing"]
 
     assert output_test(plain) == "not_met"  # 9亿元 < 10亿元
@@ -165,13 +167,24 @@ def test_a_bad_override_is_a_problem_with_its_code(server: Server) -> None:
     response = httpx.post(server.url + API + "/packs/huguan-specialized-town/decide", timeout=60,
                           json={"as_of": AS_OF, "entities": [], "set": {"no_such_parameter": "8亿元"}})
     assert response.status_code == 422
-    assert codes(response) == ["E120"]
+    assert codes(response) == ["E182"]  # --set names no parameter or choice
 
 
-def test_a_scoring_pack_is_refused_with_the_cli_problem(server: Server) -> None:
-    response = httpx.post(server.url + API + "/packs/yangzhou-zone-evaluation/decide", timeout=60,
-                          json={"as_of": AS_OF, "entities": [{"id": "Z1"}]})
-    assert response.status_code == 422 and codes(response) == ["E112"]
+def test_a_format1_scoring_pack_is_decided_as_the_cli_decides_it(server: Server, packs: Path) -> None:
+    # format 1 refused a scoring pack here (E112: certify score); converted on load, its points,
+    # ranks and awards are values of a format-2 pack, decided as `certify evaluate` decides them
+    data = FIXTURES / "yangzhou-zones.yaml"
+    with data.open("rb") as handle:
+        response = httpx.post(server.url + API + "/packs/yangzhou-zone-evaluation/decide",
+                              data={"as_of": "2024-12-31"}, files={"data": ("yangzhou-zones.yaml", handle)}, timeout=120)
+    assert response.status_code == 200, response.text
+    done = subprocess.run([sys.executable, str(ROOT / "cli.py"), "evaluate", "--rules",
+                           str(FORMAT1 / "yangzhou-zone-evaluation.yaml"), str(data), "--as-of", "2024-12-31",
+                           "--format", "json"], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    expected = same_but_paths(json.loads(done.stdout), packs / "yangzhou-zone-evaluation.yaml", "yangzhou-zones.yaml")
+    assert response.json() == expected
+    assert response.json()["counts"]["decided"] == len(response.json()["decisions"]) > 10
     assert "traceback" not in response.text.lower()
 
 

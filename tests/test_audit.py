@@ -264,15 +264,29 @@ def test_format_1_records_are_logged_too(open_log: Any) -> None:
 
 
 def _log_all(log: DecisionLog) -> int:
-    """Decisions of a plain pack, a ranked (cohort) pack and a format-1 pack, logged as the web app does."""
+    """Decisions of a plain pack, a ranked (cohort) pack and a format-1 pack (converted on load, as
+    every command and the web app now read one), logged as the web app does."""
     count = 0
-    for pack_path, data in ((TECH_SME, TECH_SME_FIRMS), (YINCHUAN, YINCHUAN_ZONES)):
+    for pack_path, data in ((TECH_SME, TECH_SME_FIRMS), (YINCHUAN, YINCHUAN_ZONES), (HUGUAN, HUGUAN_TOWNS)):
         pack = load_pack2(str(pack_path), AS_OF)
         records = list(decide_files2(pack, [str(data)]))
         count += len(log.append_batch(records, inputs_by_id(pack, [str(data)]), who="web"))
+    return count
+
+
+def _log_format1(log: DecisionLog) -> int:
+    """Decisions of the format-1 Huguan pack as the retired format-1 pipeline logged them (format-1
+    records), as an existing log holds them."""
     pack1 = load_pack(str(HUGUAN), AS_OF)[0]
     records1 = list(decide_files(pack1, [str(HUGUAN_TOWNS)]))
-    return count + len(log.append_batch(records1, inputs_by_id(pack1, [str(HUGUAN_TOWNS)]), who="web"))
+    return len(log.append_batch(records1, inputs_by_id(pack1, [str(HUGUAN_TOWNS)]), who="web"))
+
+
+def _engine_reads_8yi(monkeypatch: Any) -> None:
+    """An engine that now reads the manufacturing threshold as 8亿元 where the pack says 10亿元."""
+    real = replay_module.load_pack2
+    monkeypatch.setattr(replay_module, "load_pack2", lambda path, as_of, overrides: real(
+        path, as_of, {**overrides, "manufacturing_output_min": ("engine", "8亿元")}))
 
 
 def test_replay_reproduces_every_logged_decision(open_log: Any) -> None:
@@ -301,13 +315,9 @@ def test_replay_of_part_of_a_ranked_batch_decides_the_whole_batch(open_log: Any)
 
 def test_replay_names_what_no_longer_reproduces(open_log: Any, monkeypatch: Any) -> None:
     log = open_log()
-    pack1 = load_pack(str(HUGUAN), AS_OF)[0]
-    records1 = list(decide_files(pack1, [str(HUGUAN_TOWNS)]))
-    log.append_batch(records1, inputs_by_id(pack1, [str(HUGUAN_TOWNS)]), who="web")
-    # an engine that now reads the manufacturing threshold as 8亿元 where the pack says 10亿元
-    real = replay_module.load_pack
-    monkeypatch.setattr(replay_module, "load_pack", lambda path, as_of, overrides: real(
-        path, as_of, {**overrides, "manufacturing_output_min": ("engine", "8亿元")}))
+    pack = load_pack2(str(HUGUAN), AS_OF)  # the format-1 pack, converted on load
+    log.append_batch(list(decide_files2(pack, [str(HUGUAN_TOWNS)])), inputs_by_id(pack, [str(HUGUAN_TOWNS)]), who="web")
+    _engine_reads_8yi(monkeypatch)
     summary = replay(log)
     changed = {r.entry.entity_id: r for r in summary.results if r.status == "differs"}
     assert {"HG05", "HG06"} <= set(changed), summary.line("en")
@@ -316,6 +326,27 @@ def test_replay_names_what_no_longer_reproduces(open_log: Any, monkeypatch: Any)
     assert hg05.problem.code == "E242" and hg05.differences[0] == "outcome: 'fail' -> 'pass'"
     assert "HG05" in hg05.problem.message and hg05.problem.message_zh
     assert summary.differs == len(changed) and summary.reproduced == summary.total - len(changed)
+
+
+def test_replay_of_format1_records_decides_them_again_and_names_the_outcome_then_and_now(
+        open_log: Any, monkeypatch: Any) -> None:
+    log = open_log()
+    logged = _log_format1(log)
+    assert {e.format for e in log.entries()} == {1}
+    summary = replay(log)
+    # a record of the retired pipeline is never called reproduced: its shape is not written any more
+    assert (summary.total, summary.reproduced, summary.differs, summary.cannot) == (logged, 0, 0, logged)
+    assert {r.problem.code for r in summary.results} == {"E264"}
+    # decided again with the pack converted on load, each has the outcome it had
+    assert all(r.outcome_now == r.entry.outcome and r.differences == () for r in summary.results)
+    assert "it has the same outcome" in summary.results[0].problem.message
+    assert "结果相同" in summary.results[0].problem.message_zh
+    # and where the outcome now would differ, it is named
+    _engine_reads_8yi(monkeypatch)
+    hg05 = {r.entry.entity_id: r for r in replay(log).results}["HG05"]
+    assert (hg05.status, hg05.entry.outcome, hg05.outcome_now) == ("cannot", "fail", "pass")
+    assert hg05.problem.code == "E264" and hg05.differences == ("outcome: 'fail' -> 'pass'",)
+    assert "another outcome: 'fail' -> 'pass'" in hg05.problem.message and "HG05" in hg05.problem.message
 
 
 def test_replay_says_what_cannot_be_replayed(open_log: Any, tmp_path: Path) -> None:
@@ -368,7 +399,7 @@ def test_certify_log_lists_and_filters(open_log: Any, log_url: str) -> None:
     assert all("record" not in e for e in doc["entries"])
     newest = json.loads(certify("log", "--db", log_url, "--limit", 2, "--format", "json", "--records").stdout)
     assert [e["id"] for e in newest["entries"]] == [e.id for e in log.entries()][-2:]
-    assert newest["matching"] == logged and newest["entries"][-1]["record"]["entity"]["id"] == log.entries()[-1].entity_id
+    assert newest["matching"] == logged and newest["entries"][-1]["record"]["id"] == log.entries()[-1].entity_id
     zh = certify("log", "--db", log_url, "--entity", "HG05")
     assert zh.exit_code == 0 and "不通过" in zh.stdout and "共 1 条符合条件" in zh.stderr
 
@@ -396,10 +427,16 @@ def test_certify_replay_reports_every_decision_reproduced(open_log: Any, log_url
 
 def test_certify_replay_exits_1_naming_what_differs(open_log: Any, log_url: str, monkeypatch: Any) -> None:
     _log_all(open_log())
-    real = replay_module.load_pack
-    monkeypatch.setattr(replay_module, "load_pack", lambda path, as_of, overrides: real(
-        path, as_of, {**overrides, "manufacturing_output_min": ("engine", "8亿元")}))
+    _engine_reads_8yi(monkeypatch)
     result = certify("replay", "--db", log_url, "--lang", "en")
     assert result.exit_code == 1
     assert "E242" in result.stdout and "HG05" in result.stdout and "outcome: 'fail' -> 'pass'" in result.stdout
     assert "differ" in result.stderr
+
+
+def test_certify_replay_of_format1_records_exits_1_with_e264(open_log: Any, log_url: str) -> None:
+    logged = _log_format1(open_log())
+    result = certify("replay", "--db", log_url, "--lang", "en")
+    assert result.exit_code == 1
+    assert result.stdout.count("E264") == logged and "retired format-1 pipeline" in result.stdout
+    assert f"{logged} decision(s) replayed: 0 reproduced, 0 differ, {logged} cannot be replayed" in result.stderr

@@ -206,7 +206,7 @@ def test_git_revisions_and_the_cli_views(tmp_path, lowered):
     assert "parameter manufacturing_output_min (二(四)): 10亿元 → 8亿元" in text.output
     assert "HG05 石磨镇: fail → pass" in text.output
     assert markdown.exit_code == 0
-    assert "| `manufacturing_output_min` | 二(四) | 10亿元 | 8亿元 |" in markdown.output
+    assert "\n- parameter manufacturing_output_min (二(四)): 10亿元 → 8亿元\n" in markdown.output
     assert "| HG05 石磨镇 | fail | pass | 二(四) output_manufacturing: not_met → met" in markdown.output
     data = json.loads(as_json.output)
     assert data["schema"] == "certify.diff/1" and data["old"]["label"] == "HEAD~1:rules/huguan.yaml"
@@ -246,5 +246,9 @@ def test_scoring_packs_compare_ranks_totals_and_awards(tmp_path):
         assert set(row) - {"entity"} <= {"rank", "total", "award", "points", "vetoes", "consequences"}
     same = diff_files(str(pack), str(pack), [str(zones)], AS_OF, "reference")
     assert same["entity_changes"] == [] and same["counts"]["total_changed"] == 0
-    out = CliRunner().invoke(main, ["diff", "--lang", "en", str(pack), str(changed), "--data", str(zones), "--engine", "reference"])
-    assert out.exit_code == 0 and "indicator changed:" in out.output and "total" in out.output
+    # the command line reads both versions as format 2 (converted on load): the rank is a value
+    out = CliRunner().invoke(main, ["diff", "--lang", "en", str(pack), str(changed), "--data", str(zones), "--engine",
+                                    "reference", "--as-of", "2024-12-31"])
+    assert out.exit_code == 0 and "value definition changed: sales_total_rank" in out.output
+    assert "  K02 甲二工业集中区: fail → fail\n    invoiced sales: 9.5分 → 8分\n" in out.output
+    assert "    total score: 89.8分 → 89.2分\n" in out.output

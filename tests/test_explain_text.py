@@ -132,28 +132,32 @@ def test_dates_show_as_dates_and_gaps_in_days(dated_pack: Path, tmp_path: Path):
     record = json.loads(evaluate("--rules", dated_pack, data, "--as-of", "2024-06-30", "--format", "json").stdout)
     decision = record["decisions"][0]
     founded = next(c for c in decision["criteria"] if c["id"] == "old_enough")
-    assert founded["test"]["value"] == "2020-03-01" and founded["test"]["threshold_text"] == "2020-01-01"
-    assert founded["test"]["gap_days"] == 60
-    assert describe_test(founded["test"], "not_met", "zh") == "2020-03-01 ≥ 2020-01-01 (要求 < 2020-01-01), 晚 60 天"
-    assert describe_test(founded["test"], "not_met", "en").endswith("60 days too late")
-    assert decision["headline"]["zh"] == "不通过：二(二) 2020-01-01前成立，2020-03-01 ≥ 2020-01-01，晚 60 天"
+    # the format-1 pack is read as format 2: the record keeps the dates as dates, the gap in days
+    assert founded["test"] == {"name": "founded", "op": "<", "value": "2020-03-01", "unit": None,
+                               "threshold": "2020-01-01", "param": "founded_before", "gap": "60"}
+    assert decision["headline"]["zh"] == ("不通过：二(二) 2020-01-01前成立：2020-03-01 ≥ 2020-01-01 (要求 < 2020-01-01)，"
+                                          "晚 60 天")
+    assert decision["headline"]["en"].endswith("(required < 2020-01-01), 60 days too late")
+    text = evaluate("--rules", dated_pack, data, "--as-of", "2024-06-30").stdout
+    assert "✘ 二(二) 2020-01-01前成立: 不满足（2020-03-01 ≥ 2020-01-01，须 < 2020-01-01，晚 60 天）" in text
 
 
 def test_titles_follow_the_dated_value_in_force(dated_pack: Path, tmp_path: Path):
     data = firm(tmp_path, output="1.8亿元", founded="2019-03-01", lab=False)
     before = evaluate("--rules", dated_pack, data, "--as-of", "2023-06-30").stdout
     after = evaluate("--rules", dated_pack, data, "--as-of", "2024-06-30").stdout
-    assert "✘ 二(一) 年产值达到2亿元以上: 18,000万元 < 2亿元 (要求 ≥ 2亿元), 差 2,000万元" in before
-    assert "✔ 二(一) 年产值达到1.5亿元以上: 18,000万元 ≥ 1.5亿元" in after
-    assert "✘ 二(三) 设有研发机构: 否 (要求 是)" in after
+    assert "✘ 二(一) 年产值达到2亿元以上: 不满足（18,000万元 < 2亿元，须 ≥ 2亿元，差 2,000万元）" in before
+    assert "✔ 二(一) 年产值达到1.5亿元以上: 满足（18,000万元 ≥ 1.5亿元）" in after
+    assert "1.5亿元" not in before and "2亿元" not in after
+    assert "✘ 二(三) 设有研发机构: 不满足" in after
 
 
 def test_titles_follow_a_set_override():
     text = huguan("--set", "manufacturing_output_min=8亿元", "--full")
-    assert "✔ 二(四) 制造业类产值达到8亿元以上: 99,999万元 ≥ 8亿元" in text
+    assert "✔ 二(四) 制造业类产值达到8亿元以上: 满足（99,999万元 ≥ 8亿元）" in text
     assert "10亿元" not in text  # no title still quotes the number that was replaced
     english = huguan("--set", "manufacturing_output_min=8亿元", "--full", "--lang", "en")
-    assert "manufacturing output at least 8亿元: 99,999万元 ≥ 8亿元" in english
+    assert "manufacturing output at least 8亿元: met (99,999万元 ≥ 8亿元)" in english
     assert "at least 10 supporting firms" in english  # counts read without a measure word in English
 
 
@@ -174,18 +178,21 @@ def test_an_unknown_title_placeholder_is_E120_with_did_you_mean(tmp_path: Path):
 
 def test_every_decision_has_a_headline_in_the_record():
     data = json.loads(huguan("--format", "json"))
-    by_id = {d["entity"]["id"]: d for d in data["decisions"]}
+    by_id = {d["id"]: d for d in data["decisions"]}
     for d in data["decisions"]:
         assert set(d["headline"]) == {"zh", "en"}
         word = {"pass": "通过", "fail": "不通过：", "undetermined": "无法判定："}[d["outcome"]]
         assert d["headline"]["zh"].startswith(word), d["headline"]
-    assert by_id["HG05"]["headline"]["zh"] == "不通过：二(四) 制造业类产值达到10亿元以上，99,999万元 < 10亿元，差 1万元"
-    assert by_id["HG05"]["headline"]["en"] == (
-        "FAIL: 二(四) manufacturing output at least 10亿元: 99,999万元 < 10亿元, short by 1万元")
-    # the standard path is named, not the relaxed (discretionary) alternative that also failed
+    assert by_id["HG05"]["headline"]["zh"] == (
+        "不通过：二(四) 制造业类产值达到10亿元以上：99,999万元 < 10亿元 (要求 ≥ 10亿元)，差 1万元；"
+        "另一途径 二(四) 传统特色专业镇放宽认定(年产值不少于5000万元) 亦不满足")
+    assert by_id["HG05"]["headline"]["en"].startswith(
+        "FAIL: 二(四) manufacturing output at least 10亿元: 99,999万元 < 10亿元 (required ≥ 10亿元), short by 1万元")
+    # the standard path is named first, then the relaxed (discretionary) alternative that also failed
     assert by_id["HG12"]["headline"]["zh"].startswith("不通过：二(四) 制造业类产值")
-    assert by_id["HG21"]["headline"]["zh"] == "无法判定：缺少 主导产业类别 (二(四))"
-    assert by_id["HG19"]["headline"]["zh"] == "无法判定：缺少 市场需求较大的认定意见 (二(三))"
+    assert by_id["HG21"]["headline"]["zh"] == ("无法判定：二(四) 按类别的产值标准：缺少 主导产业类别；"
+                                               "另一途径 二(四) 传统特色专业镇放宽认定(年产值不少于5000万元) 亦不满足")
+    assert by_id["HG19"]["headline"]["zh"] == "无法判定：二(三) 市场需求较大：未提供认定意见"
 
 
 def test_a_headline_counts_the_other_failures_and_bounds_the_missing_list(decide, town):
@@ -228,10 +235,10 @@ def test_chinese_output_shows_no_internal_id_or_english_key():
 
 def test_batches_default_to_one_line_per_entity_and_full_on_request():
     short, full = huguan(), huguan("--full")
-    assert len(short.splitlines()) == 27 + 5  # header, hint, blank, 27 towns, blank, total
+    assert len(short.splitlines()) == 27 + 3  # header, 27 towns, hint, total
     assert len(full.splitlines()) > 20 * 27
     assert huguan("--summary") == short
-    assert "✘ 二(四) 制造业类产值达到10亿元以上: 99,999万元 < 10亿元 (要求 ≥ 10亿元), 差 1万元" in full
+    assert "✘ 二(四) 制造业类产值达到10亿元以上: 不满足（99,999万元 < 10亿元，须 ≥ 10亿元，差 1万元）" in full
 
 
 def test_render_text_is_a_pure_view_of_records(huguan_pack, decide, town):

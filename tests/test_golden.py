@@ -11,8 +11,11 @@ and read `git diff tests/golden/` before committing (a view that no longer exist
 golden file behind: delete it by hand).
 
 What is pinned (see VIEWS for the exact command of each file):
-- evaluate: text zh/en, short/full (Huguan towns), `--set`, one town; JSON (certify.evaluation
-  with its certify.decision records), CSV zh/en, XLSX; what it would take (text and JSON);
+- the format-1 packs of tests/format1/rules/ as every command now reads them: converted to format
+  2 on load (W264 on stderr) and shown by the format-2 views (the files without the `format2.`
+  prefix; format 1's own views are no longer produced):
+- evaluate: text zh/en, short/full (Huguan towns), `--set`, one town; JSON (certify.evaluation/2),
+  CSV zh/en, XLSX; what it would take (text and JSON);
   the problems of bad rows on stderr; a targets pack (Huguan town targets: text, JSON);
 - report: HTML (the page source) and Markdown, zh/en, with "what it would take"; XLSX;
 - score (Yangzhou zones): text short/full zh, short en, JSON, CSV; report HTML, Markdown, XLSX;
@@ -388,13 +391,16 @@ def test_one_town_defaults_to_the_full_tree(tmp_path: Path, in_root: None) -> No
     assert "  ✘ 二(四) 产业集聚度高" in render(VIEWS["hg05.zh.default.txt"], tmp_path)
 
 
-def test_the_evaluation_stream_is_one_decision_per_line(tmp_path: Path, in_root: None) -> None:
-    """The JSON golden is pretty-printed; the stream itself keeps one record per line, so a
-    reader can take the records one at a time."""
-    result = CliRunner().invoke(main, [*EVALUATE_CSV, "--format", "json"], catch_exceptions=False)
+def test_the_compact_stream_is_one_decision_per_line(tmp_path: Path, in_root: None) -> None:
+    """The full JSON golden is written indented (json.dump indent=2, as format 2 writes it); the
+    compact stream (`--trace compact`) keeps one record per line, so a reader can take the records
+    one at a time, in the order of the data."""
+    result = CliRunner().invoke(main, [*EVALUATE_CSV, "--format", "json", "--trace", "compact"],
+                                catch_exceptions=False)
+    assert result.exit_code == 0, result.output
     lines = result.stdout.splitlines()
-    records = [json.loads(line.rstrip(",")) for line in lines if line.startswith('    {"schema": "certify.decision/')]
-    assert [r["entity"]["id"] for r in records] == ["HG01", "HG02", "HG03", "HG05", "HG10", "HG17"]
+    records = [json.loads(line.rstrip(",")) for line in lines if line.startswith('{"format": 2, "trace": "compact"')]
+    assert [r["id"] for r in records] == ["HG01", "HG02", "HG03", "HG05", "HG10", "HG17"]
     assert json.loads(result.stdout)["decisions"] == records
 
 

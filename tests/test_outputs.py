@@ -66,8 +66,8 @@ def test_dash_data_reads_standard_input(given):
     extra = ("--input-format", given) if given else ()
     result = evaluate("--format", "json", *extra, data=("-",), input=BAD_ROWS.read_bytes())
     doc = json.loads(result.stdout)
-    assert [d["entity"]["id"] for d in doc["decisions"]] == ["HB01", "HB02", "HB03", "HB04", "HB05"]
-    assert doc["decisions"][0]["entity"]["source"] == "-:2"  # named -, not a temporary path
+    assert [d["id"] for d in doc["decisions"]] == ["HB01", "HB02", "HB03", "HB04", "HB05"]
+    assert doc["decisions"][0]["where"] == "-:2"  # named -, not a temporary path
     assert all(p["file"] == "-" for p in doc["problems"])
     assert result.exit_code == 3
 

@@ -149,8 +149,13 @@ def test_evaluate_writes_xlsx_and_csv_results(tmp_path):
     raw = csv_out.read_bytes()
     assert raw.startswith(b"\xef\xbb\xbf")  # BOM for Excel
     table = list(csv.reader(io.StringIO(raw.decode("utf-8-sig"))))
-    assert table[0][:4] == ["id", "name", "outcome", "result"]
-    assert {r[0]: r[2] for r in table[1:]} == {t["id"]: t["expect"]["outcome"] for t in _towns()}
+    assert table[0][:4] == ["id", "name", "outcome", "county-level specialized town conditions"]
+    words = {"pass": "PASS", "fail": "FAIL", "undetermined": "UNDETERMINED"}
+    assert {r[0]: r[2] for r in table[1:]} == {t["id"]: words[t["expect"]["outcome"]] for t in _towns()}
+    # on standard output (another program reads it) there is no byte-order mark
+    done = _cli("evaluate", "--rules", str(HUGUAN_PACK), str(HUGUAN_TOWNS), "--as-of", "2024-06-30",
+                "--format", "csv", "--lang", "en")
+    assert done.stdout.startswith("id,name,outcome,")
 
 
 def test_xlsx_needs_an_output_file():
@@ -178,7 +183,7 @@ def test_unreadable_data_is_reported_and_the_table_still_replaces_the_file_whole
     done = _cli("evaluate", "--rules", str(HUGUAN_PACK), str(tmp_path / "missing.yaml"), "--format", "csv",
                 "-o", str(out))
     assert done.returncode == 3 and "E100" in done.stderr
-    assert out.read_text(encoding="utf-8-sig").startswith("id,name,outcome")
+    assert out.read_text(encoding="utf-8-sig").startswith("id,名称,结论,县级专业镇认定条件")
     assert [p.name for p in tmp_path.iterdir()] == ["keep.csv"]  # no stray temporary file
 
 

@@ -38,7 +38,15 @@ def evaluate(pack: Path | str, entity: dict | str, as_of: str, tmp_path: Path, *
 
 
 def target(record: dict, ident: str) -> dict:
-    return next(v for v in record["targets"] if v["id"] == ident)
+    """The criterion a format-1 target became when the pack was converted on load (format 2 names it
+    ID_target when ID is also an input's or value's name): status, and the comparison in `test`
+    (value and threshold in base units, the threshold as written, the gap). A target not yet due
+    does not apply (not_applicable, reason 未到期)."""
+    by_id = {c["id"]: c for c in record["criteria"]}
+    return by_id.get(f"{ident}_target") or by_id[ident]
+
+
+NOT_YET_DUE = {"zh": "未到期", "en": "not yet due"}
 
 
 def criterion(record: dict, ident: str) -> dict:
@@ -56,13 +64,15 @@ def test_a_target_is_not_yet_due_the_day_before_its_deadline_and_due_on_it(tmp_p
     pack = FORMAT1 / "tancheng-industrial-targets.yaml"
     entity = {"id": "T", "new_above_scale_2020": 29}
     before = evaluate(pack, entity, "2020-12-30", tmp_path, engine=engine)
-    assert target(before, "new_above_scale_2020")["status"] == "not_yet_due"
+    assert target(before, "new_above_scale_2020")["status"] == "not_applicable"
+    assert target(before, "new_above_scale_2020")["reason"] == NOT_YET_DUE
     assert before["outcome"] == "pass"  # nothing is due yet: not yet due is neutral
     on = evaluate(pack, entity, "2020-12-31", tmp_path, engine=engine)
     assert target(on, "new_above_scale_2020")["status"] == "not_met"
-    assert target(on, "new_above_scale_2021")["status"] == "not_yet_due"
+    assert target(on, "new_above_scale_2021")["reason"] == NOT_YET_DUE
     assert on["outcome"] == "fail"
-    assert target(on, "new_above_scale_2020")["gap_text"] == "1家"
+    assert target(on, "new_above_scale_2020")["test"]["gap"] == "1"
+    assert on["headline"]["zh"].endswith("29家 < 30家 (要求 ≥ 30家)，差 1家")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -104,25 +114,22 @@ def test_a_dated_parameter_value_is_chosen_by_as_of_and_named_in_the_trace(tmp_p
     entity = {"id": "C", "towns": 9}
     early = evaluate(pack, entity, "2024-12-31", tmp_path, engine=engine)
     view = target(early, "towns")
-    assert (view["status"], view["threshold_text"], view["parameter_since"]) == ("met", "8个", "2024-01-01")
-    assert criterion(early, "towns__value")["test"]["parameter_since"] == "2024-01-01"
+    assert (view["status"], view["test"]["written"], view["test"]["param"]) == ("met", "8个", "towns_min")
     late = evaluate(pack, entity, "2025-01-01", tmp_path, engine=engine)
     view = target(late, "towns")
-    assert (view["status"], view["threshold_text"], view["parameter_since"]) == ("not_met", "10个", "2025-01-01")
+    assert (view["status"], view["test"]["written"], view["test"]["threshold"]) == ("not_met", "10个", "10")
     assert late["outcome"] == "fail"
-    assert view["gap_text"] == "1个"
+    assert view["test"]["gap"] == "1"
 
 
 def test_per_year_targets_take_the_value_in_force_at_each_year_end(tmp_path):
     record = evaluate(FORMAT1 / "tancheng-industrial-targets.yaml",
                       {"id": "T", "new_above_scale_2021": 35, "new_above_scale_2022": 35}, "2023-03-01", tmp_path)
     y2021, y2022 = target(record, "new_above_scale_2021"), target(record, "new_above_scale_2022")
-    assert (y2021["status"], y2021["threshold_text"], y2021["parameter_since"]) == ("met", "30家", "2020-01-01")
-    assert (y2022["status"], y2022["threshold_text"], y2022["parameter_since"]) == ("not_met", "40家", "2022-01-01")
-    text = CliRunner().invoke(main, ["evaluate", "--rules", str(FORMAT1 / "tancheng-industrial-targets.yaml"),
-                                     str(ROOT / "fixtures" / "tancheng-county.yaml"), "--as-of", "2023-03-01",
-                                         "--full"]).output
-    assert "目标值自 2022-01-01" in text
+    # each year reads its own copy of the parameter, holding the value in force on 31 December
+    assert (y2021["status"], y2021["test"]["written"], y2021["test"]["param"]) == ("met", "30家", "new_above_scale_min__2021")
+    assert (y2022["status"], y2022["test"]["written"], y2022["test"]["param"]) == ("not_met", "40家", "new_above_scale_min__2022")
+    assert y2022["test"]["gap"] == "5"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -144,13 +151,11 @@ def test_an_unset_parameter_leaves_its_criterion_undetermined_and_is_w201():
 def test_unset_tolerance_is_undetermined_with_the_reason(tmp_path, engine):
     record = evaluate(PARK, PARK_ENTITY, "2016-03-01", tmp_path, engine=engine)
     assert record["outcome"] == "undetermined"
-    assert criterion(record, "internal_green_ratio__value")["status"] == "unknown"
-    view = target(record, "internal_green_ratio")
+    view = criterion(record, "internal_green_ratio_met")
     assert view["status"] == "unknown"
-    assert view["threshold_unset"]
-    (missing,) = record["missing_inputs"]
-    assert missing["why"] == "the policy sets no number"
-    assert "接近20%" in missing["detail"]
+    assert "threshold" not in view["test"]  # the policy sets no number: there is none to compare with
+    assert record["missing_inputs"] == []  # nothing is missing from the data
+    assert "接近20%" in record["headline"]["zh"]
 
 
 @ENGINES
@@ -158,18 +163,15 @@ def test_set_and_override_file_decide_the_unset_parameter(tmp_path, engine):
     by_set = evaluate(PARK, PARK_ENTITY, "2016-03-01", tmp_path, "--set", "internal_green_ratio_tolerance=2个百分点",
                       engine=engine)
     assert by_set["outcome"] == "pass"
-    view = target(by_set, "internal_green_ratio")
-    assert view["status"] == "met" and view["threshold_text"] == "18%" and view["tolerance_text"] == "2个百分点"
-    assert view["parameter_overridden_by"] == "--set"
-    assert by_set["record"]["overrides"]["internal_green_ratio_tolerance"] == {"value": "2个百分点", "from": "--set"}
+    view = criterion(by_set, "internal_green_ratio_met")
+    assert view["status"] == "met" and view["test"]["threshold"] == "18"  # 20% less the tolerance of 2 points
     file = tmp_path / "overrides.yaml"
     file.write_text("internal_green_ratio_tolerance: 1个百分点\n", encoding="utf-8")
     by_file = evaluate(PARK, PARK_ENTITY, "2016-03-01", tmp_path, "--overrides", str(file), engine=engine)
     assert by_file["outcome"] == "fail"
-    view = target(by_file, "internal_green_ratio")
-    assert view["status"] == "not_met" and view["threshold_text"] == "19%"
-    assert view["gap_text"] == "1%"
-    assert by_file["record"]["overrides"]["internal_green_ratio_tolerance"]["from"] == str(file)
+    view = criterion(by_file, "internal_green_ratio_met")
+    assert view["status"] == "not_met" and view["test"]["threshold"] == "19"
+    assert view["test"]["gap"] == "1"
 
 
 def test_unset_flag_thresholds_are_decided_once_supplied(tmp_path):
@@ -177,11 +179,11 @@ def test_unset_flag_thresholds_are_decided_once_supplied(tmp_path):
     project = {"id": "P", "in_zone": "是", "investment": 30000, "land_area": 60, "annual_output": 90000,
                "annual_tax": 4500, "local_employees": 320}
     record = evaluate(pack, project, "2024-06-30", tmp_path)
-    assert {f["id"]: f["status"] for f in record["flags"]} == {"four_highs": "unknown"}
+    assert {f["id"]: f["status"] for f in record["notes"] if f["kind"] == "flag"} == {"four_highs": "unknown"}
     sets = ["--set", "investment_intensity_min=500万元/亩", "--set", "output_per_mu_min=1500万元/亩",
             "--set", "tax_per_mu_min=75万元/亩", "--set", "local_employment_min=321人"]
     record = evaluate(pack, project, "2024-06-30", tmp_path, *sets)
-    assert {f["id"]: f["status"] for f in record["flags"]} == {"four_highs": "not_met"}
+    assert {f["id"]: f["status"] for f in record["notes"] if f["kind"] == "flag"} == {"four_highs": "not_met"}
     assert record["outcome"] == "pass"  # a flag never changes the outcome
 
 
@@ -194,14 +196,15 @@ def test_counting_targets_name_the_members_that_counted(tmp_path, engine):
                                        str(ROOT / "fixtures" / "yangzhou-city.yaml"), "--as-of", "2026-03-01",
                                        "--format", "json", "--engine", engine])
     assert result.exit_code == 0, result.output
-    record = next(d for d in json.loads(result.stdout)["decisions"] if d["entity"]["id"] == "YZ01")
-    over_100 = target(record, "zones_over_100yi")["members"]
-    assert [m["name"] for m in over_100["counted"]] == [f"示例集中区{i:02d}" for i in range(1, 8)]
-    assert {m["name"]: m["text"] for m in over_100["not_counted"]}["示例集中区16"] == "100亿元"  # 超 excludes it
-    over_50 = target(record, "zones_over_50yi")
-    assert over_50["value"] == "16" and len(over_50["members"]["counted"]) == 16
-    zone_count = target(record, "zone_count")["members"]
-    assert len(zone_count["counted"]) == 28 and zone_count["field"] == ""
+    record = next(d for d in json.loads(result.stdout)["decisions"] if d["id"] == "YZ01")
+    values = {v["name"]: v for v in record["values"]}  # a count is a value; its members are in its detail
+    over_100 = values["zones_over_100yi"]["detail"]
+    assert over_100["counted"] == [f"示例集中区{i:02d}" for i in range(1, 8)]
+    verdict = {v["name"]: v for v in over_100["verdicts"]}["示例集中区16"]  # 超 excludes it
+    assert verdict["verdict"] == "not_met" and "100亿元" in verdict["tests"][0]
+    over_50 = values["zones_over_50yi"]
+    assert over_50["value"] == "16" and len(over_50["detail"]["counted"]) == 16
+    assert len(values["zone_count"]["detail"]["counted"]) == 28
 
 
 def test_a_member_without_its_figure_makes_the_count_unknown_and_is_named(tmp_path):
@@ -210,8 +213,9 @@ def test_a_member_without_its_figure_makes_the_count_unknown_and_is_named(tmp_pa
                       "2026-03-01", tmp_path)
     view = target(record, "zones_over_10yi")
     assert view["status"] == "unknown"
-    assert [m["name"] for m in view["members"]["unknown"]] == ["乙"]
-    assert [m["name"] for m in view["members"]["counted"]] == ["甲"]
+    members = next(v for v in record["values"] if v["name"] == "zones_over_10yi")["detail"]
+    assert members["unknown"] == ["乙"] and members["counted"] == ["甲"]
+    assert {v["name"]: v.get("lacking") for v in members["verdicts"]}["乙"] == ["taxable_sales"]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -236,15 +240,13 @@ def test_attainment_and_gap_are_exact(tmp_path):
                       {"id": "T", "industrial_output_2019": "100亿元", "industrial_output_2022": "133亿元",
                        "pharma_output": "9.99亿元", "new_above_scale_2020": 29},
                       "2023-03-01", tmp_path)
-    growth = target(record, "output_growth")
-    assert growth["value"] == "133" and growth["status"] == "not_met"
-    assert growth["gap"] == "0.1" and growth["gap_text"] == "0.1%"
-    assert growth["attainment_pct"] == "133000/1331"  # 133 / 133.1, exactly
-    pharma = target(record, "pharma_output")
-    assert pharma["attainment_pct"] == "99.9" and pharma["attainment_text"] == "99.9%"
-    assert pharma["gap"] == "0.01" and pharma["gap_text"] == "0.01亿元"
-    firms = target(record, "new_above_scale_2020")
-    assert firms["attainment_pct"] == "290/3" and firms["attainment_text"] == "96.7%"
+    growth = target(record, "output_growth")["test"]
+    assert growth["value"] == "133" and target(record, "output_growth")["status"] == "not_met"
+    assert (growth["threshold"], growth["gap"]) == ("133.1", "0.1")
+    pharma = target(record, "pharma_output")["test"]  # 9.99亿元 against 10亿元, in 元
+    assert (pharma["value"], pharma["threshold"], pharma["gap"]) == ("999000000", "1000000000", "1000000")
+    firms = target(record, "new_above_scale_2020")["test"]
+    assert (firms["value"], firms["threshold"], firms["gap"]) == ("29", "30", "1")
 
 
 # ---------------------------------------------------------------------------------------------

@@ -142,7 +142,7 @@ def test_upload_table_filter_search_sort_explanation_downloads(server: Server) -
         assert HOSTILE not in first and "&lt;script&gt;" in first
         # downloads
         doc = client.get(table_url + "/download.json").json()
-        assert {d["entity"]["id"]: d["outcome"] for d in doc["decisions"]}["HG05"] == "fail"
+        assert {d["id"]: d["outcome"] for d in doc["decisions"]}["HG05"] == "fail"
         workbook = client.get(table_url + "/download.xlsx")
         assert "attachment" in workbook.headers["content-disposition"]
         assert "filename*=UTF-8''%E5%A3%B6%E5%85%B3" in workbook.headers["content-disposition"]

@@ -204,7 +204,7 @@ def test_cli_text_and_json_show_suggestions(tmp_path):
     done = subprocess.run(base + ["--format", "json", "-o", str(out)], capture_output=True, text=True, cwd=ROOT)
     assert done.returncode == 0, done.stderr
     doc = json.loads(out.read_text(encoding="utf-8"))
-    hg05 = next(d for d in doc["decisions"] if d["entity"]["id"] == "HG05")
+    hg05 = next(d for d in doc["decisions"] if d["id"] == "HG05")
     assert hg05["what_it_takes"]["options"][0]["changes"][0]["to"] == "100000"
     no_flag = subprocess.run(base[:-1] + ["--format", "json"], capture_output=True, text=True, cwd=ROOT)
     assert "what_it_takes" not in no_flag.stdout

@@ -12,13 +12,14 @@ logged batch, in its order, even when only some of its decisions were selected.
 
 Outcomes: reproduced; differs (E242: the first differences are named, the outcome first);
 cannot (E243: the pack's text is not in the log, the stored input does not match its hash, the
-pack no longer compiles).
+pack no longer compiles; E264: the record was written by the retired format-1 pipeline, whose
+record shape is not written any more: decided again with the pack converted on load, the outcome
+then and now are named).
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import tempfile
 from dataclasses import dataclass, field
@@ -28,11 +29,8 @@ from engine import ENGINE_VERSION
 from engine.audit.log import DecisionLog, Filter, LogEntry
 from engine.compile.model2 import Pack2
 from engine.core.problems import Problem, ProblemsError, clip
-from engine.evaluate.evaluate import Decider
-from engine.evaluate.normalize import normalise
-from engine.evaluate.pipeline import load_pack, load_pack2
+from engine.evaluate.pipeline import load_pack2
 from engine.evaluate.run2 import Runner, subject_of
-from engine.explain.records import Explainer
 from engine.load.entities import RawEntity
 
 REPRODUCED, DIFFERS, CANNOT = "reproduced", "differs", "cannot"
@@ -126,7 +124,7 @@ def replay_entries(log: DecisionLog, entries: Iterable[LogEntry]) -> Iterator[Re
             path = os.path.join(folder, os.path.basename(files[0]["name"]))
             overrides = {name: ("log", value) for name, value in chosen[0].overrides.items()}
             try:
-                pack = load_pack2(path, as_of, overrides) if fmt == 2 else load_pack(path, as_of, overrides)[0]
+                pack = load_pack2(path, as_of, overrides)  # a format-1 pack is converted on load
             except ProblemsError as error:
                 first = error.problems[0] if error.problems else None
                 said = f"{first.code} {clip(first.message, 120)}" if first else ""
@@ -137,6 +135,35 @@ def replay_entries(log: DecisionLog, entries: Iterable[LogEntry]) -> Iterator[Re
                 yield from _replay2(log, pack, engine, chosen)
             else:
                 yield from _replay1(pack, engine, chosen)
+
+
+def _replay1(pack: Pack2, engine: str, chosen: list[LogEntry]) -> Iterator[Replayed]:
+    """Entries logged by the retired format-1 pipeline: their records (format 1's shape) cannot be
+    written again, so none is called reproduced. Each is decided again with its pack converted to
+    format 2 on load, and E264 says so, with the outcome then and now (a different outcome is named
+    first), so an officer sees which decisions would change."""
+    usable = []
+    for entry in chosen:
+        if _input_ok(entry):
+            usable.append(entry)
+        else:
+            yield _bad_input(entry)
+    subjects = []
+    for entry in usable:
+        given = entry.input  # {"id", "name", "fields"}, as format 1 logged it
+        file, line = _where({"where": str((entry.record.get("entity") or {}).get("source") or "log:1")}, "log")
+        subjects.append(subject_of(pack, RawEntity(file, line, str(given["id"]), given.get("name"),
+                                                   dict(given["fields"])))[0])
+    records = Runner(pack, engine).evaluate(subjects) if subjects else []
+    for entry, record in zip(usable, records):
+        now = record.outcome.value if record.outcome else None
+        then = entry.record.get("outcome")
+        same = "the same outcome" if now == then else f"another outcome: {then!r} -> {now!r}"
+        same_zh = "结果相同" if now == then else f"结果不同：{then!r} -> {now!r}"
+        yield Replayed(entry, CANNOT, now, () if now == then else (f"outcome: {then!r} -> {now!r}",), _problem(
+            entry, "E264", "logged by the retired format-1 pipeline: its record cannot be reproduced as written; "
+            f"decided again with the pack converted to format 2 on load, it has {same}",
+            f"由已停用的格式 1 流程记录：无法按原样重现；规则包在读取时转换为格式 2 后重新判定，{same_zh}"))
 
 
 def _input_ok(entry: LogEntry) -> bool:
@@ -185,24 +212,6 @@ def _replay2(log: DecisionLog, pack: Pack2, engine: str, chosen: list[LogEntry])
                 yield _compare(entry, record.as_dict(), _comparable2)
 
 
-def _replay1(pack: Any, engine: str, chosen: list[LogEntry]) -> Iterator[Replayed]:
-    decider, explainer = Decider(pack, engine), Explainer(pack, engine)
-    for entry in chosen:
-        if not _input_ok(entry):
-            yield _bad_input(entry)
-            continue
-        given = entry.input  # {"id", "name", "fields"} (engine.explain.records.input_hash)
-        then = entry.record
-        where = str((then.get("entity") or {}).get("source") or "log:1")
-        file, line = _where({"where": where}, "log")
-        entity = RawEntity(file, line, str(given["id"]), given.get("name"), dict(given["fields"]))
-        normalised = normalise(pack, entity)
-        record = explainer.explain(entity.id, entity.name, entity.fields, normalised,
-                                   decider.decide(normalised.values), where)
-        record = {k: v for k, v in record.items() if not k.startswith("_")}
-        yield _compare(entry, json.loads(json.dumps(record, ensure_ascii=False, default=str)), _comparable1)
-
-
 def _comparable2(record: dict[str, Any]) -> dict[str, Any]:
     out = {k: v for k, v in record.items() if k != "where"}
     prov = dict(out.get("provenance") or {})
@@ -212,14 +221,6 @@ def _comparable2(record: dict[str, Any]) -> dict[str, Any]:
     prov["replaced"] = [{k: (os.path.basename(v) if k == "file" and isinstance(v, str) else v) for k, v in r.items()}
                         for r in prov.get("replaced") or []]
     out["provenance"] = prov
-    return out
-
-
-def _comparable1(record: dict[str, Any]) -> dict[str, Any]:
-    out = dict(record)
-    out["entity"] = {k: v for k, v in (out.get("entity") or {}).items() if k != "source"}
-    out["record"] = {k: v for k, v in (out.get("record") or {}).items()
-                     if k not in ("pack_file", "engine_version", "decided_by")}
     return out
 
 

@@ -15,8 +15,7 @@ import sys
 from typing import Any, NoReturn
 
 from engine.core.problems import EngineError, ProblemsError, has_errors
-from engine.evaluate.pipeline import STDIN, RowCounts, load_pack, load_pack2, parse_overrides, spool_stdin, worker_count
-from engine.explain.scoring import load_scoring_pack
+from engine.evaluate.pipeline import STDIN, RowCounts, load_pack2, parse_overrides, spool_stdin, worker_count
 from engine.report.problems import PROBLEM_RENDERERS
 
 EXIT = {
@@ -88,16 +87,9 @@ def _refused(error: ProblemsError, path: str, lang: str, done_zh: str = "判定"
          f"the rule pack {path} has errors; nothing was {done_en}")
 
 
-def pack1(path: str, date: dt.date, overrides: dict[str, Any], lang: str = "en") -> Any:
-    """The compiled format-1 pack, or its problems on stderr and exit 4 (nothing is decided)."""
-    try:
-        return load_pack(path, date, overrides)[0]
-    except ProblemsError as error:
-        _refused(error, path, lang)
-
-
 def pack2(path: str, date: dt.date, overrides: dict[str, Any], lang: str = "en") -> Any:
-    """The compiled format-2 pack, or its problems on stderr and exit 4 (nothing is decided)."""
+    """The compiled pack (a format-1 pack converted on load, W264), or its problems on stderr and
+    exit 4 (nothing is decided)."""
     try:
         pack = load_pack2(path, date, overrides)
     except ProblemsError as error:
@@ -105,14 +97,6 @@ def pack2(path: str, date: dt.date, overrides: dict[str, Any], lang: str = "en")
     if pack.warnings:
         show_problems(pack.warnings, lang)
     return pack
-
-
-def scoring_pack(path: str, date: dt.date, overrides: dict[str, Any], lang: str = "en") -> Any:
-    """The compiled scoring pack, or its problems on stderr and exit 4 (nothing is scored)."""
-    try:
-        return load_scoring_pack(path, date, overrides)[0]
-    except ProblemsError as error:
-        _refused(error, path, lang, "评分", "scored")
 
 
 def parse_as_of(value: str | None, lang: str = "en") -> dt.date:

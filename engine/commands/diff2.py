@@ -17,25 +17,21 @@ import datetime as dt
 import tempfile
 from typing import Any, Iterable, TextIO
 
-from engine.commands.common import EXIT, UsageError, parse_as_of
-from engine.commands.diff import (NOT_APPLICABLE, DiffSourceError, _cause_text, _md, _name, _pack_change_lines,
+from engine.commands.common import EXIT, parse_as_of
+from engine.commands.diff import (NOT_APPLICABLE, _cause_text, _md, _name, _pack_change_lines,
                                   _summary, _t, _word, compared_or_stop, criteria_changes,
                                   param_changes, read_version, reason_opening, reason_text, render_entity_changes,
-                                  run_diff, sort_changes, version_side)
+                                  sort_changes, version_side)
 from engine.compile.model import Node
 from engine.compile.model2 import Pack2
 from engine.core.files import check_output, open_output
 from engine.core.problems import Problem, plain
-from engine.evaluate.pipeline import decide_files2, load_pack2, pack_format
+from engine.evaluate.pipeline import decide_files2, load_pack2
 from engine.evaluate.record2 import Record2, json_value
 from engine.explain.explain2 import is_lower_bound, threshold_text
 from engine.report.format2_views import award_text, shown_value, value_text
 
 DIFF_SCHEMA2 = "certify.diff/1"  # the same shape as format 1's, with `format: 2` and the additions above
-
-
-def is_format2(path: str) -> bool:
-    return pack_format(path) == 2
 
 
 def _nodes(pack: Pack2) -> dict[str, Node]:
@@ -272,18 +268,8 @@ def diff_files2(old_spec: str, new_spec: str, data: Iterable[str], as_of: dt.dat
 
 def run_diff_any(old: str, new: str, data: tuple[str, ...], as_of: str | None, fmt: str, engine: str,
                  fail_on_change: bool, output: str | None, lang: str) -> int:
-    """`certify diff`: two format-2 versions are compared here, two format-1 versions by
-    engine.commands.diff.run_diff; one of each is refused (migrate the format-1 one first)."""
-    try:
-        with tempfile.TemporaryDirectory(prefix="certify-diff-") as workdir:
-            formats = {pack_format(read_version(old, workdir).path), pack_format(read_version(new, workdir).path)}
-    except DiffSourceError:
-        formats = {None}  # run_diff reports why a version cannot be read, as it always has
-    if 2 not in formats:
-        return run_diff(old, new, data, as_of, fmt, engine, fail_on_change, output, lang)
-    if formats != {2}:
-        raise UsageError("one version is a format-2 pack and the other is not: compare two versions of the same "
-                         "format (certify migrate converts a format-1 pack)")
+    """`certify diff`: two versions of a pack decided by the format-2 pipeline (a format-1 version
+    is converted on load, so a format-1 pack and its migrated format-2 version can be compared)."""
     check_output(output)
     date = parse_as_of(as_of, lang)
     result = compared_or_stop(lambda: diff_files2(old, new, data, date, engine), lang)
@@ -380,4 +366,4 @@ def render_diff_json2(result: dict[str, Any], out: TextIO, lang: str = "en") -> 
 
 DIFF_RENDERERS2 = {"text": render_diff_text2, "json": render_diff_json2, "markdown": render_diff_markdown2}
 
-__all__ = ["DIFF_RENDERERS2", "changed_count2", "run_diff_any", "diff_decisions2", "diff_files2", "is_format2", "pack_changes2"]
+__all__ = ["DIFF_RENDERERS2", "changed_count2", "run_diff_any", "diff_decisions2", "diff_files2", "pack_changes2"]

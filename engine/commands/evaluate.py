@@ -5,24 +5,18 @@ bad data, 4 when the pack has errors (nothing decided)."""
 from __future__ import annotations
 
 import datetime as dt
-import sys
 from typing import Any
 
 from engine.commands.cluster import cluster_pool
-from engine.commands.common import (UsageError, data_files, finish, overrides, pack1, pack2, parse_as_of, say,
-                                     worker_processes)
+from engine.commands.common import UsageError, data_files, finish, overrides, pack2, parse_as_of, say, worker_processes
 from engine.evaluate.cluster import ClusterPool
 from engine.core.files import STDOUT, check_output, open_output, output_path
-from engine.evaluate.pipeline import RowCounts, cohort_workers, decide_files2, pack_format
-from engine.explain.batch import decide_files
+from engine.evaluate.pipeline import RowCounts, cohort_workers, decide_files2
 from engine.explain.whatif2 import annotate_what_it_takes
 from engine.load.data import ReadOptions
 from engine.report.format2_views import render_text2, write_csv2
-from engine.report.compact import (render_compact2, render_full2, stream_compact_json1, stream_compact_json2,
-                                   write_decisions2)
-from engine.report.outputs import progress, write_report
+from engine.report.compact import render_compact2, render_full2, stream_compact_json2, write_decisions2
 from engine.report.parquet import ParquetColumns, render_row2, write_parquet
-from engine.report.text import encode_record, render_text, stream_evaluation_json
 from engine.report.xlsx2 import write_xlsx2
 
 
@@ -50,38 +44,9 @@ def _evaluate(pack_path: str, data: tuple[str, ...], as_of: str | None, fmt: str
         trace = "compact"  # the decisions table is made from compact records (engine.report.parquet)
     date = parse_as_of(as_of, lang)
     table = overrides(sets, override_files, lang)
-    if pack_format(pack_path) == 2:
-        return _evaluate2(pack_path, data, date, table, fmt, lang, engine, output, workers, what_it_takes,
-                          input_format, view, read, trace, pool)
-    pack = pack1(pack_path, date, table, lang)
-    count = worker_processes(workers, lang)
-    files = data_files(data, input_format)
-    problems: list[Any] = []
-    counts = RowCounts()
-    to_stdout = not output or output == STDOUT
-    streaming_to_terminal = to_stdout and fmt in ("text", "json") and sys.stdout.isatty()
-    # JSON is encoded where each entity is decided (in the worker processes with --workers).
-    render = encode_record if fmt == "json" else None
-    records = progress(decide_files(pack, files, engine, problems, workers=count, what_it_takes=what_it_takes,
-                                    render=render, read=read, counts=counts, trace=trace, cluster=pool),
-                       enabled=not streaming_to_terminal)
-    if fmt == "parquet":
-        assert output
-        with output_path(output) as tmp:
-            write_parquet(records, ParquetColumns.of1(pack), tmp)
-    elif fmt == "json" and trace == "compact":
-        with open_output(output) as out:
-            stream_compact_json1(records, problems, out, rows=counts)
-    elif fmt in ("csv", "xlsx"):
-        write_report(fmt, records, output, pack, lang, problems)
-    else:
-        with open_output(output) as out:
-            if fmt == "json":
-                stream_evaluation_json(records, problems, out, rows=counts)
-            else:
-                render_text(records, out, lang, pack.meta.title, view=view or "auto",
-                            param_labels={name: p.label for name, p in pack.params.items()})
-    return finish(problems, counts, lang)
+    # every pack is decided by the format-2 pipeline; a format-1 pack is converted on load (W264)
+    return _evaluate2(pack_path, data, date, table, fmt, lang, engine, output, workers, what_it_takes,
+                      input_format, view, read, trace, pool)
 
 
 def _evaluate2(pack_path: str, data: tuple[str, ...], date: dt.date, table: dict[str, Any], fmt: str, lang: str,
@@ -116,7 +81,7 @@ def _evaluate2(pack_path: str, data: tuple[str, ...], date: dt.date, table: dict
         return finish(problems, counts, lang)
     with open_output(output, newline="" if fmt == "csv" else None) as out:
         if fmt == "csv":
-            write_csv2(records, pack, out, lang)
+            write_csv2(records, pack, out, lang, bom=bool(output) and output != STDOUT)
         else:
             render_text2(records, pack, out, lang, view=view or "auto", suggestions=suggestions)
     return finish(problems, counts, lang)

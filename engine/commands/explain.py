@@ -11,12 +11,13 @@ import itertools
 import sys
 from typing import Any, Iterator
 
-from engine.commands.common import overrides, pack1, pack2, show_problems, stop
+from engine.commands.common import overrides, pack2, show_problems, stop
 from engine.core.files import STDOUT, check_output, open_output
 from engine.core.problems import Problem
-from engine.evaluate.pipeline import pack_format
-from engine.explain.compact import COMPACT_EVALUATION_SCHEMA, CompactExplainer
-from engine.report.compact import CompactDocument, Static2, write_expanded1, write_expanded2
+from engine.report.compact import CompactDocument, Static2, write_expanded2
+
+# The schema of compact records the retired format-1 pipeline wrote (refused with E264).
+FORMAT1_COMPACT_SCHEMA = "certify.evaluation.compact/1"
 
 
 def _refuse(path: str, code: str, en: str, zh: str, lang: str, exit_code: str = "usage") -> None:
@@ -45,29 +46,24 @@ def run_explain(records: str, pack_path: str, sets: tuple[str, ...], output: str
             _refuse(records, "E256", "not a document of compact decision records "
                     "(certify evaluate --format json --trace compact)",
                     "不是紧凑判定记录文件（请用 certify evaluate --format json --trace compact 生成）", lang)
-        fmt = 1 if doc.schema == COMPACT_EVALUATION_SCHEMA else 2
-        if pack_format(pack_path) != fmt:
-            _refuse(records, "E255", f"the records were decided with a format-{fmt} pack; {pack_path} is not one",
-                    f"这些记录由格式 {fmt} 的规则包判定；{pack_path} 不是", lang, "bad_pack")
-        pack = _pack(fmt, first, pack_path, sets, lang)
-        stream = _checked(itertools.chain([first] if first is not None else [], decisions), fmt, pack.sha256,
+        if doc.schema == FORMAT1_COMPACT_SCHEMA:
+            # the format-1 pipeline that wrote these records (and their full view) is retired
+            _refuse(records, "E264", "these compact records were written by the format-1 pipeline, which is retired: "
+                    "they cannot be expanded any more; decide the batch again (certify evaluate --format json "
+                    "--trace compact) to get records this version expands",
+                    "这些紧凑判定记录由已停用的格式 1 流程写出，无法再展开；请重新判定（certify evaluate --format json "
+                    "--trace compact）以得到本版本可展开的记录", lang, "bad_pack")
+        pack = _pack(first, pack_path, sets, lang)
+        stream = _checked(itertools.chain([first] if first is not None else [], decisions), pack.sha256,
                           records, pack_path, lang)
         with open_output(output) as out:
-            if fmt == 1:
-                write_expanded1(stream, doc.rest, CompactExplainer(pack), out)
-            else:
-                write_expanded2(stream, doc.rest, Static2(pack), out)
+            write_expanded2(stream, doc.rest, Static2(pack), out)
     return 0
 
 
-def _pack(fmt: int, first: Any, pack_path: str, sets: tuple[str, ...], lang: str) -> Any:
-    """The pack compiled as the records say it was: as-of date, overrides (format 1) or choices set
-    (format 2; its parameter overrides are given again with --set)."""
-    if fmt == 1:
-        prov = first["record"] if first else {}
-        date = dt.date.fromisoformat(prov.get("as_of", dt.date.today().isoformat()))
-        table = {name: (o.get("from"), o.get("value")) for name, o in (prov.get("overrides") or {}).items()}
-        return pack1(pack_path, date, table, lang)
+def _pack(first: Any, pack_path: str, sets: tuple[str, ...], lang: str) -> Any:
+    """The pack compiled as the records say it was: as-of date and choices set (its parameter
+    overrides are given again with --set)."""
     prov = first["provenance"] if first else {}
     date = dt.date.fromisoformat(prov.get("as_of", dt.date.today().isoformat()))
     table = overrides(sets, (), lang)
@@ -77,10 +73,10 @@ def _pack(fmt: int, first: Any, pack_path: str, sets: tuple[str, ...], lang: str
     return pack2(pack_path, date, table, lang)
 
 
-def _checked(decisions: Iterator[Any], fmt: int, sha256: str, records: str, pack_path: str, lang: str) -> Iterator[Any]:
+def _checked(decisions: Iterator[Any], sha256: str, records: str, pack_path: str, lang: str) -> Iterator[Any]:
     """Every record, refused (E255) when it names another pack than the one given."""
     for d in decisions:
-        named = d["record"]["pack_sha256"] if fmt == 1 else d["provenance"]["pack_sha256"]
+        named = d["provenance"]["pack_sha256"]
         if named != sha256:
             _refuse(records, "E255", f"the records name the pack with sha256 {named[:12]}…; {pack_path} has sha256 "
                     f"{sha256[:12]}…: expand them with the pack that decided them",

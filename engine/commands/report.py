@@ -7,19 +7,14 @@ import datetime as dt
 from typing import Any
 
 from engine.commands.evaluate import decide2
-from engine.commands.common import (UsageError, data_files, finish, overrides, pack1, pack2, parse_as_of,
-                                    scoring_pack, worker_processes)
-from engine.core.clauses import load_clauses
-from engine.core.files import check_output, open_output, output_path
-from engine.evaluate.pipeline import RowCounts, decide_files2, pack_format
-from engine.explain.batch import decide_files
-from engine.explain.scoring import is_scoring_file, score_files
+from engine.commands.common import UsageError, data_files, finish, overrides, pack2, parse_as_of
+from engine.core.files import STDOUT, check_output, open_output, output_path
+from engine.evaluate.pipeline import RowCounts
 from engine.load.data import ReadOptions
-from engine.report.outputs import progress, report_format, write_report
+from engine.report.outputs import report_format
 from engine.report.format2_views import write_csv2
 from engine.report.pages2 import render_html2, render_markdown2
 from engine.report.xlsx2 import write_xlsx2
-from engine.report.scoring_pages import SCORE_RENDERERS, ScoreView, write_score_xlsx
 
 
 def run_report(pack_path: str, data: tuple[str, ...], output: str | None, fmt: str | None, as_of: str | None,
@@ -31,21 +26,9 @@ def run_report(pack_path: str, data: tuple[str, ...], output: str | None, fmt: s
         raise UsageError("--format xlsx writes a file: add -o FILE.xlsx (or -o - for standard output)")
     date = parse_as_of(as_of, lang)
     table = overrides(sets, override_files, lang)
-    if pack_format(pack_path) == 2:
-        return _report2(pack_path, data, date, table, fmt, output, lang, engine, input_format, read, what_it_takes,
-                        workers)
-    if is_scoring_file(pack_path):
-        return _score_report(pack_path, data, date, table, fmt, output, lang, engine, input_format, read)
-    pack = pack1(pack_path, date, table, lang)
-    count = worker_processes(workers, lang)
-    files = data_files(data, input_format)
-    clauses = load_clauses(pack_path, pack.meta.source.get("seed"), sources) if fmt in ("html", "markdown") else {}
-    problems: list[Any] = []
-    counts = RowCounts()
-    records = progress(decide_files(pack, files, engine, problems, workers=count, what_it_takes=what_it_takes,
-                                    read=read, counts=counts))
-    write_report(fmt, records, output, pack, lang, problems, clauses)
-    return finish(problems, counts, lang)
+    # every pack is reported by the format-2 pipeline; a format-1 pack is converted on load (W264)
+    return _report2(pack_path, data, date, table, fmt, output, lang, engine, input_format, read, what_it_takes,
+                    workers)
 
 
 def _report2(pack_path: str, data: tuple[str, ...], date: dt.date, table: dict[str, Any], fmt: str,
@@ -65,25 +48,7 @@ def _report2(pack_path: str, data: tuple[str, ...], date: dt.date, table: dict[s
     else:
         with open_output(output, newline="" if fmt == "csv" else None) as out:
             if fmt == "csv":
-                write_csv2(records, pack, out, lang)
+                write_csv2(records, pack, out, lang, bom=bool(output) and output != STDOUT)
             else:
                 (render_html2 if fmt == "html" else render_markdown2)(records, pack, out, lang, problems, suggestions)
-    return finish(problems, counts, lang)
-
-
-def _score_report(pack_path: str, data: tuple[str, ...], date: dt.date, table: dict[str, Any], fmt: str,
-                  output: str | None, lang: str, engine: str, input_format: str | None, read: ReadOptions) -> int:
-    """`certify report` for a scoring pack: score, render, report problems; returns the exit code."""
-    pack = scoring_pack(pack_path, date, table, lang)
-    problems: list[Any] = []
-    counts = RowCounts()
-    result = score_files(pack, data_files(data, input_format), engine, problems, read=read, counts=counts)
-    if fmt == "xlsx":
-        assert output
-        with output_path(output) as tmp:
-            write_score_xlsx(result, tmp, lang)
-    else:
-        view = ScoreView(lang, pack.meta.title, dict(pack.meta.source), problems)
-        with open_output(output, newline="" if fmt == "csv" else None) as out:
-            SCORE_RENDERERS[fmt if fmt in ("csv", "markdown") else "html"](result, out, view)
     return finish(problems, counts, lang)

@@ -743,6 +743,21 @@ def build2(document: Document, raw_bytes: bytes, as_of: dt.date,
                                          "table", None, None)
             else:
                 params[name] = resolve_param(name, spec, as_of, override)
+                if override is not None and _other_dimension(params[name], resolve_param(name, spec, as_of)):
+                    # 200亩 for a threshold in 亿元: the command line is wrong, not the pack, so the problem
+                    # names the override (exit 2) and the pack keeps its own value meanwhile (no second
+                    # problem at each comparison reading it)
+                    own = resolve_param(name, spec, as_of)
+                    add("E184", (), f"override {name}={shown(override[1])} measures {params[name].unit.dimension}, "
+                        f"but the parameter measures {own.unit.dimension}",
+                        f"覆盖值 {name}={shown(override[1])} 计量的是{kind_zh(params[name].unit.dimension)}，"
+                        f"而该参数计量的是{kind_zh(own.unit.dimension)}", override[0])
+                    params[name] = own
+                elif override is not None and params[name].value is not None and not slot_fits(params[name].value):
+                    # a 30-digit override: named at the override, as above (else E140 at each comparison)
+                    en, zh = slot_message(params[name].written, params[name].value, params[name].unit)
+                    add("E140", (), f"override {name}: {en}", f"覆盖值 {name}：{zh}", override[0])
+                    params[name] = resolve_param(name, spec, as_of)
         except AmountError as error:  # an amount in a unit the engine does not know (200头): a problem, not a traceback
             add("E123", ("parameters", name, "value") if "value" in spec else ("parameters", name),
                 f"parameter {name}: {clip(error, 160)}", f"参数 {name} 的数值无法读取（{clip(error, 120)}）；请写已知单位的数额")
@@ -1095,6 +1110,11 @@ def _named(raw: Any, key: str, value: str, inline: dict[str, Inline]) -> Any:
         elif key == "rank_points" and c.where == ("exclude",):
             out["exclude"] = c.name
     return out
+
+
+def _other_dimension(given: ParamSpec, own: ParamSpec) -> bool:
+    """True when an override measures another thing than the parameter's own value (both with a unit)."""
+    return bool(given.unit and own.unit and given.unit.dimension != own.unit.dimension)
 
 
 def _scaled(name: str, spec: dict[str, Any], base: Any, as_of: dt.date, base_override: Any, add: Any) -> ParamSpec:

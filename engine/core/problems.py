@@ -201,7 +201,8 @@ CODES: dict[str, str] = {
     "E262": "--cluster: a partition was lost with every worker that took it (the run stops there)",
     "E263": "--cluster: the cluster lost the run (the scheduler went away, or the run's data was lost)",
     #   E264-E269, W264-W269 format 1 read as an input dialect (engine/validate/dialect1.py: a format-1
-    #   pack converted on load)
+    #   pack converted on load); what the retired format-1 pipeline wrote
+    "E264": "records written by the retired format-1 pipeline cannot be expanded (certify explain) or reproduced as written (certify audit replay)",
     "W264": "a format-1 pack was read by converting it to format 2 on load; certify migrate writes it as format 2",
 }
 

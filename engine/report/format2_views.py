@@ -327,10 +327,14 @@ def evaluation_json2(records: Iterable[Record2], problems: list[Problem], rows: 
             "problems": [p.as_dict() for p in sorted(problems)]}
 
 
-def write_csv2(records: Iterable[Record2], pack: Pack2, out: TextIO, lang: str = "zh") -> None:
+def write_csv2(records: Iterable[Record2], pack: Pack2, out: TextIO, lang: str = "zh", bom: bool = False) -> None:
     """One row per entity: outcome, each top-level criterion's status, each value exactly (in its
-    unit, as the text view shows it), the award; headers are the officer's labels."""
+    unit, as the text view shows it), the award; headers are the officer's labels. `bom` for a
+    file: Excel on Windows reads UTF-8 only with a byte-order mark (not on standard output, where
+    another program reads it)."""
     w = WORDS2[lang]
+    if bom:
+        out.write("\ufeff")
     records = list(records)
     tops = [c for c, phase in pack.criteria.items()]
     head = ["id", "名称" if lang == "zh" else "name", "结论" if lang == "zh" else "outcome"]

@@ -22,7 +22,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from engine import ENGINE_VERSION
-from engine.commands.diff import DiffSourceError, diff_files
+from engine.commands.diff import DiffSourceError
 from engine.commands.diff2 import diff_files2
 from engine.compile.build2 import check_pack2
 from engine.core.problems import Problem, ProblemsError, has_errors
@@ -259,7 +259,7 @@ def diff_text(entry: PackEntry, new_text: bytes, data: bytes, as_of: dt.date, na
             handle.write(data)
         try:
             with DECIDE_LOCK:  # durable-rules decides both versions: one thread at a time
-                result = (diff_files2 if entry.format == 2 else diff_files)(entry.path, new_path, [data_path], as_of)
+                result = diff_files2(entry.path, new_path, [data_path], as_of)
         except DiffSourceError as error:
             raise refuse(400, error.code or "E235", str(error), error.message_zh)
         except ProblemsError as error:

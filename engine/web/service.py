@@ -159,7 +159,9 @@ class Batch:
 
     @property
     def format(self) -> int:
-        return self.entry.format
+        """The format of the records: 2 for every batch decided now (a format-1 pack is converted
+        on load); a kept batch shown again says what it was decided with."""
+        return 2 if isinstance(self.pack, Pack2) else self.entry.format
 
 
 class TooManyRows(Exception):
@@ -179,7 +181,7 @@ def compiled(catalog: Catalog, entry: PackEntry, as_of: dt.date, overrides: dict
         if key in _PACKS:
             _PACKS.move_to_end(key)
             return _PACKS[key]
-    pack = load_pack2(entry.path, as_of, overrides) if entry.format == 2 else load_pack(entry.path, as_of, overrides)[0]
+    pack = load_pack2(entry.path, as_of, overrides)  # a format-1 pack is converted on load (W264)
     with DECIDE_LOCK:
         _PACKS[key] = pack
         while len(_PACKS) > _PACKS_KEPT:
