@@ -225,6 +225,13 @@ class Runner:
         for stage in pack.stages:
             for node in stage.pack.root.walk():
                 self._node_reach(node)
+        # nodes whose needs are their inputs that are absent, with no walk: every test below them
+        # reads an input itself (no value, linked criterion, table or difference between) and no
+        # `cases` picks a part; the ids below them, any of which, not applicable, is walked instead
+        self._plain: dict[int, tuple[str, ...]] = {}
+        for stage in pack.stages:
+            for node in stage.pack.root.walk():
+                self._plain_ids(node)
         # Per-pack constants, built once (not per entity): the fact's projection of each stage,
         # the static part of each criterion's test view, the choices and W180 notes every record
         # repeats, and how each fired set of rules reads (see `_read_fired`).
@@ -601,6 +608,29 @@ class Runner:
         self._reach[id(node)] = out
         return out
 
+    def _plain_ids(self, node: Node) -> tuple[str, ...] | None:
+        """The ids in a node's subtree when its needs are read off its inputs (see `_plain`), else None."""
+        key = id(node)
+        if key in self._plain:
+            return self._plain[key]
+        pack = self.pack
+        ids: tuple[str, ...] | None = (node.id,) if node.id is not None else ()
+        if node.kind == "test":
+            test = node.test
+            if test is None or not (test.unset or test.input.startswith("~count:") or (
+                    test.input in pack.inputs and test.input not in pack.values and test.input not in pack.params
+                    and test.input not in pack.choices and test.input not in pack.criteria)):
+                ids = None
+        elif node.kind == "cases" or node.cases:
+            ids = None
+        else:
+            for child in node.children:
+                below = self._plain_ids(child)
+                ids = None if below is None or ids is None else ids + below
+        if ids is not None:
+            self._plain[key] = ids
+        return ids
+
     def _absent(self, name: str, env: _Env, memo: dict[Any, frozenset[str]]) -> frozenset[str]:
         """The inputs absent from the data behind `name`: the input itself, the missing operands of
         an unknown value (down to inputs), what an unknown linked criterion needs, a table's value
@@ -643,6 +673,12 @@ class Runner:
         if reach is not None and reach.isdisjoint(memo[None]):
             memo[key] = out  # none of the inputs it could need is absent
             return out
+        plain = self._plain.get(key)
+        if plain is not None and reach is not None:
+            statuses = env.statuses
+            if not any(i in statuses and statuses[i][0] is Status.NOT_APPLICABLE for i in plain):
+                memo[key] = out = reach & memo[None]  # the inputs its tests read that are absent
+                return out
         status = env.statuses.get(node.id) if node.id is not None else None
         if status is not None and status[0] is Status.NOT_APPLICABLE:
             pass
